@@ -1,0 +1,331 @@
+/*
+ * Who a request is: its JWT, checked (the signature by libjwt, the header
+ * and every claim by common/chat_jwt.c), and its device id.
+ */
+
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "ngx_chat_module.h"
+#include "chat_jwt.h"
+
+
+static ngx_int_t ngx_chat_auth_check_key(ngx_conf_t *cf,
+    ngx_chat_loc_conf_t *conf);
+static ngx_int_t ngx_chat_device(ngx_http_request_t *r,
+    ngx_chat_identity_t *id);
+
+
+static const char *
+ngx_chat_alg_name(ngx_uint_t alg)
+{
+    switch (alg) {
+    case JWT_ALG_RS256:
+        return "RS256";
+    case JWT_ALG_ES256:
+        return "ES256";
+    default:
+        return "HS256";
+    }
+}
+
+
+/*
+ * Reads the public key file of RS256/ES256 (once, at configuration) and
+ * makes sure a location that has chat on can verify tokens at all.
+ */
+ngx_int_t
+ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
+{
+    if (conf->jwt_key.data == NULL && conf->jwt_key_file.len) {
+        if (ngx_conf_full_name(cf->cycle, &conf->jwt_key_file, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_chat_auth_check_key(cf, conf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (!conf->enable) {
+        return NGX_OK;
+    }
+
+    if (conf->jwt_alg == JWT_ALG_HS256) {
+        if (conf->jwt_secret.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"chat\" with HS256 tokens needs "
+                               "\"chat_jwt_secret\"");
+            return NGX_ERROR;
+        }
+
+        if (conf->jwt_secret.len < 32) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"chat_jwt_secret\" is shorter than 32 bytes");
+        }
+
+        return NGX_OK;
+    }
+
+    if (conf->jwt_key.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"chat\" with %s tokens needs "
+                           "\"chat_jwt_key_file\"",
+                           ngx_chat_alg_name(conf->jwt_alg));
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Loads the PEM file and refuses, at configuration, a key that cannot verify
+ * the configured algorithm; libjwt would only find out at the first token.
+ */
+static ngx_int_t
+ngx_chat_auth_check_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
+{
+    int          type;
+    BIO         *bio;
+    EVP_PKEY    *pkey;
+    ngx_str_t    pem;
+    ngx_file_t   file;
+    ngx_file_info_t  fi;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = conf->jwt_key_file;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(file.name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &file.name);
+        return NGX_ERROR;
+    }
+
+    pem.data = NULL;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) == 0 || ngx_file_size(&fi) > 65536)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not a public key file", &file.name);
+        goto failed;
+    }
+
+    pem.len = ngx_file_size(&fi);
+    pem.data = ngx_pnalloc(cf->pool, pem.len + 1);
+    if (pem.data == NULL) {
+        goto failed;
+    }
+
+    if (ngx_read_file(&file, pem.data, pem.len, 0) != (ssize_t) pem.len) {
+        goto failed;
+    }
+
+    pem.data[pem.len] = '\0';
+    ngx_close_file(file.fd);
+
+    bio = BIO_new_mem_buf(pem.data, (int) pem.len);
+    pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+    type = pkey ? EVP_PKEY_base_id(pkey) : 0;
+    EVP_PKEY_free(pkey);
+    BIO_free(bio);
+
+    if ((conf->jwt_alg == JWT_ALG_RS256 && type != EVP_PKEY_RSA)
+        || (conf->jwt_alg == JWT_ALG_ES256 && type != EVP_PKEY_EC)
+        || conf->jwt_alg == JWT_ALG_HS256)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not a PEM public key for %s",
+                           &file.name, ngx_chat_alg_name(conf->jwt_alg));
+        return NGX_ERROR;
+    }
+
+    conf->jwt_key = pem;
+
+    return NGX_OK;
+
+failed:
+
+    ngx_close_file(file.fd);
+    return NGX_ERROR;
+}
+
+
+/*
+ * The request's identity, resolved once and kept in the module context:
+ * the token's subject when a JWT key is configured here, and the device.
+ * Returns NULL only when out of memory.
+ */
+ngx_chat_identity_t *
+ngx_chat_identify(ngx_http_request_t *r)
+{
+    ngx_str_t             token;
+    ngx_chat_conn_t      *cc;
+    ngx_chat_identity_t  *id;
+    ngx_chat_loc_conf_t  *conf;
+
+    cc = ngx_http_get_module_ctx(r, ngx_chat_module);
+
+    if (cc == NULL) {
+        cc = ngx_pcalloc(r->pool, sizeof(ngx_chat_conn_t));
+        if (cc == NULL) {
+            return NULL;
+        }
+
+        cc->request = r;
+        ngx_http_set_ctx(r, cc, ngx_chat_module);
+    }
+
+    id = &cc->id;
+
+    if (id->resolved) {
+        return id;
+    }
+
+    id->resolved = 1;
+
+    if (ngx_chat_device(r, id) == NGX_ERROR) {
+        return NULL;
+    }
+
+    conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
+
+    if (conf->jwt_secret.len == 0 && conf->jwt_key.len == 0) {
+        id->error = "no JWT key configured";
+        return id;
+    }
+
+    if (ngx_chat_token(r, &token) != NGX_OK || token.len == 0) {
+        id->error = "no token";
+        return id;
+    }
+
+    if (ngx_chat_auth_verify(r, r->pool, &token, id) == NGX_ERROR) {
+        return NULL;
+    }
+
+    return id;
+}
+
+
+/*
+ * Checks a token with the location's policy. Returns NGX_OK with id->user
+ * (allocated from pool) and id->exp set, NGX_DECLINED with id->error set,
+ * or NGX_ERROR.
+ */
+ngx_int_t
+ngx_chat_auth_verify(ngx_http_request_t *r, ngx_pool_t *pool,
+    ngx_str_t *token, ngx_chat_identity_t *id)
+{
+    int                   rc;
+    u_char               *key, *s;
+    size_t                key_len;
+    jwt_t                *jwt;
+    const char           *err;
+    chat_jwt_policy_t     policy;
+    chat_jwt_claims_t     claims;
+    ngx_chat_loc_conf_t  *conf;
+
+    conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
+
+    policy.alg = ngx_chat_alg_name(conf->jwt_alg);
+    policy.issuer.s = (char *) conf->jwt_issuer.data;
+    policy.issuer.len = conf->jwt_issuer.len;
+    policy.audience.s = (char *) conf->jwt_audience.data;
+    policy.audience.len = conf->jwt_audience.len;
+    policy.leeway = conf->jwt_leeway;
+    policy.max_length = conf->jwt_max_length;
+
+    /* the header is checked first: libjwt would accept any algorithm */
+    if (chat_jwt_decode((char *) token->data, token->len, &policy, &claims,
+                        &err)
+        != 0)
+    {
+        id->error = err;
+        return NGX_DECLINED;
+    }
+
+    if (conf->jwt_alg == JWT_ALG_HS256) {
+        key = conf->jwt_secret.data;
+        key_len = conf->jwt_secret.len;
+
+    } else {
+        key = conf->jwt_key.data;
+        key_len = conf->jwt_key.len;
+    }
+
+    s = ngx_pnalloc(pool, token->len + 1);
+    if (s == NULL) {
+        chat_jwt_claims_free(&claims);
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(s, token->data, token->len) = '\0';
+
+    jwt = NULL;
+    rc = jwt_decode(&jwt, (char *) s, key, (int) key_len);
+    jwt_free(jwt);
+
+    if (rc != 0) {
+        chat_jwt_claims_free(&claims);
+        id->error = "bad signature";
+        return NGX_DECLINED;
+    }
+
+    if (chat_jwt_check_claims(&claims, &policy, ngx_time(), &err) != 0) {
+        chat_jwt_claims_free(&claims);
+        id->error = err;
+        return NGX_DECLINED;
+    }
+
+    id->user.data = ngx_pnalloc(pool, claims.sub.len);
+    if (id->user.data == NULL) {
+        chat_jwt_claims_free(&claims);
+        return NGX_ERROR;
+    }
+
+    id->user.len = claims.sub.len;
+    ngx_memcpy(id->user.data, claims.sub.s, claims.sub.len);
+    id->exp = (time_t) claims.exp;
+    id->error = NULL;
+
+    chat_jwt_claims_free(&claims);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The device id: the "device" query argument, or one made up here when it
+ * is absent. An invalid one leaves id->device empty: NGX_DECLINED.
+ */
+static ngx_int_t
+ngx_chat_device(ngx_http_request_t *r, ngx_chat_identity_t *id)
+{
+    ngx_str_t  arg;
+
+    if (ngx_http_arg(r, (u_char *) "device", 6, &arg) == NGX_OK) {
+        if (!chat_id_valid((char *) arg.data, arg.len)) {
+            return NGX_DECLINED;
+        }
+
+        id->device = arg;
+        return NGX_OK;
+    }
+
+    id->device.data = ngx_pnalloc(r->pool, 1 + 16);
+    if (id->device.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    id->device.len = ngx_sprintf(id->device.data, "d%08xD%08xD",
+                                 (uint32_t) ngx_random(),
+                                 (uint32_t) ngx_random())
+                     - id->device.data;
+
+    return NGX_OK;
+}

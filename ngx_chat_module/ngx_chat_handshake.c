@@ -1,0 +1,446 @@
+/*
+ * The WebSocket opening handshake (RFC 6455 section 4.2): checks the
+ * upgrade, the Origin and the token, refuses with a plain HTTP status, or
+ * answers 101 and hands the connection to ngx_chat_ws.c.
+ */
+
+#include <ngx_sha1.h>
+
+#include "ngx_chat_module.h"
+
+
+#define NGX_CHAT_SUBPROTOCOL     "chat.v1"
+#define NGX_CHAT_BEARER_PREFIX   "bearer."
+#define NGX_CHAT_WS_GUID         "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+/* The request headers the handshake looks at, found in one pass. */
+typedef struct {
+    ngx_str_t   key;
+    ngx_str_t   version;
+    ngx_str_t   origin;
+    ngx_str_t   bearer;            /* a "bearer.<jwt>" subprotocol entry */
+    unsigned    upgrade_token:1;   /* Connection lists "upgrade" */
+    unsigned    chat_v1:1;         /* chat.v1 is offered */
+} ngx_chat_ws_headers_t;
+
+
+static void ngx_chat_scan_headers(ngx_http_request_t *r,
+    ngx_chat_ws_headers_t *h);
+static ngx_int_t ngx_chat_check_upgrade(ngx_http_request_t *r,
+    ngx_chat_ws_headers_t *h);
+static ngx_int_t ngx_chat_check_origin(ngx_http_request_t *r,
+    ngx_chat_loc_conf_t *conf, ngx_str_t *origin);
+static ngx_int_t ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *why, const char *name, const char *value);
+static ngx_int_t ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
+    ngx_chat_ws_headers_t *h);
+
+
+ngx_int_t
+ngx_chat_handler(ngx_http_request_t *r)
+{
+    ngx_chat_conn_t        *cc;
+    ngx_chat_identity_t    *id;
+    ngx_chat_loc_conf_t    *conf;
+    ngx_chat_ws_headers_t   h;
+
+    r->connection->log->action = "checking chat handshake";
+
+    if (r->method != NGX_HTTP_GET) {
+        return ngx_chat_refuse(r, NGX_HTTP_NOT_ALLOWED, "method not GET",
+                               "Allow", "GET");
+    }
+
+    ngx_chat_scan_headers(r, &h);
+
+    if (ngx_chat_check_upgrade(r, &h) != NGX_OK) {
+        return ngx_chat_refuse(r, NGX_HTTP_BAD_REQUEST,
+                               "not a WebSocket upgrade", NULL, NULL);
+    }
+
+    if (h.version.len != 2 || ngx_strncmp(h.version.data, "13", 2) != 0) {
+        return ngx_chat_refuse(r, 426, "unsupported WebSocket version",
+                               "Sec-WebSocket-Version", "13");
+    }
+
+    conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
+
+    if (ngx_chat_check_origin(r, conf, &h.origin) != NGX_OK) {
+        return ngx_chat_refuse(r, NGX_HTTP_FORBIDDEN, "origin not allowed",
+                               NULL, NULL);
+    }
+
+    id = ngx_chat_identify(r);
+    if (id == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (id->device.len == 0) {
+        return ngx_chat_refuse(r, NGX_HTTP_BAD_REQUEST, "invalid device id",
+                               NULL, NULL);
+    }
+
+    if (id->user.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chat: token refused: %s", id->error);
+
+        return ngx_chat_refuse(r, NGX_HTTP_UNAUTHORIZED, NULL,
+                               "WWW-Authenticate",
+                               "Bearer error=\"invalid_token\"");
+    }
+
+    cc = ngx_http_get_module_ctx(r, ngx_chat_module);
+
+    return ngx_chat_upgrade(r, cc, &h);
+}
+
+
+/*
+ * Finds the access token: "Authorization: Bearer", then the access_token
+ * query argument, then a "bearer.<jwt>" Sec-WebSocket-Protocol entry (the
+ * only way a browser can send one). token->len is 0 when there is none.
+ */
+ngx_int_t
+ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token)
+{
+    u_char                 *dst, *src;
+    ngx_str_t               arg;
+    ngx_table_elt_t        *auth;
+    ngx_chat_ws_headers_t   h;
+
+    ngx_str_null(token);
+
+    auth = r->headers_in.authorization;
+
+    if (auth != NULL && auth->value.len > 7
+        && ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ", 7) == 0)
+    {
+        token->data = auth->value.data + 7;
+        token->len = auth->value.len - 7;
+
+        while (token->len && token->data[0] == ' ') {
+            token->data++;
+            token->len--;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "access_token", 12, &arg) == NGX_OK) {
+        if (ngx_strlchr(arg.data, arg.data + arg.len, '%') == NULL) {
+            *token = arg;
+            return NGX_OK;
+        }
+
+        dst = ngx_pnalloc(r->pool, arg.len);
+        if (dst == NULL) {
+            return NGX_ERROR;
+        }
+
+        token->data = dst;
+        src = arg.data;
+        ngx_unescape_uri(&dst, &src, arg.len, NGX_UNESCAPE_URI);
+        token->len = dst - token->data;
+
+        return NGX_OK;
+    }
+
+    ngx_chat_scan_headers(r, &h);
+    *token = h.bearer;
+
+    return NGX_OK;
+}
+
+
+/* Calls fn for each comma-separated, trimmed token of a header value. */
+static void
+ngx_chat_header_tokens(ngx_str_t *value, ngx_chat_ws_headers_t *h,
+    void (*fn)(ngx_chat_ws_headers_t *h, u_char *p, size_t len))
+{
+    u_char  *p, *last, *start, *end;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p != ',') {
+            p++;
+        }
+
+        end = p;
+
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+
+        if (end > start) {
+            fn(h, start, end - start);
+        }
+    }
+}
+
+
+static void
+ngx_chat_connection_token(ngx_chat_ws_headers_t *h, u_char *p, size_t len)
+{
+    if (len == 7 && ngx_strncasecmp(p, (u_char *) "upgrade", 7) == 0) {
+        h->upgrade_token = 1;
+    }
+}
+
+
+static void
+ngx_chat_protocol_token(ngx_chat_ws_headers_t *h, u_char *p, size_t len)
+{
+    size_t  n;
+
+    n = sizeof(NGX_CHAT_BEARER_PREFIX) - 1;
+
+    if (len == sizeof(NGX_CHAT_SUBPROTOCOL) - 1
+        && ngx_strncmp(p, NGX_CHAT_SUBPROTOCOL, len) == 0)
+    {
+        h->chat_v1 = 1;
+
+    } else if (len > n && ngx_strncmp(p, NGX_CHAT_BEARER_PREFIX, n) == 0
+               && h->bearer.len == 0)
+    {
+        h->bearer.data = p + n;
+        h->bearer.len = len - n;
+    }
+}
+
+
+static void
+ngx_chat_scan_headers(ngx_http_request_t *r, ngx_chat_ws_headers_t *h)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *header;
+
+    ngx_memzero(h, sizeof(ngx_chat_ws_headers_t));
+
+    part = &r->headers_in.headers.part;
+    header = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            header = part->elts;
+            i = 0;
+        }
+
+        if (header[i].key.len == 10
+            && ngx_strncasecmp(header[i].key.data, (u_char *) "Connection",
+                               10) == 0)
+        {
+            ngx_chat_header_tokens(&header[i].value, h,
+                                   ngx_chat_connection_token);
+
+        } else if (header[i].key.len == 22
+                   && ngx_strncasecmp(header[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Protocol", 22)
+                      == 0)
+        {
+            ngx_chat_header_tokens(&header[i].value, h,
+                                   ngx_chat_protocol_token);
+
+        } else if (header[i].key.len == 17
+                   && ngx_strncasecmp(header[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Key", 17) == 0)
+        {
+            h->key = header[i].value;
+
+        } else if (header[i].key.len == 21
+                   && ngx_strncasecmp(header[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Version", 21)
+                      == 0)
+        {
+            h->version = header[i].value;
+
+        } else if (header[i].key.len == 6
+                   && ngx_strncasecmp(header[i].key.data, (u_char *) "Origin",
+                                      6) == 0)
+        {
+            h->origin = header[i].value;
+        }
+    }
+}
+
+
+/*
+ * A valid upgrade (RFC 6455 4.2.1): HTTP/1.1, "Upgrade: websocket",
+ * "Connection: upgrade", a key that is 16 bytes in base64, a version, and
+ * no request body. The version's value is checked by the caller (426).
+ */
+static ngx_int_t
+ngx_chat_check_upgrade(ngx_http_request_t *r, ngx_chat_ws_headers_t *h)
+{
+    u_char     raw[32];
+    ngx_str_t  decoded;
+
+    if (r->http_version != NGX_HTTP_VERSION_11
+        || r->headers_in.upgrade == NULL
+        || r->headers_in.upgrade->value.len != 9
+        || ngx_strncasecmp(r->headers_in.upgrade->value.data,
+                           (u_char *) "websocket", 9) != 0
+        || !h->upgrade_token
+        || h->version.len == 0
+        || r->headers_in.content_length_n > 0
+        || r->headers_in.chunked)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (h->key.len != 24 || h->key.data[22] != '=' || h->key.data[23] != '=') {
+        return NGX_DECLINED;
+    }
+
+    decoded.data = raw;
+
+    if (ngx_decode_base64(&decoded, &h->key) != NGX_OK || decoded.len != 16) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_chat_check_origin(ngx_http_request_t *r, ngx_chat_loc_conf_t *conf,
+    ngx_str_t *origin)
+{
+    ngx_uint_t   i;
+    ngx_str_t   *allowed;
+
+    /* no allow-list, or no Origin at all: not a browser's cross-site call */
+    if (conf->allowed_origins == NULL || origin->len == 0) {
+        return NGX_OK;
+    }
+
+    allowed = conf->allowed_origins->elts;
+
+    for (i = 0; i < conf->allowed_origins->nelts; i++) {
+        if (allowed[i].len == origin->len
+            && ngx_strncasecmp(allowed[i].data, origin->data, origin->len)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* A refusal before the upgrade: a status, and a header when one is due. */
+static ngx_int_t
+ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status, const char *why,
+    const char *name, const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    if (why) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chat: handshake refused: %s", why);
+    }
+
+    if (name) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        h->key.data = (u_char *) name;
+        h->key.len = ngx_strlen(name);
+        h->value.data = (u_char *) value;
+        h->value.len = ngx_strlen(value);
+    }
+
+    return status;
+}
+
+
+/*
+ * Answers 101 by queueing the response head as the first bytes of the
+ * connection's output, so the head and every frame leave through one
+ * queue; nginx's header filters are not involved after this point.
+ */
+static ngx_int_t
+ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
+    ngx_chat_ws_headers_t *h)
+{
+    u_char             *p, head[256], digest[20], accept[28];
+    size_t              early;
+    ngx_str_t           src, dst, response, *conn_id;
+    ngx_sha1_t          sha1;
+    ngx_connection_t   *c;
+
+    c = r->connection;
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, h->key.data, h->key.len);
+    ngx_sha1_update(&sha1, NGX_CHAT_WS_GUID, sizeof(NGX_CHAT_WS_GUID) - 1);
+    ngx_sha1_final(digest, &sha1);
+
+    src.data = digest;
+    src.len = sizeof(digest);
+    dst.data = accept;
+    ngx_encode_base64(&dst, &src);
+
+    p = ngx_sprintf(head, "HTTP/1.1 101 Switching Protocols" CRLF
+                          "Upgrade: websocket" CRLF
+                          "Connection: Upgrade" CRLF
+                          "Sec-WebSocket-Accept: %V" CRLF, &dst);
+
+    if (h->chat_v1) {
+        p = ngx_cpymem(p, "Sec-WebSocket-Protocol: " NGX_CHAT_SUBPROTOCOL CRLF,
+                       sizeof("Sec-WebSocket-Protocol: " NGX_CHAT_SUBPROTOCOL
+                              CRLF) - 1);
+    }
+
+    *p++ = CR; *p++ = LF;
+
+    conn_id = ngx_chat_new_conn_id(r->pool);
+    if (conn_id == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cc->connection = c;
+    cc->conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
+    cc->conn_id = *conn_id;
+    cc->subprotocol = h->chat_v1;
+
+    response.data = head;
+    response.len = p - head;
+
+    /* bytes the client sent right after its request are its first frames */
+    early = r->header_in->last - r->header_in->pos;
+
+    if (ngx_chat_ws_start(cc, &response, r->header_in->pos, early) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->header_in->pos = r->header_in->last;
+
+    /* the request now lives as long as the connection */
+    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+    r->header_sent = 1;
+    r->keepalive = 0;
+    r->main->count++;
+
+    return NGX_DONE;
+}

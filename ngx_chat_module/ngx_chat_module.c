@@ -1,0 +1,495 @@
+/*
+ * ngx_chat_module: directives, configuration, variables and the worker's
+ * start. The WebSocket handshake is in ngx_chat_handshake.c, the token
+ * checks in ngx_chat_auth.c, the connection's I/O in ngx_chat_ws.c and the
+ * chat protocol in ngx_chat_session.c.
+ */
+
+#include <jwt.h>
+
+#include "ngx_chat_module.h"
+
+
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    size_t                    min;
+    size_t                    max;
+} ngx_chat_size_bounds_t;
+
+
+static void *ngx_chat_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_chat_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_chat_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_chat_check_size(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_chat_check_seconds(ngx_conf_t *cf, void *post, void *data);
+static ngx_int_t ngx_chat_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_chat_user_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_chat_device_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_chat_init_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_chat_jwt_algs[] = {
+    { ngx_string("HS256"), JWT_ALG_HS256 },
+    { ngx_string("RS256"), JWT_ALG_RS256 },
+    { ngx_string("ES256"), JWT_ALG_ES256 },
+    { ngx_null_string, 0 }
+};
+
+static ngx_chat_size_bounds_t  ngx_chat_max_message_bounds = {
+    ngx_chat_check_size, 128, 16 * 1024 * 1024
+};
+
+static ngx_chat_size_bounds_t  ngx_chat_send_budget_bounds = {
+    ngx_chat_check_size, 4096, 1024 * 1024 * 1024
+};
+
+static ngx_chat_size_bounds_t  ngx_chat_jwt_max_length_bounds = {
+    ngx_chat_check_size, 64, CHAT_PROTO_MAX_TOKEN
+};
+
+static ngx_conf_post_t  ngx_chat_heartbeat_post = { ngx_chat_check_seconds };
+
+
+static ngx_command_t  ngx_chat_commands[] = {
+
+    { ngx_string("chat"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_chat_enable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("chat_jwt_algorithm"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, jwt_alg),
+      &ngx_chat_jwt_algs },
+
+    { ngx_string("chat_jwt_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, jwt_secret),
+      NULL },
+
+    { ngx_string("chat_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, jwt_key_file),
+      NULL },
+
+    { ngx_string("chat_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, jwt_issuer),
+      NULL },
+
+    { ngx_string("chat_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, jwt_audience),
+      NULL },
+
+    { ngx_string("chat_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, jwt_leeway),
+      NULL },
+
+    { ngx_string("chat_jwt_max_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, jwt_max_length),
+      &ngx_chat_jwt_max_length_bounds },
+
+    { ngx_string("chat_allowed_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_chat_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("chat_heartbeat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, heartbeat),
+      &ngx_chat_heartbeat_post },
+
+    { ngx_string("chat_max_message"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, max_message),
+      &ngx_chat_max_message_bounds },
+
+    { ngx_string("chat_send_budget"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, send_budget),
+      &ngx_chat_send_budget_bounds },
+
+    { ngx_string("chat_close_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, close_timeout),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_chat_module_ctx = {
+    ngx_chat_add_variables,                /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_chat_create_loc_conf,              /* create location configuration */
+    ngx_chat_merge_loc_conf                /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_chat_module = {
+    NGX_MODULE_V1,
+    &ngx_chat_module_ctx,                  /* module context */
+    ngx_chat_commands,                     /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_chat_init_process,                 /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_chat_vars[] = {
+
+    { ngx_string("chat_user"), NULL, ngx_chat_user_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("chat_device"), NULL, ngx_chat_device_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* Connection ids: "<worker start, hex>-<pid, hex>-<counter, hex>". */
+static u_char      ngx_chat_conn_prefix[NGX_INT64_LEN * 2 + 2];
+static size_t      ngx_chat_conn_prefix_len;
+static uint64_t    ngx_chat_conn_counter;
+
+
+static void *
+ngx_chat_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_chat_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_chat_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->jwt_secret = { 0, NULL };
+     *     conf->jwt_key_file = { 0, NULL };
+     *     conf->jwt_key = { 0, NULL };
+     *     conf->jwt_issuer = { 0, NULL };
+     *     conf->jwt_audience = { 0, NULL };
+     *     conf->allowed_origins = NULL;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->jwt_alg = NGX_CONF_UNSET_UINT;
+    conf->jwt_leeway = NGX_CONF_UNSET;
+    conf->jwt_max_length = NGX_CONF_UNSET_SIZE;
+    conf->allowed_origins = NGX_CONF_UNSET_PTR;
+    conf->heartbeat = NGX_CONF_UNSET_MSEC;
+    conf->max_message = NGX_CONF_UNSET_SIZE;
+    conf->send_budget = NGX_CONF_UNSET_SIZE;
+    conf->close_timeout = NGX_CONF_UNSET_MSEC;
+
+    return conf;
+}
+
+
+static char *
+ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_chat_loc_conf_t  *prev = parent;
+    ngx_chat_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_uint_value(conf->jwt_alg, prev->jwt_alg, JWT_ALG_HS256);
+    ngx_conf_merge_str_value(conf->jwt_secret, prev->jwt_secret, "");
+    ngx_conf_merge_str_value(conf->jwt_issuer, prev->jwt_issuer, "");
+    ngx_conf_merge_str_value(conf->jwt_audience, prev->jwt_audience, "");
+    ngx_conf_merge_value(conf->jwt_leeway, prev->jwt_leeway, 30);
+    ngx_conf_merge_size_value(conf->jwt_max_length, prev->jwt_max_length,
+                              4096);
+    ngx_conf_merge_ptr_value(conf->allowed_origins, prev->allowed_origins,
+                             NULL);
+    ngx_conf_merge_msec_value(conf->heartbeat, prev->heartbeat, 30000);
+    ngx_conf_merge_size_value(conf->max_message, prev->max_message, 65536);
+    ngx_conf_merge_size_value(conf->send_budget, prev->send_budget,
+                              256 * 1024);
+    ngx_conf_merge_msec_value(conf->close_timeout, prev->close_timeout,
+                              5000);
+
+    /* a key file named at an outer level is read there, once */
+    if (conf->jwt_key_file.data == NULL) {
+        conf->jwt_key_file = prev->jwt_key_file;
+        conf->jwt_key = prev->jwt_key;
+    }
+
+    if (ngx_chat_auth_load_key(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->max_message > conf->send_budget) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"chat_send_budget\" (%uz) must not be smaller "
+                           "than \"chat_max_message\" (%uz)",
+                           conf->send_budget, conf->max_message);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_chat_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+    char                      *rv;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (((ngx_chat_loc_conf_t *) conf)->enable) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+        clcf->handler = ngx_chat_handler;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_chat_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_chat_loc_conf_t  *ccf = conf;
+    ngx_str_t            *value, *origin;
+    ngx_uint_t            i;
+
+    if (ccf->allowed_origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    ccf->allowed_origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                            sizeof(ngx_str_t));
+    if (ccf->allowed_origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        /* an origin is "scheme://host[:port]": nothing after the host */
+        if (ngx_strlcasestrn(value[i].data, value[i].data + value[i].len,
+                             (u_char *) "://", 3 - 1) == NULL
+            || value[i].data[value[i].len - 1] == '/')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\", expected "
+                               "\"scheme://host[:port]\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        origin = ngx_array_push(ccf->allowed_origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_chat_check_size(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_chat_size_bounds_t  *b = post;
+    size_t                  *sp = data;
+
+    if (*sp < b->min || *sp > b->max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "value \"%uz\" must be between %uz and %uz",
+                           *sp, b->min, b->max);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* The heartbeat is announced in whole seconds, so it must be one. */
+static char *
+ngx_chat_check_seconds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *mp = data;
+
+    if (*mp < 1000 || *mp % 1000 != 0 || *mp > 3600 * 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "value \"%M\" ms must be a whole number of "
+                           "seconds between 1s and 1h", *mp);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_chat_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_chat_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_chat_set_variable(ngx_http_variable_value_t *v, ngx_str_t *s)
+{
+    if (s->len == 0) {
+        v->not_found = 1;
+        return;
+    }
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = s->data;
+}
+
+
+/*
+ * $chat_user: the authenticated user of a chat connection, or, in any other
+ * location that has a JWT key configured (an edge tier hashing on it), the
+ * subject of the request's valid token.
+ */
+static ngx_int_t
+ngx_chat_user_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_chat_identity_t  *id;
+
+    id = ngx_chat_identify(r);
+    if (id == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_chat_set_variable(v, &id->user);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_chat_device_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_chat_identity_t  *id;
+
+    id = ngx_chat_identify(r);
+    if (id == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_chat_set_variable(v, &id->device);
+
+    return NGX_OK;
+}
+
+
+ngx_str_t *
+ngx_chat_new_conn_id(ngx_pool_t *pool)
+{
+    ngx_str_t  *id;
+
+    id = ngx_palloc(pool, sizeof(ngx_str_t) + ngx_chat_conn_prefix_len
+                          + NGX_INT64_LEN);
+    if (id == NULL) {
+        return NULL;
+    }
+
+    id->data = (u_char *) (id + 1);
+    id->len = ngx_sprintf(id->data, "%*s%xL", ngx_chat_conn_prefix_len,
+                          ngx_chat_conn_prefix, ++ngx_chat_conn_counter)
+              - id->data;
+
+    return id;
+}
+
+
+int64_t
+ngx_chat_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+static ngx_int_t
+ngx_chat_init_process(ngx_cycle_t *cycle)
+{
+    ngx_chat_conn_prefix_len = ngx_sprintf(ngx_chat_conn_prefix, "%xT-%xP-",
+                                           ngx_time(), ngx_pid)
+                               - ngx_chat_conn_prefix;
+    ngx_chat_conn_counter = 0;
+
+    return NGX_OK;
+}

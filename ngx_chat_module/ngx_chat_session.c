@@ -1,0 +1,188 @@
+/*
+ * The chat protocol on an open connection (PROTOCOL.md sections 2-4): the
+ * hello, then one decoded request per text message, each answered with a
+ * reply or an error frame that echoes its "id". Errors never close.
+ */
+
+#include "ngx_chat_module.h"
+
+
+static void ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req);
+static void ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req);
+static void ngx_chat_session_error(ngx_chat_conn_t *cc, chat_str_t *id,
+    const char *code, const char *message);
+static ngx_int_t ngx_chat_session_reply(ngx_chat_conn_t *cc, json_t *json);
+
+
+ngx_int_t
+ngx_chat_session_start(ngx_chat_conn_t *cc)
+{
+    json_t  *hello;
+
+    hello = json_pack("{s:s, s:s%, s:s%, s:s%, s:I, s:I, s:I}",
+                      "type", "hello",
+                      "user", cc->id.user.data, cc->id.user.len,
+                      "device", cc->id.device.data, cc->id.device.len,
+                      "conn", cc->conn_id.data, cc->conn_id.len,
+                      "heartbeat", (json_int_t) (cc->conf->heartbeat / 1000),
+                      "max_message", (json_int_t) cc->conf->max_message,
+                      "ts", (json_int_t) ngx_chat_now_ms());
+
+    return ngx_chat_session_reply(cc, hello);
+}
+
+
+void
+ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
+{
+    chat_str_t          self;
+    chat_req_t          req;
+    chat_proto_error_t  err;
+
+    self.s = (char *) cc->id.user.data;
+    self.len = cc->id.user.len;
+
+    if (chat_proto_decode((char *) text, len, self, &req, &err) != 0) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
+                       "chat: bad request: %s: %s", err.code, err.message);
+        ngx_chat_session_error(cc, &req.id, err.code, err.message);
+        chat_req_free(&req);
+        return;
+    }
+
+    switch (req.type) {
+
+    case CHAT_REQ_PING:
+        ngx_chat_session_pong(cc, &req);
+        break;
+
+    case CHAT_REQ_AUTH:
+        ngx_chat_session_auth(cc, &req);
+        break;
+
+    default:
+        /* every other request needs the backend (Kafka, Redis, the store) */
+        ngx_chat_session_error(cc, &req.id, "unavailable",
+                               "the chat backend is not available; "
+                               "retry later with the same id");
+        break;
+    }
+
+    chat_req_free(&req);
+}
+
+
+static void
+ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    json_t  *pong;
+
+    pong = json_pack("{s:s, s:I}", "type", "pong",
+                     "ts", (json_int_t) ngx_chat_now_ms());
+
+    if (pong && req->id.len) {
+        json_object_set_new(pong, "id",
+                            json_stringn(req->id.s, req->id.len));
+    }
+
+    (void) ngx_chat_session_reply(cc, pong);
+}
+
+
+/*
+ * A token refresh: the new token must be valid and name the same user;
+ * then the connection lives until its exp. It is checked in a pool of its
+ * own, so refreshing does not grow the connection's memory.
+ */
+static void
+ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    json_t               *ok;
+    ngx_str_t             token;
+    ngx_int_t             rc;
+    ngx_pool_t           *pool;
+    ngx_chat_identity_t   fresh;
+
+    pool = ngx_create_pool(1024, cc->connection->log);
+    if (pool == NULL) {
+        ngx_chat_session_error(cc, &req->id, "internal", "out of memory");
+        return;
+    }
+
+    token.data = (u_char *) req->token.s;
+    token.len = req->token.len;
+    ngx_memzero(&fresh, sizeof(ngx_chat_identity_t));
+
+    rc = ngx_chat_auth_verify(cc->request, pool, &token, &fresh);
+
+    if (rc == NGX_ERROR) {
+        ngx_chat_session_error(cc, &req->id, "internal", "out of memory");
+
+    } else if (rc == NGX_DECLINED) {
+        ngx_chat_session_error(cc, &req->id, "forbidden", fresh.error);
+
+    } else if (fresh.user.len != cc->id.user.len
+               || ngx_memcmp(fresh.user.data, cc->id.user.data,
+                             fresh.user.len) != 0)
+    {
+        ngx_chat_session_error(cc, &req->id, "forbidden",
+                               "the token is for another user");
+
+    } else {
+        cc->id.exp = fresh.exp;
+
+        if (cc->tick.timer_set) {
+            ngx_del_timer(&cc->tick);
+        }
+
+        ngx_chat_ws_rearm_tick(cc);
+
+        ok = json_pack("{s:s, s:I}", "type", "auth",
+                       "exp", (json_int_t) fresh.exp);
+
+        if (ok && req->id.len) {
+            json_object_set_new(ok, "id",
+                                json_stringn(req->id.s, req->id.len));
+        }
+
+        (void) ngx_chat_session_reply(cc, ok);
+    }
+
+    ngx_destroy_pool(pool);
+}
+
+
+static void
+ngx_chat_session_error(ngx_chat_conn_t *cc, chat_str_t *id, const char *code,
+    const char *message)
+{
+    json_t  *err;
+
+    err = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code,
+                    "message", message);
+
+    if (err && id->len) {
+        json_object_set_new(err, "id", json_stringn(id->s, id->len));
+    }
+
+    (void) ngx_chat_session_reply(cc, err);
+}
+
+
+/* Sends and releases a reply built by the caller (NULL: out of memory). */
+static ngx_int_t
+ngx_chat_session_reply(ngx_chat_conn_t *cc, json_t *json)
+{
+    ngx_int_t  rc;
+
+    if (json == NULL) {
+        ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
+                      "chat: cannot build a reply: out of memory");
+        return NGX_ERROR;
+    }
+
+    rc = ngx_chat_ws_send_json(cc, json);
+    json_decref(json);
+
+    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
+}

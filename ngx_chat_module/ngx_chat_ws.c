@@ -1,0 +1,718 @@
+/*
+ * A WebSocket connection after the upgrade: one read pump that feeds the
+ * frame parser, one queue of outgoing frames flushed with writev, one timer
+ * for heartbeat and token expiry, and the close handshake.
+ *
+ * Memory: the connection's state is allocated once from its request pool;
+ * a message being reassembled and every queued frame are heap blocks freed
+ * as soon as they are used, so the pool does not grow while it lives.
+ * Every handler ends with ngx_http_run_posted_requests(), which is where a
+ * finalized request is actually freed.
+ */
+
+#include "ngx_chat_module.h"
+
+
+/* Bytes one read event may consume before yielding to other connections. */
+#define NGX_CHAT_WS_READ_QUOTA  (256 * 1024)
+
+
+static void ngx_chat_ws_read_handler(ngx_event_t *rev);
+static void ngx_chat_ws_write_handler(ngx_event_t *wev);
+static void ngx_chat_ws_tick_handler(ngx_event_t *ev);
+static void ngx_chat_ws_read(ngx_chat_conn_t *cc);
+static ngx_int_t ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p,
+    size_t len);
+static ngx_int_t ngx_chat_ws_append(ngx_chat_conn_t *cc,
+    chat_ws_event_t *ev);
+static void ngx_chat_ws_message_done(ngx_chat_conn_t *cc);
+static void ngx_chat_ws_on_close(ngx_chat_conn_t *cc, chat_ws_event_t *ev);
+static ngx_chain_t *ngx_chat_ws_frame(ngx_chat_conn_t *cc, ngx_uint_t opcode,
+    size_t len, ngx_int_t *rc);
+static ngx_chain_t *ngx_chat_ws_alloc(ngx_chat_conn_t *cc, size_t size);
+static void ngx_chat_ws_enqueue(ngx_chat_conn_t *cc, ngx_chain_t *cl);
+static void ngx_chat_ws_drop_unsent(ngx_chat_conn_t *cc);
+static void ngx_chat_ws_flush(ngx_chat_conn_t *cc);
+static void ngx_chat_ws_finalize(ngx_chat_conn_t *cc);
+static void ngx_chat_ws_cleanup(void *data);
+
+
+/* One read buffer per worker: the parser keeps whatever it needs itself. */
+static u_char  ngx_chat_ws_buffer[16384];
+
+
+/*
+ * Takes over the connection of an upgraded request: head is the 101
+ * response, early the bytes the client sent after its request head. Never
+ * finalizes: it runs inside the content handler, so the first read and
+ * write happen from posted events.
+ */
+ngx_int_t
+ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
+    size_t early_len)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_pool_cleanup_t  *cln;
+
+    r = cc->request;
+    c = cc->connection;
+
+    cc->out_tail = &cc->out;
+    chat_ws_parser_init(&cc->parser, cc->conf->max_message);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_chat_ws_cleanup;
+    cln->data = cc;
+
+    if (ngx_chat_ws_send_raw(cc, head->data, head->len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_chat_session_start(cc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cc->early = early;
+    cc->early_len = early_len;
+    cc->last_recv = ngx_current_msec;
+
+    cc->tick.handler = ngx_chat_ws_tick_handler;
+    cc->tick.data = cc;
+    cc->tick.log = c->log;
+    cc->tick.cancelable = 1;
+    ngx_chat_ws_rearm_tick(cc);
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+    c->read->handler = ngx_chat_ws_read_handler;
+    c->write->handler = ngx_chat_ws_write_handler;
+
+    /* nginx tells idle connections when the worker is shutting down */
+    c->idle = 1;
+    c->log->action = "serving chat connection";
+
+    if (ngx_tcp_nodelay(c) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_post_event(c->read, &ngx_posted_events);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_chat_ws_read_handler(ngx_event_t *rev)
+{
+    ngx_chat_conn_t     *cc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    c = rev->data;
+    r = c->data;
+    cc = ngx_http_get_module_ctx(r, ngx_chat_module);
+
+    if (c->close) {
+        c->close = 0;
+        c->idle = 0;
+
+        if (c->error) {
+            /* worker_shutdown_timeout: no time left for a close handshake */
+            ngx_chat_ws_finalize(cc);
+
+        } else {
+            ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY,
+                              "server going away");
+        }
+
+    } else {
+        ngx_chat_ws_read(cc);
+    }
+
+    if (!cc->finalized) {
+        ngx_chat_ws_flush(cc);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_chat_ws_read(ngx_chat_conn_t *cc)
+{
+    u_char            *p;
+    size_t             total;
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = cc->connection;
+
+    for (total = 0; !cc->close_received; total += n) {
+
+        if (total >= NGX_CHAT_WS_READ_QUOTA && c->read->ready) {
+            ngx_post_event(c->read, &ngx_posted_events);
+            return;
+        }
+
+        if (cc->early_len) {
+            p = cc->early;
+            n = cc->early_len;
+            cc->early_len = 0;
+
+        } else {
+            p = ngx_chat_ws_buffer;
+            n = c->recv(c, p, sizeof(ngx_chat_ws_buffer));
+
+            if (n == NGX_AGAIN) {
+                if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+                    ngx_chat_ws_finalize(cc);
+                }
+
+                return;
+            }
+
+            if (n == NGX_ERROR || n == 0) {
+                /* the peer is gone: nothing more can be sent */
+                if (!cc->closing) {
+                    c->error = 1;
+                }
+
+                ngx_chat_ws_finalize(cc);
+                return;
+            }
+        }
+
+        cc->last_recv = ngx_current_msec;
+
+        if (ngx_chat_ws_consume(cc, p, n) != NGX_OK) {
+            return;
+        }
+    }
+}
+
+
+/* Feeds bytes to the parser and acts on each event it reports. */
+static ngx_int_t
+ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p, size_t len)
+{
+    size_t           used;
+    chat_ws_event_t  ev;
+
+    for ( ;; ) {
+        used = chat_ws_parse(&cc->parser, p, len, &ev);
+        p += used;
+        len -= used;
+
+        switch (ev.type) {
+
+        case CHAT_WS_AGAIN:
+            return NGX_OK;
+
+        case CHAT_WS_DATA:
+            if (!cc->closing && ngx_chat_ws_append(cc, &ev) != NGX_OK) {
+                ngx_chat_ws_close(cc, CHAT_WS_CLOSE_INTERNAL,
+                                  "out of memory");
+            }
+            break;
+
+        case CHAT_WS_MESSAGE:
+            if (!cc->closing) {
+                ngx_chat_session_message(cc, cc->msg, cc->msg_len);
+            }
+
+            ngx_chat_ws_message_done(cc);
+            break;
+
+        case CHAT_WS_PING:
+            (void) ngx_chat_ws_send(cc, CHAT_WS_OP_PONG, ev.data, ev.len);
+            break;
+
+        case CHAT_WS_PONG:
+            break;
+
+        case CHAT_WS_CLOSE:
+            ngx_chat_ws_on_close(cc, &ev);
+            return NGX_DONE;
+
+        case CHAT_WS_ERROR:
+            /* sticky: what follows is read and dropped until the end */
+            if (!cc->closing) {
+                ngx_log_error(NGX_LOG_INFO, cc->connection->log, 0,
+                              "chat: client protocol error, closing with "
+                              "%d: %s", (int) ev.code, ev.reason);
+                ngx_chat_ws_close(cc, ev.code, ev.reason);
+            }
+
+            return cc->finalized ? NGX_DONE : NGX_OK;
+        }
+
+        if (cc->finalized) {
+            return NGX_DONE;
+        }
+    }
+}
+
+
+/*
+ * Appends a chunk of the current text message. The parser's message_size
+ * is a bound that already counts the whole current frame, so the buffer
+ * grows at most once per frame and never past max_message.
+ */
+static ngx_int_t
+ngx_chat_ws_append(ngx_chat_conn_t *cc, chat_ws_event_t *ev)
+{
+    u_char  *buf;
+    size_t   cap;
+
+    if (cc->msg_len + ev->len > cc->msg_cap) {
+        cap = ngx_max((size_t) ev->message_size, 2 * cc->msg_cap);
+        cap = ngx_min(cap, cc->conf->max_message);
+
+        buf = ngx_alloc(cap, cc->connection->log);
+        if (buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (cc->msg_len) {
+            ngx_memcpy(buf, cc->msg, cc->msg_len);
+        }
+
+        ngx_free(cc->msg);
+        cc->msg = buf;
+        cc->msg_cap = cap;
+    }
+
+    ngx_memcpy(cc->msg + cc->msg_len, ev->data, ev->len);
+    cc->msg_len += ev->len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_chat_ws_message_done(ngx_chat_conn_t *cc)
+{
+    ngx_free(cc->msg);
+    cc->msg = NULL;
+    cc->msg_len = 0;
+    cc->msg_cap = 0;
+}
+
+
+/* The peer's close frame: echo its code, or end ours' handshake. */
+static void
+ngx_chat_ws_on_close(ngx_chat_conn_t *cc, chat_ws_event_t *ev)
+{
+    cc->close_received = 1;
+
+    if (cc->closing) {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
+                   "chat: client closed with %d", (int) ev->code);
+
+    ngx_chat_ws_close(cc, ev->code == CHAT_WS_CLOSE_NO_STATUS
+                          ? CHAT_WS_CLOSE_NORMAL : ev->code, "");
+}
+
+
+/*
+ * A frame of len payload bytes with its header written, for the caller to
+ * fill and enqueue. A frame that would take the queue past its budget is
+ * refused: the client is not reading, and is closed 1008. NULL with *rc
+ * set (NGX_DECLINED: refused, NGX_ERROR: out of memory) when there is none.
+ */
+static ngx_chain_t *
+ngx_chat_ws_frame(ngx_chat_conn_t *cc, ngx_uint_t opcode, size_t len,
+    ngx_int_t *rc)
+{
+    ngx_chain_t  *cl;
+
+    *rc = NGX_DECLINED;
+
+    if (cc->closing) {
+        return NULL;
+    }
+
+    if (cc->out_bytes + len > cc->conf->send_budget) {
+        ngx_log_error(NGX_LOG_INFO, cc->connection->log, 0,
+                      "chat: client does not read, %uz bytes queued",
+                      cc->out_bytes);
+        ngx_chat_ws_drop_unsent(cc);
+        ngx_chat_ws_close(cc, CHAT_WS_CLOSE_POLICY, "send queue over budget");
+        return NULL;
+    }
+
+    cl = ngx_chat_ws_alloc(cc, CHAT_WS_MAX_HEADER + len);
+    if (cl == NULL) {
+        *rc = NGX_ERROR;
+        return NULL;
+    }
+
+    cl->buf->last += chat_ws_frame_header(cl->buf->last, opcode, len);
+
+    return cl;
+}
+
+
+/* Queues a data or control frame with a copy of its payload. */
+ngx_int_t
+ngx_chat_ws_send(ngx_chat_conn_t *cc, ngx_uint_t opcode, const u_char *data,
+    size_t len)
+{
+    ngx_int_t     rc;
+    ngx_chain_t  *cl;
+
+    cl = ngx_chat_ws_frame(cc, opcode, len, &rc);
+    if (cl == NULL) {
+        return rc;
+    }
+
+    if (len) {
+        cl->buf->last = ngx_cpymem(cl->buf->last, data, len);
+    }
+
+    ngx_chat_ws_enqueue(cc, cl);
+
+    return NGX_OK;
+}
+
+
+/* Queues bytes as they are: the 101 response head. */
+ngx_int_t
+ngx_chat_ws_send_raw(ngx_chat_conn_t *cc, const u_char *data, size_t len)
+{
+    ngx_chain_t  *cl;
+
+    cl = ngx_chat_ws_alloc(cc, len);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf->last = ngx_cpymem(cl->buf->last, data, len);
+    ngx_chat_ws_enqueue(cc, cl);
+
+    return NGX_OK;
+}
+
+
+/* Queues a JSON document as one text frame, serialized in place. */
+ngx_int_t
+ngx_chat_ws_send_json(ngx_chat_conn_t *cc, json_t *json)
+{
+    size_t        len;
+    ngx_int_t     rc;
+    ngx_chain_t  *cl;
+
+    len = json_dumpb(json, NULL, 0, JSON_COMPACT);
+    if (len == 0) {
+        return NGX_ERROR;
+    }
+
+    cl = ngx_chat_ws_frame(cc, CHAT_WS_OP_TEXT, len, &rc);
+    if (cl == NULL) {
+        return rc;
+    }
+
+    cl->buf->last += json_dumpb(json, (char *) cl->buf->last, len,
+                                JSON_COMPACT);
+    ngx_chat_ws_enqueue(cc, cl);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Starts the close handshake: queues a close frame (past the budget: it is
+ * the last one), stops the heartbeat and gives the peer close_timeout to
+ * answer. That timer is not cancelable, so a worker that is shutting down
+ * waits for the handshakes it started, and no longer.
+ */
+void
+ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code, const char *reason)
+{
+    size_t        len;
+    u_char        payload[CHAT_WS_MAX_CONTROL];
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (cc->closing || cc->finalized) {
+        return;
+    }
+
+    cc->closing = 1;
+    cc->close_code = code;
+    ngx_chat_ws_message_done(cc);
+
+    len = chat_ws_close_payload(payload, code, reason, ngx_strlen(reason));
+
+    cl = ngx_chat_ws_alloc(cc, CHAT_WS_MAX_HEADER + len);
+    if (cl == NULL) {
+        ngx_chat_ws_finalize(cc);
+        return;
+    }
+
+    b = cl->buf;
+    b->last += chat_ws_frame_header(b->last, CHAT_WS_OP_CLOSE, len);
+    b->last = ngx_cpymem(b->last, payload, len);
+    ngx_chat_ws_enqueue(cc, cl);
+
+    if (cc->tick.timer_set) {
+        ngx_del_timer(&cc->tick);
+    }
+
+    cc->tick.cancelable = 0;
+    ngx_add_timer(&cc->tick, cc->conf->close_timeout);
+}
+
+
+/*
+ * The next wake-up: a heartbeat period from now, or the token's expiry if
+ * that comes first. One timer per connection, never more often.
+ */
+void
+ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
+{
+    int64_t     left;
+    ngx_msec_t  next;
+
+    if (cc->closing) {
+        return;
+    }
+
+    next = cc->conf->heartbeat;
+
+    if (cc->id.exp) {
+        left = (int64_t) cc->id.exp * 1000 - ngx_chat_now_ms();
+        if (left < (int64_t) next) {
+            next = left > 0 ? (ngx_msec_t) left : 0;
+        }
+    }
+
+    ngx_add_timer(&cc->tick, next);
+}
+
+
+static void
+ngx_chat_ws_tick_handler(ngx_event_t *ev)
+{
+    ngx_chat_conn_t   *cc;
+    ngx_connection_t  *c;
+
+    cc = ev->data;
+    c = cc->connection;
+
+    if (cc->closing) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "chat: close handshake timed out");
+        ngx_chat_ws_finalize(cc);
+
+    } else if (cc->id.exp && ngx_chat_now_ms() >= (int64_t) cc->id.exp * 1000)
+    {
+        ngx_chat_ws_close(cc, CHAT_WS_CLOSE_TOKEN_EXPIRED, "token expired");
+
+    } else if (ngx_current_msec - cc->last_recv >= 2 * cc->conf->heartbeat) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "chat: client silent for two heartbeats");
+        ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "heartbeat timeout");
+
+    } else {
+        (void) ngx_chat_ws_send(cc, CHAT_WS_OP_PING, NULL, 0);
+        ngx_chat_ws_rearm_tick(cc);
+    }
+
+    if (!cc->finalized) {
+        ngx_chat_ws_flush(cc);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_chat_ws_write_handler(ngx_event_t *wev)
+{
+    ngx_chat_conn_t     *cc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    c = wev->data;
+    r = c->data;
+    cc = ngx_http_get_module_ctx(r, ngx_chat_module);
+
+    ngx_chat_ws_flush(cc);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Writes what the queue holds, as far as the socket takes it, and frees
+ * every frame that is out. Once our close frame is out, the write side is
+ * shut so the peer sees the end at once; its close frame (or EOF, or the
+ * close timer) then ends the connection.
+ */
+static void
+ngx_chat_ws_flush(ngx_chat_conn_t *cc)
+{
+    ngx_chain_t       *cl, *next;
+    ngx_connection_t  *c;
+
+    c = cc->connection;
+
+    if (cc->out) {
+        cl = c->send_chain(c, cc->out, 0);
+
+        if (cl == NGX_CHAIN_ERROR) {
+            c->error = 1;
+            ngx_chat_ws_finalize(cc);
+            return;
+        }
+
+        while (cc->out != cl) {
+            next = cc->out->next;
+            cc->out_bytes -= cc->out->buf->end - cc->out->buf->start;
+            ngx_free(cc->out);
+            cc->out = next;
+        }
+
+        if (cc->out) {
+            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                ngx_chat_ws_finalize(cc);
+            }
+
+            return;
+        }
+
+        cc->out_tail = &cc->out;
+    }
+
+    if (!cc->closing) {
+        return;
+    }
+
+    if (cc->close_received) {
+        ngx_chat_ws_finalize(cc);
+        return;
+    }
+
+    if (!cc->write_shut) {
+        cc->write_shut = 1;
+
+        if (ngx_shutdown_socket(c->fd, NGX_WRITE_SHUTDOWN) == -1) {
+            ngx_chat_ws_finalize(cc);
+        }
+    }
+}
+
+
+/* One heap block per frame: the chain link, the buffer and the bytes. */
+static ngx_chain_t *
+ngx_chat_ws_alloc(ngx_chat_conn_t *cc, size_t size)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = ngx_alloc(sizeof(ngx_chain_t) + sizeof(ngx_buf_t) + size,
+                   cc->connection->log);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    b = (ngx_buf_t *) (cl + 1);
+    ngx_memzero(b, sizeof(ngx_buf_t));
+
+    b->start = (u_char *) (b + 1);
+    b->pos = b->start;
+    b->last = b->start;
+    b->end = b->start + size;
+    b->memory = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
+}
+
+
+/* Appends a frame and makes sure a flush runs once this event is done. */
+static void
+ngx_chat_ws_enqueue(ngx_chat_conn_t *cc, ngx_chain_t *cl)
+{
+    *cc->out_tail = cl;
+    cc->out_tail = &cl->next;
+    cc->out_bytes += cl->buf->end - cl->buf->start;
+
+    if (!cc->connection->write->posted) {
+        ngx_post_event(cc->connection->write, &ngx_posted_events);
+    }
+}
+
+
+/* Drops the queued frames nothing of which was written yet. */
+static void
+ngx_chat_ws_drop_unsent(ngx_chat_conn_t *cc)
+{
+    ngx_chain_t  *cl, *next, **keep;
+
+    keep = &cc->out;
+
+    if (cc->out && cc->out->buf->pos != cc->out->buf->start) {
+        keep = &cc->out->next;
+    }
+
+    for (cl = *keep; cl; cl = next) {
+        next = cl->next;
+        cc->out_bytes -= cl->buf->end - cl->buf->start;
+        ngx_free(cl);
+    }
+
+    *keep = NULL;
+    cc->out_tail = keep;
+}
+
+
+static void
+ngx_chat_ws_finalize(ngx_chat_conn_t *cc)
+{
+    if (cc->finalized) {
+        return;
+    }
+
+    cc->finalized = 1;
+    cc->request->keepalive = 0;
+
+    ngx_http_finalize_request(cc->request, NGX_HTTP_CLOSE);
+}
+
+
+/* Runs however the request ends: frees what is not in the pool. */
+static void
+ngx_chat_ws_cleanup(void *data)
+{
+    ngx_chat_conn_t  *cc = data;
+
+    ngx_chain_t  *cl, *next;
+
+    if (cc->tick.timer_set) {
+        ngx_del_timer(&cc->tick);
+    }
+
+    if (cc->tick.posted) {
+        ngx_delete_posted_event(&cc->tick);
+    }
+
+    for (cl = cc->out; cl; cl = next) {
+        next = cl->next;
+        ngx_free(cl);
+    }
+
+    cc->out = NULL;
+    ngx_chat_ws_message_done(cc);
+}
