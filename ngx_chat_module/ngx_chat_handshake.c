@@ -31,6 +31,7 @@ static ngx_int_t ngx_chat_check_upgrade(ngx_http_request_t *r,
     ngx_chat_ws_headers_t *h);
 static ngx_int_t ngx_chat_check_origin(ngx_http_request_t *r,
     ngx_chat_loc_conf_t *conf, ngx_str_t *origin);
+static void ngx_chat_redact_token(ngx_http_request_t *r);
 static ngx_int_t ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *why, const char *name, const char *value);
 static ngx_int_t ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
@@ -75,6 +76,8 @@ ngx_chat_handler(ngx_http_request_t *r)
     if (id == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_chat_redact_token(r);
 
     if (id->device.len == 0) {
         return ngx_chat_refuse(r, NGX_HTTP_BAD_REQUEST, "invalid device id",
@@ -341,6 +344,22 @@ ngx_chat_check_origin(ngx_http_request_t *r, ngx_chat_loc_conf_t *conf,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * Overwrites a token given as ?access_token= once it has been checked, so
+ * that neither the access log's $request nor an error log line's request
+ * shows a credential. The request line and $args share these bytes.
+ */
+static void
+ngx_chat_redact_token(ngx_http_request_t *r)
+{
+    ngx_str_t  arg;
+
+    if (ngx_http_arg(r, (u_char *) "access_token", 12, &arg) == NGX_OK) {
+        ngx_memset(arg.data, 'x', arg.len);
+    }
 }
 
 

@@ -1,0 +1,13 @@
+# ngx_chat on Debian 12: builds the module and runs the system (make run).
+#   docker build -t ngx_chat . && docker run --rm -p 8080:8080 ngx_chat
+FROM debian:12
+
+WORKDIR /src/ngx_chat
+COPY . .
+
+RUN scripts/deps && make module && rm -rf /var/lib/apt/lists/*
+
+# development runs listen on 127.0.0.1; in a container, every interface
+ENV CHAT_ADDR=0.0.0.0 CHAT_PORT=8080
+EXPOSE 8080
+CMD ["make", "run"]
