@@ -302,7 +302,7 @@ chat_ws_read_control(chat_ws_parser_t *p, unsigned char *in, size_t len)
     memcpy(dst, in, n);
     chat_ws_unmask(p, dst, n);
 
-    p->control_len += n;
+    p->control_len = (uint8_t) (p->control_len + n);
     p->frame_left -= n;
 
     return n;

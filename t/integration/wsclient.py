@@ -316,7 +316,7 @@ class RawWS:
             try:
                 f = self.recv_frame(max(0.0, deadline - time.monotonic()))
             except Closed:
-                raise AssertionError("connection closed without a close frame")
+                raise AssertionError("connection closed without a close frame") from None
             if f.opcode == OP_CLOSE:
                 break
         code, reason = f.close_code()
@@ -335,7 +335,7 @@ class RawWS:
             return
         except socket.timeout:
             raise AssertionError("server did not close the connection within %.1fs"
-                                 % timeout)
+                                 % timeout) from None
 
 
 # ---------------------------------------------------------------- websockets

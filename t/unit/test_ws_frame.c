@@ -21,17 +21,17 @@ typedef struct {
 
 /* What one parse of a wire gave. */
 typedef struct {
-    char           seq[64];       /* event letters; a run of DATA is one D */
+    char           seq[64];     /* event letters; a run of DATA is one D */
     size_t         nseq;
-    unsigned char  msg[WIRE_MAX]; /* the message being received */
-    size_t         msg_len;
-    unsigned char  done[WIRE_MAX];/* the last complete message */
-    size_t         done_len;
+    unsigned char  msg[WIRE_MAX];
+    size_t         msg_len;     /* of the message being received */
+    unsigned char  done[WIRE_MAX];
+    size_t         done_len;    /* of the last complete message */
     unsigned char  ctl[CHAT_WS_MAX_CONTROL];
-    size_t         ctl_len;       /* of the last ping, pong or close */
-    unsigned       code;          /* of the last close or error */
-    const char    *reason;        /* of the error */
-    uint64_t       max_size;      /* the largest DATA message_size */
+    size_t         ctl_len;     /* of the last ping, pong or close */
+    unsigned       code;        /* of the last close or error */
+    const char    *reason;      /* of the error */
+    uint64_t       max_size;    /* the largest DATA message_size */
     size_t         consumed;
 } run_t;
 
@@ -651,6 +651,45 @@ TEST(test_sticky_error)
 }
 
 
+/* DATA announces the whole current frame from its first byte on. */
+
+TEST(test_message_size)
+{
+    size_t            i, c, rest;
+    uint64_t          sizes[8];
+    chat_ws_parser_t  p;
+    chat_ws_event_t   ev;
+
+    reset();
+    put(&w, 0, CHAT_WS_OP_TEXT, "Hel");
+    put(&w, 1, CHAT_WS_OP_PING, "");
+    put(&w, 1, CHAT_WS_OP_CONT, "lo");
+    memcpy(work, w.d, w.len);
+
+    chat_ws_parser_init(&p, BIG);
+    c = 0;
+
+    for (i = 0; i < w.len; i++) {
+        rest = 1;
+
+        do {
+            rest -= chat_ws_parse(&p, work + i + 1 - rest, rest, &ev);
+
+            if (ev.type == CHAT_WS_DATA && c < 8) {
+                sizes[c++] = ev.message_size;
+            }
+
+        } while (ev.type != CHAT_WS_AGAIN && ev.type != CHAT_WS_ERROR);
+    }
+
+    CHECK_EQ(c, 5);
+    CHECK_EQ(sizes[0], 3);
+    CHECK_EQ(sizes[2], 3);
+    CHECK_EQ(sizes[3], 5);
+    CHECK_EQ(sizes[4], 5);
+}
+
+
 /* Server frames read back by the client side of put_frame(). */
 
 TEST(test_encoder)
@@ -765,6 +804,7 @@ main(void)
     RUN(test_fragment_order);
     RUN(test_binary);
     RUN(test_sticky_error);
+    RUN(test_message_size);
     RUN(test_encoder);
     RUN(test_close_payload);
 
