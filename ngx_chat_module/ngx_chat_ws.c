@@ -100,6 +100,14 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
         return NGX_ERROR;
     }
 
+    /*
+     * A handshake that completes in a worker already shutting down missed
+     * ngx_close_idle_connections(): it is told to reconnect elsewhere.
+     */
+    if (ngx_exiting || ngx_terminate) {
+        ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "server going away");
+    }
+
     ngx_post_event(c->read, &ngx_posted_events);
 
     return NGX_OK;
@@ -450,11 +458,18 @@ ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code, const char *reason)
     cc->close_code = code;
     ngx_chat_ws_message_done(cc);
 
+    if (cc->tick.timer_set) {
+        ngx_del_timer(&cc->tick);
+    }
+
+    cc->tick.cancelable = 0;
+    ngx_add_timer(&cc->tick, cc->conf->close_timeout);
+
     len = chat_ws_close_payload(payload, code, reason, ngx_strlen(reason));
 
+    /* without memory for the frame, the shut write side tells the peer */
     cl = ngx_chat_ws_alloc(cc, CHAT_WS_MAX_HEADER + len);
     if (cl == NULL) {
-        ngx_chat_ws_finalize(cc);
         return;
     }
 
@@ -462,13 +477,6 @@ ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code, const char *reason)
     b->last += chat_ws_frame_header(b->last, CHAT_WS_OP_CLOSE, len);
     b->last = ngx_cpymem(b->last, payload, len);
     ngx_chat_ws_enqueue(cc, cl);
-
-    if (cc->tick.timer_set) {
-        ngx_del_timer(&cc->tick);
-    }
-
-    cc->tick.cancelable = 0;
-    ngx_add_timer(&cc->tick, cc->conf->close_timeout);
 }
 
 

@@ -36,7 +36,7 @@ def module_path():
     if not os.path.isfile(path):
         pytest.fail("ngx_chat_module not found at %s: build it with `make` "
                     "(or point CHAT_MODULE at it)" % path, pytrace=False)
-    return path
+    return os.path.abspath(path)  # nginx resolves relative paths from -p
 
 
 def nginx_env():

@@ -37,7 +37,6 @@ def test_reload_closes_with_1001_and_new_connections_work(nginx_factory):
     asyncio.run(main())
 
 
-
 def test_handshake_finished_during_reload_gets_1001_not_abandoned(nginx_factory):
     """TCP connections accepted by the old workers before the reload send
     their upgrade request after it: each gets a close 1001 after hello (or
