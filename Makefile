@@ -1,6 +1,7 @@
 # ngx_chat: build the nginx module, the tests and the tools.
 #
-#   make            the module, build/ngx_chat_module.so (for Debian's nginx)
+#   make            the module, build/ngx_chat_module.so (for Debian's nginx),
+#                   and the programs: build/chat-worker, build/chat-devbroker
 #   make run        the whole system in the foreground (Ctrl-C stops it)
 #   make test       every test: unit, integration, integration under ASan
 #   make asan       the module built with ASan+UBSan, build/asan/
@@ -17,18 +18,27 @@ FUZZ_SECONDS ?= 60
 COMMON_SRCS  := $(wildcard common/*.c)
 COMMON_HDRS  := $(wildcard common/*.h)
 MODULE_SRCS  := $(wildcard ngx_chat_module/*.c ngx_chat_module/*.h)
+WORKER_SRCS  := $(wildcard workers/*.c)
+WORKER_HDRS  := $(wildcard workers/*.h)
+# everything of the worker but its main(), for the unit tests
+WORKER_LIB   := $(filter-out workers/chat_worker_main.c,$(WORKER_SRCS))
 UNIT_TESTS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
 
 SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined
-UNIT_CFLAGS  := -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g \
+UNIT_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g \
                 $(SANITIZE) -Icommon
 LIBS         := -ljansson
+PROG_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
+                -Icommon -Iworkers
+WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lm
 
-.PHONY: all module asan unit fuzz test run deps clean
+.PHONY: all module programs asan unit fuzz test run deps clean
 
-all: module
+all: module programs
+
+programs: $(BUILD)/chat-worker $(BUILD)/chat-devbroker
 
 deps:
 	@scripts/deps
@@ -38,7 +48,20 @@ module: $(BUILD)/ngx_chat_module.so
 $(BUILD)/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_SRCS)
 	scripts/build-module "$(NGINX_SRC)" "$(BUILD)/nginx" "$@"
 
-asan: $(BUILD)/asan/ngx_chat_module.so
+$(BUILD)/chat-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) -o $@ $(WORKER_SRCS) $(COMMON_SRCS) $(WORKER_LIBS)
+
+$(BUILD)/chat-devbroker: devbroker/chat_devbroker.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) -o $@ $< -lrdkafka
+
+asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker
+
+$(BUILD)/asan/chat-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(COMMON_SRCS) $(COMMON_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) -O1 $(SANITIZE) -o $@ $(WORKER_SRCS) $(COMMON_SRCS) \
+	    $(WORKER_LIBS)
 
 $(BUILD)/asan/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_SRCS)
 	CHAT_CC_OPT="$(SANITIZE)" CHAT_LD_OPT="$(SANITIZE)" \
@@ -47,9 +70,11 @@ $(BUILD)/asan/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_
 unit: $(UNIT_TESTS)
 	@scripts/run-unit $(UNIT_TESTS)
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/test.h $(COMMON_SRCS) $(COMMON_HDRS)
+$(BUILD)/unit/%: t/unit/%.c t/unit/test.h $(COMMON_SRCS) $(COMMON_HDRS) \
+                 $(WORKER_LIB) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(COMMON_SRCS) $(LIBS)
+	$(CC) $(UNIT_CFLAGS) -Iworkers -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
+	    $(WORKER_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \
@@ -63,7 +88,7 @@ $(BUILD)/fuzz/%: t/fuzz/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 test: deps
 	@scripts/test
 
-run: deps module
+run: deps module programs
 	@scripts/run
 
 clean:
