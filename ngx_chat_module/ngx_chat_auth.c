@@ -3,12 +3,12 @@
  * and every claim by common/chat_jwt.c), and its device id.
  */
 
+#include "ngx_chat_module.h"
+#include "chat_jwt.h"
+
 #include <jwt.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-
-#include "ngx_chat_module.h"
-#include "chat_jwt.h"
 
 
 static ngx_int_t ngx_chat_auth_check_key(ngx_conf_t *cf,

@@ -432,7 +432,7 @@ ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
 
     *p++ = CR; *p++ = LF;
 
-    conn_id = ngx_chat_new_conn_id(r->pool);
+    conn_id = ngx_chat_new_conn_id(r->pool, &cc->node.key);
     if (conn_id == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -5,9 +5,9 @@
  * chat protocol in ngx_chat_session.c.
  */
 
-#include <jwt.h>
-
 #include "ngx_chat_module.h"
+
+#include <jwt.h>
 
 
 typedef struct {
@@ -17,6 +17,10 @@ typedef struct {
 } ngx_chat_size_bounds_t;
 
 
+static void *ngx_chat_create_main_conf(ngx_conf_t *cf);
+static char *ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_chat_redis_addr(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void *ngx_chat_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -30,6 +34,7 @@ static ngx_int_t ngx_chat_user_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_chat_device_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_chat_init_process(ngx_cycle_t *cycle);
+static void ngx_chat_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_chat_jwt_algs[] = {
@@ -55,6 +60,62 @@ static ngx_conf_post_t  ngx_chat_heartbeat_post = { ngx_chat_check_seconds };
 
 
 static ngx_command_t  ngx_chat_commands[] = {
+
+    { ngx_string("chat_kafka_brokers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, kafka_brokers),
+      NULL },
+
+    { ngx_string("chat_kafka_topic"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, kafka_topic),
+      NULL },
+
+    { ngx_string("chat_kafka_option"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_conf_set_keyval_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, kafka_options),
+      NULL },
+
+    { ngx_string("chat_kafka_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, kafka_timeout),
+      NULL },
+
+    { ngx_string("chat_kafka_flush_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, kafka_flush_timeout),
+      NULL },
+
+    { ngx_string("chat_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_chat_redis_addr,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("chat_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("chat_sync_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, sync_timeout),
+      NULL },
 
     { ngx_string("chat"),
       NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -155,8 +216,8 @@ static ngx_http_module_t  ngx_chat_module_ctx = {
     ngx_chat_add_variables,                /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_chat_create_main_conf,             /* create main configuration */
+    ngx_chat_init_main_conf,               /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -176,7 +237,7 @@ ngx_module_t  ngx_chat_module = {
     ngx_chat_init_process,                 /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_chat_exit_process,                 /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -194,10 +255,100 @@ static ngx_http_variable_t  ngx_chat_vars[] = {
 };
 
 
+ngx_chat_main_conf_t  *ngx_chat_main_conf;
+
+
 /* Connection ids: "<worker start, hex>-<pid, hex>-<counter, hex>". */
 static u_char      ngx_chat_conn_prefix[NGX_INT64_LEN * 2 + 2];
 static size_t      ngx_chat_conn_prefix_len;
 static uint64_t    ngx_chat_conn_counter;
+
+
+static void *
+ngx_chat_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_chat_main_conf_t  *cmcf;
+
+    cmcf = ngx_pcalloc(cf->pool, sizeof(ngx_chat_main_conf_t));
+    if (cmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     cmcf->kafka_brokers = { 0, NULL };
+     *     cmcf->kafka_topic = { 0, NULL };
+     *     cmcf->redis = NULL;
+     */
+
+    cmcf->kafka_options = NGX_CONF_UNSET_PTR;
+    cmcf->kafka_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->kafka_flush_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->sync_timeout = NGX_CONF_UNSET_MSEC;
+
+    return cmcf;
+}
+
+
+static char *
+ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_chat_main_conf_t  *cmcf = conf;
+
+    if (cmcf->kafka_topic.len == 0) {
+        ngx_str_set(&cmcf->kafka_topic, "chat.writes");
+    }
+
+    ngx_conf_init_ptr_value(cmcf->kafka_options, NULL);
+    ngx_conf_init_msec_value(cmcf->kafka_timeout, 5000);
+    ngx_conf_init_msec_value(cmcf->kafka_flush_timeout, 3000);
+    ngx_conf_init_msec_value(cmcf->redis_timeout, 1000);
+    ngx_conf_init_msec_value(cmcf->sync_timeout, 5000);
+
+    return NGX_CONF_OK;
+}
+
+
+/* chat_redis host:port; resolved here, once, like an upstream server. */
+static char *
+ngx_chat_redis_addr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_chat_main_conf_t  *cmcf = conf;
+
+    ngx_url_t   u;
+    ngx_str_t  *value;
+
+    if (cmcf->redis) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
+                               u.err, &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "no address in \"%V\"",
+                           &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    cmcf->redis = &u.addrs[0];
+
+    return NGX_CONF_OK;
+}
 
 
 static void *
@@ -453,7 +604,7 @@ ngx_chat_device_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
 
 ngx_str_t *
-ngx_chat_new_conn_id(ngx_pool_t *pool)
+ngx_chat_new_conn_id(ngx_pool_t *pool, uint64_t *num)
 {
     ngx_str_t  *id;
 
@@ -464,8 +615,9 @@ ngx_chat_new_conn_id(ngx_pool_t *pool)
     }
 
     id->data = (u_char *) (id + 1);
+    *num = ++ngx_chat_conn_counter;
     id->len = ngx_sprintf(id->data, "%*s%xL", ngx_chat_conn_prefix_len,
-                          ngx_chat_conn_prefix, ++ngx_chat_conn_counter)
+                          ngx_chat_conn_prefix, *num)
               - id->data;
 
     return id;
@@ -483,6 +635,11 @@ ngx_chat_now_ms(void)
 }
 
 
+/*
+ * Each worker gets its own Kafka producer and Redis connections, here and
+ * never in the master: librdkafka's threads and open sockets do not
+ * survive fork().
+ */
 static ngx_int_t
 ngx_chat_init_process(ngx_cycle_t *cycle)
 {
@@ -491,5 +648,27 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
                                - ngx_chat_conn_prefix;
     ngx_chat_conn_counter = 0;
 
-    return NGX_OK;
+    ngx_chat_main_conf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                             ngx_chat_module);
+    if (ngx_chat_main_conf == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_chat_kafka_init(cycle, ngx_chat_main_conf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_chat_users_init(cycle, ngx_chat_main_conf);
+}
+
+
+static void
+ngx_chat_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_chat_main_conf == NULL) {
+        return;
+    }
+
+    ngx_chat_users_exit();
+    ngx_chat_kafka_exit(ngx_chat_main_conf->kafka_flush_timeout);
 }

@@ -14,8 +14,26 @@
 #include <ngx_http.h>
 
 #include "chat_ids.h"
+#include "chat_mid.h"
 #include "chat_proto.h"
 #include "chat_ws_frame.h"
+#include "ngx_chat_redis.h"
+
+
+/* The backend, for the whole http block: one producer and two Redis
+ * connections per nginx worker. */
+typedef struct {
+    ngx_str_t             kafka_brokers;
+    ngx_str_t             kafka_topic;
+    ngx_array_t          *kafka_options;    /* of ngx_keyval_t */
+    ngx_msec_t            kafka_timeout;
+    ngx_msec_t            kafka_flush_timeout;
+
+    ngx_addr_t           *redis;
+    ngx_msec_t            redis_timeout;
+
+    ngx_msec_t            sync_timeout;
+} ngx_chat_main_conf_t;
 
 
 typedef struct {
@@ -50,6 +68,37 @@ typedef struct {
 
 
 typedef struct ngx_chat_conn_s  ngx_chat_conn_t;
+typedef struct ngx_chat_user_s  ngx_chat_user_t;
+typedef struct ngx_chat_held_s  ngx_chat_held_t;
+
+
+/* A frame for the client, held back until its pending messages are out. */
+struct ngx_chat_held_s {
+    ngx_chat_held_t      *next;
+    size_t                len;
+    u_char                data[1];
+};
+
+
+/* What a write produced to Kafka waits for: its delivery report. It names
+ * its connection by number; the connection may be gone by then. */
+typedef enum {
+    NGX_CHAT_WRITE_SEND = 1,
+    NGX_CHAT_WRITE_RECEIPT,
+    NGX_CHAT_WRITE_SYNC
+} ngx_chat_write_kind_e;
+
+typedef struct {
+    uint64_t              conn;
+    ngx_chat_write_kind_e kind;
+    int64_t               ts;
+    json_t               *record;           /* the Kafka value, until sent */
+    size_t                id_len;
+    size_t                conv_len;
+    u_char                mid[CHAT_MID_LEN];
+    u_char                id[CHAT_CLIENT_ID_MAX];
+    u_char                conv[CHAT_CONV_MAX];
+} ngx_chat_write_t;
 
 struct ngx_chat_conn_s {
     ngx_http_request_t   *request;
@@ -57,6 +106,17 @@ struct ngx_chat_conn_s {
     ngx_chat_loc_conf_t  *conf;
     ngx_chat_identity_t   id;
     ngx_str_t             conn_id;
+
+    /* this worker's registry: by number, and in its user's list */
+    ngx_rbtree_node_t     node;             /* key: the number */
+    ngx_queue_t           user_link;
+    ngx_chat_user_t      *user;
+
+    /* live frames held while the pending ones are fetched (sync) */
+    ngx_chat_held_t      *held;
+    ngx_chat_held_t     **held_tail;
+    size_t                held_bytes;
+    ngx_msec_t            sync_deadline;
 
     chat_ws_parser_t      parser;
 
@@ -77,6 +137,7 @@ struct ngx_chat_conn_s {
     /* heartbeat and token expiry; then the close handshake's deadline */
     ngx_event_t           tick;
     ngx_msec_t            last_recv;
+    ngx_msec_t            last_ping;
 
     uint16_t              close_code;
     unsigned              subprotocol:1;    /* chat.v1 was selected */
@@ -84,10 +145,13 @@ struct ngx_chat_conn_s {
     unsigned              close_received:1;
     unsigned              write_shut:1;
     unsigned              finalized:1;
+    unsigned              registered:1;
+    unsigned              syncing:1;
 };
 
 
 extern ngx_module_t  ngx_chat_module;
+extern ngx_chat_main_conf_t  *ngx_chat_main_conf;   /* of this cycle */
 
 
 /* ngx_chat_auth.c */
@@ -115,9 +179,28 @@ void ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc);
 /* ngx_chat_session.c */
 ngx_int_t ngx_chat_session_start(ngx_chat_conn_t *cc);
 void ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len);
+void ngx_chat_session_sync(ngx_chat_conn_t *cc);
+void ngx_chat_session_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
+    ngx_uint_t exiting);
+
+/* ngx_chat_kafka.c */
+ngx_int_t ngx_chat_kafka_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
+ngx_int_t ngx_chat_kafka_available(void);
+ngx_int_t ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len,
+    void *opaque);
+void ngx_chat_kafka_exit(ngx_msec_t flush_timeout);
+
+/* ngx_chat_users.c */
+ngx_int_t ngx_chat_users_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
+void ngx_chat_users_exit(void);
+ngx_int_t ngx_chat_users_add(ngx_chat_conn_t *cc);
+void ngx_chat_users_remove(ngx_chat_conn_t *cc);
+ngx_chat_conn_t *ngx_chat_users_find_conn(uint64_t num);
+void ngx_chat_users_sync_done(ngx_chat_conn_t *cc);
+ngx_chat_redis_t *ngx_chat_users_redis(void);
 
 /* ngx_chat_module.c */
-ngx_str_t *ngx_chat_new_conn_id(ngx_pool_t *pool);
+ngx_str_t *ngx_chat_new_conn_id(ngx_pool_t *pool, uint64_t *num);
 int64_t ngx_chat_now_ms(void);
 
 

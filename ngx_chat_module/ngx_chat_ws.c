@@ -59,6 +59,7 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     c = cc->connection;
 
     cc->out_tail = &cc->out;
+    cc->held_tail = &cc->held;
     chat_ws_parser_init(&cc->parser, cc->conf->max_message);
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -80,6 +81,7 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     cc->early = early;
     cc->early_len = early_len;
     cc->last_recv = ngx_current_msec;
+    cc->last_ping = ngx_current_msec;
 
     cc->tick.handler = ngx_chat_ws_tick_handler;
     cc->tick.data = cc;
@@ -106,6 +108,9 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
      */
     if (ngx_exiting || ngx_terminate) {
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "server going away");
+
+    } else if (ngx_chat_users_add(cc) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     ngx_post_event(c->read, &ngx_posted_events);
@@ -481,8 +486,9 @@ ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code, const char *reason)
 
 
 /*
- * The next wake-up: a heartbeat period from now, or the token's expiry if
- * that comes first. One timer per connection, never more often.
+ * The next wake-up: the next heartbeat, or the token's expiry, or the end
+ * of a sync's wait, whichever comes first. One timer per connection; on an
+ * idle connection it fires once per heartbeat.
  */
 void
 ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
@@ -494,12 +500,24 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
         return;
     }
 
-    next = cc->conf->heartbeat;
+    next = cc->last_ping + cc->conf->heartbeat - ngx_current_msec;
+
+    if ((ngx_msec_int_t) next < 0) {
+        next = 0;
+    }
 
     if (cc->id.exp) {
         left = (int64_t) cc->id.exp * 1000 - ngx_chat_now_ms();
         if (left < (int64_t) next) {
             next = left > 0 ? (ngx_msec_t) left : 0;
+        }
+    }
+
+    if (cc->syncing && cc->sync_deadline - ngx_current_msec < next) {
+        next = cc->sync_deadline - ngx_current_msec;
+
+        if ((ngx_msec_int_t) next < 0) {
+            next = 0;
         }
     }
 
@@ -531,7 +549,20 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "heartbeat timeout");
 
     } else {
-        (void) ngx_chat_ws_send(cc, CHAT_WS_OP_PING, NULL, 0);
+        if (cc->syncing
+            && (ngx_msec_int_t) (ngx_current_msec - cc->sync_deadline) >= 0)
+        {
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "chat: no answer to the pending messages request, "
+                          "delivering live messages");
+            ngx_chat_users_sync_done(cc);
+        }
+
+        if (ngx_current_msec - cc->last_ping >= cc->conf->heartbeat) {
+            cc->last_ping = ngx_current_msec;
+            (void) ngx_chat_ws_send(cc, CHAT_WS_OP_PING, NULL, 0);
+        }
+
         ngx_chat_ws_rearm_tick(cc);
     }
 
@@ -706,11 +737,21 @@ ngx_chat_ws_cleanup(void *data)
 {
     ngx_chat_conn_t  *cc = data;
 
-    ngx_chain_t  *cl, *next;
+    ngx_chain_t      *cl, *next;
+    ngx_chat_held_t  *h, *hnext;
+
+    ngx_chat_users_remove(cc);
 
     if (cc->tick.timer_set) {
         ngx_del_timer(&cc->tick);
     }
+
+    for (h = cc->held; h; h = hnext) {
+        hnext = h->next;
+        ngx_free(h);
+    }
+
+    cc->held = NULL;
 
     if (cc->tick.posted) {
         ngx_delete_posted_event(&cc->tick);

@@ -1,0 +1,497 @@
+/*
+ * A Redis client on nginx's event loop (see ngx_chat_redis.h for why it is
+ * not hiredis' async API). Non-blocking connect with a timeout, commands
+ * pipelined through one output buffer, replies parsed by hiredis' reader,
+ * reconnect with exponential backoff and jitter. Nothing here blocks.
+ */
+
+#include "ngx_chat_redis.h"
+
+
+#define NGX_CHAT_REDIS_BACKOFF_MIN  100
+#define NGX_CHAT_REDIS_BACKOFF_MAX  5000
+/* past this many unwritten bytes, Redis is too slow: commands are refused */
+#define NGX_CHAT_REDIS_MAX_OUT      (8 * 1024 * 1024)
+
+
+static void ngx_chat_redis_connected(ngx_chat_redis_t *redis);
+static void ngx_chat_redis_read_handler(ngx_event_t *rev);
+static void ngx_chat_redis_write_handler(ngx_event_t *wev);
+static void ngx_chat_redis_retry_handler(ngx_event_t *ev);
+static ngx_int_t ngx_chat_redis_flush(ngx_chat_redis_t *redis);
+static void ngx_chat_redis_dispatch(ngx_chat_redis_t *redis,
+    redisReply *reply);
+static void ngx_chat_redis_fail(ngx_chat_redis_t *redis, const char *why);
+static ngx_int_t ngx_chat_redis_reserve(ngx_chat_redis_t *redis, size_t n);
+static ngx_int_t ngx_chat_redis_push_cb(ngx_chat_redis_t *redis,
+    ngx_chat_redis_reply_pt handler, void *data);
+
+
+void
+ngx_chat_redis_init(ngx_chat_redis_t *redis, const char *name,
+    ngx_addr_t *addr, ngx_msec_t timeout, ngx_log_t *log)
+{
+    ngx_memzero(redis, sizeof(ngx_chat_redis_t));
+
+    redis->name = name;
+    redis->addr = addr;
+    redis->timeout = timeout;
+    redis->log = log;
+    redis->backoff = NGX_CHAT_REDIS_BACKOFF_MIN;
+
+    redis->retry.handler = ngx_chat_redis_retry_handler;
+    redis->retry.data = redis;
+    redis->retry.log = log;
+    redis->retry.cancelable = 1;
+}
+
+
+void
+ngx_chat_redis_connect(ngx_chat_redis_t *redis)
+{
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    ngx_memzero(&redis->peer, sizeof(ngx_peer_connection_t));
+    redis->peer.sockaddr = redis->addr->sockaddr;
+    redis->peer.socklen = redis->addr->socklen;
+    redis->peer.name = &redis->addr->name;
+    redis->peer.get = ngx_event_get_peer;
+    redis->peer.log = redis->log;
+    redis->peer.log_error = NGX_ERROR_ERR;
+    redis->peer.tries = 1;
+
+    rc = ngx_event_connect_peer(&redis->peer);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        ngx_chat_redis_fail(redis, "connect failed");
+        return;
+    }
+
+    c = redis->peer.connection;
+    c->data = redis;
+    c->read->handler = ngx_chat_redis_read_handler;
+    c->write->handler = ngx_chat_redis_write_handler;
+
+    redis->reader = redisReaderCreate();
+    if (redis->reader == NULL) {
+        ngx_chat_redis_fail(redis, "out of memory");
+        return;
+    }
+
+    if (rc == NGX_AGAIN) {
+        ngx_add_timer(c->write, redis->timeout);
+        return;
+    }
+
+    ngx_chat_redis_connected(redis);
+}
+
+
+static void
+ngx_chat_redis_connected(ngx_chat_redis_t *redis)
+{
+    ngx_connection_t  *c;
+
+    c = redis->peer.connection;
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (redis->reconnects) {
+        ngx_log_error(NGX_LOG_NOTICE, redis->log, 0,
+                      "chat: redis %s connection to %V is up again",
+                      redis->name, &redis->addr->name);
+    }
+
+    redis->ready = 1;
+    redis->backoff = NGX_CHAT_REDIS_BACKOFF_MIN;
+
+    if (redis->ready_handler) {
+        redis->ready_handler(redis);
+    }
+
+    if (redis->ready && ngx_chat_redis_flush(redis) != NGX_OK) {
+        ngx_chat_redis_fail(redis, "write failed");
+    }
+}
+
+
+/* Closes the connection for good (worker exit): no reconnect. */
+void
+ngx_chat_redis_close(ngx_chat_redis_t *redis)
+{
+    if (redis->retry.timer_set) {
+        ngx_del_timer(&redis->retry);
+    }
+
+    redis->addr = NULL;
+    ngx_chat_redis_fail(redis, NULL);
+
+    ngx_free(redis->out);
+    ngx_free(redis->cbs);
+    redis->out = NULL;
+    redis->cbs = NULL;
+}
+
+
+ngx_int_t
+ngx_chat_redis_command(ngx_chat_redis_t *redis,
+    ngx_chat_redis_reply_pt handler, void *data, ngx_uint_t argc,
+    ngx_str_t *argv)
+{
+    u_char      *p;
+    size_t       n;
+    ngx_uint_t   i;
+
+    if (!redis->ready) {
+        return NGX_DECLINED;
+    }
+
+    /* RESP: "*<argc>\r\n" then "$<len>\r\n<bytes>\r\n" per argument */
+    n = 1 + NGX_INT_T_LEN + 2;
+
+    for (i = 0; i < argc; i++) {
+        n += 1 + NGX_SIZE_T_LEN + 2 + argv[i].len + 2;
+    }
+
+    if (ngx_chat_redis_reserve(redis, n) != NGX_OK
+        || ngx_chat_redis_push_cb(redis, handler, data) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = redis->out + redis->out_len;
+    p = ngx_sprintf(p, "*%ui\r\n", argc);
+
+    for (i = 0; i < argc; i++) {
+        p = ngx_sprintf(p, "$%uz\r\n", argv[i].len);
+        p = ngx_cpymem(p, argv[i].data, argv[i].len);
+        *p++ = CR; *p++ = LF;
+    }
+
+    redis->out_len = p - redis->out;
+
+    /* written once the current event is done: one write per batch */
+    if (!redis->peer.connection->write->posted) {
+        ngx_post_event(redis->peer.connection->write, &ngx_posted_events);
+    }
+
+    return NGX_OK;
+}
+
+
+/* Room for n more bytes of output, compacting or growing the buffer. */
+static ngx_int_t
+ngx_chat_redis_reserve(ngx_chat_redis_t *redis, size_t n)
+{
+    u_char  *out;
+    size_t   size;
+
+    if (redis->out_pos && redis->out_pos == redis->out_len) {
+        redis->out_pos = 0;
+        redis->out_len = 0;
+    }
+
+    if (redis->out_len + n <= redis->out_size) {
+        return NGX_OK;
+    }
+
+    if (redis->out_len - redis->out_pos + n > NGX_CHAT_REDIS_MAX_OUT) {
+        ngx_log_error(NGX_LOG_WARN, redis->log, 0,
+                      "chat: redis %s backlog full, command refused",
+                      redis->name);
+        return NGX_DECLINED;
+    }
+
+    size = ngx_max(redis->out_size * 2, ngx_max(n, 4096));
+    size = ngx_min(size, NGX_CHAT_REDIS_MAX_OUT + n);
+
+    out = ngx_alloc(size, redis->log);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out, redis->out + redis->out_pos,
+               redis->out_len - redis->out_pos);
+
+    ngx_free(redis->out);
+    redis->out = out;
+    redis->out_len -= redis->out_pos;
+    redis->out_pos = 0;
+    redis->out_size = size;
+
+    return NGX_OK;
+}
+
+
+/* Remembers a command's handler; a subscriber has none to remember. */
+static ngx_int_t
+ngx_chat_redis_push_cb(ngx_chat_redis_t *redis,
+    ngx_chat_redis_reply_pt handler, void *data)
+{
+    ngx_uint_t            i, size;
+    ngx_chat_redis_cb_t  *cbs;
+
+    if (redis->push) {
+        return NGX_OK;
+    }
+
+    if (redis->cb_count == redis->cb_size) {
+        size = redis->cb_size ? redis->cb_size * 2 : 64;
+
+        cbs = ngx_alloc(size * sizeof(ngx_chat_redis_cb_t), redis->log);
+        if (cbs == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < redis->cb_count; i++) {
+            cbs[i] = redis->cbs[(redis->cb_head + i) % redis->cb_size];
+        }
+
+        ngx_free(redis->cbs);
+        redis->cbs = cbs;
+        redis->cb_head = 0;
+        redis->cb_size = size;
+    }
+
+    i = (redis->cb_head + redis->cb_count) % redis->cb_size;
+    redis->cbs[i].handler = handler;
+    redis->cbs[i].data = data;
+    redis->cb_count++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_chat_redis_write_handler(ngx_event_t *wev)
+{
+    int                err;
+    socklen_t          len;
+    ngx_connection_t  *c;
+    ngx_chat_redis_t  *redis;
+
+    c = wev->data;
+    redis = c->data;
+
+    if (wev->timedout) {
+        ngx_chat_redis_fail(redis, "connect timed out");
+        return;
+    }
+
+    if (!redis->ready) {
+        err = 0;
+        len = sizeof(int);
+
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1
+            || err != 0)
+        {
+            ngx_chat_redis_fail(redis, "connect failed");
+            return;
+        }
+
+        ngx_chat_redis_connected(redis);
+        return;
+    }
+
+    if (ngx_chat_redis_flush(redis) != NGX_OK) {
+        ngx_chat_redis_fail(redis, "write failed");
+    }
+}
+
+
+/*
+ * Writes what is buffered. While replies are owed, the read event carries
+ * a timer: a Redis that stops answering is treated as gone.
+ */
+static ngx_int_t
+ngx_chat_redis_flush(ngx_chat_redis_t *redis)
+{
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = redis->peer.connection;
+
+    while (redis->out_pos < redis->out_len) {
+        n = c->send(c, redis->out + redis->out_pos,
+                    redis->out_len - redis->out_pos);
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        redis->out_pos += n;
+    }
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (redis->cb_count && !c->read->timer_set) {
+        ngx_add_timer(c->read, redis->timeout);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_chat_redis_read_handler(ngx_event_t *rev)
+{
+    u_char             buf[16384];
+    void              *reply;
+    ssize_t            n;
+    ngx_connection_t  *c;
+    ngx_chat_redis_t  *redis;
+
+    c = rev->data;
+    redis = c->data;
+
+    if (rev->timedout) {
+        ngx_chat_redis_fail(redis, "reply timed out");
+        return;
+    }
+
+    for ( ;; ) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_chat_redis_fail(redis, "connection closed");
+            return;
+        }
+
+        if (redisReaderFeed(redis->reader, (char *) buf, n) != REDIS_OK) {
+            ngx_chat_redis_fail(redis, "out of memory");
+            return;
+        }
+
+        for ( ;; ) {
+            if (redisReaderGetReply(redis->reader, &reply) != REDIS_OK) {
+                ngx_chat_redis_fail(redis, "protocol error");
+                return;
+            }
+
+            if (reply == NULL) {
+                break;
+            }
+
+            ngx_chat_redis_dispatch(redis, reply);
+            freeReplyObject(reply);
+
+            if (redis->peer.connection == NULL) {
+                /* a handler failed the connection */
+                return;
+            }
+        }
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (redis->cb_count) {
+        ngx_add_timer(c->read, redis->timeout);
+    }
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_chat_redis_fail(redis, "event failed");
+    }
+}
+
+
+static void
+ngx_chat_redis_dispatch(ngx_chat_redis_t *redis, redisReply *reply)
+{
+    ngx_chat_redis_cb_t  cb;
+
+    if (redis->push) {
+        redis->push(reply);
+        return;
+    }
+
+    if (redis->cb_count == 0) {
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "chat: redis %s sent an unexpected reply",
+                      redis->name);
+        return;
+    }
+
+    cb = redis->cbs[redis->cb_head];
+    redis->cb_head = (redis->cb_head + 1) % redis->cb_size;
+    redis->cb_count--;
+
+    if (cb.handler) {
+        cb.handler(reply, cb.data);
+    }
+}
+
+
+/*
+ * Drops the connection, fails every command waiting for a reply and, unless
+ * closing for good, schedules a reconnect after a growing, jittered delay.
+ */
+static void
+ngx_chat_redis_fail(ngx_chat_redis_t *redis, const char *why)
+{
+    ngx_msec_t           delay;
+    ngx_chat_redis_cb_t  cb;
+
+    if (why) {
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "chat: redis %s connection to %V: %s, retrying in %M ms",
+                      redis->name, &redis->addr->name, why, redis->backoff);
+    }
+
+    redis->ready = 0;
+
+    if (redis->peer.connection) {
+        ngx_close_connection(redis->peer.connection);
+        redis->peer.connection = NULL;
+    }
+
+    if (redis->reader) {
+        redisReaderFree(redis->reader);
+        redis->reader = NULL;
+    }
+
+    redis->out_pos = 0;
+    redis->out_len = 0;
+
+    while (redis->cb_count) {
+        cb = redis->cbs[redis->cb_head];
+        redis->cb_head = (redis->cb_head + 1) % redis->cb_size;
+        redis->cb_count--;
+
+        if (cb.handler) {
+            cb.handler(NULL, cb.data);
+        }
+    }
+
+    if (redis->addr == NULL) {
+        return;
+    }
+
+    /* +-25% so that every worker of every node does not retry in step */
+    delay = redis->backoff * 3 / 4 + ngx_random() % (redis->backoff / 2 + 1);
+    redis->backoff = ngx_min(redis->backoff * 2, NGX_CHAT_REDIS_BACKOFF_MAX);
+    redis->reconnects++;
+
+    ngx_add_timer(&redis->retry, delay);
+}
+
+
+static void
+ngx_chat_redis_retry_handler(ngx_event_t *ev)
+{
+    ngx_chat_redis_connect(ev->data);
+}
