@@ -1,7 +1,8 @@
 # ngx_chat: build the nginx module, the tests and the tools.
 #
 #   make            the module, build/ngx_chat_module.so (for Debian's nginx),
-#                   and the programs: build/chat-worker, build/chat-devbroker
+#                   and the programs: build/chat-worker, build/chat-devbroker,
+#                   build/chat-bench
 #   make run        the whole system in the foreground (Ctrl-C stops it)
 #   make test       every test: unit, integration, integration under ASan
 #   make asan       the module built with ASan+UBSan, build/asan/
@@ -38,7 +39,7 @@ WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lm
 
 all: module programs
 
-programs: $(BUILD)/chat-worker $(BUILD)/chat-devbroker
+programs: $(BUILD)/chat-worker $(BUILD)/chat-devbroker $(BUILD)/chat-bench
 
 deps:
 	@scripts/deps
@@ -55,6 +56,10 @@ $(BUILD)/chat-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(COMMON_SRCS) $(COMMON_HDRS
 $(BUILD)/chat-devbroker: devbroker/chat_devbroker.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -o $@ $< -lrdkafka
+
+$(BUILD)/chat-bench: $(wildcard bench/*.c bench/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) -o $@ $(wildcard bench/*.c) -lcrypto -lm
 
 asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker
 

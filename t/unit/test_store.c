@@ -1,0 +1,633 @@
+/*
+ * Unit tests of the store (workers/chat_store.h) on its SQLite backend,
+ * each on a new database file in a temporary directory.
+ */
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "chat_store.h"
+#include "chat_store_sqlite.h"
+
+
+#define S(lit)  ((chat_str_t) { (lit), sizeof(lit) - 1 })
+
+#define CONV_AB  "dm:alice:bob"
+#define CONV_AC  "dm:alice:carol"
+
+
+static char  test_dir[64];
+static char  test_db[128];
+static char  test_uri[160];
+
+
+/* A new, empty database for each test. */
+
+static chat_store_t *
+test_open(void)
+{
+    char           err[256];
+    chat_store_t  *store;
+
+    snprintf(test_db, sizeof(test_db), "%s/chat.db", test_dir);
+    snprintf(test_uri, sizeof(test_uri), "sqlite:%s", test_db);
+
+    unlink(test_db);
+    snprintf(err, sizeof(err), "%s-wal", test_db);
+    unlink(err);
+    snprintf(err, sizeof(err), "%s-shm", test_db);
+    unlink(err);
+
+    store = chat_store_open(test_uri, err, sizeof(err));
+    if (store == NULL) {
+        fprintf(stderr, "  open: %s\n", err);
+    }
+
+    return store;
+}
+
+
+static chat_store_t *
+test_reopen(void)
+{
+    char  err[256];
+
+    return chat_store_open(test_uri, err, sizeof(err));
+}
+
+
+static chat_store_msg_t
+test_msg(const char *conv, int64_t seq, const char *mid, const char *sender,
+    const char *cid, const char *body)
+{
+    chat_store_msg_t  m;
+
+    memset(&m, 0, sizeof(m));
+    m.conv = (chat_str_t) { conv, strlen(conv) };
+    m.seq = seq;
+    m.mid = (chat_str_t) { mid, strlen(mid) };
+    m.sender = (chat_str_t) { sender, strlen(sender) };
+    m.client_id = (chat_str_t) { cid, strlen(cid) };
+    m.body = (chat_str_t) { body, strlen(body) };
+    m.ts = 1000 + seq;
+
+    return m;
+}
+
+
+static int
+test_insert(chat_store_t *store, const char *conv, int64_t seq,
+    const char *mid, const char *sender, const char *cid)
+{
+    chat_store_msg_t  m;
+
+    m = test_msg(conv, seq, mid, sender, cid, "hi");
+
+    return chat_store_insert_message(store, &m);
+}
+
+
+/* Collected rows of pending() and members(). */
+typedef struct {
+    int   n;
+    int   stop_at;          /* return non-zero at this row (1-based) */
+    char  rows[32][128];
+} test_rows_t;
+
+
+static int
+test_collect_msg(const chat_store_msg_t *msg, void *data)
+{
+    test_rows_t  *rows = data;
+
+    if (++rows->n == rows->stop_at) {
+        return -1;
+    }
+
+    if (rows->n <= 32) {
+        snprintf(rows->rows[rows->n - 1], 128, "%.*s/%lld/%.*s",
+                 (int) msg->conv.len, msg->conv.s, (long long) msg->seq,
+                 (int) msg->mid.len, msg->mid.s);
+    }
+
+    return 0;
+}
+
+
+static int
+test_collect_user(chat_str_t user, void *data)
+{
+    test_rows_t  *rows = data;
+
+    if (++rows->n == rows->stop_at) {
+        return -1;
+    }
+
+    if (rows->n <= 32) {
+        snprintf(rows->rows[rows->n - 1], 128, "%.*s", (int) user.len,
+                 user.s);
+    }
+
+    return 0;
+}
+
+
+TEST(open_refuses_bad_uris)
+{
+    char           err[256];
+    chat_store_t  *store;
+
+    err[0] = '\0';
+    store = chat_store_open("chat.db", err, sizeof(err));
+    CHECK(store == NULL);
+    CHECK(strstr(err, "<scheme>:<location>") != NULL);
+
+    store = chat_store_open("postgres://x/y", err, sizeof(err));
+    CHECK(store == NULL);
+    CHECK(strstr(err, "unknown scheme \"postgres\"") != NULL);
+
+    store = chat_store_open("sqlite:", err, sizeof(err));
+    CHECK(store == NULL);
+    CHECK(strstr(err, "no file name") != NULL);
+
+    store = chat_store_open("sqlite:/nonexistent-dir/x/chat.db", err,
+                            sizeof(err));
+    CHECK(store == NULL);
+    CHECK(strstr(err, "/nonexistent-dir/x/chat.db") != NULL);
+}
+
+
+TEST(open_creates_wal_schema_and_reopens)
+{
+    sqlite3       *db;
+    sqlite3_stmt  *st;
+    chat_store_t  *store;
+
+    store = test_open();
+    CHECK(store != NULL);
+    if (store == NULL) {
+        return;
+    }
+
+    chat_store_close(store);
+
+    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL)
+          == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(strcmp((const char *) sqlite3_column_text(st, 0), "wal") == 0);
+    sqlite3_finalize(st);
+
+    CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema "
+                             "WHERE name IN ('conversations', 'members', "
+                             "'messages', 'watermarks', 'members_by_user')",
+                             -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_EQ(sqlite3_column_int(st, 0), 5);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    store = test_reopen();
+    CHECK(store != NULL);
+    chat_store_close(store);
+}
+
+
+TEST(open_refuses_another_schema_version)
+{
+    char           err[256];
+    sqlite3       *db;
+    chat_store_t  *store;
+
+    store = test_open();
+    CHECK(store != NULL);
+    chat_store_close(store);
+
+    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL)
+          == SQLITE_OK);
+    sqlite3_close(db);
+
+    err[0] = '\0';
+    store = chat_store_open(test_uri, err, sizeof(err));
+    CHECK(store == NULL);
+    CHECK(strstr(err, "schema version 99") != NULL);
+}
+
+
+TEST(find_by_client_id_found_and_not_found)
+{
+    chat_store_t      *store;
+    chat_store_msg_t   m, got;
+    static const char  body[] = "a\0b";
+
+    store = test_open();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_find_by_client_id(store, S("alice"), S("c-1"), &got),
+             CHAT_STORE_NOT_FOUND);
+
+    m = test_msg(CONV_AB, 1, "MID1", "alice", "c-1", "");
+    m.body = (chat_str_t) { body, 3 };
+    m.media = S("{\"url\":\"/media/x\",\"mime\":\"image/png\",\"size\":3}");
+    CHECK_EQ(chat_store_insert_message(store, &m), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_find_by_client_id(store, S("alice"), S("c-1"), &got),
+             CHAT_STORE_OK);
+    CHECK_STR(got.conv.s, got.conv.len, CONV_AB);
+    CHECK_EQ(got.seq, 1);
+    CHECK_STR(got.mid.s, got.mid.len, "MID1");
+    CHECK_STR(got.sender.s, got.sender.len, "alice");
+    CHECK_STR(got.client_id.s, got.client_id.len, "c-1");
+    CHECK(got.body.len == 3 && memcmp(got.body.s, body, 3) == 0);
+    CHECK_STR(got.media.s, got.media.len,
+              "{\"url\":\"/media/x\",\"mime\":\"image/png\",\"size\":3}");
+    CHECK_EQ(got.ts, 1001);
+
+    /* the same client id of another sender is another message */
+    CHECK_EQ(chat_store_find_by_client_id(store, S("bob"), S("c-1"), &got),
+             CHAT_STORE_NOT_FOUND);
+
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+    chat_store_close(store);
+}
+
+
+TEST(insert_creates_conversation_and_members)
+{
+    int64_t        seq;
+    test_rows_t    rows;
+    chat_store_t  *store;
+
+    store = test_open();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+
+    seq = -1;
+    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &seq),
+             CHAT_STORE_OK);
+    CHECK_EQ(seq, 0);
+
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_members(store, S(CONV_AB), test_collect_user, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 0);
+
+    CHECK_EQ(test_insert(store, CONV_AB, 1, "M1", "bob", "c-1"),
+             CHAT_STORE_OK);
+    CHECK_EQ(test_insert(store, CONV_AB, 2, "M2", "alice", "c-1"),
+             CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &seq),
+             CHAT_STORE_OK);
+    CHECK_EQ(seq, 2);
+
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_members(store, S(CONV_AB), test_collect_user, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 2);
+    CHECK(strcmp(rows.rows[0], "alice") == 0);
+    CHECK(strcmp(rows.rows[1], "bob") == 0);
+
+    /* a callback that stops the walk makes it an error */
+    memset(&rows, 0, sizeof(rows));
+    rows.stop_at = 1;
+    CHECK_EQ(chat_store_members(store, S(CONV_AB), test_collect_user, &rows),
+             CHAT_STORE_ERROR);
+
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+    chat_store_close(store);
+}
+
+
+TEST(insert_refuses_taken_keys_and_writes_nothing)
+{
+    int64_t        seq;
+    chat_store_t  *store;
+
+    store = test_open();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    CHECK_EQ(test_insert(store, CONV_AB, 1, "M1", "alice", "c-1"),
+             CHAT_STORE_OK);
+
+    /* the same (conv, seq), the same mid, the same (sender, client id) */
+    CHECK_EQ(test_insert(store, CONV_AB, 1, "M2", "alice", "c-2"),
+             CHAT_STORE_EXISTS);
+    CHECK_EQ(test_insert(store, CONV_AB, 2, "M1", "alice", "c-2"),
+             CHAT_STORE_EXISTS);
+    CHECK_EQ(test_insert(store, CONV_AC, 1, "M3", "alice", "c-1"),
+             CHAT_STORE_EXISTS);
+    CHECK(strstr(chat_store_errstr(store), "taken") != NULL);
+
+    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &seq),
+             CHAT_STORE_OK);
+    CHECK_EQ(seq, 1);
+    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AC), &seq),
+             CHAT_STORE_OK);
+    CHECK_EQ(seq, 0);
+
+    /* the transaction is still usable */
+    CHECK_EQ(test_insert(store, CONV_AB, 2, "M2", "alice", "c-2"),
+             CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+    chat_store_close(store);
+}
+
+
+TEST(commit_keeps_and_rollback_discards)
+{
+    int64_t            seq;
+    chat_store_t      *store;
+    chat_store_msg_t   got;
+
+    store = test_open();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    /* a rollback without a transaction is harmless */
+    CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    CHECK_EQ(test_insert(store, CONV_AB, 1, "M1", "alice", "c-1"),
+             CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    CHECK_EQ(test_insert(store, CONV_AB, 2, "M2", "alice", "c-2"),
+             CHAT_STORE_OK);
+    CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
+
+    /* a commit without a transaction is an error */
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_ERROR);
+    CHECK(strstr(chat_store_errstr(store), "commit") != NULL);
+
+    chat_store_close(store);
+
+    store = test_reopen();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &seq),
+             CHAT_STORE_OK);
+    CHECK_EQ(seq, 1);
+    CHECK_EQ(chat_store_find_by_client_id(store, S("alice"), S("c-1"), &got),
+             CHAT_STORE_OK);
+    CHECK_EQ(chat_store_find_by_client_id(store, S("alice"), S("c-2"), &got),
+             CHAT_STORE_NOT_FOUND);
+
+    chat_store_close(store);
+}
+
+
+TEST(second_handle_reads_beside_the_writer)
+{
+    int64_t        seq;
+    chat_store_t  *a, *b;
+
+    a = test_open();
+    b = test_reopen();
+    if (a == NULL || b == NULL) {
+        CHECK(0);
+        chat_store_close(a);
+        chat_store_close(b);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(a), CHAT_STORE_OK);
+    CHECK_EQ(test_insert(a, CONV_AB, 1, "M1", "alice", "c-1"),
+             CHAT_STORE_OK);
+
+    /* WAL: a reader does not wait for the writer, nor see its writes */
+    CHECK_EQ(chat_store_conv_last_seq(b, S(CONV_AB), &seq), CHAT_STORE_OK);
+    CHECK_EQ(seq, 0);
+
+    CHECK_EQ(chat_store_commit(a), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_conv_last_seq(b, S(CONV_AB), &seq), CHAT_STORE_OK);
+    CHECK_EQ(seq, 1);
+    CHECK_EQ(test_insert(b, CONV_AB, 2, "M2", "bob", "c-1"), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(b), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_conv_last_seq(a, S(CONV_AB), &seq), CHAT_STORE_OK);
+    CHECK_EQ(seq, 2);
+
+    chat_store_close(a);
+    chat_store_close(b);
+}
+
+
+TEST(watermarks_rise_and_never_fall)
+{
+    chat_store_t        *store;
+    chat_store_marks_t   mk;
+
+    store = test_open();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+
+    /* the first one rises from nothing */
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("bob"),
+                                        CHAT_RECEIPT_DELIVERED, 5, &mk),
+             CHAT_STORE_OK);
+    CHECK(mk.rose && mk.delivered_seq == 5 && mk.read_seq == 0);
+
+    /* lower and equal do not */
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("bob"),
+                                        CHAT_RECEIPT_DELIVERED, 3, &mk),
+             CHAT_STORE_OK);
+    CHECK(!mk.rose && mk.delivered_seq == 5 && mk.read_seq == 0);
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("bob"),
+                                        CHAT_RECEIPT_DELIVERED, 5, &mk),
+             CHAT_STORE_OK);
+    CHECK(!mk.rose && mk.delivered_seq == 5);
+
+    /* read below delivered raises read only */
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("bob"),
+                                        CHAT_RECEIPT_READ, 4, &mk),
+             CHAT_STORE_OK);
+    CHECK(mk.rose && mk.delivered_seq == 5 && mk.read_seq == 4);
+
+    /* read above delivered raises both */
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("bob"),
+                                        CHAT_RECEIPT_READ, 9, &mk),
+             CHAT_STORE_OK);
+    CHECK(mk.rose && mk.delivered_seq == 9 && mk.read_seq == 9);
+
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("bob"),
+                                        CHAT_RECEIPT_READ, 7, &mk),
+             CHAT_STORE_OK);
+    CHECK(!mk.rose && mk.delivered_seq == 9 && mk.read_seq == 9);
+
+    /* per (conv, user) */
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("alice"),
+                                        CHAT_RECEIPT_READ, 2, &mk),
+             CHAT_STORE_OK);
+    CHECK(mk.rose && mk.delivered_seq == 2 && mk.read_seq == 2);
+
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+    chat_store_close(store);
+}
+
+
+TEST(pending_empty_then_ordered_by_conv_and_seq)
+{
+    test_rows_t          rows;
+    chat_store_t        *store;
+    chat_store_marks_t   mk;
+
+    store = test_open();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_pending(store, S("alice"), 100, test_collect_msg,
+                                &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 0);
+
+    /* interleaved: dm:alice:carol sorts after dm:alice:bob */
+    CHECK_EQ(test_insert(store, CONV_AC, 1, "C1", "carol", "x1"), 0);
+    CHECK_EQ(test_insert(store, CONV_AB, 1, "B1", "bob", "x1"), 0);
+    CHECK_EQ(test_insert(store, CONV_AB, 2, "B2", "alice", "x1"), 0);
+    CHECK_EQ(test_insert(store, CONV_AC, 2, "C2", "carol", "x2"), 0);
+    CHECK_EQ(test_insert(store, CONV_AB, 3, "B3", "bob", "x2"), 0);
+    CHECK_EQ(test_insert(store, "dm:bob:carol", 1, "D1", "bob", "x3"), 0);
+
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_pending(store, S("alice"), 100, test_collect_msg,
+                                &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 4);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/1/B1") == 0);
+    CHECK(strcmp(rows.rows[1], CONV_AB "/3/B3") == 0);
+    CHECK(strcmp(rows.rows[2], CONV_AC "/1/C1") == 0);
+    CHECK(strcmp(rows.rows[3], CONV_AC "/2/C2") == 0);
+
+    /* the limit */
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_pending(store, S("alice"), 3, test_collect_msg,
+                                &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 3);
+    CHECK(strcmp(rows.rows[2], CONV_AC "/1/C1") == 0);
+
+    /* above the delivered watermark only; read is not delivered's business
+     * except that it raises it */
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("alice"),
+                                        CHAT_RECEIPT_DELIVERED, 1, &mk), 0);
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AC), S("alice"),
+                                        CHAT_RECEIPT_READ, 2, &mk), 0);
+
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_pending(store, S("alice"), 100, test_collect_msg,
+                                &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 1);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/3/B3") == 0);
+
+    /* bob: alice's message in dm:alice:bob; carol's 2 in dm:bob:carol are
+     * not his (he sent D1) */
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_pending(store, S("bob"), 100, test_collect_msg,
+                                &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 1);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/2/B2") == 0);
+
+    memset(&rows, 0, sizeof(rows));
+    rows.stop_at = 1;
+    CHECK_EQ(chat_store_pending(store, S("carol"), 100, test_collect_msg,
+                                &rows), CHAT_STORE_ERROR);
+
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+    chat_store_close(store);
+}
+
+
+TEST(pending_query_needs_no_sort_nor_scan)
+{
+    int            sorted, scanned;
+    char           sql[1024];
+    sqlite3       *db;
+    const char    *d;
+    sqlite3_stmt  *st;
+    chat_store_t  *store;
+
+    store = test_open();
+    CHECK(store != NULL);
+    chat_store_close(store);
+
+    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
+    snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s",
+             chat_store_sqlite_sql[CHAT_SQL_PENDING]);
+    CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+
+    sorted = 0;
+    scanned = 0;
+
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        d = (const char *) sqlite3_column_text(st, 3);
+        sorted |= strstr(d, "TEMP B-TREE") != NULL;
+        scanned |= strncmp(d, "SCAN", 4) == 0;
+    }
+
+    CHECK(!sorted);
+    CHECK(!scanned);
+
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+
+int
+main(void)
+{
+    strcpy(test_dir, "/tmp/chat-test-store-XXXXXX");
+
+    if (mkdtemp(test_dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+
+    RUN(open_refuses_bad_uris);
+    RUN(open_creates_wal_schema_and_reopens);
+    RUN(open_refuses_another_schema_version);
+    RUN(find_by_client_id_found_and_not_found);
+    RUN(insert_creates_conversation_and_members);
+    RUN(insert_refuses_taken_keys_and_writes_nothing);
+    RUN(commit_keeps_and_rollback_discards);
+    RUN(second_handle_reads_beside_the_writer);
+    RUN(watermarks_rise_and_never_fall);
+    RUN(pending_empty_then_ordered_by_conv_and_seq);
+    RUN(pending_query_needs_no_sort_nor_scan);
+
+    snprintf(test_uri, sizeof(test_uri), "rm -rf '%s'", test_dir);
+    if (system(test_uri) != 0) {
+        fprintf(stderr, "cannot remove %s\n", test_dir);
+    }
+
+    return test_summary("store");
+}

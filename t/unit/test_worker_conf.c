@@ -1,0 +1,247 @@
+/*
+ * Unit tests of chat-worker's configuration (workers/chat_worker_conf.c):
+ * defaults, flags, the file of --config, and what is refused.
+ */
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "chat_worker_conf.h"
+#include "chat_worker_log.h"
+
+
+static char  test_file[64];
+
+
+static int
+parse(chat_worker_conf_t *conf, char *err, int argc, ...)
+{
+    int       i;
+    char     *argv[32];
+    va_list   args;
+
+    argv[0] = "chat-worker";
+
+    va_start(args, argc);
+    for (i = 1; i <= argc && i < 31; i++) {
+        argv[i] = va_arg(args, char *);
+    }
+    va_end(args);
+
+    argv[i] = NULL;
+    err[0] = '\0';
+
+    return chat_worker_conf_parse(conf, i, argv, err, 256);
+}
+
+
+static void
+write_file(const char *text)
+{
+    FILE  *f;
+
+    f = fopen(test_file, "w");
+    if (f != NULL) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+
+TEST(defaults)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    CHECK_EQ(parse(&c, err, 0), 0);
+    CHECK(strcmp(c.brokers, "127.0.0.1:9092") == 0);
+    CHECK(strcmp(c.topic, "chat.writes") == 0);
+    CHECK(strcmp(c.group, "chat-workers") == 0);
+    CHECK(strcmp(c.store, "sqlite:chat.db") == 0);
+    CHECK(strcmp(c.redis_host, "127.0.0.1") == 0);
+    CHECK_EQ(c.redis_port, 6379);
+    CHECK(c.redis_path == NULL);
+    CHECK_EQ(c.redis_timeout, 1000);
+    CHECK_EQ(c.sync_limit, 1000);
+    CHECK_EQ(c.batch, 500);
+    CHECK_EQ(c.log_level, CHAT_LOG_INFO);
+    CHECK_EQ(c.nkafka_options, 0);
+    chat_worker_conf_free(&c);
+}
+
+
+TEST(flags_both_forms)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    CHECK_EQ(parse(&c, err, 16, "--brokers", "k1:9092,k2:9092",
+                   "--topic=t", "--group", "g", "--redis", "[::1]:6380",
+                   "--store=sqlite:/tmp/x.db", "--sync-limit", "5",
+                   "--batch=7", "--log-level", "debug",
+                   "--redis-timeout=250ms", "--kafka-option",
+                   "fetch.wait.max.ms=5"), 0);
+    CHECK(strcmp(c.brokers, "k1:9092,k2:9092") == 0);
+    CHECK(strcmp(c.topic, "t") == 0);
+    CHECK(strcmp(c.group, "g") == 0);
+    CHECK(strcmp(c.redis_host, "::1") == 0);
+    CHECK_EQ(c.redis_port, 6380);
+    CHECK(strcmp(c.store, "sqlite:/tmp/x.db") == 0);
+    CHECK_EQ(c.sync_limit, 5);
+    CHECK_EQ(c.batch, 7);
+    CHECK_EQ(c.log_level, CHAT_LOG_DEBUG);
+    CHECK_EQ(c.redis_timeout, 250);
+    CHECK_EQ(c.nkafka_options, 1);
+    CHECK(c.nkafka_options == 1
+          && strcmp(c.kafka_options[0].name, "fetch.wait.max.ms") == 0
+          && strcmp(c.kafka_options[0].value, "5") == 0);
+    chat_worker_conf_free(&c);
+}
+
+
+TEST(redis_forms)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    CHECK_EQ(parse(&c, err, 2, "--redis", "redis.local"), 0);
+    CHECK(strcmp(c.redis_host, "redis.local") == 0);
+    CHECK_EQ(c.redis_port, 6379);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--redis", "unix:/run/redis.sock"), 0);
+    CHECK(c.redis_host == NULL);
+    CHECK(c.redis_path != NULL && strcmp(c.redis_path, "/run/redis.sock")
+                                  == 0);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--redis", "h:0"), -1);
+    CHECK(strstr(err, "bad port") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--redis", ":6379"), -1);
+    CHECK(strstr(err, "no host") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--redis", "[::1"), -1);
+    chat_worker_conf_free(&c);
+}
+
+
+TEST(file_then_flags_win)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    write_file("# chat-worker\n"
+               "\n"
+               "chat_kafka_brokers   10.0.0.1:9092;\n"
+               "  chat_kafka_topic writes\n"
+               "chat_kafka_option security.protocol plaintext;\n"
+               "chat_kafka_option client.rack=r1\n"
+               "chat_redis 10.0.0.2:6390;\n"
+               "chat_redis_timeout 2s;\n"
+               "chat_sync_limit 50\n");
+
+    CHECK_EQ(parse(&c, err, 4, "--topic", "flagged", "--config",
+                   test_file), 0);
+    CHECK(strcmp(c.brokers, "10.0.0.1:9092") == 0);
+    CHECK(strcmp(c.topic, "flagged") == 0);
+    CHECK(strcmp(c.redis_host, "10.0.0.2") == 0);
+    CHECK_EQ(c.redis_port, 6390);
+    CHECK_EQ(c.redis_timeout, 2000);
+    CHECK_EQ(c.sync_limit, 50);
+    CHECK_EQ(c.nkafka_options, 2);
+    CHECK(c.nkafka_options == 2
+          && strcmp(c.kafka_options[0].name, "security.protocol") == 0
+          && strcmp(c.kafka_options[0].value, "plaintext") == 0
+          && strcmp(c.kafka_options[1].name, "client.rack") == 0
+          && strcmp(c.kafka_options[1].value, "r1") == 0);
+    chat_worker_conf_free(&c);
+}
+
+
+TEST(file_errors_name_the_line)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    write_file("chat_kafka_topic t\nchat_bogus 1\n");
+    CHECK_EQ(parse(&c, err, 2, "--config", test_file), -1);
+    CHECK(strstr(err, ":2: unknown key \"chat_bogus\"") != NULL);
+    chat_worker_conf_free(&c);
+
+    write_file("chat_worker_batch lots\n");
+    CHECK_EQ(parse(&c, err, 1, "--config=/nonexistent/chat-worker.conf"),
+             -1);
+    CHECK(strstr(err, "No such file") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--config", test_file), -1);
+    CHECK(strstr(err, ":1: not a number") != NULL);
+    chat_worker_conf_free(&c);
+}
+
+
+TEST(bad_flags_are_refused)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    CHECK_EQ(parse(&c, err, 2, "--bogus", "1"), -1);
+    CHECK(strstr(err, "unknown flag \"--bogus\"") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 1, "--topic"), -1);
+    CHECK(strstr(err, "no value") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--batch", "0"), -1);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--batch", "12x"), -1);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--sync-limit", "-1"), -1);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--redis-timeout", "5m"), -1);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--log-level", "loud"), -1);
+    CHECK(strstr(err, "unknown log level") != NULL);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--kafka-option", "novalue"), -1);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--store", ""), -1);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 3, "--batch", "0", "--help"), 1);
+    chat_worker_conf_free(&c);
+}
+
+
+int
+main(void)
+{
+    int  fd;
+
+    strcpy(test_file, "/tmp/chat-test-conf-XXXXXX");
+
+    fd = mkstemp(test_file);
+    if (fd < 0) {
+        perror("mkstemp");
+        return 1;
+    }
+
+    close(fd);
+
+    RUN(defaults);
+    RUN(flags_both_forms);
+    RUN(redis_forms);
+    RUN(file_then_flags_win);
+    RUN(file_errors_name_the_line);
+    RUN(bad_flags_are_refused);
+
+    unlink(test_file);
+
+    return test_summary("worker_conf");
+}

@@ -1,0 +1,152 @@
+/*
+ * The store interface: picks the backend by the URI's scheme and forwards
+ * each operation to it.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chat_store_backend.h"
+
+
+static const chat_store_ops_t  *chat_store_backends[] = {
+    &chat_store_sqlite_ops,
+    NULL
+};
+
+
+chat_store_t *
+chat_store_open(const char *uri, char *err, size_t errlen)
+{
+    size_t                   n;
+    const char              *colon;
+    chat_store_t            *store;
+    const chat_store_ops_t **ops;
+
+    colon = strchr(uri, ':');
+
+    if (colon == NULL) {
+        snprintf(err, errlen, "store \"%s\": expected <scheme>:<location>, "
+                 "e.g. sqlite:/var/lib/chat/chat.db", uri);
+        return NULL;
+    }
+
+    n = (size_t) (colon - uri);
+
+    for (ops = chat_store_backends; *ops != NULL; ops++) {
+        if (strlen((*ops)->scheme) == n
+            && strncmp((*ops)->scheme, uri, n) == 0)
+        {
+            store = (*ops)->open(colon + 1, err, errlen);
+            if (store != NULL) {
+                store->ops = *ops;
+                store->errstr[0] = '\0';
+            }
+
+            return store;
+        }
+    }
+
+    snprintf(err, errlen, "store \"%s\": unknown scheme \"%.*s\"",
+             uri, (int) n, uri);
+
+    return NULL;
+}
+
+
+void
+chat_store_close(chat_store_t *store)
+{
+    if (store != NULL) {
+        store->ops->close(store);
+    }
+}
+
+
+const char *
+chat_store_errstr(chat_store_t *store)
+{
+    return store->errstr[0] ? store->errstr : "no error";
+}
+
+
+int
+chat_store_set_error(chat_store_t *store, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(store->errstr, sizeof(store->errstr), fmt, args);
+    va_end(args);
+
+    return CHAT_STORE_ERROR;
+}
+
+
+int
+chat_store_begin(chat_store_t *store)
+{
+    return store->ops->begin(store);
+}
+
+
+int
+chat_store_commit(chat_store_t *store)
+{
+    return store->ops->commit(store);
+}
+
+
+int
+chat_store_rollback(chat_store_t *store)
+{
+    return store->ops->rollback(store);
+}
+
+
+int
+chat_store_find_by_client_id(chat_store_t *store, chat_str_t sender,
+    chat_str_t client_id, chat_store_msg_t *msg)
+{
+    return store->ops->find_by_client_id(store, sender, client_id, msg);
+}
+
+
+int
+chat_store_conv_last_seq(chat_store_t *store, chat_str_t conv, int64_t *seq)
+{
+    return store->ops->conv_last_seq(store, conv, seq);
+}
+
+
+int
+chat_store_insert_message(chat_store_t *store, const chat_store_msg_t *msg)
+{
+    return store->ops->insert_message(store, msg);
+}
+
+
+int
+chat_store_raise_watermark(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, chat_receipt_status_e status, int64_t seq,
+    chat_store_marks_t *marks)
+{
+    return store->ops->raise_watermark(store, conv, user, status, seq, marks);
+}
+
+
+int
+chat_store_pending(chat_store_t *store, chat_str_t user, int64_t limit,
+    chat_store_msg_pt cb, void *data)
+{
+    return store->ops->pending(store, user, limit, cb, data);
+}
+
+
+int
+chat_store_members(chat_store_t *store, chat_str_t conv,
+    chat_store_user_pt cb, void *data)
+{
+    return store->ops->members(store, conv, cb, data);
+}

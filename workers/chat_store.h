@@ -1,0 +1,129 @@
+/*
+ * The store of chat-worker (docs/INTERNALS.md, "Store"): conversations,
+ * members, messages and watermarks behind one opaque handle.
+ *
+ * A backend is chosen by the scheme of the URI given to chat_store_open()
+ * ("sqlite:/path/to/file.db"); backends implement the operations of
+ * chat_store_backend.h. One handle is used by one thread.
+ *
+ * Every write happens between chat_store_begin() and chat_store_commit()
+ * (or chat_store_rollback()); the worker opens one transaction per batch of
+ * Kafka records. Reads see the writes of the open transaction.
+ *
+ * Every operation returns CHAT_STORE_OK, CHAT_STORE_ERROR (the reason is in
+ * chat_store_errstr()) or one of the other codes documented with it.
+ * Strings are passed and returned as chat_str_t (not NUL-terminated); a body
+ * may hold NUL bytes.
+ */
+
+#ifndef CHAT_STORE_H
+#define CHAT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chat_ids.h"
+#include "chat_proto.h"
+
+
+#define CHAT_STORE_OK          0
+#define CHAT_STORE_ERROR      -1
+#define CHAT_STORE_NOT_FOUND   1    /* find_by_client_id: no such message */
+#define CHAT_STORE_EXISTS      2    /* insert_message: seq or mid taken */
+
+#define CHAT_STORE_ERRSTR_LEN  256
+
+
+typedef struct chat_store_s  chat_store_t;
+
+/* A stored message; media.len is 0 when it has none, else media holds the
+ * compact JSON text of the media object. */
+typedef struct {
+    chat_str_t  conv;
+    int64_t     seq;
+    chat_str_t  mid;
+    chat_str_t  sender;
+    chat_str_t  client_id;
+    chat_str_t  body;
+    chat_str_t  media;
+    int64_t     ts;
+} chat_store_msg_t;
+
+/* The (conv, user) watermarks after chat_store_raise_watermark(). */
+typedef struct {
+    int         rose;           /* 1 when either went up */
+    int64_t     delivered_seq;
+    int64_t     read_seq;
+} chat_store_marks_t;
+
+/* Called for each row of pending() and members(); the strings are valid
+ * during the call only. Returning non-zero stops the iteration, and the
+ * operation then returns CHAT_STORE_ERROR. */
+typedef int (*chat_store_msg_pt)(const chat_store_msg_t *msg, void *data);
+typedef int (*chat_store_user_pt)(chat_str_t user, void *data);
+
+
+/*
+ * Opens the store named by uri, creating its schema when missing. Returns
+ * NULL with a reason in err (errlen bytes, NUL-terminated) on failure.
+ */
+chat_store_t *chat_store_open(const char *uri, char *err, size_t errlen);
+
+void chat_store_close(chat_store_t *store);
+
+/* The reason of the last CHAT_STORE_ERROR; never NULL. */
+const char *chat_store_errstr(chat_store_t *store);
+
+int chat_store_begin(chat_store_t *store);
+int chat_store_commit(chat_store_t *store);
+/* Safe to call when no transaction is open. */
+int chat_store_rollback(chat_store_t *store);
+
+/*
+ * Looks up the message that sender sent with client_id. On CHAT_STORE_OK,
+ * msg's strings stay valid until the next find_by_client_id() on the handle
+ * or its close; CHAT_STORE_NOT_FOUND when there is none.
+ */
+int chat_store_find_by_client_id(chat_store_t *store, chat_str_t sender,
+    chat_str_t client_id, chat_store_msg_t *msg);
+
+/* The last seq of conv into *seq: 0 when conv has no message yet. */
+int chat_store_conv_last_seq(chat_store_t *store, chat_str_t conv,
+    int64_t *seq);
+
+/*
+ * Stores msg and makes msg->seq the last seq of its conversation. At the
+ * first message of a conversation its row is created (created_ms = msg->ts),
+ * with both users as members for a DM. The caller assigns msg->seq (last
+ * seq + 1) and has checked (sender, client_id) with find_by_client_id();
+ * CHAT_STORE_EXISTS, with nothing written, when the (conv, seq), the mid or
+ * the (sender, client_id) is already taken.
+ */
+int chat_store_insert_message(chat_store_t *store,
+    const chat_store_msg_t *msg);
+
+/*
+ * Raises the watermark of user in conv: DELIVERED raises delivered_seq to
+ * seq, READ raises read_seq and delivered_seq to seq. Never lowers either;
+ * the caller clamps seq to the conversation's last seq. Fills marks with
+ * the values after the call and whether either rose.
+ */
+int chat_store_raise_watermark(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, chat_receipt_status_e status, int64_t seq,
+    chat_store_marks_t *marks);
+
+/*
+ * Calls cb for the pending messages of user: in each conversation user is
+ * a member of, the messages with seq above the user's delivered watermark
+ * (and above the seq they joined at) that another member sent; ordered by
+ * conv, then seq; at most limit of them.
+ */
+int chat_store_pending(chat_store_t *store, chat_str_t user, int64_t limit,
+    chat_store_msg_pt cb, void *data);
+
+/* Calls cb for each current member of conv, in user order; none when conv
+ * does not exist. */
+int chat_store_members(chat_store_t *store, chat_str_t conv,
+    chat_store_user_pt cb, void *data);
+
+#endif /* CHAT_STORE_H */

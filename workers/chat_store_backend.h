@@ -1,0 +1,59 @@
+/*
+ * What a store backend implements (for backends only; users of the store
+ * see chat_store.h). A backend's handle starts with a chat_store_t, so that
+ * a pointer to it is a chat_store_t pointer:
+ *
+ *     typedef struct {
+ *         chat_store_t   store;      (first)
+ *         ...backend state...
+ *     } chat_store_foo_t;
+ *
+ * Each operation has the contract of the chat_store_* function of the same
+ * name; on CHAT_STORE_ERROR it sets the reason with chat_store_set_error().
+ */
+
+#ifndef CHAT_STORE_BACKEND_H
+#define CHAT_STORE_BACKEND_H
+
+#include "chat_store.h"
+
+
+typedef struct {
+    const char  *scheme;     /* the URI scheme, "sqlite" */
+
+    /* location: the URI after "<scheme>:" */
+    chat_store_t *(*open)(const char *location, char *err, size_t errlen);
+    void (*close)(chat_store_t *store);
+
+    int (*begin)(chat_store_t *store);
+    int (*commit)(chat_store_t *store);
+    int (*rollback)(chat_store_t *store);
+
+    int (*find_by_client_id)(chat_store_t *store, chat_str_t sender,
+        chat_str_t client_id, chat_store_msg_t *msg);
+    int (*conv_last_seq)(chat_store_t *store, chat_str_t conv, int64_t *seq);
+    int (*insert_message)(chat_store_t *store, const chat_store_msg_t *msg);
+    int (*raise_watermark)(chat_store_t *store, chat_str_t conv,
+        chat_str_t user, chat_receipt_status_e status, int64_t seq,
+        chat_store_marks_t *marks);
+    int (*pending)(chat_store_t *store, chat_str_t user, int64_t limit,
+        chat_store_msg_pt cb, void *data);
+    int (*members)(chat_store_t *store, chat_str_t conv,
+        chat_store_user_pt cb, void *data);
+} chat_store_ops_t;
+
+
+struct chat_store_s {
+    const chat_store_ops_t  *ops;
+    char                     errstr[CHAT_STORE_ERRSTR_LEN];
+};
+
+
+extern const chat_store_ops_t  chat_store_sqlite_ops;
+
+
+/* Formats the reason of the current error; returns CHAT_STORE_ERROR. */
+int chat_store_set_error(chat_store_t *store, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif /* CHAT_STORE_BACKEND_H */

@@ -1,0 +1,416 @@
+/*
+ * The SQLite backend of the store, "sqlite:/path/to/file.db": the handle
+ * (open, schema, statements, transactions) and the helpers of
+ * chat_store_sqlite_ops.c, which has the operations.
+ *
+ * Several worker processes may share one file: the database is in WAL mode
+ * (readers never block the writer), a write transaction is taken with
+ * BEGIN IMMEDIATE (the write lock at once, so two writers never deadlock
+ * upgrading a read lock) and a busy writer is waited for up to
+ * CHAT_STORE_SQLITE_BUSY_MS. Every statement is prepared once at open and
+ * kept for the life of the handle.
+ *
+ * Durability: synchronous=FULL. With WAL, NORMAL survives any crash of the
+ * process (the WAL is in the OS's page cache), but a power loss or kernel
+ * crash may roll back the last transactions; the worker has by then stored
+ * their Kafka offsets and published their seqs, so those messages would be
+ * lost and their seqs handed out again to other messages. FULL syncs the WAL
+ * at each commit, and the worker commits once per batch, so the cost is one
+ * fsync per batch (up to 500 records), not one per message.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat_store_sqlite.h"
+
+
+#define CHAT_STORE_SQLITE_BUSY_MS  5000
+#define CHAT_STORE_SQLITE_VERSION  1      /* PRAGMA user_version */
+
+
+/* Version 1 of the schema (docs/INTERNALS.md, "Store"). */
+static const char  chat_store_sqlite_schema[] =
+    "CREATE TABLE conversations ("
+    "  conv        TEXT PRIMARY KEY,"
+    "  kind        TEXT NOT NULL,"             /* 'dm' or 'group' */
+    "  last_seq    INTEGER NOT NULL,"
+    "  created_ms  INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE members ("
+    "  conv        TEXT NOT NULL,"
+    "  user        TEXT NOT NULL,"
+    "  role        TEXT NOT NULL,"             /* 'member' or 'admin' */
+    "  joined_seq  INTEGER NOT NULL,"          /* sees messages above it */
+    "  left_seq    INTEGER,"                   /* NULL while a member */
+    "  PRIMARY KEY (conv, user)"
+    ") WITHOUT ROWID;"
+
+    /* the conversations of a user, for pending(); UNIQUE tells the planner
+     * that each conv comes once, so (conv, seq) order needs no sort */
+    "CREATE UNIQUE INDEX members_by_user ON members (user, conv);"
+
+    /* a rowid table: a body may be up to chat_max_message (64k) long */
+    "CREATE TABLE messages ("
+    "  conv        TEXT NOT NULL,"
+    "  seq         INTEGER NOT NULL,"
+    "  mid         TEXT NOT NULL UNIQUE,"
+    "  sender      TEXT NOT NULL,"
+    "  client_id   TEXT NOT NULL,"
+    "  body        TEXT NOT NULL,"
+    "  media       TEXT,"                      /* JSON object, or NULL */
+    "  ts          INTEGER NOT NULL,"
+    "  UNIQUE (conv, seq),"                    /* history, pending */
+    "  UNIQUE (sender, client_id)"             /* dedupe */
+    ");"
+
+    "CREATE TABLE watermarks ("
+    "  conv           TEXT NOT NULL,"
+    "  user           TEXT NOT NULL,"
+    "  delivered_seq  INTEGER NOT NULL,"
+    "  read_seq       INTEGER NOT NULL,"
+    "  PRIMARY KEY (conv, user)"
+    ") WITHOUT ROWID;";
+
+
+static chat_store_t *chat_store_sqlite_open(const char *location, char *err,
+    size_t errlen);
+static int chat_store_sqlite_configure(chat_store_sqlite_t *s,
+    const char *location, char *err, size_t errlen);
+static int chat_store_sqlite_schema_init(chat_store_sqlite_t *s, char *err,
+    size_t errlen);
+static int chat_store_sqlite_prepare(chat_store_sqlite_t *s, char *err,
+    size_t errlen);
+static void chat_store_sqlite_close(chat_store_t *store);
+
+
+int
+chat_store_sqlite_fail(chat_store_sqlite_t *s, const char *what)
+{
+    return chat_store_set_error(&s->store, "sqlite: %s: %s", what,
+                                sqlite3_errmsg(s->db));
+}
+
+
+int
+chat_store_sqlite_done(sqlite3_stmt *stmt, int rc)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+
+    return rc;
+}
+
+
+int
+chat_store_sqlite_bind_str(sqlite3_stmt *stmt, int i, chat_str_t s)
+{
+    /* SQLITE_STATIC: every statement is reset before its strings go away */
+    return sqlite3_bind_text(stmt, i, s.len ? s.s : "", (int) s.len,
+                             SQLITE_STATIC);
+}
+
+
+chat_str_t
+chat_store_sqlite_column_str(sqlite3_stmt *stmt, int i)
+{
+    chat_str_t  s;
+
+    /* text first, then its length: the documented order */
+    s.s = (const char *) sqlite3_column_text(stmt, i);
+    s.len = (size_t) sqlite3_column_bytes(stmt, i);
+
+    if (s.s == NULL) {
+        s.s = "";
+        s.len = 0;
+    }
+
+    return s;
+}
+
+
+void
+chat_store_sqlite_row(sqlite3_stmt *stmt, chat_store_msg_t *msg)
+{
+    msg->conv = chat_store_sqlite_column_str(stmt, 0);
+    msg->seq = sqlite3_column_int64(stmt, 1);
+    msg->mid = chat_store_sqlite_column_str(stmt, 2);
+    msg->sender = chat_store_sqlite_column_str(stmt, 3);
+    msg->client_id = chat_store_sqlite_column_str(stmt, 4);
+    msg->body = chat_store_sqlite_column_str(stmt, 5);
+    msg->media = chat_store_sqlite_column_str(stmt, 6);
+    msg->ts = sqlite3_column_int64(stmt, 7);
+}
+
+
+int
+chat_store_sqlite_run(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    const char *what)
+{
+    int  rc;
+
+    rc = CHAT_STORE_OK;
+
+    if (sqlite3_step(stmt) != SQLITE_DONE) {
+        rc = chat_store_sqlite_fail(s, what);
+    }
+
+    return chat_store_sqlite_done(stmt, rc);
+}
+
+
+static chat_store_t *
+chat_store_sqlite_open(const char *location, char *err, size_t errlen)
+{
+    int                   rc;
+    chat_store_sqlite_t  *s;
+
+    if (*location == '\0') {
+        snprintf(err, errlen, "store \"sqlite:\": no file name");
+        return NULL;
+    }
+
+    s = calloc(1, sizeof(chat_store_sqlite_t));
+    if (s == NULL) {
+        snprintf(err, errlen, "store: out of memory");
+        return NULL;
+    }
+
+    /* one handle per thread: SQLite's own mutexes are not needed */
+
+    rc = sqlite3_open_v2(location, &s->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                         | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "store \"sqlite:%s\": %s", location,
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        chat_store_sqlite_close(&s->store);
+        return NULL;
+    }
+
+    if (chat_store_sqlite_configure(s, location, err, errlen) != 0
+        || chat_store_sqlite_schema_init(s, err, errlen) != 0
+        || chat_store_sqlite_prepare(s, err, errlen) != 0)
+    {
+        chat_store_sqlite_close(&s->store);
+        return NULL;
+    }
+
+    return &s->store;
+}
+
+
+static int
+chat_store_sqlite_configure(chat_store_sqlite_t *s, const char *location,
+    char *err, size_t errlen)
+{
+    int            rc;
+    const char    *mode;
+    sqlite3_stmt  *stmt;
+
+    sqlite3_busy_timeout(s->db, CHAT_STORE_SQLITE_BUSY_MS);
+
+    /* journal_mode answers the mode in effect: a file on a file system
+     * without shared memory stays in another mode */
+
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &stmt,
+                            NULL);
+    if (rc != SQLITE_OK) {
+        goto failed;
+    }
+
+    rc = sqlite3_step(stmt);
+    mode = (rc == SQLITE_ROW) ? (const char *) sqlite3_column_text(stmt, 0)
+                              : NULL;
+
+    if (mode == NULL
+        || (strcmp(mode, "wal") != 0 && strcmp(location, ":memory:") != 0))
+    {
+        snprintf(err, errlen, "store \"sqlite:%s\": WAL mode refused (%s)",
+                 location, mode ? mode : sqlite3_errmsg(s->db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+
+    sqlite3_finalize(stmt);
+
+    rc = sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        goto failed;
+    }
+
+    return 0;
+
+failed:
+
+    snprintf(err, errlen, "store \"sqlite:%s\": %s", location,
+             sqlite3_errmsg(s->db));
+    return -1;
+}
+
+
+/*
+ * Creates the schema of an empty database, or checks the version of an
+ * existing one. In one write transaction, so that workers starting together
+ * on a new file do not both create it.
+ */
+
+static int
+chat_store_sqlite_schema_init(chat_store_sqlite_t *s, char *err,
+    size_t errlen)
+{
+    int            rc, version;
+    char           sql[64];
+    sqlite3_stmt  *stmt;
+
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)
+        != SQLITE_OK)
+    {
+        goto failed;
+    }
+
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        goto failed;
+    }
+
+    rc = sqlite3_step(stmt);
+    version = (rc == SQLITE_ROW) ? sqlite3_column_int(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+
+    if (version == -1) {
+        goto failed;
+    }
+
+    if (version == 0) {
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+                 CHAT_STORE_SQLITE_VERSION);
+
+        if (sqlite3_exec(s->db, chat_store_sqlite_schema, NULL, NULL, NULL)
+            != SQLITE_OK
+            || sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        {
+            goto failed;
+        }
+
+    } else if (version != CHAT_STORE_SQLITE_VERSION) {
+        snprintf(err, errlen, "store: schema version %d, this worker "
+                 "knows version %d", version, CHAT_STORE_SQLITE_VERSION);
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        goto failed;
+    }
+
+    return 0;
+
+failed:
+
+    snprintf(err, errlen, "store: schema: %s", sqlite3_errmsg(s->db));
+
+    if (!sqlite3_get_autocommit(s->db)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+
+    return -1;
+}
+
+
+static int
+chat_store_sqlite_prepare(chat_store_sqlite_t *s, char *err, size_t errlen)
+{
+    int  i;
+
+    for (i = 0; i < CHAT_SQL_N; i++) {
+        if (sqlite3_prepare_v3(s->db, chat_store_sqlite_sql[i], -1,
+                               SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL)
+            != SQLITE_OK)
+        {
+            snprintf(err, errlen, "store: preparing \"%s\": %s",
+                     chat_store_sqlite_sql[i], sqlite3_errmsg(s->db));
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+chat_store_sqlite_close(chat_store_t *store)
+{
+    int                   i;
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+
+    for (i = 0; i < CHAT_SQL_N; i++) {
+        sqlite3_finalize(s->stmt[i]);
+    }
+
+    /* an open transaction is rolled back by the close */
+    sqlite3_close(s->db);
+
+    free(s->found);
+    free(s);
+}
+
+
+static int
+chat_store_sqlite_begin(chat_store_t *store)
+{
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+
+    return chat_store_sqlite_run(s, s->stmt[CHAT_SQL_BEGIN], "begin");
+}
+
+
+static int
+chat_store_sqlite_commit(chat_store_t *store)
+{
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+
+    return chat_store_sqlite_run(s, s->stmt[CHAT_SQL_COMMIT], "commit");
+}
+
+
+static int
+chat_store_sqlite_rollback(chat_store_t *store)
+{
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+
+    /* some errors (a full disk, ...) end the transaction by themselves */
+
+    if (sqlite3_get_autocommit(s->db)) {
+        return CHAT_STORE_OK;
+    }
+
+    return chat_store_sqlite_run(s, s->stmt[CHAT_SQL_ROLLBACK], "rollback");
+}
+
+
+const chat_store_ops_t  chat_store_sqlite_ops = {
+    "sqlite",
+    chat_store_sqlite_open,
+    chat_store_sqlite_close,
+    chat_store_sqlite_begin,
+    chat_store_sqlite_commit,
+    chat_store_sqlite_rollback,
+    chat_store_sqlite_find_by_client_id,
+    chat_store_sqlite_conv_last_seq,
+    chat_store_sqlite_insert_message,
+    chat_store_sqlite_raise_watermark,
+    chat_store_sqlite_pending,
+    chat_store_sqlite_members
+};

@@ -1,0 +1,90 @@
+/*
+ * The SQLite backend of the store, shared by its two files:
+ * chat_store_sqlite.c (the handle: open, schema, transactions) and
+ * chat_store_sqlite_ops.c (the operations on conversations, messages and
+ * watermarks). Not for users of the store.
+ */
+
+#ifndef CHAT_STORE_SQLITE_H
+#define CHAT_STORE_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "chat_store_backend.h"
+
+
+typedef enum {
+    CHAT_SQL_BEGIN = 0,
+    CHAT_SQL_COMMIT,
+    CHAT_SQL_ROLLBACK,
+    CHAT_SQL_FIND,
+    CHAT_SQL_LAST_SEQ,
+    CHAT_SQL_INSERT_MSG,
+    CHAT_SQL_CONV_CREATE,
+    CHAT_SQL_CONV_SEQ,
+    CHAT_SQL_MEMBER_ADD,
+    CHAT_SQL_RAISE,
+    CHAT_SQL_MARKS,
+    CHAT_SQL_PENDING,
+    CHAT_SQL_MEMBERS,
+    CHAT_SQL_N
+} chat_store_sqlite_stmt_e;
+
+
+typedef struct {
+    chat_store_t   store;
+    sqlite3       *db;
+    sqlite3_stmt  *stmt[CHAT_SQL_N];
+
+    /* the strings of the last find_by_client_id() */
+    char          *found;
+    size_t         found_size;
+} chat_store_sqlite_t;
+
+
+
+/* The text of each statement, prepared at open and kept. */
+extern const char  *const chat_store_sqlite_sql[CHAT_SQL_N];
+
+
+/* Sets the store's error to what and SQLite's message; CHAT_STORE_ERROR. */
+int chat_store_sqlite_fail(chat_store_sqlite_t *s, const char *what);
+
+/* Resets stmt and clears its bindings, so that it holds no lock and no
+ * pointer; returns rc. */
+int chat_store_sqlite_done(sqlite3_stmt *stmt, int rc);
+
+/* Runs a statement that returns no row, then resets it: CHAT_STORE_OK or
+ * CHAT_STORE_ERROR with what in the reason. */
+int chat_store_sqlite_run(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    const char *what);
+
+/* Binds a string without copying it: reset the statement before it goes. */
+int chat_store_sqlite_bind_str(sqlite3_stmt *stmt, int i, chat_str_t s);
+
+/* A text column; "" for NULL. Points into the statement's row. */
+chat_str_t chat_store_sqlite_column_str(sqlite3_stmt *stmt, int i);
+
+/* Columns of a message row, as chat_store_sqlite_row() reads them. */
+#define CHAT_STORE_SQLITE_MSG_COLS                                            \
+    "m.conv, m.seq, m.mid, m.sender, m.client_id, m.body, m.media, m.ts"
+
+/* Fills msg from the current row; the strings point into the statement. */
+void chat_store_sqlite_row(sqlite3_stmt *stmt, chat_store_msg_t *msg);
+
+
+int chat_store_sqlite_find_by_client_id(chat_store_t *store,
+    chat_str_t sender, chat_str_t client_id, chat_store_msg_t *msg);
+int chat_store_sqlite_conv_last_seq(chat_store_t *store, chat_str_t conv,
+    int64_t *seq);
+int chat_store_sqlite_insert_message(chat_store_t *store,
+    const chat_store_msg_t *msg);
+int chat_store_sqlite_raise_watermark(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, chat_receipt_status_e status, int64_t seq,
+    chat_store_marks_t *marks);
+int chat_store_sqlite_pending(chat_store_t *store, chat_str_t user,
+    int64_t limit, chat_store_msg_pt cb, void *data);
+int chat_store_sqlite_members(chat_store_t *store, chat_str_t conv,
+    chat_store_user_pt cb, void *data);
+
+#endif /* CHAT_STORE_SQLITE_H */

@@ -1,0 +1,418 @@
+/*
+ * The operations of the SQLite store on conversations, members, messages
+ * and watermarks, each one or a few of the statements below, prepared at
+ * open (chat_store_sqlite.c).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat_store_sqlite.h"
+
+
+const char  *const chat_store_sqlite_sql[CHAT_SQL_N] = {
+
+    "BEGIN IMMEDIATE",
+
+    "COMMIT",
+
+    "ROLLBACK",
+
+    "SELECT " CHAT_STORE_SQLITE_MSG_COLS
+    "  FROM messages AS m WHERE m.sender = ?1 AND m.client_id = ?2",
+
+    "SELECT last_seq FROM conversations WHERE conv = ?1",
+
+    /* any unique key taken: nothing is written (sqlite3_changes() == 0) */
+    "INSERT INTO messages"
+    "  (conv, seq, mid, sender, client_id, body, media, ts)"
+    "  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    "  ON CONFLICT DO NOTHING",
+
+    "INSERT INTO conversations (conv, kind, last_seq, created_ms)"
+    "  VALUES (?1, ?2, 0, ?3) ON CONFLICT (conv) DO NOTHING",
+
+    "UPDATE conversations SET last_seq = ?2 WHERE conv = ?1",
+
+    "INSERT INTO members (conv, user, role, joined_seq, left_seq)"
+    "  VALUES (?1, ?2, 'member', 0, NULL) ON CONFLICT (conv, user) DO NOTHING",
+
+    /* ?3 new delivered_seq, ?4 new read_seq (0: unchanged); a row comes
+     * back only when the insert or the update happened */
+    "INSERT INTO watermarks (conv, user, delivered_seq, read_seq)"
+    "  VALUES (?1, ?2, ?3, ?4)"
+    "  ON CONFLICT (conv, user) DO UPDATE SET"
+    "    delivered_seq = max(delivered_seq, excluded.delivered_seq),"
+    "    read_seq = max(read_seq, excluded.read_seq)"
+    "  WHERE excluded.delivered_seq > delivered_seq"
+    "     OR excluded.read_seq > read_seq"
+    "  RETURNING delivered_seq, read_seq",
+
+    "SELECT delivered_seq, read_seq FROM watermarks"
+    "  WHERE conv = ?1 AND user = ?2",
+
+    /* members_by_user gives the conversations of ?1 in conv order, and the
+     * primary key of messages each one's range above the watermark in seq
+     * order: no sort, and LIMIT stops the scan */
+    "SELECT " CHAT_STORE_SQLITE_MSG_COLS
+    "  FROM members AS b"
+    "  LEFT JOIN watermarks AS w ON w.conv = b.conv AND w.user = b.user"
+    "  JOIN messages AS m ON m.conv = b.conv"
+    "   AND m.seq > max(b.joined_seq, coalesce(w.delivered_seq, 0))"
+    "   AND (b.left_seq IS NULL OR m.seq <= b.left_seq)"
+    " WHERE b.user = ?1 AND m.sender <> ?1"
+    " ORDER BY b.conv, m.seq"
+    " LIMIT ?2",
+
+    "SELECT user FROM members WHERE conv = ?1 AND left_seq IS NULL"
+    "  ORDER BY user",
+};
+
+
+/*
+ * Copies the strings of msg into the handle's buffer and points msg at the
+ * copies, so that they outlive the statement's reset.
+ */
+
+static int
+chat_store_sqlite_keep(chat_store_sqlite_t *s, chat_store_msg_t *msg)
+{
+    char        *p;
+    size_t       i, need;
+    chat_str_t  *str[6];
+
+    str[0] = &msg->conv;
+    str[1] = &msg->mid;
+    str[2] = &msg->sender;
+    str[3] = &msg->client_id;
+    str[4] = &msg->body;
+    str[5] = &msg->media;
+
+    need = 1;
+
+    for (i = 0; i < 6; i++) {
+        need += str[i]->len;
+    }
+
+    if (need > s->found_size) {
+        p = realloc(s->found, need);
+        if (p == NULL) {
+            return chat_store_set_error(&s->store, "out of memory");
+        }
+
+        s->found = p;
+        s->found_size = need;
+    }
+
+    p = s->found;
+
+    for (i = 0; i < 6; i++) {
+        memcpy(p, str[i]->s, str[i]->len);
+        str[i]->s = p;
+        p += str[i]->len;
+    }
+
+    return CHAT_STORE_OK;
+}
+
+
+int
+chat_store_sqlite_find_by_client_id(chat_store_t *store, chat_str_t sender,
+    chat_str_t client_id, chat_store_msg_t *msg)
+{
+    int                   rc;
+    sqlite3_stmt         *stmt;
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+    stmt = s->stmt[CHAT_SQL_FIND];
+
+    chat_store_sqlite_bind_str(stmt, 1, sender);
+    chat_store_sqlite_bind_str(stmt, 2, client_id);
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_DONE) {
+        return chat_store_sqlite_done(stmt, CHAT_STORE_NOT_FOUND);
+    }
+
+    if (rc != SQLITE_ROW) {
+        chat_store_sqlite_fail(s, "find_by_client_id");
+        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    }
+
+    chat_store_sqlite_row(stmt, msg);
+    rc = chat_store_sqlite_keep(s, msg);
+
+    return chat_store_sqlite_done(stmt, rc);
+}
+
+
+int
+chat_store_sqlite_conv_last_seq(chat_store_t *store, chat_str_t conv,
+    int64_t *seq)
+{
+    int                   rc;
+    sqlite3_stmt         *stmt;
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+    stmt = s->stmt[CHAT_SQL_LAST_SEQ];
+
+    chat_store_sqlite_bind_str(stmt, 1, conv);
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(stmt, 0);
+        return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+    }
+
+    if (rc == SQLITE_DONE) {
+        *seq = 0;
+        return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+    }
+
+    chat_store_sqlite_fail(s, "conv_last_seq");
+
+    return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+}
+
+
+/*
+ * Creates the row of msg's conversation when it is missing, with the
+ * members of a DM, then sets its last seq.
+ */
+
+static int
+chat_store_sqlite_conv_update(chat_store_sqlite_t *s,
+    const chat_store_msg_t *msg, const chat_conv_t *conv)
+{
+    sqlite3_stmt  *stmt;
+
+    stmt = s->stmt[CHAT_SQL_CONV_CREATE];
+    chat_store_sqlite_bind_str(stmt, 1, msg->conv);
+    sqlite3_bind_text(stmt, 2, conv->kind == CHAT_CONV_DM ? "dm" : "group",
+                      -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, msg->ts);
+
+    if (chat_store_sqlite_run(s, stmt, "creating a conversation") != 0) {
+        return CHAT_STORE_ERROR;
+    }
+
+    if (sqlite3_changes(s->db) && conv->kind == CHAT_CONV_DM) {
+        stmt = s->stmt[CHAT_SQL_MEMBER_ADD];
+
+        chat_store_sqlite_bind_str(stmt, 1, msg->conv);
+        chat_store_sqlite_bind_str(stmt, 2, conv->a);
+
+        if (chat_store_sqlite_run(s, stmt, "adding a member") != 0) {
+            return CHAT_STORE_ERROR;
+        }
+
+        chat_store_sqlite_bind_str(stmt, 1, msg->conv);
+        chat_store_sqlite_bind_str(stmt, 2, conv->b);
+
+        if (chat_store_sqlite_run(s, stmt, "adding a member") != 0) {
+            return CHAT_STORE_ERROR;
+        }
+    }
+
+    stmt = s->stmt[CHAT_SQL_CONV_SEQ];
+    chat_store_sqlite_bind_str(stmt, 1, msg->conv);
+    sqlite3_bind_int64(stmt, 2, msg->seq);
+
+    return chat_store_sqlite_run(s, stmt, "setting the last seq");
+}
+
+
+int
+chat_store_sqlite_insert_message(chat_store_t *store,
+    const chat_store_msg_t *msg)
+{
+    chat_conv_t           conv;
+    sqlite3_stmt         *stmt;
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+
+    if (chat_conv_parse(msg->conv.s, msg->conv.len, &conv) != 0) {
+        return chat_store_set_error(store, "invalid conv \"%.*s\"",
+                                    (int) msg->conv.len, msg->conv.s);
+    }
+
+    stmt = s->stmt[CHAT_SQL_INSERT_MSG];
+
+    chat_store_sqlite_bind_str(stmt, 1, msg->conv);
+    sqlite3_bind_int64(stmt, 2, msg->seq);
+    chat_store_sqlite_bind_str(stmt, 3, msg->mid);
+    chat_store_sqlite_bind_str(stmt, 4, msg->sender);
+    chat_store_sqlite_bind_str(stmt, 5, msg->client_id);
+    chat_store_sqlite_bind_str(stmt, 6, msg->body);
+
+    if (msg->media.len) {
+        chat_store_sqlite_bind_str(stmt, 7, msg->media);
+
+    } else {
+        sqlite3_bind_null(stmt, 7);
+    }
+
+    sqlite3_bind_int64(stmt, 8, msg->ts);
+
+    if (chat_store_sqlite_run(s, stmt, "inserting a message") != 0) {
+        return CHAT_STORE_ERROR;
+    }
+
+    if (sqlite3_changes(s->db) == 0) {
+        chat_store_set_error(store, "conv \"%.*s\" seq %lld, mid \"%.*s\" "
+                             "or client id is taken",
+                             (int) msg->conv.len, msg->conv.s,
+                             (long long) msg->seq,
+                             (int) msg->mid.len, msg->mid.s);
+        return CHAT_STORE_EXISTS;
+    }
+
+    return chat_store_sqlite_conv_update(s, msg, &conv);
+}
+
+
+/* Reads the current watermarks of (conv, user); 0 when there is none. */
+
+static int
+chat_store_sqlite_marks(chat_store_sqlite_t *s, chat_str_t conv,
+    chat_str_t user, chat_store_marks_t *marks)
+{
+    int            rc;
+    sqlite3_stmt  *stmt;
+
+    stmt = s->stmt[CHAT_SQL_MARKS];
+
+    chat_store_sqlite_bind_str(stmt, 1, conv);
+    chat_store_sqlite_bind_str(stmt, 2, user);
+
+    marks->delivered_seq = 0;
+    marks->read_seq = 0;
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        marks->delivered_seq = sqlite3_column_int64(stmt, 0);
+        marks->read_seq = sqlite3_column_int64(stmt, 1);
+
+    } else if (rc != SQLITE_DONE) {
+        chat_store_sqlite_fail(s, "reading a watermark");
+        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    }
+
+    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+}
+
+
+int
+chat_store_sqlite_raise_watermark(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, chat_receipt_status_e status, int64_t seq,
+    chat_store_marks_t *marks)
+{
+    int                   rc;
+    sqlite3_stmt         *stmt;
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+    stmt = s->stmt[CHAT_SQL_RAISE];
+
+    chat_store_sqlite_bind_str(stmt, 1, conv);
+    chat_store_sqlite_bind_str(stmt, 2, user);
+    sqlite3_bind_int64(stmt, 3, seq);
+    sqlite3_bind_int64(stmt, 4, status == CHAT_RECEIPT_READ ? seq : 0);
+
+    marks->rose = 0;
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        marks->rose = 1;
+        marks->delivered_seq = sqlite3_column_int64(stmt, 0);
+        marks->read_seq = sqlite3_column_int64(stmt, 1);
+
+        /* the change is made by the first step; this one ends it */
+        rc = sqlite3_step(stmt);
+    }
+
+    if (rc != SQLITE_DONE) {
+        chat_store_sqlite_fail(s, "raising a watermark");
+        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    }
+
+    chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+
+    if (marks->rose) {
+        return CHAT_STORE_OK;
+    }
+
+    return chat_store_sqlite_marks(s, conv, user, marks);
+}
+
+
+int
+chat_store_sqlite_pending(chat_store_t *store, chat_str_t user,
+    int64_t limit, chat_store_msg_pt cb, void *data)
+{
+    int                   rc;
+    sqlite3_stmt         *stmt;
+    chat_store_msg_t      msg;
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+    stmt = s->stmt[CHAT_SQL_PENDING];
+
+    chat_store_sqlite_bind_str(stmt, 1, user);
+    sqlite3_bind_int64(stmt, 2, limit);
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        chat_store_sqlite_row(stmt, &msg);
+
+        if (cb(&msg, data) != 0) {
+            chat_store_set_error(store, "pending: stopped by the caller");
+            return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+        }
+    }
+
+    if (rc != SQLITE_DONE) {
+        chat_store_sqlite_fail(s, "pending");
+        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    }
+
+    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+}
+
+
+int
+chat_store_sqlite_members(chat_store_t *store, chat_str_t conv,
+    chat_store_user_pt cb, void *data)
+{
+    int                   rc;
+    sqlite3_stmt         *stmt;
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+    stmt = s->stmt[CHAT_SQL_MEMBERS];
+
+    chat_store_sqlite_bind_str(stmt, 1, conv);
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (cb(chat_store_sqlite_column_str(stmt, 0), data) != 0) {
+            chat_store_set_error(store, "members: stopped by the caller");
+            return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+        }
+    }
+
+    if (rc != SQLITE_DONE) {
+        chat_store_sqlite_fail(s, "members");
+        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    }
+
+    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+}
+
+

@@ -1,0 +1,346 @@
+/*
+ * Applying one record: send, receipt, sync.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat_worker_apply.h"
+#include "chat_worker_frame.h"
+
+
+/* The state of a members() or pending() walk. */
+typedef struct {
+    chat_worker_out_t     *out;
+    chat_worker_result_t  *res;
+    chat_str_t             user;     /* receipt: by; sync: the user */
+    chat_str_t             target;   /* sync: the connection */
+    json_t                *frame;    /* receipt */
+    int                    found;    /* receipt: user is a member */
+} chat_worker_walk_t;
+
+
+static int
+chat_worker_apply_skip(chat_worker_result_t *res, const char *reason)
+{
+    res->reason = reason;
+    return CHAT_WORKER_SKIPPED;
+}
+
+
+static int
+chat_worker_apply_fail(chat_worker_result_t *res, const char *reason)
+{
+    res->reason = reason;
+    return CHAT_WORKER_FAILED;
+}
+
+
+static int
+chat_worker_apply_str_eq(chat_str_t a, chat_str_t b)
+{
+    return a.len == b.len && memcmp(a.s, b.s, a.len) == 0;
+}
+
+
+static int
+chat_worker_apply_publish(chat_worker_out_t *out, chat_worker_result_t *res,
+    chat_str_t user, chat_str_t target, const json_t *frame)
+{
+    if (chat_worker_out_publish(out, user, target, frame) != 0) {
+        return -1;
+    }
+
+    res->published++;
+
+    return 0;
+}
+
+
+/*
+ * Publishes a stored DM message to every device of both its members, the
+ * sender included.
+ */
+
+static int
+chat_worker_apply_fan_out(chat_worker_out_t *out, chat_worker_result_t *res,
+    const chat_store_msg_t *msg)
+{
+    int           rc;
+    json_t       *frame;
+    chat_conv_t   conv;
+
+    if (chat_conv_parse(msg->conv.s, msg->conv.len, &conv) != 0
+        || conv.kind != CHAT_CONV_DM)
+    {
+        return chat_worker_apply_fail(res, "stored message with a bad conv");
+    }
+
+    frame = chat_worker_frame_msg(msg);
+    if (frame == NULL) {
+        return chat_worker_apply_fail(res, "cannot build a msg frame");
+    }
+
+    rc = chat_worker_apply_publish(out, res, conv.a, CHAT_WORKER_TARGET_ALL,
+                                   frame);
+    if (rc == 0) {
+        rc = chat_worker_apply_publish(out, res, conv.b,
+                                       CHAT_WORKER_TARGET_ALL, frame);
+    }
+
+    json_decref(frame);
+
+    if (rc != 0) {
+        return chat_worker_apply_fail(res, "out of memory");
+    }
+
+    return CHAT_WORKER_APPLIED;
+}
+
+
+/*
+ * send: dedupe by (from, id), else seq = last seq + 1; store; publish the
+ * stored form either way (a first attempt may have died between its store
+ * and its publish).
+ */
+
+static int
+chat_worker_apply_send(chat_store_t *store, const chat_worker_record_t *rec,
+    chat_worker_out_t *out, chat_worker_result_t *res)
+{
+    int               rc;
+    char             *media;
+    int64_t           last;
+    chat_store_msg_t  msg;
+
+    rc = chat_store_find_by_client_id(store, rec->from, rec->id, &msg);
+
+    if (rc == CHAT_STORE_OK) {
+        res->duplicate = 1;
+        res->seq = msg.seq;
+        return chat_worker_apply_fan_out(out, res, &msg);
+    }
+
+    if (rc != CHAT_STORE_NOT_FOUND
+        || chat_store_conv_last_seq(store, rec->conv, &last) != CHAT_STORE_OK)
+    {
+        return chat_worker_apply_fail(res, chat_store_errstr(store));
+    }
+
+    media = NULL;
+
+    if (rec->media != NULL) {
+        media = json_dumps(rec->media, JSON_COMPACT);
+        if (media == NULL) {
+            return chat_worker_apply_fail(res, "out of memory");
+        }
+    }
+
+    msg.conv = rec->conv;
+    msg.seq = last + 1;
+    msg.mid = rec->mid;
+    msg.sender = rec->from;
+    msg.client_id = rec->id;
+    msg.body = rec->body;
+    msg.media.s = media;
+    msg.media.len = media ? strlen(media) : 0;
+    msg.ts = rec->ts;
+
+    rc = chat_store_insert_message(store, &msg);
+
+    if (rc == CHAT_STORE_OK) {
+        res->seq = msg.seq;
+        rc = chat_worker_apply_fan_out(out, res, &msg);
+
+    } else if (rc == CHAT_STORE_EXISTS) {
+        /* (conv, seq) and (from, id) were free: another message has the
+         * mid, which only a broken producer can do */
+        rc = chat_worker_apply_skip(res, "\"mid\" belongs to another "
+                                    "message");
+
+    } else {
+        rc = chat_worker_apply_fail(res, chat_store_errstr(store));
+    }
+
+    free(media);
+
+    return rc;
+}
+
+
+static int
+chat_worker_apply_is_member(chat_str_t user, void *data)
+{
+    chat_worker_walk_t  *walk = data;
+
+    if (chat_worker_apply_str_eq(user, walk->user)) {
+        walk->found = 1;
+    }
+
+    return 0;
+}
+
+
+static int
+chat_worker_apply_to_others(chat_str_t user, void *data)
+{
+    chat_worker_walk_t  *walk = data;
+
+    if (chat_worker_apply_str_eq(user, walk->user)) {
+        return 0;
+    }
+
+    return chat_worker_apply_publish(walk->out, walk->res, user,
+                                     CHAT_WORKER_TARGET_ALL, walk->frame);
+}
+
+
+/*
+ * receipt: only a member's; seq clamped to the conversation's last seq;
+ * published to the other members only when a watermark rose.
+ */
+
+static int
+chat_worker_apply_receipt(chat_store_t *store,
+    const chat_worker_record_t *rec, chat_worker_out_t *out,
+    chat_worker_result_t *res)
+{
+    int                  rc;
+    int64_t              last;
+    chat_store_marks_t   marks;
+    chat_worker_walk_t   walk;
+
+    memset(&walk, 0, sizeof(walk));
+    walk.out = out;
+    walk.res = res;
+    walk.user = rec->by;
+
+    if (chat_store_members(store, rec->conv, chat_worker_apply_is_member,
+                           &walk) != CHAT_STORE_OK
+        || chat_store_conv_last_seq(store, rec->conv, &last) != CHAT_STORE_OK)
+    {
+        return chat_worker_apply_fail(res, chat_store_errstr(store));
+    }
+
+    if (!walk.found) {
+        return chat_worker_apply_skip(res, "\"by\" is not a member of "
+                                      "\"conv\"");
+    }
+
+    res->seq = rec->seq < last ? rec->seq : last;
+
+    if (chat_store_raise_watermark(store, rec->conv, rec->by, rec->status,
+                                   res->seq, &marks) != CHAT_STORE_OK)
+    {
+        return chat_worker_apply_fail(res, chat_store_errstr(store));
+    }
+
+    res->rose = marks.rose;
+
+    if (!marks.rose) {
+        return CHAT_WORKER_APPLIED;
+    }
+
+    walk.frame = chat_worker_frame_receipt(rec->conv, rec->status, res->seq,
+                                           rec->by, rec->ts);
+    if (walk.frame == NULL) {
+        return chat_worker_apply_fail(res, "out of memory");
+    }
+
+    rc = chat_store_members(store, rec->conv, chat_worker_apply_to_others,
+                            &walk);
+
+    json_decref(walk.frame);
+
+    if (rc != CHAT_STORE_OK) {
+        return chat_worker_apply_fail(res, "out of memory");
+    }
+
+    return CHAT_WORKER_APPLIED;
+}
+
+
+static int
+chat_worker_apply_pending_one(const chat_store_msg_t *msg, void *data)
+{
+    int                  rc;
+    json_t              *frame;
+    chat_worker_walk_t  *walk = data;
+
+    frame = chat_worker_frame_msg(msg);
+    if (frame == NULL) {
+        return -1;
+    }
+
+    rc = chat_worker_apply_publish(walk->out, walk->res, walk->user,
+                                   walk->target, frame);
+
+    json_decref(frame);
+
+    return rc;
+}
+
+
+/*
+ * sync: the user's pending messages to the asking connection only, then
+ * the sync_done marker.
+ */
+
+static int
+chat_worker_apply_sync(chat_store_t *store, const chat_worker_record_t *rec,
+    int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res)
+{
+    int                  rc;
+    json_t              *done;
+    chat_worker_walk_t   walk;
+
+    memset(&walk, 0, sizeof(walk));
+    walk.out = out;
+    walk.res = res;
+    walk.user = rec->user;
+    walk.target = rec->conn;
+
+    if (chat_store_pending(store, rec->user, sync_limit,
+                           chat_worker_apply_pending_one, &walk)
+        != CHAT_STORE_OK)
+    {
+        return chat_worker_apply_fail(res, chat_store_errstr(store));
+    }
+
+    done = chat_worker_frame_sync_done();
+    if (done == NULL) {
+        return chat_worker_apply_fail(res, "out of memory");
+    }
+
+    rc = chat_worker_apply_publish(out, res, rec->user, rec->conn, done);
+
+    json_decref(done);
+
+    if (rc != 0) {
+        return chat_worker_apply_fail(res, "out of memory");
+    }
+
+    return CHAT_WORKER_APPLIED;
+}
+
+
+int
+chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
+    int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res)
+{
+    memset(res, 0, sizeof(*res));
+
+    switch (rec->op) {
+
+    case CHAT_WORKER_OP_SEND:
+        return chat_worker_apply_send(store, rec, out, res);
+
+    case CHAT_WORKER_OP_RECEIPT:
+        return chat_worker_apply_receipt(store, rec, out, res);
+
+    case CHAT_WORKER_OP_SYNC:
+        return chat_worker_apply_sync(store, rec, sync_limit, out, res);
+    }
+
+    return chat_worker_apply_skip(res, "unknown op");
+}

@@ -1,0 +1,42 @@
+/*
+ * What chat-worker does with each record (docs/INTERNALS.md, "What the
+ * worker does with each record"): what it stores and what it publishes.
+ *
+ * Pure of Kafka and Redis: the record comes decoded, the store is any
+ * backend with a transaction open, and the publishes are appended to out,
+ * to be sent once the transaction has committed.
+ */
+
+#ifndef CHAT_WORKER_APPLY_H
+#define CHAT_WORKER_APPLY_H
+
+#include <stdint.h>
+
+#include "chat_store.h"
+#include "chat_worker_out.h"
+#include "chat_worker_record.h"
+
+
+#define CHAT_WORKER_APPLIED   0
+#define CHAT_WORKER_SKIPPED   1    /* breaks a rule: nothing stored */
+#define CHAT_WORKER_FAILED   -1    /* the store failed: retry the batch */
+
+typedef struct {
+    const char  *reason;      /* SKIPPED, FAILED: why */
+    int          duplicate;   /* send: it was stored already */
+    int64_t      seq;         /* send: its seq; receipt: the clamped seq */
+    int          rose;        /* receipt: a watermark rose */
+    size_t       published;   /* publishes appended to out */
+} chat_worker_result_t;
+
+
+/*
+ * Applies one valid record. Returns CHAT_WORKER_APPLIED, CHAT_WORKER_SKIPPED
+ * with nothing written nor appended, or CHAT_WORKER_FAILED, after which the
+ * transaction must be rolled back and out dropped (it may hold part of the
+ * record's publishes).
+ */
+int chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
+    int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res);
+
+#endif /* CHAT_WORKER_APPLY_H */

@@ -1,0 +1,227 @@
+/*
+ * One batch of chat-worker: apply, publish, store offsets.
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "chat_worker_apply.h"
+#include "chat_worker_batch.h"
+#include "chat_worker_log.h"
+
+
+#define CHAT_WORKER_RETRY_MIN  100      /* ms */
+#define CHAT_WORKER_RETRY_MAX  5000
+
+
+void
+chat_worker_batch_init(chat_worker_batch_t *b, const chat_worker_conf_t *conf,
+    chat_store_t *store, chat_worker_redis_t *redis,
+    volatile sig_atomic_t *stop)
+{
+    memset(b, 0, sizeof(*b));
+
+    b->conf = conf;
+    b->store = store;
+    b->redis = redis;
+    b->stop = stop;
+
+    chat_worker_out_init(&b->out);
+}
+
+
+void
+chat_worker_batch_free(chat_worker_batch_t *b)
+{
+    chat_worker_out_free(&b->out);
+}
+
+
+static double
+chat_worker_batch_ms(const struct timespec *since)
+{
+    struct timespec  now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+
+    return (now.tv_sec - since->tv_sec) * 1e3
+           + (now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+
+/* Sleeps ms, or less when a signal comes. */
+
+static void
+chat_worker_batch_sleep(int64_t ms)
+{
+    struct timespec  ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000;
+
+    if (nanosleep(&ts, NULL) != 0 && errno != EINTR) {
+        /* never: ts is valid */
+    }
+}
+
+
+/*
+ * Applies one record; a bad one is logged and skipped (its offset moves on
+ * with the batch). Returns 1 for a skipped record, 0 for an applied one,
+ * -1 when the store failed.
+ */
+
+static int
+chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
+{
+    int                    rc;
+    const char            *reason;
+    chat_worker_record_t   rec;
+    chat_worker_result_t   res;
+
+    if (chat_worker_record_parse(msg->payload, msg->len, &rec, &reason)
+        != 0)
+    {
+        rc = CHAT_WORKER_SKIPPED;
+
+    } else {
+        rc = chat_worker_apply(b->store, &rec, b->conf->sync_limit, &b->out,
+                               &res);
+        reason = res.reason;
+    }
+
+    chat_worker_record_free(&rec);
+
+    if (rc == CHAT_WORKER_FAILED) {
+        chat_worker_log(CHAT_LOG_ERROR, "store: %s", reason);
+        return -1;
+    }
+
+    if (rc != CHAT_WORKER_APPLIED) {
+        chat_worker_log(CHAT_LOG_WARN, "skipped %s[%d]@%lld: %s",
+                        rd_kafka_topic_name(msg->rkt), (int) msg->partition,
+                        (long long) msg->offset, reason);
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* The records in hand in one transaction; 0, or -1 after a rollback. */
+
+static int
+chat_worker_batch_apply(chat_worker_batch_t *b, rd_kafka_message_t **msgs,
+    size_t n, uint64_t *skipped)
+{
+    int     rc;
+    size_t  i;
+
+    chat_worker_out_reset(&b->out);
+    *skipped = 0;
+
+    if (chat_store_begin(b->store) != CHAT_STORE_OK) {
+        chat_worker_log(CHAT_LOG_ERROR, "store: %s",
+                        chat_store_errstr(b->store));
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        rc = chat_worker_batch_record(b, msgs[i]);
+
+        if (rc < 0) {
+            goto failed;
+        }
+
+        *skipped += (uint64_t) rc;
+    }
+
+    if (chat_store_commit(b->store) == CHAT_STORE_OK) {
+        return 0;
+    }
+
+    chat_worker_log(CHAT_LOG_ERROR, "store: %s", chat_store_errstr(b->store));
+
+failed:
+
+    if (chat_store_rollback(b->store) != CHAT_STORE_OK) {
+        chat_worker_log(CHAT_LOG_ERROR, "store: %s",
+                        chat_store_errstr(b->store));
+    }
+
+    chat_worker_out_reset(&b->out);
+
+    return -1;
+}
+
+
+int
+chat_worker_batch_run(chat_worker_batch_t *b)
+{
+    int                   published;
+    size_t                n;
+    int64_t               backoff;
+    uint64_t              skipped;
+    struct timespec       start;
+    rd_kafka_message_t  **msgs;
+
+    msgs = chat_worker_kafka_records(b->kafka, &n);
+
+    if (n == 0) {
+        return 0;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    backoff = CHAT_WORKER_RETRY_MIN;
+
+    while (chat_worker_batch_apply(b, msgs, n, &skipped) != 0) {
+
+        if (*b->stop) {
+            chat_worker_log(CHAT_LOG_ERROR, "stopping with a batch of %zu "
+                            "records not stored; they are consumed again "
+                            "at the next start", n);
+            chat_worker_kafka_drop(b->kafka);
+            b->gave_up = 1;
+            return -1;
+        }
+
+        chat_worker_log(CHAT_LOG_WARN, "batch of %zu records not stored, "
+                        "retrying in %lld ms", n, (long long) backoff);
+
+        chat_worker_batch_sleep(backoff);
+
+        backoff = backoff * 2 < CHAT_WORKER_RETRY_MAX ? backoff * 2
+                                                      : CHAT_WORKER_RETRY_MAX;
+    }
+
+    /* in the store: publish (best effort), then let the offsets go */
+
+    published = chat_worker_redis_publish(b->redis, &b->out);
+
+    chat_worker_kafka_done(b->kafka);
+
+    b->records += n;
+    b->skipped += skipped;
+    b->published += published > 0 ? (uint64_t) published : 0;
+
+    chat_worker_log(CHAT_LOG_DEBUG, "batch: %zu records, %llu skipped, "
+                    "%zu publishes (%d sent), %.2f ms", n,
+                    (unsigned long long) skipped, b->out.npubs, published,
+                    chat_worker_batch_ms(&start));
+
+    chat_worker_out_reset(&b->out);
+
+    return 0;
+}
+
+
+void
+chat_worker_batch_flush(void *data)
+{
+    chat_worker_batch_t  *b = data;
+
+    /* a failure has dropped the records: consumed again by the next
+     * owner of their partitions */
+    (void) chat_worker_batch_run(b);
+}

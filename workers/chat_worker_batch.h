@@ -1,0 +1,55 @@
+/*
+ * One batch of chat-worker: the records in hand are applied in one store
+ * transaction, then published in one Redis pipeline, then their offsets
+ * are stored for the next commit (docs/INTERNALS.md: "one store transaction
+ * per batch, then the publishes, then the offsets are stored for commit").
+ */
+
+#ifndef CHAT_WORKER_BATCH_H
+#define CHAT_WORKER_BATCH_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "chat_store.h"
+#include "chat_worker_conf.h"
+#include "chat_worker_kafka.h"
+#include "chat_worker_out.h"
+#include "chat_worker_redis.h"
+
+
+typedef struct {
+    const chat_worker_conf_t      *conf;
+    chat_store_t                  *store;
+    chat_worker_redis_t           *redis;
+    chat_worker_kafka_t           *kafka;
+    volatile sig_atomic_t         *stop;      /* set by SIGTERM, SIGINT */
+
+    chat_worker_out_t              out;
+
+    uint64_t                       records;   /* totals, for the log */
+    uint64_t                       skipped;
+    uint64_t                       published;
+    int                            gave_up;   /* a batch was dropped */
+} chat_worker_batch_t;
+
+
+void chat_worker_batch_init(chat_worker_batch_t *b,
+    const chat_worker_conf_t *conf, chat_store_t *store,
+    chat_worker_redis_t *redis, volatile sig_atomic_t *stop);
+
+/*
+ * Runs the batch in hand (nothing when there is none). While the store
+ * fails, the whole batch is retried with a backoff (100 ms doubling to 5 s)
+ * and no offset moves: a record that failed to store is never skipped.
+ * Returns 0, or -1 when *stop was set while the store was failing: the
+ * records are then dropped, to be consumed again after a restart.
+ */
+int chat_worker_batch_run(chat_worker_batch_t *b);
+
+/* chat_worker_kafka_flush_pt: runs the batch in hand before a revocation. */
+void chat_worker_batch_flush(void *data);
+
+void chat_worker_batch_free(chat_worker_batch_t *b);
+
+#endif /* CHAT_WORKER_BATCH_H */

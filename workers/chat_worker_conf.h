@@ -1,0 +1,63 @@
+/*
+ * chat-worker's configuration: command line flags and an optional file of
+ * "key value" lines whose keys are named like the module's directives
+ * (chat_kafka_brokers, ...). Flags win over the file.
+ */
+
+#ifndef CHAT_WORKER_CONF_H
+#define CHAT_WORKER_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+
+#define CHAT_WORKER_DEFAULT_BROKERS     "127.0.0.1:9092"
+#define CHAT_WORKER_DEFAULT_TOPIC       "chat.writes"
+#define CHAT_WORKER_DEFAULT_GROUP       "chat-workers"
+#define CHAT_WORKER_DEFAULT_REDIS       "127.0.0.1:6379"
+#define CHAT_WORKER_DEFAULT_STORE       "sqlite:chat.db"
+#define CHAT_WORKER_DEFAULT_SYNC_LIMIT  1000
+#define CHAT_WORKER_DEFAULT_BATCH       500
+#define CHAT_WORKER_DEFAULT_REDIS_MS    1000
+#define CHAT_WORKER_REDIS_PORT          6379
+
+typedef struct {
+    char     *name;
+    char     *value;
+} chat_worker_kv_t;
+
+typedef struct {
+    char              *brokers;
+    char              *topic;
+    char              *group;
+    char              *redis;            /* host[:port] or unix:/path */
+    char              *store;            /* store URI */
+    int64_t            sync_limit;
+    int64_t            batch;
+    int64_t            redis_timeout;    /* ms */
+    int64_t            log_level;        /* chat_log_level_e */
+
+    chat_worker_kv_t  *kafka_options;    /* in the order given */
+    size_t             nkafka_options;
+
+    /* chat_redis, split */
+    char              *redis_host;       /* NULL for a unix socket */
+    int                redis_port;
+    char              *redis_path;       /* unix socket, or NULL */
+} chat_worker_conf_t;
+
+
+/*
+ * Fills conf from the defaults, then the file of --config, then the other
+ * flags. Returns 0; 1 when --help was asked (nothing else done); -1 with a
+ * reason in err. chat_worker_conf_free() must be called in every case.
+ */
+int chat_worker_conf_parse(chat_worker_conf_t *conf, int argc,
+    char *const argv[], char *err, size_t errlen);
+
+void chat_worker_conf_free(chat_worker_conf_t *conf);
+
+void chat_worker_conf_usage(FILE *f, const char *prog);
+
+#endif /* CHAT_WORKER_CONF_H */

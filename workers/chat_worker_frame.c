@@ -1,0 +1,100 @@
+/*
+ * The frames chat-worker publishes, built with jansson.
+ */
+
+#include <string.h>
+
+#include "chat_worker_frame.h"
+
+
+/* The member of a DM conversation that is not user. */
+
+static chat_str_t
+chat_worker_frame_peer(const chat_conv_t *conv, chat_str_t user)
+{
+    if (conv->a.len == user.len && memcmp(conv->a.s, user.s, user.len) == 0) {
+        return conv->b;
+    }
+
+    return conv->a;
+}
+
+
+json_t *
+chat_worker_frame_msg(const chat_store_msg_t *msg)
+{
+    json_t       *frame, *media;
+    chat_conv_t   conv;
+    json_error_t  jerr;
+
+    if (chat_conv_parse(msg->conv.s, msg->conv.len, &conv) != 0) {
+        return NULL;
+    }
+
+    frame = json_pack("{s:s, s:s%, s:s%, s:I, s:s%, s:s%, s:I, s:s%}",
+                      "type", "msg",
+                      "mid", msg->mid.s, msg->mid.len,
+                      "conv", msg->conv.s, msg->conv.len,
+                      "seq", (json_int_t) msg->seq,
+                      "from", msg->sender.s, msg->sender.len,
+                      "body", msg->body.s, msg->body.len,
+                      "ts", (json_int_t) msg->ts,
+                      "id", msg->client_id.s, msg->client_id.len);
+    if (frame == NULL) {
+        return NULL;
+    }
+
+    if (conv.kind == CHAT_CONV_DM) {
+        conv.a = chat_worker_frame_peer(&conv, msg->sender);
+
+        if (json_object_set_new(frame, "to",
+                                json_stringn(conv.a.s, conv.a.len)) != 0)
+        {
+            goto failed;
+        }
+
+    } else if (json_object_set_new(frame, "group",
+                                   json_stringn(conv.group.s, conv.group.len))
+               != 0)
+    {
+        goto failed;
+    }
+
+    if (msg->media.len) {
+        media = json_loadb(msg->media.s, msg->media.len, 0, &jerr);
+
+        if (media == NULL || json_object_set_new(frame, "media", media) != 0) {
+            goto failed;
+        }
+    }
+
+    return frame;
+
+failed:
+
+    json_decref(frame);
+
+    return NULL;
+}
+
+
+json_t *
+chat_worker_frame_receipt(chat_str_t conv, chat_receipt_status_e status,
+    int64_t seq, chat_str_t by, int64_t ts)
+{
+    return json_pack("{s:s, s:s%, s:s, s:I, s:s%, s:I}",
+                     "type", "receipt",
+                     "conv", conv.s, conv.len,
+                     "status", status == CHAT_RECEIPT_READ ? "read"
+                                                           : "delivered",
+                     "seq", (json_int_t) seq,
+                     "by", by.s, by.len,
+                     "ts", (json_int_t) ts);
+}
+
+
+json_t *
+chat_worker_frame_sync_done(void)
+{
+    return json_pack("{s:s}", "type", "sync_done");
+}

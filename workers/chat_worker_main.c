@@ -1,0 +1,238 @@
+/*
+ * chat-worker: consumes the topic of writes, applies each record to the
+ * store (dedupe, seq, watermarks, pending) and publishes what clients must
+ * see to their Redis channels. Any number may run: they share the work as
+ * one Kafka consumer group, and the store (one SQLite file per machine, or
+ * later PostgreSQL).
+ *
+ * The loop: gather a batch (up to --batch records, without waiting once the
+ * first is there), apply it in one transaction, publish, store the offsets.
+ * SIGTERM or SIGINT: the batch in hand is finished, the offsets committed,
+ * the group left, and the process exits 0; if that takes more than
+ * CHAT_WORKER_STOP_TIMEOUT seconds, it exits 2.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chat_worker_batch.h"
+#include "chat_worker_conf.h"
+#include "chat_worker_kafka.h"
+#include "chat_worker_log.h"
+#include "chat_worker_redis.h"
+
+
+#define CHAT_WORKER_STOP_TIMEOUT  10     /* s */
+#define CHAT_WORKER_POLL_MS       100    /* how soon a signal is seen */
+
+
+static volatile sig_atomic_t  chat_worker_stop;
+
+
+static void
+chat_worker_on_signal(int signo)
+{
+    (void) signo;
+
+    if (!chat_worker_stop) {
+        chat_worker_stop = 1;
+        alarm(CHAT_WORKER_STOP_TIMEOUT);
+    }
+}
+
+
+static void
+chat_worker_on_alarm(int signo)
+{
+    static const char  msg[] = "chat-worker: stopping took too long, "
+                               "exiting\n";
+
+    (void) signo;
+
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+        /* exiting anyway */
+    }
+
+    _exit(2);
+}
+
+
+static int
+chat_worker_signals(void)
+{
+    struct sigaction  sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+
+    /* no SA_RESTART: a retry backoff's sleep ends at the signal */
+    sa.sa_handler = chat_worker_on_signal;
+
+    if (sigaction(SIGTERM, &sa, NULL) != 0
+        || sigaction(SIGINT, &sa, NULL) != 0)
+    {
+        return -1;
+    }
+
+    sa.sa_handler = chat_worker_on_alarm;
+
+    if (sigaction(SIGALRM, &sa, NULL) != 0) {
+        return -1;
+    }
+
+    /* a Redis connection closed under a write is an error, not a death */
+    sa.sa_handler = SIG_IGN;
+
+    return sigaction(SIGPIPE, &sa, NULL);
+}
+
+
+/* Gathers and runs batches until a signal or a fatal consumer error. */
+
+static int
+chat_worker_loop(chat_worker_batch_t *b, chat_worker_kafka_t *k)
+{
+    while (!chat_worker_stop) {
+
+        if (chat_worker_kafka_failed(k)) {
+            return -1;
+        }
+
+        if (chat_worker_kafka_fill(k, CHAT_WORKER_POLL_MS) == 0) {
+            continue;
+        }
+
+        if (chat_worker_batch_run(b) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+chat_worker_run(const chat_worker_conf_t *conf)
+{
+    int                   rc;
+    char                  err[512];
+    chat_store_t         *store;
+    chat_worker_kafka_t  *k;
+    chat_worker_redis_t  *redis;
+    chat_worker_batch_t   b;
+
+    /* the consumer first, so that a bad option fails before any file is
+     * created; it joins the group once the store is open */
+
+    chat_worker_batch_init(&b, conf, NULL, NULL, &chat_worker_stop);
+
+    store = NULL;
+    redis = NULL;
+
+    k = chat_worker_kafka_open(conf, chat_worker_batch_flush, &b, err,
+                               sizeof(err));
+    if (k == NULL) {
+        chat_worker_log(CHAT_LOG_ERROR, "%s", err);
+        rc = 1;
+        goto done;
+    }
+
+    store = chat_store_open(conf->store, err, sizeof(err));
+    if (store == NULL) {
+        chat_worker_log(CHAT_LOG_ERROR, "%s", err);
+        goto failed;
+    }
+
+    redis = chat_worker_redis_new(conf);
+    if (redis == NULL) {
+        chat_worker_log(CHAT_LOG_ERROR, "out of memory");
+        goto failed;
+    }
+
+    b.kafka = k;
+    b.store = store;
+    b.redis = redis;
+
+    if (chat_worker_kafka_subscribe(k, conf->topic, err, sizeof(err)) != 0) {
+        chat_worker_log(CHAT_LOG_ERROR, "%s", err);
+        goto failed;
+    }
+
+    chat_worker_log(CHAT_LOG_INFO, "started: brokers %s, topic %s, group %s, "
+                    "store %s, redis %s", conf->brokers, conf->topic,
+                    conf->group, conf->store, conf->redis);
+
+    rc = chat_worker_loop(&b, k) == 0 ? 0 : 1;
+
+    chat_worker_log(CHAT_LOG_INFO, "stopping: %llu records consumed, %llu "
+                    "skipped, %llu publishes",
+                    (unsigned long long) b.records,
+                    (unsigned long long) b.skipped,
+                    (unsigned long long) b.published);
+
+    /* the batch in hand when a fatal error came, if any */
+    chat_worker_batch_run(&b);
+
+    if (chat_worker_kafka_close(k) != 0 || b.gave_up) {
+        rc = 1;
+    }
+
+done:
+
+    chat_worker_batch_free(&b);
+    chat_worker_redis_free(redis);
+    chat_store_close(store);
+
+    return rc;
+
+failed:
+
+    /* not polled yet: no callback can come */
+    chat_worker_kafka_close(k);
+    rc = 1;
+    goto done;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                 rc;
+    char                err[1024];
+    chat_worker_conf_t  conf;
+
+    rc = chat_worker_conf_parse(&conf, argc, argv, err, sizeof(err));
+
+    if (rc != 0) {
+        if (rc > 0) {
+            chat_worker_conf_usage(stdout, argv[0]);
+
+        } else {
+            fprintf(stderr, "chat-worker: %s\n", err);
+        }
+
+        chat_worker_conf_free(&conf);
+        return rc > 0 ? 0 : 1;
+    }
+
+    chat_worker_log_set_level((chat_log_level_e) conf.log_level);
+
+    if (chat_worker_signals() != 0) {
+        chat_worker_log(CHAT_LOG_ERROR, "sigaction failed");
+        chat_worker_conf_free(&conf);
+        return 1;
+    }
+
+    rc = chat_worker_run(&conf);
+
+    chat_worker_conf_free(&conf);
+
+    if (rc == 0) {
+        chat_worker_log(CHAT_LOG_INFO, "stopped");
+    }
+
+    return rc;
+}

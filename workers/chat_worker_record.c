@@ -1,0 +1,358 @@
+/*
+ * Decoder of the records of the topic of writes (docs/INTERNALS.md).
+ *
+ * The module is the only producer, but a record is still checked field by
+ * field: a bad one must be skipped with a reason, never stored half-right.
+ * Members the contract does not name are ignored, so that a later version
+ * can add some.
+ */
+
+#include <string.h>
+
+#include "chat_worker_record.h"
+
+
+static int
+chat_worker_record_bad(const char **reason, const char *why)
+{
+    *reason = why;
+    return -1;
+}
+
+
+/* Returns 1 with the string member key in out, 0 when absent, -1 when the
+ * member is not a string. */
+
+static int
+chat_worker_record_string(json_t *obj, const char *key, chat_str_t *out)
+{
+    json_t  *v;
+
+    v = json_object_get(obj, key);
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    if (!json_is_string(v)) {
+        return -1;
+    }
+
+    out->s = json_string_value(v);
+    out->len = json_string_length(v);
+
+    return 1;
+}
+
+
+/* 0 with the integer member key (at least min) in out, -1 otherwise. */
+
+static int
+chat_worker_record_integer(json_t *obj, const char *key, int64_t min,
+    int64_t *out)
+{
+    json_t  *v;
+
+    v = json_object_get(obj, key);
+
+    if (!json_is_integer(v) || json_integer_value(v) < min) {
+        return -1;
+    }
+
+    *out = json_integer_value(v);
+
+    return 0;
+}
+
+
+/* A user id member: present and valid. */
+
+static int
+chat_worker_record_user(json_t *obj, const char *key, chat_str_t *out)
+{
+    if (chat_worker_record_string(obj, key, out) != 1) {
+        return -1;
+    }
+
+    return chat_id_valid(out->s, out->len) ? 0 : -1;
+}
+
+
+/* A mid: 1-32 bytes of letters and digits (Crockford base32 is a subset). */
+
+static int
+chat_worker_record_mid_valid(chat_str_t mid)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (mid.len == 0 || mid.len > CHAT_WORKER_MID_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < mid.len; i++) {
+        c = (unsigned char) mid.s[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')
+              || (c >= 'a' && c <= 'z')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* media, when present: an object with a string url and mime and an integer
+ * size; it is stored and forwarded as it is. */
+
+static int
+chat_worker_record_media(chat_worker_record_t *rec)
+{
+    int64_t     size;
+    chat_str_t  s;
+
+    rec->media = json_object_get(rec->root, "media");
+
+    if (rec->media == NULL) {
+        return 0;
+    }
+
+    if (!json_is_object(rec->media)
+        || chat_worker_record_string(rec->media, "url", &s) != 1
+        || chat_worker_record_string(rec->media, "mime", &s) != 1
+        || chat_worker_record_integer(rec->media, "size", 0, &size) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+chat_worker_record_conv(chat_worker_record_t *rec, const char **reason)
+{
+    if (chat_worker_record_string(rec->root, "conv", &rec->conv) != 1
+        || chat_conv_parse(rec->conv.s, rec->conv.len, &rec->conv_parsed)
+           != 0)
+    {
+        return chat_worker_record_bad(reason, "\"conv\" is not a valid "
+                                      "conversation id");
+    }
+
+    return 0;
+}
+
+
+/* The conversation of a DM send must be the one of its two users. */
+
+static int
+chat_worker_record_dm(chat_worker_record_t *rec, const char **reason)
+{
+    char    conv[CHAT_CONV_MAX];
+    size_t  n;
+
+    if (chat_worker_record_user(rec->root, "to", &rec->to) != 0) {
+        return chat_worker_record_bad(reason, "\"to\" is not a valid "
+                                      "user id");
+    }
+
+    if (rec->to.len == rec->from.len
+        && memcmp(rec->to.s, rec->from.s, rec->to.len) == 0)
+    {
+        return chat_worker_record_bad(reason, "\"to\" is the sender");
+    }
+
+    n = chat_conv_dm(conv, rec->from, rec->to);
+
+    if (rec->conv_parsed.kind != CHAT_CONV_DM
+        || n != rec->conv.len || memcmp(conv, rec->conv.s, n) != 0)
+    {
+        return chat_worker_record_bad(reason, "\"conv\" is not the "
+                                      "conversation of \"from\" and \"to\"");
+    }
+
+    return 0;
+}
+
+
+static int
+chat_worker_record_send(chat_worker_record_t *rec, const char **reason)
+{
+    if (chat_worker_record_string(rec->root, "mid", &rec->mid) != 1
+        || !chat_worker_record_mid_valid(rec->mid))
+    {
+        return chat_worker_record_bad(reason, "\"mid\" is not a valid "
+                                      "message id");
+    }
+
+    if (chat_worker_record_conv(rec, reason) != 0) {
+        return -1;
+    }
+
+    if (chat_worker_record_user(rec->root, "from", &rec->from) != 0) {
+        return chat_worker_record_bad(reason, "\"from\" is not a valid "
+                                      "user id");
+    }
+
+    if (json_object_get(rec->root, "group") != NULL) {
+        /* group conversations arrive with their membership records */
+        return chat_worker_record_bad(reason, "group messages are not "
+                                      "supported yet");
+    }
+
+    if (chat_worker_record_dm(rec, reason) != 0) {
+        return -1;
+    }
+
+    if (chat_worker_record_string(rec->root, "body", &rec->body) != 1) {
+        return chat_worker_record_bad(reason, "\"body\" is not a string");
+    }
+
+    if (chat_worker_record_string(rec->root, "id", &rec->id) != 1
+        || !chat_client_id_valid(rec->id.s, rec->id.len))
+    {
+        return chat_worker_record_bad(reason, "\"id\" is not a valid "
+                                      "client id");
+    }
+
+    if (chat_worker_record_media(rec) != 0) {
+        return chat_worker_record_bad(reason, "\"media\" is not an object "
+                                      "with url, mime and size");
+    }
+
+    return 0;
+}
+
+
+static int
+chat_worker_record_receipt(chat_worker_record_t *rec, const char **reason)
+{
+    chat_str_t  status;
+
+    if (chat_worker_record_conv(rec, reason) != 0) {
+        return -1;
+    }
+
+    if (chat_worker_record_user(rec->root, "by", &rec->by) != 0) {
+        return chat_worker_record_bad(reason, "\"by\" is not a valid "
+                                      "user id");
+    }
+
+    if (chat_worker_record_string(rec->root, "status", &status) == 1) {
+        if (status.len == 9 && memcmp(status.s, "delivered", 9) == 0) {
+            rec->status = CHAT_RECEIPT_DELIVERED;
+
+        } else if (status.len == 4 && memcmp(status.s, "read", 4) == 0) {
+            rec->status = CHAT_RECEIPT_READ;
+        }
+    }
+
+    if (rec->status == 0) {
+        return chat_worker_record_bad(reason, "\"status\" is not "
+                                      "\"delivered\" or \"read\"");
+    }
+
+    if (chat_worker_record_integer(rec->root, "seq", 1, &rec->seq) != 0) {
+        return chat_worker_record_bad(reason, "\"seq\" is not an integer "
+                                      ">= 1");
+    }
+
+    return 0;
+}
+
+
+static int
+chat_worker_record_sync(chat_worker_record_t *rec, const char **reason)
+{
+    if (chat_worker_record_user(rec->root, "user", &rec->user) != 0) {
+        return chat_worker_record_bad(reason, "\"user\" is not a valid "
+                                      "user id");
+    }
+
+    /* the target of a payload: no newline, and never "*" (every device) */
+
+    if (chat_worker_record_string(rec->root, "conn", &rec->conn) != 1
+        || !chat_client_id_valid(rec->conn.s, rec->conn.len)
+        || (rec->conn.len == 1 && rec->conn.s[0] == '*'))
+    {
+        return chat_worker_record_bad(reason, "\"conn\" is not a valid "
+                                      "connection id");
+    }
+
+    return 0;
+}
+
+
+int
+chat_worker_record_parse(const char *data, size_t len,
+    chat_worker_record_t *rec, const char **reason)
+{
+    int64_t       v;
+    chat_str_t    op;
+    json_error_t  jerr;
+
+    memset(rec, 0, sizeof(*rec));
+
+    if (data == NULL || len == 0) {
+        return chat_worker_record_bad(reason, "empty record");
+    }
+
+    /* a body may hold "\u0000" (the module accepts it); strings are
+     * handled by their length */
+
+    rec->root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                           &jerr);
+
+    if (rec->root == NULL) {
+        return chat_worker_record_bad(reason, "malformed JSON");
+    }
+
+    if (!json_is_object(rec->root)) {
+        return chat_worker_record_bad(reason, "not a JSON object");
+    }
+
+    if (chat_worker_record_integer(rec->root, "v", 0, &v) != 0
+        || v != CHAT_WORKER_RECORD_VERSION)
+    {
+        return chat_worker_record_bad(reason, "\"v\" is not 1");
+    }
+
+    if (chat_worker_record_integer(rec->root, "ts", 0, &rec->ts) != 0) {
+        return chat_worker_record_bad(reason, "\"ts\" is not an integer "
+                                      ">= 0");
+    }
+
+    if (chat_worker_record_string(rec->root, "op", &op) != 1) {
+        return chat_worker_record_bad(reason, "\"op\" is missing");
+    }
+
+    if (op.len == 4 && memcmp(op.s, "send", 4) == 0) {
+        rec->op = CHAT_WORKER_OP_SEND;
+        return chat_worker_record_send(rec, reason);
+    }
+
+    if (op.len == 7 && memcmp(op.s, "receipt", 7) == 0) {
+        rec->op = CHAT_WORKER_OP_RECEIPT;
+        return chat_worker_record_receipt(rec, reason);
+    }
+
+    if (op.len == 4 && memcmp(op.s, "sync", 4) == 0) {
+        rec->op = CHAT_WORKER_OP_SYNC;
+        return chat_worker_record_sync(rec, reason);
+    }
+
+    return chat_worker_record_bad(reason, "unknown \"op\"");
+}
+
+
+void
+chat_worker_record_free(chat_worker_record_t *rec)
+{
+    if (rec->root != NULL) {
+        json_decref(rec->root);
+        rec->root = NULL;
+    }
+}

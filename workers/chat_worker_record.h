@@ -1,0 +1,64 @@
+/*
+ * The records of the Kafka topic of writes (docs/INTERNALS.md, "Kafka"),
+ * decoded and validated: a record that breaks a rule of the contract is
+ * refused with a reason, whatever its bytes.
+ *
+ * Pure: no I/O. Strings in the result point into the parsed JSON document,
+ * which lives until chat_worker_record_free().
+ */
+
+#ifndef CHAT_WORKER_RECORD_H
+#define CHAT_WORKER_RECORD_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "chat_ids.h"
+#include "chat_proto.h"
+
+
+#define CHAT_WORKER_RECORD_VERSION  1
+#define CHAT_WORKER_MID_MAX         32     /* PROTOCOL.md: at most 32 bytes */
+#define CHAT_WORKER_CONN_MAX        64
+
+typedef enum {
+    CHAT_WORKER_OP_SEND = 1,
+    CHAT_WORKER_OP_RECEIPT,
+    CHAT_WORKER_OP_SYNC
+} chat_worker_op_e;
+
+typedef struct {
+    chat_worker_op_e       op;
+    int64_t                ts;
+
+    chat_str_t             conv;        /* send, receipt */
+    chat_conv_t            conv_parsed;
+
+    chat_str_t             mid;         /* send */
+    chat_str_t             from;
+    chat_str_t             to;          /* DM send */
+    chat_str_t             body;
+    chat_str_t             id;          /* the sender's client id */
+    json_t                *media;       /* NULL when absent; borrowed */
+
+    chat_str_t             by;          /* receipt */
+    chat_receipt_status_e  status;
+    int64_t                seq;
+
+    chat_str_t             user;        /* sync */
+    chat_str_t             conn;
+
+    json_t                *root;        /* owned */
+} chat_worker_record_t;
+
+
+/*
+ * Decodes and validates one record value. Returns 0, or -1 with a static
+ * reason in *reason. Either way chat_worker_record_free() must be called.
+ */
+int chat_worker_record_parse(const char *data, size_t len,
+    chat_worker_record_t *rec, const char **reason);
+
+void chat_worker_record_free(chat_worker_record_t *rec);
+
+#endif /* CHAT_WORKER_RECORD_H */

@@ -1,0 +1,219 @@
+/*
+ * chat-worker's Redis publisher.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <hiredis/hiredis.h>
+
+#include "chat_worker_log.h"
+#include "chat_worker_redis.h"
+
+
+#define CHAT_WORKER_REDIS_BACKOFF_MIN  100     /* ms */
+#define CHAT_WORKER_REDIS_BACKOFF_MAX  5000
+
+
+struct chat_worker_redis_s {
+    const chat_worker_conf_t  *conf;
+    redisContext              *ctx;
+    struct timeval             timeout;
+
+    int64_t                    next_attempt;   /* monotonic ms */
+    int64_t                    backoff;        /* ms */
+    int                        down;           /* told the log so */
+};
+
+
+static int64_t
+chat_worker_redis_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+chat_worker_redis_t *
+chat_worker_redis_new(const chat_worker_conf_t *conf)
+{
+    chat_worker_redis_t  *r;
+
+    r = calloc(1, sizeof(chat_worker_redis_t));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->conf = conf;
+    r->timeout.tv_sec = conf->redis_timeout / 1000;
+    r->timeout.tv_usec = (conf->redis_timeout % 1000) * 1000;
+    r->backoff = CHAT_WORKER_REDIS_BACKOFF_MIN;
+
+    return r;
+}
+
+
+/* Drops the connection; the next attempt is after the backoff. */
+
+static void
+chat_worker_redis_lost(chat_worker_redis_t *r, const char *what,
+    const char *why)
+{
+    if (!r->down) {
+        chat_worker_log(CHAT_LOG_WARN, "redis %s: %s: %s; publishing "
+                        "resumes when it is back (clients sync)",
+                        r->conf->redis, what, why);
+        r->down = 1;
+
+    } else {
+        chat_worker_log(CHAT_LOG_DEBUG, "redis %s: %s: %s", r->conf->redis,
+                        what, why);
+    }
+
+    if (r->ctx != NULL) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+
+    r->next_attempt = chat_worker_redis_now() + r->backoff;
+    r->backoff *= 2;
+
+    if (r->backoff > CHAT_WORKER_REDIS_BACKOFF_MAX) {
+        r->backoff = CHAT_WORKER_REDIS_BACKOFF_MAX;
+    }
+}
+
+
+static int
+chat_worker_redis_connect(chat_worker_redis_t *r)
+{
+    if (r->ctx != NULL) {
+        return 0;
+    }
+
+    if (chat_worker_redis_now() < r->next_attempt) {
+        return -1;
+    }
+
+    if (r->conf->redis_path != NULL) {
+        r->ctx = redisConnectUnixWithTimeout(r->conf->redis_path, r->timeout);
+
+    } else {
+        r->ctx = redisConnectWithTimeout(r->conf->redis_host,
+                                         r->conf->redis_port, r->timeout);
+    }
+
+    if (r->ctx == NULL) {
+        chat_worker_redis_lost(r, "connect", "out of memory");
+        return -1;
+    }
+
+    /* the timeout of every later read and write */
+
+    if (r->ctx->err
+        || redisSetTimeout(r->ctx, r->timeout) != REDIS_OK
+        || (r->conf->redis_path == NULL
+            && redisEnableKeepAlive(r->ctx) != REDIS_OK))
+    {
+        chat_worker_redis_lost(r, "connect", r->ctx->errstr);
+        return -1;
+    }
+
+    chat_worker_log(r->down ? CHAT_LOG_WARN : CHAT_LOG_INFO,
+                    "redis %s: connected", r->conf->redis);
+
+    r->down = 0;
+    r->backoff = CHAT_WORKER_REDIS_BACKOFF_MIN;
+
+    return 0;
+}
+
+
+/* Queues every PUBLISH in the connection's output buffer. */
+
+static int
+chat_worker_redis_append(chat_worker_redis_t *r, const chat_worker_out_t *out)
+{
+    size_t      i;
+    chat_str_t  ch, pl;
+
+    for (i = 0; i < out->npubs; i++) {
+        ch = chat_worker_out_channel(out, i);
+        pl = chat_worker_out_payload(out, i);
+
+        if (redisAppendCommand(r->ctx, "PUBLISH %b %b", ch.s, ch.len,
+                               pl.s, pl.len)
+            != REDIS_OK)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+chat_worker_redis_publish(chat_worker_redis_t *r, const chat_worker_out_t *out)
+{
+    int          n, errors;
+    size_t       i;
+    redisReply  *reply;
+
+    if (out->npubs == 0) {
+        return 0;
+    }
+
+    if (chat_worker_redis_connect(r) != 0) {
+        return -1;
+    }
+
+    if (chat_worker_redis_append(r, out) != 0) {
+        chat_worker_redis_lost(r, "append", r->ctx->errstr);
+        return -1;
+    }
+
+    /* the first read sends the whole pipeline, then one reply each */
+
+    n = 0;
+    errors = 0;
+
+    for (i = 0; i < out->npubs; i++) {
+        if (redisGetReply(r->ctx, (void **) &reply) != REDIS_OK) {
+            chat_worker_redis_lost(r, "publish", r->ctx->errstr);
+            return -1;
+        }
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            if (errors++ == 0) {
+                chat_worker_log(CHAT_LOG_ERROR, "redis %s: PUBLISH: %s",
+                                r->conf->redis, reply->str);
+            }
+
+        } else {
+            n++;
+        }
+
+        freeReplyObject(reply);
+    }
+
+    return n;
+}
+
+
+void
+chat_worker_redis_free(chat_worker_redis_t *r)
+{
+    if (r == NULL) {
+        return;
+    }
+
+    if (r->ctx != NULL) {
+        redisFree(r->ctx);
+    }
+
+    free(r);
+}
