@@ -154,6 +154,8 @@ ngx_chat_kafka_configure(rd_kafka_conf_t *conf, ngx_chat_main_conf_t *cmcf,
         { "acks", ngx_string("all") },
         { "linger.ms", ngx_string("1") },
         { "socket.nagle.disable", ngx_string("true") },
+        /* back in a second after an outage, not librdkafka's 10 */
+        { "reconnect.backoff.max.ms", ngx_string("1000") },
         { "queue.buffering.max.messages", ngx_string("100000") },
         { "log.queue", ngx_string("true") },
         { NULL, ngx_null_string }

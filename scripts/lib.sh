@@ -1,51 +1,572 @@
-# Shared settings of the development scripts; sourced, not run.
+# shellcheck shell=bash
+# Shared settings and functions of the development scripts; sourced, not run.
 #
-#   CHAT_PORT        port nginx listens on (default 8080)
-#   CHAT_ADDR        address it listens on (default 127.0.0.1)
-#   CHAT_JWT_SECRET  the HS256 secret of development tokens
-#   CHAT_STATE_DIR   where the rendered config, logs, pids and data go
-#   CHAT_MODULE      the module to load (default build/ngx_chat_module.so)
-#   CHAT_PRELOAD     libraries to LD_PRELOAD into nginx (sanitizer runs)
+#   CHAT_PORT          port nginx listens on (default 8080)
+#   CHAT_ADDR          address it listens on (default 127.0.0.1)
+#   CHAT_JWT_SECRET    the HS256 secret of development tokens
+#   CHAT_STATE_DIR     where the rendered config, logs, pids and data go
+#   CHAT_MODULE        the module to load (default build/ngx_chat_module.so)
+#   CHAT_PRELOAD       libraries to LD_PRELOAD into nginx (sanitizer runs)
+#   CHAT_REDIS_PORT    port of redis-server, on 127.0.0.1 (default CHAT_PORT+1000)
+#   CHAT_WORKERS       how many chat-workers (default 1; 0 for none)
+#   CHAT_PARTITIONS    partitions of the chat.writes topic (default 8)
+#   CHAT_WORKER_BIN    the chat-worker program (default build/chat-worker)
+#   CHAT_BROKER_BIN    the dev Kafka broker (default build/chat-devbroker)
+#   CHAT_REDIS_SERVER  the redis-server program (default: Debian's)
+#   CHAT_CONF_TEMPLATE the nginx config to render (default nginx.conf.example)
+#   CHAT_WORKER_TIMEOUT seconds a starting worker gets to be ready (default 30)
+#
+# The state dir holds run/<name>.pid and run/<name>.cmd (its command line)
+# for each component (redis, broker, worker-N, nginx), run/kafka.address (the
+# dev broker's bootstrap list), logs/ (one log per component, nginx's
+# error.log and access.log), redis/ (its append-only file) and chat.db.
 
-CHAT_TOP=$(cd "$(dirname "$0")/.." && pwd)
+CHAT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CHAT_PORT=${CHAT_PORT:-8080}
 CHAT_ADDR=${CHAT_ADDR:-127.0.0.1}
 CHAT_JWT_SECRET=${CHAT_JWT_SECRET:-ngx-chat-development-secret-not-for-production}
 CHAT_STATE_DIR=${CHAT_STATE_DIR:-$CHAT_TOP/state}
 CHAT_MODULE=${CHAT_MODULE:-$CHAT_TOP/build/ngx_chat_module.so}
 CHAT_NGINX=${CHAT_NGINX:-/usr/sbin/nginx}
+CHAT_WORKERS=${CHAT_WORKERS:-1}
+CHAT_PARTITIONS=${CHAT_PARTITIONS:-8}
+CHAT_WORKER_BIN=${CHAT_WORKER_BIN:-$CHAT_TOP/build/chat-worker}
+CHAT_BROKER_BIN=${CHAT_BROKER_BIN:-$CHAT_TOP/build/chat-devbroker}
+CHAT_REDIS_SERVER=${CHAT_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}
+CHAT_CONF_TEMPLATE=${CHAT_CONF_TEMPLATE:-$CHAT_TOP/nginx.conf.example}
 
-# Renders nginx.conf.example into the state dir: the module, port and secret
-# of this run; every relative path in it is under the state dir (nginx -p).
-chat_render_config() {
-    mkdir -p "$CHAT_STATE_DIR/logs" "$CHAT_STATE_DIR/tmp" "$CHAT_STATE_DIR/modules"
+# Fixed names: the topic and group the module and the workers agree on.
+CHAT_TOPIC=chat.writes
+CHAT_GROUP=chat-workers
+
+# Seconds each component gets to start, and to stop before SIGKILL. A
+# worker is ready once the group gave it partitions: a restarted one waits
+# for its dead predecessor's session to time out and for the rebalance
+# (9-18 s measured against the dev broker), hence more than the others.
+CHAT_START_TIMEOUT=10
+CHAT_WORKER_TIMEOUT=${CHAT_WORKER_TIMEOUT:-30}
+CHAT_STOP_TIMEOUT=10
+
+# Names of the components this invocation started, in order (for rollback).
+CHAT_STARTED=()
+
+chat_log() {
+    echo "${CHAT_SCRIPT:-chat}: $*"
+}
+
+chat_err() {
+    echo "${CHAT_SCRIPT:-chat}: $*" >&2
+}
+
+# Checks the numeric settings before anything is started, so that a typo
+# gives a message rather than a half-started system.
+chat_check_settings() {
+    local name value
+    for name in CHAT_PORT CHAT_WORKERS CHAT_PARTITIONS; do
+        value=${!name}
+        if ! [[ $value =~ ^[0-9]+$ ]]; then
+            chat_err "$name must be a number, not '$value'"
+            return 1
+        fi
+    done
+    CHAT_REDIS_PORT=${CHAT_REDIS_PORT:-$((CHAT_PORT + 1000))}
+    if ! [[ $CHAT_REDIS_PORT =~ ^[0-9]+$ ]] || [ "$CHAT_REDIS_PORT" -lt 1 ] \
+       || [ "$CHAT_REDIS_PORT" -gt 65535 ] || [ "$CHAT_PORT" -lt 1 ] \
+       || [ "$CHAT_PORT" -gt 65535 ] || [ "$CHAT_REDIS_PORT" = "$CHAT_PORT" ]; then
+        chat_err "CHAT_PORT ($CHAT_PORT) and CHAT_REDIS_PORT ($CHAT_REDIS_PORT) must be two different ports"
+        return 1
+    fi
+    if [ "$CHAT_PARTITIONS" -lt 1 ] || [ "$CHAT_PARTITIONS" -gt 1024 ]; then
+        chat_err "CHAT_PARTITIONS must be from 1 to 1024"
+        return 1
+    fi
+    if [ "$CHAT_WORKERS" -gt 64 ]; then
+        chat_err "CHAT_WORKERS must be from 0 to 64"
+        return 1
+    fi
+}
+
+# Creates the state dir and makes CHAT_STATE_DIR absolute: redis, the
+# workers and nginx -p all get paths in it, from other working directories.
+chat_init_state() {
+    mkdir -p "$CHAT_STATE_DIR"/{logs,tmp,modules,run,redis}
     CHAT_STATE_DIR=$(cd "$CHAT_STATE_DIR" && pwd)
+}
+
+chat_pidfile() {
+    echo "$CHAT_STATE_DIR/run/$1.pid"
+}
+
+# True when the process named in pid file $1 runs and is the one that wrote
+# it. A pid file left over (a reboot, a kill -9) may name an unrelated
+# process that got the same pid since: that one started after the file was
+# written, while ours started before (2 s of slack for clock steps).
+chat_pidfile_alive() {
+    local file=$1 pid fields started written
+    [ -f "$file" ] || return 1
+    read -r pid 2>/dev/null <"$file" || [ -n "${pid:-}" ] || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    read -r fields 2>/dev/null <"/proc/$pid/stat" || return 1
+    # fields from the 3rd (state) on: the 2nd, "(comm)", may hold spaces
+    read -r -a fields <<<"${fields##*) }"
+    [ "${fields[0]}" != Z ] || return 1     # exited, not yet reaped
+    if [ -z "${CHAT_BTIME:-}" ]; then
+        CHAT_BTIME=$(awk '$1 == "btime" { print $2 }' /proc/stat)
+        CHAT_HZ=$(getconf CLK_TCK)
+    fi
+    started=$((CHAT_BTIME + fields[19] / CHAT_HZ))
+    written=$(stat -c %Y "$file" 2>/dev/null) || return 1
+    [ "$started" -le $((written + 2)) ]
+}
+
+chat_alive() {
+    chat_pidfile_alive "$(chat_pidfile "$1")"
+}
+
+# True while process $1 exists and has not exited (a zombie has).
+chat_proc_alive() {
+    local fields
+    read -r fields 2>/dev/null <"/proc/$1/stat" || return 1
+    fields=${fields##*) }
+    [ "${fields%% *}" != Z ]
+}
+
+chat_pid() {
+    cat "$(chat_pidfile "$1")"
+}
+
+# The worker names that have a pid file, whatever CHAT_WORKERS is now.
+chat_worker_names() {
+    local f
+    for f in "$CHAT_STATE_DIR"/run/worker-*.pid; do
+        [ -e "$f" ] || continue
+        f=${f##*/}
+        echo "${f%.pid}"
+    done
+}
+
+# True when something accepts connections on 127.0.0.1:$1. The subshell
+# keeps the probe's file descriptor and error message out of this shell.
+chat_port_busy() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# chat_spawn NAME LOG COMMAND... : starts COMMAND in the background, in a
+# session of its own (so a Ctrl-C meant for `make run` or the terminal
+# reaches only the script, which stops everything in order), output and
+# errors appended to LOG; records its pid and command line. A background job
+# of a script is never a process group leader, so setsid execs in place
+# and $! is the component's own pid.
+chat_spawn() {
+    local name=$1 log=$2
+    shift 2
+    printf '%q ' "$@" >"$CHAT_STATE_DIR/run/$name.cmd"
+    echo >>"$CHAT_STATE_DIR/run/$name.cmd"
+    setsid "$@" </dev/null >>"$log" 2>&1 &
+    echo "$!" >"$(chat_pidfile "$name")"
+    CHAT_STARTED+=("$name")
+}
+
+# Prints the last lines of a component's log after a failed start.
+chat_show_log() {
+    if [ -s "$1" ]; then
+        chat_err "last lines of $1:"
+        tail -n 15 "$1" | sed 's/^/    /' >&2
+    fi
+}
+
+# chat_stop NAME SIGNAL : sends SIGNAL, waits up to CHAT_STOP_TIMEOUT, then
+# SIGKILL; removes the pid file. Nothing happens for a dead component.
+chat_stop() {
+    local name=$1 sig=$2 pid end
+    if chat_alive "$name"; then
+        # the pid, not the pid file, from now on: redis and the broker
+        # remove theirs before they are quite gone
+        pid=$(chat_pid "$name")
+        kill -"$sig" "$pid" 2>/dev/null || true
+        for ((end = SECONDS + CHAT_STOP_TIMEOUT; SECONDS < end; )); do
+            chat_proc_alive "$pid" || break
+            sleep 0.1
+        done
+        if chat_proc_alive "$pid"; then
+            chat_err "$name (pid $pid) did not stop within $CHAT_STOP_TIMEOUT s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        # a child of this shell (make run) is reaped here, not left a zombie
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -f "$(chat_pidfile "$name")"
+    if [ "$name" = nginx ]; then
+        chat_stop_nginx_orphans
+    fi
+}
+
+# nginx processes of this state dir: after a kill -9 of the master its
+# workers keep serving and keep the port. They are known by this state
+# dir's error log, which every one of them holds open.
+chat_nginx_processes() {
+    local dir fd comm log="$CHAT_STATE_DIR/logs/error.log"
+    for dir in /proc/[0-9]*; do
+        comm=
+        read -r comm 2>/dev/null <"$dir/comm" || true
+        [ "$comm" = nginx ] || continue
+        for fd in "$dir"/fd/*; do
+            if [ "$(readlink "$fd" 2>/dev/null)" = "$log" ]; then
+                echo "${dir#/proc/}"
+                break
+            fi
+        done
+    done
+}
+
+# Stops the nginx processes left without their master (see above).
+chat_stop_nginx_orphans() {
+    local pids end p
+    pids=$(chat_nginx_processes)
+    [ -n "$pids" ] || return 0
+    chat_err "stopping nginx processes left by a dead master: ${pids//$'\n'/ }"
+    # shellcheck disable=SC2086
+    kill -QUIT $pids 2>/dev/null || true
+    for ((end = SECONDS + CHAT_STOP_TIMEOUT; SECONDS < end; )); do
+        pids=$(for p in $pids; do
+                   if chat_proc_alive "$p"; then echo "$p"; fi
+               done)
+        [ -n "$pids" ] || return 0
+        sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+}
+
+# The signal that stops each component gracefully: nginx finishes its
+# requests and closes WebSockets with 1001; the others shut down on TERM
+# (redis flushes its append-only file first).
+chat_stop_signal() {
+    case $1 in
+        nginx) echo QUIT ;;
+        *)     echo TERM ;;
+    esac
+}
+
+# Stops everything in the state dir, front to back: nginx first so that no
+# new write is produced, the workers so that they commit what they applied,
+# then the broker (its log is lost) and redis.
+chat_down() {
+    local name
+    chat_stop nginx QUIT
+    for name in $(chat_worker_names); do
+        chat_stop "$name" TERM
+    done
+    chat_stop broker TERM
+    chat_stop redis TERM
+    rm -f "$CHAT_STATE_DIR/run/kafka.address"
+}
+
+# Stops, newest first, what this invocation started: a failed start leaves
+# nothing behind, and components that were already running stay as they were.
+chat_rollback() {
+    local i name
+    for ((i = ${#CHAT_STARTED[@]} - 1; i >= 0; i--)); do
+        name=${CHAT_STARTED[i]}
+        chat_stop "$name" "$(chat_stop_signal "$name")"
+    done
+    CHAT_STARTED=()
+}
+
+# Builds what is missing, when it is the project's own build output; a
+# program given by its variable must exist.
+chat_build_missing() {
+    if [ ! -f "$CHAT_MODULE" ]; then
+        make -s -C "$CHAT_TOP" module
+    fi
+    if [ ! -x "$CHAT_BROKER_BIN" ] && [ "$CHAT_BROKER_BIN" = "$CHAT_TOP/build/chat-devbroker" ]; then
+        make -s -C "$CHAT_TOP" build/chat-devbroker
+    fi
+    if [ "$CHAT_WORKERS" -gt 0 ] && [ ! -x "$CHAT_WORKER_BIN" ] \
+       && [ "$CHAT_WORKER_BIN" = "$CHAT_TOP/build/chat-worker" ]; then
+        make -s -C "$CHAT_TOP" build/chat-worker || {
+            chat_err "could not build build/chat-worker (set CHAT_WORKER_BIN, or CHAT_WORKERS=0 for none)"
+            return 1
+        }
+    fi
+    local prog
+    for prog in "$CHAT_BROKER_BIN" "$CHAT_REDIS_SERVER" "$CHAT_NGINX"; do
+        [ -x "$prog" ] || { chat_err "$prog: no such program"; return 1; }
+    done
+    if [ "$CHAT_WORKERS" -gt 0 ] && [ ! -x "$CHAT_WORKER_BIN" ]; then
+        chat_err "$CHAT_WORKER_BIN: no such program"
+        return 1
+    fi
+}
+
+# The dev broker cannot be restarted under running clients: its log is in
+# its memory and its ports change, so whatever still runs holds an address
+# that is gone and offsets that no longer exist.
+chat_check_broker() {
+    local name others=()
+    chat_alive broker && return 0
+    for name in redis nginx $(chat_worker_names); do
+        if chat_alive "$name"; then
+            others+=("$name")
+        fi
+    done
+    if [ ${#others[@]} -gt 0 ]; then
+        chat_err "the dev broker is gone while ${others[*]} still run;" \
+                 "its log and ports went with it, so it cannot be restarted under them:" \
+                 "run scripts/dev-down first"
+        return 1
+    fi
+}
+
+chat_redis_ping() {
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$CHAT_REDIS_PORT" || exit 1
+        printf 'PING\r\n' >&3
+        IFS= read -r -t 2 reply <&3 || exit 1
+        [ "${reply%$'\r'}" = "+PONG" ]
+    ) 2>/dev/null
+}
+
+# redis-server on 127.0.0.1:CHAT_REDIS_PORT. appendonly keeps the keys over
+# a restart (same port, same dir); RDB snapshots would only duplicate that.
+chat_start_redis() {
+    local log="$CHAT_STATE_DIR/logs/redis.log" end
+    if chat_alive redis; then
+        chat_log "redis-server already running (pid $(chat_pid redis))"
+        return 0
+    fi
+    if chat_port_busy "$CHAT_REDIS_PORT"; then
+        chat_err "port $CHAT_REDIS_PORT (CHAT_REDIS_PORT) is taken by another process"
+        return 1
+    fi
+    chat_spawn redis "$log" "$CHAT_REDIS_SERVER" \
+        --bind 127.0.0.1 --port "$CHAT_REDIS_PORT" \
+        --dir "$CHAT_STATE_DIR/redis" --appendonly yes --save "" \
+        --daemonize no --pidfile "$(chat_pidfile redis)" \
+        --logfile "$log"
+    for ((end = SECONDS + CHAT_START_TIMEOUT; SECONDS < end; )); do
+        if ! chat_alive redis; then
+            chat_err "redis-server exited at start"
+            chat_show_log "$log"
+            return 1
+        fi
+        if chat_redis_ping; then
+            chat_log "redis-server on 127.0.0.1:$CHAT_REDIS_PORT (pid $(chat_pid redis))"
+            return 0
+        fi
+        sleep 0.1
+    done
+    chat_err "redis-server did not answer PING within $CHAT_START_TIMEOUT s"
+    chat_show_log "$log"
+    return 1
+}
+
+# The dev broker; sets CHAT_KAFKA_ADDRESS to its bootstrap list, which it
+# writes (whole, by a rename) once its cluster is up.
+chat_start_broker() {
+    local log="$CHAT_STATE_DIR/logs/broker.log"
+    local address="$CHAT_STATE_DIR/run/kafka.address" end
+    if chat_alive broker; then
+        if [ ! -s "$address" ]; then
+            chat_err "the dev broker runs (pid $(chat_pid broker)) but $address is missing; run scripts/dev-down first"
+            return 1
+        fi
+        CHAT_KAFKA_ADDRESS=$(cat "$address")
+        chat_log "dev broker already running at $CHAT_KAFKA_ADDRESS (pid $(chat_pid broker))"
+        return 0
+    fi
+    rm -f "$address"
+    chat_spawn broker "$log" "$CHAT_BROKER_BIN" \
+        --topic "$CHAT_TOPIC:$CHAT_PARTITIONS" \
+        --address-file "$address" --pid-file "$(chat_pidfile broker)"
+    for ((end = SECONDS + CHAT_START_TIMEOUT; SECONDS < end; )); do
+        if [ -s "$address" ]; then
+            CHAT_KAFKA_ADDRESS=$(cat "$address")
+            chat_log "dev broker at $CHAT_KAFKA_ADDRESS, topic $CHAT_TOPIC with $CHAT_PARTITIONS partitions (pid $(chat_pid broker))"
+            return 0
+        fi
+        if ! chat_alive broker; then
+            chat_err "the dev broker exited at start"
+            chat_show_log "$log"
+            return 1
+        fi
+        sleep 0.1
+    done
+    chat_err "the dev broker did not write $address within $CHAT_START_TIMEOUT s"
+    chat_show_log "$log"
+    return 1
+}
+
+# Starts every worker that is not running, then waits for each one it
+# started to log "chat-worker: ready" (they join the group together, so
+# they wait together). Each log is appended to over restarts, so only what
+# a worker wrote after its start counts.
+chat_start_workers() {
+    local n name log end pending=() offsets=() ready
+    for ((n = 1; n <= CHAT_WORKERS; n++)); do
+        name=worker-$n
+        if chat_alive "$name"; then
+            chat_log "$name already running (pid $(chat_pid "$name"))"
+            continue
+        fi
+        log="$CHAT_STATE_DIR/logs/$name.log"
+        offsets+=("$(stat -c %s "$log" 2>/dev/null || echo 0)")
+        pending+=("$name")
+        chat_spawn "$name" "$log" "$CHAT_WORKER_BIN" \
+            --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
+            --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
+            --store "sqlite:$CHAT_STATE_DIR/chat.db"
+    done
+    for ((end = SECONDS + CHAT_WORKER_TIMEOUT; SECONDS < end && ${#pending[@]} > 0; )); do
+        ready=()
+        for n in "${!pending[@]}"; do
+            name=${pending[n]}
+            log="$CHAT_STATE_DIR/logs/$name.log"
+            if tail -c +$((offsets[n] + 1)) "$log" 2>/dev/null | grep -q 'chat-worker: ready'; then
+                chat_log "$name ready (pid $(chat_pid "$name"))"
+                ready+=("$n")
+            elif ! chat_alive "$name"; then
+                chat_err "$name exited at start"
+                chat_show_log "$log"
+                return 1
+            fi
+        done
+        for n in "${ready[@]}"; do
+            unset 'pending[n]' 'offsets[n]'
+        done
+        if [ ${#pending[@]} -gt 0 ]; then
+            sleep 0.1
+        fi
+    done
+    for name in "${pending[@]}"; do
+        chat_err "$name did not log 'chat-worker: ready' within $CHAT_WORKER_TIMEOUT s"
+        chat_show_log "$CHAT_STATE_DIR/logs/$name.log"
+        return 1
+    done
+}
+
+# Escapes a replacement text for sed's s|...|...|.
+chat_sed_escape() {
+    printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'
+}
+
+# Renders the config template into the state dir: the module, port,
+# secret, pid file, Kafka brokers and Redis of this run. Every relative path
+# in it is under the state dir (nginx -p).
+chat_render_config() {
+    local secret brokers
+    chat_init_state
     ln -sf "$(cd "$(dirname "$CHAT_MODULE")" && pwd)/$(basename "$CHAT_MODULE")" \
         "$CHAT_STATE_DIR/modules/ngx_chat_module.so"
+    secret=$(chat_sed_escape "$CHAT_JWT_SECRET")
+    brokers=$(chat_sed_escape "${CHAT_KAFKA_ADDRESS:-127.0.0.1:9092}")
     sed -e "s|listen 127.0.0.1:8080;|listen $CHAT_ADDR:$CHAT_PORT;|" \
-        -e "s|chat_jwt_secret .*;|chat_jwt_secret \"$CHAT_JWT_SECRET\";|" \
-        "$CHAT_TOP/nginx.conf.example" > "$CHAT_STATE_DIR/nginx.conf"
+        -e "s|chat_jwt_secret .*;|chat_jwt_secret \"$secret\";|" \
+        -e "s|^\(\s*\)pid .*;|\1pid run/nginx.pid;|" \
+        -e "s|^\(\s*\)chat_kafka_brokers .*;|\1chat_kafka_brokers $brokers;|" \
+        -e "s|^\(\s*\)chat_redis .*;|\1chat_redis 127.0.0.1:${CHAT_REDIS_PORT:-6379};|" \
+        "$CHAT_CONF_TEMPLATE" > "$CHAT_STATE_DIR/nginx.conf"
+}
+
+# Sets CHAT_NGINX_ARGV to nginx's command line with the rendered config.
+chat_nginx_argv() {
+    CHAT_NGINX_ARGV=(env "LD_PRELOAD=${CHAT_PRELOAD:-}" "$CHAT_NGINX"
+                     -p "$CHAT_STATE_DIR/" -c "$CHAT_STATE_DIR/nginx.conf"
+                     -e "$CHAT_STATE_DIR/logs/error.log")
 }
 
 chat_nginx() {
-    LD_PRELOAD="${CHAT_PRELOAD:-}" "$CHAT_NGINX" -p "$CHAT_STATE_DIR/" \
-        -c "$CHAT_STATE_DIR/nginx.conf" -e "$CHAT_STATE_DIR/logs/error.log" "$@"
+    chat_nginx_argv
+    "${CHAT_NGINX_ARGV[@]}" "$@"
 }
 
 # Waits until nginx answers its health location, at most $1 seconds.
 chat_wait_http() {
-    i=0
-    while [ "$i" -lt $(($1 * 10)) ]; do
-        if exec 3<>"/dev/tcp/127.0.0.1/$CHAT_PORT" 2>/dev/null; then
+    local host=$CHAT_ADDR end
+    case $host in
+        0.0.0.0 | '*' | '[::]') host=127.0.0.1 ;;
+    esac
+    for ((end = SECONDS + $1; SECONDS < end; )); do
+        if (
+            exec 3<>"/dev/tcp/$host/$CHAT_PORT" || exit 1
             printf 'GET /chat/health HTTP/1.0\r\n\r\n' >&3
-            if head -n 1 <&3 | grep -q ' 200 '; then
-                exec 3<&-
-                return 0
-            fi
-            exec 3<&-
+            IFS= read -r -t 2 line <&3 || exit 1
+            [[ $line == *" 200 "* ]]
+        ) 2>/dev/null; then
+            return 0
         fi
         sleep 0.1
-        i=$((i + 1))
+    done
+    return 1
+}
+
+# nginx with the rendered config: daemonized (dev-up), or, with
+# "foreground", a child of this script with daemon off (make run).
+chat_start_nginx() {
+    local mode=${1:-daemon} end
+    if chat_alive nginx; then
+        chat_log "nginx already running (pid $(chat_pid nginx))"
+        return 0
+    fi
+    chat_stop_nginx_orphans
+    if chat_port_busy "$CHAT_PORT"; then
+        chat_err "port $CHAT_PORT (CHAT_PORT) is taken by another process"
+        return 1
+    fi
+    chat_render_config
+    chat_nginx -t -q
+    rm -f "$(chat_pidfile nginx)"
+    chat_nginx_argv
+    if [ "$mode" = foreground ]; then
+        chat_spawn nginx "$CHAT_STATE_DIR/logs/nginx.out" \
+            "${CHAT_NGINX_ARGV[@]}" -g 'daemon off;'
+    else
+        printf '%q ' "${CHAT_NGINX_ARGV[@]}" >"$CHAT_STATE_DIR/run/nginx.cmd"
+        echo >>"$CHAT_STATE_DIR/run/nginx.cmd"
+        CHAT_STARTED+=(nginx)
+        # nothing of this script's caller (a pipe it reads, a terminal) may
+        # stay open in the daemon
+        "${CHAT_NGINX_ARGV[@]}" </dev/null >>"$CHAT_STATE_DIR/logs/nginx.out" 2>&1
+        # the master writes its pid file once it has daemonized
+        for ((end = SECONDS + CHAT_START_TIMEOUT; SECONDS < end; )); do
+            if [ -s "$(chat_pidfile nginx)" ]; then
+                break
+            fi
+            sleep 0.1
+        done
+    fi
+    if ! chat_wait_http "$CHAT_START_TIMEOUT"; then
+        chat_err "nginx did not answer on port $CHAT_PORT; see $CHAT_STATE_DIR/logs/error.log"
+        chat_show_log "$CHAT_STATE_DIR/logs/error.log"
+        return 1
+    fi
+    chat_log "nginx on $CHAT_ADDR:$CHAT_PORT (pid $(chat_pid nginx))"
+}
+
+# The whole system, in order; each part only when it is not running.
+chat_up() {
+    local mode=${1:-daemon}
+    chat_check_broker
+    chat_start_redis
+    chat_start_broker
+    if [ "$CHAT_WORKERS" -gt 0 ]; then
+        chat_start_workers
+    fi
+    chat_start_nginx "$mode"
+    # what was running already must answer too
+    if ! chat_wait_http "$CHAT_START_TIMEOUT"; then
+        chat_err "nginx (pid $(chat_pid nginx)) does not answer /chat/health on port $CHAT_PORT"
+        return 1
+    fi
+}
+
+# True when any component of the state dir runs.
+chat_any_alive() {
+    local name
+    for name in nginx redis broker $(chat_worker_names); do
+        if chat_alive "$name"; then
+            return 0
+        fi
     done
     return 1
 }
