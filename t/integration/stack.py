@@ -1,0 +1,920 @@
+"""The whole ngx_chat stack for end-to-end and fault-injection tests.
+
+running_stack(directory, workers=N) starts Redis, the dev Kafka broker, N
+chat-workers and nginx with the module through scripts/dev-up, in a fresh
+state directory on free ports, and yields a Stack:
+
+  stack.port, stack.secret, stack.state_dir, stack.redis_port
+  stack.token(user)                 a valid token for this stack's secret
+  await stack.connect(user, device) a Client (below), hello already read
+  stack.pid(name)                   from $CHAT_STATE_DIR/run/<name>.pid
+  stack.kill(name, sig)             signal one component (redis, broker,
+                                    worker-1, nginx, ...)
+  stack.restart(name)               scripts/dev-up again: restarts what is
+                                    not running, waits for worker readiness
+  stack.redis_cli(*args)            redis-cli -p <port> ...
+
+On exit it runs scripts/dev-down (bounded), then fails the test if any log
+in $CHAT_STATE_DIR/logs shows a sanitizer report or an [alert].
+
+The ASan run passes CHAT_MODULE, CHAT_PRELOAD (and CHAT_WORKER_BIN) through
+the environment; dev-up applies them.
+
+Client: one WebSocket connection whose reader task keeps every frame.
+  recv(type)        the next frame of that type (a cursor per type), bounded
+  request(obj)      sends a request, returns its "sent" or "error", bounded
+  wait_until(pred)  bounded wait for a predicate over the frames
+
+Traffic: a continuous stream of sends from a few senders to a few
+recipients, each a device that reconnects and resends unanswered requests
+with the same id; verify() checks the delivery guarantees of PROTOCOL.md
+section 5 over everything that was accepted.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from harness import REPO, SANITIZED, free_port, pids_with_parent, token as make_token
+from wsclient import TIMEOUT, chat
+
+SLOW = 2.0 if SANITIZED else 1.0          # timeouts scale under ASan
+UP_TIMEOUT = 60.0 * SLOW
+DOWN_TIMEOUT = 60.0          # dev-down gives each component 10 s
+READY_TIMEOUT = 45.0 * SLOW
+SECRET = "e2e-stack-secret-7c1d9a4e2b6f8035a1"
+LOG_PROBLEMS = ("AddressSanitizer", "runtime error:", "[alert]")
+WORKER_READY = "chat-worker: ready"
+SYNC_SETTLE = 1.0 * SLOW
+
+CONNECT_ERRORS = (OSError, asyncio.TimeoutError, AssertionError,
+                  WebSocketException)
+
+
+def dm(a, b):
+    """The conversation id of a 1:1 conversation (PROTOCOL.md section 1)."""
+    return "dm:%s:%s" % tuple(sorted((a, b)))
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def worker_binary():
+    return Path(os.environ.get("CHAT_WORKER_BIN") or REPO / "build" / "chat-worker")
+
+
+def require_programs():
+    missing = [str(p) for p in (worker_binary(), REPO / "build" / "chat-devbroker")
+               if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail("the end-to-end stack needs %s: build it with `make programs` "
+                    "(or point CHAT_WORKER_BIN at the worker)" % " and ".join(missing),
+                    pytrace=False)
+
+
+# ---------------------------------------------------------------- the stack
+
+class Stack:
+    def __init__(self, state_dir, workers=1):
+        self.state_dir = Path(state_dir)
+        self.logs = self.state_dir / "logs"
+        self.workers = workers
+        self.secret = SECRET
+        self.port = free_port()
+        self.redis_port = free_port()
+        while self.redis_port == self.port:
+            self.redis_port = free_port()
+        self.down_error = None
+        self._names = 0
+
+    # -- processes
+
+    def env(self):
+        env = dict(os.environ)
+        env.pop("LD_PRELOAD", None)          # dev-up preloads nginx only
+        env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
+                   CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
+                   CHAT_WORKERS=str(self.workers))
+        if SANITIZED:
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+            env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        return env
+
+    def _script(self, name, timeout):
+        """Runs scripts/<name>; returns (exit code or None on timeout, its
+        output). The output goes through a file, not a pipe: the daemons it
+        starts may keep inherited descriptors open."""
+        out_path = self.state_dir / ("%s.out" % name)
+        with open(out_path, "ab") as out:
+            start = out.tell()
+            try:
+                rc = subprocess.run([str(REPO / "scripts" / name)], env=self.env(),
+                                    stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, timeout=timeout).returncode
+            except subprocess.TimeoutExpired:
+                rc = None
+        with open(out_path, "rb") as f:
+            f.seek(start)
+            text = f.read().decode(errors="replace")
+        if rc is None:
+            text = "%s did not return within %.0fs; its output:\n%s" % (name, timeout, text)
+        return rc, text
+
+    def up(self):
+        require_programs()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        offsets = self.log_offsets()
+        rc, out = self._script("dev-up", UP_TIMEOUT)
+        if rc != 0:
+            pytest.fail("scripts/dev-up failed (%s):\n%s\n%s"
+                        % (rc, out, self.log_tails()), pytrace=False)
+        self.wait_ready(["worker-%d" % i for i in range(1, self.workers + 1)], offsets)
+        return self
+
+    def restart(self, name=None):
+        """Runs dev-up again (it restarts what is not running); when name is
+        a worker, waits until that worker says it is ready again."""
+        offsets = self.log_offsets()
+        rc, out = self._script("dev-up", UP_TIMEOUT)
+        assert rc == 0, "dev-up (restart of %s) failed (%s):\n%s\n%s" % (
+            name, rc, out, self.log_tails())
+        if name and name.startswith("worker"):
+            self.wait_ready([name], offsets)
+
+    def down(self):
+        """dev-down, bounded; then kills whatever of ours is still alive
+        (by the pids in run/). Never raises: a problem is kept in
+        down_error for fail_on_log_problems()."""
+        rc, out = self._script("dev-down", DOWN_TIMEOUT)
+        if rc != 0:
+            self.down_error = "scripts/dev-down failed (%s): %s" % (rc, out)
+        time.sleep(0.2)
+        left = []
+        for name, pid in self.pids().items():
+            if _alive(pid):
+                left.append("%s (%d)" % (name, pid))
+                for p in pids_with_parent(pid) + [pid]:    # nginx's workers too
+                    with contextlib.suppress(OSError):
+                        os.kill(p, signal.SIGKILL)
+        if left and not self.down_error:
+            self.down_error = "still running after dev-down: " + ", ".join(left)
+
+    def pids(self):
+        """{name: pid} from run/<name>.pid (and nginx's logs/nginx.pid)."""
+        found = {}
+        files = sorted((self.state_dir / "run").glob("*.pid"))
+        for path in files + [self.logs / "nginx.pid"]:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                found.setdefault(path.stem, int(path.read_text().split()[0]))
+        return found
+
+    def pid(self, name):
+        """The pid of a component; fails when it is not running."""
+        pid = self.pids().get(name)
+        assert pid is not None, "no pid file for %s in %s (have: %s)" % (
+            name, self.state_dir / "run", sorted(self.pids()))
+        assert _alive(pid), "%s (pid %d) is not running" % (name, pid)
+        return pid
+
+    def kill(self, name, sig=signal.SIGKILL):
+        pid = self.pid(name)
+        os.kill(pid, sig)
+        if sig == signal.SIGKILL:
+            deadline = time.monotonic() + 5
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert not _alive(pid), "%s (pid %d) survived SIGKILL" % (name, pid)
+        return pid
+
+    def redis_cli(self, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.redis_port), *map(str, args)],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip()
+
+    # -- worker readiness, from their logs
+
+    def _worker_logs(self, name=None):
+        """The worker log files (of worker `name` when they can be told
+        apart by file name; else all of them)."""
+        logs = sorted(p for p in self.logs.rglob("*worker*") if p.is_file()) \
+            if self.logs.is_dir() else []
+        if name:
+            own = re.compile(r"(?<![0-9A-Za-z])%s(?![0-9])" % re.escape(name))
+            return [p for p in logs if own.search(p.name)] or logs
+        return logs
+
+    def log_offsets(self):
+        return {p: p.stat().st_size for p in self._worker_logs()}
+
+    def _ready_lines(self, path, offsets):
+        """WORKER_READY lines written to path since offsets were taken (all
+        of them when the file is new or was truncated)."""
+        with contextlib.suppress(OSError):
+            data = path.read_bytes()
+            start = offsets.get(path, 0)
+            return data[start if start <= len(data) else 0:].decode(
+                errors="replace").count(WORKER_READY)
+        return 0
+
+    def wait_ready(self, names, offsets, timeout=READY_TIMEOUT):
+        """Waits until each named worker logged WORKER_READY since offsets
+        (a log shared by several workers must show one line per worker)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            waiting, wanted = [], {}
+            for name in names:
+                files = tuple(self._worker_logs(name))
+                wanted[files] = wanted.get(files, 0) + 1
+                if sum(self._ready_lines(p, offsets) for p in files) < wanted[files]:
+                    waiting.append(name)
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail("%s did not log %r within %.0fs:\n%s" % (
+                    ", ".join(waiting), WORKER_READY, timeout, self.log_tails()),
+                    pytrace=False)
+            time.sleep(0.1)
+
+    # -- logs
+
+    def log_problems(self):
+        found = []
+        if self.logs.is_dir():
+            for path in sorted(self.logs.rglob("*")):
+                if not path.is_file():
+                    continue
+                for line in path.read_text(errors="replace").splitlines():
+                    if any(p in line for p in LOG_PROBLEMS):
+                        found.append("%s: %s" % (path.name, line))
+        return found
+
+    def log_tails(self, lines=25):
+        out = []
+        if self.logs.is_dir():
+            for path in sorted(self.logs.rglob("*")):
+                if path.is_file() and not path.name.startswith("access"):
+                    text = path.read_text(errors="replace").splitlines()
+                    out.append("--- %s (last %d lines)\n%s" % (
+                        path.name, lines, "\n".join(text[-lines:])))
+        return "\n".join(out)
+
+    def fail_on_log_problems(self):
+        problems = self.log_problems()
+        if problems or self.down_error:
+            pytest.fail("the stack in %s %s%s" % (
+                self.state_dir,
+                "logged problems:\n" + "\n".join(problems[:50]) if problems else "",
+                ("\n" if problems else "") + (self.down_error or "")),
+                pytrace=False)
+
+    # -- clients
+
+    def token(self, user, **kw):
+        return make_token(user, key=self.secret, **kw)
+
+    def names(self, *bases):
+        """Fresh user names (alice -> alice7), so that tests sharing a stack
+        do not share conversations."""
+        self._names += 1
+        return tuple("%s%d" % (b, self._names) for b in bases)
+
+    async def connect(self, user, device=None, on_frame=None):
+        stack = contextlib.AsyncExitStack()
+        ws, hello = await stack.enter_async_context(
+            chat(self.port, user, token=self.token(user), device=device))
+        return Client(user, device, ws, hello, stack, on_frame)
+
+    @contextlib.asynccontextmanager
+    async def connected(self, *devices):
+        """Clients for (user, device) pairs, all closed on the way out."""
+        clients = []
+        try:
+            for user, device in devices:
+                clients.append(await self.connect(user, device))
+            yield clients
+        finally:
+            for c in clients:
+                await c.close()
+
+    async def settle(self):
+        """Lets the pending sync of just-opened connections finish: a message
+        stored before a connection's sync is answered may reach it twice
+        (pending push, then live), which PROTOCOL.md allows; after this, a
+        second copy is a bug."""
+        await asyncio.sleep(SYNC_SETTLE)
+
+    async def send_until_accepted(self, user, to, timeout=30.0 * SLOW):
+        """Sends one message, retrying (same id) while the answer is
+        "unavailable", and waits until the sender's own device gets the msg:
+        the write path (module, broker, worker, Redis) works end to end."""
+        c = await self.connect(user, "warmup")
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                reply = await c.request({"type": "send", "id": "warmup", "to": to,
+                                         "body": "warm-up"})
+                if reply["type"] == "sent":
+                    break
+                assert reply.get("code") == "unavailable", reply
+                assert time.monotonic() < deadline, \
+                    "the stack answers every send with unavailable:\n" + self.log_tails()
+                await asyncio.sleep(0.3)
+            await c.recv("msg", timeout=max(1.0, deadline - time.monotonic()))
+        finally:
+            await c.close()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running_stack(directory, workers=1, warm_up=True):
+    """A started stack (see Stack); dev-down and the log check afterwards.
+    warm_up sends one message end to end first, so tests start on a
+    pipeline that is known to flow."""
+    stack = Stack(directory, workers)
+    try:
+        stack.up()
+        if warm_up:
+            try:
+                asyncio.run(stack.send_until_accepted("warmup-a", "warmup-b"))
+            except (AssertionError, *CONNECT_ERRORS) as e:
+                pytest.fail("the first message through the new stack failed: %r\n%s\n%s"
+                            % (e, "\n".join(stack.log_problems()[:20]),
+                               stack.log_tails()), pytrace=False)
+        yield stack
+    finally:
+        stack.down()
+    stack.fail_on_log_problems()
+
+
+# ---------------------------------------------------------------- clients
+
+class Client:
+    """One connection. A reader task appends every JSON frame to frames."""
+
+    def __init__(self, user, device, ws, hello, exit_stack, on_frame=None):
+        self.user, self.device = user, device
+        self.ws, self.hello = ws, hello
+        self.frames = []
+        self.close_code = None
+        self._exit_stack = exit_stack
+        self._on_frame = on_frame
+        self._cursors = {}
+        self._changed = asyncio.Event()
+        self._reader = asyncio.ensure_future(self._read())
+
+    def __repr__(self):
+        return "<%s/%s conn=%s>" % (self.user, self.device, self.hello.get("conn"))
+
+    async def _read(self):
+        try:
+            async for text in self.ws:
+                frame = json.loads(text)
+                self.frames.append(frame)
+                if self._on_frame:
+                    self._on_frame(self, frame)
+                self._wake()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self._wake()
+        # anything else (a bad frame, a bug in on_frame) ends the reader
+        # with that exception: wait_closed() raises it
+
+    def _wake(self):
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    @property
+    def closed(self):
+        return self._reader.done()
+
+    async def wait_closed(self):
+        """Returns once the connection is closed; raises what ended the
+        reader if that was not a close."""
+        await asyncio.shield(self._reader)
+
+    async def close(self):
+        await self._exit_stack.aclose()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._reader), 5)
+
+    async def send(self, obj):
+        await self.ws.send(json.dumps(obj))
+
+    async def wait_until(self, predicate, timeout=TIMEOUT, what="a condition"):
+        """predicate() once it is true; fails after timeout seconds or when
+        the connection closed first."""
+        deadline = time.monotonic() + timeout * SLOW
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if self.closed and self._reader.exception():
+                raise self._reader.exception()
+            if self.closed:
+                raise AssertionError("%r closed (code %s) while waiting for %s; "
+                                     "last frames: %s" % (self, self.close_code, what,
+                                                          self.frames[-5:]))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("%r: no %s within %.1fs; last frames: %s"
+                                     % (self, what, timeout * SLOW, self.frames[-5:]))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
+
+    async def recv(self, type, timeout=TIMEOUT):
+        """The next frame of this type (each type has its own cursor, so
+        frames of other types are skipped, not lost)."""
+        start = self._cursors.get(type, 0)
+
+        def find():
+            for i in range(start, len(self.frames)):
+                if self.frames[i].get("type") == type:
+                    return i + 1
+            return None
+        end = await self.wait_until(find, timeout, 'a "%s" frame' % type)
+        self._cursors[type] = end
+        return self.frames[end - 1]
+
+    def answer_of(self, id, start=0):
+        for f in self.frames[start:]:
+            if f.get("id") == id and f.get("type") in ("sent", "error"):
+                return f
+        return None
+
+    def answers(self, id):
+        """Every "sent" or "error" that answered request id, in order."""
+        return [f for f in self.frames
+                if f.get("id") == id and f.get("type") in ("sent", "error")]
+
+    async def request(self, obj, timeout=TIMEOUT):
+        """Sends a request with an id; returns its "sent" or "error"."""
+        start = len(self.frames)
+        await self.send(obj)
+        return await self.wait_until(lambda: self.answer_of(obj["id"], start),
+                                     timeout, "answer to %s" % obj["id"])
+
+    def msgs(self, conv=None):
+        return [f for f in self.frames
+                if f.get("type") == "msg" and conv in (None, f.get("conv"))]
+
+
+def assert_seq_order(frames, what, gapless_from=None):
+    """frames (msg frames of one conversation, in arrival order): the first
+    arrival of each mid has a higher seq than every earlier one; with
+    gapless_from, those seqs are exactly gapless_from, gapless_from+1, ..."""
+    seen, firsts = set(), []
+    for f in frames:
+        if f["mid"] not in seen:
+            seen.add(f["mid"])
+            firsts.append(f["seq"])
+    assert all(a < b for a, b in zip(firsts, firsts[1:])), \
+        "%s: messages out of seq order: %s" % (what, firsts)
+    if gapless_from is not None:
+        expected = list(range(gapless_from, gapless_from + len(firsts)))
+        assert firsts == expected, "%s: seqs %s, expected %s" % (what, firsts, expected)
+    return firsts
+
+
+# ---------------------------------------------------------------- traffic
+
+RECONNECT_DELAY = 0.2
+RETRY_AFTER = 0.5          # an "unavailable" send is retried after this
+STALL = 10.0 * SLOW        # a send unanswered this long on an open connection
+LIVE_SETTLE = 20.0         # at most this long for live delivery to catch up
+
+
+class Device:
+    """A device that stays connected: it reconnects, with the same device
+    id, whenever its connection closes, until stop()."""
+
+    def __init__(self, stack, user, device):
+        self.stack, self.user, self.device = stack, user, device
+        self.connections = []          # every Client, oldest first
+        self.close_codes = []
+        self.client = None
+        self.stopping = False
+        self.task = None
+
+    def start(self):
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self):
+        while not self.stopping:
+            try:
+                c = await self.stack.connect(self.user, self.device, self.on_frame)
+            except CONNECT_ERRORS:
+                await asyncio.sleep(RECONNECT_DELAY)
+                continue
+            self.connections.append(c)
+            if self.stopping:
+                await c.close()
+                break
+            self.client = c
+            await self.on_connect(c)
+            await c.wait_closed()
+            self.client = None
+            if not self.stopping:
+                self.close_codes.append(c.close_code)
+                await asyncio.sleep(RECONNECT_DELAY)
+
+    async def wait_connected(self, timeout=15.0):
+        deadline = time.monotonic() + timeout * SLOW
+        while self.client is None:
+            assert time.monotonic() < deadline, "%s/%s cannot connect" % (
+                self.user, self.device)
+            await asyncio.sleep(0.05)
+
+    async def stop(self):
+        self.stopping = True
+        if self.client:
+            await self.client.close()
+        await asyncio.wait_for(self.task, 15)
+
+    def on_frame(self, client, frame):
+        pass
+
+    async def on_connect(self, client):
+        pass
+
+    def msgs(self):
+        return [f for c in self.connections for f in c.msgs()]
+
+
+class Sender(Device):
+    """Sends ~rate messages per second, to its recipients in turn, ids
+    "<user>-<n>". A request counts as accepted once its "sent" arrived;
+    an "unavailable" one is retried (same id) after RETRY_AFTER; on
+    reconnect, every unanswered request is sent again with its id."""
+
+    def __init__(self, stack, user, recipients, rate):
+        super().__init__(stack, user, "sender")
+        self.recipients, self.interval = recipients, 1.0 / rate
+        self.requests = {}        # id -> the send frame, every one made
+        self.outbox = {}          # id -> time it is due (again); unanswered ids
+        self.transmitted = {}     # id -> (time, client) of the last transmission
+        self.first_tx = {}        # id -> time of the first transmission
+        self.first_client = {}    # id -> the connection of the first one
+        self.answered = set()     # ids that got any answer
+        self.slowest = (0.0, "")  # (seconds, id): the slowest first answer
+        self.sent = {}            # id -> mids of its "sent" answers
+        self.sent_at = {}         # id -> time of its first "sent"
+        self.unavailable = []     # (time, id)
+        self.errors = []          # any other error frame
+        self.stalls = []          # ids unanswered for STALL on an open connection
+        self.generating = False
+        self.n = 0
+
+    def on_frame(self, client, f):
+        t, id = time.monotonic(), f.get("id")
+        at, c = self.first_tx.get(id, t), self.first_client.get(id)
+        if c is client and f.get("type") in ("sent", "error") \
+                and id not in self.answered:
+            self.answered.add(id)
+            self.slowest = max(self.slowest, (round(t - at, 1), id))
+        if f.get("type") == "sent" and id in self.requests:
+            self.sent.setdefault(id, []).append(f["mid"])
+            self.sent_at.setdefault(id, t)
+            self.outbox.pop(id, None)
+        elif f.get("type") == "error":
+            if f.get("code") == "unavailable" and id in self.requests:
+                self.unavailable.append((t, id))
+                if id in self.outbox:
+                    self.outbox[id] = t + RETRY_AFTER
+            else:
+                self.errors.append(f)
+
+    async def on_connect(self, client):
+        for id in sorted(self.outbox):
+            self.outbox[id] = 0.0
+
+    async def _transmit(self, id):
+        c = self.client
+        if c is None:
+            return
+        self.transmitted[id] = (time.monotonic(), c)
+        self.first_tx.setdefault(id, time.monotonic())
+        self.first_client.setdefault(id, c)
+        with contextlib.suppress(ConnectionClosed):
+            await c.send(self.requests[id])
+
+    def new_request(self):
+        self.n += 1
+        id = "%s-%05d" % (self.user, self.n)
+        to = self.recipients[self.n % len(self.recipients)]
+        self.requests[id] = {"type": "send", "id": id, "to": to,
+                             "body": "body of %s" % id}
+        self.outbox[id] = 0.0
+
+    async def loop(self):
+        next_new = time.monotonic()
+        while not self.stopping:
+            t = time.monotonic()
+            if self.generating and t >= next_new:
+                self.new_request()
+                next_new += self.interval
+            if self.client is not None:
+                for id, due in sorted(self.outbox.items()):
+                    if due > t or id not in self.outbox:    # answered meanwhile
+                        continue
+                    self.outbox[id] = float("inf")      # until an answer
+                    await self._transmit(id)
+                for id in [i for i, d in self.outbox.items() if d == float("inf")]:
+                    at, c = self.transmitted.get(id, (t, None))
+                    if c is self.client and t - at > STALL:
+                        self.stalls.append(id)
+                        self.outbox[id] = 0.0
+            await asyncio.sleep(min(0.01, self.interval / 2))
+
+    def start(self):
+        super().start()
+        self.loop_task = asyncio.ensure_future(self.loop())
+
+    async def stop(self):
+        await super().stop()
+        await asyncio.wait_for(self.loop_task, 5)
+
+
+class Traffic:
+    """senders each send to every recipient in turn, rate msgs/s in all."""
+
+    def __init__(self, stack, senders=("alice", "carol", "erin"),
+                 recipients=("bob", "dave"), rate=50.0):
+        self.stack = stack
+        self.recipients = {u: Device(stack, u, "phone") for u in recipients}
+        self.senders = {u: Sender(stack, u, list(recipients), rate / len(senders))
+                        for u in senders}
+        self.final = {}           # recipient -> the Client of the final check
+        self.final_incomplete = {}  # recipient -> why its final check ended early
+
+    async def start(self):
+        for d in self.recipients.values():
+            d.start()
+        for d in self.recipients.values():
+            await d.wait_connected()
+        for s in self.senders.values():
+            s.start()
+        for s in self.senders.values():
+            await s.wait_connected()
+            s.generating = True
+
+    def stop_generating(self):
+        for s in self.senders.values():
+            s.generating = False
+
+    def accepted(self):
+        """{(sender, id): request} of every request answered "sent"."""
+        return {(s.user, id): s.requests[id]
+                for s in self.senders.values() for id in s.sent}
+
+    def first_sent_after(self, t):
+        """The earliest time a request first transmitted at or after t was
+        answered "sent" (None: none was)."""
+        times = [s.sent_at[id] for s in self.senders.values()
+                 for id in s.sent_at if s.first_tx.get(id, 0) >= t]
+        return min(times) if times else None
+
+    def accepted_between(self, t0, t1):
+        """Requests first transmitted at or after t0 and answered "sent"
+        before t1."""
+        return [id for s in self.senders.values() for id, t in s.sent_at.items()
+                if s.first_tx.get(id, -1) >= t0 and t < t1]
+
+    def live_missing(self, since):
+        """Accepted requests first transmitted at or after since that did not
+        reach their recipient's first (still open) connection live."""
+        missing = []
+        for (sender, id), req in self.accepted().items():
+            if self.senders[sender].first_tx[id] < since:
+                continue
+            first = self.recipients[req["to"]].connections[0]
+            if not any(f["id"] == id and f["from"] == sender for f in first.msgs()):
+                missing.append(id)
+        return missing
+
+    def unavailable(self):
+        return [u for s in self.senders.values() for u in s.unavailable]
+
+    def _devices(self):
+        return list(self.senders.values()) + list(self.recipients.values())
+
+    def raise_device_errors(self):
+        """Re-raises what broke a device's task (a bug here, not a server
+        failure: those are recorded, not raised)."""
+        for d in self._devices():
+            for task in (d.task, getattr(d, "loop_task", None)):
+                if task is not None and task.done() and not task.cancelled() \
+                        and task.exception():
+                    raise task.exception()
+
+    async def wait(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout * SLOW
+        while not predicate():
+            self.raise_device_errors()
+            if time.monotonic() > deadline:
+                raise AssertionError("no %s within %.0fs" % (what, timeout * SLOW))
+            await asyncio.sleep(0.05)
+
+    def _all_answered(self):
+        return all(not s.outbox for s in self.senders.values())
+
+    def _whereabouts(self, id, by_key):
+        """What is known of a lost message: its seq (from its sender's own
+        copy) and the seqs its recipient's connections saw in its conv."""
+        sender = id.rsplit("-", 1)[0]
+        req = self.senders[sender].requests[id]
+        conv, to = dm(sender, req["to"]), req["to"]
+        seqs = {f["seq"] for f in by_key.get((sender, id), [])}
+        seen = []
+        conns = self.recipients[to].connections + (
+            [self.final[to]] if to in self.final else [])
+        for c in conns:
+            got = sorted({f["seq"] for f in c.msgs(conv)})
+            seen.append("%r (closed %s): %d seqs %s..%s" % (
+                c, c.close_code, len(got), got[:1], got[-1:]))
+        return "%s (%s seq %s): %s" % (id, conv, sorted(seqs) or "unknown", "; ".join(seen))
+
+    def _received(self, user, final=True):
+        """{(from, id)} of the msgs that reached user's devices."""
+        frames = self.recipients[user].msgs()
+        if final and user in self.final:
+            frames = frames + self.final[user].msgs()
+        return {(f["from"], f["id"]) for f in frames}
+
+    def _live_complete(self):
+        received = {u: self._received(u, final=False) for u in self.recipients}
+        return all(key in received[req["to"]] for key, req in self.accepted().items())
+
+    async def finish(self, timeout=20.0):
+        """Stops making new requests; waits until every one is accepted
+        (retried as needed) and, bounded and without failing, until the live
+        connections got everything (the workers have recovered: a final
+        check during a consumer group rebalance would only measure that);
+        then stops every device."""
+        self.stop_generating()
+        try:
+            await self.wait(self._all_answered, timeout,
+                            "answer \"sent\" to every request after recovery")
+        except AssertionError:
+            unanswered = {s.user: sorted(s.outbox)[:5]
+                          for s in self.senders.values() if s.outbox}
+            raise AssertionError("requests never answered \"sent\" after recovery: "
+                                 "%s; %s" % (unanswered, self.summary())) from None
+        with contextlib.suppress(AssertionError):      # verify() tells
+            await self.wait(self._live_complete, LIVE_SETTLE, "live delivery")
+        for d in self._devices():
+            await d.stop()
+
+    async def final_check(self, timeout=30.0):
+        """Connects every recipient once more (a new device) and collects
+        the pending push until every accepted message to it arrived."""
+        accepted = self.accepted()
+        for user in self.recipients:
+            want = {(s, id) for (s, id), req in accepted.items() if req["to"] == user}
+            c = await self.stack.connect(user, "final-check")
+            try:
+                await c.wait_until(
+                    lambda: want <= {(f["from"], f["id"]) for f in c.msgs()},
+                    timeout, "pending push of %d messages" % len(want))
+                await asyncio.sleep(0.5)           # anything more would show
+            except AssertionError as e:
+                self.final_incomplete[user] = str(e)[:300]   # verify() tells
+            finally:
+                await c.close()
+            self.final[user] = c
+
+    def verify(self, allow_new_mid_on_retry=False):
+        """The guarantees of PROTOCOL.md section 5 over every accepted send:
+        delivered to its recipient (live or by the final pending push) with
+        its fields, under one mid and one seq everywhere; no two messages
+        under one seq; every device saw each conversation in seq order; the
+        final push of each conversation is gapless from seq 1.
+        allow_new_mid_on_retry: a retry may be answered with a fresh mid
+        while Redis is down (INTERNALS.md); the kept one is the delivered."""
+        print("traffic:", self.summary())
+        problems = []
+        for s in self.senders.values():
+            if s.errors:
+                problems.append("%s got errors: %s" % (s.user, s.errors[:3]))
+            if s.stalls:
+                problems.append("%s: %d sends unanswered for %.0fs on an open "
+                                "connection (chat_kafka_timeout, 5s by default, "
+                                "bounds the answer): %s" % (s.user, len(s.stalls),
+                                                            STALL, s.stalls[:5]))
+
+        observers = [c for d in self._devices() for c in d.connections] \
+            + list(self.final.values())
+        all_msgs = [f for c in observers for f in c.msgs()]
+        by_key, seq_of_mid, mid_of_seq = {}, {}, {}
+        for f in all_msgs:
+            by_key.setdefault((f["from"], f["id"]), []).append(f)
+            seq_of_mid.setdefault(f["mid"], set()).add(f["seq"])
+            mid_of_seq.setdefault((f["conv"], f["seq"]), set()).add(f["mid"])
+        for mid, seqs in seq_of_mid.items():
+            if len(seqs) > 1:
+                problems.append("mid %s under seqs %s" % (mid, sorted(seqs)))
+        for (conv, seq), mids in mid_of_seq.items():
+            if len(mids) > 1:
+                problems.append("%s seq %d carries mids %s" % (conv, seq, sorted(mids)))
+
+        lost = []
+        received = {u: self._received(u) for u in self.recipients}
+        for (sender, id), req in self.accepted().items():
+            to = req["to"]
+            mids = self.senders[sender].sent[id]
+            if (sender, id) not in received[to]:
+                lost.append(id)
+                continue
+            copies = by_key[(sender, id)]
+            delivered = {f["mid"] for f in copies}
+            if len(delivered) > 1:
+                problems.append("%s delivered under mids %s" % (id, sorted(delivered)))
+            if not allow_new_mid_on_retry and set(mids) != delivered:
+                problems.append("%s: \"sent\" said mid %s, delivered as %s"
+                                % (id, sorted(set(mids)), sorted(delivered)))
+            expect = {"conv": dm(sender, to), "from": sender, "to": to,
+                      "body": req["body"]}
+            wrong = [f for f in copies
+                     if {k: f.get(k) for k in expect} != expect]
+            if wrong:
+                problems.append("%s delivered as %s, expected %s" % (id, wrong[0], expect))
+        if lost:
+            problems.append("%d accepted messages never delivered: %s"
+                            % (len(lost), lost[:10]))
+            for id in lost[:3]:
+                problems.append("  " + self._whereabouts(id, by_key))
+            for user, why in self.final_incomplete.items():
+                problems.append("  final check of %s ended early: %s" % (user, why))
+
+        for c in observers:
+            by_conv = {}
+            for f in c.msgs():
+                by_conv.setdefault(f["conv"], []).append(f)
+            for conv, frames in by_conv.items():
+                try:
+                    assert_seq_order(frames, "%r %s" % (c, conv),
+                                     gapless_from=1 if c in self.final.values() else None)
+                except AssertionError as e:
+                    problems.append(str(e)[:600])
+        assert not problems, "\n".join(problems[:30])
+
+    async def abort(self):
+        for d in self._devices():
+            if d.task and not d.task.done():
+                with contextlib.suppress(Exception):
+                    await d.stop()
+
+    def summary(self):
+        live = {u: self._received(u, final=False) for u in self.recipients}
+        accepted = self.accepted()
+        return ("%d accepted, %d reached their recipient only by the final "
+                "pending push, %d unavailable answers, slowest answer %s, "
+                "reconnects %s" % (
+                    len(accepted),
+                    sum(key not in live[req["to"]] for key, req in accepted.items()),
+                    len(self.unavailable()),
+                    max(s.slowest for s in self.senders.values()),
+                    {d.user: len(d.connections) - 1 for d in self._devices()}))
+
+
+async def traffic_through(stack, fault, before=3.0, after=3.0, **traffic_kw):
+    """Runs a Traffic for `before` seconds, then `await fault(traffic)`, then
+    `after` more seconds; then finish() and final_check(). Returns (traffic,
+    what fault returned); the caller asserts, then calls traffic.verify()."""
+    traffic = Traffic(stack, **traffic_kw)
+    try:
+        await traffic.start()
+        await asyncio.sleep(before)
+        traffic.raise_device_errors()
+        result = await fault(traffic)
+        await asyncio.sleep(after)
+        traffic.raise_device_errors()
+        await traffic.finish()
+        await traffic.final_check()
+    finally:
+        await traffic.abort()
+    return traffic, result
