@@ -117,6 +117,7 @@ struct ngx_chat_conn_s {
     ngx_chat_held_t     **held_tail;
     size_t                held_bytes;
     ngx_msec_t            sync_deadline;
+    ngx_uint_t            sync_tries;
 
     chat_ws_parser_t      parser;
 

@@ -213,8 +213,10 @@ ngx_chat_redis_reserve(ngx_chat_redis_t *redis, size_t n)
         return NGX_ERROR;
     }
 
-    ngx_memcpy(out, redis->out + redis->out_pos,
-               redis->out_len - redis->out_pos);
+    if (redis->out_len > redis->out_pos) {
+        ngx_memcpy(out, redis->out + redis->out_pos,
+                   redis->out_len - redis->out_pos);
+    }
 
     ngx_free(redis->out);
     redis->out = out;

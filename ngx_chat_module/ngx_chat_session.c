@@ -238,9 +238,15 @@ ngx_chat_session_sync(ngx_chat_conn_t *cc)
     chat_str_t         none;
 
     if (cc->closing || !ngx_chat_kafka_available()) {
+        /* no way to fetch them now: live frames are not held any longer */
+        if (cc->syncing) {
+            ngx_chat_users_sync_done(cc);
+        }
+
         return;
     }
 
+    none.s = NULL;
     none.len = 0;
 
     w = ngx_chat_session_write(cc, NGX_CHAT_WRITE_SYNC, &none);
@@ -263,6 +269,7 @@ ngx_chat_session_sync(ngx_chat_conn_t *cc)
     }
 
     cc->syncing = 1;
+    cc->sync_tries++;
     cc->sync_deadline = ngx_current_msec + ngx_chat_main_conf->sync_timeout;
     ngx_chat_ws_rearm_tick(cc);
 
@@ -301,7 +308,10 @@ ngx_chat_session_write(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
     w->record = NULL;
     w->conv_len = 0;
     w->id_len = id->len;
-    ngx_memcpy(w->id, id->s, id->len);
+
+    if (id->len) {
+        ngx_memcpy(w->id, id->s, id->len);
+    }
 
     for (i = 0; i < sizeof(rnd); i++) {
         rnd[i] = (u_char) ngx_random();

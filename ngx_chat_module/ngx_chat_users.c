@@ -220,6 +220,7 @@ ngx_chat_users_sync_done(ngx_chat_conn_t *cc)
     ngx_chat_held_t  *h, *next;
 
     cc->syncing = 0;
+    cc->sync_tries = 0;
 
     for (h = cc->held; h; h = next) {
         next = h->next;

@@ -16,10 +16,14 @@
 /* Bytes one read event may consume before yielding to other connections. */
 #define NGX_CHAT_WS_READ_QUOTA  (256 * 1024)
 
+/* requests for pending messages before live ones go out regardless */
+#define NGX_CHAT_WS_SYNC_TRIES  3
+
 
 static void ngx_chat_ws_read_handler(ngx_event_t *rev);
 static void ngx_chat_ws_write_handler(ngx_event_t *wev);
 static void ngx_chat_ws_tick_handler(ngx_event_t *ev);
+static void ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc);
 static void ngx_chat_ws_read(ngx_chat_conn_t *cc);
 static ngx_int_t ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p,
     size_t len);
@@ -552,10 +556,7 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
         if (cc->syncing
             && (ngx_msec_int_t) (ngx_current_msec - cc->sync_deadline) >= 0)
         {
-            ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                          "chat: no answer to the pending messages request, "
-                          "delivering live messages");
-            ngx_chat_users_sync_done(cc);
+            ngx_chat_ws_sync_timed_out(cc);
         }
 
         if (ngx_current_msec - cc->last_ping >= cc->conf->heartbeat) {
@@ -571,6 +572,30 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
     }
 
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * No answer to a connection's request for its pending messages (a worker
+ * or its Redis was not there to answer): ask again, holding live frames
+ * meanwhile so that nothing is seen out of order; after a few tries, give
+ * up the order rather than the messages.
+ */
+static void
+ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc)
+{
+    if (cc->sync_tries < NGX_CHAT_WS_SYNC_TRIES) {
+        ngx_log_error(NGX_LOG_WARN, cc->connection->log, 0,
+                      "chat: no answer to the pending messages request, "
+                      "asking again");
+        ngx_chat_session_sync(cc);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
+                  "chat: no answer to %ui pending messages requests, "
+                  "delivering live messages", cc->sync_tries);
+    ngx_chat_users_sync_done(cc);
 }
 
 

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chat_store_sqlite.h"
 
@@ -207,14 +208,18 @@ static int
 chat_store_sqlite_configure(chat_store_sqlite_t *s, const char *location,
     char *err, size_t errlen)
 {
-    int            rc;
+    int            rc, tries;
     const char    *mode;
     sqlite3_stmt  *stmt;
 
     sqlite3_busy_timeout(s->db, CHAT_STORE_SQLITE_BUSY_MS);
 
-    /* journal_mode answers the mode in effect: a file on a file system
-     * without shared memory stays in another mode */
+    /*
+     * journal_mode answers the mode in effect: a file on a file system
+     * without shared memory stays in another mode. Switching a new file to
+     * WAL needs it to itself and does not wait on the busy handler, so when
+     * workers start together on a new file, the loser retries for a while.
+     */
 
     rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &stmt,
                             NULL);
@@ -222,7 +227,21 @@ chat_store_sqlite_configure(chat_store_sqlite_t *s, const char *location,
         goto failed;
     }
 
-    rc = sqlite3_step(stmt);
+    for (tries = 0; ; tries++) {
+        rc = sqlite3_step(stmt);
+
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+            break;
+        }
+
+        if (tries == CHAT_STORE_SQLITE_BUSY_MS / 100) {
+            break;
+        }
+
+        sqlite3_reset(stmt);
+        usleep(100 * 1000);
+    }
+
     mode = (rc == SQLITE_ROW) ? (const char *) sqlite3_column_text(stmt, 0)
                               : NULL;
 
