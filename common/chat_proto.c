@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "chat_json.h"
 #include "chat_proto.h"
 
 
@@ -132,32 +133,7 @@ chat_proto_str_eq(chat_str_t s, const char *lit)
 }
 
 
-/* Returns 1 with the string member key in out, 0 when absent, -1 when the
- * member is not a string (null included). */
-
-static int
-chat_proto_string(json_t *obj, const char *key, chat_str_t *out)
-{
-    json_t  *v;
-
-    v = json_object_get(obj, key);
-
-    if (v == NULL) {
-        return 0;
-    }
-
-    if (!json_is_string(v)) {
-        return -1;
-    }
-
-    out->s = json_string_value(v);
-    out->len = json_string_length(v);
-
-    return 1;
-}
-
-
-/* Like chat_proto_string(), and -1 as well when it is not a valid user or
+/* Like chat_json_string(), and -1 as well when it is not a valid user or
  * group id. */
 
 static int
@@ -165,7 +141,7 @@ chat_proto_id(json_t *obj, const char *key, chat_str_t *out)
 {
     int  rc;
 
-    rc = chat_proto_string(obj, key, out);
+    rc = chat_json_string(obj, key, out);
 
     if (rc == 1 && !chat_id_valid(out->s, out->len)) {
         return -1;
@@ -214,7 +190,7 @@ chat_proto_enum(json_t *obj, const char *key, const char **names)
     int         i;
     chat_str_t  s;
 
-    if (chat_proto_string(obj, key, &s) != 1) {
+    if (chat_json_string(obj, key, &s) != 1) {
         return 0;
     }
 
@@ -297,7 +273,7 @@ chat_proto_list(chat_req_t *req, const chat_proto_list_t *list,
 static int
 chat_proto_conv(chat_req_t *req, chat_proto_error_t *err)
 {
-    if (chat_proto_string(req->root, "conv", &req->conv) != 1
+    if (chat_json_string(req->root, "conv", &req->conv) != 1
         || chat_conv_parse(req->conv.s, req->conv.len, &req->conv_parsed)
            != 0)
     {
@@ -443,14 +419,14 @@ chat_proto_media(chat_req_t *req, chat_proto_error_t *err)
 
     m = &req->media;
 
-    if (chat_proto_string(media, "url", &m->url) != 1
+    if (chat_json_string(media, "url", &m->url) != 1
         || !chat_proto_url_valid(m->url))
     {
         return chat_proto_bad(err, "\"media.url\" must be a /media/ URL"
                               " of at most 1024 bytes");
     }
 
-    if (chat_proto_string(media, "mime", &m->mime) != 1
+    if (chat_json_string(media, "mime", &m->mime) != 1
         || !chat_proto_mime_valid(m->mime))
     {
         return chat_proto_bad(err, "\"media.mime\" must be a MIME type");
@@ -469,7 +445,7 @@ chat_proto_media(chat_req_t *req, chat_proto_error_t *err)
 static int
 chat_proto_auth(chat_req_t *req, chat_proto_error_t *err)
 {
-    if (chat_proto_string(req->root, "token", &req->token) != 1
+    if (chat_json_string(req->root, "token", &req->token) != 1
         || req->token.len == 0
         || req->token.len > CHAT_PROTO_MAX_TOKEN)
     {
@@ -496,7 +472,7 @@ chat_proto_send(chat_req_t *req, chat_proto_error_t *err)
         return -1;
     }
 
-    rc = chat_proto_string(req->root, "body", &req->body);
+    rc = chat_json_string(req->root, "body", &req->body);
 
     if (rc < 0) {
         return chat_proto_bad(err, "\"body\" must be a string");
@@ -572,7 +548,7 @@ chat_proto_group_create(chat_req_t *req, chat_proto_error_t *err)
         return -1;
     }
 
-    rc = chat_proto_string(req->root, "name", &req->name);
+    rc = chat_json_string(req->root, "name", &req->name);
 
     if (rc < 0
         || (rc == 1
@@ -690,7 +666,7 @@ chat_proto_decode(const char *text, size_t len, chat_str_t self,
 
     /* the id first, so that any later error can echo it */
 
-    rc = chat_proto_string(req->root, "id", &id);
+    rc = chat_json_string(req->root, "id", &id);
 
     if (rc < 0 || (rc == 1 && !chat_client_id_valid(id.s, id.len))) {
         return chat_proto_bad(err,
@@ -701,7 +677,7 @@ chat_proto_decode(const char *text, size_t len, chat_str_t self,
         req->id = id;
     }
 
-    if (chat_proto_string(req->root, "type", &type) != 1) {
+    if (chat_json_string(req->root, "type", &type) != 1) {
         return chat_proto_bad(err, "\"type\" must be a string");
     }
 

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "chat_json.h"
 #include "chat_worker_record.h"
 
 
@@ -17,31 +18,6 @@ chat_worker_record_bad(const char **reason, const char *why)
 {
     *reason = why;
     return -1;
-}
-
-
-/* Returns 1 with the string member key in out, 0 when absent, -1 when the
- * member is not a string. */
-
-static int
-chat_worker_record_string(json_t *obj, const char *key, chat_str_t *out)
-{
-    json_t  *v;
-
-    v = json_object_get(obj, key);
-
-    if (v == NULL) {
-        return 0;
-    }
-
-    if (!json_is_string(v)) {
-        return -1;
-    }
-
-    out->s = json_string_value(v);
-    out->len = json_string_length(v);
-
-    return 1;
 }
 
 
@@ -70,7 +46,7 @@ chat_worker_record_integer(json_t *obj, const char *key, int64_t min,
 static int
 chat_worker_record_user(json_t *obj, const char *key, chat_str_t *out)
 {
-    if (chat_worker_record_string(obj, key, out) != 1) {
+    if (chat_json_string(obj, key, out) != 1) {
         return -1;
     }
 
@@ -120,8 +96,8 @@ chat_worker_record_media(chat_worker_record_t *rec)
     }
 
     if (!json_is_object(rec->media)
-        || chat_worker_record_string(rec->media, "url", &s) != 1
-        || chat_worker_record_string(rec->media, "mime", &s) != 1
+        || chat_json_string(rec->media, "url", &s) != 1
+        || chat_json_string(rec->media, "mime", &s) != 1
         || chat_worker_record_integer(rec->media, "size", 0, &size) != 0)
     {
         return -1;
@@ -134,7 +110,7 @@ chat_worker_record_media(chat_worker_record_t *rec)
 static int
 chat_worker_record_conv(chat_worker_record_t *rec, const char **reason)
 {
-    if (chat_worker_record_string(rec->root, "conv", &rec->conv) != 1
+    if (chat_json_string(rec->root, "conv", &rec->conv) != 1
         || chat_conv_parse(rec->conv.s, rec->conv.len, &rec->conv_parsed)
            != 0)
     {
@@ -181,7 +157,7 @@ chat_worker_record_dm(chat_worker_record_t *rec, const char **reason)
 static int
 chat_worker_record_send(chat_worker_record_t *rec, const char **reason)
 {
-    if (chat_worker_record_string(rec->root, "mid", &rec->mid) != 1
+    if (chat_json_string(rec->root, "mid", &rec->mid) != 1
         || !chat_worker_record_mid_valid(rec->mid))
     {
         return chat_worker_record_bad(reason, "\"mid\" is not a valid "
@@ -207,11 +183,11 @@ chat_worker_record_send(chat_worker_record_t *rec, const char **reason)
         return -1;
     }
 
-    if (chat_worker_record_string(rec->root, "body", &rec->body) != 1) {
+    if (chat_json_string(rec->root, "body", &rec->body) != 1) {
         return chat_worker_record_bad(reason, "\"body\" is not a string");
     }
 
-    if (chat_worker_record_string(rec->root, "id", &rec->id) != 1
+    if (chat_json_string(rec->root, "id", &rec->id) != 1
         || !chat_client_id_valid(rec->id.s, rec->id.len))
     {
         return chat_worker_record_bad(reason, "\"id\" is not a valid "
@@ -241,7 +217,7 @@ chat_worker_record_receipt(chat_worker_record_t *rec, const char **reason)
                                       "user id");
     }
 
-    if (chat_worker_record_string(rec->root, "status", &status) == 1) {
+    if (chat_json_string(rec->root, "status", &status) == 1) {
         if (status.len == 9 && memcmp(status.s, "delivered", 9) == 0) {
             rec->status = CHAT_RECEIPT_DELIVERED;
 
@@ -274,7 +250,7 @@ chat_worker_record_sync(chat_worker_record_t *rec, const char **reason)
 
     /* the target of a payload: no newline, and never "*" (every device) */
 
-    if (chat_worker_record_string(rec->root, "conn", &rec->conn) != 1
+    if (chat_json_string(rec->root, "conn", &rec->conn) != 1
         || !chat_client_id_valid(rec->conn.s, rec->conn.len)
         || (rec->conn.len == 1 && rec->conn.s[0] == '*'))
     {
@@ -325,7 +301,7 @@ chat_worker_record_parse(const char *data, size_t len,
                                       ">= 0");
     }
 
-    if (chat_worker_record_string(rec->root, "op", &op) != 1) {
+    if (chat_json_string(rec->root, "op", &op) != 1) {
         return chat_worker_record_bad(reason, "\"op\" is missing");
     }
 
