@@ -16,8 +16,12 @@
 /* Bytes one read event may consume before yielding to other connections. */
 #define NGX_CHAT_WS_READ_QUOTA  (256 * 1024)
 
-/* requests for pending messages before live ones go out regardless */
-#define NGX_CHAT_WS_SYNC_TRIES  3
+/*
+ * Requests for pending messages before live ones go out regardless: with
+ * chat_sync_timeout 5s, half a minute, about what a consumer group needs to
+ * hand a stalled worker's partitions to another.
+ */
+#define NGX_CHAT_WS_SYNC_TRIES  6
 
 
 static void ngx_chat_ws_read_handler(ngx_event_t *rev);
