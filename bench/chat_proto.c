@@ -245,6 +245,34 @@ bench_on_error(bench_t *b, bench_conn_t *c, json_val_t *v, uint64_t now)
 }
 
 
+/*
+ * The peer that sent a frame whose "from" is given, or NULL when it is the
+ * connection's own echo or someone else's frame (each counted).
+ */
+static bench_conn_t *
+bench_from_peer(bench_t *b, bench_conn_t *c, json_val_t *from)
+{
+    bench_conn_t  *peer;
+
+    if (from->len == c->user_len && memcmp(from->p, c->user, c->user_len) == 0)
+    {
+        b->st.echoes++;
+        return NULL;
+    }
+
+    peer = (c->idx ^ 1) < b->conf.connections ? &b->conns[c->idx ^ 1] : NULL;
+
+    if (peer == NULL || from->len != peer->user_len
+        || memcmp(from->p, peer->user, peer->user_len) != 0)
+    {
+        b->st.foreign++;
+        return NULL;
+    }
+
+    return peer;
+}
+
+
 /* A message: from the peer (measured), our own echo, or another's. */
 static void
 bench_on_msg(bench_t *b, bench_conn_t *c, json_val_t *v, uint64_t now)
@@ -257,19 +285,8 @@ bench_on_msg(bench_t *b, bench_conn_t *c, json_val_t *v, uint64_t now)
         return;
     }
 
-    if (v[K_FROM].len == c->user_len
-        && memcmp(v[K_FROM].p, c->user, c->user_len) == 0)
-    {
-        b->st.echoes++;
-        return;
-    }
-
-    peer = (c->idx ^ 1) < b->conf.connections ? &b->conns[c->idx ^ 1] : NULL;
-
-    if (peer == NULL || v[K_FROM].len != peer->user_len
-        || memcmp(v[K_FROM].p, peer->user, peer->user_len) != 0)
-    {
-        b->st.foreign++;
+    peer = bench_from_peer(b, c, &v[K_FROM]);
+    if (peer == NULL) {
         return;
     }
 
@@ -395,19 +412,8 @@ bench_on_typing(bench_t *b, bench_conn_t *c, json_val_t *v, uint64_t now)
         return;
     }
 
-    if (v[K_FROM].len == c->user_len
-        && memcmp(v[K_FROM].p, c->user, c->user_len) == 0)
-    {
-        b->st.echoes++;
-        return;
-    }
-
-    peer = (c->idx ^ 1) < b->conf.connections ? &b->conns[c->idx ^ 1] : NULL;
-
-    if (peer == NULL || v[K_FROM].len != peer->user_len
-        || memcmp(v[K_FROM].p, peer->user, peer->user_len) != 0)
-    {
-        b->st.foreign++;
+    peer = bench_from_peer(b, c, &v[K_FROM]);
+    if (peer == NULL) {
         return;
     }
 
