@@ -303,9 +303,9 @@ ngx_chat_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 
 /*
  * With every broker down, new writes are refused at once rather than after
- * message.timeout.ms; the next successful delivery (or broker contact)
+ * message.timeout.ms, but for one at a time; the next successful delivery
  * lifts it. Fatal errors (the idempotent producer's state is lost) are
- * logged: the producer cannot go on and writes are refused.
+ * logged: the producer cannot go on and refuses every write itself.
  */
 static void
 ngx_chat_kafka_error(rd_kafka_t *rk, int err, const char *reason,

@@ -13,6 +13,7 @@ report, an [alert] or an [emerg].
 import pytest
 
 from harness import Nginx, fail_on_log_problems
+from stack import running_stack
 
 
 @pytest.fixture
@@ -49,3 +50,11 @@ def server(shared_server):
     since = shared_server.log_size()
     yield shared_server
     fail_on_log_problems(shared_server.log_problems(since=since), "nginx")
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """A fresh whole stack (redis, dev broker, two chat-workers, nginx) for
+    one fault test; a test file may define its own (other worker counts)."""
+    with running_stack(tmp_path / "stack", workers=2) as s:
+        yield s

@@ -6,17 +6,9 @@ import asyncio
 import signal
 import time
 
-import pytest
-
-from stack import running_stack, traffic_through
+from stack import traffic_through
 
 RECOVERY = 15.0       # seconds until a send is accepted again
-
-
-@pytest.fixture
-def stack(tmp_path):
-    with running_stack(tmp_path / "stack", workers=2) as s:
-        yield s
 
 
 def test_broker_outage_refuses_sends_then_recovers_without_loss(stack):

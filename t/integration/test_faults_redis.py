@@ -6,17 +6,9 @@ no one listened arrives through the pending push."""
 import asyncio
 import time
 
-import pytest
-
-from stack import running_stack, traffic_through
+from stack import traffic_through
 
 RESUBSCRIBE = 3.0     # seconds the module may take to resubscribe
-
-
-@pytest.fixture
-def stack(tmp_path):
-    with running_stack(tmp_path / "stack", workers=2) as s:
-        yield s
 
 
 def test_redis_restart_keeps_accepting_and_delivery_resumes(stack):

@@ -5,15 +5,7 @@ with the same id; nothing accepted is lost or stored under two seqs."""
 import asyncio
 import signal
 
-import pytest
-
-from stack import running_stack, traffic_through
-
-
-@pytest.fixture
-def stack(tmp_path):
-    with running_stack(tmp_path / "stack", workers=2) as s:
-        yield s
+from stack import traffic_through
 
 
 def test_reload_closes_with_1001_and_loses_no_accepted_message(stack):
