@@ -9,6 +9,7 @@
 #include <jwt.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 
 static ngx_int_t ngx_chat_auth_check_key(ngx_conf_t *cf,
@@ -306,6 +307,7 @@ ngx_chat_auth_verify(ngx_http_request_t *r, ngx_pool_t *pool,
 static ngx_int_t
 ngx_chat_device(ngx_http_request_t *r, ngx_chat_identity_t *id)
 {
+    u_char     rnd[8];
     ngx_str_t  arg;
 
     if (ngx_http_arg(r, (u_char *) "device", 6, &arg) == NGX_OK) {
@@ -317,14 +319,18 @@ ngx_chat_device(ngx_http_request_t *r, ngx_chat_identity_t *id)
         return NGX_OK;
     }
 
-    id->device.data = ngx_pnalloc(r->pool, 1 + 16);
+    /* from OpenSSL's generator, not random(): see ngx_chat_session.c */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return NGX_ERROR;
+    }
+
+    id->device.data = ngx_pnalloc(r->pool, 1 + 2 * sizeof(rnd));
     if (id->device.data == NULL) {
         return NGX_ERROR;
     }
 
-    id->device.len = ngx_sprintf(id->device.data, "d%08xD%08xD",
-                                 (uint32_t) ngx_random(),
-                                 (uint32_t) ngx_random())
+    id->device.data[0] = 'd';
+    id->device.len = ngx_hex_dump(id->device.data + 1, rnd, sizeof(rnd))
                      - id->device.data;
 
     return NGX_OK;

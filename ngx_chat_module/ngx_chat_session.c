@@ -6,6 +6,8 @@
 
 #include "ngx_chat_module.h"
 
+#include <openssl/rand.h>
+
 
 static void ngx_chat_session_send(ngx_chat_conn_t *cc, chat_req_t *req);
 static void ngx_chat_session_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
@@ -286,7 +288,6 @@ ngx_chat_session_write(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
     chat_str_t *id)
 {
     u_char             rnd[10];
-    ngx_uint_t         i;
     ngx_chat_write_t  *w;
 
     if (!ngx_chat_kafka_available()) {
@@ -313,8 +314,15 @@ ngx_chat_session_write(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
         ngx_memcpy(w->id, id->s, id->len);
     }
 
-    for (i = 0; i < sizeof(rnd); i++) {
-        rnd[i] = (u_char) ngx_random();
+    /*
+     * Not ngx_random(): random() is one stream per process that any library
+     * may reseed (librdkafka does, from the clock), so two workers started
+     * together can draw the same bytes in the same millisecond.
+     */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        ngx_free(w);
+        ngx_chat_session_error(cc, id, "internal", "no random bytes");
+        return NULL;
     }
 
     chat_mid_make((char *) w->mid, w->ts, rnd);
