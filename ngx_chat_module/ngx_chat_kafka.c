@@ -246,7 +246,7 @@ ngx_chat_kafka_available(void)
 /*
  * Produces value (len bytes, a malloc()ed buffer that librdkafka frees)
  * under key. On NGX_OK the opaque comes back through
- * ngx_chat_session_delivered(); otherwise the caller still owns it.
+ * ngx_chat_writes_delivered(); otherwise the caller still owns it.
  */
 ngx_int_t
 ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len, void *opaque)
@@ -296,7 +296,7 @@ ngx_chat_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 
     ngx_chat_kafka.probing = 0;
 
-    ngx_chat_session_delivered(msg->_private, msg->err == 0,
+    ngx_chat_writes_delivered(msg->_private, msg->err == 0,
                                ngx_chat_kafka.exiting);
 }
 

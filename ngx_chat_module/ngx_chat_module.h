@@ -33,6 +33,9 @@ typedef struct {
     ngx_msec_t            redis_timeout;
 
     ngx_msec_t            sync_timeout;
+
+    ngx_msec_t            presence_ttl;
+    ngx_msec_t            presence_grace;
 } ngx_chat_main_conf_t;
 
 
@@ -54,6 +57,8 @@ typedef struct {
     size_t                max_message;
     size_t                send_budget;
     ngx_msec_t            close_timeout;
+
+    ngx_uint_t            typing_rate;      /* per second, and the burst */
 } ngx_chat_loc_conf_t;
 
 
@@ -70,6 +75,29 @@ typedef struct {
 typedef struct ngx_chat_conn_s  ngx_chat_conn_t;
 typedef struct ngx_chat_user_s  ngx_chat_user_t;
 typedef struct ngx_chat_held_s  ngx_chat_held_t;
+typedef struct ngx_chat_sync_after_s  ngx_chat_sync_after_t;
+
+
+/* A user with connections on this worker (ngx_chat_users.c). */
+struct ngx_chat_user_s {
+    ngx_str_node_t        sn;               /* sn.str: the user id */
+    ngx_queue_t           conns;
+    ngx_uint_t            state;            /* of its channel's SUBSCRIBE */
+
+    /* typing: a token bucket shared by the user's local devices */
+    ngx_msec_t            typing_last;
+    ngx_uint_t            typing_tokens;    /* in thousandths */
+
+    u_char                name[CHAT_ID_MAX];
+};
+
+
+/* Where the next page of a connection's pending messages starts. */
+struct ngx_chat_sync_after_s {
+    int64_t               seq;
+    size_t                conv_len;
+    u_char                conv[CHAT_CONV_MAX];
+};
 
 
 /* A frame for the client, held back until its pending messages are out. */
@@ -85,7 +113,8 @@ struct ngx_chat_held_s {
 typedef enum {
     NGX_CHAT_WRITE_SEND = 1,
     NGX_CHAT_WRITE_RECEIPT,
-    NGX_CHAT_WRITE_SYNC
+    NGX_CHAT_WRITE_SYNC,
+    NGX_CHAT_WRITE_HISTORY
 } ngx_chat_write_kind_e;
 
 typedef struct {
@@ -118,6 +147,11 @@ struct ngx_chat_conn_s {
     size_t                held_bytes;
     ngx_msec_t            sync_deadline;
     ngx_uint_t            sync_tries;
+    ngx_chat_sync_after_t *sync_after;      /* NULL: from the start */
+
+    /* presence_sub: links to the users this connection watches */
+    ngx_queue_t           watching;
+    ngx_uint_t            nwatching;
 
     chat_ws_parser_t      parser;
 
@@ -180,9 +214,42 @@ void ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc);
 /* ngx_chat_session.c */
 ngx_int_t ngx_chat_session_start(ngx_chat_conn_t *cc);
 void ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len);
-void ngx_chat_session_sync(ngx_chat_conn_t *cc);
-void ngx_chat_session_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
+void ngx_chat_session_error(ngx_chat_conn_t *cc, chat_str_t *id,
+    const char *code, const char *message);
+ngx_int_t ngx_chat_session_reply(ngx_chat_conn_t *cc, json_t *json);
+
+/* ngx_chat_writes.c */
+void ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_writes_sync(ngx_chat_conn_t *cc);
+void ngx_chat_writes_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker);
+void ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
     ngx_uint_t exiting);
+
+/* ngx_chat_typing.c */
+void ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req);
+
+/* ngx_chat_presence.c */
+ngx_int_t ngx_chat_presence_init(ngx_cycle_t *cycle,
+    ngx_chat_main_conf_t *cmcf);
+void ngx_chat_presence_exit(void);
+ngx_uint_t ngx_chat_presence_enabled(void);
+void ngx_chat_presence_up(ngx_chat_user_t *u);
+void ngx_chat_presence_down(ngx_chat_user_t *u);
+void ngx_chat_presence_on_ready(void);
+ngx_int_t ngx_chat_presence_command(ngx_chat_redis_reply_pt handler,
+    void *data, ngx_uint_t argc, ngx_str_t *argv);
+
+/* ngx_chat_presence_watch.c */
+void ngx_chat_presence_watch_init(void);
+void ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_presence_unsub(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_presence_conn_closed(ngx_chat_conn_t *cc);
+void ngx_chat_presence_on_sub_ready(void);
+/* payload NULL: the channel's subscription was confirmed */
+ngx_int_t ngx_chat_presence_on_message(ngx_str_t *channel,
+    ngx_str_t *payload);
 
 /* ngx_chat_kafka.c */
 ngx_int_t ngx_chat_kafka_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
@@ -199,6 +266,10 @@ void ngx_chat_users_remove(ngx_chat_conn_t *cc);
 ngx_chat_conn_t *ngx_chat_users_find_conn(uint64_t num);
 void ngx_chat_users_sync_done(ngx_chat_conn_t *cc);
 ngx_chat_redis_t *ngx_chat_users_redis(void);
+ngx_chat_redis_t *ngx_chat_users_subscriber(void);
+ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
+ngx_chat_user_t *ngx_chat_users_first(void);
+ngx_chat_user_t *ngx_chat_users_next(ngx_chat_user_t *u);
 
 /* ngx_chat_module.c */
 ngx_str_t *ngx_chat_new_conn_id(ngx_pool_t *pool, uint64_t *num);

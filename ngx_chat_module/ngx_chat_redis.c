@@ -497,3 +497,22 @@ ngx_chat_redis_retry_handler(ngx_event_t *ev)
 {
     ngx_chat_redis_connect(ev->data);
 }
+
+
+ngx_uint_t
+ngx_chat_redis_behind(ngx_chat_redis_t *redis, size_t bytes,
+    ngx_uint_t replies)
+{
+    return !redis->ready
+           || redis->out_len - redis->out_pos > bytes
+           || redis->cb_count > replies;
+}
+
+
+void
+ngx_chat_redis_flush_now(ngx_chat_redis_t *redis)
+{
+    if (redis->ready && redis->out_pos < redis->out_len) {
+        (void) ngx_chat_redis_flush(redis);
+    }
+}

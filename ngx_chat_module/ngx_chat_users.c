@@ -20,6 +20,7 @@
 
 #define NGX_CHAT_CHANNEL_PREFIX  "chat:u:"
 #define NGX_CHAT_SYNC_DONE       "{\"type\":\"sync_done\"}"
+#define NGX_CHAT_SYNC_MORE       "{\"type\":\"sync_more\","
 
 
 typedef enum {
@@ -27,14 +28,6 @@ typedef enum {
     NGX_CHAT_SUB_PENDING,        /* SUBSCRIBE sent, not confirmed */
     NGX_CHAT_SUB_ACTIVE
 } ngx_chat_sub_state_e;
-
-
-struct ngx_chat_user_s {
-    ngx_str_node_t        sn;          /* sn.str: the user id */
-    ngx_queue_t           conns;
-    ngx_chat_sub_state_e  state;
-    u_char                name[CHAT_ID_MAX];
-};
 
 
 typedef struct {
@@ -56,7 +49,7 @@ static void ngx_chat_users_on_subscribed(ngx_str_t *channel);
 static void ngx_chat_users_on_message(ngx_str_t *channel, ngx_str_t *payload);
 static void ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame,
     ngx_uint_t live);
-static ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
+static void ngx_chat_users_on_cmd_ready(ngx_chat_redis_t *redis);
 static void ngx_chat_users_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
@@ -85,6 +78,7 @@ ngx_chat_users_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
 
     ngx_chat_users.sub.push = ngx_chat_users_on_push;
     ngx_chat_users.sub.ready_handler = ngx_chat_users_on_sub_ready;
+    ngx_chat_users.cmd.ready_handler = ngx_chat_users_on_cmd_ready;
 
     ngx_chat_redis_connect(&ngx_chat_users.cmd);
     ngx_chat_redis_connect(&ngx_chat_users.sub);
@@ -112,6 +106,14 @@ ngx_chat_users_redis(void)
 }
 
 
+/* The subscriber connection, or NULL when there is no Redis. */
+ngx_chat_redis_t *
+ngx_chat_users_subscriber(void)
+{
+    return ngx_chat_users.enabled ? &ngx_chat_users.sub : NULL;
+}
+
+
 /*
  * Registers an upgraded connection: by number, for delivery reports, and
  * under its user, whose channel is subscribed on the first connection.
@@ -124,6 +126,7 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
 
     ngx_rbtree_insert(&ngx_chat_users.conns, &cc->node);
     cc->registered = 1;
+    ngx_queue_init(&cc->watching);
 
     u = ngx_chat_users_lookup(&cc->id.user);
 
@@ -145,13 +148,14 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
         ngx_rbtree_insert(&ngx_chat_users.users, &u->sn.node);
 
         ngx_chat_users_subscribe(u, "SUBSCRIBE");
+        ngx_chat_presence_up(u);
     }
 
     ngx_queue_insert_tail(&u->conns, &cc->user_link);
     cc->user = u;
 
     if (u->state == NGX_CHAT_SUB_ACTIVE) {
-        ngx_chat_session_sync(cc);
+        ngx_chat_writes_sync(cc);
     }
 
     return NGX_OK;
@@ -170,6 +174,13 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
     cc->registered = 0;
     ngx_rbtree_delete(&ngx_chat_users.conns, &cc->node);
 
+    ngx_chat_presence_conn_closed(cc);
+
+    if (cc->sync_after) {
+        ngx_free(cc->sync_after);
+        cc->sync_after = NULL;
+    }
+
     u = cc->user;
 
     if (u == NULL) {
@@ -186,6 +197,8 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
     if (u->state != NGX_CHAT_SUB_NONE) {
         ngx_chat_users_subscribe(u, "UNSUBSCRIBE");
     }
+
+    ngx_chat_presence_down(u);
 
     ngx_rbtree_delete(&ngx_chat_users.users, &u->sn.node);
     ngx_free(u);
@@ -221,6 +234,11 @@ ngx_chat_users_sync_done(ngx_chat_conn_t *cc)
 
     cc->syncing = 0;
     cc->sync_tries = 0;
+
+    if (cc->sync_after) {
+        ngx_free(cc->sync_after);
+        cc->sync_after = NULL;
+    }
 
     for (h = cc->held; h; h = next) {
         next = h->next;
@@ -267,23 +285,45 @@ ngx_chat_users_subscribe(ngx_chat_user_t *u, const char *cmd)
 static void
 ngx_chat_users_on_sub_ready(ngx_chat_redis_t *redis)
 {
-    ngx_chat_user_t    *u;
-    ngx_rbtree_node_t  *node, *root, *sentinel;
+    ngx_chat_user_t  *u;
+
+    for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+        ngx_chat_users_subscribe(u, "SUBSCRIBE");
+    }
+
+    ngx_chat_presence_on_sub_ready();
+}
+
+
+/* The command connection is (back) up: presence state is re-established. */
+static void
+ngx_chat_users_on_cmd_ready(ngx_chat_redis_t *redis)
+{
+    ngx_chat_presence_on_ready();
+}
+
+
+ngx_chat_user_t *
+ngx_chat_users_first(void)
+{
+    ngx_rbtree_node_t  *root, *sentinel;
 
     sentinel = ngx_chat_users.users.sentinel;
     root = ngx_chat_users.users.root;
 
     if (root == sentinel) {
-        return;
+        return NULL;
     }
 
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&ngx_chat_users.users, node))
-    {
-        u = (ngx_chat_user_t *) node;
-        ngx_chat_users_subscribe(u, "SUBSCRIBE");
-    }
+    return (ngx_chat_user_t *) ngx_rbtree_min(root, sentinel);
+}
+
+
+ngx_chat_user_t *
+ngx_chat_users_next(ngx_chat_user_t *u)
+{
+    return (ngx_chat_user_t *) ngx_rbtree_next(&ngx_chat_users.users,
+                                               &u->sn.node);
 }
 
 
@@ -356,6 +396,10 @@ ngx_chat_users_on_subscribed(ngx_str_t *channel)
     ngx_queue_t      *q;
     ngx_chat_user_t  *u;
 
+    if (ngx_chat_presence_on_message(channel, NULL) == NGX_OK) {
+        return;
+    }
+
     u = ngx_chat_users_by_channel(channel);
 
     /* a confirmation for an entry since removed (and maybe re-added) */
@@ -369,7 +413,7 @@ ngx_chat_users_on_subscribed(ngx_str_t *channel)
          q != ngx_queue_sentinel(&u->conns);
          q = ngx_queue_next(q))
     {
-        ngx_chat_session_sync(ngx_queue_data(q, ngx_chat_conn_t, user_link));
+        ngx_chat_writes_sync(ngx_queue_data(q, ngx_chat_conn_t, user_link));
     }
 }
 
@@ -382,6 +426,10 @@ ngx_chat_users_on_message(ngx_str_t *channel, ngx_str_t *payload)
     ngx_queue_t      *q, *next;
     ngx_chat_conn_t  *cc;
     ngx_chat_user_t  *u;
+
+    if (ngx_chat_presence_on_message(channel, payload) == NGX_OK) {
+        return;
+    }
 
     u = ngx_chat_users_by_channel(channel);
     if (u == NULL) {
@@ -438,6 +486,14 @@ ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
         return;
     }
 
+    if (!live && frame->len > sizeof(NGX_CHAT_SYNC_MORE) - 1
+        && ngx_strncmp(frame->data, NGX_CHAT_SYNC_MORE,
+                       sizeof(NGX_CHAT_SYNC_MORE) - 1) == 0)
+    {
+        ngx_chat_writes_sync_more(cc, frame);
+        return;
+    }
+
     if (live && cc->syncing) {
         if (cc->held_bytes + frame->len <= cc->conf->send_budget) {
             h = ngx_alloc(sizeof(ngx_chat_held_t) + frame->len,
@@ -461,7 +517,7 @@ ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
 }
 
 
-static ngx_chat_user_t *
+ngx_chat_user_t *
 ngx_chat_users_lookup(ngx_str_t *name)
 {
     return (ngx_chat_user_t *) ngx_str_rbtree_lookup(&ngx_chat_users.users,

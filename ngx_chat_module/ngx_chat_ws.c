@@ -592,7 +592,7 @@ ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc)
         ngx_log_error(NGX_LOG_WARN, cc->connection->log, 0,
                       "chat: no answer to the pending messages request, "
                       "asking again");
-        ngx_chat_session_sync(cc);
+        ngx_chat_writes_sync(cc);
         return;
     }
 

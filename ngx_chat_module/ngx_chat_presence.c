@@ -1,0 +1,716 @@
+/*
+ * Presence (PROTOCOL.md 4): online while any device of the user is
+ * connected anywhere; "offline", with last_seen, only after a grace period
+ * without any; changes delivered to the connections that asked for them.
+ *
+ * State lives in Redis, one hash per user, changed only by the script of
+ * ngx_chat_presence_lua.h. Liveness is kept per nginx worker, not per
+ * user: each worker is an "instance" that beats (ZADD chat:insts <now>)
+ * every chat_presence_ttl / 3, and lists the users it answers for in the
+ * set chat:iu:<instance>. An instance that stops beating for
+ * chat_presence_ttl (a crashed worker, a lost node) is claimed by another
+ * worker (ZREM is the claim: one wins), which takes its users' devices off
+ * and settles them. So a heartbeat costs one command per worker, not one
+ * per user, and a crashed worker's users still go offline by themselves.
+ *
+ * The grace period runs on the worker that took a user's last device off:
+ * a cancelable timer per user in grace, which then settles the user. If
+ * that worker dies first, its instance is claimed as above, and the
+ * claimer settles.
+ */
+
+#include "ngx_chat_module.h"
+#include "ngx_chat_presence_lua.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+
+#define NGX_CHAT_PRESENCE_KEY       "chat:p:"
+#define NGX_CHAT_PRESENCE_INSTS     "chat:insts"
+#define NGX_CHAT_PRESENCE_USERS_OF  "chat:iu:"
+#define NGX_CHAT_PRESENCE_CLAIMS    "8"       /* dead instances per sweep */
+#define NGX_CHAT_PRESENCE_INST_LEN  (NGX_MAXHOSTNAMELEN + NGX_INT64_LEN + 18)
+
+
+/* A user whose devices are all gone, waiting out the grace period; or a
+ * down/settle in flight for them. */
+typedef struct {
+    ngx_event_t             timer;
+    int64_t                 last_seen;
+    size_t                  len;
+    u_char                  name[CHAT_ID_MAX];
+} ngx_chat_grace_t;
+
+
+/* A dead instance being claimed. */
+typedef struct {
+    int64_t                 beat;
+    size_t                  len;
+    u_char                  name[1];
+} ngx_chat_dead_t;
+
+
+typedef struct {
+    ngx_flag_t              enabled;
+    ngx_msec_t              ttl;
+    ngx_msec_t              grace;
+
+    ngx_str_t               inst;
+    u_char                  inst_data[NGX_CHAT_PRESENCE_INST_LEN];
+    ngx_str_t               users_of;        /* chat:iu:<inst> */
+    u_char                  users_of_data[sizeof(NGX_CHAT_PRESENCE_USERS_OF)
+                                          + NGX_CHAT_PRESENCE_INST_LEN];
+    u_char                  sha[SHA_DIGEST_LENGTH * 2];
+
+    ngx_event_t             beat;
+    ngx_uint_t              registered;      /* our first beat was sent */
+} ngx_chat_presence_t;
+
+
+static void ngx_chat_presence_beat(ngx_event_t *ev);
+static void ngx_chat_presence_beat_reply(redisReply *reply, void *data);
+static void ngx_chat_presence_sweep_reply(redisReply *reply, void *data);
+static void ngx_chat_presence_claim_reply(redisReply *reply, void *data);
+static void ngx_chat_presence_adopt_reply(redisReply *reply, void *data);
+static void ngx_chat_presence_reconcile_reply(redisReply *reply,
+    void *data);
+static void ngx_chat_presence_take_down(ngx_str_t *user, ngx_str_t *inst,
+    int64_t last_seen);
+static void ngx_chat_presence_down_reply(redisReply *reply, void *data);
+static void ngx_chat_presence_settle(ngx_event_t *ev);
+static void ngx_chat_presence_forget(ngx_str_t *user);
+static ngx_int_t ngx_chat_presence_eval(ngx_str_t *user, const char *op,
+    ngx_str_t *args, ngx_uint_t nargs, ngx_chat_redis_reply_pt handler,
+    void *data);
+static void ngx_chat_presence_eval_reply(redisReply *reply, void *data);
+static void ngx_chat_presence_load_script(void);
+static ngx_chat_grace_t *ngx_chat_presence_grace(ngx_str_t *user);
+static ngx_str_t *ngx_chat_presence_arg_ms(ngx_str_t *arg, u_char *buf,
+    int64_t ms);
+
+
+static ngx_chat_presence_t  ngx_chat_presence;
+
+
+ngx_uint_t
+ngx_chat_presence_enabled(void)
+{
+    return ngx_chat_presence.enabled;
+}
+
+
+ngx_int_t
+ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
+{
+    u_char               rnd[4], digest[SHA_DIGEST_LENGTH];
+    ngx_chat_presence_t  *p = &ngx_chat_presence;
+
+    if (cmcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    p->enabled = 1;
+    p->ttl = cmcf->presence_ttl;
+    p->grace = cmcf->presence_grace;
+
+    /* a pid is reused across restarts; random bytes tell them apart */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return NGX_ERROR;
+    }
+
+    p->inst.data = p->inst_data;
+    p->inst.len = ngx_snprintf(p->inst_data, NGX_CHAT_PRESENCE_INST_LEN,
+                               "%V:%P:%02xd%02xd%02xd%02xd",
+                               &cycle->hostname, ngx_pid,
+                               rnd[0], rnd[1], rnd[2], rnd[3])
+                  - p->inst_data;
+
+    p->users_of.data = p->users_of_data;
+    p->users_of.len = ngx_sprintf(p->users_of_data, "%s%V",
+                                  NGX_CHAT_PRESENCE_USERS_OF, &p->inst)
+                      - p->users_of_data;
+
+    SHA1((u_char *) NGX_CHAT_PRESENCE_LUA,
+         sizeof(NGX_CHAT_PRESENCE_LUA) - 1, digest);
+    ngx_hex_dump(p->sha, digest, SHA_DIGEST_LENGTH);
+
+    p->beat.handler = ngx_chat_presence_beat;
+    p->beat.data = p;
+    p->beat.log = cycle->log;
+    p->beat.cancelable = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The worker is going: this instance is marked dead at once, so that
+ * another worker settles its users now rather than after the TTL.
+ */
+void
+ngx_chat_presence_exit(void)
+{
+    ngx_str_t           argv[4];
+    ngx_chat_redis_t   *redis;
+
+    if (!ngx_chat_presence.enabled) {
+        return;
+    }
+
+    if (ngx_chat_presence.beat.timer_set) {
+        ngx_del_timer(&ngx_chat_presence.beat);
+    }
+
+    redis = ngx_chat_users_redis();
+
+    ngx_str_set(&argv[0], "ZADD");
+    ngx_str_set(&argv[1], NGX_CHAT_PRESENCE_INSTS);
+    ngx_str_set(&argv[2], "0");
+    argv[3] = ngx_chat_presence.inst;
+
+    if (ngx_chat_redis_command(redis, NULL, NULL, 4, argv) == NGX_OK) {
+        ngx_chat_redis_flush_now(redis);
+    }
+
+    ngx_chat_presence.enabled = 0;
+}
+
+
+/* ------------------------------------------------------------ devices */
+
+
+/* The first device of u on this worker connected. */
+void
+ngx_chat_presence_up(ngx_chat_user_t *u)
+{
+    u_char     now[NGX_INT64_LEN];
+    ngx_str_t  argv[3], args[2];
+
+    if (!ngx_chat_presence.enabled) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "SADD");
+    argv[1] = ngx_chat_presence.users_of;
+    argv[2] = u->sn.str;
+
+    if (ngx_chat_presence_command(NULL, NULL, 3, argv) != NGX_OK) {
+        return;    /* done again when Redis is back */
+    }
+
+    args[0] = ngx_chat_presence.inst;
+    ngx_chat_presence_arg_ms(&args[1], now, ngx_chat_now_ms());
+
+    (void) ngx_chat_presence_eval(&u->sn.str, "up", args, 2,
+                                  ngx_chat_presence_eval_reply, NULL);
+}
+
+
+/* The last device of u on this worker went away. */
+void
+ngx_chat_presence_down(ngx_chat_user_t *u)
+{
+    if (ngx_chat_presence.enabled) {
+        ngx_chat_presence_take_down(&u->sn.str, &ngx_chat_presence.inst,
+                                    ngx_chat_now_ms());
+    }
+}
+
+
+/*
+ * Takes the devices of instance inst off user; when none is left, the
+ * reply says when the grace period ends, and this worker settles the user
+ * then. The user is in our chat:iu set until settled, so that if we die
+ * in the meantime, whoever claims us settles them.
+ */
+static void
+ngx_chat_presence_take_down(ngx_str_t *user, ngx_str_t *inst,
+    int64_t last_seen)
+{
+    u_char             ls[NGX_INT64_LEN], now[NGX_INT64_LEN],
+                       grace[NGX_INT64_LEN];
+    ngx_str_t          args[4];
+    ngx_chat_grace_t  *g;
+
+    g = ngx_chat_presence_grace(user);
+    if (g == NULL) {
+        return;
+    }
+
+    args[0] = *inst;
+    ngx_chat_presence_arg_ms(&args[1], ls, last_seen);
+    ngx_chat_presence_arg_ms(&args[2], now, ngx_chat_now_ms());
+    ngx_chat_presence_arg_ms(&args[3], grace, ngx_chat_presence.grace);
+
+    if (ngx_chat_presence_eval(user, "down", args, 4,
+                               ngx_chat_presence_down_reply, g)
+        != NGX_OK)
+    {
+        ngx_free(g);
+    }
+}
+
+
+static void
+ngx_chat_presence_down_reply(redisReply *reply, void *data)
+{
+    int64_t            due;
+    ngx_str_t          user;
+    ngx_chat_grace_t  *g = data;
+
+    user.data = g->name;
+    user.len = g->len;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
+        || reply->integer <= 0)
+    {
+        ngx_chat_presence_eval_reply(reply, NULL);
+        ngx_chat_presence_forget(&user);
+        ngx_free(g);
+        return;
+    }
+
+    g->last_seen = reply->integer;
+    due = g->last_seen + (int64_t) ngx_chat_presence.grace
+          - ngx_chat_now_ms();
+
+    ngx_add_timer(&g->timer, due > 0 ? (ngx_msec_t) due : 0);
+}
+
+
+/* The grace period of a user is over: offline, unless they came back. */
+static void
+ngx_chat_presence_settle(ngx_event_t *ev)
+{
+    u_char             ls[NGX_INT64_LEN];
+    ngx_str_t          user, args[1];
+    ngx_chat_grace_t  *g = ev->data;
+
+    user.data = g->name;
+    user.len = g->len;
+
+    if (ngx_chat_presence.enabled && ngx_chat_users_lookup(&user) == NULL) {
+        ngx_chat_presence_arg_ms(&args[0], ls, g->last_seen);
+
+        if (ngx_chat_presence_eval(&user, "settle", args, 1,
+                                   ngx_chat_presence_eval_reply, NULL)
+            == NGX_OK)
+        {
+            ngx_chat_presence_forget(&user);
+        }
+    }
+
+    ngx_free(g);
+}
+
+
+/* This worker no longer answers for user (unless they are back here). */
+static void
+ngx_chat_presence_forget(ngx_str_t *user)
+{
+    ngx_str_t  argv[3];
+
+    if (ngx_chat_users_lookup(user)) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "SREM");
+    argv[1] = ngx_chat_presence.users_of;
+    argv[2] = *user;
+
+    (void) ngx_chat_presence_command(NULL, NULL, 3, argv);
+}
+
+
+static ngx_chat_grace_t *
+ngx_chat_presence_grace(ngx_str_t *user)
+{
+    ngx_chat_grace_t  *g;
+
+    g = ngx_calloc(sizeof(ngx_chat_grace_t), ngx_cycle->log);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    g->len = ngx_min(user->len, CHAT_ID_MAX);
+    ngx_memcpy(g->name, user->data, g->len);
+
+    g->timer.handler = ngx_chat_presence_settle;
+    g->timer.data = g;
+    g->timer.log = ngx_cycle->log;
+    g->timer.cancelable = 1;
+
+    return g;
+}
+
+
+/* ------------------------------------------------- instances, liveness */
+
+
+/*
+ * The command connection is (back): the script is loaded, this instance
+ * beats, every local user is up again, and users we answered for but no
+ * longer hold (their down was lost with the connection) are taken down.
+ */
+void
+ngx_chat_presence_on_ready(void)
+{
+    ngx_str_t         argv[2];
+    ngx_chat_user_t  *u;
+
+    if (!ngx_chat_presence.enabled) {
+        return;
+    }
+
+    ngx_chat_presence_load_script();
+
+    ngx_chat_presence.registered = 0;
+    ngx_chat_presence_beat(&ngx_chat_presence.beat);
+
+    for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+        ngx_chat_presence_up(u);
+    }
+
+    ngx_str_set(&argv[0], "SMEMBERS");
+    argv[1] = ngx_chat_presence.users_of;
+
+    (void) ngx_chat_presence_command(ngx_chat_presence_reconcile_reply, NULL, 2,
+                                 argv);
+}
+
+
+static void
+ngx_chat_presence_reconcile_reply(redisReply *reply, void *data)
+{
+    size_t      i;
+    ngx_str_t   user;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        return;
+    }
+
+    for (i = 0; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        user.data = (u_char *) reply->element[i]->str;
+        user.len = reply->element[i]->len;
+
+        if (user.len <= CHAT_ID_MAX && ngx_chat_users_lookup(&user) == NULL) {
+            ngx_chat_presence_take_down(&user, &ngx_chat_presence.inst,
+                                        ngx_chat_now_ms());
+        }
+    }
+}
+
+
+/*
+ * Every ttl / 3: this instance beats, and looks for instances that have
+ * not beaten for a ttl.
+ */
+static void
+ngx_chat_presence_beat(ngx_event_t *ev)
+{
+    u_char     now[NGX_INT64_LEN], dead[NGX_INT64_LEN];
+    ngx_str_t  argv[8];
+    int64_t    ms;
+
+    ngx_add_timer(&ngx_chat_presence.beat, ngx_chat_presence.ttl / 3);
+
+    ms = ngx_chat_now_ms();
+
+    ngx_str_set(&argv[0], "ZADD");
+    ngx_str_set(&argv[1], NGX_CHAT_PRESENCE_INSTS);
+    ngx_chat_presence_arg_ms(&argv[2], now, ms);
+    argv[3] = ngx_chat_presence.inst;
+
+    if (ngx_chat_presence_command(ngx_chat_presence_beat_reply, NULL, 4, argv)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "ZRANGEBYSCORE");
+    ngx_str_set(&argv[2], "-inf");
+    ngx_chat_presence_arg_ms(&argv[3], dead,
+                             ms - (int64_t) ngx_chat_presence.ttl);
+    ngx_str_set(&argv[4], "WITHSCORES");
+    ngx_str_set(&argv[5], "LIMIT");
+    ngx_str_set(&argv[6], "0");
+    ngx_str_set(&argv[7], NGX_CHAT_PRESENCE_CLAIMS);
+
+    (void) ngx_chat_presence_command(ngx_chat_presence_sweep_reply, NULL, 8,
+                                 argv);
+}
+
+
+/*
+ * ZADD answers 1 when it added us: on a beat after the first, that means
+ * another worker took us for dead and took our users' devices off. They
+ * are put back.
+ */
+static void
+ngx_chat_presence_beat_reply(redisReply *reply, void *data)
+{
+    ngx_chat_user_t  *u;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        return;
+    }
+
+    if (ngx_chat_presence.registered && reply->integer == 1) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "chat: presence instance \"%V\" was taken for dead, "
+                      "announcing its users again", &ngx_chat_presence.inst);
+
+        for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+            ngx_chat_presence_up(u);
+        }
+    }
+
+    ngx_chat_presence.registered = 1;
+}
+
+
+/* Instances that stopped beating: each is claimed (ZREM; one worker wins). */
+static void
+ngx_chat_presence_sweep_reply(redisReply *reply, void *data)
+{
+    size_t            i;
+    ngx_str_t         argv[3];
+    redisReply       *name, *score;
+    ngx_chat_dead_t  *dead;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        return;
+    }
+
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        name = reply->element[i];
+        score = reply->element[i + 1];
+
+        if (name->type != REDIS_REPLY_STRING
+            || score->type != REDIS_REPLY_STRING
+            || (name->len == ngx_chat_presence.inst.len
+                && ngx_strncmp(name->str, ngx_chat_presence.inst.data,
+                               name->len) == 0))
+        {
+            continue;
+        }
+
+        dead = ngx_alloc(sizeof(ngx_chat_dead_t) + name->len, ngx_cycle->log);
+        if (dead == NULL) {
+            return;
+        }
+
+        dead->beat = ngx_atoof((u_char *) score->str, score->len);
+        dead->len = name->len;
+        ngx_memcpy(dead->name, name->str, name->len);
+
+        ngx_str_set(&argv[0], "ZREM");
+        ngx_str_set(&argv[1], NGX_CHAT_PRESENCE_INSTS);
+        argv[2].data = dead->name;
+        argv[2].len = dead->len;
+
+        if (ngx_chat_presence_command(ngx_chat_presence_claim_reply, dead, 3,
+                                  argv)
+            != NGX_OK)
+        {
+            ngx_free(dead);
+        }
+    }
+}
+
+
+/* Ours to clean up when our ZREM removed it: read the users it held. */
+static void
+ngx_chat_presence_claim_reply(redisReply *reply, void *data)
+{
+    u_char           *key;
+    ngx_str_t         argv[2];
+    ngx_chat_dead_t  *dead = data;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
+        || reply->integer != 1)
+    {
+        ngx_free(dead);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "chat: presence instance \"%*s\" stopped, taking its "
+                  "users offline", dead->len, dead->name);
+
+    key = ngx_alloc(sizeof(NGX_CHAT_PRESENCE_USERS_OF) + dead->len,
+                    ngx_cycle->log);
+    if (key == NULL) {
+        ngx_free(dead);
+        return;
+    }
+
+    ngx_str_set(&argv[0], "SMEMBERS");
+    argv[1].data = key;
+    argv[1].len = ngx_sprintf(key, "%s%*s", NGX_CHAT_PRESENCE_USERS_OF,
+                              dead->len, dead->name)
+                  - key;
+
+    if (ngx_chat_presence_command(ngx_chat_presence_adopt_reply, dead, 2, argv)
+        != NGX_OK)
+    {
+        ngx_free(dead);
+    }
+
+    ngx_free(key);
+}
+
+
+/*
+ * The users of a dead instance become ours (so that they are settled even
+ * if we die too), and its devices are taken off them, last seen at its
+ * last beat.
+ */
+static void
+ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
+{
+    size_t            i;
+    u_char           *key;
+    ngx_str_t         argv[3], user, inst;
+    ngx_chat_dead_t  *dead = data;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        ngx_free(dead);
+        return;
+    }
+
+    inst.data = dead->name;
+    inst.len = dead->len;
+
+    for (i = 0; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING
+            || reply->element[i]->len > CHAT_ID_MAX)
+        {
+            continue;
+        }
+
+        user.data = (u_char *) reply->element[i]->str;
+        user.len = reply->element[i]->len;
+
+        ngx_str_set(&argv[0], "SADD");
+        argv[1] = ngx_chat_presence.users_of;
+        argv[2] = user;
+
+        if (ngx_chat_presence_command(NULL, NULL, 3, argv) == NGX_OK) {
+            ngx_chat_presence_take_down(&user, &inst, dead->beat);
+        }
+    }
+
+    key = ngx_alloc(sizeof(NGX_CHAT_PRESENCE_USERS_OF) + dead->len,
+                    ngx_cycle->log);
+
+    if (key) {
+        ngx_str_set(&argv[0], "DEL");
+        argv[1].data = key;
+        argv[1].len = ngx_sprintf(key, "%s%V", NGX_CHAT_PRESENCE_USERS_OF,
+                                  &inst)
+                      - key;
+
+        (void) ngx_chat_presence_command(NULL, NULL, 2, argv);
+        ngx_free(key);
+    }
+
+    ngx_free(dead);
+}
+
+
+/* -------------------------------------------------------------- Redis */
+
+
+/* EVALSHA of the presence script on chat:p:<user>. */
+static ngx_int_t
+ngx_chat_presence_eval(ngx_str_t *user, const char *op, ngx_str_t *args,
+    ngx_uint_t nargs, ngx_chat_redis_reply_pt handler, void *data)
+{
+    u_char      key[sizeof(NGX_CHAT_PRESENCE_KEY) + CHAT_ID_MAX];
+    ngx_str_t   argv[10];
+    ngx_uint_t  i;
+
+    ngx_str_set(&argv[0], "EVALSHA");
+    argv[1].data = ngx_chat_presence.sha;
+    argv[1].len = sizeof(ngx_chat_presence.sha);
+    ngx_str_set(&argv[2], "1");
+    argv[3].data = key;
+    argv[3].len = ngx_sprintf(key, "%s%V", NGX_CHAT_PRESENCE_KEY, user) - key;
+    argv[4].data = (u_char *) op;
+    argv[4].len = ngx_strlen(op);
+    argv[5] = *user;
+
+    for (i = 0; i < nargs && i < 4; i++) {
+        argv[6 + i] = args[i];
+    }
+
+    return ngx_chat_presence_command(handler, data, 6 + i, argv);
+}
+
+
+/*
+ * Replies that only matter when they are errors. NOSCRIPT: Redis lost the
+ * script (SCRIPT FLUSH, a failover): it is loaded again; the change that
+ * failed is redone by the next reconnect's reconciliation at worst.
+ */
+static void
+ngx_chat_presence_eval_reply(redisReply *reply, void *data)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "chat: presence script failed: %*s",
+                  reply->len, reply->str);
+
+    if (ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        ngx_chat_presence_load_script();
+    }
+}
+
+
+static void
+ngx_chat_presence_load_script(void)
+{
+    ngx_str_t  argv[3];
+
+    ngx_str_set(&argv[0], "SCRIPT");
+    ngx_str_set(&argv[1], "LOAD");
+    ngx_str_set(&argv[2], NGX_CHAT_PRESENCE_LUA);
+
+    (void) ngx_chat_presence_command(ngx_chat_presence_eval_reply, NULL, 3,
+                                 argv);
+}
+
+
+/* A command on this worker's Redis command connection. */
+ngx_int_t
+ngx_chat_presence_command(ngx_chat_redis_reply_pt handler, void *data,
+    ngx_uint_t argc, ngx_str_t *argv)
+{
+    ngx_chat_redis_t  *redis;
+
+    redis = ngx_chat_users_redis();
+    if (redis == NULL || !ngx_chat_presence.enabled) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_chat_redis_command(redis, handler, data, argc, argv);
+}
+
+
+static ngx_str_t *
+ngx_chat_presence_arg_ms(ngx_str_t *arg, u_char *buf, int64_t ms)
+{
+    arg->data = buf;
+    arg->len = ngx_sprintf(buf, "%L", ms) - buf;
+
+    return arg;
+}

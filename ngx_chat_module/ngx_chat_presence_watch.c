@@ -1,0 +1,488 @@
+/*
+ * Presence, the watching side (PROTOCOL.md 3 presence_sub/presence_unsub,
+ * 4 presence): which connections of this worker watch which users, and
+ * what they were told.
+ *
+ * A connection's presence_sub makes this worker SUBSCRIBE to
+ * "chat:pr:<user>" (once per worker) and read the current state once the
+ * subscription is confirmed. Announcements carry a version, so a state
+ * read and an announcement that cross are put back in order here.
+ */
+
+#include "ngx_chat_module.h"
+
+
+#define NGX_CHAT_PRESENCE_CHANNEL   "chat:pr:"
+#define NGX_CHAT_PRESENCE_KEY       "chat:p:"
+#define NGX_CHAT_PRESENCE_MAX_WATCH 1000      /* per connection */
+#define NGX_CHAT_PRESENCE_FRAME_LEN (128 + CHAT_ID_MAX)
+
+
+typedef enum {
+    NGX_CHAT_WATCH_UNSUBSCRIBED = 0,
+    NGX_CHAT_WATCH_SUBSCRIBING,
+    NGX_CHAT_WATCH_SUBSCRIBED
+} ngx_chat_watch_state_e;
+
+
+/* A user watched by connections of this worker. */
+typedef struct {
+    ngx_str_node_t          sn;
+    ngx_queue_t             watchers;
+    ngx_chat_watch_state_e  state;
+    ngx_uint_t              refs;            /* reads in flight, walks */
+    int64_t                 version;         /* of frame; -1: none yet */
+    size_t                  frame_len;
+    u_char                  frame[NGX_CHAT_PRESENCE_FRAME_LEN];
+    u_char                  name[CHAT_ID_MAX];
+} ngx_chat_watch_t;
+
+
+/* One connection watching one user. */
+typedef struct {
+    ngx_queue_t             in_watch;
+    ngx_queue_t             in_conn;
+    ngx_chat_watch_t       *watch;
+    ngx_chat_conn_t        *conn;
+    int64_t                 told;            /* version sent to it */
+} ngx_chat_watcher_t;
+
+
+static ngx_int_t ngx_chat_presence_watch(ngx_chat_conn_t *cc,
+    ngx_str_t *user);
+static void ngx_chat_presence_unwatch(ngx_chat_watcher_t *w);
+static void ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch,
+    const char *cmd);
+static void ngx_chat_presence_query(ngx_chat_watch_t *watch);
+static void ngx_chat_presence_query_reply(redisReply *reply, void *data);
+static void ngx_chat_presence_update(ngx_chat_watch_t *watch,
+    int64_t version, u_char *frame, size_t len);
+static void ngx_chat_presence_release(ngx_chat_watch_t *watch);
+static ngx_chat_watch_t *ngx_chat_presence_lookup(ngx_str_t *user);
+static ngx_int_t ngx_chat_presence_user_of(ngx_str_t *channel,
+    ngx_str_t *user);
+
+
+static ngx_rbtree_t       ngx_chat_presence_watches;
+static ngx_rbtree_node_t  ngx_chat_presence_watches_sentinel;
+
+
+void
+ngx_chat_presence_watch_init(void)
+{
+    ngx_rbtree_init(&ngx_chat_presence_watches,
+                    &ngx_chat_presence_watches_sentinel,
+                    ngx_str_rbtree_insert_value);
+}
+
+
+void
+ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    size_t      i;
+    json_t     *item;
+    ngx_str_t   user;
+
+    if (!ngx_chat_presence_enabled()) {
+        ngx_chat_session_error(cc, &req->id, "unavailable",
+                               "presence needs chat_redis");
+        return;
+    }
+
+    if (cc->nwatching + req->nusers > NGX_CHAT_PRESENCE_MAX_WATCH) {
+        ngx_chat_session_error(cc, &req->id, "too_large",
+                               "a connection watches at most 1000 users");
+        return;
+    }
+
+    json_array_foreach(req->users, i, item) {
+        user.data = (u_char *) json_string_value(item);
+        user.len = json_string_length(item);
+
+        if (ngx_chat_presence_watch(cc, &user) != NGX_OK) {
+            ngx_chat_session_error(cc, &req->id, "internal",
+                                   "out of memory");
+            return;
+        }
+    }
+}
+
+
+void
+ngx_chat_presence_unsub(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    size_t               i;
+    json_t              *item;
+    ngx_queue_t         *q, *next;
+    ngx_chat_watcher_t  *w;
+
+    json_array_foreach(req->users, i, item) {
+
+        for (q = ngx_queue_head(&cc->watching);
+             q != ngx_queue_sentinel(&cc->watching);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            w = ngx_queue_data(q, ngx_chat_watcher_t, in_conn);
+
+            if (w->watch->sn.str.len == json_string_length(item)
+                && ngx_strncmp(w->watch->sn.str.data, json_string_value(item),
+                               w->watch->sn.str.len) == 0)
+            {
+                ngx_chat_presence_unwatch(w);
+                break;
+            }
+        }
+    }
+}
+
+
+void
+ngx_chat_presence_conn_closed(ngx_chat_conn_t *cc)
+{
+    ngx_queue_t  *q;
+
+    if (cc->watching.next == NULL) {
+        return;    /* never initialised: it never got as far */
+    }
+
+    while (!ngx_queue_empty(&cc->watching)) {
+        q = ngx_queue_head(&cc->watching);
+        ngx_chat_presence_unwatch(ngx_queue_data(q, ngx_chat_watcher_t,
+                                                 in_conn));
+    }
+}
+
+
+static ngx_int_t
+ngx_chat_presence_watch(ngx_chat_conn_t *cc, ngx_str_t *user)
+{
+    ngx_queue_t         *q;
+    ngx_chat_watch_t    *watch;
+    ngx_chat_watcher_t  *w;
+
+    watch = ngx_chat_presence_lookup(user);
+
+    if (watch == NULL) {
+        watch = ngx_calloc(sizeof(ngx_chat_watch_t), cc->connection->log);
+        if (watch == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(watch->name, user->data, user->len);
+        watch->sn.str.data = watch->name;
+        watch->sn.str.len = user->len;
+        watch->sn.node.key = ngx_crc32_short(watch->name, user->len);
+        watch->version = -1;
+        ngx_queue_init(&watch->watchers);
+
+        ngx_rbtree_insert(&ngx_chat_presence_watches, &watch->sn.node);
+        ngx_chat_presence_watch_subscribe(watch, "SUBSCRIBE");
+
+    } else {
+        for (q = ngx_queue_head(&watch->watchers);
+             q != ngx_queue_sentinel(&watch->watchers);
+             q = ngx_queue_next(q))
+        {
+            w = ngx_queue_data(q, ngx_chat_watcher_t, in_watch);
+
+            if (w->conn == cc) {
+                /* asked again: the current state again */
+                w->told = -1;
+                ngx_chat_presence_update(watch, watch->version, NULL, 0);
+                return NGX_OK;
+            }
+        }
+    }
+
+    w = ngx_alloc(sizeof(ngx_chat_watcher_t), cc->connection->log);
+    if (w == NULL) {
+        ngx_chat_presence_release(watch);
+        return NGX_ERROR;
+    }
+
+    w->watch = watch;
+    w->conn = cc;
+    w->told = -1;
+    ngx_queue_insert_tail(&watch->watchers, &w->in_watch);
+    ngx_queue_insert_tail(&cc->watching, &w->in_conn);
+    cc->nwatching++;
+
+    /* a state already known here is told at once */
+    ngx_chat_presence_update(watch, watch->version, NULL, 0);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_chat_presence_unwatch(ngx_chat_watcher_t *w)
+{
+    ngx_queue_remove(&w->in_watch);
+    ngx_queue_remove(&w->in_conn);
+    w->conn->nwatching--;
+
+    ngx_chat_presence_release(w->watch);
+    ngx_free(w);
+}
+
+
+/* A watch nobody uses any longer goes, unless a read still refers to it. */
+static void
+ngx_chat_presence_release(ngx_chat_watch_t *watch)
+{
+    if (!ngx_queue_empty(&watch->watchers) || watch->refs) {
+        return;
+    }
+
+    if (watch->state != NGX_CHAT_WATCH_UNSUBSCRIBED) {
+        ngx_chat_presence_watch_subscribe(watch, "UNSUBSCRIBE");
+    }
+
+    ngx_rbtree_delete(&ngx_chat_presence_watches, &watch->sn.node);
+    ngx_free(watch);
+}
+
+
+static void
+ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch, const char *cmd)
+{
+    u_char             channel[sizeof(NGX_CHAT_PRESENCE_CHANNEL)
+                               + CHAT_ID_MAX];
+    ngx_str_t          argv[2];
+    ngx_chat_redis_t  *sub;
+
+    sub = ngx_chat_users_subscriber();
+
+    argv[0].data = (u_char *) cmd;
+    argv[0].len = ngx_strlen(cmd);
+    argv[1].data = channel;
+    argv[1].len = ngx_sprintf(channel, "%s%V", NGX_CHAT_PRESENCE_CHANNEL,
+                              &watch->sn.str)
+                  - channel;
+
+    if (sub && ngx_chat_redis_command(sub, NULL, NULL, 2, argv) == NGX_OK) {
+        watch->state = NGX_CHAT_WATCH_SUBSCRIBING;
+
+    } else {
+        watch->state = NGX_CHAT_WATCH_UNSUBSCRIBED;
+    }
+}
+
+
+/* The subscriber connection is (back): every watch listens again. */
+void
+ngx_chat_presence_on_sub_ready(void)
+{
+    ngx_chat_watch_t   *watch;
+    ngx_rbtree_node_t  *node, *root, *sentinel;
+
+    sentinel = ngx_chat_presence_watches.sentinel;
+    root = ngx_chat_presence_watches.root;
+
+    if (root == sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&ngx_chat_presence_watches, node))
+    {
+        watch = (ngx_chat_watch_t *) node;
+        ngx_chat_presence_watch_subscribe(watch, "SUBSCRIBE");
+    }
+}
+
+
+/*
+ * A message or a subscription on a presence channel; NGX_DECLINED for any
+ * other channel. Once subscribed, the state is read: what changes from
+ * then on arrives here, so nothing falls between the read and the events.
+ */
+ngx_int_t
+ngx_chat_presence_on_message(ngx_str_t *channel, ngx_str_t *payload)
+{
+    u_char            *nl;
+    int64_t            version;
+    ngx_str_t          user;
+    ngx_chat_watch_t  *watch;
+
+    if (ngx_chat_presence_user_of(channel, &user) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    watch = ngx_chat_presence_lookup(&user);
+    if (watch == NULL) {
+        return NGX_OK;
+    }
+
+    if (payload == NULL) {
+        if (watch->state == NGX_CHAT_WATCH_SUBSCRIBING) {
+            watch->state = NGX_CHAT_WATCH_SUBSCRIBED;
+            ngx_chat_presence_query(watch);
+        }
+
+        return NGX_OK;
+    }
+
+    nl = ngx_strlchr(payload->data, payload->data + payload->len, '\n');
+    if (nl == NULL) {
+        return NGX_OK;
+    }
+
+    version = ngx_atoof(payload->data, nl - payload->data);
+    if (version < 0) {
+        return NGX_OK;
+    }
+
+    nl++;
+    ngx_chat_presence_update(watch, version, nl,
+                             payload->data + payload->len - nl);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_chat_presence_query(ngx_chat_watch_t *watch)
+{
+    u_char     key[sizeof(NGX_CHAT_PRESENCE_KEY) + CHAT_ID_MAX];
+    ngx_str_t  argv[5];
+
+    ngx_str_set(&argv[0], "HMGET");
+    argv[1].data = key;
+    argv[1].len = ngx_sprintf(key, "%s%V", NGX_CHAT_PRESENCE_KEY,
+                              &watch->sn.str)
+                  - key;
+    ngx_str_set(&argv[2], "st");
+    ngx_str_set(&argv[3], "ls");
+    ngx_str_set(&argv[4], "v");
+
+    if (ngx_chat_presence_command(ngx_chat_presence_query_reply, watch, 5, argv)
+        == NGX_OK)
+    {
+        watch->refs++;
+    }
+}
+
+
+/* [status, last seen, version]: all nil for a user never seen. */
+static void
+ngx_chat_presence_query_reply(redisReply *reply, void *data)
+{
+    u_char            *p, frame[NGX_CHAT_PRESENCE_FRAME_LEN];
+    int64_t            version;
+    redisReply        *st, *ls, *v;
+    ngx_chat_watch_t  *watch = data;
+
+    watch->refs--;
+
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3) {
+        st = reply->element[0];
+        ls = reply->element[1];
+        v = reply->element[2];
+
+        version = v->type == REDIS_REPLY_STRING
+                  ? ngx_atoof((u_char *) v->str, v->len) : 0;
+
+        p = ngx_sprintf(frame, "{\"type\":\"presence\",\"user\":\"%V\","
+                        "\"status\":\"%s\"", &watch->sn.str,
+                        st->type == REDIS_REPLY_STRING
+                        && ngx_strncmp(st->str, "online", 6) == 0
+                        ? "online" : "offline");
+
+        if (ls->type == REDIS_REPLY_STRING
+            && !(st->type == REDIS_REPLY_STRING
+                 && ngx_strncmp(st->str, "online", 6) == 0))
+        {
+            p = ngx_sprintf(p, ",\"last_seen\":%*s", ls->len, ls->str);
+        }
+
+        *p++ = '}';
+
+        if (version >= 0) {
+            ngx_chat_presence_update(watch, version, frame, p - frame);
+        }
+    }
+
+    ngx_chat_presence_release(watch);
+}
+
+
+/*
+ * A state of version version (frame NULL: the one known already) is told
+ * to every watcher that has not been told it, or anything newer.
+ */
+static void
+ngx_chat_presence_update(ngx_chat_watch_t *watch, int64_t version,
+    u_char *frame, size_t len)
+{
+    ngx_queue_t         *q, *next;
+    ngx_chat_watcher_t  *w;
+
+    if (frame) {
+        if (version <= watch->version
+            || len > NGX_CHAT_PRESENCE_FRAME_LEN)
+        {
+            return;
+        }
+
+        watch->version = version;
+        watch->frame_len = len;
+        ngx_memcpy(watch->frame, frame, len);
+    }
+
+    if (watch->version < 0) {
+        return;
+    }
+
+    /* sending may end a connection, which unlinks its watchers: the
+     * reference keeps the watch itself */
+    watch->refs++;
+
+    for (q = ngx_queue_head(&watch->watchers);
+         q != ngx_queue_sentinel(&watch->watchers);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        w = ngx_queue_data(q, ngx_chat_watcher_t, in_watch);
+
+        if (w->told < watch->version) {
+            w->told = watch->version;
+            (void) ngx_chat_ws_send(w->conn, CHAT_WS_OP_TEXT, watch->frame,
+                                    watch->frame_len);
+        }
+    }
+
+    watch->refs--;
+    ngx_chat_presence_release(watch);
+}
+
+
+static ngx_chat_watch_t *
+ngx_chat_presence_lookup(ngx_str_t *user)
+{
+    return (ngx_chat_watch_t *)
+               ngx_str_rbtree_lookup(&ngx_chat_presence_watches, user,
+                                     ngx_crc32_short(user->data, user->len));
+}
+
+
+static ngx_int_t
+ngx_chat_presence_user_of(ngx_str_t *channel, ngx_str_t *user)
+{
+    size_t  n;
+
+    n = sizeof(NGX_CHAT_PRESENCE_CHANNEL) - 1;
+
+    if (channel->len <= n || channel->len - n > CHAT_ID_MAX
+        || ngx_strncmp(channel->data, NGX_CHAT_PRESENCE_CHANNEL, n) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    user->data = channel->data + n;
+    user->len = channel->len - n;
+
+    return NGX_OK;
+}

@@ -1,0 +1,494 @@
+/*
+ * Writes: the requests that go through the log of writes (Kafka, keyed by
+ * conversation) and are answered from its delivery reports: send, receipt,
+ * history, and a connection's request for its pending messages (sync).
+ * See docs/INTERNALS.md for the records.
+ */
+
+#include "ngx_chat_module.h"
+
+#include <openssl/rand.h>
+
+
+static ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
+    ngx_chat_write_kind_e kind, chat_str_t *id);
+static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
+static void ngx_chat_writes_produce(ngx_chat_write_t *w);
+static void ngx_chat_writes_failed(ngx_chat_write_t *w);
+static void ngx_chat_writes_free(ngx_chat_write_t *w);
+
+
+/*
+ * A 1:1 message: a write to the conversation's log, answered "sent" from
+ * its delivery report. The mid is reserved in Redis under the client id
+ * first, so that a retry of the same id reuses the first attempt's mid;
+ * without Redis the write goes out with a fresh one (see INTERNALS.md).
+ */
+void
+ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    json_t            *media;
+    ngx_str_t          argv[7];
+    chat_str_t         self;
+    u_char             key[sizeof("chat:cid::") + CHAT_ID_MAX
+                           + CHAT_CLIENT_ID_MAX];
+    ngx_chat_write_t  *w;
+    ngx_chat_redis_t  *redis;
+
+    if (req->group.len) {
+        ngx_chat_session_error(cc, &req->id, "unavailable",
+                               "group messages are not available yet");
+        return;
+    }
+
+    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_SEND, &req->id);
+    if (w == NULL) {
+        return;
+    }
+
+    self.s = (char *) cc->id.user.data;
+    self.len = cc->id.user.len;
+    w->conv_len = chat_conv_dm((char *) w->conv, self, req->to);
+
+    media = NULL;
+
+    if (req->has_media) {
+        media = json_pack("{s:s%, s:s%, s:I}",
+                          "url", req->media.url.s, req->media.url.len,
+                          "mime", req->media.mime.s, req->media.mime.len,
+                          "size", (json_int_t) req->media.size);
+    }
+
+    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:s%, s:s%, s:I}",
+                          "v", 1, "op", "send",
+                          "conv", w->conv, w->conv_len,
+                          "from", self.s, self.len,
+                          "to", req->to.s, req->to.len,
+                          "body", req->body.s, req->body.len,
+                          "id", req->id.s, req->id.len,
+                          "ts", (json_int_t) w->ts);
+
+    if (w->record == NULL
+        || (media && json_object_set_new(w->record, "media", media) != 0))
+    {
+        ngx_chat_writes_failed(w);
+        return;
+    }
+
+    redis = ngx_chat_users_redis();
+
+    if (redis) {
+        argv[0].data = (u_char *) "SET";
+        argv[0].len = 3;
+        argv[1].data = key;
+        argv[1].len = ngx_sprintf(key, "chat:cid:%V:%*s", &cc->id.user,
+                                  w->id_len, w->id) - key;
+        argv[2].data = w->mid;
+        argv[2].len = CHAT_MID_LEN;
+        ngx_str_set(&argv[3], "NX");
+        ngx_str_set(&argv[4], "GET");
+        ngx_str_set(&argv[5], "EX");
+        ngx_str_set(&argv[6], "86400");
+
+        if (ngx_chat_redis_command(redis, ngx_chat_writes_dedupe_reply, w,
+                                   7, argv)
+            == NGX_OK)
+        {
+            return;
+        }
+    }
+
+    ngx_chat_writes_produce(w);
+}
+
+
+/* SET .. NX GET answered: nil when our mid was stored, else the first one. */
+static void
+ngx_chat_writes_dedupe_reply(redisReply *reply, void *data)
+{
+    ngx_chat_write_t  *w = data;
+
+    if (reply && reply->type == REDIS_REPLY_STRING
+        && reply->len == CHAT_MID_LEN)
+    {
+        ngx_memcpy(w->mid, reply->str, CHAT_MID_LEN);
+    }
+
+    ngx_chat_writes_produce(w);
+}
+
+
+/* A read (or delivered) watermark, ordered with the conversation's log. */
+void
+ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    ngx_chat_write_t  *w;
+
+    if (req->conv_parsed.kind != CHAT_CONV_DM) {
+        ngx_chat_session_error(cc, &req->id, "unavailable",
+                               "group receipts are not available yet");
+        return;
+    }
+
+    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_RECEIPT, &req->id);
+    if (w == NULL) {
+        return;
+    }
+
+    ngx_memcpy(w->conv, req->conv.s, req->conv.len);
+    w->conv_len = req->conv.len;
+
+    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s, s:I, s:I}",
+                          "v", 1, "op", "receipt",
+                          "conv", w->conv, w->conv_len,
+                          "by", cc->id.user.data, cc->id.user.len,
+                          "status", req->status == CHAT_RECEIPT_READ
+                                    ? "read" : "delivered",
+                          "seq", (json_int_t) req->seq,
+                          "ts", (json_int_t) w->ts);
+
+    if (w->record == NULL) {
+        ngx_chat_writes_failed(w);
+        return;
+    }
+
+    ngx_chat_writes_produce(w);
+}
+
+
+/*
+ * Asks the workers for this connection's pending messages (those above
+ * the user's delivered watermarks), a page at a time: each page ends with
+ * a marker, "sync_more" (then the next page is asked for, from where it
+ * ended) or "sync_done". Live frames wait until the last page is out; see
+ * ngx_chat_users.c.
+ */
+void
+ngx_chat_writes_sync(ngx_chat_conn_t *cc)
+{
+    json_t            *after;
+    u_char             key[sizeof("user:") + CHAT_ID_MAX];
+    ngx_chat_write_t  *w;
+    chat_str_t         none;
+
+    if (cc->closing || !ngx_chat_kafka_available()) {
+        /* no way to fetch them now: live frames are not held any longer */
+        if (cc->syncing) {
+            ngx_chat_users_sync_done(cc);
+        }
+
+        return;
+    }
+
+    none.s = NULL;
+    none.len = 0;
+
+    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_SYNC, &none);
+    if (w == NULL) {
+        return;
+    }
+
+    w->conv_len = ngx_sprintf(key, "user:%V", &cc->id.user) - key;
+    ngx_memcpy(w->conv, key, w->conv_len);
+
+    /* a page fits in half the send budget, so it never closes the socket */
+    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:I, s:I}",
+                          "v", 1, "op", "sync",
+                          "user", cc->id.user.data, cc->id.user.len,
+                          "conn", cc->conn_id.data, cc->conn_id.len,
+                          "max_bytes", (json_int_t) cc->conf->send_budget / 2,
+                          "ts", (json_int_t) w->ts);
+
+    if (w->record && cc->sync_after) {
+        after = json_pack("{s:s%, s:I}",
+                          "conv", cc->sync_after->conv,
+                          cc->sync_after->conv_len,
+                          "seq", (json_int_t) cc->sync_after->seq);
+
+        if (after == NULL
+            || json_object_set_new(w->record, "after", after) != 0)
+        {
+            json_decref(w->record);
+            w->record = NULL;
+        }
+    }
+
+    if (w->record == NULL) {
+        ngx_chat_writes_free(w);
+        return;
+    }
+
+    cc->syncing = 1;
+    cc->sync_tries++;
+    cc->sync_deadline = ngx_current_msec + ngx_chat_main_conf->sync_timeout;
+    ngx_chat_ws_rearm_tick(cc);
+
+    ngx_chat_writes_produce(w);
+}
+
+
+/*
+ * A page of pending messages ended with {"type":"sync_more","conv":C,
+ * "seq":S}: the next page starts after (C, S).
+ */
+void
+ngx_chat_writes_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker)
+{
+    json_t                 *root;
+    const char             *conv;
+    json_int_t              seq;
+    json_error_t            err;
+    ngx_chat_sync_after_t  *after;
+
+    if (!cc->syncing) {
+        return;    /* a late answer to a request that already timed out */
+    }
+
+    root = json_loadb((char *) marker->data, marker->len, 0, &err);
+
+    if (root == NULL
+        || json_unpack(root, "{s:s, s:I}", "conv", &conv, "seq", &seq) != 0
+        || ngx_strlen(conv) > CHAT_CONV_MAX)
+    {
+        ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
+                      "chat: malformed \"sync_more\" marker");
+        if (root) {
+            json_decref(root);
+        }
+
+        ngx_chat_users_sync_done(cc);
+        return;
+    }
+
+    after = cc->sync_after;
+
+    if (after == NULL) {
+        after = ngx_alloc(sizeof(ngx_chat_sync_after_t), cc->connection->log);
+        if (after == NULL) {
+            json_decref(root);
+            ngx_chat_users_sync_done(cc);
+            return;
+        }
+
+        cc->sync_after = after;
+    }
+
+    after->conv_len = ngx_strlen(conv);
+    ngx_memcpy(after->conv, conv, after->conv_len);
+    after->seq = seq;
+    json_decref(root);
+
+    /* a page that arrived is progress: the retry budget starts over */
+    cc->sync_tries = 0;
+    ngx_chat_writes_sync(cc);
+}
+
+
+/*
+ * History is read by the worker that owns the conversation, through the
+ * log: it so sees every write accepted before the request, and checks
+ * membership in the same order as the writes that change it. The answer
+ * comes on the user's channel, addressed to this connection.
+ */
+void
+ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    ngx_chat_write_t  *w;
+
+    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_HISTORY, &req->id);
+    if (w == NULL) {
+        return;
+    }
+
+    ngx_memcpy(w->conv, req->conv.s, req->conv.len);
+    w->conv_len = req->conv.len;
+
+    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:I, s:i, s:I, s:I}",
+                          "v", 1, "op", "history",
+                          "conv", w->conv, w->conv_len,
+                          "user", cc->id.user.data, cc->id.user.len,
+                          "conn", cc->conn_id.data, cc->conn_id.len,
+                          "before_seq", (json_int_t) req->before_seq,
+                          "limit", req->limit,
+                          "max_bytes", (json_int_t) cc->conf->send_budget / 2,
+                          "ts", (json_int_t) w->ts);
+
+    if (w->record && req->id.len
+        && json_object_set_new(w->record, "id",
+                               json_stringn(req->id.s, req->id.len)) != 0)
+    {
+        json_decref(w->record);
+        w->record = NULL;
+    }
+
+    if (w->record == NULL) {
+        ngx_chat_writes_failed(w);
+        return;
+    }
+
+    ngx_chat_writes_produce(w);
+}
+
+
+/*
+ * A write record for a request of cc; NULL (the client already answered)
+ * when the log cannot take it now.
+ */
+static ngx_chat_write_t *
+ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
+    chat_str_t *id)
+{
+    u_char             rnd[10];
+    ngx_chat_write_t  *w;
+
+    if (!ngx_chat_kafka_available()) {
+        ngx_chat_session_error(cc, id, "unavailable",
+                               "the message log is not available; "
+                               "retry later with the same id");
+        return NULL;
+    }
+
+    w = ngx_alloc(sizeof(ngx_chat_write_t), cc->connection->log);
+    if (w == NULL) {
+        ngx_chat_session_error(cc, id, "internal", "out of memory");
+        return NULL;
+    }
+
+    w->conn = cc->node.key;
+    w->kind = kind;
+    w->ts = ngx_chat_now_ms();
+    w->record = NULL;
+    w->conv_len = 0;
+    w->id_len = id->len;
+
+    if (id->len) {
+        ngx_memcpy(w->id, id->s, id->len);
+    }
+
+    /*
+     * Not ngx_random(): random() is one stream per process that any library
+     * may reseed (librdkafka does, from the clock), so two workers started
+     * together can draw the same bytes in the same millisecond.
+     */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        ngx_free(w);
+        ngx_chat_session_error(cc, id, "internal", "no random bytes");
+        return NULL;
+    }
+
+    chat_mid_make((char *) w->mid, w->ts, rnd);
+
+    return w;
+}
+
+
+/* Serializes the record (with its mid, for a send) and produces it. */
+static void
+ngx_chat_writes_produce(ngx_chat_write_t *w)
+{
+    char       *value;
+    size_t      len;
+    ngx_str_t   key;
+
+    if (w->kind == NGX_CHAT_WRITE_SEND
+        && json_object_set_new(w->record, "mid",
+                               json_stringn((char *) w->mid, CHAT_MID_LEN))
+           != 0)
+    {
+        ngx_chat_writes_failed(w);
+        return;
+    }
+
+    value = json_dumps(w->record, JSON_COMPACT);
+    json_decref(w->record);
+    w->record = NULL;
+
+    if (value == NULL) {
+        ngx_chat_writes_failed(w);
+        return;
+    }
+
+    len = ngx_strlen(value);
+    key.data = w->conv;
+    key.len = w->conv_len;
+
+    if (ngx_chat_kafka_produce(&key, value, len, w) != NGX_OK) {
+        free(value);
+        ngx_chat_writes_failed(w);
+    }
+}
+
+
+/*
+ * The delivery report of a write: "sent" for a send that is in the log,
+ * "unavailable" for any write that is not. The connection may be gone.
+ */
+void
+ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
+    ngx_uint_t exiting)
+{
+    json_t           *sent;
+    ngx_chat_conn_t  *cc;
+
+    if (exiting) {
+        ngx_chat_writes_free(w);
+        return;
+    }
+
+    if (!ok) {
+        ngx_chat_writes_failed(w);
+        return;
+    }
+
+    cc = ngx_chat_users_find_conn(w->conn);
+
+    if (cc && w->kind == NGX_CHAT_WRITE_SEND) {
+        sent = json_pack("{s:s, s:s%, s:s%, s:s%, s:I}",
+                         "type", "sent",
+                         "id", w->id, w->id_len,
+                         "mid", w->mid, (size_t) CHAT_MID_LEN,
+                         "conv", w->conv, w->conv_len,
+                         "ts", (json_int_t) w->ts);
+
+        (void) ngx_chat_session_reply(cc, sent);
+    }
+
+    ngx_chat_writes_free(w);
+}
+
+
+/* Tells the client its write was not taken, if it is still here. */
+static void
+ngx_chat_writes_failed(ngx_chat_write_t *w)
+{
+    chat_str_t        id;
+    ngx_chat_conn_t  *cc;
+
+    cc = ngx_chat_users_find_conn(w->conn);
+
+    if (cc) {
+        if (w->kind == NGX_CHAT_WRITE_SYNC) {
+            ngx_chat_users_sync_done(cc);
+
+        } else {
+            id.s = (char *) w->id;
+            id.len = w->id_len;
+            ngx_chat_session_error(cc, &id, "unavailable",
+                                   "the write did not reach the message log; "
+                                   "retry later with the same id");
+        }
+    }
+
+    ngx_chat_writes_free(w);
+}
+
+
+static void
+ngx_chat_writes_free(ngx_chat_write_t *w)
+{
+    if (w->record) {
+        json_decref(w->record);
+    }
+
+    ngx_free(w);
+}
