@@ -145,14 +145,18 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
 
 
 /*
- * The worker is going: this instance is marked dead at once, so that
- * another worker settles its users now rather than after the TTL.
+ * The worker is going: its users' devices here are taken off (their grace
+ * timers would die with it), and this instance is marked dead at once, so
+ * that another worker settles them after the grace period rather than
+ * after the TTL. Best effort: what does not make it out now is what a
+ * crash would have lost, and the TTL covers that.
  */
 void
 ngx_chat_presence_exit(void)
 {
-    ngx_str_t           argv[4];
-    ngx_chat_redis_t   *redis;
+    u_char             ls[NGX_INT64_LEN], grace[NGX_INT64_LEN];
+    ngx_str_t          argv[4], args[4];
+    ngx_chat_user_t   *u;
 
     if (!ngx_chat_presence.enabled) {
         return;
@@ -162,15 +166,23 @@ ngx_chat_presence_exit(void)
         ngx_del_timer(&ngx_chat_presence.beat);
     }
 
-    redis = ngx_chat_users_redis();
+    args[0] = ngx_chat_presence.inst;
+    ngx_chat_presence_arg_ms(&args[1], ls, ngx_chat_now_ms());
+    args[2] = args[1];
+    ngx_chat_presence_arg_ms(&args[3], grace, ngx_chat_presence.grace);
+
+    for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+        (void) ngx_chat_presence_eval(&u->sn.str, "down", args, 4, NULL,
+                                      NULL);
+    }
 
     ngx_str_set(&argv[0], "ZADD");
     ngx_str_set(&argv[1], NGX_CHAT_PRESENCE_INSTS);
     ngx_str_set(&argv[2], "0");
     argv[3] = ngx_chat_presence.inst;
 
-    if (ngx_chat_redis_command(redis, NULL, NULL, 4, argv) == NGX_OK) {
-        ngx_chat_redis_flush_now(redis);
+    if (ngx_chat_presence_command(NULL, NULL, 4, argv) == NGX_OK) {
+        ngx_chat_redis_flush_now(ngx_chat_users_redis());
     }
 
     ngx_chat_presence.enabled = 0;
@@ -505,7 +517,11 @@ ngx_chat_presence_sweep_reply(redisReply *reply, void *data)
             return;
         }
 
+        /* 0: it exited and took its devices off itself (see exit) */
         dead->beat = ngx_atoof((u_char *) score->str, score->len);
+        if (dead->beat <= 0) {
+            dead->beat = ngx_chat_now_ms();
+        }
         dead->len = name->len;
         ngx_memcpy(dead->name, name->str, name->len);
 
