@@ -33,12 +33,13 @@
 #define NGX_CHAT_PRESENCE_INST_LEN  (NGX_MAXHOSTNAMELEN + NGX_INT64_LEN + 18)
 
 
-/* A user whose devices are all gone, waiting out the grace period; or a
- * down/settle in flight for them. */
+/* A user this worker takes down: downs in flight, then the grace period.
+ * One per user, so the user stays in our set until the last is settled. */
 typedef struct {
+    ngx_str_node_t          sn;
     ngx_event_t             timer;
     int64_t                 last_seen;
-    size_t                  len;
+    ngx_uint_t              replies;         /* downs in flight */
     u_char                  name[CHAT_ID_MAX];
 } ngx_chat_grace_t;
 
@@ -65,6 +66,9 @@ typedef struct {
 
     ngx_event_t             beat;
     ngx_uint_t              registered;      /* our first beat was sent */
+
+    ngx_rbtree_t            graces;
+    ngx_rbtree_node_t       graces_sentinel;
 } ngx_chat_presence_t;
 
 
@@ -86,6 +90,7 @@ static ngx_int_t ngx_chat_presence_eval(ngx_str_t *user, const char *op,
 static void ngx_chat_presence_eval_reply(redisReply *reply, void *data);
 static void ngx_chat_presence_load_script(void);
 static ngx_chat_grace_t *ngx_chat_presence_grace(ngx_str_t *user);
+static void ngx_chat_presence_grace_done(ngx_chat_grace_t *g);
 static ngx_str_t *ngx_chat_presence_arg_ms(ngx_str_t *arg, u_char *buf,
     int64_t ms);
 
@@ -105,6 +110,9 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
 {
     u_char               rnd[4], digest[SHA_DIGEST_LENGTH];
     ngx_chat_presence_t  *p = &ngx_chat_presence;
+
+    ngx_rbtree_init(&p->graces, &p->graces_sentinel,
+                    ngx_str_rbtree_insert_value);
 
     if (cmcf->redis == NULL) {
         return NGX_OK;
@@ -257,10 +265,12 @@ ngx_chat_presence_take_down(ngx_str_t *user, ngx_str_t *inst,
 
     if (ngx_chat_presence_eval(user, "down", args, 4,
                                ngx_chat_presence_down_reply, g)
-        != NGX_OK)
+        == NGX_OK)
     {
-        ngx_free(g);
+        g->replies++;
     }
+
+    ngx_chat_presence_grace_done(g);
 }
 
 
@@ -268,26 +278,22 @@ static void
 ngx_chat_presence_down_reply(redisReply *reply, void *data)
 {
     int64_t            due;
-    ngx_str_t          user;
     ngx_chat_grace_t  *g = data;
 
-    user.data = g->name;
-    user.len = g->len;
+    g->replies--;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER
-        || reply->integer <= 0)
-    {
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
+        g->last_seen = reply->integer;
+        due = g->last_seen + (int64_t) ngx_chat_presence.grace
+              - ngx_chat_now_ms();
+
+        ngx_add_timer(&g->timer, due > 0 ? (ngx_msec_t) due : 0);
+
+    } else {
         ngx_chat_presence_eval_reply(reply, NULL);
-        ngx_chat_presence_forget(&user);
-        ngx_free(g);
-        return;
     }
 
-    g->last_seen = reply->integer;
-    due = g->last_seen + (int64_t) ngx_chat_presence.grace
-          - ngx_chat_now_ms();
-
-    ngx_add_timer(&g->timer, due > 0 ? (ngx_msec_t) due : 0);
+    ngx_chat_presence_grace_done(g);
 }
 
 
@@ -296,24 +302,18 @@ static void
 ngx_chat_presence_settle(ngx_event_t *ev)
 {
     u_char             ls[NGX_INT64_LEN];
-    ngx_str_t          user, args[1];
+    ngx_str_t          args[1];
     ngx_chat_grace_t  *g = ev->data;
 
-    user.data = g->name;
-    user.len = g->len;
-
-    if (ngx_chat_presence.enabled && ngx_chat_users_lookup(&user) == NULL) {
+    /* a newer down is in flight: its reply decides */
+    if (g->replies == 0 && ngx_chat_users_lookup(&g->sn.str) == NULL) {
         ngx_chat_presence_arg_ms(&args[0], ls, g->last_seen);
 
-        if (ngx_chat_presence_eval(&user, "settle", args, 1,
-                                   ngx_chat_presence_eval_reply, NULL)
-            == NGX_OK)
-        {
-            ngx_chat_presence_forget(&user);
-        }
+        (void) ngx_chat_presence_eval(&g->sn.str, "settle", args, 1,
+                                      ngx_chat_presence_eval_reply, NULL);
     }
 
-    ngx_free(g);
+    ngx_chat_presence_grace_done(g);
 }
 
 
@@ -338,15 +338,26 @@ ngx_chat_presence_forget(ngx_str_t *user)
 static ngx_chat_grace_t *
 ngx_chat_presence_grace(ngx_str_t *user)
 {
+    uint32_t           hash;
     ngx_chat_grace_t  *g;
+
+    hash = ngx_crc32_short(user->data, user->len);
+    g = (ngx_chat_grace_t *) ngx_str_rbtree_lookup(&ngx_chat_presence.graces,
+                                                  user, hash);
+    if (g) {
+        return g;
+    }
 
     g = ngx_calloc(sizeof(ngx_chat_grace_t), ngx_cycle->log);
     if (g == NULL) {
         return NULL;
     }
 
-    g->len = ngx_min(user->len, CHAT_ID_MAX);
-    ngx_memcpy(g->name, user->data, g->len);
+    ngx_memcpy(g->name, user->data, user->len);
+    g->sn.str.data = g->name;
+    g->sn.str.len = user->len;
+    g->sn.node.key = hash;
+    ngx_rbtree_insert(&ngx_chat_presence.graces, &g->sn.node);
 
     g->timer.handler = ngx_chat_presence_settle;
     g->timer.data = g;
@@ -354,6 +365,23 @@ ngx_chat_presence_grace(ngx_str_t *user)
     g->timer.cancelable = 1;
 
     return g;
+}
+
+
+/*
+ * Once no down is in flight and no grace period runs for the user here,
+ * this worker no longer answers for them (unless they are back here).
+ */
+static void
+ngx_chat_presence_grace_done(ngx_chat_grace_t *g)
+{
+    if (g->replies || g->timer.timer_set) {
+        return;
+    }
+
+    ngx_chat_presence_forget(&g->sn.str);
+    ngx_rbtree_delete(&ngx_chat_presence.graces, &g->sn.node);
+    ngx_free(g);
 }
 
 
