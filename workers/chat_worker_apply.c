@@ -300,8 +300,8 @@ chat_worker_apply_sync(chat_store_t *store, const chat_worker_record_t *rec,
     walk.user = rec->user;
     walk.target = rec->conn;
 
-    if (chat_store_pending(store, rec->user, sync_limit,
-                           chat_worker_apply_pending_one, &walk)
+    if (chat_store_pending(store, rec->user, (chat_str_t) { "", 0 }, 0,
+                           sync_limit, chat_worker_apply_pending_one, &walk)
         != CHAT_STORE_OK)
     {
         return chat_worker_apply_fail(res, chat_store_errstr(store));
