@@ -1,7 +1,8 @@
 /*
- * Unit tests of what chat-worker does with each record
- * (workers/chat_worker_apply.c): send, receipt, sync, and the records
- * refused (t/unit/test_worker.h has the store and the helpers).
+ * Unit tests of what chat-worker does with the records that write
+ * (workers/chat_worker_apply.c): send and receipt, and the records refused
+ * (t/unit/test_worker.h has the store and the helpers). sync and history
+ * are in test_worker_read.c.
  */
 
 #include "test_worker.h"
@@ -226,90 +227,6 @@ TEST(receipt_of_a_non_member_is_skipped)
 
 
 
-TEST(sync_publishes_pending_in_order_then_the_marker)
-{
-    size_t   i;
-    json_t  *f;
-
-    CHECK_EQ(send_msg("A1", "alice", "bob", "a1", 1), 0);
-    CHECK_EQ(send_msg("C1", "carol", "bob", "c1", 2), 0);
-    CHECK_EQ(send_msg("A2", "alice", "bob", "a2", 3), 0);
-    CHECK_EQ(send_msg("B1", "bob", "alice", "b1", 4), 0);
-    CHECK_EQ(send_msg("A3", "alice", "bob", "a3", 5), 0);
-    CHECK_EQ(send_msg("C2", "carol", "bob", "c2", 6), 0);
-    CHECK_EQ(receipt(AB, "bob", "delivered", 1), 0);
-
-    CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\","
-                   "\"conn\":\"k-1\",\"ts\":9}"), CHAT_WORKER_APPLIED);
-    CHECK_EQ(out.npubs, 5);
-
-    check_msg(pub(0, "chat:u:bob", "k-1"), "A2", 2, "alice", "bob", "a2", 3);
-    check_msg(pub(1, "chat:u:bob", "k-1"), "A3", 4, "alice", "bob", "a3", 5);
-    check_msg(pub(2, "chat:u:bob", "k-1"), "C1", 1, "carol", "bob", "c1", 2);
-    check_msg(pub(3, "chat:u:bob", "k-1"), "C2", 2, "carol", "bob", "c2", 6);
-
-    f = pub(4, "chat:u:bob", "k-1");
-    CHECK(f != NULL && strcmp(str(f, "type"), "sync_done") == 0);
-    CHECK(f != NULL && json_object_size(f) == 1);
-    json_decref(f);
-
-    /* alice: bob's one message */
-    CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"alice\","
-                   "\"conn\":\"k-2\",\"ts\":9}"), CHAT_WORKER_APPLIED);
-    CHECK_EQ(out.npubs, 2);
-    check_msg(pub(0, "chat:u:alice", "k-2"), "B1", 3, "bob", "alice", "b1",
-              4);
-
-    /* nothing pending: the marker alone */
-    CHECK_EQ(receipt(AB, "bob", "read", 10), 0);
-    CHECK_EQ(receipt(BC, "bob", "read", 10), 0);
-    CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\","
-                   "\"conn\":\"k-1\",\"ts\":9}"), CHAT_WORKER_APPLIED);
-    CHECK_EQ(out.npubs, 1);
-    f = pub(0, "chat:u:bob", "k-1");
-    CHECK(f != NULL && strcmp(str(f, "type"), "sync_done") == 0);
-    json_decref(f);
-
-    for (i = 0; i < out.npubs; i++) {
-        CHECK(chat_worker_out_payload(&out, i).len > 0);
-    }
-}
-
-
-TEST(sync_stops_at_the_limit)
-{
-    int                    i;
-    char                   mid[16], id[16];
-    const char            *reason;
-    json_t                *f;
-    chat_worker_record_t   rec;
-    static const char      sync[] =
-        "{\"v\":1,\"op\":\"sync\",\"user\":\"bob\",\"conn\":\"k\",\"ts\":1}";
-
-    for (i = 0; i < 10; i++) {
-        snprintf(mid, sizeof(mid), "M%d", i);
-        snprintf(id, sizeof(id), "c-%d", i);
-        CHECK_EQ(send_msg(mid, "alice", "bob", id, i), 0);
-    }
-
-    CHECK_EQ(chat_worker_record_parse(sync, sizeof(sync) - 1, &rec, &reason),
-             0);
-
-    chat_worker_out_reset(&out);
-    CHECK_EQ(chat_worker_apply(store, &rec, 4, &out, &res),
-             CHAT_WORKER_APPLIED);
-    chat_worker_record_free(&rec);
-
-    CHECK_EQ(out.npubs, 5);
-    f = pub(3, "chat:u:bob", "k");
-    CHECK(f != NULL && num(f, "seq") == 4);
-    json_decref(f);
-    f = pub(4, "chat:u:bob", "k");
-    CHECK(f != NULL && strcmp(str(f, "type"), "sync_done") == 0);
-    json_decref(f);
-}
-
-
 #define SEND_REST  "\"body\":\"x\",\"id\":\"c-1\",\"ts\":1}"
 
 TEST(malformed_records_are_refused_with_a_reason)
@@ -420,8 +337,6 @@ main(void)
     RUN_WITH_STORE(receipt_raises_monotonic_and_tells_the_other_member);
     RUN_WITH_STORE(receipt_is_clamped_to_the_last_seq);
     RUN_WITH_STORE(receipt_of_a_non_member_is_skipped);
-    RUN_WITH_STORE(sync_publishes_pending_in_order_then_the_marker);
-    RUN_WITH_STORE(sync_stops_at_the_limit);
     RUN_WITH_STORE(malformed_records_are_refused_with_a_reason);
     RUN_WITH_STORE(unknown_members_are_ignored);
 
