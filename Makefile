@@ -75,7 +75,7 @@ $(BUILD)/asan/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_
 unit: $(UNIT_TESTS)
 	@scripts/run-unit $(UNIT_TESTS)
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/test.h $(COMMON_SRCS) $(COMMON_HDRS) \
+$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(COMMON_SRCS) $(COMMON_HDRS) \
                  $(WORKER_LIB) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Iworkers -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \

@@ -30,6 +30,7 @@
 #define CHAT_STORE_ERROR      -1
 #define CHAT_STORE_NOT_FOUND   1    /* find_by_client_id: no such message */
 #define CHAT_STORE_EXISTS      2    /* insert_message: seq or mid taken */
+#define CHAT_STORE_STOP        3    /* returned by a callback: enough */
 
 #define CHAT_STORE_ERRSTR_LEN  256
 
@@ -56,9 +57,11 @@ typedef struct {
     int64_t     read_seq;
 } chat_store_marks_t;
 
-/* Called for each row of pending() and members(); the strings are valid
- * during the call only. Returning non-zero stops the iteration, and the
- * operation then returns CHAT_STORE_ERROR. */
+/* Called for each row of pending(), history() and members(); the strings
+ * are valid during the call only. Returning CHAT_STORE_STOP ends the
+ * iteration early and the operation returns CHAT_STORE_OK; returning any
+ * other non-zero value stops it, and the operation then returns
+ * CHAT_STORE_ERROR. */
 typedef int (*chat_store_msg_pt)(const chat_store_msg_t *msg, void *data);
 typedef int (*chat_store_user_pt)(chat_str_t user, void *data);
 
@@ -115,10 +118,27 @@ int chat_store_raise_watermark(chat_store_t *store, chat_str_t conv,
 /*
  * Calls cb for the pending messages of user: in each conversation user is
  * a member of, the messages with seq above the user's delivered watermark
- * (and above the seq they joined at) that another member sent; ordered by
- * conv, then seq; at most limit of them.
+ * (and above the seq they joined at, and at most the seq they left at)
+ * that another member sent; ordered by conv, then seq; at most limit of
+ * them. Only those after the cursor (after_conv, after_seq) come: conv
+ * above after_conv, or conv equal to it and seq above after_seq; an empty
+ * after_conv (and after_seq 0) starts at the first. A caller that pages
+ * asks for one more than it keeps, to learn whether more remain.
  */
-int chat_store_pending(chat_store_t *store, chat_str_t user, int64_t limit,
+int chat_store_pending(chat_store_t *store, chat_str_t user,
+    chat_str_t after_conv, int64_t after_seq, int64_t limit,
+    chat_store_msg_pt cb, void *data);
+
+/*
+ * Calls cb for the messages of conv that user may read, newest first:
+ * those with seq below before_seq (any seq when before_seq is 0), within
+ * the user's window of the conversation (above the seq they joined at, and
+ * at most the seq they left at when they left); at most limit of them.
+ * CHAT_STORE_NOT_FOUND, without calling cb, when user has no member row in
+ * conv (never a member, or no such conversation yet).
+ */
+int chat_store_history(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t before_seq, int64_t limit,
     chat_store_msg_pt cb, void *data);
 
 /* Calls cb for each current member of conv, in user order; none when conv

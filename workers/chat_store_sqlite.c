@@ -431,5 +431,6 @@ const chat_store_ops_t  chat_store_sqlite_ops = {
     chat_store_sqlite_insert_message,
     chat_store_sqlite_raise_watermark,
     chat_store_sqlite_pending,
+    chat_store_sqlite_history,
     chat_store_sqlite_members
 };

@@ -26,6 +26,8 @@ typedef enum {
     CHAT_SQL_RAISE,
     CHAT_SQL_MARKS,
     CHAT_SQL_PENDING,
+    CHAT_SQL_WINDOW,
+    CHAT_SQL_HISTORY,
     CHAT_SQL_MEMBERS,
     CHAT_SQL_N
 } chat_store_sqlite_stmt_e;
@@ -83,7 +85,11 @@ int chat_store_sqlite_raise_watermark(chat_store_t *store, chat_str_t conv,
     chat_str_t user, chat_receipt_status_e status, int64_t seq,
     chat_store_marks_t *marks);
 int chat_store_sqlite_pending(chat_store_t *store, chat_str_t user,
-    int64_t limit, chat_store_msg_pt cb, void *data);
+    chat_str_t after_conv, int64_t after_seq, int64_t limit,
+    chat_store_msg_pt cb, void *data);
+int chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t before_seq, int64_t limit,
+    chat_store_msg_pt cb, void *data);
 int chat_store_sqlite_members(chat_store_t *store, chat_str_t conv,
     chat_store_user_pt cb, void *data);
 

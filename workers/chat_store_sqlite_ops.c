@@ -52,18 +52,28 @@ const char  *const chat_store_sqlite_sql[CHAT_SQL_N] = {
     "SELECT delivered_seq, read_seq FROM watermarks"
     "  WHERE conv = ?1 AND user = ?2",
 
-    /* members_by_user gives the conversations of ?1 in conv order, and the
-     * primary key of messages each one's range above the watermark in seq
+    /* members_by_user gives the conversations of ?1 from the cursor's ?2
+     * on in conv order, and the unique (conv, seq) of messages each one's
+     * range above the watermark (and above ?3 in the cursor's conv) in seq
      * order: no sort, and LIMIT stops the scan */
     "SELECT " CHAT_STORE_SQLITE_MSG_COLS
     "  FROM members AS b"
     "  LEFT JOIN watermarks AS w ON w.conv = b.conv AND w.user = b.user"
     "  JOIN messages AS m ON m.conv = b.conv"
-    "   AND m.seq > max(b.joined_seq, coalesce(w.delivered_seq, 0))"
+    "   AND m.seq > max(b.joined_seq, coalesce(w.delivered_seq, 0),"
+    "                   CASE WHEN b.conv = ?2 THEN ?3 ELSE 0 END)"
     "   AND (b.left_seq IS NULL OR m.seq <= b.left_seq)"
-    " WHERE b.user = ?1 AND m.sender <> ?1"
+    " WHERE b.user = ?1 AND b.conv >= ?2 AND m.sender <> ?1"
     " ORDER BY b.conv, m.seq"
-    " LIMIT ?2",
+    " LIMIT ?4",
+
+    "SELECT joined_seq, left_seq FROM members WHERE conv = ?1 AND user = ?2",
+
+    /* the unique (conv, seq) walked backwards from ?3: no sort */
+    "SELECT " CHAT_STORE_SQLITE_MSG_COLS
+    "  FROM messages AS m WHERE m.conv = ?1 AND m.seq > ?2 AND m.seq <= ?3"
+    " ORDER BY m.seq DESC"
+    " LIMIT ?4",
 
     "SELECT user FROM members WHERE conv = ?1 AND left_seq IS NULL"
     "  ORDER BY user",
@@ -354,36 +364,133 @@ chat_store_sqlite_raise_watermark(chat_store_t *store, chat_str_t conv,
 }
 
 
+/*
+ * Steps stmt (bound by the caller) and calls cb for each message row;
+ * resets stmt. what names the operation in an error.
+ */
+
+static int
+chat_store_sqlite_each_msg(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    chat_store_msg_pt cb, void *data, const char *what)
+{
+    int               rc;
+    chat_store_msg_t  msg;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        chat_store_sqlite_row(stmt, &msg);
+
+        rc = cb(&msg, data);
+
+        if (rc == CHAT_STORE_STOP) {
+            return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+        }
+
+        if (rc != 0) {
+            chat_store_set_error(&s->store, "%s: stopped by the caller",
+                                 what);
+            return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+        }
+    }
+
+    if (rc != SQLITE_DONE) {
+        chat_store_sqlite_fail(s, what);
+        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    }
+
+    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+}
+
+
 int
 chat_store_sqlite_pending(chat_store_t *store, chat_str_t user,
-    int64_t limit, chat_store_msg_pt cb, void *data)
+    chat_str_t after_conv, int64_t after_seq, int64_t limit,
+    chat_store_msg_pt cb, void *data)
 {
-    int                   rc;
     sqlite3_stmt         *stmt;
-    chat_store_msg_t      msg;
     chat_store_sqlite_t  *s;
 
     s = (chat_store_sqlite_t *) store;
     stmt = s->stmt[CHAT_SQL_PENDING];
 
     chat_store_sqlite_bind_str(stmt, 1, user);
-    sqlite3_bind_int64(stmt, 2, limit);
+    chat_store_sqlite_bind_str(stmt, 2, after_conv);
+    sqlite3_bind_int64(stmt, 3, after_seq);
+    sqlite3_bind_int64(stmt, 4, limit);
 
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        chat_store_sqlite_row(stmt, &msg);
+    return chat_store_sqlite_each_msg(s, stmt, cb, data, "pending");
+}
 
-        if (cb(&msg, data) != 0) {
-            chat_store_set_error(store, "pending: stopped by the caller");
-            return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
-        }
+
+/*
+ * The seqs of conv that user may read, lo < seq <= hi, from their member
+ * row; CHAT_STORE_NOT_FOUND when there is none.
+ */
+
+static int
+chat_store_sqlite_window(chat_store_sqlite_t *s, chat_str_t conv,
+    chat_str_t user, int64_t *lo, int64_t *hi)
+{
+    int            rc;
+    sqlite3_stmt  *stmt;
+
+    *lo = 0;
+    *hi = 0;
+
+    stmt = s->stmt[CHAT_SQL_WINDOW];
+
+    chat_store_sqlite_bind_str(stmt, 1, conv);
+    chat_store_sqlite_bind_str(stmt, 2, user);
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_DONE) {
+        return chat_store_sqlite_done(stmt, CHAT_STORE_NOT_FOUND);
     }
 
-    if (rc != SQLITE_DONE) {
-        chat_store_sqlite_fail(s, "pending");
+    if (rc != SQLITE_ROW) {
+        chat_store_sqlite_fail(s, "reading a membership");
         return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
     }
 
+    /* a former member still reads what was sent while they were one */
+
+    *lo = sqlite3_column_int64(stmt, 0);
+    *hi = sqlite3_column_type(stmt, 1) == SQLITE_NULL
+          ? INT64_MAX : sqlite3_column_int64(stmt, 1);
+
     return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+}
+
+
+int
+chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t before_seq, int64_t limit,
+    chat_store_msg_pt cb, void *data)
+{
+    int                   rc;
+    int64_t               lo, hi;
+    sqlite3_stmt         *stmt;
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+
+    rc = chat_store_sqlite_window(s, conv, user, &lo, &hi);
+    if (rc != CHAT_STORE_OK) {
+        return rc;
+    }
+
+    if (before_seq > 0 && before_seq - 1 < hi) {
+        hi = before_seq - 1;
+    }
+
+    stmt = s->stmt[CHAT_SQL_HISTORY];
+
+    chat_store_sqlite_bind_str(stmt, 1, conv);
+    sqlite3_bind_int64(stmt, 2, lo);
+    sqlite3_bind_int64(stmt, 3, hi);
+    sqlite3_bind_int64(stmt, 4, limit);
+
+    return chat_store_sqlite_each_msg(s, stmt, cb, data, "history");
 }
 
 
@@ -401,7 +508,13 @@ chat_store_sqlite_members(chat_store_t *store, chat_str_t conv,
     chat_store_sqlite_bind_str(stmt, 1, conv);
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (cb(chat_store_sqlite_column_str(stmt, 0), data) != 0) {
+        rc = cb(chat_store_sqlite_column_str(stmt, 0), data);
+
+        if (rc == CHAT_STORE_STOP) {
+            return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+        }
+
+        if (rc != 0) {
             chat_store_set_error(store, "members: stopped by the caller");
             return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
         }

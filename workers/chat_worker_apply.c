@@ -1,5 +1,6 @@
 /*
- * Applying one record: send, receipt, sync.
+ * Applying one record: send and receipt here; sync and history, which only
+ * read, in chat_worker_read.c.
  */
 
 #include <stdlib.h>
@@ -7,16 +8,15 @@
 
 #include "chat_worker_apply.h"
 #include "chat_worker_frame.h"
+#include "chat_worker_read.h"
 
 
-/* The state of a members() or pending() walk. */
+/* The state of a members() walk of a receipt. */
 typedef struct {
     chat_worker_out_t     *out;
-    chat_worker_result_t  *res;
-    chat_str_t             user;     /* receipt: by; sync: the user */
-    chat_str_t             target;   /* sync: the connection */
-    json_t                *frame;    /* receipt */
-    int                    found;    /* receipt: user is a member */
+    chat_str_t             user;     /* by */
+    json_t                *frame;
+    int                    found;    /* by is a member */
 } chat_worker_walk_t;
 
 
@@ -40,20 +40,6 @@ static int
 chat_worker_apply_str_eq(chat_str_t a, chat_str_t b)
 {
     return a.len == b.len && memcmp(a.s, b.s, a.len) == 0;
-}
-
-
-static int
-chat_worker_apply_publish(chat_worker_out_t *out, chat_worker_result_t *res,
-    chat_str_t user, chat_str_t target, const json_t *frame)
-{
-    if (chat_worker_out_publish(out, user, target, frame) != 0) {
-        return -1;
-    }
-
-    res->published++;
-
-    return 0;
 }
 
 
@@ -81,11 +67,10 @@ chat_worker_apply_fan_out(chat_worker_out_t *out, chat_worker_result_t *res,
         return chat_worker_apply_fail(res, "cannot build a msg frame");
     }
 
-    rc = chat_worker_apply_publish(out, res, conv.a, CHAT_WORKER_TARGET_ALL,
-                                   frame);
+    rc = chat_worker_out_publish(out, conv.a, CHAT_WORKER_TARGET_ALL, frame);
     if (rc == 0) {
-        rc = chat_worker_apply_publish(out, res, conv.b,
-                                       CHAT_WORKER_TARGET_ALL, frame);
+        rc = chat_worker_out_publish(out, conv.b, CHAT_WORKER_TARGET_ALL,
+                                     frame);
     }
 
     json_decref(frame);
@@ -190,8 +175,8 @@ chat_worker_apply_to_others(chat_str_t user, void *data)
         return 0;
     }
 
-    return chat_worker_apply_publish(walk->out, walk->res, user,
-                                     CHAT_WORKER_TARGET_ALL, walk->frame);
+    return chat_worker_out_publish(walk->out, user, CHAT_WORKER_TARGET_ALL,
+                                   walk->frame);
 }
 
 
@@ -212,7 +197,6 @@ chat_worker_apply_receipt(chat_store_t *store,
 
     memset(&walk, 0, sizeof(walk));
     walk.out = out;
-    walk.res = res;
     walk.user = rec->by;
 
     if (chat_store_members(store, rec->conv, chat_worker_apply_is_member,
@@ -261,75 +245,9 @@ chat_worker_apply_receipt(chat_store_t *store,
 
 
 static int
-chat_worker_apply_pending_one(const chat_store_msg_t *msg, void *data)
-{
-    int                  rc;
-    json_t              *frame;
-    chat_worker_walk_t  *walk = data;
-
-    frame = chat_worker_frame_msg(msg);
-    if (frame == NULL) {
-        return -1;
-    }
-
-    rc = chat_worker_apply_publish(walk->out, walk->res, walk->user,
-                                   walk->target, frame);
-
-    json_decref(frame);
-
-    return rc;
-}
-
-
-/*
- * sync: the user's pending messages to the asking connection only, then
- * the sync_done marker.
- */
-
-static int
-chat_worker_apply_sync(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_apply_op(chat_store_t *store, const chat_worker_record_t *rec,
     int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res)
 {
-    int                  rc;
-    json_t              *done;
-    chat_worker_walk_t   walk;
-
-    memset(&walk, 0, sizeof(walk));
-    walk.out = out;
-    walk.res = res;
-    walk.user = rec->user;
-    walk.target = rec->conn;
-
-    if (chat_store_pending(store, rec->user, sync_limit,
-                           chat_worker_apply_pending_one, &walk)
-        != CHAT_STORE_OK)
-    {
-        return chat_worker_apply_fail(res, chat_store_errstr(store));
-    }
-
-    done = chat_worker_frame_sync_done();
-    if (done == NULL) {
-        return chat_worker_apply_fail(res, "out of memory");
-    }
-
-    rc = chat_worker_apply_publish(out, res, rec->user, rec->conn, done);
-
-    json_decref(done);
-
-    if (rc != 0) {
-        return chat_worker_apply_fail(res, "out of memory");
-    }
-
-    return CHAT_WORKER_APPLIED;
-}
-
-
-int
-chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
-    int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res)
-{
-    memset(res, 0, sizeof(*res));
-
     switch (rec->op) {
 
     case CHAT_WORKER_OP_SEND:
@@ -339,8 +257,29 @@ chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
         return chat_worker_apply_receipt(store, rec, out, res);
 
     case CHAT_WORKER_OP_SYNC:
-        return chat_worker_apply_sync(store, rec, sync_limit, out, res);
+        return chat_worker_read_sync(store, rec, sync_limit, out, res);
+
+    case CHAT_WORKER_OP_HISTORY:
+        return chat_worker_read_history(store, rec, out, res);
     }
 
     return chat_worker_apply_skip(res, "unknown op");
+}
+
+
+int
+chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
+    int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res)
+{
+    int     rc;
+    size_t  npubs;
+
+    memset(res, 0, sizeof(*res));
+    npubs = out->npubs;
+
+    rc = chat_worker_apply_op(store, rec, sync_limit, out, res);
+
+    res->published = out->npubs - npubs;
+
+    return rc;
 }

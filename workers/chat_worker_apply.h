@@ -31,10 +31,12 @@ typedef struct {
 
 
 /*
- * Applies one valid record. Returns CHAT_WORKER_APPLIED, CHAT_WORKER_SKIPPED
- * with nothing written nor appended, or CHAT_WORKER_FAILED, after which the
- * transaction must be rolled back and out dropped (it may hold part of the
- * record's publishes).
+ * Applies one valid record; sync_limit is the most messages of one sync
+ * page. Returns CHAT_WORKER_APPLIED, CHAT_WORKER_SKIPPED with nothing
+ * written nor appended, or CHAT_WORKER_FAILED, after which the transaction
+ * must be rolled back and out dropped (it may hold part of the record's
+ * publishes). A history that the user may not read is APPLIED: its answer
+ * is the error frame.
  */
 int chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
     int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res);

@@ -68,7 +68,7 @@ static const chat_worker_conf_item_t  chat_worker_conf_items[] = {
 
     { "--sync-limit", "chat_sync_limit", CHAT_CONF_NUM,
       CHAT_CONF_OFF(sync_limit), 1, 100000, "n",
-      "most messages answered to one sync (1000)" },
+      "most messages of one sync page (500)" },
 
     { "--batch", "chat_worker_batch", CHAT_CONF_NUM,
       CHAT_CONF_OFF(batch), 1, 100000, "n",

@@ -98,3 +98,81 @@ chat_worker_frame_sync_done(void)
 {
     return json_pack("{s:s}", "type", "sync_done");
 }
+
+
+json_t *
+chat_worker_frame_sync_more(chat_str_t conv, int64_t seq)
+{
+    return json_pack("{s:s, s:s%, s:I}",
+                     "type", "sync_more",
+                     "conv", conv.s, conv.len,
+                     "seq", (json_int_t) seq);
+}
+
+
+/* {"type":type} then "id" when there is one: the head of an answer. */
+
+static json_t *
+chat_worker_frame_answer(const char *type, chat_str_t id)
+{
+    json_t  *frame;
+
+    frame = json_pack("{s:s}", "type", type);
+
+    if (frame != NULL && id.len
+        && json_object_set_new(frame, "id", json_stringn(id.s, id.len)) != 0)
+    {
+        json_decref(frame);
+        return NULL;
+    }
+
+    return frame;
+}
+
+
+json_t *
+chat_worker_frame_history(chat_str_t id, chat_str_t conv, json_t *messages)
+{
+    json_t  *frame;
+
+    frame = chat_worker_frame_answer("history", id);
+
+    if (frame == NULL
+        || json_object_set_new(frame, "conv", json_stringn(conv.s, conv.len))
+           != 0
+        || json_object_set(frame, "messages", messages) != 0
+        || json_object_set_new(frame, "more", json_false()) != 0)
+    {
+        json_decref(frame);
+        return NULL;
+    }
+
+    return frame;
+}
+
+
+json_t *
+chat_worker_frame_error(chat_str_t id, const char *code, const char *message)
+{
+    json_t  *frame;
+
+    frame = chat_worker_frame_answer("error", id);
+
+    if (frame == NULL
+        || json_object_set_new(frame, "code", json_string(code)) != 0
+        || json_object_set_new(frame, "message", json_string(message)) != 0)
+    {
+        json_decref(frame);
+        return NULL;
+    }
+
+    return frame;
+}
+
+
+size_t
+chat_worker_frame_size(const json_t *frame)
+{
+    /* the flags of chat_worker_out_publish() */
+    return json_dumpb(frame, NULL, 0, JSON_COMPACT);
+}

@@ -1,6 +1,7 @@
 /*
- * The frames chat-worker publishes (PROTOCOL.md section 4): msg, receipt,
- * and the sync_done marker that the module keeps for itself.
+ * The frames chat-worker publishes (PROTOCOL.md sections 3 and 4): msg,
+ * receipt, history and error, and the sync_done and sync_more markers that
+ * the module keeps for itself.
  */
 
 #ifndef CHAT_WORKER_FRAME_H
@@ -22,6 +23,27 @@ json_t *chat_worker_frame_msg(const chat_store_msg_t *msg);
 json_t *chat_worker_frame_receipt(chat_str_t conv,
     chat_receipt_status_e status, int64_t seq, chat_str_t by, int64_t ts);
 
+/* {"type":"sync_done"}: the module compares it byte for byte. */
 json_t *chat_worker_frame_sync_done(void);
+
+/* {"type":"sync_more","conv":..,"seq":..}: the last message of a page, the
+ * cursor of the next sync. */
+json_t *chat_worker_frame_sync_more(chat_str_t conv, int64_t seq);
+
+/*
+ * {"type":"history","id":..,"conv":..,"messages":messages,"more":false}
+ * ("id" left out when id.len is 0); the caller fills messages, which the
+ * frame references, and sets "more".
+ */
+json_t *chat_worker_frame_history(chat_str_t id, chat_str_t conv,
+    json_t *messages);
+
+/* {"type":"error","id":..,"code":..,"message":..} ("id" left out when
+ * id.len is 0). */
+json_t *chat_worker_frame_error(chat_str_t id, const char *code,
+    const char *message);
+
+/* The bytes of frame as it is published (compact JSON). */
+size_t chat_worker_frame_size(const json_t *frame);
 
 #endif /* CHAT_WORKER_FRAME_H */

@@ -41,6 +41,21 @@ chat_worker_record_integer(json_t *obj, const char *key, int64_t min,
 }
 
 
+/* Like chat_worker_record_integer(), but an absent member gives dflt. */
+
+static int
+chat_worker_record_optional(json_t *obj, const char *key, int64_t min,
+    int64_t dflt, int64_t *out)
+{
+    if (json_object_get(obj, key) == NULL) {
+        *out = dflt;
+        return 0;
+    }
+
+    return chat_worker_record_integer(obj, key, min, out);
+}
+
+
 /* A user id member: present and valid. */
 
 static int
@@ -240,15 +255,18 @@ chat_worker_record_receipt(chat_worker_record_t *rec, const char **reason)
 }
 
 
+/*
+ * Where the answer of a sync or history goes, and its size: the user, and
+ * conn, a target of a payload (so no newline, and never "*", every device).
+ */
+
 static int
-chat_worker_record_sync(chat_worker_record_t *rec, const char **reason)
+chat_worker_record_reply_to(chat_worker_record_t *rec, const char **reason)
 {
     if (chat_worker_record_user(rec->root, "user", &rec->user) != 0) {
         return chat_worker_record_bad(reason, "\"user\" is not a valid "
                                       "user id");
     }
-
-    /* the target of a payload: no newline, and never "*" (every device) */
 
     if (chat_json_string(rec->root, "conn", &rec->conn) != 1
         || !chat_client_id_valid(rec->conn.s, rec->conn.len)
@@ -256,6 +274,106 @@ chat_worker_record_sync(chat_worker_record_t *rec, const char **reason)
     {
         return chat_worker_record_bad(reason, "\"conn\" is not a valid "
                                       "connection id");
+    }
+
+    /* the module's send budget is what bounds an answer; below the
+     * minimum, a page would hardly hold a message */
+
+    if (chat_worker_record_optional(rec->root, "max_bytes", 1,
+                                    CHAT_WORKER_MAX_BYTES, &rec->max_bytes)
+        != 0)
+    {
+        return chat_worker_record_bad(reason, "\"max_bytes\" is not an "
+                                      "integer >= 1");
+    }
+
+    if (rec->max_bytes < CHAT_WORKER_MAX_BYTES_MIN) {
+        rec->max_bytes = CHAT_WORKER_MAX_BYTES_MIN;
+    }
+
+    return 0;
+}
+
+
+/* after, when present: the last message of the previous page. */
+
+static int
+chat_worker_record_after(chat_worker_record_t *rec, const char **reason)
+{
+    json_t       *after;
+    chat_conv_t   conv;
+
+    after = json_object_get(rec->root, "after");
+
+    if (after == NULL) {
+        return 0;
+    }
+
+    if (!json_is_object(after)
+        || chat_json_string(after, "conv", &rec->after_conv) != 1
+        || chat_conv_parse(rec->after_conv.s, rec->after_conv.len, &conv) != 0
+        || chat_worker_record_integer(after, "seq", 0, &rec->after_seq) != 0)
+    {
+        return chat_worker_record_bad(reason, "\"after\" is not an object "
+                                      "with a conv and a seq >= 0");
+    }
+
+    return 0;
+}
+
+
+static int
+chat_worker_record_sync(chat_worker_record_t *rec, const char **reason)
+{
+    if (chat_worker_record_reply_to(rec, reason) != 0) {
+        return -1;
+    }
+
+    return chat_worker_record_after(rec, reason);
+}
+
+
+static int
+chat_worker_record_history(chat_worker_record_t *rec, const char **reason)
+{
+    int  rc;
+
+    if (chat_worker_record_conv(rec, reason) != 0
+        || chat_worker_record_reply_to(rec, reason) != 0)
+    {
+        return -1;
+    }
+
+    /* the request id is echoed to the client: absent, or a client id */
+
+    rc = chat_json_string(rec->root, "id", &rec->id);
+
+    if (rc == -1 || (rc == 1 && !chat_client_id_valid(rec->id.s, rec->id.len)))
+    {
+        return chat_worker_record_bad(reason, "\"id\" is not a valid "
+                                      "client id");
+    }
+
+    if (chat_worker_record_optional(rec->root, "before_seq", 0, 0,
+                                    &rec->before_seq) != 0)
+    {
+        return chat_worker_record_bad(reason, "\"before_seq\" is not an "
+                                      "integer >= 0");
+    }
+
+    if (chat_worker_record_optional(rec->root, "limit", INT64_MIN,
+                                    CHAT_WORKER_HISTORY_LIMIT, &rec->limit)
+        != 0)
+    {
+        return chat_worker_record_bad(reason, "\"limit\" is not an "
+                                      "integer");
+    }
+
+    if (rec->limit < 1) {
+        rec->limit = 1;
+
+    } else if (rec->limit > CHAT_WORKER_HISTORY_LIMIT_MAX) {
+        rec->limit = CHAT_WORKER_HISTORY_LIMIT_MAX;
     }
 
     return 0;
@@ -318,6 +436,11 @@ chat_worker_record_parse(const char *data, size_t len,
     if (op.len == 4 && memcmp(op.s, "sync", 4) == 0) {
         rec->op = CHAT_WORKER_OP_SYNC;
         return chat_worker_record_sync(rec, reason);
+    }
+
+    if (op.len == 7 && memcmp(op.s, "history", 7) == 0) {
+        rec->op = CHAT_WORKER_OP_HISTORY;
+        return chat_worker_record_history(rec, reason);
     }
 
     return chat_worker_record_bad(reason, "unknown \"op\"");

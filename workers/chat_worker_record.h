@@ -21,32 +21,52 @@
 #define CHAT_WORKER_MID_MAX         32     /* PROTOCOL.md: at most 32 bytes */
 #define CHAT_WORKER_CONN_MAX        64
 
+/* max_bytes of sync and history: the default when absent, and the least
+ * honoured (a smaller one is raised to it) */
+#define CHAT_WORKER_MAX_BYTES       262144
+#define CHAT_WORKER_MAX_BYTES_MIN   4096
+
+/* limit of history: the default when absent, and the range it is clamped
+ * to */
+#define CHAT_WORKER_HISTORY_LIMIT      50
+#define CHAT_WORKER_HISTORY_LIMIT_MAX  100
+
 typedef enum {
     CHAT_WORKER_OP_SEND = 1,
     CHAT_WORKER_OP_RECEIPT,
-    CHAT_WORKER_OP_SYNC
+    CHAT_WORKER_OP_SYNC,
+    CHAT_WORKER_OP_HISTORY
 } chat_worker_op_e;
 
 typedef struct {
     chat_worker_op_e       op;
     int64_t                ts;
 
-    chat_str_t             conv;        /* send, receipt */
+    chat_str_t             conv;        /* send, receipt, history */
     chat_conv_t            conv_parsed;
 
     chat_str_t             mid;         /* send */
     chat_str_t             from;
     chat_str_t             to;          /* DM send */
     chat_str_t             body;
-    chat_str_t             id;          /* the sender's client id */
+    chat_str_t             id;          /* send: the sender's client id;
+                                           history: the request id, len 0
+                                           when absent */
     json_t                *media;       /* NULL when absent; borrowed */
 
     chat_str_t             by;          /* receipt */
     chat_receipt_status_e  status;
     int64_t                seq;
 
-    chat_str_t             user;        /* sync */
+    chat_str_t             user;        /* sync, history */
     chat_str_t             conn;
+    int64_t                max_bytes;   /* default applied, at least _MIN */
+
+    chat_str_t             after_conv;  /* sync: the cursor, len 0 and */
+    int64_t                after_seq;   /* seq 0 on the first page */
+
+    int64_t                before_seq;  /* history: 0 for the newest */
+    int64_t                limit;       /* history: clamped */
 
     json_t                *root;        /* owned */
 } chat_worker_record_t;

@@ -1,51 +1,10 @@
 /*
- * Unit tests of the store (workers/chat_store.h) on its SQLite backend,
- * each on a new database file in a temporary directory.
+ * Unit tests of the store (workers/chat_store.h) on its SQLite backend:
+ * opening, and the operations that write (t/unit/test_store.h has the
+ * helpers; the reads, pending and history, are in test_store_read.c).
  */
 
-#include <stdlib.h>
-#include <unistd.h>
-
-#include "test.h"
-#include "chat_store.h"
-#include "chat_store_sqlite.h"
-
-
-#define S(lit)  ((chat_str_t) { (lit), sizeof(lit) - 1 })
-
-#define CONV_AB  "dm:alice:bob"
-#define CONV_AC  "dm:alice:carol"
-
-
-static char  test_dir[64];
-static char  test_db[128];
-static char  test_uri[160];
-
-
-/* A new, empty database for each test. */
-
-static chat_store_t *
-test_open(void)
-{
-    char           err[256];
-    chat_store_t  *store;
-
-    snprintf(test_db, sizeof(test_db), "%s/chat.db", test_dir);
-    snprintf(test_uri, sizeof(test_uri), "sqlite:%s", test_db);
-
-    unlink(test_db);
-    snprintf(err, sizeof(err), "%s-wal", test_db);
-    unlink(err);
-    snprintf(err, sizeof(err), "%s-shm", test_db);
-    unlink(err);
-
-    store = chat_store_open(test_uri, err, sizeof(err));
-    if (store == NULL) {
-        fprintf(stderr, "  open: %s\n", err);
-    }
-
-    return store;
-}
+#include "test_store.h"
 
 
 static chat_store_t *
@@ -54,64 +13,6 @@ test_reopen(void)
     char  err[256];
 
     return chat_store_open(test_uri, err, sizeof(err));
-}
-
-
-static chat_store_msg_t
-test_msg(const char *conv, int64_t seq, const char *mid, const char *sender,
-    const char *cid, const char *body)
-{
-    chat_store_msg_t  m;
-
-    memset(&m, 0, sizeof(m));
-    m.conv = (chat_str_t) { conv, strlen(conv) };
-    m.seq = seq;
-    m.mid = (chat_str_t) { mid, strlen(mid) };
-    m.sender = (chat_str_t) { sender, strlen(sender) };
-    m.client_id = (chat_str_t) { cid, strlen(cid) };
-    m.body = (chat_str_t) { body, strlen(body) };
-    m.ts = 1000 + seq;
-
-    return m;
-}
-
-
-static int
-test_insert(chat_store_t *store, const char *conv, int64_t seq,
-    const char *mid, const char *sender, const char *cid)
-{
-    chat_store_msg_t  m;
-
-    m = test_msg(conv, seq, mid, sender, cid, "hi");
-
-    return chat_store_insert_message(store, &m);
-}
-
-
-/* Collected rows of pending() and members(). */
-typedef struct {
-    int   n;
-    int   stop_at;          /* return non-zero at this row (1-based) */
-    char  rows[32][128];
-} test_rows_t;
-
-
-static int
-test_collect_msg(const chat_store_msg_t *msg, void *data)
-{
-    test_rows_t  *rows = data;
-
-    if (++rows->n == rows->stop_at) {
-        return -1;
-    }
-
-    if (rows->n <= 32) {
-        snprintf(rows->rows[rows->n - 1], 128, "%.*s/%lld/%.*s",
-                 (int) msg->conv.len, msg->conv.s, (long long) msg->seq,
-                 (int) msg->mid.len, msg->mid.s);
-    }
-
-    return 0;
 }
 
 
@@ -493,122 +394,10 @@ TEST(watermarks_rise_and_never_fall)
 }
 
 
-TEST(pending_empty_then_ordered_by_conv_and_seq)
-{
-    test_rows_t          rows;
-    chat_store_t        *store;
-    chat_store_marks_t   mk;
-
-    store = test_open();
-    if (store == NULL) {
-        CHECK(0);
-        return;
-    }
-
-    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
-
-    memset(&rows, 0, sizeof(rows));
-    CHECK_EQ(chat_store_pending(store, S("alice"), 100, test_collect_msg,
-                                &rows), CHAT_STORE_OK);
-    CHECK_EQ(rows.n, 0);
-
-    /* interleaved: dm:alice:carol sorts after dm:alice:bob */
-    CHECK_EQ(test_insert(store, CONV_AC, 1, "C1", "carol", "x1"), 0);
-    CHECK_EQ(test_insert(store, CONV_AB, 1, "B1", "bob", "x1"), 0);
-    CHECK_EQ(test_insert(store, CONV_AB, 2, "B2", "alice", "x1"), 0);
-    CHECK_EQ(test_insert(store, CONV_AC, 2, "C2", "carol", "x2"), 0);
-    CHECK_EQ(test_insert(store, CONV_AB, 3, "B3", "bob", "x2"), 0);
-    CHECK_EQ(test_insert(store, "dm:bob:carol", 1, "D1", "bob", "x3"), 0);
-
-    memset(&rows, 0, sizeof(rows));
-    CHECK_EQ(chat_store_pending(store, S("alice"), 100, test_collect_msg,
-                                &rows), CHAT_STORE_OK);
-    CHECK_EQ(rows.n, 4);
-    CHECK(strcmp(rows.rows[0], CONV_AB "/1/B1") == 0);
-    CHECK(strcmp(rows.rows[1], CONV_AB "/3/B3") == 0);
-    CHECK(strcmp(rows.rows[2], CONV_AC "/1/C1") == 0);
-    CHECK(strcmp(rows.rows[3], CONV_AC "/2/C2") == 0);
-
-    /* the limit */
-    memset(&rows, 0, sizeof(rows));
-    CHECK_EQ(chat_store_pending(store, S("alice"), 3, test_collect_msg,
-                                &rows), CHAT_STORE_OK);
-    CHECK_EQ(rows.n, 3);
-    CHECK(strcmp(rows.rows[2], CONV_AC "/1/C1") == 0);
-
-    /* above the delivered watermark only; read is not delivered's business
-     * except that it raises it */
-    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("alice"),
-                                        CHAT_RECEIPT_DELIVERED, 1, &mk), 0);
-    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AC), S("alice"),
-                                        CHAT_RECEIPT_READ, 2, &mk), 0);
-
-    memset(&rows, 0, sizeof(rows));
-    CHECK_EQ(chat_store_pending(store, S("alice"), 100, test_collect_msg,
-                                &rows), CHAT_STORE_OK);
-    CHECK_EQ(rows.n, 1);
-    CHECK(strcmp(rows.rows[0], CONV_AB "/3/B3") == 0);
-
-    /* bob: alice's message in dm:alice:bob; carol's 2 in dm:bob:carol are
-     * not his (he sent D1) */
-    memset(&rows, 0, sizeof(rows));
-    CHECK_EQ(chat_store_pending(store, S("bob"), 100, test_collect_msg,
-                                &rows), CHAT_STORE_OK);
-    CHECK_EQ(rows.n, 1);
-    CHECK(strcmp(rows.rows[0], CONV_AB "/2/B2") == 0);
-
-    memset(&rows, 0, sizeof(rows));
-    rows.stop_at = 1;
-    CHECK_EQ(chat_store_pending(store, S("carol"), 100, test_collect_msg,
-                                &rows), CHAT_STORE_ERROR);
-
-    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
-    chat_store_close(store);
-}
-
-
-TEST(pending_query_needs_no_sort_nor_scan)
-{
-    int            sorted, scanned;
-    char           sql[1024];
-    sqlite3       *db;
-    const char    *d;
-    sqlite3_stmt  *st;
-    chat_store_t  *store;
-
-    store = test_open();
-    CHECK(store != NULL);
-    chat_store_close(store);
-
-    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
-    snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s",
-             chat_store_sqlite_sql[CHAT_SQL_PENDING]);
-    CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
-
-    sorted = 0;
-    scanned = 0;
-
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        d = (const char *) sqlite3_column_text(st, 3);
-        sorted |= strstr(d, "TEMP B-TREE") != NULL;
-        scanned |= strncmp(d, "SCAN", 4) == 0;
-    }
-
-    CHECK(!sorted);
-    CHECK(!scanned);
-
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-}
-
-
 int
 main(void)
 {
-    strcpy(test_dir, "/tmp/chat-test-store-XXXXXX");
-
-    if (mkdtemp(test_dir) == NULL) {
-        perror("mkdtemp");
+    if (test_tmpdir(test_dir, sizeof(test_dir), "store") != 0) {
         return 1;
     }
 
@@ -621,13 +410,8 @@ main(void)
     RUN(commit_keeps_and_rollback_discards);
     RUN(second_handle_reads_beside_the_writer);
     RUN(watermarks_rise_and_never_fall);
-    RUN(pending_empty_then_ordered_by_conv_and_seq);
-    RUN(pending_query_needs_no_sort_nor_scan);
 
-    snprintf(test_uri, sizeof(test_uri), "rm -rf '%s'", test_dir);
-    if (system(test_uri) != 0) {
-        fprintf(stderr, "cannot remove %s\n", test_dir);
-    }
+    test_tmpdir_remove(test_dir);
 
     return test_summary("store");
 }

@@ -1,213 +1,11 @@
 /*
- * Unit tests of what chat-worker does with each record
- * (workers/chat_worker_apply.c), on a SQLite store in a temporary directory:
- * records go in as the JSON the module produces, and what would be
- * published comes out as (channel, payload) pairs.
+ * Unit tests of what chat-worker does with the records that write
+ * (workers/chat_worker_apply.c): send and receipt, and the records refused
+ * (t/unit/test_worker.h has the store and the helpers). sync and history
+ * are in test_worker_read.c.
  */
 
-#include <stdarg.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-#include "test.h"
-#include "chat_worker_apply.h"
-
-
-#define S(lit)  ((chat_str_t) { (lit), sizeof(lit) - 1 })
-
-#define AB  "dm:alice:bob"
-#define AC  "dm:alice:carol"
-#define BC  "dm:bob:carol"
-
-
-static char               test_dir[64];
-static chat_store_t      *store;
-static chat_worker_out_t  out;
-static chat_worker_result_t  res;
-
-
-/* A new empty store with a transaction open, and an empty out. */
-
-static int
-setup(void)
-{
-    char  path[128], err[256];
-
-    snprintf(path, sizeof(path), "rm -f %s/chat.db*", test_dir);
-    if (system(path) != 0) {
-        return -1;
-    }
-
-    snprintf(path, sizeof(path), "sqlite:%s/chat.db", test_dir);
-
-    store = chat_store_open(path, err, sizeof(err));
-    if (store == NULL) {
-        fprintf(stderr, "  open: %s\n", err);
-        return -1;
-    }
-
-    chat_worker_out_init(&out);
-
-    return chat_store_begin(store);
-}
-
-
-static void
-teardown(void)
-{
-    chat_store_rollback(store);
-    chat_store_close(store);
-    chat_worker_out_free(&out);
-}
-
-
-/* Parses and applies one record; the publishes of this record alone are
- * left in out. Returns the parse or apply code; -2 for a refused record. */
-
-static int
-apply(const char *fmt, ...)
-{
-    int                    rc;
-    char                   buf[2048];
-    va_list                args;
-    const char            *reason;
-    chat_worker_record_t   rec;
-
-    va_start(args, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, args);
-    va_end(args);
-
-    chat_worker_out_reset(&out);
-    memset(&res, 0, sizeof(res));
-
-    if (chat_worker_record_parse(buf, strlen(buf), &rec, &reason) != 0) {
-        res.reason = reason;
-        chat_worker_record_free(&rec);
-        return -2;
-    }
-
-    rc = chat_worker_apply(store, &rec, 100, &out, &res);
-    chat_worker_record_free(&rec);
-
-    return rc;
-}
-
-
-static int
-send_msg(const char *mid, const char *from, const char *to, const char *id,
-    long long ts)
-{
-    const char  *a, *b;
-
-    a = strcmp(from, to) < 0 ? from : to;
-    b = strcmp(from, to) < 0 ? to : from;
-
-    return apply("{\"v\":1,\"op\":\"send\",\"mid\":\"%s\",\"conv\":"
-                 "\"dm:%s:%s\",\"from\":\"%s\",\"to\":\"%s\",\"body\":"
-                 "\"hello %s\",\"id\":\"%s\",\"ts\":%lld}",
-                 mid, a, b, from, to, id, id, ts);
-}
-
-
-static int
-receipt(const char *conv, const char *by, const char *status, int seq)
-{
-    return apply("{\"v\":1,\"op\":\"receipt\",\"conv\":\"%s\",\"by\":\"%s\","
-                 "\"status\":\"%s\",\"seq\":%d,\"ts\":777}",
-                 conv, by, status, seq);
-}
-
-
-/* Publish i: checks its channel and target, returns its frame (to be
- * freed) or NULL. */
-
-static json_t *
-pub(size_t i, const char *channel, const char *target)
-{
-    chat_str_t    ch, pl;
-    const char   *nl;
-    json_error_t  jerr;
-
-    if (i >= out.npubs) {
-        fprintf(stderr, "  no publish %zu (%zu)\n", i, out.npubs);
-        return NULL;
-    }
-
-    ch = chat_worker_out_channel(&out, i);
-    pl = chat_worker_out_payload(&out, i);
-
-    if (ch.len != strlen(channel) || memcmp(ch.s, channel, ch.len) != 0) {
-        fprintf(stderr, "  publish %zu: channel %.*s, expected %s\n", i,
-                (int) ch.len, ch.s, channel);
-        return NULL;
-    }
-
-    nl = memchr(pl.s, '\n', pl.len);
-
-    if (nl == NULL || (size_t) (nl - pl.s) != strlen(target)
-        || memcmp(pl.s, target, strlen(target)) != 0)
-    {
-        fprintf(stderr, "  publish %zu: payload %.*s, expected target %s\n",
-                i, (int) pl.len, pl.s, target);
-        return NULL;
-    }
-
-    return json_loadb(nl + 1, pl.len - (size_t) (nl + 1 - pl.s),
-                      JSON_ALLOW_NUL, &jerr);
-}
-
-
-static const char *
-str(json_t *frame, const char *key)
-{
-    const char  *s;
-
-    s = json_string_value(json_object_get(frame, key));
-
-    return s ? s : "(none)";
-}
-
-
-static long long
-num(json_t *frame, const char *key)
-{
-    json_t  *v;
-
-    v = json_object_get(frame, key);
-
-    return json_is_integer(v) ? (long long) json_integer_value(v) : -1;
-}
-
-
-/* A msg frame: exactly the fields of PROTOCOL.md section 4. */
-
-static void
-check_msg(json_t *f, const char *mid, int seq, const char *from,
-    const char *to, const char *id, long long ts)
-{
-    char  conv[160];
-
-    CHECK(f != NULL);
-    if (f == NULL) {
-        return;
-    }
-
-    CHECK(strcmp(str(f, "type"), "msg") == 0);
-    CHECK(strcmp(str(f, "mid"), mid) == 0);
-    CHECK_EQ(num(f, "seq"), seq);
-    CHECK(strcmp(str(f, "from"), from) == 0);
-    CHECK(strcmp(str(f, "to"), to) == 0);
-    CHECK(strcmp(str(f, "id"), id) == 0);
-    CHECK(strncmp(str(f, "body"), "hello ", 6) == 0);
-    snprintf(conv, sizeof(conv), "dm:%s:%s",
-             strcmp(from, to) < 0 ? from : to,
-             strcmp(from, to) < 0 ? to : from);
-    CHECK(strcmp(str(f, "conv"), conv) == 0);
-    CHECK_EQ(num(f, "ts"), ts);
-    CHECK_EQ(json_object_size(f), 9);
-
-    json_decref(f);
-}
+#include "test_worker.h"
 
 
 TEST(first_send_gets_seq_1_and_reaches_both_users)
@@ -427,114 +225,6 @@ TEST(receipt_of_a_non_member_is_skipped)
 }
 
 
-TEST(sync_publishes_pending_in_order_then_the_marker)
-{
-    size_t   i;
-    json_t  *f;
-
-    CHECK_EQ(send_msg("A1", "alice", "bob", "a1", 1), 0);
-    CHECK_EQ(send_msg("C1", "carol", "bob", "c1", 2), 0);
-    CHECK_EQ(send_msg("A2", "alice", "bob", "a2", 3), 0);
-    CHECK_EQ(send_msg("B1", "bob", "alice", "b1", 4), 0);
-    CHECK_EQ(send_msg("A3", "alice", "bob", "a3", 5), 0);
-    CHECK_EQ(send_msg("C2", "carol", "bob", "c2", 6), 0);
-    CHECK_EQ(receipt(AB, "bob", "delivered", 1), 0);
-
-    CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\","
-                   "\"conn\":\"k-1\",\"ts\":9}"), CHAT_WORKER_APPLIED);
-    CHECK_EQ(out.npubs, 5);
-
-    check_msg(pub(0, "chat:u:bob", "k-1"), "A2", 2, "alice", "bob", "a2", 3);
-    check_msg(pub(1, "chat:u:bob", "k-1"), "A3", 4, "alice", "bob", "a3", 5);
-    check_msg(pub(2, "chat:u:bob", "k-1"), "C1", 1, "carol", "bob", "c1", 2);
-    check_msg(pub(3, "chat:u:bob", "k-1"), "C2", 2, "carol", "bob", "c2", 6);
-
-    f = pub(4, "chat:u:bob", "k-1");
-    CHECK(f != NULL && strcmp(str(f, "type"), "sync_done") == 0);
-    CHECK(f != NULL && json_object_size(f) == 1);
-    json_decref(f);
-
-    /* alice: bob's one message */
-    CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"alice\","
-                   "\"conn\":\"k-2\",\"ts\":9}"), CHAT_WORKER_APPLIED);
-    CHECK_EQ(out.npubs, 2);
-    check_msg(pub(0, "chat:u:alice", "k-2"), "B1", 3, "bob", "alice", "b1",
-              4);
-
-    /* nothing pending: the marker alone */
-    CHECK_EQ(receipt(AB, "bob", "read", 10), 0);
-    CHECK_EQ(receipt(BC, "bob", "read", 10), 0);
-    CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\","
-                   "\"conn\":\"k-1\",\"ts\":9}"), CHAT_WORKER_APPLIED);
-    CHECK_EQ(out.npubs, 1);
-    f = pub(0, "chat:u:bob", "k-1");
-    CHECK(f != NULL && strcmp(str(f, "type"), "sync_done") == 0);
-    json_decref(f);
-
-    for (i = 0; i < out.npubs; i++) {
-        CHECK(chat_worker_out_payload(&out, i).len > 0);
-    }
-}
-
-
-TEST(sync_stops_at_the_limit)
-{
-    int                    i;
-    char                   mid[16], id[16];
-    const char            *reason;
-    json_t                *f;
-    chat_worker_record_t   rec;
-    static const char      sync[] =
-        "{\"v\":1,\"op\":\"sync\",\"user\":\"bob\",\"conn\":\"k\",\"ts\":1}";
-
-    for (i = 0; i < 10; i++) {
-        snprintf(mid, sizeof(mid), "M%d", i);
-        snprintf(id, sizeof(id), "c-%d", i);
-        CHECK_EQ(send_msg(mid, "alice", "bob", id, i), 0);
-    }
-
-    CHECK_EQ(chat_worker_record_parse(sync, sizeof(sync) - 1, &rec, &reason),
-             0);
-
-    chat_worker_out_reset(&out);
-    CHECK_EQ(chat_worker_apply(store, &rec, 4, &out, &res),
-             CHAT_WORKER_APPLIED);
-    chat_worker_record_free(&rec);
-
-    CHECK_EQ(out.npubs, 5);
-    f = pub(3, "chat:u:bob", "k");
-    CHECK(f != NULL && num(f, "seq") == 4);
-    json_decref(f);
-    f = pub(4, "chat:u:bob", "k");
-    CHECK(f != NULL && strcmp(str(f, "type"), "sync_done") == 0);
-    json_decref(f);
-}
-
-
-/* A refused record: the reason names the problem; nothing is stored. */
-
-static void
-check_refused(const char *record, const char *reason)
-{
-    int64_t  last;
-
-    memset(&res, 0, sizeof(res));
-
-    if (apply("%s", record) != -2) {
-        fprintf(stderr, "  accepted: %s\n", record);
-        CHECK(0);
-        return;
-    }
-
-    if (res.reason == NULL || strstr(res.reason, reason) == NULL) {
-        fprintf(stderr, "  %s: reason \"%s\", expected \"%s\"\n", record,
-                res.reason ? res.reason : "(null)", reason);
-        CHECK(0);
-    }
-
-    CHECK_EQ(chat_store_conv_last_seq(store, S(AB), &last), 0);
-    CHECK_EQ(last, 0);
-}
 
 
 #define SEND_REST  "\"body\":\"x\",\"id\":\"c-1\",\"ts\":1}"
@@ -632,27 +322,10 @@ TEST(unknown_members_are_ignored)
 }
 
 
-#define RUN_WITH_STORE(name)                                                  \
-    do {                                                                      \
-        if (setup() != 0) {                                                   \
-            fprintf(stderr, "FAIL %s: no store\n", #name);                    \
-            test_failed++;                                                    \
-            break;                                                            \
-        }                                                                     \
-        RUN(name);                                                            \
-        teardown();                                                           \
-    } while (0)
-
-
 int
 main(void)
 {
-    char  cmd[128];
-
-    strcpy(test_dir, "/tmp/chat-test-apply-XXXXXX");
-
-    if (mkdtemp(test_dir) == NULL) {
-        perror("mkdtemp");
+    if (test_tmpdir(test_dir, sizeof(test_dir), "apply") != 0) {
         return 1;
     }
 
@@ -664,15 +337,10 @@ main(void)
     RUN_WITH_STORE(receipt_raises_monotonic_and_tells_the_other_member);
     RUN_WITH_STORE(receipt_is_clamped_to_the_last_seq);
     RUN_WITH_STORE(receipt_of_a_non_member_is_skipped);
-    RUN_WITH_STORE(sync_publishes_pending_in_order_then_the_marker);
-    RUN_WITH_STORE(sync_stops_at_the_limit);
     RUN_WITH_STORE(malformed_records_are_refused_with_a_reason);
     RUN_WITH_STORE(unknown_members_are_ignored);
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", test_dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "cannot remove %s\n", test_dir);
-    }
+    test_tmpdir_remove(test_dir);
 
     return test_summary("worker_apply");
 }

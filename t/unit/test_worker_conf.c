@@ -64,7 +64,7 @@ TEST(defaults)
     CHECK_EQ(c.redis_port, 6379);
     CHECK(c.redis_path == NULL);
     CHECK_EQ(c.redis_timeout, 1000);
-    CHECK_EQ(c.sync_limit, 1000);
+    CHECK_EQ(c.sync_limit, 500);
     CHECK_EQ(c.batch, 500);
     CHECK_EQ(c.log_level, CHAT_LOG_INFO);
     CHECK_EQ(c.nkafka_options, 0);
@@ -219,6 +219,31 @@ TEST(bad_flags_are_refused)
 }
 
 
+TEST(usage_shows_the_sync_limit_and_its_default)
+{
+    FILE    *f;
+    char    *text;
+    size_t   len;
+
+    text = NULL;
+    f = open_memstream(&text, &len);
+    CHECK(f != NULL);
+    if (f == NULL) {
+        return;
+    }
+
+    chat_worker_conf_usage(f, "chat-worker");
+    fclose(f);
+
+    CHECK(strstr(text, "--sync-limit n") != NULL);
+    CHECK(strstr(text, "most messages of one sync page (500)") != NULL);
+    CHECK(strstr(text, "(key: chat_sync_limit)") != NULL);
+    CHECK(strstr(text, "--batch n") != NULL);
+
+    free(text);
+}
+
+
 int
 main(void)
 {
@@ -240,6 +265,7 @@ main(void)
     RUN(file_then_flags_win);
     RUN(file_errors_name_the_line);
     RUN(bad_flags_are_refused);
+    RUN(usage_shows_the_sync_limit_and_its_default);
 
     unlink(test_file);
 
