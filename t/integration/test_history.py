@@ -1,26 +1,18 @@
 """History and paged sync, end to end, in terms of the client protocol.
 
-The worker side (docs/INTERNALS.md: the history record, sync pages with
-`after`/`max_bytes` and the `sync_more` marker) is in place; the module
-side (turning a `history` request into a history record, and a
-`sync_more` marker into the next sync record) is not yet, so these tests
-are collected but skipped until CHAT_TEST_MODULE_I4 is set.
+The module turns a `history` request into a history record, and a
+`sync_more` marker into the next sync record (docs/INTERNALS.md); the
+worker reads the store and answers the connection.
 
 One stack (2 chat-workers) for the file; each test has users of its own
 (stack.names), so every conversation starts at seq 1.
 """
 
 import asyncio
-import os
 
 import pytest
 
 from stack import SLOW, assert_seq_order, dm, running_stack
-
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("CHAT_TEST_MODULE_I4"),
-    reason="the module does not send history records nor page syncs yet "
-           "(set CHAT_TEST_MODULE_I4 once it does)")
 
 PENDING = 1200          # more than one sync page (sync_limit 500)
 LIVE = 20               # sent while the pending ones drain
