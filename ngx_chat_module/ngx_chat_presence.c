@@ -287,6 +287,12 @@ ngx_chat_presence_down_reply(redisReply *reply, void *data)
         due = g->last_seen + (int64_t) ngx_chat_presence.grace
               - ngx_chat_now_ms();
 
+        /* not a lazy re-arm: ngx_add_timer() keeps an expiry that is
+         * within 300 ms of the new one, and the grace would end early */
+        if (g->timer.timer_set) {
+            ngx_del_timer(&g->timer);
+        }
+
         ngx_add_timer(&g->timer, due > 0 ? (ngx_msec_t) due : 0);
 
     } else {

@@ -2,7 +2,10 @@
 
 running_stack(directory, workers=N) starts Redis, the dev Kafka broker, N
 chat-workers and nginx with the module through scripts/dev-up, in a fresh
-state directory on free ports, and yields a Stack:
+state directory on free ports, and yields a Stack. conf=f (a function
+str -> str) runs nginx with f(nginx.conf.example): the result is written to
+the state dir and passed to dev-up as CHAT_CONF_TEMPLATE, which it renders
+as usual (port, secret, pid file, brokers, Redis):
 
   stack.port, stack.secret, stack.state_dir, stack.redis_port
   stack.token(user)                 a valid token for this stack's secret
@@ -85,10 +88,12 @@ def require_programs():
 # ---------------------------------------------------------------- the stack
 
 class Stack:
-    def __init__(self, state_dir, workers=1):
+    def __init__(self, state_dir, workers=1, conf=None):
         self.state_dir = Path(state_dir)
         self.logs = self.state_dir / "logs"
         self.workers = workers
+        self.conf = conf            # str -> str over nginx.conf.example, or None
+        self.conf_template = self.state_dir / "nginx.conf.template"
         self.secret = SECRET
         self.port = free_port()
         self.redis_port = free_port()
@@ -105,6 +110,8 @@ class Stack:
         env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
                    CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
                    CHAT_WORKERS=str(self.workers))
+        if self.conf is not None:
+            env["CHAT_CONF_TEMPLATE"] = str(self.conf_template)
         if SANITIZED:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
@@ -133,6 +140,9 @@ class Stack:
     def up(self):
         require_programs()
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.conf is not None:
+            self.conf_template.write_text(
+                self.conf((REPO / "nginx.conf.example").read_text()))
         offsets = self.log_offsets()
         rc, out = self._script("dev-up", UP_TIMEOUT)
         if rc != 0:
@@ -349,11 +359,11 @@ def _alive(pid):
 
 
 @contextlib.contextmanager
-def running_stack(directory, workers=1, warm_up=True):
+def running_stack(directory, workers=1, warm_up=True, conf=None):
     """A started stack (see Stack); dev-down and the log check afterwards.
     warm_up sends one message end to end first, so tests start on a
-    pipeline that is known to flow."""
-    stack = Stack(directory, workers)
+    pipeline that is known to flow. conf: see the top of this file."""
+    stack = Stack(directory, workers, conf)
     try:
         stack.up()
         if warm_up:
