@@ -1,8 +1,9 @@
 """The whole ngx_chat stack for end-to-end and fault-injection tests.
 
-running_stack(directory, workers=N) starts Redis, the dev Kafka broker, N
-chat-workers and nginx with the module through scripts/dev-up, in a fresh
-state directory on free ports, and yields a Stack:
+running_stack(directory, workers=N, env=None) starts Redis, the dev Kafka
+broker, N chat-workers and nginx with the module through scripts/dev-up, in
+a fresh state directory on free ports (env: more variables for the scripts,
+e.g. CHAT_WORKER_ARGS), and yields a Stack:
 
   stack.port, stack.secret, stack.state_dir, stack.redis_port
   stack.token(user)                 a valid token for this stack's secret
@@ -85,8 +86,9 @@ def require_programs():
 # ---------------------------------------------------------------- the stack
 
 class Stack:
-    def __init__(self, state_dir, workers=1):
+    def __init__(self, state_dir, workers=1, env=None):
         self.state_dir = Path(state_dir)
+        self.extra_env = dict(env or {})
         self.logs = self.state_dir / "logs"
         self.workers = workers
         self.secret = SECRET
@@ -105,6 +107,7 @@ class Stack:
         env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
                    CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
                    CHAT_WORKERS=str(self.workers))
+        env.update(self.extra_env)
         if SANITIZED:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
@@ -349,11 +352,11 @@ def _alive(pid):
 
 
 @contextlib.contextmanager
-def running_stack(directory, workers=1, warm_up=True):
+def running_stack(directory, workers=1, warm_up=True, env=None):
     """A started stack (see Stack); dev-down and the log check afterwards.
     warm_up sends one message end to end first, so tests start on a
     pipeline that is known to flow."""
-    stack = Stack(directory, workers)
+    stack = Stack(directory, workers, env)
     try:
         stack.up()
         if warm_up:
