@@ -33,7 +33,7 @@ UNIT_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g \
 LIBS         := -ljansson
 PROG_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
                 -Icommon -Iworkers
-WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lm
+WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 
 .PHONY: all module programs asan unit fuzz test run deps clean
 

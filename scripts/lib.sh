@@ -11,6 +11,8 @@
 #   CHAT_WORKERS       how many chat-workers (default 1; 0 for none)
 #   CHAT_PARTITIONS    partitions of the chat.writes topic (default 8)
 #   CHAT_WORKER_BIN    the chat-worker program (default build/chat-worker)
+#   CHAT_WORKER_ARGS   more flags for every chat-worker, split on blanks
+#                      (e.g. "--push-url http://127.0.0.1:9000/push")
 #   CHAT_BROKER_BIN    the dev Kafka broker (default build/chat-devbroker)
 #   CHAT_REDIS_SERVER  the redis-server program (default: Debian's)
 #   CHAT_CONF_TEMPLATE the nginx config to render (default nginx.conf.example)
@@ -402,7 +404,8 @@ chat_start_broker() {
 # they wait together). Each log is appended to over restarts, so only what
 # a worker wrote after its start counts.
 chat_start_workers() {
-    local n name log end pending=() offsets=() ready
+    local n name log end pending=() offsets=() ready extra=()
+    read -r -a extra <<<"${CHAT_WORKER_ARGS:-}"
     for ((n = 1; n <= CHAT_WORKERS; n++)); do
         name=worker-$n
         if chat_alive "$name"; then
@@ -415,7 +418,7 @@ chat_start_workers() {
         chat_spawn "$name" "$log" "$CHAT_WORKER_BIN" \
             --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
             --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
-            --store "sqlite:$CHAT_STATE_DIR/chat.db"
+            --store "sqlite:$CHAT_STATE_DIR/chat.db" "${extra[@]}"
     done
     for ((end = SECONDS + CHAT_WORKER_TIMEOUT; SECONDS < end && ${#pending[@]} > 0; )); do
         ready=()

@@ -161,3 +161,35 @@ chat_store_members(chat_store_t *store, chat_str_t conv,
 {
     return store->ops->members(store, conv, cb, data);
 }
+
+
+int
+chat_store_push_schedule(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t due_ms, int32_t part)
+{
+    return store->ops->push_schedule(store, conv, user, due_ms, part);
+}
+
+
+int
+chat_store_push_due(chat_store_t *store, int32_t part, int64_t now_ms,
+    int64_t limit, chat_store_due_pt cb, void *data)
+{
+    return store->ops->push_due(store, part, now_ms, limit, cb, data);
+}
+
+
+int
+chat_store_push_messages(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t limit, chat_store_msg_pt cb, void *data)
+{
+    return store->ops->push_messages(store, conv, user, limit, cb, data);
+}
+
+
+int
+chat_store_push_advance(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t seq, int64_t delay_ms)
+{
+    return store->ops->push_advance(store, conv, user, seq, delay_ms);
+}

@@ -64,6 +64,9 @@ typedef struct {
  * CHAT_STORE_ERROR. */
 typedef int (*chat_store_msg_pt)(const chat_store_msg_t *msg, void *data);
 typedef int (*chat_store_user_pt)(chat_str_t user, void *data);
+/* Called for each (conv, user) of push_due(), with the same rules. */
+typedef int (*chat_store_due_pt)(chat_str_t conv, chat_str_t user,
+    void *data);
 
 
 /*
@@ -145,5 +148,44 @@ int chat_store_history(chat_store_t *store, chat_str_t conv,
  * does not exist. */
 int chat_store_members(chat_store_t *store, chat_str_t conv,
     chat_store_user_pt cb, void *data);
+
+
+/*
+ * The push hook's state (docs/INTERNALS.md, "Push"), per (conv, user) on
+ * the user's watermarks row: pushed_seq, the seq push notifications were
+ * sent up to; push_due_ms, when the next one is due (none: nothing due);
+ * part, the Kafka partition of conv, so that only its owner pushes.
+ *
+ * A message is pushable for user when another member sent it, user was a
+ * member at its seq, and its seq is above both user's delivered watermark
+ * and pushed_seq.
+ */
+
+/*
+ * Makes a push due for user in conv at due_ms at the latest (the earlier
+ * of due_ms and the one already due), creating the watermarks row when
+ * missing, and records part.
+ */
+int chat_store_push_schedule(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t due_ms, int32_t part);
+
+/* Calls cb for the (conv, user) of part whose push is due at now_ms, the
+ * earliest first, at most limit of them. */
+int chat_store_push_due(chat_store_t *store, int32_t part, int64_t now_ms,
+    int64_t limit, chat_store_due_pt cb, void *data);
+
+/* Calls cb for the pushable messages of user in conv, in seq order, at
+ * most limit of them. */
+int chat_store_push_messages(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t limit, chat_store_msg_pt cb, void *data);
+
+/*
+ * Records that pushes for user in conv are done up to seq (0: none more),
+ * and makes the next one due at delay_ms after the ts of the first
+ * pushable message left, or nothing due when there is none. One statement:
+ * atomic outside a transaction.
+ */
+int chat_store_push_advance(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t seq, int64_t delay_ms);
 
 #endif /* CHAT_STORE_H */

@@ -44,6 +44,15 @@ typedef struct {
         void *data);
     int (*members)(chat_store_t *store, chat_str_t conv,
         chat_store_user_pt cb, void *data);
+
+    int (*push_schedule)(chat_store_t *store, chat_str_t conv,
+        chat_str_t user, int64_t due_ms, int32_t part);
+    int (*push_due)(chat_store_t *store, int32_t part, int64_t now_ms,
+        int64_t limit, chat_store_due_pt cb, void *data);
+    int (*push_messages)(chat_store_t *store, chat_str_t conv,
+        chat_str_t user, int64_t limit, chat_store_msg_pt cb, void *data);
+    int (*push_advance)(chat_store_t *store, chat_str_t conv,
+        chat_str_t user, int64_t seq, int64_t delay_ms);
 } chat_store_ops_t;
 
 

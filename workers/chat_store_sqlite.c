@@ -28,10 +28,10 @@
 
 
 #define CHAT_STORE_SQLITE_BUSY_MS  5000
-#define CHAT_STORE_SQLITE_VERSION  1      /* PRAGMA user_version */
+#define CHAT_STORE_SQLITE_VERSION  2      /* PRAGMA user_version */
 
 
-/* Version 1 of the schema (docs/INTERNALS.md, "Store"). */
+/* Version 2 of the schema (docs/INTERNALS.md, "Store"). */
 static const char  chat_store_sqlite_schema[] =
     "CREATE TABLE conversations ("
     "  conv        TEXT PRIMARY KEY,"
@@ -72,8 +72,25 @@ static const char  chat_store_sqlite_schema[] =
     "  user           TEXT NOT NULL,"
     "  delivered_seq  INTEGER NOT NULL,"
     "  read_seq       INTEGER NOT NULL,"
+    "  pushed_seq     INTEGER NOT NULL DEFAULT 0,"  /* push hook: done to */
+    "  push_due_ms    INTEGER,"                     /* NULL: none due */
+    "  part           INTEGER,"                     /* conv's partition */
     "  PRIMARY KEY (conv, user)"
-    ") WITHOUT ROWID;";
+    ") WITHOUT ROWID;"
+
+    /* the pushes due in a partition, earliest first; only rows with one
+     * due are in it, so it stays as small as what is unacknowledged */
+    "CREATE INDEX IF NOT EXISTS watermarks_push_due"
+    "  ON watermarks (part, push_due_ms) WHERE push_due_ms IS NOT NULL;";
+
+
+/* Version 1 (issue 3) had no push hook state. */
+static const char  chat_store_sqlite_from_1[] =
+    "ALTER TABLE watermarks ADD COLUMN pushed_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE watermarks ADD COLUMN push_due_ms INTEGER;"
+    "ALTER TABLE watermarks ADD COLUMN part INTEGER;"
+    "CREATE INDEX IF NOT EXISTS watermarks_push_due"
+    "  ON watermarks (part, push_due_ms) WHERE push_due_ms IS NOT NULL;";
 
 
 static chat_store_t *chat_store_sqlite_open(const char *location, char *err,
@@ -159,6 +176,29 @@ chat_store_sqlite_run(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
     }
 
     return chat_store_sqlite_done(stmt, rc);
+}
+
+
+int
+chat_store_sqlite_walk(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    chat_store_sqlite_row_pt row, void *data, const char *what)
+{
+    int  rc;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (row(stmt, data) != 0) {
+            chat_store_set_error(&s->store, "%s: stopped by the caller",
+                                 what);
+            return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+        }
+    }
+
+    if (rc != SQLITE_DONE) {
+        chat_store_sqlite_fail(s, what);
+        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    }
+
+    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
 }
 
 
@@ -304,11 +344,13 @@ chat_store_sqlite_schema_init(chat_store_sqlite_t *s, char *err,
         goto failed;
     }
 
-    if (version == 0) {
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-                 CHAT_STORE_SQLITE_VERSION);
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+             CHAT_STORE_SQLITE_VERSION);
 
-        if (sqlite3_exec(s->db, chat_store_sqlite_schema, NULL, NULL, NULL)
+    if (version == 0 || version == 1) {
+        if (sqlite3_exec(s->db, version == 0 ? chat_store_sqlite_schema
+                                             : chat_store_sqlite_from_1,
+                         NULL, NULL, NULL)
             != SQLITE_OK
             || sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         {
@@ -340,23 +382,42 @@ failed:
 }
 
 
+/* Prepares n statements of sql into stmt. */
+
 static int
-chat_store_sqlite_prepare(chat_store_sqlite_t *s, char *err, size_t errlen)
+chat_store_sqlite_prepare_all(chat_store_sqlite_t *s,
+    const char *const *sql, sqlite3_stmt **stmt, int n, char *err,
+    size_t errlen)
 {
     int  i;
 
-    for (i = 0; i < CHAT_SQL_N; i++) {
-        if (sqlite3_prepare_v3(s->db, chat_store_sqlite_sql[i], -1,
-                               SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL)
+    for (i = 0; i < n; i++) {
+        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &stmt[i], NULL)
             != SQLITE_OK)
         {
-            snprintf(err, errlen, "store: preparing \"%s\": %s",
-                     chat_store_sqlite_sql[i], sqlite3_errmsg(s->db));
+            snprintf(err, errlen, "store: preparing \"%s\": %s", sql[i],
+                     sqlite3_errmsg(s->db));
             return -1;
         }
     }
 
     return 0;
+}
+
+
+static int
+chat_store_sqlite_prepare(chat_store_sqlite_t *s, char *err, size_t errlen)
+{
+    if (chat_store_sqlite_prepare_all(s, chat_store_sqlite_sql, s->stmt,
+                                      CHAT_SQL_N, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    return chat_store_sqlite_prepare_all(s, chat_store_sqlite_push_sql,
+                                         s->push, CHAT_SQL_PUSH_N, err,
+                                         errlen);
 }
 
 
@@ -370,6 +431,10 @@ chat_store_sqlite_close(chat_store_t *store)
 
     for (i = 0; i < CHAT_SQL_N; i++) {
         sqlite3_finalize(s->stmt[i]);
+    }
+
+    for (i = 0; i < CHAT_SQL_PUSH_N; i++) {
+        sqlite3_finalize(s->push[i]);
     }
 
     /* an open transaction is rolled back by the close */
@@ -432,5 +497,9 @@ const chat_store_ops_t  chat_store_sqlite_ops = {
     chat_store_sqlite_raise_watermark,
     chat_store_sqlite_pending,
     chat_store_sqlite_history,
-    chat_store_sqlite_members
+    chat_store_sqlite_members,
+    chat_store_sqlite_push_schedule,
+    chat_store_sqlite_push_due,
+    chat_store_sqlite_push_messages,
+    chat_store_sqlite_push_advance
 };

@@ -32,11 +32,21 @@ typedef enum {
     CHAT_SQL_N
 } chat_store_sqlite_stmt_e;
 
+/* The push hook's statements (chat_store_sqlite_push.c). */
+typedef enum {
+    CHAT_SQL_PUSH_SCHEDULE = 0,
+    CHAT_SQL_PUSH_DUE,
+    CHAT_SQL_PUSH_MESSAGES,
+    CHAT_SQL_PUSH_ADVANCE,
+    CHAT_SQL_PUSH_N
+} chat_store_sqlite_push_stmt_e;
+
 
 typedef struct {
     chat_store_t   store;
     sqlite3       *db;
     sqlite3_stmt  *stmt[CHAT_SQL_N];
+    sqlite3_stmt  *push[CHAT_SQL_PUSH_N];
 
     /* the strings of the last find_by_client_id() */
     char          *found;
@@ -47,6 +57,7 @@ typedef struct {
 
 /* The text of each statement, prepared at open and kept. */
 extern const char  *const chat_store_sqlite_sql[CHAT_SQL_N];
+extern const char  *const chat_store_sqlite_push_sql[CHAT_SQL_PUSH_N];
 
 
 /* Sets the store's error to what and SQLite's message; CHAT_STORE_ERROR. */
@@ -66,6 +77,15 @@ int chat_store_sqlite_bind_str(sqlite3_stmt *stmt, int i, chat_str_t s);
 
 /* A text column; "" for NULL. Points into the statement's row. */
 chat_str_t chat_store_sqlite_column_str(sqlite3_stmt *stmt, int i);
+
+/* Reads the current row of a walk for its caller; non-zero stops it. */
+typedef int (*chat_store_sqlite_row_pt)(sqlite3_stmt *stmt, void *data);
+
+/* Steps stmt, its parameters bound, calling row for each row, then resets
+ * it: CHAT_STORE_OK, or CHAT_STORE_ERROR when row stopped the walk or
+ * SQLite failed (what names the operation in the reason). */
+int chat_store_sqlite_walk(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    chat_store_sqlite_row_pt row, void *data, const char *what);
 
 /* Columns of a message row, as chat_store_sqlite_row() reads them. */
 #define CHAT_STORE_SQLITE_MSG_COLS                                            \
@@ -92,5 +112,14 @@ int chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
     chat_store_msg_pt cb, void *data);
 int chat_store_sqlite_members(chat_store_t *store, chat_str_t conv,
     chat_store_user_pt cb, void *data);
+
+int chat_store_sqlite_push_schedule(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t due_ms, int32_t part);
+int chat_store_sqlite_push_due(chat_store_t *store, int32_t part,
+    int64_t now_ms, int64_t limit, chat_store_due_pt cb, void *data);
+int chat_store_sqlite_push_messages(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t limit, chat_store_msg_pt cb, void *data);
+int chat_store_sqlite_push_advance(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t seq, int64_t delay_ms);
 
 #endif /* CHAT_STORE_SQLITE_H */

@@ -9,6 +9,7 @@
 #include "chat_worker_apply.h"
 #include "chat_worker_batch.h"
 #include "chat_worker_log.h"
+#include "chat_worker_push_due.h"
 
 
 #define CHAT_WORKER_RETRY_MIN  100      /* ms */
@@ -88,6 +89,12 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
     } else {
         rc = chat_worker_apply(b->store, &rec, b->conf->sync_limit, &b->out,
                                &res);
+
+        if (rc == CHAT_WORKER_APPLIED) {
+            rc = chat_worker_push_due(b->store, b->conf, &rec,
+                                      msg->partition, &res);
+        }
+
         reason = res.reason;
     }
 

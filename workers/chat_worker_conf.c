@@ -74,6 +74,26 @@ static const chat_worker_conf_item_t  chat_worker_conf_items[] = {
       CHAT_CONF_OFF(batch), 1, 100000, "n",
       "most records per store transaction (500)" },
 
+    { "--push-url", "chat_push_url", CHAT_CONF_STR,
+      CHAT_CONF_OFF(push_url), 0, 0, "url",
+      "http(s) URL of the push hook (unset: no push)" },
+
+    { "--push-delay", "chat_push_delay", CHAT_CONF_MSEC,
+      CHAT_CONF_OFF(push_delay), 0, 86400000, "time",
+      "push when no device acknowledged within (5s)" },
+
+    { "--push-timeout", "chat_push_timeout", CHAT_CONF_MSEC,
+      CHAT_CONF_OFF(push_timeout), 1, 600000, "time",
+      "the longest one push POST may take (5s)" },
+
+    { "--push-retries", "chat_push_retries", CHAT_CONF_NUM,
+      CHAT_CONF_OFF(push_retries), 0, 100, "n",
+      "retries of a failed push POST (5)" },
+
+    { "--push-concurrency", "chat_push_concurrency", CHAT_CONF_NUM,
+      CHAT_CONF_OFF(push_concurrency), 1, 10000, "n",
+      "push POSTs in flight at once (32)" },
+
     { "--log-level", "chat_log_level", CHAT_CONF_LEVEL,
       CHAT_CONF_OFF(log_level), 0, 0, "level",
       "error, warn, info or debug (info)" },
@@ -420,6 +440,29 @@ chat_worker_conf_redis(chat_worker_conf_t *conf, char *err, size_t errlen)
 }
 
 
+/* Refused at start rather than at each push: a URL libcurl would take
+ * for another protocol, or for a file. */
+
+static int
+chat_worker_conf_push_url(chat_worker_conf_t *conf, char *err,
+    size_t errlen)
+{
+    const char  *u;
+
+    u = conf->push_url;
+
+    if (u == NULL
+        || (strncmp(u, "http://", 7) == 0 && u[7] != '\0')
+        || (strncmp(u, "https://", 8) == 0 && u[8] != '\0'))
+    {
+        return 0;
+    }
+
+    return chat_worker_conf_error(err, errlen, "", "chat_push_url must be "
+                                  "an http:// or https:// URL, not", u);
+}
+
+
 static int
 chat_worker_conf_defaults(chat_worker_conf_t *conf)
 {
@@ -429,6 +472,10 @@ chat_worker_conf_defaults(chat_worker_conf_t *conf)
     conf->batch = CHAT_WORKER_DEFAULT_BATCH;
     conf->redis_timeout = CHAT_WORKER_DEFAULT_REDIS_MS;
     conf->log_level = CHAT_LOG_INFO;
+    conf->push_delay = CHAT_WORKER_DEFAULT_PUSH_DELAY;
+    conf->push_timeout = CHAT_WORKER_DEFAULT_PUSH_MS;
+    conf->push_retries = CHAT_WORKER_DEFAULT_PUSH_TRIES;
+    conf->push_concurrency = CHAT_WORKER_DEFAULT_PUSH_CONC;
 
     if (chat_worker_conf_str(&conf->brokers, CHAT_WORKER_DEFAULT_BROKERS)
         || chat_worker_conf_str(&conf->topic, CHAT_WORKER_DEFAULT_TOPIC)
@@ -526,6 +573,10 @@ chat_worker_conf_parse(chat_worker_conf_t *conf, int argc,
         }
     }
 
+    if (chat_worker_conf_push_url(conf, err, errlen) != 0) {
+        return -1;
+    }
+
     return chat_worker_conf_redis(conf, err, errlen);
 }
 
@@ -548,6 +599,7 @@ chat_worker_conf_free(chat_worker_conf_t *conf)
     free(conf->store);
     free(conf->redis_host);
     free(conf->redis_path);
+    free(conf->push_url);
 
     memset(conf, 0, sizeof(*conf));
 }

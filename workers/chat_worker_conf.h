@@ -21,6 +21,10 @@
 #define CHAT_WORKER_DEFAULT_BATCH       500
 #define CHAT_WORKER_DEFAULT_REDIS_MS    1000
 #define CHAT_WORKER_REDIS_PORT          6379
+#define CHAT_WORKER_DEFAULT_PUSH_DELAY  5000     /* ms, PROTOCOL.md 5 */
+#define CHAT_WORKER_DEFAULT_PUSH_MS     5000
+#define CHAT_WORKER_DEFAULT_PUSH_TRIES  5
+#define CHAT_WORKER_DEFAULT_PUSH_CONC   32
 
 typedef struct {
     char     *name;
@@ -37,6 +41,12 @@ typedef struct {
     int64_t            batch;
     int64_t            redis_timeout;    /* ms */
     int64_t            log_level;        /* chat_log_level_e */
+
+    char              *push_url;         /* NULL: push off */
+    int64_t            push_delay;       /* ms */
+    int64_t            push_timeout;     /* ms, one POST */
+    int64_t            push_retries;
+    int64_t            push_concurrency; /* POSTs held at once */
 
     chat_worker_kv_t  *kafka_options;    /* in the order given */
     size_t             nkafka_options;

@@ -30,6 +30,10 @@ struct chat_worker_kafka_s {
 
     int                          ready;     /* had an assignment */
     int                          failed;    /* a fatal error */
+
+    int32_t                     *assigned;  /* partitions, after the last */
+    size_t                       nassigned; /* rebalance */
+    size_t                       assigned_cap;
 };
 
 
@@ -87,6 +91,52 @@ chat_worker_kafka_log_parts(const char *what,
 
     chat_worker_log(CHAT_LOG_INFO, "%s %d partition(s)%s%s", what,
                     parts->cnt, parts->cnt ? ": " : "", line);
+}
+
+
+/*
+ * Keeps the partitions assigned after a rebalance: what is assigned is
+ * this worker's alone to push for. When it cannot be read, none is kept,
+ * which pushes nothing rather than twice.
+ */
+
+static void
+chat_worker_kafka_keep_assignment(chat_worker_kafka_t *k)
+{
+    int                               i;
+    int32_t                          *p;
+    rd_kafka_resp_err_t               err;
+    rd_kafka_topic_partition_list_t  *parts;
+
+    k->nassigned = 0;
+
+    err = rd_kafka_assignment(k->rk, &parts);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        chat_worker_log(CHAT_LOG_ERROR, "kafka: assignment: %s",
+                        rd_kafka_err2str(err));
+        return;
+    }
+
+    if ((size_t) parts->cnt > k->assigned_cap) {
+        p = realloc(k->assigned, parts->cnt * sizeof(int32_t));
+        if (p == NULL) {
+            chat_worker_log(CHAT_LOG_ERROR, "kafka: assignment: out of "
+                            "memory");
+            rd_kafka_topic_partition_list_destroy(parts);
+            return;
+        }
+
+        k->assigned = p;
+        k->assigned_cap = (size_t) parts->cnt;
+    }
+
+    for (i = 0; i < parts->cnt; i++) {
+        k->assigned[i] = parts->elems[i].partition;
+    }
+
+    k->nassigned = (size_t) parts->cnt;
+
+    rd_kafka_topic_partition_list_destroy(parts);
 }
 
 
@@ -192,6 +242,8 @@ chat_worker_kafka_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, NULL);
         break;
     }
+
+    chat_worker_kafka_keep_assignment(k);
 }
 
 
@@ -488,6 +540,15 @@ chat_worker_kafka_failed(chat_worker_kafka_t *k)
 }
 
 
+const int32_t *
+chat_worker_kafka_assigned(chat_worker_kafka_t *k, size_t *n)
+{
+    *n = k->nassigned;
+
+    return k->assigned;
+}
+
+
 int
 chat_worker_kafka_close(chat_worker_kafka_t *k)
 {
@@ -518,6 +579,7 @@ chat_worker_kafka_close(chat_worker_kafka_t *k)
     chat_worker_kafka_drop(k);
     rd_kafka_destroy(k->rk);
 
+    free(k->assigned);
     free(k->msgs);
     free(k);
 

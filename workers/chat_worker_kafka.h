@@ -15,6 +15,7 @@
 #define CHAT_WORKER_KAFKA_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <librdkafka/rdkafka.h>
 
 #include "chat_worker_conf.h"
@@ -56,6 +57,10 @@ void chat_worker_kafka_done(chat_worker_kafka_t *k);
 /* Lets the records in hand go without storing their offsets: they are
  * consumed again after the next rebalance or restart. */
 void chat_worker_kafka_drop(chat_worker_kafka_t *k);
+
+/* The partitions of the topic assigned to this worker now, as of the
+ * last rebalance callback; valid until the next chat_worker_kafka_fill(). */
+const int32_t *chat_worker_kafka_assigned(chat_worker_kafka_t *k, size_t *n);
 
 /* 1 after a fatal error of the consumer: the process must exit. */
 int chat_worker_kafka_failed(chat_worker_kafka_t *k);

@@ -6,7 +6,8 @@
  * later PostgreSQL).
  *
  * The loop: gather a batch (up to --batch records, without waiting once the
- * first is there), apply it in one transaction, publish, store the offsets.
+ * first is there), apply it in one transaction, publish, store the offsets;
+ * between two batches, move the push hook's POSTs on (chat_worker_push.h).
  * SIGTERM or SIGINT: the batch in hand is finished, the offsets committed,
  * the group left, and the process exits 0; if that takes more than
  * CHAT_WORKER_STOP_TIMEOUT seconds, it exits 2.
@@ -22,11 +23,13 @@
 #include "chat_worker_conf.h"
 #include "chat_worker_kafka.h"
 #include "chat_worker_log.h"
+#include "chat_worker_push.h"
 #include "chat_worker_redis.h"
 
 
 #define CHAT_WORKER_STOP_TIMEOUT  10     /* s */
 #define CHAT_WORKER_POLL_MS       100    /* how soon a signal is seen */
+#define CHAT_WORKER_POLL_BUSY_MS  5      /* how soon a push POST moves on */
 
 
 static volatile sig_atomic_t  chat_worker_stop;
@@ -90,18 +93,34 @@ chat_worker_signals(void)
 }
 
 
-/* Gathers and runs batches until a signal or a fatal consumer error. */
+/*
+ * Gathers and runs batches until a signal or a fatal consumer error; the
+ * pusher (NULL when push is off) moves on between two batches, outside
+ * their transactions.
+ */
 
 static int
-chat_worker_loop(chat_worker_batch_t *b, chat_worker_kafka_t *k)
+chat_worker_loop(chat_worker_batch_t *b, chat_worker_kafka_t *k,
+    chat_worker_push_t *push)
 {
+    int             timeout;
+    size_t          nparts;
+    const int32_t  *parts;
+
     while (!chat_worker_stop) {
 
         if (chat_worker_kafka_failed(k)) {
             return -1;
         }
 
-        if (chat_worker_kafka_fill(k, CHAT_WORKER_POLL_MS) == 0) {
+        parts = chat_worker_kafka_assigned(k, &nparts);
+        chat_worker_push_run(push, parts, nparts);
+
+        /* the POSTs on the wire move only when the loop comes by */
+        timeout = chat_worker_push_busy(push) ? CHAT_WORKER_POLL_BUSY_MS
+                                              : CHAT_WORKER_POLL_MS;
+
+        if (chat_worker_kafka_fill(k, timeout) == 0) {
             continue;
         }
 
@@ -121,6 +140,7 @@ chat_worker_run(const chat_worker_conf_t *conf)
     char                  err[512];
     chat_store_t         *store;
     chat_worker_kafka_t  *k;
+    chat_worker_push_t   *push;
     chat_worker_redis_t  *redis;
     chat_worker_batch_t   b;
 
@@ -131,6 +151,7 @@ chat_worker_run(const chat_worker_conf_t *conf)
 
     store = NULL;
     redis = NULL;
+    push = NULL;
 
     k = chat_worker_kafka_open(conf, chat_worker_batch_flush, &b, err,
                                sizeof(err));
@@ -152,6 +173,11 @@ chat_worker_run(const chat_worker_conf_t *conf)
         goto failed;
     }
 
+    if (chat_worker_push_open(conf, store, &push, err, sizeof(err)) != 0) {
+        chat_worker_log(CHAT_LOG_ERROR, "%s", err);
+        goto failed;
+    }
+
     b.kafka = k;
     b.store = store;
     b.redis = redis;
@@ -165,7 +191,11 @@ chat_worker_run(const chat_worker_conf_t *conf)
                     "store %s, redis %s", conf->brokers, conf->topic,
                     conf->group, conf->store, conf->redis);
 
-    rc = chat_worker_loop(&b, k) == 0 ? 0 : 1;
+    rc = chat_worker_loop(&b, k, push) == 0 ? 0 : 1;
+
+    /* before the batch: POSTs answered now are recorded, not sent again */
+    chat_worker_push_close(push);
+    push = NULL;
 
     chat_worker_log(CHAT_LOG_INFO, "stopping: %llu records consumed, %llu "
                     "skipped, %llu publishes",
@@ -183,6 +213,7 @@ chat_worker_run(const chat_worker_conf_t *conf)
 done:
 
     chat_worker_batch_free(&b);
+    chat_worker_push_close(push);
     chat_worker_redis_free(redis);
     chat_store_close(store);
 

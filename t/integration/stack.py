@@ -1,11 +1,12 @@
 """The whole ngx_chat stack for end-to-end and fault-injection tests.
 
-running_stack(directory, workers=N) starts Redis, the dev Kafka broker, N
-chat-workers and nginx with the module through scripts/dev-up, in a fresh
-state directory on free ports, and yields a Stack. conf=f (a function
-str -> str) runs nginx with f(nginx.conf.example): the result is written to
-the state dir and passed to dev-up as CHAT_CONF_TEMPLATE, which it renders
-as usual (port, secret, pid file, brokers, Redis):
+running_stack(directory, workers=N, env=None, conf=None) starts Redis, the
+dev Kafka broker, N chat-workers and nginx with the module through
+scripts/dev-up, in a fresh state directory on free ports, and yields a
+Stack. env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
+(a function str -> str) runs nginx with f(nginx.conf.example): the result
+is written to the state dir and passed to dev-up as CHAT_CONF_TEMPLATE,
+which it renders as usual (port, secret, pid file, brokers, Redis):
 
   stack.port, stack.secret, stack.state_dir, stack.redis_port
   stack.token(user)                 a valid token for this stack's secret
@@ -88,8 +89,9 @@ def require_programs():
 # ---------------------------------------------------------------- the stack
 
 class Stack:
-    def __init__(self, state_dir, workers=1, conf=None):
+    def __init__(self, state_dir, workers=1, conf=None, env=None):
         self.state_dir = Path(state_dir)
+        self.extra_env = dict(env or {})
         self.logs = self.state_dir / "logs"
         self.workers = workers
         self.conf = conf            # str -> str over nginx.conf.example, or None
@@ -110,8 +112,12 @@ class Stack:
         env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
                    CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
                    CHAT_WORKERS=str(self.workers))
+        # the stack is on loopback: a proxy of the machine is not in the way
+        for name in ("no_proxy", "NO_PROXY"):
+            env[name] = ",".join(filter(None, ["127.0.0.1,localhost", env.get(name)]))
         if self.conf is not None:
             env["CHAT_CONF_TEMPLATE"] = str(self.conf_template)
+        env.update(self.extra_env)
         if SANITIZED:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
@@ -359,11 +365,11 @@ def _alive(pid):
 
 
 @contextlib.contextmanager
-def running_stack(directory, workers=1, warm_up=True, conf=None):
+def running_stack(directory, workers=1, warm_up=True, conf=None, env=None):
     """A started stack (see Stack); dev-down and the log check afterwards.
     warm_up sends one message end to end first, so tests start on a
-    pipeline that is known to flow. conf: see the top of this file."""
-    stack = Stack(directory, workers, conf)
+    pipeline that is known to flow. conf, env: see the top of this file."""
+    stack = Stack(directory, workers, conf, env)
     try:
         stack.up()
         if warm_up:

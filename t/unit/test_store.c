@@ -117,6 +117,50 @@ TEST(open_refuses_another_schema_version)
 }
 
 
+/* A store of issue 3 (version 1) opens, gaining the push hook's state. */
+TEST(open_upgrades_version_1)
+{
+    sqlite3       *db;
+    sqlite3_stmt  *stmt;
+    chat_store_t  *store;
+
+    /* version 2 taken back to version 1 */
+    store = test_open();
+    CHECK(store != NULL);
+    if (store) {
+        chat_store_close(store);
+    }
+
+    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+              "DROP INDEX watermarks_push_due;"
+              "ALTER TABLE watermarks DROP COLUMN pushed_seq;"
+              "ALTER TABLE watermarks DROP COLUMN push_due_ms;"
+              "ALTER TABLE watermarks DROP COLUMN part;"
+              "INSERT INTO watermarks VALUES ('dm:a:b', 'b', 3, 2);"
+              "PRAGMA user_version = 1;", NULL, NULL, NULL)
+          == SQLITE_OK);
+    sqlite3_close(db);
+
+    store = test_reopen();
+    CHECK(store != NULL);
+    if (store) {
+        chat_store_close(store);
+    }
+
+    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "SELECT delivered_seq, pushed_seq,"
+                             " push_due_ms IS NULL FROM watermarks",
+                             -1, &stmt, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(stmt) == SQLITE_ROW);
+    CHECK_EQ(sqlite3_column_int(stmt, 0), 3);
+    CHECK_EQ(sqlite3_column_int(stmt, 1), 0);
+    CHECK_EQ(sqlite3_column_int(stmt, 2), 1);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
+
 TEST(find_by_client_id_found_and_not_found)
 {
     chat_store_t      *store;
@@ -404,6 +448,7 @@ main(void)
     RUN(open_refuses_bad_uris);
     RUN(open_creates_wal_schema_and_reopens);
     RUN(open_refuses_another_schema_version);
+    RUN(open_upgrades_version_1);
     RUN(find_by_client_id_found_and_not_found);
     RUN(insert_creates_conversation_and_members);
     RUN(insert_refuses_taken_keys_and_writes_nothing);

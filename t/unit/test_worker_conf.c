@@ -68,6 +68,61 @@ TEST(defaults)
     CHECK_EQ(c.batch, 500);
     CHECK_EQ(c.log_level, CHAT_LOG_INFO);
     CHECK_EQ(c.nkafka_options, 0);
+    CHECK(c.push_url == NULL);
+    CHECK_EQ(c.push_delay, 5000);
+    CHECK_EQ(c.push_timeout, 5000);
+    CHECK_EQ(c.push_retries, 5);
+    CHECK_EQ(c.push_concurrency, 32);
+    chat_worker_conf_free(&c);
+}
+
+
+TEST(push_flags_and_keys)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    CHECK_EQ(parse(&c, err, 8, "--push-url", "https://hooks.local/p?k=1",
+                   "--push-delay=700ms", "--push-timeout", "2s",
+                   "--push-retries", "0", "--push-concurrency=4"), 0);
+    CHECK(c.push_url != NULL
+          && strcmp(c.push_url, "https://hooks.local/p?k=1") == 0);
+    CHECK_EQ(c.push_delay, 700);
+    CHECK_EQ(c.push_timeout, 2000);
+    CHECK_EQ(c.push_retries, 0);
+    CHECK_EQ(c.push_concurrency, 4);
+    chat_worker_conf_free(&c);
+
+    write_file("chat_push_url http://127.0.0.1:9000/push;\n"
+               "chat_push_delay 10s;\n"
+               "chat_push_timeout 250ms;\n"
+               "chat_push_retries 9;\n"
+               "chat_push_concurrency 100;\n");
+
+    CHECK_EQ(parse(&c, err, 4, "--config", test_file, "--push-delay", "0"),
+             0);
+    CHECK(c.push_url != NULL
+          && strcmp(c.push_url, "http://127.0.0.1:9000/push") == 0);
+    CHECK_EQ(c.push_delay, 0);
+    CHECK_EQ(c.push_timeout, 250);
+    CHECK_EQ(c.push_retries, 9);
+    CHECK_EQ(c.push_concurrency, 100);
+    chat_worker_conf_free(&c);
+
+    /* another protocol, or no host part, is refused at start */
+    CHECK_EQ(parse(&c, err, 2, "--push-url", "file:///etc/passwd"), -1);
+    CHECK(strstr(err, "http:// or https://") != NULL);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--push-url", "http://"), -1);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--push-url", ""), -1);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--push-timeout", "0"), -1);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--push-retries", "101"), -1);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--push-concurrency", "0"), -1);
     chat_worker_conf_free(&c);
 }
 
@@ -261,6 +316,7 @@ main(void)
 
     RUN(defaults);
     RUN(flags_both_forms);
+    RUN(push_flags_and_keys);
     RUN(redis_forms);
     RUN(file_then_flags_win);
     RUN(file_errors_name_the_line);
