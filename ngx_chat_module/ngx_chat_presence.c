@@ -79,8 +79,8 @@ static void ngx_chat_presence_claim_reply(redisReply *reply, void *data);
 static void ngx_chat_presence_adopt_reply(redisReply *reply, void *data);
 static void ngx_chat_presence_reconcile_reply(redisReply *reply,
     void *data);
-static void ngx_chat_presence_take_down(ngx_str_t *user, ngx_str_t *inst,
-    int64_t last_seen);
+static ngx_int_t ngx_chat_presence_take_down(ngx_str_t *user,
+    ngx_str_t *inst, int64_t last_seen);
 static void ngx_chat_presence_down_reply(redisReply *reply, void *data);
 static void ngx_chat_presence_settle(ngx_event_t *ev);
 static void ngx_chat_presence_forget(ngx_str_t *user);
@@ -232,8 +232,9 @@ void
 ngx_chat_presence_down(ngx_chat_user_t *u)
 {
     if (ngx_chat_presence.enabled) {
-        ngx_chat_presence_take_down(&u->sn.str, &ngx_chat_presence.inst,
-                                    ngx_chat_now_ms());
+        (void) ngx_chat_presence_take_down(&u->sn.str,
+                                           &ngx_chat_presence.inst,
+                                           ngx_chat_now_ms());
     }
 }
 
@@ -244,18 +245,19 @@ ngx_chat_presence_down(ngx_chat_user_t *u)
  * then. The user is in our chat:iu set until settled, so that if we die
  * in the meantime, whoever claims us settles them.
  */
-static void
+static ngx_int_t
 ngx_chat_presence_take_down(ngx_str_t *user, ngx_str_t *inst,
     int64_t last_seen)
 {
     u_char             ls[NGX_INT64_LEN], now[NGX_INT64_LEN],
                        grace[NGX_INT64_LEN];
+    ngx_int_t          rc;
     ngx_str_t          args[4];
     ngx_chat_grace_t  *g;
 
     g = ngx_chat_presence_grace(user);
     if (g == NULL) {
-        return;
+        return NGX_ERROR;
     }
 
     args[0] = *inst;
@@ -263,14 +265,15 @@ ngx_chat_presence_take_down(ngx_str_t *user, ngx_str_t *inst,
     ngx_chat_presence_arg_ms(&args[2], now, ngx_chat_now_ms());
     ngx_chat_presence_arg_ms(&args[3], grace, ngx_chat_presence.grace);
 
-    if (ngx_chat_presence_eval(user, "down", args, 4,
-                               ngx_chat_presence_down_reply, g)
-        == NGX_OK)
-    {
+    rc = ngx_chat_presence_eval(user, "down", args, 4,
+                                ngx_chat_presence_down_reply, g);
+    if (rc == NGX_OK) {
         g->replies++;
     }
 
     ngx_chat_presence_grace_done(g);
+
+    return rc;
 }
 
 
@@ -445,8 +448,9 @@ ngx_chat_presence_reconcile_reply(redisReply *reply, void *data)
         user.len = reply->element[i]->len;
 
         if (user.len <= CHAT_ID_MAX && ngx_chat_users_lookup(&user) == NULL) {
-            ngx_chat_presence_take_down(&user, &ngx_chat_presence.inst,
-                                        ngx_chat_now_ms());
+            (void) ngx_chat_presence_take_down(&user,
+                                               &ngx_chat_presence.inst,
+                                               ngx_chat_now_ms());
         }
     }
 }
@@ -619,23 +623,30 @@ ngx_chat_presence_claim_reply(redisReply *reply, void *data)
 /*
  * The users of a dead instance become ours (so that they are settled even
  * if we die too), and its devices are taken off them, last seen at its
- * last beat.
+ * last beat; each is then removed from its set. When our connection
+ * cannot take more commands (a dead instance with very many users), the
+ * instance is put back as dead, and a later sweep goes on from there.
  */
 static void
 ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
 {
     size_t            i;
-    u_char           *key;
-    ngx_str_t         argv[3], user, inst;
+    u_char           *key, score[NGX_INT64_LEN];
+    ngx_str_t         argv[4], user, inst, set;
     ngx_chat_dead_t  *dead = data;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        ngx_free(dead);
-        return;
+    key = ngx_alloc(sizeof(NGX_CHAT_PRESENCE_USERS_OF) + dead->len,
+                    ngx_cycle->log);
+
+    if (key == NULL || reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        goto done;
     }
 
     inst.data = dead->name;
     inst.len = dead->len;
+    set.data = key;
+    set.len = ngx_sprintf(key, "%s%V", NGX_CHAT_PRESENCE_USERS_OF, &inst)
+              - key;
 
     for (i = 0; i < reply->elements; i++) {
         if (reply->element[i]->type != REDIS_REPLY_STRING
@@ -651,22 +662,30 @@ ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
         argv[1] = ngx_chat_presence.users_of;
         argv[2] = user;
 
-        if (ngx_chat_presence_command(NULL, NULL, 3, argv) == NGX_OK) {
-            ngx_chat_presence_take_down(&user, &inst, dead->beat);
+        if (ngx_chat_presence_command(NULL, NULL, 3, argv) != NGX_OK
+            || ngx_chat_presence_take_down(&user, &inst, dead->beat)
+               != NGX_OK)
+        {
+            break;
         }
+
+        ngx_str_set(&argv[0], "SREM");
+        argv[1] = set;
+        (void) ngx_chat_presence_command(NULL, NULL, 3, argv);
     }
 
-    key = ngx_alloc(sizeof(NGX_CHAT_PRESENCE_USERS_OF) + dead->len,
-                    ngx_cycle->log);
+    if (i < reply->elements) {
+        ngx_str_set(&argv[0], "ZADD");
+        ngx_str_set(&argv[1], NGX_CHAT_PRESENCE_INSTS);
+        ngx_chat_presence_arg_ms(&argv[2], score, dead->beat);
+        argv[3] = inst;
+
+        (void) ngx_chat_presence_command(NULL, NULL, 4, argv);
+    }
+
+done:
 
     if (key) {
-        ngx_str_set(&argv[0], "DEL");
-        argv[1].data = key;
-        argv[1].len = ngx_sprintf(key, "%s%V", NGX_CHAT_PRESENCE_USERS_OF,
-                                  &inst)
-                      - key;
-
-        (void) ngx_chat_presence_command(NULL, NULL, 2, argv);
         ngx_free(key);
     }
 
