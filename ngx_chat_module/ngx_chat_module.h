@@ -114,7 +114,9 @@ typedef enum {
     NGX_CHAT_WRITE_SEND = 1,
     NGX_CHAT_WRITE_RECEIPT,
     NGX_CHAT_WRITE_SYNC,
-    NGX_CHAT_WRITE_HISTORY
+    NGX_CHAT_WRITE_HISTORY,
+    NGX_CHAT_WRITE_GROUP_SEND,          /* answered by the worker */
+    NGX_CHAT_WRITE_GROUP
 } ngx_chat_write_kind_e;
 
 typedef struct {
@@ -222,6 +224,7 @@ ngx_int_t ngx_chat_session_reply(ngx_chat_conn_t *cc, json_t *json);
 void ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_sync(ngx_chat_conn_t *cc);
 void ngx_chat_writes_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker);
 void ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,

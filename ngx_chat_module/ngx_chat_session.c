@@ -81,10 +81,11 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
         ngx_chat_presence_unsub(cc, &req);
         break;
 
-    default:
-        /* groups come with a later issue */
-        ngx_chat_session_error(cc, &req.id, "unavailable",
-                               "not available on this server yet");
+    case CHAT_REQ_GROUP_CREATE:
+    case CHAT_REQ_GROUP_ADD:
+    case CHAT_REQ_GROUP_REMOVE:
+    case CHAT_REQ_GROUP_LEAVE:
+        ngx_chat_writes_group(cc, &req);
         break;
     }
 

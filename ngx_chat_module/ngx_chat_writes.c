@@ -12,6 +12,8 @@
 
 static ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
     ngx_chat_write_kind_e kind, chat_str_t *id);
+static void ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc,
+    ngx_chat_write_t *w);
 static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
 static void ngx_chat_writes_produce(ngx_chat_write_t *w);
 static void ngx_chat_writes_failed(ngx_chat_write_t *w);
@@ -19,36 +21,38 @@ static void ngx_chat_writes_free(ngx_chat_write_t *w);
 
 
 /*
- * A 1:1 message: a write to the conversation's log, answered "sent" from
- * its delivery report. The mid is reserved in Redis under the client id
- * first, so that a retry of the same id reuses the first attempt's mid;
- * without Redis the write goes out with a fresh one (see INTERNALS.md).
+ * A message: a write to the conversation's log. A 1:1 message is answered
+ * "sent" from its delivery report; a group message by the worker, once it
+ * has checked, in the group's order, that the sender is a member (so the
+ * record names this connection).
  */
 void
 ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
 {
     json_t            *media;
-    ngx_str_t          argv[7];
     chat_str_t         self;
-    u_char             key[sizeof("chat:cid::") + CHAT_ID_MAX
-                           + CHAT_CLIENT_ID_MAX];
     ngx_chat_write_t  *w;
-    ngx_chat_redis_t  *redis;
 
-    if (req->group.len) {
-        ngx_chat_session_error(cc, &req->id, "unavailable",
-                               "group messages are not available yet");
-        return;
-    }
-
-    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_SEND, &req->id);
+    w = ngx_chat_writes_new(cc, req->group.len ? NGX_CHAT_WRITE_GROUP_SEND
+                                               : NGX_CHAT_WRITE_SEND,
+                            &req->id);
     if (w == NULL) {
         return;
     }
 
     self.s = (char *) cc->id.user.data;
     self.len = cc->id.user.len;
-    w->conv_len = chat_conv_dm((char *) w->conv, self, req->to);
+
+    if (req->group.len) {
+        w->conv_len = chat_conv_group((char *) w->conv, req->group);
+        w->record = json_pack("{s:s%, s:s%}",
+                              "group", req->group.s, req->group.len,
+                              "conn", cc->conn_id.data, cc->conn_id.len);
+
+    } else {
+        w->conv_len = chat_conv_dm((char *) w->conv, self, req->to);
+        w->record = json_pack("{s:s%}", "to", req->to.s, req->to.len);
+    }
 
     media = NULL;
 
@@ -59,27 +63,104 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
                           "size", (json_int_t) req->media.size);
     }
 
-    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:s%, s:s%, s:I}",
-                          "v", 1, "op", "send",
-                          "conv", w->conv, w->conv_len,
-                          "from", self.s, self.len,
-                          "to", req->to.s, req->to.len,
-                          "body", req->body.s, req->body.len,
-                          "id", req->id.s, req->id.len,
-                          "ts", (json_int_t) w->ts);
-
     if (w->record == NULL
+        || json_object_update_new(w->record,
+               json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:s%, s:I}",
+                         "v", 1, "op", "send",
+                         "conv", w->conv, w->conv_len,
+                         "from", self.s, self.len,
+                         "body", req->body.s, req->body.len,
+                         "id", req->id.s, req->id.len,
+                         "ts", (json_int_t) w->ts))
+           != 0
         || (media && json_object_set_new(w->record, "media", media) != 0))
     {
         ngx_chat_writes_failed(w);
         return;
     }
 
+    ngx_chat_writes_reserve_mid(cc, w);
+}
+
+
+/*
+ * A membership change of a group (create, add, remove, leave): a write in
+ * the group's conversation, ordered with its messages; the worker answers
+ * group_ok (with its seq) or an error to this connection.
+ */
+void
+ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    const char        *action;
+    ngx_chat_write_t  *w;
+
+    switch (req->type) {
+    case CHAT_REQ_GROUP_CREATE:
+        action = "create";
+        break;
+    case CHAT_REQ_GROUP_ADD:
+        action = "add";
+        break;
+    case CHAT_REQ_GROUP_REMOVE:
+        action = "remove";
+        break;
+    default:
+        action = "leave";
+        break;
+    }
+
+    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_GROUP, &req->id);
+    if (w == NULL) {
+        return;
+    }
+
+    w->conv_len = chat_conv_group((char *) w->conv, req->group);
+
+    w->record = json_pack("{s:i, s:s, s:s, s:s%, s:s%, s:s%, s:I}",
+                          "v", 1, "op", "group", "action", action,
+                          "group", req->group.s, req->group.len,
+                          "by", cc->id.user.data, cc->id.user.len,
+                          "conn", cc->conn_id.data, cc->conn_id.len,
+                          "ts", (json_int_t) w->ts);
+
+    if (w->record == NULL
+        || (req->id.len
+            && json_object_set_new(w->record, "id",
+                                   json_stringn(req->id.s, req->id.len))
+               != 0)
+        || (req->name.len
+            && json_object_set_new(w->record, "name",
+                                   json_stringn(req->name.s, req->name.len))
+               != 0)
+        || (req->users
+            && json_object_set(w->record, "members", req->users) != 0))
+    {
+        ngx_chat_writes_failed(w);
+        return;
+    }
+
+    ngx_chat_writes_reserve_mid(cc, w);
+}
+
+
+/*
+ * The mid is reserved in Redis under the client id first, so that a retry
+ * of the same id reuses the first attempt's mid; without Redis (or an id)
+ * the write goes out with a fresh one, and the worker's dedupe by client
+ * id still keeps one message (see INTERNALS.md).
+ */
+static void
+ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc, ngx_chat_write_t *w)
+{
+    ngx_str_t          argv[7];
+    u_char             key[sizeof("chat:cid::") + CHAT_ID_MAX
+                           + CHAT_CLIENT_ID_MAX];
+    ngx_chat_redis_t  *redis;
+
     redis = ngx_chat_users_redis();
 
-    if (redis) {
-        argv[0].data = (u_char *) "SET";
-        argv[0].len = 3;
+    if (redis && w->id_len) {
+        ngx_str_set(&argv[0], "SET");
         argv[1].data = key;
         argv[1].len = ngx_sprintf(key, "chat:cid:%V:%*s", &cc->id.user,
                                   w->id_len, w->id) - key;
@@ -124,12 +205,6 @@ ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
 {
     ngx_chat_write_t  *w;
 
-    if (req->conv_parsed.kind != CHAT_CONV_DM) {
-        ngx_chat_session_error(cc, &req->id, "unavailable",
-                               "group receipts are not available yet");
-        return;
-    }
-
     w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_RECEIPT, &req->id);
     if (w == NULL) {
         return;
@@ -138,10 +213,12 @@ ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
     ngx_memcpy(w->conv, req->conv.s, req->conv.len);
     w->conv_len = req->conv.len;
 
-    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s, s:I, s:I}",
+    /* the connection, to be told "forbidden" if not a member (groups) */
+    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:s, s:I, s:I}",
                           "v", 1, "op", "receipt",
                           "conv", w->conv, w->conv_len,
                           "by", cc->id.user.data, cc->id.user.len,
+                          "conn", cc->conn_id.data, cc->conn_id.len,
                           "status", req->status == CHAT_RECEIPT_READ
                                     ? "read" : "delivered",
                           "seq", (json_int_t) req->seq,
@@ -390,7 +467,8 @@ ngx_chat_writes_produce(ngx_chat_write_t *w)
     size_t      len;
     ngx_str_t   key;
 
-    if (w->kind == NGX_CHAT_WRITE_SEND
+    if (w->kind != NGX_CHAT_WRITE_RECEIPT && w->kind != NGX_CHAT_WRITE_SYNC
+        && w->kind != NGX_CHAT_WRITE_HISTORY
         && json_object_set_new(w->record, "mid",
                                json_stringn((char *) w->mid, CHAT_MID_LEN))
            != 0)

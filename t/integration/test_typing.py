@@ -238,8 +238,8 @@ BAD = [
     ("to-not-string", lambda me: typing(5), "bad_request"),
     ("bad-group", lambda me: {"type": "typing", "group": "", "state": "start"},
      "bad_request"),
-    ("group", lambda me: {"type": "typing", "group": "team", "state": "start"},
-     "unavailable"),
+    ("not-a-member", lambda me: {"type": "typing", "group": "nosuch-" + me,
+                                 "state": "start"}, "forbidden"),
 ]
 
 
