@@ -121,6 +121,7 @@ chat_worker_apply_send(chat_store_t *store, const chat_worker_record_t *rec,
         }
     }
 
+    msg.kind = CHAT_STORE_KIND_MSG;
     msg.conv = rec->conv;
     msg.seq = last + 1;
     msg.mid = rec->mid;
