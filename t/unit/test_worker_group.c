@@ -483,6 +483,35 @@ TEST(replayed_group_records_change_nothing)
 }
 
 
+static int
+count_one(const chat_store_msg_t *msg, void *data)
+{
+    int  *n = data;
+
+    *n += msg->kind == CHAT_STORE_KIND_MSG ? 1 : 1000;
+
+    return 0;
+}
+
+
+TEST(events_are_never_pushed)
+{
+    int  n;
+
+    CHECK_EQ(grp("create", "alice", "G1", "r1", "[\"bob\"]"), 0);
+    CHECK_EQ(grp("add", "alice", "G2", "r2", "[\"carol\"]"), 0);
+    CHECK_EQ(gsend("M1", "alice", "c-1"), 0);
+
+    /* the worker schedules a push on each send (chat_worker_push_due.c) */
+    CHECK_EQ(chat_store_push_schedule(store, S(TEAM), S("bob"), 100, 0), 0);
+
+    n = 0;
+    CHECK_EQ(chat_store_push_messages(store, S(TEAM), S("bob"), 10,
+                                      count_one, &n), 0);
+    CHECK_EQ(n, 1);
+}
+
+
 #define GRP  "{\"v\":1,\"op\":\"group\",\"group\":\"team\",\"by\":\"alice\"," \
              "\"mid\":\"G1\",\"conn\":\"k\",\"ts\":1,"
 #define GSEND "{\"v\":1,\"op\":\"send\",\"mid\":\"M1\",\"from\":\"alice\","   \
@@ -549,6 +578,7 @@ main(void)
     RUN_WITH_STORE(a_member_added_later_sees_from_the_add_on);
     RUN_WITH_STORE(receipts_reach_the_senders_they_cover);
     RUN_WITH_STORE(replayed_group_records_change_nothing);
+    RUN_WITH_STORE(events_are_never_pushed);
     RUN_WITH_STORE(malformed_group_records_are_refused);
 
     test_tmpdir_remove(test_dir);
