@@ -145,6 +145,22 @@ chat_worker_group_refuse(chat_worker_out_t *out, chat_str_t user,
 }
 
 
+/* Publishes frame to every device of user; the first publish of a fan-out
+ * (index first) serializes it, the others share its bytes. */
+
+static int
+chat_worker_group_publish(chat_worker_out_t *out, size_t first,
+    json_t *frame, chat_str_t user)
+{
+    if (out->npubs == first) {
+        return chat_worker_out_publish(out, user, CHAT_WORKER_TARGET_ALL,
+                                       frame);
+    }
+
+    return chat_worker_out_publish_same(out, user, first);
+}
+
+
 /*
  * Publishes the frame of a stored row to every device of the members who
  * were members at its seq, and of the users of extra (a JSON array, or
@@ -158,7 +174,7 @@ chat_worker_group_fan_out(chat_worker_out_t *out,
     chat_worker_result_t *res)
 {
     int          rc;
-    size_t       i;
+    size_t       i, first;
     json_t      *frame, *v;
     chat_str_t   user;
 
@@ -169,14 +185,13 @@ chat_worker_group_fan_out(chat_worker_out_t *out,
     }
 
     rc = 0;
+    first = out->npubs;
 
     for (i = 0; rc == 0 && i < r->n; i++) {
-        if (r->m[i].joined_seq >= msg->seq) {
-            continue;
+        if (r->m[i].joined_seq < msg->seq) {
+            rc = chat_worker_group_publish(out, first, frame,
+                                           chat_worker_group_user(&r->m[i]));
         }
-
-        rc = chat_worker_out_publish(out, chat_worker_group_user(&r->m[i]),
-                                     CHAT_WORKER_TARGET_ALL, frame);
     }
 
     json_array_foreach(extra, i, v) {
@@ -184,8 +199,7 @@ chat_worker_group_fan_out(chat_worker_out_t *out,
         user.len = json_string_length(v);
 
         if (rc == 0 && chat_worker_group_find(r, user) == -1) {
-            rc = chat_worker_out_publish(out, user, CHAT_WORKER_TARGET_ALL,
-                                         frame);
+            rc = chat_worker_group_publish(out, first, frame, user);
         }
     }
 
