@@ -7,6 +7,7 @@
 #   make test       every test: unit, integration, integration under ASan
 #   make asan       the module built with ASan+UBSan, build/asan/
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 60)
+#   make bench-group   sends in a 256-member group through chat_worker_apply
 #
 # NGINX_SRC names the nginx source tree to build against (default: the one
 # Debian's nginx-dev installs). Everything built goes under build/.
@@ -35,7 +36,7 @@ PROG_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
                 -Icommon -Iworkers
 WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 
-.PHONY: all module programs asan unit fuzz test run deps clean
+.PHONY: all module programs asan unit fuzz test run deps clean bench-group
 
 all: module programs
 
@@ -80,6 +81,14 @@ $(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Iworkers -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
 	    $(WORKER_LIBS)
+
+bench-group: $(BUILD)/bench_group_fanout
+	$(BUILD)/bench_group_fanout
+
+$(BUILD)/bench_group_fanout: t/unit/bench_group_fanout.c $(COMMON_SRCS) \
+                             $(COMMON_HDRS) $(WORKER_LIB) $(WORKER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) $(WORKER_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \

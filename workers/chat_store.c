@@ -164,6 +164,46 @@ chat_store_members(chat_store_t *store, chat_str_t conv,
 
 
 int
+chat_store_roster(chat_store_t *store, chat_str_t conv,
+    chat_store_member_pt cb, void *data)
+{
+    return store->ops->roster(store, conv, cb, data);
+}
+
+
+int
+chat_store_member_join(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int admin, int64_t joined_seq)
+{
+    return store->ops->member_join(store, conv, user, admin, joined_seq);
+}
+
+
+int
+chat_store_member_leave(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t left_seq)
+{
+    return store->ops->member_leave(store, conv, user, left_seq);
+}
+
+
+int
+chat_store_group_create(chat_store_t *store, chat_str_t conv,
+    chat_str_t name, int64_t created_ms)
+{
+    return store->ops->group_create(store, conv, name, created_ms);
+}
+
+
+int
+chat_store_senders(chat_store_t *store, chat_str_t conv, int64_t lo,
+    int64_t hi, chat_store_user_pt cb, void *data)
+{
+    return store->ops->senders(store, conv, lo, hi, cb, data);
+}
+
+
+int
 chat_store_push_schedule(chat_store_t *store, chat_str_t conv,
     chat_str_t user, int64_t due_ms, int32_t part)
 {

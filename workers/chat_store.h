@@ -37,9 +37,16 @@
 
 typedef struct chat_store_s  chat_store_t;
 
+/* The kinds of rows of a conversation: a message, or a membership change
+ * of a group, whose body is {"event":..,"members":[..]} and whose sender
+ * is the user who made it. */
+#define CHAT_STORE_KIND_MSG    0
+#define CHAT_STORE_KIND_GROUP  1
+
 /* A stored message; media.len is 0 when it has none, else media holds the
  * compact JSON text of the media object. */
 typedef struct {
+    int         kind;           /* CHAT_STORE_KIND_*; 0 is a message */
     chat_str_t  conv;
     int64_t     seq;
     chat_str_t  mid;
@@ -50,12 +57,22 @@ typedef struct {
     int64_t     ts;
 } chat_store_msg_t;
 
-/* The (conv, user) watermarks after chat_store_raise_watermark(). */
+/* The (conv, user) watermarks after chat_store_raise_watermark(), and
+ * before it (the range a receipt covers is (before, after]). */
 typedef struct {
     int         rose;           /* 1 when either went up */
     int64_t     delivered_seq;
     int64_t     read_seq;
+    int64_t     delivered_before;
+    int64_t     read_before;
 } chat_store_marks_t;
+
+/* A current member of a conversation (chat_store_roster()). */
+typedef struct {
+    chat_str_t  user;
+    int         admin;
+    int64_t     joined_seq;     /* sees the rows above it */
+} chat_store_member_t;
 
 /* Called for each row of pending(), history() and members(); the strings
  * are valid during the call only. Returning CHAT_STORE_STOP ends the
@@ -64,6 +81,8 @@ typedef struct {
  * CHAT_STORE_ERROR. */
 typedef int (*chat_store_msg_pt)(const chat_store_msg_t *msg, void *data);
 typedef int (*chat_store_user_pt)(chat_str_t user, void *data);
+typedef int (*chat_store_member_pt)(const chat_store_member_t *member,
+    void *data);
 /* Called for each (conv, user) of push_due(), with the same rules. */
 typedef int (*chat_store_due_pt)(chat_str_t conv, chat_str_t user,
     void *data);
@@ -148,6 +167,34 @@ int chat_store_history(chat_store_t *store, chat_str_t conv,
  * does not exist. */
 int chat_store_members(chat_store_t *store, chat_str_t conv,
     chat_store_user_pt cb, void *data);
+
+/* Calls cb for each current member of conv with their role, the oldest
+ * first (by joined_seq, then user); none when conv does not exist. */
+int chat_store_roster(chat_store_t *store, chat_str_t conv,
+    chat_store_member_pt cb, void *data);
+
+/*
+ * Makes user a current member of conv from joined_seq on (they see the
+ * rows above it), an admin or not. A former member's row is reopened: the
+ * window they had before is lost, they read only from joined_seq on.
+ */
+int chat_store_member_join(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int admin, int64_t joined_seq);
+
+/* Ends the membership of user in conv at left_seq (they still see it). */
+int chat_store_member_leave(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t left_seq);
+
+/* Records the name and creation time of group conv (created once). */
+int chat_store_group_create(chat_store_t *store, chat_str_t conv,
+    chat_str_t name, int64_t created_ms);
+
+/*
+ * Calls cb for each distinct sender of a message (not a group event) of
+ * conv with lo < seq <= hi, in no particular order.
+ */
+int chat_store_senders(chat_store_t *store, chat_str_t conv, int64_t lo,
+    int64_t hi, chat_store_user_pt cb, void *data);
 
 
 /*

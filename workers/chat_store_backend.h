@@ -44,6 +44,16 @@ typedef struct {
         void *data);
     int (*members)(chat_store_t *store, chat_str_t conv,
         chat_store_user_pt cb, void *data);
+    int (*roster)(chat_store_t *store, chat_str_t conv,
+        chat_store_member_pt cb, void *data);
+    int (*member_join)(chat_store_t *store, chat_str_t conv,
+        chat_str_t user, int admin, int64_t joined_seq);
+    int (*member_leave)(chat_store_t *store, chat_str_t conv,
+        chat_str_t user, int64_t left_seq);
+    int (*group_create)(chat_store_t *store, chat_str_t conv,
+        chat_str_t name, int64_t created_ms);
+    int (*senders)(chat_store_t *store, chat_str_t conv, int64_t lo,
+        int64_t hi, chat_store_user_pt cb, void *data);
 
     int (*push_schedule)(chat_store_t *store, chat_str_t conv,
         chat_str_t user, int64_t due_ms, int32_t part);

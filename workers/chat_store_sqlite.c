@@ -28,10 +28,19 @@
 
 
 #define CHAT_STORE_SQLITE_BUSY_MS  5000
-#define CHAT_STORE_SQLITE_VERSION  2      /* PRAGMA user_version */
+#define CHAT_STORE_SQLITE_VERSION  3      /* PRAGMA user_version */
 
 
-/* Version 2 of the schema (docs/INTERNALS.md, "Store"). */
+/* The name of each group; its members are rows of members. */
+#define CHAT_STORE_SQLITE_GROUPS                                              \
+    "CREATE TABLE groups ("                                                   \
+    "  grp         TEXT PRIMARY KEY,"          /* the conv, grp:<id> */       \
+    "  name        TEXT NOT NULL,"                                            \
+    "  created_ms  INTEGER NOT NULL"                                          \
+    ") WITHOUT ROWID;"
+
+
+/* Version 3 of the schema (docs/INTERNALS.md, "Store"). */
 static const char  chat_store_sqlite_schema[] =
     "CREATE TABLE conversations ("
     "  conv        TEXT PRIMARY KEY,"
@@ -63,6 +72,7 @@ static const char  chat_store_sqlite_schema[] =
     "  body        TEXT NOT NULL,"
     "  media       TEXT,"                      /* JSON object, or NULL */
     "  ts          INTEGER NOT NULL,"
+    "  kind        TEXT NOT NULL DEFAULT 'msg',"  /* 'msg' or 'group' */
     "  UNIQUE (conv, seq),"                    /* history, pending */
     "  UNIQUE (sender, client_id)"             /* dedupe */
     ");"
@@ -81,7 +91,9 @@ static const char  chat_store_sqlite_schema[] =
     /* the pushes due in a partition, earliest first; only rows with one
      * due are in it, so it stays as small as what is unacknowledged */
     "CREATE INDEX IF NOT EXISTS watermarks_push_due"
-    "  ON watermarks (part, push_due_ms) WHERE push_due_ms IS NOT NULL;";
+    "  ON watermarks (part, push_due_ms) WHERE push_due_ms IS NOT NULL;"
+
+    CHAT_STORE_SQLITE_GROUPS;
 
 
 /* Version 1 (issue 3) had no push hook state. */
@@ -91,6 +103,13 @@ static const char  chat_store_sqlite_from_1[] =
     "ALTER TABLE watermarks ADD COLUMN part INTEGER;"
     "CREATE INDEX IF NOT EXISTS watermarks_push_due"
     "  ON watermarks (part, push_due_ms) WHERE push_due_ms IS NOT NULL;";
+
+
+/* Version 2 (issue 4) had no groups: every row of messages was a message,
+ * which the default of kind says. */
+static const char  chat_store_sqlite_from_2[] =
+    "ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'msg';"
+    CHAT_STORE_SQLITE_GROUPS;
 
 
 static chat_store_t *chat_store_sqlite_open(const char *location, char *err,
@@ -160,6 +179,8 @@ chat_store_sqlite_row(sqlite3_stmt *stmt, chat_store_msg_t *msg)
     msg->body = chat_store_sqlite_column_str(stmt, 5);
     msg->media = chat_store_sqlite_column_str(stmt, 6);
     msg->ts = sqlite3_column_int64(stmt, 7);
+    msg->kind = sqlite3_column_int(stmt, 8) ? CHAT_STORE_KIND_GROUP
+                                            : CHAT_STORE_KIND_MSG;
 }
 
 
@@ -347,21 +368,30 @@ chat_store_sqlite_schema_init(chat_store_sqlite_t *s, char *err,
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
              CHAT_STORE_SQLITE_VERSION);
 
-    if (version == 0 || version == 1) {
-        if (sqlite3_exec(s->db, version == 0 ? chat_store_sqlite_schema
-                                             : chat_store_sqlite_from_1,
-                         NULL, NULL, NULL)
-            != SQLITE_OK
-            || sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        {
-            goto failed;
-        }
-
-    } else if (version != CHAT_STORE_SQLITE_VERSION) {
+    if (version > CHAT_STORE_SQLITE_VERSION) {
         snprintf(err, errlen, "store: schema version %d, this worker "
                  "knows version %d", version, CHAT_STORE_SQLITE_VERSION);
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
+    }
+
+    /* a new file gets the schema; an older one each upgrade in turn */
+
+    if ((version == 0
+         && sqlite3_exec(s->db, chat_store_sqlite_schema, NULL, NULL, NULL)
+            != SQLITE_OK)
+        || (version == 1
+            && sqlite3_exec(s->db, chat_store_sqlite_from_1, NULL, NULL,
+                            NULL)
+               != SQLITE_OK)
+        || ((version == 1 || version == 2)
+            && sqlite3_exec(s->db, chat_store_sqlite_from_2, NULL, NULL,
+                            NULL)
+               != SQLITE_OK)
+        || (version != CHAT_STORE_SQLITE_VERSION
+            && sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK))
+    {
+        goto failed;
     }
 
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -415,6 +445,13 @@ chat_store_sqlite_prepare(chat_store_sqlite_t *s, char *err, size_t errlen)
         return -1;
     }
 
+    if (chat_store_sqlite_prepare_all(s, chat_store_sqlite_group_sql,
+                                      s->group, CHAT_SQL_GROUP_N, err,
+                                      errlen) != 0)
+    {
+        return -1;
+    }
+
     return chat_store_sqlite_prepare_all(s, chat_store_sqlite_push_sql,
                                          s->push, CHAT_SQL_PUSH_N, err,
                                          errlen);
@@ -435,6 +472,10 @@ chat_store_sqlite_close(chat_store_t *store)
 
     for (i = 0; i < CHAT_SQL_PUSH_N; i++) {
         sqlite3_finalize(s->push[i]);
+    }
+
+    for (i = 0; i < CHAT_SQL_GROUP_N; i++) {
+        sqlite3_finalize(s->group[i]);
     }
 
     /* an open transaction is rolled back by the close */
@@ -498,6 +539,11 @@ const chat_store_ops_t  chat_store_sqlite_ops = {
     chat_store_sqlite_pending,
     chat_store_sqlite_history,
     chat_store_sqlite_members,
+    chat_store_sqlite_roster,
+    chat_store_sqlite_member_join,
+    chat_store_sqlite_member_leave,
+    chat_store_sqlite_group_create,
+    chat_store_sqlite_senders,
     chat_store_sqlite_push_schedule,
     chat_store_sqlite_push_due,
     chat_store_sqlite_push_messages,

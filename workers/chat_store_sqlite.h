@@ -32,6 +32,16 @@ typedef enum {
     CHAT_SQL_N
 } chat_store_sqlite_stmt_e;
 
+/* The statements of groups (chat_store_sqlite_group.c). */
+typedef enum {
+    CHAT_SQL_GROUP_ROSTER = 0,
+    CHAT_SQL_GROUP_JOIN,
+    CHAT_SQL_GROUP_LEAVE,
+    CHAT_SQL_GROUP_CREATE,
+    CHAT_SQL_GROUP_SENDERS,
+    CHAT_SQL_GROUP_N
+} chat_store_sqlite_group_stmt_e;
+
 /* The push hook's statements (chat_store_sqlite_push.c). */
 typedef enum {
     CHAT_SQL_PUSH_SCHEDULE = 0,
@@ -47,6 +57,7 @@ typedef struct {
     sqlite3       *db;
     sqlite3_stmt  *stmt[CHAT_SQL_N];
     sqlite3_stmt  *push[CHAT_SQL_PUSH_N];
+    sqlite3_stmt  *group[CHAT_SQL_GROUP_N];
 
     /* the strings of the last find_by_client_id() */
     char          *found;
@@ -58,6 +69,7 @@ typedef struct {
 /* The text of each statement, prepared at open and kept. */
 extern const char  *const chat_store_sqlite_sql[CHAT_SQL_N];
 extern const char  *const chat_store_sqlite_push_sql[CHAT_SQL_PUSH_N];
+extern const char  *const chat_store_sqlite_group_sql[CHAT_SQL_GROUP_N];
 
 
 /* Sets the store's error to what and SQLite's message; CHAT_STORE_ERROR. */
@@ -89,7 +101,8 @@ int chat_store_sqlite_walk(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
 
 /* Columns of a message row, as chat_store_sqlite_row() reads them. */
 #define CHAT_STORE_SQLITE_MSG_COLS                                            \
-    "m.conv, m.seq, m.mid, m.sender, m.client_id, m.body, m.media, m.ts"
+    "m.conv, m.seq, m.mid, m.sender, m.client_id, m.body, m.media, m.ts,"    \
+    " m.kind = 'group'"
 
 /* Fills msg from the current row; the strings point into the statement. */
 void chat_store_sqlite_row(sqlite3_stmt *stmt, chat_store_msg_t *msg);
@@ -112,6 +125,17 @@ int chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
     chat_store_msg_pt cb, void *data);
 int chat_store_sqlite_members(chat_store_t *store, chat_str_t conv,
     chat_store_user_pt cb, void *data);
+
+int chat_store_sqlite_roster(chat_store_t *store, chat_str_t conv,
+    chat_store_member_pt cb, void *data);
+int chat_store_sqlite_member_join(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int admin, int64_t joined_seq);
+int chat_store_sqlite_member_leave(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t left_seq);
+int chat_store_sqlite_group_create(chat_store_t *store, chat_str_t conv,
+    chat_str_t name, int64_t created_ms);
+int chat_store_sqlite_senders(chat_store_t *store, chat_str_t conv,
+    int64_t lo, int64_t hi, chat_store_user_pt cb, void *data);
 
 int chat_store_sqlite_push_schedule(chat_store_t *store, chat_str_t conv,
     chat_str_t user, int64_t due_ms, int32_t part);

@@ -26,8 +26,8 @@ const char  *const chat_store_sqlite_sql[CHAT_SQL_N] = {
 
     /* any unique key taken: nothing is written (sqlite3_changes() == 0) */
     "INSERT INTO messages"
-    "  (conv, seq, mid, sender, client_id, body, media, ts)"
-    "  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    "  (conv, seq, mid, sender, client_id, body, media, ts, kind)"
+    "  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     "  ON CONFLICT DO NOTHING",
 
     "INSERT INTO conversations (conv, kind, last_seq, created_ms)"
@@ -269,6 +269,9 @@ chat_store_sqlite_insert_message(chat_store_t *store,
     }
 
     sqlite3_bind_int64(stmt, 8, msg->ts);
+    sqlite3_bind_text(stmt, 9, msg->kind == CHAT_STORE_KIND_GROUP ? "group"
+                                                                  : "msg",
+                      -1, SQLITE_STATIC);
 
     if (chat_store_sqlite_run(s, stmt, "inserting a message") != 0) {
         return CHAT_STORE_ERROR;
@@ -329,6 +332,16 @@ chat_store_sqlite_raise_watermark(chat_store_t *store, chat_str_t conv,
     chat_store_sqlite_t  *s;
 
     s = (chat_store_sqlite_t *) store;
+
+    /* the marks before: a receipt tells the senders of (before, after] */
+
+    if (chat_store_sqlite_marks(s, conv, user, marks) != CHAT_STORE_OK) {
+        return CHAT_STORE_ERROR;
+    }
+
+    marks->delivered_before = marks->delivered_seq;
+    marks->read_before = marks->read_seq;
+
     stmt = s->stmt[CHAT_SQL_RAISE];
 
     chat_store_sqlite_bind_str(stmt, 1, conv);
@@ -354,13 +367,9 @@ chat_store_sqlite_raise_watermark(chat_store_t *store, chat_str_t conv,
         return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
     }
 
-    chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+    /* unchanged when it did not rise: the marks read before */
 
-    if (marks->rose) {
-        return CHAT_STORE_OK;
-    }
-
-    return chat_store_sqlite_marks(s, conv, user, marks);
+    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
 }
 
 

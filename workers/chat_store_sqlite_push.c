@@ -18,6 +18,7 @@
     "   AND m.seq > max(b.joined_seq, " after ")"                             \
     "   AND (b.left_seq IS NULL OR m.seq <= b.left_seq)"                      \
     " WHERE b.conv = ?1 AND b.user = ?2 AND m.sender <> ?2"                   \
+    "   AND m.kind = 'msg'"                                                   \
     " ORDER BY m.seq"
 
 

@@ -11,11 +11,18 @@
 #include "chat_worker_read.h"
 
 
+/* A receipt whose range is wider than this tells every member rather than
+ * have the store scan the range for its senders. */
+#define CHAT_WORKER_RECEIPT_SCAN_MAX  10000
+
+
 /* The state of a members() walk of a receipt. */
 typedef struct {
     chat_worker_out_t     *out;
     chat_str_t             user;     /* by */
     json_t                *frame;
+    json_t                *senders;  /* an object used as a set, or NULL
+                                        for every member */
     int                    found;    /* by is a member */
 } chat_worker_walk_t;
 
@@ -83,6 +90,35 @@ chat_worker_apply_fan_out(chat_worker_out_t *out, chat_worker_result_t *res,
 }
 
 
+int
+chat_worker_apply_new_msg(const chat_worker_record_t *rec, int64_t seq,
+    chat_store_msg_t *msg, char **media)
+{
+    *media = NULL;
+
+    if (rec->media != NULL) {
+        *media = json_dumps(rec->media, JSON_COMPACT);
+        if (*media == NULL) {
+            return -1;
+        }
+    }
+
+    memset(msg, 0, sizeof(*msg));
+    msg->kind = CHAT_STORE_KIND_MSG;
+    msg->conv = rec->conv;
+    msg->seq = seq;
+    msg->mid = rec->mid;
+    msg->sender = rec->from;
+    msg->client_id = rec->id;
+    msg->body = rec->body;
+    msg->media.s = *media;
+    msg->media.len = *media ? strlen(*media) : 0;
+    msg->ts = rec->ts;
+
+    return 0;
+}
+
+
 /*
  * send: dedupe by (from, id), else seq = last seq + 1; store; publish the
  * stored form either way (a first attempt may have died between its store
@@ -112,24 +148,9 @@ chat_worker_apply_send(chat_store_t *store, const chat_worker_record_t *rec,
         return chat_worker_apply_fail(res, chat_store_errstr(store));
     }
 
-    media = NULL;
-
-    if (rec->media != NULL) {
-        media = json_dumps(rec->media, JSON_COMPACT);
-        if (media == NULL) {
-            return chat_worker_apply_fail(res, "out of memory");
-        }
+    if (chat_worker_apply_new_msg(rec, last + 1, &msg, &media) != 0) {
+        return chat_worker_apply_fail(res, "out of memory");
     }
-
-    msg.conv = rec->conv;
-    msg.seq = last + 1;
-    msg.mid = rec->mid;
-    msg.sender = rec->from;
-    msg.client_id = rec->id;
-    msg.body = rec->body;
-    msg.media.s = media;
-    msg.media.len = media ? strlen(media) : 0;
-    msg.ts = rec->ts;
 
     rc = chat_store_insert_message(store, &msg);
 
@@ -175,14 +196,62 @@ chat_worker_apply_to_others(chat_str_t user, void *data)
         return 0;
     }
 
+    if (walk->senders != NULL
+        && json_object_getn(walk->senders, user.s, user.len) == NULL)
+    {
+        return 0;
+    }
+
     return chat_worker_out_publish(walk->out, user, CHAT_WORKER_TARGET_ALL,
                                    walk->frame);
 }
 
 
+static int
+chat_worker_apply_sender(chat_str_t user, void *data)
+{
+    json_t  *senders = data;
+
+    return json_object_setn_new(senders, user.s, user.len, json_true());
+}
+
+
+/*
+ * The senders of the messages a raised watermark covers, (before, seq]:
+ * those a receipt concerns (PROTOCOL.md section 4). NULL in *senders, for
+ * every member, when the range is too wide to scan.
+ */
+
+static int
+chat_worker_apply_senders(chat_store_t *store,
+    const chat_worker_record_t *rec, const chat_store_marks_t *marks,
+    int64_t seq, json_t **senders)
+{
+    int64_t  before;
+
+    before = rec->status == CHAT_RECEIPT_READ ? marks->read_before
+                                              : marks->delivered_before;
+
+    *senders = NULL;
+
+    if (seq - before > CHAT_WORKER_RECEIPT_SCAN_MAX) {
+        return CHAT_STORE_OK;
+    }
+
+    *senders = json_object();
+    if (*senders == NULL) {
+        return CHAT_STORE_ERROR;
+    }
+
+    return chat_store_senders(store, rec->conv, before, seq,
+                              chat_worker_apply_sender, *senders);
+}
+
+
 /*
  * receipt: only a member's; seq clamped to the conversation's last seq;
- * published to the other members only when a watermark rose.
+ * published only when a watermark rose, to the other members who sent a
+ * message it newly covers.
  */
 
 static int
@@ -225,16 +294,23 @@ chat_worker_apply_receipt(chat_store_t *store,
         return CHAT_WORKER_APPLIED;
     }
 
-    walk.frame = chat_worker_frame_receipt(rec->conv, rec->status, res->seq,
-                                           rec->by, rec->ts);
-    if (walk.frame == NULL) {
-        return chat_worker_apply_fail(res, "out of memory");
+    if (chat_worker_apply_senders(store, rec, &marks, res->seq,
+                                  &walk.senders) != CHAT_STORE_OK)
+    {
+        json_decref(walk.senders);
+        return chat_worker_apply_fail(res, "cannot read the senders of a "
+                                      "receipt");
     }
 
-    rc = chat_store_members(store, rec->conv, chat_worker_apply_to_others,
-                            &walk);
+    walk.frame = chat_worker_frame_receipt(rec->conv, rec->status, res->seq,
+                                           rec->by, rec->ts);
+
+    rc = walk.frame ? chat_store_members(store, rec->conv,
+                                         chat_worker_apply_to_others, &walk)
+                    : CHAT_STORE_ERROR;
 
     json_decref(walk.frame);
+    json_decref(walk.senders);
 
     if (rc != CHAT_STORE_OK) {
         return chat_worker_apply_fail(res, "out of memory");
@@ -246,18 +322,28 @@ chat_worker_apply_receipt(chat_store_t *store,
 
 static int
 chat_worker_apply_op(chat_store_t *store, const chat_worker_record_t *rec,
-    int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res)
+    const chat_worker_limits_t *limits, chat_worker_out_t *out,
+    chat_worker_result_t *res)
 {
     switch (rec->op) {
 
     case CHAT_WORKER_OP_SEND:
+        if (rec->conv_parsed.kind == CHAT_CONV_GROUP) {
+            return chat_worker_group_send(store, rec, out, res);
+        }
+
         return chat_worker_apply_send(store, rec, out, res);
+
+    case CHAT_WORKER_OP_GROUP:
+        return chat_worker_group_change(store, rec, limits->group_max, out,
+                                        res);
 
     case CHAT_WORKER_OP_RECEIPT:
         return chat_worker_apply_receipt(store, rec, out, res);
 
     case CHAT_WORKER_OP_SYNC:
-        return chat_worker_read_sync(store, rec, sync_limit, out, res);
+        return chat_worker_read_sync(store, rec, limits->sync_limit, out,
+                                     res);
 
     case CHAT_WORKER_OP_HISTORY:
         return chat_worker_read_history(store, rec, out, res);
@@ -269,7 +355,8 @@ chat_worker_apply_op(chat_store_t *store, const chat_worker_record_t *rec,
 
 int
 chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
-    int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res)
+    const chat_worker_limits_t *limits, chat_worker_out_t *out,
+    chat_worker_result_t *res)
 {
     int     rc;
     size_t  npubs;
@@ -277,7 +364,7 @@ chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
     memset(res, 0, sizeof(*res));
     npubs = out->npubs;
 
-    rc = chat_worker_apply_op(store, rec, sync_limit, out, res);
+    rc = chat_worker_apply_op(store, rec, limits, out, res);
 
     res->published = out->npubs - npubs;
 

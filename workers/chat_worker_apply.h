@@ -21,24 +21,51 @@
 #define CHAT_WORKER_SKIPPED   1    /* breaks a rule: nothing stored */
 #define CHAT_WORKER_FAILED   -1    /* the store failed: retry the batch */
 
+/* What bounds the work of a record (from the worker's settings). */
+typedef struct {
+    int64_t      sync_limit;  /* most messages of one sync page */
+    int64_t      group_max;   /* most members of a group */
+} chat_worker_limits_t;
+
 typedef struct {
     const char  *reason;      /* SKIPPED, FAILED: why */
-    int          duplicate;   /* send: it was stored already */
-    int64_t      seq;         /* send: its seq; receipt: the clamped seq */
+    int          duplicate;   /* send, group: it was stored already */
+    int          refused;     /* group send, group: answered with an
+                                 error, nothing stored */
+    int64_t      seq;         /* send, group: its seq; receipt: the
+                                 clamped seq */
     int          rose;        /* receipt: a watermark rose */
     size_t       published;   /* publishes appended to out */
 } chat_worker_result_t;
 
 
 /*
- * Applies one valid record; sync_limit is the most messages of one sync
- * page. Returns CHAT_WORKER_APPLIED, CHAT_WORKER_SKIPPED with nothing
+ * Applies one valid record within limits. Returns CHAT_WORKER_APPLIED, CHAT_WORKER_SKIPPED with nothing
  * written nor appended, or CHAT_WORKER_FAILED, after which the transaction
  * must be rolled back and out dropped (it may hold part of the record's
  * publishes). A history that the user may not read is APPLIED: its answer
  * is the error frame.
  */
 int chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
-    int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res);
+    const chat_worker_limits_t *limits, chat_worker_out_t *out,
+    chat_worker_result_t *res);
+
+/* The row of a send record at seq, its media as JSON text in *media (to
+ * be freed; NULL when none). -1 when out of memory. */
+int chat_worker_apply_new_msg(const chat_worker_record_t *rec, int64_t seq,
+    chat_store_msg_t *msg, char **media);
+
+/*
+ * The group records (chat_worker_group.c): a send in a group, answered by
+ * the worker, and a membership change. Called by chat_worker_apply(), with
+ * its codes; a refused one is APPLIED with res->refused set, its error
+ * frame appended.
+ */
+int chat_worker_group_send(chat_store_t *store,
+    const chat_worker_record_t *rec, chat_worker_out_t *out,
+    chat_worker_result_t *res);
+int chat_worker_group_change(chat_store_t *store,
+    const chat_worker_record_t *rec, int64_t group_max,
+    chat_worker_out_t *out, chat_worker_result_t *res);
 
 #endif /* CHAT_WORKER_APPLY_H */

@@ -78,8 +78,12 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
 {
     int                    rc;
     const char            *reason;
+    chat_worker_limits_t   limits;
     chat_worker_record_t   rec;
     chat_worker_result_t   res;
+
+    limits.sync_limit = b->conf->sync_limit;
+    limits.group_max = b->conf->group_max_members;
 
     if (chat_worker_record_parse(msg->payload, msg->len, &rec, &reason)
         != 0)
@@ -87,8 +91,7 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
         rc = CHAT_WORKER_SKIPPED;
 
     } else {
-        rc = chat_worker_apply(b->store, &rec, b->conf->sync_limit, &b->out,
-                               &res);
+        rc = chat_worker_apply(b->store, &rec, &limits, &b->out, &res);
 
         if (rc == CHAT_WORKER_APPLIED) {
             rc = chat_worker_push_due(b->store, b->conf, &rec,

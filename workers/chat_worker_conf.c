@@ -70,6 +70,10 @@ static const chat_worker_conf_item_t  chat_worker_conf_items[] = {
       CHAT_CONF_OFF(sync_limit), 1, 100000, "n",
       "most messages of one sync page (500)" },
 
+    { "--group-max-members", "chat_group_max_members", CHAT_CONF_NUM,
+      CHAT_CONF_OFF(group_max_members), 1, 100000, "n",
+      "most members of a group (256)" },
+
     { "--batch", "chat_worker_batch", CHAT_CONF_NUM,
       CHAT_CONF_OFF(batch), 1, 100000, "n",
       "most records per store transaction (500)" },
@@ -469,6 +473,7 @@ chat_worker_conf_defaults(chat_worker_conf_t *conf)
     memset(conf, 0, sizeof(*conf));
 
     conf->sync_limit = CHAT_WORKER_DEFAULT_SYNC_LIMIT;
+    conf->group_max_members = CHAT_WORKER_DEFAULT_GROUP_MAX;
     conf->batch = CHAT_WORKER_DEFAULT_BATCH;
     conf->redis_timeout = CHAT_WORKER_DEFAULT_REDIS_MS;
     conf->log_level = CHAT_LOG_INFO;

@@ -18,6 +18,7 @@
 #define CHAT_WORKER_DEFAULT_REDIS       "127.0.0.1:6379"
 #define CHAT_WORKER_DEFAULT_STORE       "sqlite:chat.db"
 #define CHAT_WORKER_DEFAULT_SYNC_LIMIT  500
+#define CHAT_WORKER_DEFAULT_GROUP_MAX   256
 #define CHAT_WORKER_DEFAULT_BATCH       500
 #define CHAT_WORKER_DEFAULT_REDIS_MS    1000
 #define CHAT_WORKER_REDIS_PORT          6379
@@ -38,6 +39,7 @@ typedef struct {
     char              *redis;            /* host[:port] or unix:/path */
     char              *store;            /* store URI */
     int64_t            sync_limit;
+    int64_t            group_max_members;
     int64_t            batch;
     int64_t            redis_timeout;    /* ms */
     int64_t            log_level;        /* chat_log_level_e */

@@ -20,6 +20,42 @@ chat_worker_frame_peer(const chat_conv_t *conv, chat_str_t user)
 }
 
 
+/*
+ * The group frame of an event row: its body, {"event":..,"members":[..]},
+ * inside the frame, the maker as "by". The group's name is not in it.
+ */
+
+static json_t *
+chat_worker_frame_event(const chat_store_msg_t *msg)
+{
+    json_t       *body, *frame;
+    json_error_t  jerr;
+
+    body = json_loadb(msg->body.s, msg->body.len, 0, &jerr);
+
+    if (!json_is_object(body)
+        || !json_is_string(json_object_get(body, "event"))
+        || !json_is_array(json_object_get(body, "members")))
+    {
+        json_decref(body);
+        return NULL;
+    }
+
+    frame = json_pack("{s:s, s:s%, s:I, s:O, s:s%, s:O, s:I}",
+                      "type", "group",
+                      "conv", msg->conv.s, msg->conv.len,
+                      "seq", (json_int_t) msg->seq,
+                      "event", json_object_get(body, "event"),
+                      "by", msg->sender.s, msg->sender.len,
+                      "members", json_object_get(body, "members"),
+                      "ts", (json_int_t) msg->ts);
+
+    json_decref(body);
+
+    return frame;
+}
+
+
 json_t *
 chat_worker_frame_msg(const chat_store_msg_t *msg)
 {
@@ -29,6 +65,10 @@ chat_worker_frame_msg(const chat_store_msg_t *msg)
 
     if (chat_conv_parse(msg->conv.s, msg->conv.len, &conv) != 0) {
         return NULL;
+    }
+
+    if (msg->kind == CHAT_STORE_KIND_GROUP) {
+        return chat_worker_frame_event(msg);
     }
 
     frame = json_pack("{s:s, s:s%, s:s%, s:I, s:s%, s:s%, s:I, s:s%}",
@@ -142,6 +182,48 @@ chat_worker_frame_history(chat_str_t id, chat_str_t conv, json_t *messages)
            != 0
         || json_object_set(frame, "messages", messages) != 0
         || json_object_set_new(frame, "more", json_false()) != 0)
+    {
+        json_decref(frame);
+        return NULL;
+    }
+
+    return frame;
+}
+
+
+json_t *
+chat_worker_frame_sent(chat_str_t id, const chat_store_msg_t *msg)
+{
+    json_t  *frame;
+
+    frame = chat_worker_frame_answer("sent", id);
+
+    if (frame == NULL
+        || json_object_set_new(frame, "mid",
+                               json_stringn(msg->mid.s, msg->mid.len)) != 0
+        || json_object_set_new(frame, "conv",
+                               json_stringn(msg->conv.s, msg->conv.len)) != 0
+        || json_object_set_new(frame, "ts", json_integer(msg->ts)) != 0)
+    {
+        json_decref(frame);
+        return NULL;
+    }
+
+    return frame;
+}
+
+
+json_t *
+chat_worker_frame_group_ok(chat_str_t id, chat_str_t group, int64_t seq)
+{
+    json_t  *frame;
+
+    frame = chat_worker_frame_answer("group_ok", id);
+
+    if (frame == NULL
+        || json_object_set_new(frame, "group",
+                               json_stringn(group.s, group.len)) != 0
+        || json_object_set_new(frame, "seq", json_integer(seq)) != 0)
     {
         json_decref(frame);
         return NULL;

@@ -1,6 +1,6 @@
 /*
  * The frames chat-worker publishes (PROTOCOL.md sections 3 and 4): msg,
- * receipt, history and error, and the sync_done and sync_more markers that
+ * group, receipt, history, sent, group_ok and error, and the sync_done and sync_more markers that
  * the module keeps for itself.
  */
 
@@ -13,10 +13,12 @@
 
 
 /*
- * The msg frame of a stored message: mid, conv, seq, from, "to" the other
- * member of a DM ("group" for a group), body, ts, id (the sender's client
- * id) and media when it has some. NULL when out of memory or when the
- * message does not make a frame (a bad conv or media).
+ * The frame of a stored row. For a message, the msg frame: mid, conv, seq,
+ * from, "to" the other member of a DM ("group" for a group), body, ts, id
+ * (the sender's client id) and media when it has some. For a group event,
+ * the group frame: conv, seq, event, by, members, ts. NULL when out of
+ * memory or when the row does not make a frame (a bad conv, media or
+ * event body).
  */
 json_t *chat_worker_frame_msg(const chat_store_msg_t *msg);
 
@@ -37,6 +39,15 @@ json_t *chat_worker_frame_sync_more(chat_str_t conv, int64_t seq);
  */
 json_t *chat_worker_frame_history(chat_str_t id, chat_str_t conv,
     json_t *messages);
+
+/* {"type":"sent","id":..,"mid":..,"conv":..,"ts":..}: the answer of a
+ * group send, which the worker gives ("id" left out when id.len is 0). */
+json_t *chat_worker_frame_sent(chat_str_t id, const chat_store_msg_t *msg);
+
+/* {"type":"group_ok","id":..,"group":..,"seq":..} ("id" left out when
+ * id.len is 0). */
+json_t *chat_worker_frame_group_ok(chat_str_t id, chat_str_t group,
+    int64_t seq);
 
 /* {"type":"error","id":..,"code":..,"message":..} ("id" left out when
  * id.len is 0). */

@@ -117,15 +117,17 @@ chat_worker_out_grow_pubs(chat_worker_out_t *out)
 }
 
 
-int
-chat_worker_out_publish(chat_worker_out_t *out, chat_str_t user,
-    chat_str_t target, const json_t *frame)
+/* The next publish, its channel appended to the buffer; NULL when out of
+ * memory, out unchanged. Counted once its payload is set. */
+
+static chat_worker_pub_t *
+chat_worker_out_channel_add(chat_worker_out_t *out, chat_str_t user)
 {
     size_t              start;
     chat_worker_pub_t  *pub;
 
     if (chat_worker_out_grow_pubs(out) != 0) {
-        return -1;
+        return NULL;
     }
 
     start = out->len;
@@ -137,10 +139,30 @@ chat_worker_out_publish(chat_worker_out_t *out, chat_str_t user,
                                sizeof(CHAT_WORKER_CHANNEL_PREFIX) - 1) != 0
         || chat_worker_out_append(out, user.s, user.len) != 0)
     {
-        goto failed;
+        out->len = start;
+        return NULL;
     }
 
     pub->channel_len = out->len - pub->channel;
+
+    return pub;
+}
+
+
+int
+chat_worker_out_publish(chat_worker_out_t *out, chat_str_t user,
+    chat_str_t target, const json_t *frame)
+{
+    size_t              start;
+    chat_worker_pub_t  *pub;
+
+    start = out->len;
+
+    pub = chat_worker_out_channel_add(out, user);
+    if (pub == NULL) {
+        return -1;
+    }
+
     pub->payload = out->len;
 
     if (chat_worker_out_append(out, target.s, target.len) != 0
@@ -161,6 +183,28 @@ failed:
     out->len = start;
 
     return -1;
+}
+
+
+int
+chat_worker_out_publish_same(chat_worker_out_t *out, chat_str_t user,
+    size_t i)
+{
+    chat_worker_pub_t  *pub;
+
+    pub = chat_worker_out_channel_add(out, user);
+    if (pub == NULL) {
+        return -1;
+    }
+
+    /* the bytes of the payload are shared, not copied: offsets stay valid
+     * when the buffer moves */
+
+    pub->payload = out->pubs[i].payload;
+    pub->payload_len = out->pubs[i].payload_len;
+    out->npubs++;
+
+    return 0;
 }
 
 

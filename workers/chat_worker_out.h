@@ -50,6 +50,12 @@ void chat_worker_out_free(chat_worker_out_t *out);
 int chat_worker_out_publish(chat_worker_out_t *out, chat_str_t user,
     chat_str_t target, const json_t *frame);
 
+/* Appends a publish of the payload of publish i (< npubs), target and
+ * frame alike, to user's channel: a fan-out serializes its frame once.
+ * Returns 0, or -1 (out of memory) with out unchanged. */
+int chat_worker_out_publish_same(chat_worker_out_t *out, chat_str_t user,
+    size_t i);
+
 /* The channel and payload of publish i (< npubs); valid until the next
  * change of out. */
 chat_str_t chat_worker_out_channel(const chat_worker_out_t *out, size_t i);

@@ -57,7 +57,7 @@ chat_worker_push_due(chat_store_t *store, const chat_worker_conf_t *conf,
     chat_worker_push_due_t  due;
 
     if (conf->push_url == NULL || rec->op != CHAT_WORKER_OP_SEND
-        || res->duplicate)
+        || res->duplicate || res->refused)
     {
         return CHAT_WORKER_APPLIED;
     }

@@ -13,6 +13,21 @@
 #include "chat_worker_record.h"
 
 
+const char  *const chat_worker_group_event[] = {
+    "created", "added", "removed", "left"
+};
+
+static const char  *const chat_worker_group_action[] = {
+    "create", "add", "remove", "leave"
+};
+
+
+static int chat_worker_record_request_id(chat_worker_record_t *rec,
+    const char **reason);
+static int chat_worker_record_group(chat_worker_record_t *rec,
+    const char **reason);
+
+
 static int
 chat_worker_record_bad(const char **reason, const char *why)
 {
@@ -169,6 +184,51 @@ chat_worker_record_dm(chat_worker_record_t *rec, const char **reason)
 }
 
 
+/* The conversation of a group send must be the group's. */
+
+static int
+chat_worker_record_group_conv(chat_worker_record_t *rec, const char **reason)
+{
+    if (chat_worker_record_user(rec->root, "group", &rec->group) != 0) {
+        return chat_worker_record_bad(reason, "\"group\" is not a valid "
+                                      "group id");
+    }
+
+    if (json_object_get(rec->root, "to") != NULL) {
+        return chat_worker_record_bad(reason, "both \"to\" and \"group\"");
+    }
+
+    if (rec->conv_parsed.kind != CHAT_CONV_GROUP
+        || rec->conv_parsed.group.len != rec->group.len
+        || memcmp(rec->conv_parsed.group.s, rec->group.s, rec->group.len)
+           != 0)
+    {
+        return chat_worker_record_bad(reason, "\"conv\" is not the "
+                                      "conversation of \"group\"");
+    }
+
+    return 0;
+}
+
+
+/* conn, the connection an answer goes to: a target of a payload, so no
+ * newline, and never "*" (every device). */
+
+static int
+chat_worker_record_conn(chat_worker_record_t *rec, const char **reason)
+{
+    if (chat_json_string(rec->root, "conn", &rec->conn) != 1
+        || !chat_client_id_valid(rec->conn.s, rec->conn.len)
+        || (rec->conn.len == 1 && rec->conn.s[0] == '*'))
+    {
+        return chat_worker_record_bad(reason, "\"conn\" is not a valid "
+                                      "connection id");
+    }
+
+    return 0;
+}
+
+
 static int
 chat_worker_record_send(chat_worker_record_t *rec, const char **reason)
 {
@@ -189,12 +249,13 @@ chat_worker_record_send(chat_worker_record_t *rec, const char **reason)
     }
 
     if (json_object_get(rec->root, "group") != NULL) {
-        /* group conversations arrive with their membership records */
-        return chat_worker_record_bad(reason, "group messages are not "
-                                      "supported yet");
-    }
+        if (chat_worker_record_group_conv(rec, reason) != 0
+            || chat_worker_record_conn(rec, reason) != 0)
+        {
+            return -1;
+        }
 
-    if (chat_worker_record_dm(rec, reason) != 0) {
+    } else if (chat_worker_record_dm(rec, reason) != 0) {
         return -1;
     }
 
@@ -268,12 +329,8 @@ chat_worker_record_reply_to(chat_worker_record_t *rec, const char **reason)
                                       "user id");
     }
 
-    if (chat_json_string(rec->root, "conn", &rec->conn) != 1
-        || !chat_client_id_valid(rec->conn.s, rec->conn.len)
-        || (rec->conn.len == 1 && rec->conn.s[0] == '*'))
-    {
-        return chat_worker_record_bad(reason, "\"conn\" is not a valid "
-                                      "connection id");
+    if (chat_worker_record_conn(rec, reason) != 0) {
+        return -1;
     }
 
     /* the module's send budget is what bounds an answer; below the
@@ -336,22 +393,14 @@ chat_worker_record_sync(chat_worker_record_t *rec, const char **reason)
 static int
 chat_worker_record_history(chat_worker_record_t *rec, const char **reason)
 {
-    int  rc;
-
     if (chat_worker_record_conv(rec, reason) != 0
         || chat_worker_record_reply_to(rec, reason) != 0)
     {
         return -1;
     }
 
-    /* the request id is echoed to the client: absent, or a client id */
-
-    rc = chat_json_string(rec->root, "id", &rec->id);
-
-    if (rc == -1 || (rc == 1 && !chat_client_id_valid(rec->id.s, rec->id.len)))
-    {
-        return chat_worker_record_bad(reason, "\"id\" is not a valid "
-                                      "client id");
+    if (chat_worker_record_request_id(rec, reason) != 0) {
+        return -1;
     }
 
     if (chat_worker_record_optional(rec->root, "before_seq", 0, 0,
@@ -374,6 +423,149 @@ chat_worker_record_history(chat_worker_record_t *rec, const char **reason)
 
     } else if (rec->limit > CHAT_WORKER_HISTORY_LIMIT_MAX) {
         rec->limit = CHAT_WORKER_HISTORY_LIMIT_MAX;
+    }
+
+    return 0;
+}
+
+
+/* The request id, echoed to the client: absent, or a client id. */
+
+static int
+chat_worker_record_request_id(chat_worker_record_t *rec, const char **reason)
+{
+    int  rc;
+
+    rc = chat_json_string(rec->root, "id", &rec->id);
+
+    if (rc == -1 || (rc == 1 && !chat_client_id_valid(rec->id.s, rec->id.len)))
+    {
+        return chat_worker_record_bad(reason, "\"id\" is not a valid "
+                                      "client id");
+    }
+
+    return 0;
+}
+
+
+/* members: an array of user ids for create, add and remove (possibly
+ * empty: the change may be none); absent for leave. */
+
+static int
+chat_worker_record_members(chat_worker_record_t *rec, const char **reason)
+{
+    size_t       i;
+    json_t      *v;
+    chat_str_t   user;
+
+    rec->members = json_object_get(rec->root, "members");
+
+    if (rec->action == CHAT_WORKER_GROUP_LEAVE) {
+        return rec->members == NULL
+               ? 0 : chat_worker_record_bad(reason, "\"members\" in a "
+                                            "leave");
+    }
+
+    if (!json_is_array(rec->members)) {
+        return chat_worker_record_bad(reason, "\"members\" is not an "
+                                      "array of user ids");
+    }
+
+    json_array_foreach(rec->members, i, v) {
+        user.s = json_string_value(v);
+        user.len = json_string_length(v);
+
+        if (user.s == NULL || !chat_id_valid(user.s, user.len)) {
+            return chat_worker_record_bad(reason, "\"members\" is not an "
+                                          "array of user ids");
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+chat_worker_record_action(chat_worker_record_t *rec, const char **reason)
+{
+    size_t      i;
+    chat_str_t  action;
+
+    if (chat_json_string(rec->root, "action", &action) == 1) {
+        for (i = 0; i <= CHAT_WORKER_GROUP_LEAVE; i++) {
+            if (action.len == strlen(chat_worker_group_action[i])
+                && memcmp(action.s, chat_worker_group_action[i], action.len)
+                   == 0)
+            {
+                rec->action = (chat_worker_group_e) i;
+                return 0;
+            }
+        }
+    }
+
+    return chat_worker_record_bad(reason, "\"action\" is not create, add, "
+                                  "remove or leave");
+}
+
+
+/*
+ * group: a membership change, written in the conversation grp:<group>.
+ * Its dedupe key is (by, id), or (by, "~" mid) without an id: no client
+ * id starts with "~" and the same record replayed has the same mid.
+ */
+
+static int
+chat_worker_record_group(chat_worker_record_t *rec, const char **reason)
+{
+    int  rc;
+
+    if (chat_worker_record_action(rec, reason) != 0) {
+        return -1;
+    }
+
+    if (chat_worker_record_user(rec->root, "group", &rec->group) != 0) {
+        return chat_worker_record_bad(reason, "\"group\" is not a valid "
+                                      "group id");
+    }
+
+    rec->conv.s = rec->conv_buf;
+    rec->conv.len = chat_conv_group(rec->conv_buf, rec->group);
+    chat_conv_parse(rec->conv.s, rec->conv.len, &rec->conv_parsed);
+
+    if (chat_worker_record_user(rec->root, "by", &rec->by) != 0) {
+        return chat_worker_record_bad(reason, "\"by\" is not a valid "
+                                      "user id");
+    }
+
+    if (chat_json_string(rec->root, "mid", &rec->mid) != 1
+        || !chat_worker_record_mid_valid(rec->mid))
+    {
+        return chat_worker_record_bad(reason, "\"mid\" is not a valid "
+                                      "message id");
+    }
+
+    if (chat_worker_record_conn(rec, reason) != 0
+        || chat_worker_record_request_id(rec, reason) != 0
+        || chat_worker_record_members(rec, reason) != 0)
+    {
+        return -1;
+    }
+
+    rc = chat_json_string(rec->root, "name", &rec->name);
+
+    if (rc == -1 || rec->name.len > CHAT_WORKER_GROUP_NAME_MAX) {
+        return chat_worker_record_bad(reason, "\"name\" is not a string "
+                                      "of at most 128 bytes");
+    }
+
+    if (rec->id.len) {
+        rec->client_id = rec->id;
+
+    } else {
+        rec->client_id_buf[0] = '~';
+        memcpy(rec->client_id_buf + 1, rec->mid.s, rec->mid.len);
+        rec->client_id.s = rec->client_id_buf;
+        rec->client_id.len = 1 + rec->mid.len;
     }
 
     return 0;
@@ -431,6 +623,11 @@ chat_worker_record_parse(const char *data, size_t len,
     if (op.len == 7 && memcmp(op.s, "receipt", 7) == 0) {
         rec->op = CHAT_WORKER_OP_RECEIPT;
         return chat_worker_record_receipt(rec, reason);
+    }
+
+    if (op.len == 5 && memcmp(op.s, "group", 5) == 0) {
+        rec->op = CHAT_WORKER_OP_GROUP;
+        return chat_worker_record_group(rec, reason);
     }
 
     if (op.len == 4 && memcmp(op.s, "sync", 4) == 0) {

@@ -124,7 +124,7 @@ TEST(open_upgrades_version_1)
     sqlite3_stmt  *stmt;
     chat_store_t  *store;
 
-    /* version 2 taken back to version 1 */
+    /* version 3 taken back to version 1 */
     store = test_open();
     CHECK(store != NULL);
     if (store) {
@@ -133,6 +133,8 @@ TEST(open_upgrades_version_1)
 
     CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
+              "DROP TABLE groups;"
+              "ALTER TABLE messages DROP COLUMN kind;"
               "DROP INDEX watermarks_push_due;"
               "ALTER TABLE watermarks DROP COLUMN pushed_seq;"
               "ALTER TABLE watermarks DROP COLUMN push_due_ms;"
@@ -158,6 +160,57 @@ TEST(open_upgrades_version_1)
     CHECK_EQ(sqlite3_column_int(stmt, 2), 1);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
+}
+
+
+/* A store of issue 4 (version 2) opens, gaining groups: its rows are
+ * messages. */
+TEST(open_upgrades_version_2)
+{
+    sqlite3           *db;
+    chat_store_t      *store;
+    chat_store_msg_t   m, got;
+
+    store = test_open();
+    CHECK(store != NULL);
+    if (store) {
+        chat_store_close(store);
+    }
+
+    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+              "DROP TABLE groups;"
+              "ALTER TABLE messages DROP COLUMN kind;"
+              "INSERT INTO messages (conv, seq, mid, sender, client_id, body,"
+              "  ts) VALUES ('dm:a:b', 1, 'M1', 'a', 'c-1', 'hi', 5);"
+              "PRAGMA user_version = 2;", NULL, NULL, NULL)
+          == SQLITE_OK);
+    sqlite3_close(db);
+
+    store = test_reopen();
+    CHECK(store != NULL);
+    if (store == NULL) {
+        return;
+    }
+
+    memset(&got, 0, sizeof(got));
+    got.kind = -1;
+    CHECK_EQ(chat_store_find_by_client_id(store, S("a"), S("c-1"), &got),
+             CHAT_STORE_OK);
+    CHECK_EQ(got.kind, CHAT_STORE_KIND_MSG);
+
+    CHECK_EQ(chat_store_begin(store), 0);
+    m = test_msg("grp:team", 1, "M2", "a", "~M2", "{}");
+    m.kind = CHAT_STORE_KIND_GROUP;
+    CHECK_EQ(chat_store_insert_message(store, &m), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_group_create(store, S("grp:team"), S("Team"), 5),
+             CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(store), 0);
+    CHECK_EQ(chat_store_find_by_client_id(store, S("a"), S("~M2"), &got),
+             CHAT_STORE_OK);
+    CHECK_EQ(got.kind, CHAT_STORE_KIND_GROUP);
+
+    chat_store_close(store);
 }
 
 
@@ -449,6 +502,7 @@ main(void)
     RUN(open_creates_wal_schema_and_reopens);
     RUN(open_refuses_another_schema_version);
     RUN(open_upgrades_version_1);
+    RUN(open_upgrades_version_2);
     RUN(find_by_client_id_found_and_not_found);
     RUN(insert_creates_conversation_and_members);
     RUN(insert_refuses_taken_keys_and_writes_nothing);

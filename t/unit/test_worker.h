@@ -32,6 +32,7 @@ static chat_store_t         *store;
 static chat_worker_out_t     out;
 static chat_worker_result_t  res;
 static int64_t               sync_limit;    /* 100 at each setup() */
+static int64_t               group_max;     /* 256 at each setup() */
 
 
 /* A new empty store with a transaction open, and an empty out. */
@@ -56,6 +57,7 @@ setup(void)
 
     chat_worker_out_init(&out);
     sync_limit = 100;
+    group_max = 256;
 
     return chat_store_begin(store);
 }
@@ -80,6 +82,7 @@ apply(const char *fmt, ...)
     static char            buf[16384];
     va_list                args;
     const char            *reason;
+    chat_worker_limits_t   limits;
     chat_worker_record_t   rec;
 
     va_start(args, fmt);
@@ -95,7 +98,10 @@ apply(const char *fmt, ...)
         return -2;
     }
 
-    rc = chat_worker_apply(store, &rec, sync_limit, &out, &res);
+    limits.sync_limit = sync_limit;
+    limits.group_max = group_max;
+
+    rc = chat_worker_apply(store, &rec, &limits, &out, &res);
     chat_worker_record_free(&rec);
 
     return rc;

@@ -284,7 +284,7 @@ TEST(malformed_records_are_refused_with_a_reason)
                   SEND_REST, "\"media\"");
     check_refused("{\"v\":1,\"op\":\"send\",\"mid\":\"M1\",\"conv\":"
                   "\"grp:team\",\"from\":\"alice\",\"group\":\"team\","
-                  SEND_REST, "group messages");
+                  SEND_REST, "\"conn\"");
 
     /* receipt */
     check_refused("{\"v\":1,\"op\":\"receipt\",\"conv\":\"" AB "\",\"by\":"
