@@ -224,6 +224,14 @@ ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
                           "seq", (json_int_t) req->seq,
                           "ts", (json_int_t) w->ts);
 
+    if (w->record && req->id.len
+        && json_object_set_new(w->record, "id",
+                               json_stringn(req->id.s, req->id.len)) != 0)
+    {
+        json_decref(w->record);
+        w->record = NULL;
+    }
+
     if (w->record == NULL) {
         ngx_chat_writes_failed(w);
         return;

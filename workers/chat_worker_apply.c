@@ -249,6 +249,43 @@ chat_worker_apply_senders(chat_store_t *store,
 
 
 /*
+ * A receipt by one who is not a member: in a group, the connection that
+ * sent it is told "forbidden" (PROTOCOL.md 3); anything else is skipped.
+ */
+
+static int
+chat_worker_apply_not_member(const chat_worker_record_t *rec,
+    chat_worker_out_t *out, chat_worker_result_t *res)
+{
+    int      rc;
+    json_t  *frame;
+
+    if (rec->conv_parsed.kind != CHAT_CONV_GROUP || rec->conn.len == 0) {
+        return chat_worker_apply_skip(res, "\"by\" is not a member of "
+                                      "\"conv\"");
+    }
+
+    frame = chat_worker_frame_error(rec->id, "forbidden",
+                                    "not a member of this group");
+    if (frame == NULL) {
+        return chat_worker_apply_fail(res, "out of memory");
+    }
+
+    rc = chat_worker_out_publish(out, rec->by, rec->conn, frame);
+    json_decref(frame);
+
+    if (rc != 0) {
+        return chat_worker_apply_fail(res, "out of memory");
+    }
+
+    res->refused = 1;
+    res->reason = "\"by\" is not a member of \"conv\"";
+
+    return CHAT_WORKER_APPLIED;
+}
+
+
+/*
  * receipt: only a member's; seq clamped to the conversation's last seq;
  * published only when a watermark rose, to the other members who sent a
  * message it newly covers.
@@ -276,8 +313,7 @@ chat_worker_apply_receipt(chat_store_t *store,
     }
 
     if (!walk.found) {
-        return chat_worker_apply_skip(res, "\"by\" is not a member of "
-                                      "\"conv\"");
+        return chat_worker_apply_not_member(rec, out, res);
     }
 
     res->seq = rec->seq < last ? rec->seq : last;

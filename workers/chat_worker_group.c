@@ -629,6 +629,50 @@ chat_worker_group_replay(chat_worker_change_t *c, const chat_store_msg_t *msg,
 }
 
 
+/*
+ * The group's member set in Redis after a change: the users it added, or
+ * without those it removed. Those who stay are added again, so a Redis
+ * that lost the set has it whole again after the group's next change.
+ */
+
+static int
+chat_worker_group_member_set(chat_worker_out_t *out,
+    const chat_worker_change_t *c)
+{
+    int                 gone;
+    size_t              i;
+    json_t             *v;
+    chat_str_t          user;
+    chat_worker_cmd_e   cmd;
+
+    gone = c->rec->action == CHAT_WORKER_GROUP_REMOVE
+           || c->rec->action == CHAT_WORKER_GROUP_LEAVE;
+    cmd = gone ? CHAT_WORKER_CMD_SREM : CHAT_WORKER_CMD_SADD;
+
+    json_array_foreach(c->changed, i, v) {
+        user.s = json_string_value(v);
+        user.len = json_string_length(v);
+
+        if (chat_worker_out_member(out, cmd, c->rec->group, user) != 0) {
+            return -1;
+        }
+    }
+
+    for (i = 0; i < c->r.n; i++) {
+        user = chat_worker_group_user(&c->r.m[i]);
+
+        if (!(gone && chat_worker_group_in(c->changed, user))
+            && chat_worker_out_member(out, CHAT_WORKER_CMD_SADD,
+                                      c->rec->group, user) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* Makes a decided change: stores its event and its members rows, answers
  * it, and publishes the event to the members before and after. */
 
@@ -671,6 +715,10 @@ chat_worker_group_make(chat_store_t *store, chat_worker_change_t *c,
 
     if (rc == CHAT_WORKER_APPLIED) {
         rc = chat_worker_group_fan_out(out, &c->r, c->changed, &msg, res);
+    }
+
+    if (rc == CHAT_WORKER_APPLIED && chat_worker_group_member_set(out, c)) {
+        rc = chat_worker_group_fail(res, "out of memory");
     }
 
     free(body);

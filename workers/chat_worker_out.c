@@ -121,7 +121,8 @@ chat_worker_out_grow_pubs(chat_worker_out_t *out)
  * memory, out unchanged. Counted once its payload is set. */
 
 static chat_worker_pub_t *
-chat_worker_out_channel_add(chat_worker_out_t *out, chat_str_t user)
+chat_worker_out_key_add(chat_worker_out_t *out, const char *prefix,
+    chat_str_t name)
 {
     size_t              start;
     chat_worker_pub_t  *pub;
@@ -133,11 +134,11 @@ chat_worker_out_channel_add(chat_worker_out_t *out, chat_str_t user)
     start = out->len;
     pub = &out->pubs[out->npubs];
 
+    pub->cmd = CHAT_WORKER_CMD_PUBLISH;
     pub->channel = out->len;
 
-    if (chat_worker_out_append(out, CHAT_WORKER_CHANNEL_PREFIX,
-                               sizeof(CHAT_WORKER_CHANNEL_PREFIX) - 1) != 0
-        || chat_worker_out_append(out, user.s, user.len) != 0)
+    if (chat_worker_out_append(out, prefix, strlen(prefix)) != 0
+        || chat_worker_out_append(out, name.s, name.len) != 0)
     {
         out->len = start;
         return NULL;
@@ -146,6 +147,42 @@ chat_worker_out_channel_add(chat_worker_out_t *out, chat_str_t user)
     pub->channel_len = out->len - pub->channel;
 
     return pub;
+}
+
+
+static chat_worker_pub_t *
+chat_worker_out_channel_add(chat_worker_out_t *out, chat_str_t user)
+{
+    return chat_worker_out_key_add(out, CHAT_WORKER_CHANNEL_PREFIX, user);
+}
+
+
+int
+chat_worker_out_member(chat_worker_out_t *out, chat_worker_cmd_e cmd,
+    chat_str_t group, chat_str_t user)
+{
+    size_t              start;
+    chat_worker_pub_t  *pub;
+
+    start = out->len;
+
+    pub = chat_worker_out_key_add(out, CHAT_WORKER_MEMBERS_PREFIX, group);
+    if (pub == NULL) {
+        return -1;
+    }
+
+    pub->cmd = cmd;
+    pub->payload = out->len;
+
+    if (chat_worker_out_append(out, user.s, user.len) != 0) {
+        out->len = start;
+        return -1;
+    }
+
+    pub->payload_len = user.len;
+    out->npubs++;
+
+    return 0;
 }
 
 

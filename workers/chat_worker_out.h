@@ -20,11 +20,22 @@
 #define CHAT_WORKER_CHANNEL_PREFIX  "chat:u:"
 #define CHAT_WORKER_TARGET_ALL      ((chat_str_t) { "*", 1 })
 
+#define CHAT_WORKER_MEMBERS_PREFIX  "chat:gm:"
+
+/* What an entry is sent as: a PUBLISH of payload on channel, or a change
+ * of the set named by channel (a group's members), payload the member. */
+typedef enum {
+    CHAT_WORKER_CMD_PUBLISH = 0,
+    CHAT_WORKER_CMD_SADD,
+    CHAT_WORKER_CMD_SREM
+} chat_worker_cmd_e;
+
 typedef struct {
-    size_t  channel;       /* offsets into the buffer */
-    size_t  channel_len;
-    size_t  payload;
-    size_t  payload_len;
+    chat_worker_cmd_e  cmd;
+    size_t             channel;       /* offsets into the buffer */
+    size_t             channel_len;
+    size_t             payload;
+    size_t             payload_len;
 } chat_worker_pub_t;
 
 typedef struct {
@@ -55,6 +66,14 @@ int chat_worker_out_publish(chat_worker_out_t *out, chat_str_t user,
  * Returns 0, or -1 (out of memory) with out unchanged. */
 int chat_worker_out_publish_same(chat_worker_out_t *out, chat_str_t user,
     size_t i);
+
+/*
+ * Appends SADD (cmd) or SREM of user to the set "chat:gm:<group>": the
+ * group's current members, which the module reads for group typing.
+ * Returns 0, or -1 (out of memory) with out unchanged.
+ */
+int chat_worker_out_member(chat_worker_out_t *out, chat_worker_cmd_e cmd,
+    chat_str_t group, chat_str_t user);
 
 /* The channel and payload of publish i (< npubs); valid until the next
  * change of out. */

@@ -312,7 +312,14 @@ chat_worker_record_receipt(chat_worker_record_t *rec, const char **reason)
                                       ">= 1");
     }
 
-    return 0;
+    /* where a refusal goes (a receipt in a group one is not in): optional */
+    if (json_object_get(rec->root, "conn") != NULL
+        && chat_worker_record_conn(rec, reason) != 0)
+    {
+        return -1;
+    }
+
+    return chat_worker_record_request_id(rec, reason);
 }
 
 

@@ -132,20 +132,33 @@ chat_worker_redis_connect(chat_worker_redis_t *r)
 }
 
 
-/* Queues every PUBLISH in the connection's output buffer. */
+/* Queues every PUBLISH (and member set change) in the connection's output
+ * buffer. */
 
 static int
 chat_worker_redis_append(chat_worker_redis_t *r, const chat_worker_out_t *out)
 {
-    size_t      i;
-    chat_str_t  ch, pl;
+    size_t       i;
+    chat_str_t   ch, pl;
+    const char  *fmt;
 
     for (i = 0; i < out->npubs; i++) {
         ch = chat_worker_out_channel(out, i);
         pl = chat_worker_out_payload(out, i);
 
-        if (redisAppendCommand(r->ctx, "PUBLISH %b %b", ch.s, ch.len,
-                               pl.s, pl.len)
+        switch (out->pubs[i].cmd) {
+        case CHAT_WORKER_CMD_SADD:
+            fmt = "SADD %b %b";
+            break;
+        case CHAT_WORKER_CMD_SREM:
+            fmt = "SREM %b %b";
+            break;
+        default:
+            fmt = "PUBLISH %b %b";
+            break;
+        }
+
+        if (redisAppendCommand(r->ctx, fmt, ch.s, ch.len, pl.s, pl.len)
             != REDIS_OK)
         {
             return -1;

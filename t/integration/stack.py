@@ -26,7 +26,8 @@ the environment; dev-up applies them.
 
 Client: one WebSocket connection whose reader task keeps every frame.
   recv(type)        the next frame of that type (a cursor per type), bounded
-  request(obj)      sends a request, returns its "sent" or "error", bounded
+  request(obj)      sends a request, returns its answer ("sent", "error",
+                    "group_ok", "history"), bounded
   wait_until(pred)  bounded wait for a predicate over the frames
 
 Traffic: a continuous stream of sends from a few senders to a few
@@ -476,9 +477,11 @@ class Client:
         self._cursors[type] = end
         return self.frames[end - 1]
 
+    ANSWERS = ("sent", "error", "group_ok", "history")
+
     def answer_of(self, id, start=0):
         for f in self.frames[start:]:
-            if f.get("id") == id and f.get("type") in ("sent", "error"):
+            if f.get("id") == id and f.get("type") in self.ANSWERS:
                 return f
         return None
 

@@ -67,6 +67,10 @@ outs(void)
     buf[0] = '\0';
 
     for (i = 0; i < out.npubs && n < sizeof(buf) - 256; i++) {
+        if (out.pubs[i].cmd != CHAT_WORKER_CMD_PUBLISH) {
+            continue;    /* see member_set() */
+        }
+
         ch = chat_worker_out_channel(&out, i);
         pl = chat_worker_out_payload(&out, i);
         nl = memchr(pl.s, '\n', pl.len);
@@ -199,6 +203,36 @@ roster_one(const chat_store_member_t *m, void *data)
 }
 
 
+/* The member set changes of the last apply: "+user" (SADD), "-user". */
+
+static const char *
+member_set(void)
+{
+    size_t       i, n;
+    chat_str_t   ch, pl;
+    static char  buf[1024];
+
+    n = 0;
+    buf[0] = '\0';
+
+    for (i = 0; i < out.npubs && n < sizeof(buf) - 80; i++) {
+        if (out.pubs[i].cmd == CHAT_WORKER_CMD_PUBLISH) {
+            continue;
+        }
+
+        ch = chat_worker_out_channel(&out, i);
+        pl = chat_worker_out_payload(&out, i);
+
+        CHECK_STR(ch.s, ch.len, "chat:gm:team");
+        n += snprintf(buf + n, sizeof(buf) - n, "%s%c%.*s", n ? " " : "",
+                      out.pubs[i].cmd == CHAT_WORKER_CMD_SADD ? '+' : '-',
+                      (int) pl.len, pl.s);
+    }
+
+    return buf;
+}
+
+
 static const char *
 roster(void)
 {
@@ -251,6 +285,30 @@ TEST(create_makes_the_creator_admin_and_tells_every_member)
     CHECK(strstr(chat_worker_out_payload(&out, 0).s, "the group exists")
           != NULL);
     CHECK_EQ(last_seq(), 1);
+}
+
+
+/* The set the module reads for group typing follows every change, and
+ * each change writes the whole of it again (a Redis that lost it heals). */
+TEST(member_set_in_redis_follows_changes)
+{
+    CHECK_EQ(grp("create", "alice", "G1", "r1", "[\"bob\",\"carol\"]"), 0);
+    CHECK(strcmp(member_set(), "+alice +bob +carol") == 0);
+
+    CHECK_EQ(grp("add", "alice", "G2", "r2", "[\"dave\"]"), 0);
+    CHECK(strcmp(member_set(), "+dave +alice +bob +carol") == 0);
+
+    CHECK_EQ(grp("remove", "alice", "G3", "r3", "[\"carol\"]"), 0);
+    CHECK(strcmp(member_set(), "-carol +alice +bob +dave") == 0);
+
+    CHECK_EQ(grp("leave", "bob", "G4", "r4", NULL), 0);
+    CHECK(strcmp(member_set(), "-bob +alice +dave") == 0);
+
+    /* refused or no change: the set is not touched */
+    CHECK_EQ(grp("add", "bob", "G5", "r5", "[\"erin\"]"), 0);
+    CHECK(strcmp(member_set(), "") == 0);
+    CHECK_EQ(grp("add", "alice", "G6", "r6", "[\"dave\"]"), 0);
+    CHECK(strcmp(member_set(), "") == 0);
 }
 
 
@@ -571,6 +629,7 @@ main(void)
     }
 
     RUN_WITH_STORE(create_makes_the_creator_admin_and_tells_every_member);
+    RUN_WITH_STORE(member_set_in_redis_follows_changes);
     RUN_WITH_STORE(only_admins_add_and_remove_and_no_change_stores_nothing);
     RUN_WITH_STORE(the_member_cap_is_too_large);
     RUN_WITH_STORE(the_last_admin_leaving_promotes_the_oldest_member);
