@@ -133,7 +133,10 @@ ngx_chat_typing_group(ngx_chat_conn_t *cc, chat_req_t *req,
     t->conn = cc->node.key;
     t->retried = 0;
     t->id_len = req->id.len;
-    ngx_memcpy(t->id, req->id.s, req->id.len);
+
+    if (req->id.len) {                 /* no id: s is NULL */
+        ngx_memcpy(t->id, req->id.s, req->id.len);
+    }
     t->key_len = ngx_sprintf(t->key, "chat:gm:%*s", req->group.len,
                              req->group.s)
                  - t->key;
