@@ -171,7 +171,7 @@ def test_sends_racing_a_removal_reach_the_removed_member_only_before_it(stack):
     moment. Every message accepted (seq) before the removal's seq reached
     carol (live or pending); none after it did: not live, not on
     reconnect, not in her history."""
-    rounds = 6
+    rounds = 10
 
     async def round_(i):
         alice, bob, carol = stack.names("alice", "bob", "carol")
