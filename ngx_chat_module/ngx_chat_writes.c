@@ -54,15 +54,6 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
         w->record = json_pack("{s:s%}", "to", req->to.s, req->to.len);
     }
 
-    media = NULL;
-
-    if (req->has_media) {
-        media = json_pack("{s:s%, s:s%, s:I}",
-                          "url", req->media.url.s, req->media.url.len,
-                          "mime", req->media.mime.s, req->media.mime.len,
-                          "size", (json_int_t) req->media.size);
-    }
-
     if (w->record == NULL
         || json_object_update_new(w->record,
                json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:s%, s:I}",
@@ -72,11 +63,25 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
                          "body", req->body.s, req->body.len,
                          "id", req->id.s, req->id.len,
                          "ts", (json_int_t) w->ts))
-           != 0
-        || (media && json_object_set_new(w->record, "media", media) != 0))
+           != 0)
     {
         ngx_chat_writes_failed(w);
         return;
+    }
+
+    if (req->has_media) {
+        /* json_object_set_new() releases the value even when it fails */
+        media = json_pack("{s:s%, s:s%, s:I}",
+                          "url", req->media.url.s, req->media.url.len,
+                          "mime", req->media.mime.s, req->media.mime.len,
+                          "size", (json_int_t) req->media.size);
+
+        if (media == NULL
+            || json_object_set_new(w->record, "media", media) != 0)
+        {
+            ngx_chat_writes_failed(w);
+            return;
+        }
     }
 
     ngx_chat_writes_reserve_mid(cc, w);
