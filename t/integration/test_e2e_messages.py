@@ -211,3 +211,23 @@ def test_live_messages_during_pending_drain_come_after_it_in_seq_order(stack):
     assert set(seqs) == set(range(1, 41)), seqs
     assert_seq_order(msgs, "bob/phone", gapless_from=1)
     assert len({(m["mid"], m["seq"]) for m in msgs}) == 40, "a seq under two mids"
+
+
+def test_media_goes_with_the_message_to_every_device_and_into_history(stack):
+    alice, bob = stack.names("alice", "bob")
+    media = {"url": "/media/ab12/cat.png", "mime": "image/png", "size": 48213}
+
+    async def main():
+        async with stack.connected((alice, "laptop"), (bob, "phone")) as (a, b):
+            await stack.settle()
+            sent = await a.request({"type": "send", "id": "c-1", "to": bob, "body": "",
+                                    "media": media})
+            got = await b.recv("msg")
+            hist = await b.request({"type": "history", "id": "h", "conv": dm(alice, bob)},
+                                   timeout=15)
+            return sent, got, hist
+    sent, got, hist = asyncio.run(main())
+
+    assert sent["type"] == "sent", sent
+    assert (got["mid"], got["body"], got["media"]) == (sent["mid"], "", media), got
+    assert [m.get("media") for m in hist["messages"]] == [media], hist
