@@ -207,7 +207,13 @@ chat_store_sqlite_walk(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
     int  rc;
 
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (row(stmt, data) != 0) {
+        rc = row(stmt, data);
+
+        if (rc == CHAT_STORE_STOP) {
+            return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+        }
+
+        if (rc != 0) {
             chat_store_set_error(&s->store, "%s: stopped by the caller",
                                  what);
             return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);

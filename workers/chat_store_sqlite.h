@@ -94,8 +94,9 @@ chat_str_t chat_store_sqlite_column_str(sqlite3_stmt *stmt, int i);
 typedef int (*chat_store_sqlite_row_pt)(sqlite3_stmt *stmt, void *data);
 
 /* Steps stmt, its parameters bound, calling row for each row, then resets
- * it: CHAT_STORE_OK, or CHAT_STORE_ERROR when row stopped the walk or
- * SQLite failed (what names the operation in the reason). */
+ * it: CHAT_STORE_OK (also when row returned CHAT_STORE_STOP: enough), or
+ * CHAT_STORE_ERROR when row returned another non-zero value or SQLite
+ * failed (what names the operation in the reason). */
 int chat_store_sqlite_walk(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
     chat_store_sqlite_row_pt row, void *data, const char *what);
 

@@ -373,40 +373,49 @@ chat_store_sqlite_raise_watermark(chat_store_t *store, chat_str_t conv,
 }
 
 
-/*
- * Steps stmt (bound by the caller) and calls cb for each message row;
- * resets stmt. what names the operation in an error.
- */
+/* The caller's callback of a walk over message or user rows. */
+typedef struct {
+    chat_store_msg_pt    msg;
+    chat_store_user_pt   user;
+    void                *data;
+} chat_store_sqlite_cb_t;
+
+
+static int
+chat_store_sqlite_msg_row(sqlite3_stmt *stmt, void *data)
+{
+    chat_store_msg_t         msg;
+    chat_store_sqlite_cb_t  *cb = data;
+
+    chat_store_sqlite_row(stmt, &msg);
+
+    return cb->msg(&msg, cb->data);
+}
+
+
+static int
+chat_store_sqlite_user_row(sqlite3_stmt *stmt, void *data)
+{
+    chat_store_sqlite_cb_t  *cb = data;
+
+    return cb->user(chat_store_sqlite_column_str(stmt, 0), cb->data);
+}
+
+
+/* Walks the message rows of stmt (bound by the caller) for cb. */
 
 static int
 chat_store_sqlite_each_msg(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
-    chat_store_msg_pt cb, void *data, const char *what)
+    chat_store_msg_pt msg, void *data, const char *what)
 {
-    int               rc;
-    chat_store_msg_t  msg;
+    chat_store_sqlite_cb_t  cb;
 
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        chat_store_sqlite_row(stmt, &msg);
+    cb.msg = msg;
+    cb.user = NULL;
+    cb.data = data;
 
-        rc = cb(&msg, data);
-
-        if (rc == CHAT_STORE_STOP) {
-            return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
-        }
-
-        if (rc != 0) {
-            chat_store_set_error(&s->store, "%s: stopped by the caller",
-                                 what);
-            return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
-        }
-    }
-
-    if (rc != SQLITE_DONE) {
-        chat_store_sqlite_fail(s, what);
-        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
-    }
-
-    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+    return chat_store_sqlite_walk(s, stmt, chat_store_sqlite_msg_row, &cb,
+                                  what);
 }
 
 
@@ -505,36 +514,23 @@ chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
 
 int
 chat_store_sqlite_members(chat_store_t *store, chat_str_t conv,
-    chat_store_user_pt cb, void *data)
+    chat_store_user_pt user, void *data)
 {
-    int                   rc;
-    sqlite3_stmt         *stmt;
-    chat_store_sqlite_t  *s;
+    sqlite3_stmt            *stmt;
+    chat_store_sqlite_t     *s;
+    chat_store_sqlite_cb_t   cb;
 
     s = (chat_store_sqlite_t *) store;
     stmt = s->stmt[CHAT_SQL_MEMBERS];
 
     chat_store_sqlite_bind_str(stmt, 1, conv);
 
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = cb(chat_store_sqlite_column_str(stmt, 0), data);
+    cb.msg = NULL;
+    cb.user = user;
+    cb.data = data;
 
-        if (rc == CHAT_STORE_STOP) {
-            return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
-        }
-
-        if (rc != 0) {
-            chat_store_set_error(store, "members: stopped by the caller");
-            return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
-        }
-    }
-
-    if (rc != SQLITE_DONE) {
-        chat_store_sqlite_fail(s, "members");
-        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
-    }
-
-    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+    return chat_store_sqlite_walk(s, stmt, chat_store_sqlite_user_row, &cb,
+                                  "members");
 }
 
 
