@@ -14,6 +14,7 @@ static ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
     ngx_chat_write_kind_e kind, chat_str_t *id);
 static void ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w);
+static ngx_int_t ngx_chat_writes_add_id(ngx_chat_write_t *w);
 static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
 static void ngx_chat_writes_produce(ngx_chat_write_t *w);
 static void ngx_chat_writes_failed(ngx_chat_write_t *w);
@@ -99,20 +100,8 @@ ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req)
     const char        *action;
     ngx_chat_write_t  *w;
 
-    switch (req->type) {
-    case CHAT_REQ_GROUP_CREATE:
-        action = "create";
-        break;
-    case CHAT_REQ_GROUP_ADD:
-        action = "add";
-        break;
-    case CHAT_REQ_GROUP_REMOVE:
-        action = "remove";
-        break;
-    default:
-        action = "leave";
-        break;
-    }
+    /* "group_create" -> "create", ... */
+    action = chat_req_type_name(req->type) + sizeof("group_") - 1;
 
     w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_GROUP, &req->id);
     if (w == NULL) {
@@ -128,11 +117,7 @@ ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req)
                           "conn", cc->conn_id.data, cc->conn_id.len,
                           "ts", (json_int_t) w->ts);
 
-    if (w->record == NULL
-        || (req->id.len
-            && json_object_set_new(w->record, "id",
-                                   json_stringn(req->id.s, req->id.len))
-               != 0)
+    if (ngx_chat_writes_add_id(w) != NGX_OK
         || (req->name.len
             && json_object_set_new(w->record, "name",
                                    json_stringn(req->name.s, req->name.len))
@@ -229,15 +214,7 @@ ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
                           "seq", (json_int_t) req->seq,
                           "ts", (json_int_t) w->ts);
 
-    if (w->record && req->id.len
-        && json_object_set_new(w->record, "id",
-                               json_stringn(req->id.s, req->id.len)) != 0)
-    {
-        json_decref(w->record);
-        w->record = NULL;
-    }
-
-    if (w->record == NULL) {
+    if (ngx_chat_writes_add_id(w) != NGX_OK) {
         ngx_chat_writes_failed(w);
         return;
     }
@@ -403,20 +380,33 @@ ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req)
                           "max_bytes", (json_int_t) cc->conf->send_budget / 2,
                           "ts", (json_int_t) w->ts);
 
-    if (w->record && req->id.len
-        && json_object_set_new(w->record, "id",
-                               json_stringn(req->id.s, req->id.len)) != 0)
-    {
-        json_decref(w->record);
-        w->record = NULL;
-    }
-
-    if (w->record == NULL) {
+    if (ngx_chat_writes_add_id(w) != NGX_OK) {
         ngx_chat_writes_failed(w);
         return;
     }
 
     ngx_chat_writes_produce(w);
+}
+
+
+/*
+ * The request's id, for the worker to echo in its answer, when it has one.
+ * NGX_ERROR also when the record could not be built.
+ */
+static ngx_int_t
+ngx_chat_writes_add_id(ngx_chat_write_t *w)
+{
+    if (w->record == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (w->id_len == 0) {
+        return NGX_OK;
+    }
+
+    return json_object_set_new(w->record, "id",
+                               json_stringn((char *) w->id, w->id_len))
+           == 0 ? NGX_OK : NGX_ERROR;
 }
 
 
