@@ -20,6 +20,10 @@
 #include "ngx_chat_redis.h"
 
 
+/* The Redis channel of everything for one user (docs/INTERNALS.md). */
+#define NGX_CHAT_USER_CHANNEL  "chat:u:"
+
+
 /* The backend, for the whole http block: one producer and two Redis
  * connections per nginx worker. */
 typedef struct {

@@ -26,7 +26,6 @@
 #include <openssl/sha.h>
 
 
-#define NGX_CHAT_PRESENCE_KEY       "chat:p:"
 #define NGX_CHAT_PRESENCE_INSTS     "chat:insts"
 #define NGX_CHAT_PRESENCE_USERS_OF  "chat:iu:"
 #define NGX_CHAT_PRESENCE_CLAIMS    "8"       /* dead instances per sweep */

@@ -22,6 +22,8 @@
 #define NGX_CHAT_PRESENCE_LUA_H
 
 
+#define NGX_CHAT_PRESENCE_KEY        "chat:p:"       /* + user: the hash */
+#define NGX_CHAT_PRESENCE_CHANNEL    "chat:pr:"      /* + user: changes */
 #define NGX_CHAT_PRESENCE_RETENTION  "2592000000"    /* 30 days, in ms */
 
 #define NGX_CHAT_PRESENCE_LUA                                                 \
@@ -38,7 +40,8 @@
 "  local f = '{\"type\":\"presence\",\"user\":\"' .. user\n"                  \
 "            .. '\",\"status\":\"' .. status .. '\"'\n"                       \
 "  if ls then f = f .. ',\"last_seen\":' .. ls end\n"                         \
-"  redis.call('PUBLISH', 'chat:pr:' .. user, v .. '\\n' .. f .. '}')\n"       \
+"  redis.call('PUBLISH', '" NGX_CHAT_PRESENCE_CHANNEL "' .. user,\n"         \
+"             v .. '\\n' .. f .. '}')\n"                                      \
 "end\n"                                                                       \
 "local function offline(ls)\n"                                                \
 "  announce('offline', ls)\n"                                                 \

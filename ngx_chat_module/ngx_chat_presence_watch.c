@@ -10,10 +10,9 @@
  */
 
 #include "ngx_chat_module.h"
+#include "ngx_chat_presence_lua.h"
 
 
-#define NGX_CHAT_PRESENCE_CHANNEL   "chat:pr:"
-#define NGX_CHAT_PRESENCE_KEY       "chat:p:"
 #define NGX_CHAT_PRESENCE_MAX_WATCH 1000      /* per connection */
 #define NGX_CHAT_PRESENCE_FRAME_LEN (128 + CHAT_ID_MAX)
 

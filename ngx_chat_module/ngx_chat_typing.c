@@ -28,7 +28,7 @@
 "local n = 0\n"                                                               \
 "for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                    \
 "  if m ~= ARGV[1] then\n"                                                    \
-"    redis.call('PUBLISH', 'chat:u:' .. m, ARGV[2])\n"                        \
+"    redis.call('PUBLISH', '" NGX_CHAT_USER_CHANNEL "' .. m, ARGV[2])\n"         \
 "    n = n + 1\n"                                                             \
 "  end\n"                                                                     \
 "end\n"                                                                       \
@@ -72,7 +72,7 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
     ngx_chat_redis_t  *redis;
     u_char             conv[CHAT_CONV_MAX];
     u_char             frame[NGX_CHAT_TYPING_FRAME_LEN];
-    u_char             channel[sizeof("chat:u:") - 1 + CHAT_ID_MAX];
+    u_char             channel[sizeof(NGX_CHAT_USER_CHANNEL) + CHAT_ID_MAX];
 
     redis = ngx_chat_users_redis();
 
@@ -103,7 +103,8 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
 
     ngx_str_set(&argv[0], "PUBLISH");
     argv[1].data = channel;
-    argv[1].len = ngx_sprintf(channel, "chat:u:%*s", req->to.len, req->to.s)
+    argv[1].len = ngx_sprintf(channel, NGX_CHAT_USER_CHANNEL "%*s",
+                              req->to.len, req->to.s)
                   - channel;
     argv[2].data = frame;
     argv[2].len = p - frame;

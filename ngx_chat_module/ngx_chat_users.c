@@ -18,7 +18,6 @@
 #include "ngx_chat_module.h"
 
 
-#define NGX_CHAT_CHANNEL_PREFIX  "chat:u:"
 #define NGX_CHAT_SYNC_DONE       "{\"type\":\"sync_done\"}"
 #define NGX_CHAT_SYNC_MORE       "{\"type\":\"sync_more\","
 
@@ -255,7 +254,7 @@ ngx_chat_users_sync_done(ngx_chat_conn_t *cc)
 static void
 ngx_chat_users_subscribe(ngx_chat_user_t *u, const char *cmd)
 {
-    u_char     channel[sizeof(NGX_CHAT_CHANNEL_PREFIX) - 1 + CHAT_ID_MAX];
+    u_char     channel[sizeof(NGX_CHAT_USER_CHANNEL) - 1 + CHAT_ID_MAX];
     ngx_str_t  argv[2];
 
     if (!ngx_chat_users.enabled) {
@@ -265,8 +264,8 @@ ngx_chat_users_subscribe(ngx_chat_user_t *u, const char *cmd)
     argv[0].data = (u_char *) cmd;
     argv[0].len = ngx_strlen(cmd);
     argv[1].data = channel;
-    argv[1].len = ngx_cpymem(ngx_cpymem(channel, NGX_CHAT_CHANNEL_PREFIX,
-                                        sizeof(NGX_CHAT_CHANNEL_PREFIX) - 1),
+    argv[1].len = ngx_cpymem(ngx_cpymem(channel, NGX_CHAT_USER_CHANNEL,
+                                        sizeof(NGX_CHAT_USER_CHANNEL) - 1),
                              u->name, u->sn.str.len)
                   - channel;
 
@@ -374,10 +373,10 @@ ngx_chat_users_by_channel(ngx_str_t *channel)
     ngx_str_t  name;
     size_t     n;
 
-    n = sizeof(NGX_CHAT_CHANNEL_PREFIX) - 1;
+    n = sizeof(NGX_CHAT_USER_CHANNEL) - 1;
 
     if (channel->len <= n
-        || ngx_strncmp(channel->data, NGX_CHAT_CHANNEL_PREFIX, n) != 0)
+        || ngx_strncmp(channel->data, NGX_CHAT_USER_CHANNEL, n) != 0)
     {
         return NULL;
     }

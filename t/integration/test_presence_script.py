@@ -23,9 +23,10 @@ GRACE = 10_000
 def script_text():
     """The C string literal of NGX_CHAT_PRESENCE_LUA, as Redis gets it."""
     text = HEADER.read_text()
-    retention = re.search(r'#define NGX_CHAT_PRESENCE_RETENTION\s+"(\d+)"', text).group(1)
     body = re.split(r"#define NGX_CHAT_PRESENCE_LUA\s+\\\n", text)[1].split("\n\n", 1)[0]
-    body = body.replace("NGX_CHAT_PRESENCE_RETENTION", '"%s"' % retention)
+    # the string macros the script is pasted together with
+    for name, value in re.findall(r'#define (NGX_CHAT_PRESENCE_\w+)\s+("[^"]*")', text):
+        body = body.replace(name, value)
     parts = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
     return "".join(parts).encode().decode("unicode_escape")
 
