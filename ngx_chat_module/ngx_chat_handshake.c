@@ -375,6 +375,8 @@ ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status, const char *why,
                       "chat: handshake refused: %s", why);
     }
 
+    ngx_chat_stat_refused(status);
+
     if (name) {
         h = ngx_list_push(&r->headers_out.headers);
         if (h == NULL) {
@@ -454,6 +456,7 @@ ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
     }
 
     r->header_in->pos = r->header_in->last;
+    ngx_chat_stat_inc(NGX_CHAT_STAT_HANDSHAKES);
 
     /* the request now lives as long as the connection */
     r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;

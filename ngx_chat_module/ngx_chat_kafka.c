@@ -275,6 +275,10 @@ ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len, void *opaque)
         ngx_chat_kafka.probing = 1;
     }
 
+    ngx_chat_stat_inc(NGX_CHAT_STAT_KAFKA_PRODUCED);
+    ngx_chat_gauge_set(NGX_CHAT_GAUGE_KAFKA_QUEUE,
+                       rd_kafka_outq_len(ngx_chat_kafka.rk));
+
     return NGX_OK;
 }
 
@@ -284,6 +288,7 @@ ngx_chat_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     void *opaque)
 {
     if (msg->err) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_KAFKA_FAILED);
         ngx_log_error(NGX_LOG_WARN, ngx_chat_kafka.log, 0,
                       "chat: kafka delivery failed: %s",
                       rd_kafka_err2str(msg->err));
@@ -293,6 +298,13 @@ ngx_chat_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
                       "chat: kafka is back, writes accepted again");
         ngx_chat_kafka.brokers_down = 0;
     }
+
+    if (msg->err == 0) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_KAFKA_DELIVERED);
+        ngx_chat_stat_latency(rd_kafka_message_latency(msg) / 1000);
+    }
+
+    ngx_chat_gauge_set(NGX_CHAT_GAUGE_KAFKA_QUEUE, rd_kafka_outq_len(rk));
 
     ngx_chat_kafka.probing = 0;
 

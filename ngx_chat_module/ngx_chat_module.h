@@ -18,6 +18,7 @@
 #include "chat_proto.h"
 #include "chat_ws_frame.h"
 #include "ngx_chat_redis.h"
+#include "ngx_chat_stats.h"
 
 
 /* The Redis channel of everything for one user (docs/INTERNALS.md). */

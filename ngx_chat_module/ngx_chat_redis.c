@@ -6,6 +6,7 @@
  */
 
 #include "ngx_chat_redis.h"
+#include "ngx_chat_stats.h"
 
 
 #define NGX_CHAT_REDIS_BACKOFF_MIN  100
@@ -100,6 +101,7 @@ ngx_chat_redis_connected(ngx_chat_redis_t *redis)
     }
 
     if (redis->reconnects) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_RECONNECTS);
         ngx_log_error(NGX_LOG_NOTICE, redis->log, 0,
                       "chat: redis %s connection to %V is up again",
                       redis->name, &redis->addr->name);

@@ -181,6 +181,8 @@ ngx_chat_session_error(ngx_chat_conn_t *cc, chat_str_t *id, const char *code,
 {
     json_t  *err;
 
+    ngx_chat_stat_error(code);
+
     err = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code,
                     "message", message);
 

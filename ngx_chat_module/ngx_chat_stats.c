@@ -3,6 +3,8 @@
  * (ngx_chat_stats.h).
  */
 
+#include <ngx_http.h>
+
 #include "ngx_chat_stats.h"
 
 
@@ -35,6 +37,34 @@ ngx_chat_stat_close(ngx_uint_t code)
     }
 
     ngx_chat_stat_inc(NGX_CHAT_STAT_CLOSE_OTHER);
+}
+
+
+void
+ngx_chat_stat_refused(ngx_uint_t status)
+{
+    switch (status) {
+
+    case NGX_HTTP_BAD_REQUEST:
+        ngx_chat_stat_inc(NGX_CHAT_STAT_REFUSED_400);
+        break;
+
+    case NGX_HTTP_UNAUTHORIZED:
+        ngx_chat_stat_inc(NGX_CHAT_STAT_REFUSED_401);
+        break;
+
+    case NGX_HTTP_FORBIDDEN:
+        ngx_chat_stat_inc(NGX_CHAT_STAT_REFUSED_403);
+        break;
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        ngx_chat_stat_inc(NGX_CHAT_STAT_REFUSED_429);
+        break;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        ngx_chat_stat_inc(NGX_CHAT_STAT_REFUSED_503);
+        break;
+    }
 }
 
 

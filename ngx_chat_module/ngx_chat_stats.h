@@ -136,6 +136,7 @@ ngx_chat_gauge_add(ngx_chat_gauge_e g, ngx_int_t n)
 
 
 void ngx_chat_stat_close(ngx_uint_t code);
+void ngx_chat_stat_refused(ngx_uint_t status);     /* an HTTP status */
 void ngx_chat_stat_error(const char *code);
 void ngx_chat_stat_latency(ngx_msec_t ms);
 

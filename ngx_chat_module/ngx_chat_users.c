@@ -145,6 +145,7 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
 
         ngx_queue_init(&u->conns);
         ngx_rbtree_insert(&ngx_chat_users.users, &u->sn.node);
+        ngx_chat_gauge_add(NGX_CHAT_GAUGE_USERS, 1);
 
         ngx_chat_users_subscribe(u, "SUBSCRIBE");
         ngx_chat_presence_up(u);
@@ -200,6 +201,7 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
     ngx_chat_presence_down(u);
 
     ngx_rbtree_delete(&ngx_chat_users.users, &u->sn.node);
+    ngx_chat_gauge_add(NGX_CHAT_GAUGE_USERS, -1);
     ngx_free(u);
 }
 
@@ -512,7 +514,11 @@ ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
         ngx_chat_users_sync_done(cc);
     }
 
-    (void) ngx_chat_ws_send(cc, CHAT_WS_OP_TEXT, frame->data, frame->len);
+    if (ngx_chat_ws_send(cc, CHAT_WS_OP_TEXT, frame->data, frame->len)
+        == NGX_OK)
+    {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_DELIVERED);
+    }
 }
 
 

@@ -496,6 +496,12 @@ ngx_chat_writes_produce(ngx_chat_write_t *w)
     if (ngx_chat_kafka_produce(&key, value, len, w) != NGX_OK) {
         free(value);
         ngx_chat_writes_failed(w);
+        return;
+    }
+
+    if (w->kind == NGX_CHAT_WRITE_SEND || w->kind == NGX_CHAT_WRITE_GROUP_SEND)
+    {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_SENDS);
     }
 }
 
@@ -532,6 +538,7 @@ ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
                          "ts", (json_int_t) w->ts);
 
         (void) ngx_chat_session_reply(cc, sent);
+        ngx_chat_stat_inc(NGX_CHAT_STAT_SENT);
     }
 
     ngx_chat_writes_free(w);

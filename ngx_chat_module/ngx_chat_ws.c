@@ -77,6 +77,7 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
 
     cln->handler = ngx_chat_ws_cleanup;
     cln->data = cc;
+    ngx_chat_gauge_add(NGX_CHAT_GAUGE_CONNECTIONS, 1);
 
     if (ngx_chat_ws_send_raw(cc, head->data, head->len) != NGX_OK) {
         return NGX_ERROR;
@@ -243,6 +244,8 @@ ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p, size_t len)
 
         case CHAT_WS_MESSAGE:
             if (!cc->closing) {
+                ngx_chat_stat_inc(NGX_CHAT_STAT_FRAMES_IN);
+                ngx_chat_stat_add(NGX_CHAT_STAT_BYTES_IN, cc->msg_len);
                 ngx_chat_session_message(cc, cc->msg, cc->msg_len);
             }
 
@@ -378,6 +381,11 @@ ngx_chat_ws_frame(ngx_chat_conn_t *cc, ngx_uint_t opcode, size_t len,
 
     cl->buf->last += chat_ws_frame_header(cl->buf->last, opcode, len);
 
+    if (opcode == CHAT_WS_OP_TEXT) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_FRAMES_OUT);
+        ngx_chat_stat_add(NGX_CHAT_STAT_BYTES_OUT, len);
+    }
+
     return cl;
 }
 
@@ -469,6 +477,7 @@ ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code, const char *reason)
 
     cc->closing = 1;
     cc->close_code = code;
+    ngx_chat_stat_close(code);
     ngx_chat_ws_message_done(cc);
 
     if (cc->tick.timer_set) {
@@ -770,6 +779,7 @@ ngx_chat_ws_cleanup(void *data)
     ngx_chat_held_t  *h, *hnext;
 
     ngx_chat_users_remove(cc);
+    ngx_chat_gauge_add(NGX_CHAT_GAUGE_CONNECTIONS, -1);
 
     if (cc->tick.timer_set) {
         ngx_del_timer(&cc->tick);

@@ -104,6 +104,7 @@ class Stack:
             self.redis_port = free_port()
         self.down_error = None
         self._names = 0
+        self.killed_nginx_workers = []  # SIGKILLed on purpose: their alert is expected
 
     # -- processes
 
@@ -271,9 +272,14 @@ class Stack:
                 if not path.is_file():
                     continue
                 for line in path.read_text(errors="replace").splitlines():
-                    if any(p in line for p in LOG_PROBLEMS):
+                    if any(p in line for p in LOG_PROBLEMS) \
+                            and not self._killed_on_purpose(line):
                         found.append("%s: %s" % (path.name, line))
         return found
+
+    def _killed_on_purpose(self, line):
+        return any(re.search(r"\[alert\].* %d exited on signal 9\b" % pid, line)
+                   for pid in self.killed_nginx_workers)
 
     def log_tails(self, lines=25):
         out = []

@@ -1,0 +1,199 @@
+"""The chat_status location: Prometheus text, summed over nginx workers,
+counters that only grow (across a reload and a crashed worker), gauges that
+count only live workers."""
+
+import asyncio
+import os
+import re
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import websockets
+
+from harness import pids_with_parent
+from stack import dm, running_stack, SLOW
+from wsclient import ws_uri
+
+LINE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    def two_workers(text):
+        text, n = re.subn(r"(?m)^worker_processes .*;$", "worker_processes 2;", text)
+        assert n == 1, "nginx.conf.example changed: adapt two_workers"
+        return text
+    with running_stack(tmp_path_factory.mktemp("status"), workers=1,
+                       conf=two_workers) as s:
+        yield s
+
+
+def fetch(stack, method="GET"):
+    req = urllib.request.Request("http://127.0.0.1:%d/chat/status" % stack.port,
+                                 method=method)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(req, timeout=5) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+def metrics(stack):
+    """{'name{labels}': value} of one scrape; checks the format on the way."""
+    status, ctype, text = fetch(stack)
+    assert status == 200 and ctype.startswith("text/plain; version=0.0.4"), ctype
+    found, typed = {}, set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            name = line.split()[2]
+            assert name not in typed, "TYPE twice for " + name
+            typed.add(name)
+            continue
+        if line.startswith("# HELP "):
+            continue
+        m = LINE.match(line)
+        assert m, "not a Prometheus sample line: %r" % line
+        family = re.sub(r"_(bucket|sum|count)$", "", m.group(1))
+        assert m.group(1) in typed or family in typed, "no TYPE before " + line
+        found[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return found
+
+
+def delta(before, after, key):
+    return after.get(key, 0) - before.get(key, 0)
+
+
+async def wait_metric(stack, key, predicate, what, timeout=10.0 * SLOW):
+    deadline = time.monotonic() + timeout
+    while True:
+        m = metrics(stack)
+        if predicate(m.get(key, 0)):
+            return m
+        assert time.monotonic() < deadline, "%s: %s = %s" % (what, key, m.get(key))
+        await asyncio.sleep(0.1)
+
+
+def worker_pid(client):
+    """The nginx worker that holds a connection: its id is
+    <start>-<pid>-<number>, in hex."""
+    return int(client.hello["conn"].split("-")[1], 16)
+
+
+def test_every_family_is_typed_and_only_get_is_allowed(stack):
+    m = metrics(stack)
+    for key in ("chat_connections", 'chat_handshakes_total{status="101"}',
+                'chat_errors_total{code="rate_limited"}',
+                'chat_closes_total{code="1008"}', 'chat_shed_total{level="typing"}',
+                'chat_kafka_delivery_seconds_bucket{le="+Inf"}',
+                "chat_kafka_delivery_seconds_count", "chat_redis_reconnects_total",
+                "chat_kafka_queue", "chat_shed_level"):
+        assert key in m, key
+    with pytest.raises(urllib.error.HTTPError) as e:
+        fetch(stack, "POST")
+    assert e.value.code == 405
+
+
+def test_connections_and_messages_are_summed_over_workers(stack):
+    async def go():
+        before = metrics(stack)
+        users = stack.names("st-a", "st-b")
+        clients = []
+        # keep connecting until both nginx workers hold some (the kernel
+        # spreads accepts; a few tries are enough)
+        for i in range(40):
+            clients.append(await stack.connect(users[i % 2], "d%d" % i))
+            if i >= 3 and len({worker_pid(c) for c in clients}) == 2:
+                break
+        assert len({worker_pid(c) for c in clients}) == 2, "one worker took all"
+        await stack.settle()
+        m = metrics(stack)
+        assert m["chat_connections"] - before["chat_connections"] == len(clients)
+        assert delta(before, m, 'chat_handshakes_total{status="101"}') == len(clients)
+
+        sender = clients[0]
+        for i in range(5):
+            answer = await sender.request({"type": "send", "id": "s%d" % i,
+                                           "to": users[1], "body": "hi %d" % i})
+            assert answer["type"] == "sent", answer
+        await sender.request({"type": "send", "id": "bad"})   # no "to"
+        m = metrics(stack)
+        assert delta(before, m, 'chat_messages_total{stage="produced"}') == 5
+        assert delta(before, m, 'chat_messages_total{stage="sent"}') == 5
+        assert delta(before, m, 'chat_errors_total{code="bad_request"}') == 1
+        assert delta(before, m, 'chat_kafka_writes_total{result="delivered"}') >= 5
+        assert delta(before, m, "chat_kafka_delivery_seconds_count") >= 5
+        assert delta(before, m, 'chat_frames_total{direction="in"}') == 6
+
+        # every device of both users gets each message: 5 per device
+        await wait_metric(stack, 'chat_messages_total{stage="delivered"}',
+                          lambda v: v - before.get('chat_messages_total{stage="delivered"}', 0)
+                          >= 5 * len(clients), "deliveries")
+
+        for c in clients:
+            await c.close()
+        await wait_metric(stack, "chat_connections",
+                          lambda v: v == before["chat_connections"], "closed")
+    asyncio.run(go())
+
+
+def test_refusals_and_close_codes_are_counted(stack):
+    async def go():
+        before = metrics(stack)
+        with pytest.raises(websockets.exceptions.InvalidStatusCode) as e:
+            await websockets.connect(ws_uri(stack.port), open_timeout=5)
+        assert e.value.status_code == 401
+        c = await stack.connect(stack.names("st-c")[0])
+        await c.ws.send(b"\x00binary")          # binary frames: 1003
+        await c.wait_closed()
+        m = await wait_metric(stack, 'chat_closes_total{code="1003"}',
+                              lambda v: v - before.get('chat_closes_total{code="1003"}', 0) == 1,
+                              "the 1003 close")
+        assert delta(before, m, 'chat_handshakes_total{status="401"}') == 1
+    asyncio.run(go())
+
+
+def test_counters_survive_a_crashed_worker_and_a_reload(stack):
+    async def go():
+        user = stack.names("st-d")[0]
+        clients = []
+        for i in range(40):
+            clients.append(await stack.connect(user, "d%d" % i))
+            if i >= 3 and len({worker_pid(c) for c in clients}) == 2:
+                break
+        workers = {worker_pid(c) for c in clients}
+        assert len(workers) == 2
+        before = metrics(stack)
+        victim = worker_pid(clients[0])
+        survivors = [c for c in clients if worker_pid(c) != victim]
+
+        stack.killed_nginx_workers.append(victim)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while victim in pids_with_parent(stack.pid("nginx")) \
+                or len(pids_with_parent(stack.pid("nginx"))) < 2:
+            assert time.monotonic() < deadline, "nginx did not respawn its worker"
+            await asyncio.sleep(0.05)
+
+        # the dead worker's connections no longer count; what it counted does
+        m = await wait_metric(stack, "chat_connections",
+                              lambda v: v == len(survivors), "after the crash")
+        for key, value in before.items():
+            if "_total" in key or key.endswith(("_count", "_sum")) or "_bucket" in key:
+                assert m.get(key, 0) >= value, "%s went down: %s -> %s" % (
+                    key, value, m.get(key))
+        assert m['chat_handshakes_total{status="101"}'] == \
+            before['chat_handshakes_total{status="101"}']
+
+        stack.kill("nginx", signal.SIGHUP)
+        for c in survivors:
+            await c.wait_closed()
+        after = await wait_metric(stack, "chat_connections", lambda v: v == 0,
+                                  "after the reload")
+        for key, value in m.items():
+            if "_total" in key:
+                assert after.get(key, 0) >= value, key
+        assert delta(m, after, 'chat_closes_total{code="1001"}') == len(survivors)
+        for c in clients:
+            await c.close()
+    asyncio.run(go())
