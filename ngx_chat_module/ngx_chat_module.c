@@ -136,6 +136,27 @@ static ngx_command_t  ngx_chat_commands[] = {
       offsetof(ngx_chat_main_conf_t, presence_grace),
       NULL },
 
+    { ngx_string("chat_node_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, node_name),
+      NULL },
+
+    { ngx_string("chat_registry"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, registry),
+      NULL },
+
+    { ngx_string("chat_shutdown_spread"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, shutdown_spread),
+      NULL },
+
     { ngx_string("chat_typing_rate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_chat_typing_rate,
@@ -306,6 +327,7 @@ ngx_chat_create_main_conf(ngx_conf_t *cf)
      *     cmcf->kafka_brokers = { 0, NULL };
      *     cmcf->kafka_topic = { 0, NULL };
      *     cmcf->redis = NULL;
+     *     cmcf->node_name = { 0, NULL };
      */
 
     cmcf->kafka_options = NGX_CONF_UNSET_PTR;
@@ -315,6 +337,8 @@ ngx_chat_create_main_conf(ngx_conf_t *cf)
     cmcf->sync_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->presence_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->presence_grace = NGX_CONF_UNSET_MSEC;
+    cmcf->registry = NGX_CONF_UNSET;
+    cmcf->shutdown_spread = NGX_CONF_UNSET_MSEC;
 
     return cmcf;
 }
@@ -336,8 +360,10 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->sync_timeout, 5000);
     ngx_conf_init_msec_value(cmcf->presence_ttl, 30000);
     ngx_conf_init_msec_value(cmcf->presence_grace, 10000);
+    ngx_conf_init_value(cmcf->registry, 1);
+    ngx_conf_init_msec_value(cmcf->shutdown_spread, 5000);
 
-    return NGX_CONF_OK;
+    return ngx_chat_registry_init_conf(cf, cmcf);
 }
 
 
@@ -743,6 +769,7 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_chat_presence_watch_init();
+    ngx_chat_registry_init(ngx_chat_main_conf);
 
     if (ngx_chat_presence_init(cycle, ngx_chat_main_conf) != NGX_OK) {
         return NGX_ERROR;

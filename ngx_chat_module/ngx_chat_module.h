@@ -41,6 +41,11 @@ typedef struct {
 
     ngx_msec_t            presence_ttl;
     ngx_msec_t            presence_grace;
+
+    ngx_str_t             node_name;
+    ngx_flag_t            registry;
+
+    ngx_msec_t            shutdown_spread;
 } ngx_chat_main_conf_t;
 
 
@@ -180,6 +185,9 @@ struct ngx_chat_conn_s {
     ngx_event_t           tick;
     ngx_msec_t            last_recv;
     ngx_msec_t            last_ping;
+    ngx_msec_t            going_at;         /* shutting down: our 1001 */
+
+    int64_t               since;            /* in the session registry */
 
     uint16_t              close_code;
     unsigned              subprotocol:1;    /* chat.v1 was selected */
@@ -189,6 +197,7 @@ struct ngx_chat_conn_s {
     unsigned              finalized:1;
     unsigned              registered:1;
     unsigned              syncing:1;
+    unsigned              going_away:1;     /* a 1001 is due at going_at */
 };
 
 
@@ -258,6 +267,14 @@ void ngx_chat_presence_on_sub_ready(void);
 /* payload NULL: the channel's subscription was confirmed */
 ngx_int_t ngx_chat_presence_on_message(ngx_str_t *channel,
     ngx_str_t *payload);
+
+/* ngx_chat_registry.c */
+char *ngx_chat_registry_init_conf(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
+void ngx_chat_registry_init(ngx_chat_main_conf_t *cmcf);
+void ngx_chat_registry_on_ready(void);
+void ngx_chat_registry_add(ngx_chat_conn_t *cc);
+void ngx_chat_registry_refresh(ngx_chat_conn_t *cc);
+void ngx_chat_registry_remove(ngx_chat_conn_t *cc);
 
 /* ngx_chat_kafka.c */
 ngx_int_t ngx_chat_kafka_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);

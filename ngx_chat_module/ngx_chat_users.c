@@ -154,6 +154,8 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
     ngx_queue_insert_tail(&u->conns, &cc->user_link);
     cc->user = u;
 
+    ngx_chat_registry_add(cc);
+
     if (u->state == NGX_CHAT_SUB_ACTIVE) {
         ngx_chat_writes_sync(cc);
     }
@@ -173,6 +175,8 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
 
     cc->registered = 0;
     ngx_rbtree_delete(&ngx_chat_users.conns, &cc->node);
+
+    ngx_chat_registry_remove(cc);
 
     ngx_chat_presence_conn_closed(cc);
 
@@ -300,6 +304,7 @@ ngx_chat_users_on_sub_ready(ngx_chat_redis_t *redis)
 static void
 ngx_chat_users_on_cmd_ready(ngx_chat_redis_t *redis)
 {
+    ngx_chat_registry_on_ready();
     ngx_chat_presence_on_ready();
 }
 

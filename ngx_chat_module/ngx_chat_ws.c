@@ -27,6 +27,7 @@
 static void ngx_chat_ws_read_handler(ngx_event_t *rev);
 static void ngx_chat_ws_write_handler(ngx_event_t *wev);
 static void ngx_chat_ws_tick_handler(ngx_event_t *ev);
+static void ngx_chat_ws_going_away(ngx_chat_conn_t *cc);
 static void ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc);
 static void ngx_chat_ws_read(ngx_chat_conn_t *cc);
 static ngx_int_t ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p,
@@ -148,8 +149,7 @@ ngx_chat_ws_read_handler(ngx_event_t *rev)
             ngx_chat_ws_finalize(cc);
 
         } else {
-            ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY,
-                              "server going away");
+            ngx_chat_ws_going_away(cc);
         }
 
     } else {
@@ -325,6 +325,33 @@ ngx_chat_ws_message_done(ngx_chat_conn_t *cc)
     cc->msg = NULL;
     cc->msg_len = 0;
     cc->msg_cap = 0;
+}
+
+
+/*
+ * The worker is shutting down (reload, quit): the connection gets its 1001
+ * at a random moment within chat_shutdown_spread, so that its clients do
+ * not all reconnect at once, and works as usual until then. The tick is
+ * made non-cancelable: nginx's worker does not exit before it has fired.
+ * worker_shutdown_timeout still ends everything (the read handler).
+ */
+static void
+ngx_chat_ws_going_away(ngx_chat_conn_t *cc)
+{
+    ngx_msec_t  spread;
+
+    spread = ngx_chat_main_conf ? ngx_chat_main_conf->shutdown_spread : 0;
+
+    if (spread == 0 || cc->closing) {
+        ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "server going away");
+        return;
+    }
+
+    cc->going_away = 1;
+    cc->going_at = ngx_current_msec + (ngx_msec_t) ngx_random() % spread;
+    cc->tick.cancelable = 0;
+
+    ngx_chat_ws_rearm_tick(cc);
 }
 
 
@@ -504,8 +531,8 @@ ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code, const char *reason)
 
 /*
  * The next wake-up: the next heartbeat, or the token's expiry, or the end
- * of a sync's wait, whichever comes first. One timer per connection; on an
- * idle connection it fires once per heartbeat.
+ * of a sync's wait, or the 1001 of a shutdown, whichever comes first. One
+ * timer per connection; on an idle connection it fires once per heartbeat.
  */
 void
 ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
@@ -538,6 +565,14 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
         }
     }
 
+    if (cc->going_away && cc->going_at - ngx_current_msec < next) {
+        next = cc->going_at - ngx_current_msec;
+
+        if ((ngx_msec_int_t) next < 0) {
+            next = 0;
+        }
+    }
+
     ngx_add_timer(&cc->tick, next);
 }
 
@@ -555,6 +590,11 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "chat: close handshake timed out");
         ngx_chat_ws_finalize(cc);
+
+    } else if (cc->going_away
+               && (ngx_msec_int_t) (ngx_current_msec - cc->going_at) >= 0)
+    {
+        ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "server going away");
 
     } else if (cc->id.exp && ngx_chat_now_ms() >= (int64_t) cc->id.exp * 1000)
     {
@@ -575,6 +615,7 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
         if (ngx_current_msec - cc->last_ping >= cc->conf->heartbeat) {
             cc->last_ping = ngx_current_msec;
             (void) ngx_chat_ws_send(cc, CHAT_WS_OP_PING, NULL, 0);
+            ngx_chat_registry_refresh(cc);
         }
 
         ngx_chat_ws_rearm_tick(cc);
