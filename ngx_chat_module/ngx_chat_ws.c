@@ -565,12 +565,9 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
         }
     }
 
-    if (cc->going_away && cc->going_at - ngx_current_msec < next) {
-        next = cc->going_at - ngx_current_msec;
-
-        if ((ngx_msec_int_t) next < 0) {
-            next = 0;
-        }
+    if (cc->going_away) {
+        left = (ngx_msec_int_t) (cc->going_at - ngx_current_msec);
+        next = ngx_min(next, (ngx_msec_t) ngx_max(left, 0));
     }
 
     ngx_add_timer(&cc->tick, next);
