@@ -1,62 +1,23 @@
 /*
  * ngx_chat_limit_module: per-user send and typing rates, per-address
- * handshake rates and the per-user device cap, kept in shared-memory zones
- * so that they hold across every nginx worker of a node.
+ * handshake rates and the per-user device cap, counted in shared-memory
+ * zones (ngx_chat_limit_zone.c) so that they hold across every nginx
+ * worker of a node; its directives, and the checks the chat code calls.
  *
- * A zone is a slab pool holding an rbtree of nodes keyed by a CRC32 of
- * (kind, key), the key's bytes stored in the node to tell collisions apart.
- * Rate nodes are leaky buckets (common/chat_limit.c) on an LRU queue; a
- * lookup forgets up to two idle ones from its tail, and a full slab
- * forgets the oldest one even if it is not idle. Device nodes are counts,
- * never on the queue, so no expiry can lose a live count: a pool cleanup
- * of each counted connection decrements it, and the node goes at zero.
- *
- * A zone that has no room even then fails open: the request is allowed
- * (and a connection not counted), and the first such failure is logged
- * until the zone has room again. A limit must never refuse for want of
- * memory. An unchanged zone keeps its nodes across a reload.
+ * A device is counted at the upgrade and released by a cleanup of the
+ * request's pool, as limit_conn does. A zone too full to count fails
+ * open. An unchanged zone keeps its counts across a reload.
  */
 
 #include "ngx_chat_module.h"
 #include "ngx_chat_limit.h"
+#include "ngx_chat_limit_zone.h"
 #include "ngx_chat_stats.h"
 
 #include "chat_limit.h"
 
 
-#define NGX_CHAT_LIMIT_SEND        1
-#define NGX_CHAT_LIMIT_TYPING      2
-#define NGX_CHAT_LIMIT_HANDSHAKE   3
-#define NGX_CHAT_LIMIT_DEVICES     4
-
 #define NGX_CHAT_LIMIT_IMPLICIT_SIZE  (1024 * 1024)
-
-
-/* Starts at the rbtree node's color, as in limit_req's nodes. */
-typedef struct {
-    u_char                  color;
-    u_char                  kind;
-    u_short                 len;
-    ngx_queue_t             queue;          /* the LRU; not for devices */
-    ngx_msec_t              last;
-    ngx_msec_t              idle;           /* as good as new after last+ */
-    uint64_t                excess;         /* devices: connections */
-    u_char                  data[1];
-} ngx_chat_limit_node_t;
-
-
-typedef struct {
-    ngx_rbtree_t            rbtree;
-    ngx_rbtree_node_t       sentinel;
-    ngx_queue_t             queue;
-    ngx_uint_t              full;           /* its failure was logged */
-} ngx_chat_limit_shctx_t;
-
-
-typedef struct {
-    ngx_chat_limit_shctx_t *sh;
-    ngx_slab_pool_t        *shpool;
-} ngx_chat_limit_zone_t;
 
 
 /* One limit of a location; rate 0 is off. */
@@ -98,22 +59,7 @@ typedef struct {
 
 static ngx_int_t ngx_chat_limit_take(ngx_chat_limit_rate_t *lr,
     ngx_uint_t kind, ngx_str_t *key, ngx_msec_t *wait);
-static ngx_chat_limit_node_t *ngx_chat_limit_lookup(
-    ngx_chat_limit_zone_t *ctx, ngx_uint_t kind, uint32_t hash,
-    ngx_str_t *key);
-static ngx_chat_limit_node_t *ngx_chat_limit_alloc(
-    ngx_chat_limit_zone_t *ctx, ngx_uint_t kind, uint32_t hash,
-    ngx_str_t *key);
-static void ngx_chat_limit_expire(ngx_chat_limit_zone_t *ctx,
-    ngx_uint_t force);
-static void ngx_chat_limit_free(ngx_chat_limit_zone_t *ctx,
-    ngx_chat_limit_node_t *ln);
-static uint32_t ngx_chat_limit_hash(ngx_uint_t kind, ngx_str_t *key);
 static void ngx_chat_limit_devices_cleanup(void *data);
-static void ngx_chat_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_int_t ngx_chat_limit_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
 static ngx_shm_zone_t *ngx_chat_limit_add_zone(ngx_conf_t *cf,
     ngx_str_t *name, size_t size);
 static void *ngx_chat_limit_create_main_conf(ngx_conf_t *cf);
@@ -310,9 +256,8 @@ ngx_int_t
 ngx_chat_limit_devices(ngx_http_request_t *r, ngx_str_t *user)
 {
     uint32_t                    hash;
+    ngx_int_t                   rc;
     ngx_pool_cleanup_t         *cln;
-    ngx_chat_limit_node_t      *ln;
-    ngx_chat_limit_zone_t      *ctx;
     ngx_chat_limit_cleanup_t   *lc;
     ngx_chat_limit_loc_conf_t  *llcf;
 
@@ -331,34 +276,19 @@ ngx_chat_limit_devices(ngx_http_request_t *r, ngx_str_t *user)
 
     cln->handler = NULL;
 
-    ctx = llcf->devices_zone->data;
-    hash = ngx_chat_limit_hash(NGX_CHAT_LIMIT_DEVICES, user);
+    rc = ngx_chat_limit_zone_acquire(llcf->devices_zone->data, user,
+                                     llcf->max_devices, &hash);
 
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    ln = ngx_chat_limit_lookup(ctx, NGX_CHAT_LIMIT_DEVICES, hash, user);
-
-    if (ln == NULL) {
-        ln = ngx_chat_limit_alloc(ctx, NGX_CHAT_LIMIT_DEVICES, hash, user);
-    }
-
-    if (ln == NULL) {
-        ngx_shmtx_unlock(&ctx->shpool->mutex);
-        return NGX_OK;                      /* full: not counted */
-    }
-
-    if (ln->excess >= (uint64_t) llcf->max_devices) {
-        ngx_shmtx_unlock(&ctx->shpool->mutex);
-
+    if (rc == NGX_BUSY) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "chat: user \"%V\" is over %i devices", user,
                       llcf->max_devices);
         return NGX_BUSY;
     }
 
-    ln->excess++;
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
+    if (rc != NGX_OK) {
+        return NGX_OK;                      /* the zone is full: uncounted */
+    }
 
     lc = cln->data;
     lc->zone = llcf->devices_zone;
@@ -378,346 +308,23 @@ ngx_chat_limit_devices_cleanup(void *data)
 {
     ngx_chat_limit_cleanup_t  *lc = data;
 
-    ngx_chat_limit_node_t  *ln;
-    ngx_chat_limit_zone_t  *ctx;
-
-    ctx = lc->zone->data;
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    ln = ngx_chat_limit_lookup(ctx, NGX_CHAT_LIMIT_DEVICES, lc->hash,
-                               &lc->user);
-
-    if (ln && --ln->excess == 0) {
-        ngx_chat_limit_free(ctx, ln);
-    }
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
+    ngx_chat_limit_zone_release(lc->zone->data, &lc->user, lc->hash);
 }
 
 
-/* ---------------------------------------------------------------- zone */
-
-/* One request against a rate limit: NGX_OK, or NGX_BUSY and *wait. */
+/* One request against a rate limit of a location. */
 static ngx_int_t
 ngx_chat_limit_take(ngx_chat_limit_rate_t *lr, ngx_uint_t kind,
     ngx_str_t *key, ngx_msec_t *wait)
 {
-    uint32_t                hash;
-    uint64_t                excess, elapsed, ms;
-    ngx_msec_int_t          d;
-    ngx_chat_limit_node_t  *ln;
-    ngx_chat_limit_zone_t  *ctx;
-
     *wait = 0;
 
     if (lr->rate == 0 || lr->zone == NULL) {
         return NGX_OK;
     }
 
-    ctx = lr->zone->data;
-    hash = ngx_chat_limit_hash(kind, key);
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    ngx_chat_limit_expire(ctx, 0);
-
-    ln = ngx_chat_limit_lookup(ctx, kind, hash, key);
-
-    if (ln) {
-        ngx_queue_remove(&ln->queue);
-        ngx_queue_insert_head(&ctx->sh->queue, &ln->queue);
-
-        d = (ngx_msec_int_t) (ngx_current_msec - ln->last);
-        elapsed = d > 0 ? (uint64_t) d : 0;
-        excess = ln->excess;
-
-    } else {
-        ln = ngx_chat_limit_alloc(ctx, kind, hash, key);
-
-        if (ln == NULL) {
-            ngx_shmtx_unlock(&ctx->shpool->mutex);
-            return NGX_OK;                  /* full: fail open */
-        }
-
-        elapsed = CHAT_LIMIT_NEW;
-        excess = 0;
-    }
-
-    ms = chat_limit_take(lr->rate, lr->burst, &excess, elapsed);
-
-    if (ms == 0) {
-        ln->excess = excess;
-        ln->last = ngx_current_msec;
-        ln->idle = (ngx_msec_t) chat_limit_idle_ms(lr->rate, excess);
-    }
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-    if (ms == 0) {
-        return NGX_OK;
-    }
-
-    *wait = (ngx_msec_t) ms;
-
-    return NGX_BUSY;
-}
-
-
-static uint32_t
-ngx_chat_limit_hash(ngx_uint_t kind, ngx_str_t *key)
-{
-    u_char    k;
-    uint32_t  hash;
-
-    k = (u_char) kind;
-
-    ngx_crc32_init(hash);
-    ngx_crc32_update(&hash, &k, 1);
-    ngx_crc32_update(&hash, key->data, key->len);
-    ngx_crc32_final(hash);
-
-    return hash;
-}
-
-
-/* Orders nodes of one hash by kind, then by key: collisions coexist. */
-static ngx_int_t
-ngx_chat_limit_cmp(ngx_uint_t kind, u_char *data, size_t len,
-    ngx_chat_limit_node_t *ln)
-{
-    if (kind != ln->kind) {
-        return kind < ln->kind ? -1 : 1;
-    }
-
-    if (len != ln->len) {
-        return len < ln->len ? -1 : 1;
-    }
-
-    return ngx_memcmp(data, ln->data, len);
-}
-
-
-static ngx_chat_limit_node_t *
-ngx_chat_limit_lookup(ngx_chat_limit_zone_t *ctx, ngx_uint_t kind,
-    uint32_t hash, ngx_str_t *key)
-{
-    ngx_int_t               rc;
-    ngx_rbtree_node_t      *node, *sentinel;
-    ngx_chat_limit_node_t  *ln;
-
-    node = ctx->sh->rbtree.root;
-    sentinel = ctx->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = hash < node->key ? node->left : node->right;
-            continue;
-        }
-
-        ln = (ngx_chat_limit_node_t *) &node->color;
-        rc = ngx_chat_limit_cmp(kind, key->data, key->len, ln);
-
-        if (rc == 0) {
-            return ln;
-        }
-
-        node = rc < 0 ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_chat_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t      **p;
-    ngx_chat_limit_node_t   *ln, *lnt;
-
-    ln = (ngx_chat_limit_node_t *) &node->color;
-
-    for ( ;; ) {
-
-        if (node->key != temp->key) {
-            p = node->key < temp->key ? &temp->left : &temp->right;
-
-        } else {
-            lnt = (ngx_chat_limit_node_t *) &temp->color;
-            p = ngx_chat_limit_cmp(ln->kind, ln->data, ln->len, lnt) < 0
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-/* A new node, after forgetting the oldest rate node if the slab is full. */
-static ngx_chat_limit_node_t *
-ngx_chat_limit_alloc(ngx_chat_limit_zone_t *ctx, ngx_uint_t kind,
-    uint32_t hash, ngx_str_t *key)
-{
-    size_t                  size;
-    ngx_rbtree_node_t      *node;
-    ngx_chat_limit_node_t  *ln;
-
-    size = offsetof(ngx_rbtree_node_t, color)
-           + offsetof(ngx_chat_limit_node_t, data)
-           + key->len;
-
-    node = ngx_slab_alloc_locked(ctx->shpool, size);
-
-    if (node == NULL) {
-        ngx_chat_limit_expire(ctx, 1);
-        node = ngx_slab_alloc_locked(ctx->shpool, size);
-    }
-
-    if (node == NULL) {
-        if (!ctx->sh->full) {
-            ctx->sh->full = 1;
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "chat: limit zone%s is full: limits are not "
-                          "applied to new keys until it has room",
-                          ctx->shpool->log_ctx);
-        }
-
-        return NULL;
-    }
-
-    ctx->sh->full = 0;
-
-    node->key = hash;
-
-    ln = (ngx_chat_limit_node_t *) &node->color;
-    ln->kind = (u_char) kind;
-    ln->len = (u_short) key->len;
-    ln->last = ngx_current_msec;
-    ln->idle = 0;
-    ln->excess = 0;
-    ngx_memcpy(ln->data, key->data, key->len);
-
-    ngx_rbtree_insert(&ctx->sh->rbtree, node);
-
-    if (kind == NGX_CHAT_LIMIT_DEVICES) {
-        ngx_queue_init(&ln->queue);
-
-    } else {
-        ngx_queue_insert_head(&ctx->sh->queue, &ln->queue);
-    }
-
-    return ln;
-}
-
-
-/*
- * Forgets up to two idle rate nodes from the LRU tail; with force, the
- * oldest goes even if it is not idle (its key starts over: better than
- * refusing to limit anything new).
- */
-static void
-ngx_chat_limit_expire(ngx_chat_limit_zone_t *ctx, ngx_uint_t force)
-{
-    ngx_uint_t              n;
-    ngx_queue_t            *q;
-    ngx_chat_limit_node_t  *ln;
-
-    for (n = 0; n < 2; n++) {
-
-        if (ngx_queue_empty(&ctx->sh->queue)) {
-            return;
-        }
-
-        q = ngx_queue_last(&ctx->sh->queue);
-        ln = ngx_queue_data(q, ngx_chat_limit_node_t, queue);
-
-        if (!(force && n == 0)
-            && (ngx_msec_int_t) (ngx_current_msec - ln->last)
-               < (ngx_msec_int_t) ln->idle)
-        {
-            return;
-        }
-
-        ngx_queue_remove(q);
-        ngx_chat_limit_free(ctx, ln);
-    }
-}
-
-
-static void
-ngx_chat_limit_free(ngx_chat_limit_zone_t *ctx, ngx_chat_limit_node_t *ln)
-{
-    ngx_rbtree_node_t  *node;
-
-    node = (ngx_rbtree_node_t *)
-               ((u_char *) ln - offsetof(ngx_rbtree_node_t, color));
-
-    ngx_rbtree_delete(&ctx->sh->rbtree, node);
-    ngx_slab_free_locked(ctx->shpool, node);
-}
-
-
-/* A reload with the zone unchanged keeps the old nodes. */
-static ngx_int_t
-ngx_chat_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_chat_limit_zone_t  *octx = data;
-
-    size_t                  len;
-    ngx_chat_limit_zone_t  *ctx;
-
-    ctx = shm_zone->data;
-
-    if (octx) {
-        ctx->sh = octx->sh;
-        ctx->shpool = octx->shpool;
-        return NGX_OK;
-    }
-
-    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
-        return NGX_OK;
-    }
-
-    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_chat_limit_shctx_t));
-    if (ctx->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->shpool->data = ctx->sh;
-
-    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
-                    ngx_chat_limit_rbtree_insert_value);
-    ngx_queue_init(&ctx->sh->queue);
-    ctx->sh->full = 0;
-
-    len = sizeof(" \"\"") + shm_zone->shm.name.len;
-
-    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
-    if (ctx->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(ctx->shpool->log_ctx, " \"%V\"%Z", &shm_zone->shm.name);
-
-    /* a full zone is reported once, by ngx_chat_limit_alloc() */
-    ctx->shpool->log_nomem = 0;
-
-    return NGX_OK;
+    return ngx_chat_limit_zone_take(lr->zone->data, kind, key, lr->rate,
+                                    lr->burst, wait);
 }
 
 
@@ -741,7 +348,7 @@ ngx_chat_limit_add_zone(ngx_conf_t *cf, ngx_str_t *name, size_t size)
             return NULL;
         }
 
-        shm_zone->init = ngx_chat_limit_init_zone;
+        shm_zone->init = ngx_chat_limit_zone_init;
         shm_zone->data = ctx;
     }
 
