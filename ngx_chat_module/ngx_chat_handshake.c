@@ -7,6 +7,8 @@
 #include <ngx_sha1.h>
 
 #include "ngx_chat_module.h"
+#include "ngx_chat_limit.h"
+#include "ngx_chat_stats.h"
 
 
 #define NGX_CHAT_SUBPROTOCOL     "chat.v1"
@@ -34,6 +36,8 @@ static ngx_int_t ngx_chat_check_origin(ngx_http_request_t *r,
 static void ngx_chat_redact_token(ngx_http_request_t *r);
 static ngx_int_t ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *why, const char *name, const char *value);
+static ngx_int_t ngx_chat_refuse_rate(ngx_http_request_t *r,
+    ngx_msec_t wait);
 static ngx_int_t ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
     ngx_chat_ws_headers_t *h);
 
@@ -41,6 +45,7 @@ static ngx_int_t ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
 ngx_int_t
 ngx_chat_handler(ngx_http_request_t *r)
 {
+    ngx_msec_t              wait;
     ngx_chat_conn_t        *cc;
     ngx_chat_identity_t    *id;
     ngx_chat_loc_conf_t    *conf;
@@ -63,6 +68,11 @@ ngx_chat_handler(ngx_http_request_t *r)
     if (h.version.len != 2 || ngx_strncmp(h.version.data, "13", 2) != 0) {
         return ngx_chat_refuse(r, 426, "unsupported WebSocket version",
                                "Sec-WebSocket-Version", "13");
+    }
+
+    /* before the token's signature costs anything */
+    if (ngx_chat_limit_handshake(r, &wait) == NGX_BUSY) {
+        return ngx_chat_refuse_rate(r, wait);
     }
 
     conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
@@ -391,6 +401,24 @@ ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status, const char *why,
     }
 
     return status;
+}
+
+
+/* 429, with Retry-After in whole seconds, rounded up. */
+static ngx_int_t
+ngx_chat_refuse_rate(ngx_http_request_t *r, ngx_msec_t wait)
+{
+    u_char  *after;
+
+    after = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
+    if (after == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_sprintf(after, "%M%Z", (wait + 999) / 1000);
+
+    return ngx_chat_refuse(r, NGX_HTTP_TOO_MANY_REQUESTS, NULL,
+                           "Retry-After", (char *) after);
 }
 
 

@@ -29,8 +29,6 @@ static char *ngx_chat_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_chat_check_size(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_chat_check_seconds(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_chat_check_ttl(ngx_conf_t *cf, void *post, void *data);
-static char *ngx_chat_typing_rate(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static ngx_int_t ngx_chat_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_chat_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -155,13 +153,6 @@ static ngx_command_t  ngx_chat_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_chat_main_conf_t, shutdown_spread),
-      NULL },
-
-    { ngx_string("chat_typing_rate"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_chat_typing_rate,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_chat_loc_conf_t, typing_rate),
       NULL },
 
     { ngx_string("chat"),
@@ -437,7 +428,6 @@ ngx_chat_create_loc_conf(ngx_conf_t *cf)
     conf->max_message = NGX_CONF_UNSET_SIZE;
     conf->send_budget = NGX_CONF_UNSET_SIZE;
     conf->close_timeout = NGX_CONF_UNSET_MSEC;
-    conf->typing_rate = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -465,7 +455,6 @@ ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               256 * 1024);
     ngx_conf_merge_msec_value(conf->close_timeout, prev->close_timeout,
                               5000);
-    ngx_conf_merge_uint_value(conf->typing_rate, prev->typing_rate, 2);
 
     /* a key file named at an outer level is read there, once */
     if (conf->jwt_key_file.data == NULL) {
@@ -581,42 +570,6 @@ ngx_chat_check_ttl(ngx_conf_t *cf, void *post, void *data)
                            "value \"%M\" ms must be at least 3s", *mp);
         return NGX_CONF_ERROR;
     }
-
-    return NGX_CONF_OK;
-}
-
-
-/* chat_typing_rate 2r/s: typing frames a user may send a second. */
-static char *
-ngx_chat_typing_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_chat_loc_conf_t  *lcf = conf;
-
-    size_t      len;
-    ngx_int_t   rate;
-    ngx_str_t  *value;
-
-    if (lcf->typing_rate != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    len = value[1].len;
-
-    if (len > 3 && ngx_strncmp(value[1].data + len - 3, "r/s", 3) == 0) {
-        len -= 3;
-    }
-
-    rate = ngx_atoi(value[1].data, len);
-
-    if (rate == NGX_ERROR || rate > 1000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid rate \"%V\": expected 0r/s to 1000r/s",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    lcf->typing_rate = rate;
 
     return NGX_CONF_OK;
 }

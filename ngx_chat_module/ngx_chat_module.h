@@ -67,8 +67,6 @@ typedef struct {
     size_t                max_message;
     size_t                send_budget;
     ngx_msec_t            close_timeout;
-
-    ngx_uint_t            typing_rate;      /* per second, and the burst */
 } ngx_chat_loc_conf_t;
 
 
@@ -93,10 +91,6 @@ struct ngx_chat_user_s {
     ngx_str_node_t        sn;               /* sn.str: the user id */
     ngx_queue_t           conns;
     ngx_uint_t            state;            /* of its channel's SUBSCRIBE */
-
-    /* typing: a token bucket shared by the user's local devices */
-    ngx_msec_t            typing_last;
-    ngx_uint_t            typing_tokens;    /* in thousandths */
 
     u_char                name[CHAT_ID_MAX];
 };

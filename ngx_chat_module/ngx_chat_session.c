@@ -5,8 +5,12 @@
  */
 
 #include "ngx_chat_module.h"
+#include "ngx_chat_limit.h"
+#include "ngx_chat_stats.h"
 
 
+static ngx_uint_t ngx_chat_session_limited(ngx_chat_conn_t *cc,
+    chat_req_t *req);
 static void ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req);
 static void ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req);
 
@@ -43,6 +47,11 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
                        "chat: bad request: %s: %s", err.code, err.message);
         ngx_chat_session_error(cc, &req.id, err.code, err.message);
+        chat_req_free(&req);
+        return;
+    }
+
+    if (ngx_chat_session_limited(cc, &req)) {
         chat_req_free(&req);
         return;
     }
@@ -93,6 +102,56 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
 }
 
 
+/*
+ * Sends and group changes count against the user's send rate, before
+ * anything is reserved or produced. Past the limit: an error that says
+ * when to try again; past flood times the burst: the connection closes.
+ */
+static ngx_uint_t
+ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    json_t      *err;
+    ngx_int_t    rc;
+    ngx_msec_t   wait;
+
+    switch (req->type) {
+
+    case CHAT_REQ_SEND:
+    case CHAT_REQ_GROUP_CREATE:
+    case CHAT_REQ_GROUP_ADD:
+    case CHAT_REQ_GROUP_REMOVE:
+    case CHAT_REQ_GROUP_LEAVE:
+        break;
+
+    default:
+        return 0;
+    }
+
+    rc = ngx_chat_limit_send(cc->request, &cc->id.user, &wait);
+
+    if (rc == NGX_OK) {
+        return 0;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_FLOOD_CLOSED);
+        ngx_chat_ws_close(cc, CHAT_WS_CLOSE_POLICY, "rate limit exceeded");
+        return 1;
+    }
+
+    err = json_pack("{s:s, s:s, s:s, s:f}", "type", "error",
+                    "code", "rate_limited",
+                    "message", "too many requests, retry later",
+                    "retry_after", (double) wait / 1000);
+
+    if (err && req->id.len) {
+        json_object_set_new(err, "id", json_stringn(req->id.s, req->id.len));
+    }
+
+    (void) ngx_chat_session_reply(cc, err);
+
+    return 1;
+}
 
 
 static void

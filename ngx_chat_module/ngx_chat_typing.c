@@ -2,7 +2,8 @@
  * Typing (PROTOCOL.md 3 and 4): ephemeral, so it never touches the log or
  * the store. It is published straight to the recipients' channels, and
  * dropped, silently, whenever keeping it would cost more than it is worth:
- * past the user's rate, or when the Redis connection is behind.
+ * past the user's rate (chat_limit_typing, across the node's workers), or
+ * when the Redis connection is behind.
  *
  * In a group, the recipients are the current members: the set
  * chat:gm:<group> that the chat-workers keep in Redis as membership
@@ -12,6 +13,7 @@
  */
 
 #include "ngx_chat_module.h"
+#include "ngx_chat_limit.h"
 
 #include <openssl/sha.h>
 
@@ -51,7 +53,6 @@ typedef struct {
 } ngx_chat_typing_group_t;
 
 
-static ngx_uint_t ngx_chat_typing_allowed(ngx_chat_conn_t *cc);
 static void ngx_chat_typing_group(ngx_chat_conn_t *cc, chat_req_t *req,
     ngx_chat_redis_t *redis, u_char *frame, size_t len);
 static ngx_int_t ngx_chat_typing_group_eval(ngx_chat_redis_t *redis,
@@ -79,7 +80,8 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
     if (redis == NULL
         || ngx_chat_redis_behind(redis, NGX_CHAT_TYPING_SHED_BYTES,
                                  NGX_CHAT_TYPING_SHED_REPLIES)
-        || !ngx_chat_typing_allowed(cc))
+        || cc->user == NULL
+        || ngx_chat_limit_typing(cc->request, &cc->id.user) != NGX_OK)
     {
         return;
     }
@@ -215,41 +217,3 @@ ngx_chat_typing_group_reply(redisReply *reply, void *data)
     ngx_free(t);
 }
 
-
-/*
- * A token bucket per user on this worker, shared by the user's devices
- * here: chat_typing_rate tokens a second, as many at most.
- */
-static ngx_uint_t
-ngx_chat_typing_allowed(ngx_chat_conn_t *cc)
-{
-    ngx_uint_t        rate, cap;
-    ngx_msec_t        elapsed;
-    ngx_chat_user_t  *u;
-
-    u = cc->user;
-    rate = cc->conf->typing_rate;
-
-    if (u == NULL || rate == 0) {
-        return 0;
-    }
-
-    cap = rate * 1000;
-    elapsed = ngx_current_msec - u->typing_last;
-    u->typing_last = ngx_current_msec;
-
-    if (elapsed > 1000) {
-        u->typing_tokens = cap;
-
-    } else {
-        u->typing_tokens = ngx_min(cap, u->typing_tokens + elapsed * rate);
-    }
-
-    if (u->typing_tokens < 1000) {
-        return 0;
-    }
-
-    u->typing_tokens -= 1000;
-
-    return 1;
-}

@@ -11,6 +11,8 @@
  */
 
 #include "ngx_chat_module.h"
+#include "ngx_chat_limit.h"
+#include "ngx_chat_stats.h"
 
 
 /* Bytes one read event may consume before yielding to other connections. */
@@ -55,11 +57,16 @@ static u_char  ngx_chat_ws_buffer[16384];
  * response, early the bytes the client sent after its request head. Never
  * finalizes: it runs inside the content handler, so the first read and
  * write happen from posted events.
+ *
+ * A connection over the user's device cap is upgraded and closed at once
+ * (1008, no hello): a client that gets a plain HTTP error reconnects in a
+ * loop, one that gets a close code can tell the user why.
  */
 ngx_int_t
 ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     size_t early_len)
 {
+    ngx_int_t            devices;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
     ngx_pool_cleanup_t  *cln;
@@ -84,7 +91,11 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
         return NGX_ERROR;
     }
 
-    if (ngx_chat_session_start(cc) != NGX_OK) {
+    devices = ngx_chat_limit_devices(r, &cc->id.user);
+
+    if (devices == NGX_ERROR
+        || (devices == NGX_OK && ngx_chat_session_start(cc) != NGX_OK))
+    {
         return NGX_ERROR;
     }
 
@@ -116,7 +127,11 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
      * A handshake that completes in a worker already shutting down missed
      * ngx_close_idle_connections(): it is told to reconnect elsewhere.
      */
-    if (ngx_exiting || ngx_terminate) {
+    if (devices == NGX_BUSY) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_DEVICES_CLOSED);
+        ngx_chat_ws_close(cc, CHAT_WS_CLOSE_POLICY, "too many devices");
+
+    } else if (ngx_exiting || ngx_terminate) {
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "server going away");
 
     } else if (ngx_chat_users_add(cc) != NGX_OK) {

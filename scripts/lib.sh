@@ -463,7 +463,8 @@ chat_render_config() {
         "$CHAT_STATE_DIR/modules/ngx_chat_module.so"
     secret=$(chat_sed_escape "$CHAT_JWT_SECRET")
     brokers=$(chat_sed_escape "${CHAT_KAFKA_ADDRESS:-127.0.0.1:9092}")
-    sed -e "s|listen 127.0.0.1:8080;|listen $CHAT_ADDR:$CHAT_PORT;|" \
+    # listen options after the port (reuseport, ...) are kept
+    sed -e "s|listen 127.0.0.1:8080\([ ;]\)|listen $CHAT_ADDR:$CHAT_PORT\1|" \
         -e "s|chat_jwt_secret .*;|chat_jwt_secret \"$secret\";|" \
         -e "s|^\(\s*\)pid .*;|\1pid run/nginx.pid;|" \
         -e "s|^\(\s*\)chat_kafka_brokers .*;|\1chat_kafka_brokers $brokers;|" \

@@ -6,7 +6,11 @@ scripts/dev-up, in a fresh state directory on free ports, and yields a
 Stack. env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
 (a function str -> str) runs nginx with f(nginx.conf.example): the result
 is written to the state dir and passed to dev-up as CHAT_CONF_TEMPLATE,
-which it renders as usual (port, secret, pid file, brokers, Redis):
+which it renders as usual (port, secret, pid file, brokers, Redis).
+Unless limits=True, the example's per-user send limit is raised first (see
+ROOMY_SEND): tests of other features send bursts a client should not;
+test_limits.py tests the limits themselves.
+
 
   stack.port, stack.secret, stack.state_dir, stack.redis_port
   stack.token(user)                 a valid token for this stack's secret
@@ -60,6 +64,7 @@ SECRET = "e2e-stack-secret-7c1d9a4e2b6f8035a1"
 LOG_PROBLEMS = ("AddressSanitizer", "runtime error:", "[alert]")
 WORKER_READY = "chat-worker: ready"
 SYNC_SETTLE = 1.0 * SLOW
+ROOMY_SEND = "chat_limit_send rate=100000r/s burst=100000;"
 
 CONNECT_ERRORS = (OSError, asyncio.TimeoutError, AssertionError,
                   WebSocketException)
@@ -72,6 +77,13 @@ def dm(a, b):
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+def roomy_limits(text):
+    """nginx.conf.example with a send limit no test burst reaches."""
+    text, n = re.subn(r"chat_limit_send [^;]*;", ROOMY_SEND, text)
+    assert n == 1, "nginx.conf.example has no chat_limit_send line"
+    return text
 
 
 def worker_binary():
@@ -90,12 +102,13 @@ def require_programs():
 # ---------------------------------------------------------------- the stack
 
 class Stack:
-    def __init__(self, state_dir, workers=1, conf=None, env=None):
+    def __init__(self, state_dir, workers=1, conf=None, env=None, limits=False):
         self.state_dir = Path(state_dir)
         self.extra_env = dict(env or {})
         self.logs = self.state_dir / "logs"
         self.workers = workers
         self.conf = conf            # str -> str over nginx.conf.example, or None
+        self.limits = limits        # False: roomy_limits() first
         self.conf_template = self.state_dir / "nginx.conf.template"
         self.secret = SECRET
         self.port = free_port()
@@ -117,8 +130,7 @@ class Stack:
         # the stack is on loopback: a proxy of the machine is not in the way
         for name in ("no_proxy", "NO_PROXY"):
             env[name] = ",".join(filter(None, ["127.0.0.1,localhost", env.get(name)]))
-        if self.conf is not None:
-            env["CHAT_CONF_TEMPLATE"] = str(self.conf_template)
+        env["CHAT_CONF_TEMPLATE"] = str(self.conf_template)
         env.update(self.extra_env)
         if SANITIZED:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
@@ -148,9 +160,10 @@ class Stack:
     def up(self):
         require_programs()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        if self.conf is not None:
-            self.conf_template.write_text(
-                self.conf((REPO / "nginx.conf.example").read_text()))
+        text = (REPO / "nginx.conf.example").read_text()
+        if not self.limits:
+            text = roomy_limits(text)
+        self.conf_template.write_text(self.conf(text) if self.conf else text)
         offsets = self.log_offsets()
         rc, out = self._script("dev-up", UP_TIMEOUT)
         if rc != 0:
@@ -372,11 +385,13 @@ def _alive(pid):
 
 
 @contextlib.contextmanager
-def running_stack(directory, workers=1, warm_up=True, conf=None, env=None):
+def running_stack(directory, workers=1, warm_up=True, conf=None, env=None,
+                  limits=False):
     """A started stack (see Stack); dev-down and the log check afterwards.
     warm_up sends one message end to end first, so tests start on a
-    pipeline that is known to flow. conf, env: see the top of this file."""
-    stack = Stack(directory, workers, conf, env)
+    pipeline that is known to flow. conf, env, limits: see the top of this
+    file."""
+    stack = Stack(directory, workers, conf, env, limits)
     try:
         stack.up()
         if warm_up:

@@ -1,10 +1,10 @@
 """Typing indicators end to end (PROTOCOL.md 3 typing, 4): ephemeral
 frames to every device of the recipient only, rate-limited per user
-(chat_typing_rate, excess dropped silently), never stored or queued.
+(chat_limit_typing, excess dropped silently), never stored or queued.
 
-nginx runs nginx.conf.example (chat_typing_rate 2r/s on /chat) plus a
-location /chat-fast, the same with chat_typing_rate 1000r/s, for the
-latency measurement. Each test has users of its own (stack.names).
+nginx runs nginx.conf.example (chat_limit_typing rate=2r/s burst=4 on
+/chat) plus a location /chat-fast, the same with 1000r/s, for the latency
+measurement. The limit across workers is in test_limits.py. Each test has users of its own (stack.names).
 """
 
 import asyncio
@@ -19,22 +19,23 @@ import websockets
 from stack import SLOW, Client, dm, running_stack
 from wsclient import TIMEOUT, ws_uri
 
-RATE = 2                  # chat_typing_rate of /chat, r/s
+RATE = 2                  # chat_limit_typing of /chat: r/s, and burst
+BURST = 4
 FAST_PATH = "/chat-fast"
 FAST_RATE = 1000
 
 
 def typing_conf(text):
-    rate = re.search(r"chat_typing_rate (\S+);", text)
-    assert rate and rate.group(1) == "%dr/s" % RATE, \
+    rate = re.search(r"chat_limit_typing ([^;]+);", text)
+    assert rate and rate.group(1) == "rate=%dr/s burst=%d" % (RATE, BURST), \
         "nginx.conf.example changed: adapt typing_conf"
     fast = """
         location = %s {
             chat on;
-            chat_typing_rate %dr/s;
+            chat_limit_typing rate=%dr/s burst=%d;
         }
 
-        location = /chat/health {""" % (FAST_PATH, FAST_RATE)
+        location = /chat/health {""" % (FAST_PATH, FAST_RATE, FAST_RATE)
     text, n = re.subn(r"\n\s*location = /chat/health \{", fast, text, count=1)
     assert n == 1, "nginx.conf.example changed: adapt typing_conf"
     return text
@@ -127,7 +128,7 @@ def test_typing_over_the_rate_is_dropped_silently(stack):
         a = await stack.connect(alice, "laptop")
         b = await stack.connect(bob, "phone")
         await stack.settle()
-        for i in range(10):                    # at once: 10 against a burst of 2
+        for i in range(10):                    # at once: 10 against a burst of 4
             await a.send(typing(bob, "start" if i % 2 == 0 else "stop"))
         await alive(a, "after-burst")
         await b.wait_until(lambda: typings(b), 3, "a typing frame")
@@ -142,8 +143,9 @@ def test_typing_over_the_rate_is_dropped_silently(stack):
         return a, b, burst
     a, b, burst = asyncio.run(main())
 
-    assert RATE <= len(burst) <= RATE + 1, \
-        "%d of 10 typing frames sent at once passed a %dr/s limit" % (len(burst), RATE)
+    assert len(burst) == BURST + 1, \
+        "%d of 10 typing frames sent at once passed a %dr/s burst=%d limit" % (
+            len(burst), RATE, BURST)
     assert burst == [typing_frame(alice, bob, "start" if i % 2 == 0 else "stop")
                      for i in range(len(burst))], burst
     assert typings(b)[len(burst):] == [typing_frame(alice, bob, "start")], typings(b)
