@@ -7,6 +7,7 @@
 #include <ngx_sha1.h>
 
 #include "ngx_chat_module.h"
+#include "ngx_chat_stats.h"
 
 
 #define NGX_CHAT_SUBPROTOCOL     "chat.v1"
@@ -63,6 +64,15 @@ ngx_chat_handler(ngx_http_request_t *r)
     if (h.version.len != 2 || ngx_strncmp(h.version.data, "13", 2) != 0) {
         return ngx_chat_refuse(r, 426, "unsupported WebSocket version",
                                "Sec-WebSocket-Version", "13");
+    }
+
+    /* shedding: refused before the token costs anything to check */
+    if (ngx_chat_shed_level() >= NGX_CHAT_SHED_CONNECTIONS) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_CONNECTIONS);
+        ngx_chat_stat_inc(NGX_CHAT_STAT_REFUSED_503);
+
+        return ngx_chat_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+                               "Retry-After", NGX_CHAT_SHED_RETRY_AFTER);
     }
 
     conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);

@@ -136,6 +136,34 @@ static ngx_command_t  ngx_chat_commands[] = {
       offsetof(ngx_chat_main_conf_t, presence_grace),
       NULL },
 
+    { ngx_string("chat_shed_levels"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE5,
+      ngx_chat_shed_levels,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("chat_shed_loop_lag"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, shed_loop_lag),
+      NULL },
+
+    { ngx_string("chat_shed_redis_backlog"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, shed_redis_backlog),
+      NULL },
+
+    { ngx_string("chat_shed_flush"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, shed_flush),
+      NULL },
+
     { ngx_string("chat_typing_rate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_chat_typing_rate,
@@ -315,6 +343,9 @@ ngx_chat_create_main_conf(ngx_conf_t *cf)
     cmcf->sync_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->presence_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->presence_grace = NGX_CONF_UNSET_MSEC;
+    cmcf->shed_loop_lag = NGX_CONF_UNSET_MSEC;
+    cmcf->shed_redis_backlog = NGX_CONF_UNSET_SIZE;
+    cmcf->shed_flush = NGX_CONF_UNSET_MSEC;
 
     return cmcf;
 }
@@ -336,6 +367,7 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->sync_timeout, 5000);
     ngx_conf_init_msec_value(cmcf->presence_ttl, 30000);
     ngx_conf_init_msec_value(cmcf->presence_grace, 10000);
+    ngx_chat_shed_init_conf(cmcf);
 
     return NGX_CONF_OK;
 }
@@ -748,7 +780,11 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_chat_users_init(cycle, ngx_chat_main_conf);
+    if (ngx_chat_users_init(cycle, ngx_chat_main_conf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_chat_shed_init(cycle, ngx_chat_main_conf);
 }
 
 
@@ -759,6 +795,7 @@ ngx_chat_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_chat_shed_exit();
     ngx_chat_presence_exit();
     ngx_chat_users_exit();
     ngx_chat_kafka_exit(ngx_chat_main_conf->kafka_flush_timeout);

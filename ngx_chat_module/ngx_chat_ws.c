@@ -11,6 +11,7 @@
  */
 
 #include "ngx_chat_module.h"
+#include "ngx_chat_stats.h"
 
 
 /* Bytes one read event may consume before yielding to other connections. */
@@ -646,6 +647,8 @@ ngx_chat_ws_flush(ngx_chat_conn_t *cc)
         while (cc->out != cl) {
             next = cc->out->next;
             cc->out_bytes -= cc->out->buf->end - cc->out->buf->start;
+            ngx_chat_gauge_add(NGX_CHAT_GAUGE_SEND_QUEUED,
+                               -(cc->out->buf->end - cc->out->buf->start));
             ngx_free(cc->out);
             cc->out = next;
         }
@@ -716,6 +719,8 @@ ngx_chat_ws_enqueue(ngx_chat_conn_t *cc, ngx_chain_t *cl)
     *cc->out_tail = cl;
     cc->out_tail = &cl->next;
     cc->out_bytes += cl->buf->end - cl->buf->start;
+    ngx_chat_gauge_add(NGX_CHAT_GAUGE_SEND_QUEUED,
+                       cl->buf->end - cl->buf->start);
 
     if (!cc->connection->write->posted) {
         ngx_post_event(cc->connection->write, &ngx_posted_events);
@@ -738,6 +743,8 @@ ngx_chat_ws_drop_unsent(ngx_chat_conn_t *cc)
     for (cl = *keep; cl; cl = next) {
         next = cl->next;
         cc->out_bytes -= cl->buf->end - cl->buf->start;
+        ngx_chat_gauge_add(NGX_CHAT_GAUGE_SEND_QUEUED,
+                           -(cl->buf->end - cl->buf->start));
         ngx_free(cl);
     }
 
@@ -792,5 +799,7 @@ ngx_chat_ws_cleanup(void *data)
     }
 
     cc->out = NULL;
+    ngx_chat_gauge_add(NGX_CHAT_GAUGE_SEND_QUEUED, -(ngx_int_t) cc->out_bytes);
+    cc->out_bytes = 0;
     ngx_chat_ws_message_done(cc);
 }
