@@ -18,14 +18,18 @@ chat_shed_pressure(uint64_t value, uint64_t limit)
 }
 
 
-/* How many levels start at or below pressure. */
+/* How many levels start at or below pressure, each start lowered by
+ * margin percent. */
 static unsigned
-chat_shed_reached(const chat_shed_conf_t *conf, unsigned pressure)
+chat_shed_reached(const chat_shed_conf_t *conf, unsigned pressure,
+    unsigned margin)
 {
     unsigned  n;
 
-    for (n = 0; n < CHAT_SHED_LEVELS && conf->start[n] <= pressure; n++) {
-        /* void */
+    for (n = 0; n < CHAT_SHED_LEVELS; n++) {
+        if (conf->start[n] - conf->start[n] * margin / 100 > pressure) {
+            break;
+        }
     }
 
     return n;
@@ -38,7 +42,7 @@ chat_shed_step(const chat_shed_conf_t *conf, chat_shed_state_t *st,
 {
     unsigned  up, down;
 
-    up = chat_shed_reached(conf, pressure);
+    up = chat_shed_reached(conf, pressure, 0);
 
     if (up > st->level) {
         st->level = up;
@@ -51,7 +55,7 @@ chat_shed_step(const chat_shed_conf_t *conf, chat_shed_state_t *st,
     }
 
     /* a level is kept while the pressure is within margin of its start */
-    down = chat_shed_reached(conf, pressure + conf->margin);
+    down = chat_shed_reached(conf, pressure, conf->margin);
 
     if (down >= st->level) {
         return 0;

@@ -4,7 +4,8 @@
  * hysteresis so the level does not flap around a threshold:
  *
  *   - up at once, to the highest level whose start the pressure reached;
- *   - down only once the pressure is margin below a level's start, and not
+ *   - down only once the pressure is margin percent below a level's start
+ *     (relative, so a level that starts low can still be left), and not
  *     sooner than hold_ms after the level last changed.
  *
  * Pure: no clock of its own and no I/O, so it is unit-tested alone.
@@ -22,7 +23,7 @@
 
 typedef struct {
     unsigned   start[CHAT_SHED_LEVELS];  /* ascending, in thousandths */
-    unsigned   margin;                   /* thousandths */
+    unsigned   margin;                   /* percent of a level's start */
     uint64_t   hold_ms;
 } chat_shed_conf_t;
 

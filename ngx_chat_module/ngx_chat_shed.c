@@ -36,7 +36,7 @@
 
 #define NGX_CHAT_SHED_TICK          100     /* ms between measurements */
 #define NGX_CHAT_SHED_HOLD          1000    /* ms at a level before lower */
-#define NGX_CHAT_SHED_MARGIN        100     /* thousandths below a start */
+#define NGX_CHAT_SHED_MARGIN        10      /* % below a start to leave */
 #define NGX_CHAT_SHED_LAG_SAMPLES   3
 #define NGX_CHAT_SHED_REPLY_BYTES   16      /* a reply owed weighs this */
 #define NGX_CHAT_SHED_RECEIPTS_MAX  16      /* held per connection */

@@ -5,7 +5,7 @@
 
 
 static const chat_shed_conf_t  conf = {
-    { 500, 600, 700, 800, 900 }, 100, 1000
+    { 500, 600, 700, 800, 900 }, 10, 1000
 };
 
 
@@ -50,11 +50,11 @@ TEST(test_shed_lowers_only_after_hold_and_below_margin)
     CHECK_EQ(chat_shed_step(&conf, &st, 0, 999, 1), 0);
     CHECK_EQ(st.level, 3);
 
-    /* after it, but within the margin of level 3's start (700 - 100) */
+    /* after it, but within the margin of level 3's start (700 - 10%) */
     CHECK_EQ(chat_shed_step(&conf, &st, 650, 1000, 1), 0);
     CHECK_EQ(st.level, 3);
 
-    /* 590: out of level 3's margin, still within level 2's (600 - 100) */
+    /* 590: out of level 3's margin, still within level 2's (600 - 10%) */
     CHECK_EQ(chat_shed_step(&conf, &st, 590, 1000, 1), 1);
     CHECK_EQ(st.level, 2);
     CHECK_EQ(st.since, 1000);
@@ -85,6 +85,20 @@ TEST(test_shed_does_not_flap_around_a_threshold)
 }
 
 
+TEST(test_shed_a_level_that_starts_low_can_be_left)
+{
+    chat_shed_conf_t   c = { { 100, 200, 300, 400, 500 }, 10, 0 };
+    chat_shed_state_t  st = { 0, 0 };
+
+    (void) chat_shed_step(&c, &st, 100, 1, 1);
+    CHECK_EQ(st.level, 1);
+
+    CHECK_EQ(chat_shed_step(&c, &st, 90, 2, 1), 0);
+    CHECK_EQ(chat_shed_step(&c, &st, 89, 3, 1), 1);
+    CHECK_EQ(st.level, 0);
+}
+
+
 TEST(test_shed_unused_levels_are_never_reached)
 {
     chat_shed_conf_t   c = { { 200, 400, 1001, 2001, 2001 }, 0, 0 };
@@ -102,6 +116,7 @@ main(void)
     RUN(test_shed_rises_at_once_to_the_level_reached);
     RUN(test_shed_lowers_only_after_hold_and_below_margin);
     RUN(test_shed_does_not_flap_around_a_threshold);
+    RUN(test_shed_a_level_that_starts_low_can_be_left);
     RUN(test_shed_unused_levels_are_never_reached);
 
     return test_summary("test_shed");
