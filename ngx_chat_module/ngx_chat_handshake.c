@@ -70,7 +70,14 @@ ngx_chat_handler(ngx_http_request_t *r)
                                "Sec-WebSocket-Version", "13");
     }
 
-    /* before the token's signature costs anything */
+    /* shedding, then the address's rate: before the token costs anything */
+    if (ngx_chat_shed_level() >= NGX_CHAT_SHED_CONNECTIONS) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_CONNECTIONS);
+
+        return ngx_chat_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+                               "Retry-After", NGX_CHAT_SHED_RETRY_AFTER);
+    }
+
     if (ngx_chat_limit_handshake(r, &wait) == NGX_BUSY) {
         return ngx_chat_refuse_rate(r, wait);
     }

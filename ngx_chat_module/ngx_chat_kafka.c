@@ -24,6 +24,7 @@ static ngx_int_t ngx_chat_kafka_configure(rd_kafka_conf_t *conf,
     ngx_chat_main_conf_t *cmcf, ngx_log_t *log);
 static ngx_int_t ngx_chat_kafka_set(rd_kafka_conf_t *conf, const char *name,
     ngx_str_t *value, ngx_log_t *log);
+static void ngx_chat_kafka_read_max(rd_kafka_conf_t *conf);
 static void ngx_chat_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     void *opaque);
 static void ngx_chat_kafka_error(rd_kafka_t *rk, int err, const char *reason,
@@ -43,6 +44,7 @@ typedef struct {
     ngx_socket_t         notify_write;
     ngx_event_t          backstop;
     ngx_log_t           *log;
+    ngx_uint_t           max_messages; /* its queue's, for shedding */
     ngx_uint_t           brokers_down:1;
     ngx_uint_t           probing:1;    /* one write in flight while down */
     ngx_uint_t           exiting:1;
@@ -74,6 +76,8 @@ ngx_chat_kafka_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
         rd_kafka_conf_destroy(conf);
         return NGX_ERROR;
     }
+
+    ngx_chat_kafka_read_max(conf);
 
     ngx_chat_kafka.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
                                      sizeof(errstr));
@@ -230,6 +234,42 @@ ngx_chat_kafka_set(rd_kafka_conf_t *conf, const char *name, ngx_str_t *value,
 }
 
 
+/* The queue's bound in effect, whoever set it (chat_kafka_option too). */
+static void
+ngx_chat_kafka_read_max(rd_kafka_conf_t *conf)
+{
+    char       v[32];
+    size_t     n;
+    ngx_int_t  max;
+
+    n = sizeof(v);
+
+    if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", v, &n)
+        != RD_KAFKA_CONF_OK)
+    {
+        return;
+    }
+
+    max = ngx_atoi((u_char *) v, ngx_strlen(v));
+    ngx_chat_kafka.max_messages = max > 0 ? max : 0;
+}
+
+
+/* Writes queued and not yet reported, and how many the queue takes. */
+void
+ngx_chat_kafka_queue(ngx_uint_t *queued, ngx_uint_t *limit)
+{
+    if (ngx_chat_kafka.rk == NULL) {
+        *queued = 0;
+        *limit = 0;
+        return;
+    }
+
+    *queued = rd_kafka_outq_len(ngx_chat_kafka.rk);
+    *limit = ngx_chat_kafka.max_messages;
+}
+
+
 /*
  * 1 when a write can be produced now. While every broker is down, one
  * write at a time still goes (a real client write, not a made-up probe):
@@ -276,8 +316,7 @@ ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len, void *opaque)
     }
 
     ngx_chat_stat_inc(NGX_CHAT_STAT_KAFKA_PRODUCED);
-    ngx_chat_gauge_set(NGX_CHAT_GAUGE_KAFKA_QUEUE,
-                       rd_kafka_outq_len(ngx_chat_kafka.rk));
+    ngx_chat_shed_check();
 
     return NGX_OK;
 }
@@ -303,8 +342,6 @@ ngx_chat_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
         ngx_chat_stat_inc(NGX_CHAT_STAT_KAFKA_DELIVERED);
         ngx_chat_stat_latency(rd_kafka_message_latency(msg) / 1000);
     }
-
-    ngx_chat_gauge_set(NGX_CHAT_GAUGE_KAFKA_QUEUE, rd_kafka_outq_len(rk));
 
     ngx_chat_kafka.probing = 0;
 

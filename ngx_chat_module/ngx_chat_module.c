@@ -155,6 +155,34 @@ static ngx_command_t  ngx_chat_commands[] = {
       offsetof(ngx_chat_main_conf_t, shutdown_spread),
       NULL },
 
+    { ngx_string("chat_shed_levels"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE5,
+      ngx_chat_shed_levels,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("chat_shed_loop_lag"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, shed_loop_lag),
+      NULL },
+
+    { ngx_string("chat_shed_redis_backlog"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, shed_redis_backlog),
+      NULL },
+
+    { ngx_string("chat_shed_flush"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, shed_flush),
+      NULL },
+
     { ngx_string("chat"),
       NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_chat_enable,
@@ -330,6 +358,9 @@ ngx_chat_create_main_conf(ngx_conf_t *cf)
     cmcf->presence_grace = NGX_CONF_UNSET_MSEC;
     cmcf->registry = NGX_CONF_UNSET;
     cmcf->shutdown_spread = NGX_CONF_UNSET_MSEC;
+    cmcf->shed_loop_lag = NGX_CONF_UNSET_MSEC;
+    cmcf->shed_redis_backlog = NGX_CONF_UNSET_SIZE;
+    cmcf->shed_flush = NGX_CONF_UNSET_MSEC;
 
     return cmcf;
 }
@@ -353,6 +384,7 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->presence_grace, 10000);
     ngx_conf_init_value(cmcf->registry, 1);
     ngx_conf_init_msec_value(cmcf->shutdown_spread, 5000);
+    ngx_chat_shed_init_conf(cmcf);
 
     return ngx_chat_registry_init_conf(cf, cmcf);
 }
@@ -728,7 +760,11 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_chat_users_init(cycle, ngx_chat_main_conf);
+    if (ngx_chat_users_init(cycle, ngx_chat_main_conf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_chat_shed_init(cycle, ngx_chat_main_conf);
 }
 
 
@@ -739,6 +775,7 @@ ngx_chat_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_chat_shed_exit();
     ngx_chat_presence_exit();
     ngx_chat_users_exit();
     ngx_chat_kafka_exit(ngx_chat_main_conf->kafka_flush_timeout);

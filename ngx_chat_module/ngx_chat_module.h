@@ -46,6 +46,12 @@ typedef struct {
     ngx_flag_t            registry;
 
     ngx_msec_t            shutdown_spread;
+
+    /* shedding (ngx_chat_shed.c): where each level starts, the limits */
+    ngx_uint_t            shed_levels[5];   /* thousandths; [0] 0: unset */
+    ngx_msec_t            shed_loop_lag;
+    size_t                shed_redis_backlog;
+    ngx_msec_t            shed_flush;
 } ngx_chat_main_conf_t;
 
 
@@ -84,6 +90,7 @@ typedef struct ngx_chat_conn_s  ngx_chat_conn_t;
 typedef struct ngx_chat_user_s  ngx_chat_user_t;
 typedef struct ngx_chat_held_s  ngx_chat_held_t;
 typedef struct ngx_chat_sync_after_s  ngx_chat_sync_after_t;
+typedef struct ngx_chat_shed_receipts_s  ngx_chat_shed_receipts_t;
 
 
 /* A user with connections on this worker (ngx_chat_users.c). */
@@ -159,6 +166,9 @@ struct ngx_chat_conn_s {
     ngx_queue_t           watching;
     ngx_uint_t            nwatching;
 
+    /* receipts held back while shedding (ngx_chat_shed.c) */
+    ngx_chat_shed_receipts_t *shed_receipts;
+
     chat_ws_parser_t      parser;
 
     /* bytes the client sent with its request head, not parsed yet */
@@ -231,6 +241,7 @@ ngx_int_t ngx_chat_session_reply(ngx_chat_conn_t *cc, json_t *json);
 /* ngx_chat_writes.c */
 void ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_writes_receipt_now(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_sync(ngx_chat_conn_t *cc);
@@ -261,6 +272,7 @@ void ngx_chat_presence_on_sub_ready(void);
 /* payload NULL: the channel's subscription was confirmed */
 ngx_int_t ngx_chat_presence_on_message(ngx_str_t *channel,
     ngx_str_t *payload);
+void ngx_chat_presence_flush(void);
 
 /* ngx_chat_registry.c */
 char *ngx_chat_registry_init_conf(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
@@ -276,6 +288,7 @@ ngx_int_t ngx_chat_kafka_available(void);
 ngx_int_t ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len,
     void *opaque);
 void ngx_chat_kafka_exit(ngx_msec_t flush_timeout);
+void ngx_chat_kafka_queue(ngx_uint_t *queued, ngx_uint_t *limit);
 
 /* ngx_chat_users.c */
 ngx_int_t ngx_chat_users_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
@@ -289,6 +302,30 @@ ngx_chat_redis_t *ngx_chat_users_subscriber(void);
 ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
 ngx_chat_user_t *ngx_chat_users_first(void);
 ngx_chat_user_t *ngx_chat_users_next(ngx_chat_user_t *u);
+
+/* ngx_chat_shed.c: what each shed level adds, in order */
+#define NGX_CHAT_SHED_TYPING       1    /* typing dropped */
+#define NGX_CHAT_SHED_PRESENCE     2    /* presence coalesced */
+#define NGX_CHAT_SHED_RECEIPTS     3    /* receipts coalesced */
+#define NGX_CHAT_SHED_CONNECTIONS  4    /* new connections refused, 503 */
+#define NGX_CHAT_SHED_SENDS        5    /* sends answered "unavailable" */
+
+#define NGX_CHAT_SHED_RETRY_AFTER  "5"  /* seconds, for a refused handshake */
+
+/* a low-priority frame is not queued to a socket already this full */
+#define ngx_chat_shed_socket_busy(cc)                                         \
+    ((cc)->out_bytes > (cc)->conf->send_budget / 2)
+
+char *ngx_chat_shed_levels(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+void ngx_chat_shed_init_conf(ngx_chat_main_conf_t *cmcf);
+ngx_int_t ngx_chat_shed_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
+void ngx_chat_shed_exit(void);
+ngx_uint_t ngx_chat_shed_level(void);
+void ngx_chat_shed_check(void);
+void ngx_chat_shed_arm_flush(void);
+ngx_int_t ngx_chat_shed_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_shed_conn_closed(ngx_chat_conn_t *cc);
+ngx_uint_t ngx_chat_shed_drop_live(ngx_chat_conn_t *cc, ngx_str_t *frame);
 
 /* ngx_chat_module.c */
 ngx_str_t *ngx_chat_new_conn_id(ngx_pool_t *pool, uint64_t *num);

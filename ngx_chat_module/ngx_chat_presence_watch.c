@@ -7,9 +7,15 @@
  * "chat:pr:<user>" (once per worker) and read the current state once the
  * subscription is confirmed. Announcements carry a version, so a state
  * read and an announcement that cross are put back in order here.
+ *
+ * While shedding (level 2, ngx_chat_shed.c) a new state of a user already
+ * known is kept, not told: the watch is held, and the flush tells each
+ * watcher the newest state only, the flaps between are never sent. A
+ * watcher whose socket is over half its budget is skipped the same way.
  */
 
 #include "ngx_chat_module.h"
+#include "ngx_chat_stats.h"
 #include "ngx_chat_presence_lua.h"
 
 
@@ -31,6 +37,8 @@ typedef struct {
     ngx_chat_watch_state_e  state;
     ngx_uint_t              refs;            /* reads in flight, walks */
     int64_t                 version;         /* of frame; -1: none yet */
+    ngx_queue_t             held;            /* in ngx_chat_presence_held */
+    unsigned                is_held:1;
     size_t                  frame_len;
     u_char                  frame[NGX_CHAT_PRESENCE_FRAME_LEN];
     u_char                  name[CHAT_ID_MAX];
@@ -58,12 +66,14 @@ static void ngx_chat_presence_update(ngx_chat_watch_t *watch,
     int64_t version, u_char *frame, size_t len);
 static void ngx_chat_presence_release(ngx_chat_watch_t *watch);
 static ngx_chat_watch_t *ngx_chat_presence_lookup(ngx_str_t *user);
+static void ngx_chat_presence_hold(ngx_chat_watch_t *watch);
 static ngx_int_t ngx_chat_presence_user_of(ngx_str_t *channel,
     ngx_str_t *user);
 
 
 static ngx_rbtree_t       ngx_chat_presence_watches;
 static ngx_rbtree_node_t  ngx_chat_presence_watches_sentinel;
+static ngx_queue_t        ngx_chat_presence_held;
 
 
 void
@@ -72,6 +82,7 @@ ngx_chat_presence_watch_init(void)
     ngx_rbtree_init(&ngx_chat_presence_watches,
                     &ngx_chat_presence_watches_sentinel,
                     ngx_str_rbtree_insert_value);
+    ngx_queue_init(&ngx_chat_presence_held);
 }
 
 
@@ -232,6 +243,10 @@ ngx_chat_presence_release(ngx_chat_watch_t *watch)
 {
     if (!ngx_queue_empty(&watch->watchers) || watch->refs) {
         return;
+    }
+
+    if (watch->is_held) {
+        ngx_queue_remove(&watch->held);
     }
 
     if (watch->state != NGX_CHAT_WATCH_UNSUBSCRIBED) {
@@ -416,6 +431,7 @@ static void
 ngx_chat_presence_update(ngx_chat_watch_t *watch, int64_t version,
     u_char *frame, size_t len)
 {
+    ngx_uint_t           known;
     ngx_queue_t         *q, *next;
     ngx_chat_watcher_t  *w;
 
@@ -426,9 +442,21 @@ ngx_chat_presence_update(ngx_chat_watch_t *watch, int64_t version,
             return;
         }
 
+        known = watch->version >= 0;
+
         watch->version = version;
         watch->frame_len = len;
         ngx_memcpy(watch->frame, frame, len);
+
+        if (known && ngx_chat_shed_level() >= NGX_CHAT_SHED_PRESENCE) {
+            if (watch->is_held) {
+                /* the state held before is never told: coalesced */
+                ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_PRESENCE);
+            }
+
+            ngx_chat_presence_hold(watch);
+            return;
+        }
     }
 
     if (watch->version < 0) {
@@ -447,6 +475,12 @@ ngx_chat_presence_update(ngx_chat_watch_t *watch, int64_t version,
         w = ngx_queue_data(q, ngx_chat_watcher_t, in_watch);
 
         if (w->told < watch->version) {
+            if (ngx_chat_shed_socket_busy(w->conn)) {
+                ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_PRESENCE);
+                ngx_chat_presence_hold(watch);
+                continue;
+            }
+
             w->told = watch->version;
             (void) ngx_chat_ws_send(w->conn, CHAT_WS_OP_TEXT, watch->frame,
                                     watch->frame_len);
@@ -455,6 +489,47 @@ ngx_chat_presence_update(ngx_chat_watch_t *watch, int64_t version,
 
     watch->refs--;
     ngx_chat_presence_release(watch);
+}
+
+
+static void
+ngx_chat_presence_hold(ngx_chat_watch_t *watch)
+{
+    if (!watch->is_held) {
+        watch->is_held = 1;
+        ngx_queue_insert_tail(&ngx_chat_presence_held, &watch->held);
+        ngx_chat_shed_arm_flush();
+    }
+}
+
+
+/*
+ * Tells every held watch's watchers its newest state. A watch held again
+ * meanwhile (a socket still busy) waits for the next flush.
+ */
+void
+ngx_chat_presence_flush(void)
+{
+    ngx_queue_t        *q, held;
+    ngx_chat_watch_t   *watch;
+
+    if (ngx_queue_empty(&ngx_chat_presence_held)) {
+        return;
+    }
+
+    ngx_queue_init(&held);
+    ngx_queue_add(&held, &ngx_chat_presence_held);
+    ngx_queue_init(&ngx_chat_presence_held);
+
+    while (!ngx_queue_empty(&held)) {
+        q = ngx_queue_head(&held);
+        ngx_queue_remove(q);
+
+        watch = ngx_queue_data(q, ngx_chat_watch_t, held);
+        watch->is_held = 0;
+
+        ngx_chat_presence_update(watch, watch->version, NULL, 0);
+    }
 }
 
 

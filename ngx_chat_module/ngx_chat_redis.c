@@ -5,8 +5,7 @@
  * reconnect with exponential backoff and jitter. Nothing here blocks.
  */
 
-#include "ngx_chat_redis.h"
-#include "ngx_chat_stats.h"
+#include "ngx_chat_module.h"
 
 
 #define NGX_CHAT_REDIS_BACKOFF_MIN  100
@@ -179,6 +178,9 @@ ngx_chat_redis_command(ngx_chat_redis_t *redis,
     if (!redis->peer.connection->write->posted) {
         ngx_post_event(redis->peer.connection->write, &ngx_posted_events);
     }
+
+    /* a burst of commands raises the shed level at once */
+    ngx_chat_shed_check();
 
     return NGX_OK;
 }
@@ -501,13 +503,12 @@ ngx_chat_redis_retry_handler(ngx_event_t *ev)
 }
 
 
-ngx_uint_t
-ngx_chat_redis_behind(ngx_chat_redis_t *redis, size_t bytes,
-    ngx_uint_t replies)
+void
+ngx_chat_redis_backlog(ngx_chat_redis_t *redis, size_t *bytes,
+    ngx_uint_t *replies)
 {
-    return !redis->ready
-           || redis->out_len - redis->out_pos > bytes
-           || redis->cb_count > replies;
+    *bytes = redis->ready ? redis->out_len - redis->out_pos : 0;
+    *replies = redis->ready ? redis->cb_count : 0;
 }
 
 

@@ -87,13 +87,9 @@ ngx_int_t ngx_chat_redis_command(ngx_chat_redis_t *redis,
     ngx_chat_redis_reply_pt handler, void *data, ngx_uint_t argc,
     ngx_str_t *argv);
 
-/*
- * Whether the connection is behind: not ready, or more bytes queued and
- * not written than bytes, or more replies awaited than replies. What is
- * worth little when late (typing) is dropped rather than queued then.
- */
-ngx_uint_t ngx_chat_redis_behind(ngx_chat_redis_t *redis, size_t bytes,
-    ngx_uint_t replies);
+/* Bytes queued and not written, and replies awaited (shedding). */
+void ngx_chat_redis_backlog(ngx_chat_redis_t *redis, size_t *bytes,
+    ngx_uint_t *replies);
 
 /* Writes what is queued now, without waiting (at worker exit). */
 void ngx_chat_redis_flush_now(ngx_chat_redis_t *redis);

@@ -14,12 +14,11 @@
 
 #include "ngx_chat_module.h"
 #include "ngx_chat_limit.h"
+#include "ngx_chat_stats.h"
 
 #include <openssl/sha.h>
 
 
-#define NGX_CHAT_TYPING_SHED_BYTES    (64 * 1024)
-#define NGX_CHAT_TYPING_SHED_REPLIES  4096
 #define NGX_CHAT_TYPING_FRAME_LEN                                            \
     (sizeof("*\n{\"type\":\"typing\",\"conv\":\"\",\"from\":\"\","           \
             "\"state\":\"start\"}") + CHAT_CONV_MAX + CHAT_ID_MAX)
@@ -77,12 +76,17 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
 
     redis = ngx_chat_users_redis();
 
-    if (redis == NULL
-        || ngx_chat_redis_behind(redis, NGX_CHAT_TYPING_SHED_BYTES,
-                                 NGX_CHAT_TYPING_SHED_REPLIES)
-        || cc->user == NULL
-        || ngx_chat_limit_typing(cc->request, &cc->id.user) != NGX_OK)
-    {
+    if (redis == NULL || cc->user == NULL) {
+        return;
+    }
+
+    /* the first thing shed (ngx_chat_shed.c) */
+    if (ngx_chat_shed_level() >= NGX_CHAT_SHED_TYPING) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_TYPING);
+        return;
+    }
+
+    if (ngx_chat_limit_typing(cc->request, &cc->id.user) != NGX_OK) {
         return;
     }
 

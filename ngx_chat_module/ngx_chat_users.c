@@ -173,6 +173,8 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
         return;
     }
 
+    ngx_chat_shed_conn_closed(cc);
+
     cc->registered = 0;
     ngx_rbtree_delete(&ngx_chat_users.conns, &cc->node);
 
@@ -497,6 +499,10 @@ ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
                        sizeof(NGX_CHAT_SYNC_MORE) - 1) == 0)
     {
         ngx_chat_writes_sync_more(cc, frame);
+        return;
+    }
+
+    if (live && ngx_chat_shed_drop_live(cc, frame)) {
         return;
     }
 

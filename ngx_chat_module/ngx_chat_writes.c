@@ -6,6 +6,7 @@
  */
 
 #include "ngx_chat_module.h"
+#include "ngx_chat_stats.h"
 
 #include <openssl/rand.h>
 
@@ -33,6 +34,15 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
     json_t            *media;
     chat_str_t         self;
     ngx_chat_write_t  *w;
+
+    /* shedding's last level: nothing reserved, nothing produced */
+    if (ngx_chat_shed_level() >= NGX_CHAT_SHED_SENDS) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_SENDS);
+        ngx_chat_session_error(cc, &req->id, "unavailable",
+                               "the server is overloaded; "
+                               "retry later with the same id");
+        return;
+    }
 
     w = ngx_chat_writes_new(cc, req->group.len ? NGX_CHAT_WRITE_GROUP_SEND
                                                : NGX_CHAT_WRITE_SEND,
@@ -189,9 +199,21 @@ ngx_chat_writes_dedupe_reply(redisReply *reply, void *data)
 }
 
 
-/* A read (or delivered) watermark, ordered with the conversation's log. */
+/*
+ * A read (or delivered) watermark, ordered with the conversation's log;
+ * while shedding, held and coalesced a while (ngx_chat_shed.c).
+ */
 void
 ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    if (ngx_chat_shed_receipt(cc, req) != NGX_OK) {
+        ngx_chat_writes_receipt_now(cc, req);
+    }
+}
+
+
+void
+ngx_chat_writes_receipt_now(ngx_chat_conn_t *cc, chat_req_t *req)
 {
     ngx_chat_write_t  *w;
 

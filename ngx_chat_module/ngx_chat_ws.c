@@ -708,6 +708,8 @@ ngx_chat_ws_flush(ngx_chat_conn_t *cc)
         while (cc->out != cl) {
             next = cc->out->next;
             cc->out_bytes -= cc->out->buf->end - cc->out->buf->start;
+            ngx_chat_gauge_add(NGX_CHAT_GAUGE_SEND_QUEUED,
+                               -(cc->out->buf->end - cc->out->buf->start));
             ngx_free(cc->out);
             cc->out = next;
         }
@@ -778,6 +780,8 @@ ngx_chat_ws_enqueue(ngx_chat_conn_t *cc, ngx_chain_t *cl)
     *cc->out_tail = cl;
     cc->out_tail = &cl->next;
     cc->out_bytes += cl->buf->end - cl->buf->start;
+    ngx_chat_gauge_add(NGX_CHAT_GAUGE_SEND_QUEUED,
+                       cl->buf->end - cl->buf->start);
 
     if (!cc->connection->write->posted) {
         ngx_post_event(cc->connection->write, &ngx_posted_events);
@@ -800,6 +804,8 @@ ngx_chat_ws_drop_unsent(ngx_chat_conn_t *cc)
     for (cl = *keep; cl; cl = next) {
         next = cl->next;
         cc->out_bytes -= cl->buf->end - cl->buf->start;
+        ngx_chat_gauge_add(NGX_CHAT_GAUGE_SEND_QUEUED,
+                           -(cl->buf->end - cl->buf->start));
         ngx_free(cl);
     }
 
@@ -855,5 +861,7 @@ ngx_chat_ws_cleanup(void *data)
     }
 
     cc->out = NULL;
+    ngx_chat_gauge_add(NGX_CHAT_GAUGE_SEND_QUEUED, -(ngx_int_t) cc->out_bytes);
+    cc->out_bytes = 0;
     ngx_chat_ws_message_done(cc);
 }

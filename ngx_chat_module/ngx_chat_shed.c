@@ -1,0 +1,500 @@
+/*
+ * Priority shedding (DESIGN.md "The edge sheds before it breaks"): each
+ * nginx worker measures its own pressure and sheds what is worth least
+ * first, so that durable messages keep going as long as they can.
+ *
+ * The signals, each in thousandths of its limit:
+ *   - the Kafka producer's queue: rd_kafka_outq_len() over the producer's
+ *     queue.buffering.max.messages;
+ *   - the Redis command connection's backlog: bytes not written yet over
+ *     chat_shed_redis_backlog, or replies owed over a sixteenth of it;
+ *   - the event loop's lag: how late a 100 ms timer fires, the smallest of
+ *     its last three measurements (a single stall is over by the time it
+ *     is seen; a loop that stays late is the pressure) over
+ *     chat_shed_loop_lag.
+ * The pressure is the highest of them; chat_shed_levels says where each
+ * level starts (chat_shed_level.c adds the hysteresis). The level is
+ * measured on the timer, and checked again, cheaply and only upwards,
+ * whenever a Kafka write or a Redis command is queued, so that a burst
+ * raises it at once.
+ *
+ * The per-socket send queue is a signal of that socket only: a typing or
+ * presence frame is not queued to a socket already over half its
+ * chat_send_budget (ngx_chat_shed_socket_busy).
+ *
+ * Levels: 1 typing dropped, 2 presence updates coalesced (in
+ * ngx_chat_presence_watch.c), 3 receipts coalesced (here), 4 new
+ * connections refused 503, 5 sends answered "unavailable". What is held
+ * is delivered by a flush timer (chat_shed_flush), and at once when the
+ * level falls below its own.
+ */
+
+#include "ngx_chat_module.h"
+#include "ngx_chat_stats.h"
+#include "chat_shed_level.h"
+
+
+#define NGX_CHAT_SHED_TICK          100     /* ms between measurements */
+#define NGX_CHAT_SHED_HOLD          1000    /* ms at a level before lower */
+#define NGX_CHAT_SHED_MARGIN        10      /* % below a start to leave */
+#define NGX_CHAT_SHED_LAG_SAMPLES   3
+#define NGX_CHAT_SHED_REPLY_BYTES   16      /* a reply owed weighs this */
+#define NGX_CHAT_SHED_RECEIPTS_MAX  16      /* held per connection */
+
+#define NGX_CHAT_SHED_TYPING_FRAME  "{\"type\":\"typing\""
+
+
+/* A connection's newest receipt for one (conv, status): a watermark. */
+typedef struct {
+    int64_t                   seq;
+    chat_receipt_status_e     status;
+    size_t                    conv_len;
+    size_t                    id_len;
+    u_char                    conv[CHAT_CONV_MAX];
+    u_char                    id[CHAT_CLIENT_ID_MAX];
+} ngx_chat_shed_receipt_t;
+
+struct ngx_chat_shed_receipts_s {
+    ngx_queue_t               link;         /* in ngx_chat_shed.receipts */
+    ngx_chat_conn_t          *conn;
+    ngx_uint_t                n;
+    ngx_chat_shed_receipt_t   r[NGX_CHAT_SHED_RECEIPTS_MAX];
+};
+
+
+typedef struct {
+    chat_shed_conf_t          conf;
+    chat_shed_state_t         state;
+    ngx_msec_t                lag_limit;
+    size_t                    redis_limit;
+    ngx_msec_t                flush_interval;
+
+    ngx_event_t               tick;
+    ngx_msec_t                tick_due;
+    ngx_msec_t                lag[NGX_CHAT_SHED_LAG_SAMPLES];
+    ngx_uint_t                lag_next;
+
+    ngx_event_t               flush;
+    ngx_queue_t               receipts;     /* connections holding some */
+    ngx_log_t                *log;
+    unsigned                  running:1;
+} ngx_chat_shed_t;
+
+
+static unsigned ngx_chat_shed_pressure(void);
+static void ngx_chat_shed_update(ngx_uint_t lower);
+static void ngx_chat_shed_tick_handler(ngx_event_t *ev);
+static void ngx_chat_shed_flush_handler(ngx_event_t *ev);
+static void ngx_chat_shed_receipts_flush_all(void);
+static void ngx_chat_shed_receipts_flush(ngx_chat_shed_receipts_t *h);
+
+
+static ngx_chat_shed_t  ngx_chat_shed;
+
+static ngx_uint_t  ngx_chat_shed_default_levels[CHAT_SHED_LEVELS] = {
+    500, 600, 700, 800, 900
+};
+
+
+/*
+ * chat_shed_levels 50% 60% 70% 80% 90%: the pressure at which each level
+ * starts, ascending; "off" for a level (and those after it) never reached.
+ */
+char *
+ngx_chat_shed_levels(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_chat_main_conf_t *cmcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_uint_t   i, prev;
+
+    if (cmcf->shed_levels[0]) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    prev = 1;
+
+    for (i = 0; i < CHAT_SHED_LEVELS; i++) {
+        if (value[i + 1].len == 3
+            && ngx_strncmp(value[i + 1].data, "off", 3) == 0)
+        {
+            n = 2 * CHAT_SHED_FULL + 1;
+
+        } else if (value[i + 1].len < 2
+                   || value[i + 1].data[value[i + 1].len - 1] != '%')
+        {
+            n = NGX_ERROR;
+
+        } else {
+            n = ngx_atoi(value[i + 1].data, value[i + 1].len - 1);
+            n = (n < 1 || n > 200) ? NGX_ERROR : n * 10;
+        }
+
+        if (n == NGX_ERROR || (ngx_uint_t) n < prev) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid level \"%V\": levels are ascending "
+                               "percentages from 1%% to 200%%, or \"off\"",
+                               &value[i + 1]);
+            return NGX_CONF_ERROR;
+        }
+
+        cmcf->shed_levels[i] = n;
+        prev = n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+void
+ngx_chat_shed_init_conf(ngx_chat_main_conf_t *cmcf)
+{
+    if (cmcf->shed_levels[0] == 0) {
+        ngx_memcpy(cmcf->shed_levels, ngx_chat_shed_default_levels,
+                   sizeof(ngx_chat_shed_default_levels));
+    }
+
+    ngx_conf_init_msec_value(cmcf->shed_loop_lag, 200);
+    ngx_conf_init_size_value(cmcf->shed_redis_backlog, 128 * 1024);
+    ngx_conf_init_msec_value(cmcf->shed_flush, 1000);
+}
+
+
+/* Both timers are cancelable: they never keep an exiting worker alive. */
+ngx_int_t
+ngx_chat_shed_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
+{
+    ngx_uint_t  i;
+
+    ngx_memzero(&ngx_chat_shed, sizeof(ngx_chat_shed_t));
+
+    for (i = 0; i < CHAT_SHED_LEVELS; i++) {
+        ngx_chat_shed.conf.start[i] = cmcf->shed_levels[i];
+    }
+
+    ngx_chat_shed.conf.margin = NGX_CHAT_SHED_MARGIN;
+    ngx_chat_shed.conf.hold_ms = NGX_CHAT_SHED_HOLD;
+    ngx_chat_shed.lag_limit = cmcf->shed_loop_lag;
+    ngx_chat_shed.redis_limit = cmcf->shed_redis_backlog;
+    ngx_chat_shed.flush_interval = cmcf->shed_flush;
+    ngx_chat_shed.log = cycle->log;
+    ngx_queue_init(&ngx_chat_shed.receipts);
+
+    ngx_chat_shed.tick.handler = ngx_chat_shed_tick_handler;
+    ngx_chat_shed.tick.log = cycle->log;
+    ngx_chat_shed.tick.cancelable = 1;
+
+    ngx_chat_shed.flush.handler = ngx_chat_shed_flush_handler;
+    ngx_chat_shed.flush.log = cycle->log;
+    ngx_chat_shed.flush.cancelable = 1;
+
+    ngx_chat_shed.tick_due = ngx_current_msec + NGX_CHAT_SHED_TICK;
+    ngx_add_timer(&ngx_chat_shed.tick, NGX_CHAT_SHED_TICK);
+    ngx_chat_shed.running = 1;
+
+    ngx_chat_gauge_set(NGX_CHAT_GAUGE_SHED_LEVEL, 0);
+
+    return NGX_OK;
+}
+
+
+/* Worker exit: held receipts go to Kafka before it flushes; presence
+ * frames held are only dropped. */
+void
+ngx_chat_shed_exit(void)
+{
+    if (!ngx_chat_shed.running) {
+        return;
+    }
+
+    ngx_chat_shed_receipts_flush_all();
+    ngx_chat_shed.running = 0;
+
+    if (ngx_chat_shed.tick.timer_set) {
+        ngx_del_timer(&ngx_chat_shed.tick);
+    }
+
+    if (ngx_chat_shed.flush.timer_set) {
+        ngx_del_timer(&ngx_chat_shed.flush);
+    }
+}
+
+
+ngx_uint_t
+ngx_chat_shed_level(void)
+{
+    return ngx_chat_shed.state.level;
+}
+
+
+/* On the way of a write: raises the level at once, never lowers it. */
+void
+ngx_chat_shed_check(void)
+{
+    if (ngx_chat_shed.running) {
+        ngx_chat_shed_update(0);
+    }
+}
+
+
+static unsigned
+ngx_chat_shed_pressure(void)
+{
+    size_t             bytes;
+    unsigned           kafka, redis, lag;
+    ngx_msec_t         min;
+    ngx_uint_t         i, queued, limit, replies;
+    ngx_chat_redis_t  *r;
+
+    ngx_chat_kafka_queue(&queued, &limit);
+    kafka = chat_shed_pressure(queued, limit);
+
+    bytes = 0;
+    replies = 0;
+    r = ngx_chat_users_redis();
+
+    if (r) {
+        ngx_chat_redis_backlog(r, &bytes, &replies);
+    }
+
+    redis = ngx_max(chat_shed_pressure(bytes, ngx_chat_shed.redis_limit),
+                    chat_shed_pressure(replies * NGX_CHAT_SHED_REPLY_BYTES,
+                                       ngx_chat_shed.redis_limit));
+
+    min = ngx_chat_shed.lag[0];
+
+    for (i = 1; i < NGX_CHAT_SHED_LAG_SAMPLES; i++) {
+        min = ngx_min(min, ngx_chat_shed.lag[i]);
+    }
+
+    lag = chat_shed_pressure(min, ngx_chat_shed.lag_limit);
+
+    ngx_chat_gauge_set(NGX_CHAT_GAUGE_KAFKA_QUEUE, queued);
+    ngx_chat_gauge_set(NGX_CHAT_GAUGE_REDIS_BACKLOG, bytes);
+    ngx_chat_gauge_set(NGX_CHAT_GAUGE_LOOP_LAG, min);
+
+    return ngx_max(kafka, ngx_max(redis, lag));
+}
+
+
+static void
+ngx_chat_shed_update(ngx_uint_t lower)
+{
+    unsigned    pressure;
+    ngx_uint_t  old;
+
+    old = ngx_chat_shed.state.level;
+    pressure = ngx_chat_shed_pressure();
+
+    if (!chat_shed_step(&ngx_chat_shed.conf, &ngx_chat_shed.state, pressure,
+                        ngx_current_msec, lower))
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_chat_shed.log, 0,
+                  "chat: shed level %ui -> %ui, pressure %ui%%",
+                  old, (ngx_uint_t) ngx_chat_shed.state.level,
+                  (ngx_uint_t) pressure / 10);
+
+    ngx_chat_gauge_set(NGX_CHAT_GAUGE_SHED_LEVEL, ngx_chat_shed.state.level);
+
+    /* what a level held is let go as soon as the level is left */
+    if (old >= NGX_CHAT_SHED_PRESENCE
+        && ngx_chat_shed.state.level < NGX_CHAT_SHED_PRESENCE)
+    {
+        ngx_chat_presence_flush();
+    }
+
+    if (old >= NGX_CHAT_SHED_RECEIPTS
+        && ngx_chat_shed.state.level < NGX_CHAT_SHED_RECEIPTS)
+    {
+        ngx_chat_shed_receipts_flush_all();
+    }
+}
+
+
+/* Measures how late it fires, then the level, up or down. */
+static void
+ngx_chat_shed_tick_handler(ngx_event_t *ev)
+{
+    ngx_msec_int_t  late;
+
+    late = (ngx_msec_int_t) (ngx_current_msec - ngx_chat_shed.tick_due);
+
+    ngx_chat_shed.lag[ngx_chat_shed.lag_next] = late > 0 ? late : 0;
+    ngx_chat_shed.lag_next = (ngx_chat_shed.lag_next + 1)
+                             % NGX_CHAT_SHED_LAG_SAMPLES;
+
+    ngx_chat_shed_update(1);
+
+    ngx_chat_shed.tick_due = ngx_current_msec + NGX_CHAT_SHED_TICK;
+    ngx_add_timer(ev, NGX_CHAT_SHED_TICK);
+}
+
+
+/* Something is held: it goes out within chat_shed_flush. */
+void
+ngx_chat_shed_arm_flush(void)
+{
+    if (ngx_chat_shed.running && !ngx_chat_shed.flush.timer_set) {
+        ngx_add_timer(&ngx_chat_shed.flush, ngx_chat_shed.flush_interval);
+    }
+}
+
+
+static void
+ngx_chat_shed_flush_handler(ngx_event_t *ev)
+{
+    ngx_chat_presence_flush();
+    ngx_chat_shed_receipts_flush_all();
+}
+
+
+/*
+ * A typing frame for a socket already over half its budget is dropped for
+ * that socket: what is queued before it is worth more.
+ */
+ngx_uint_t
+ngx_chat_shed_drop_live(ngx_chat_conn_t *cc, ngx_str_t *frame)
+{
+    if (!ngx_chat_shed_socket_busy(cc)
+        || frame->len < sizeof(NGX_CHAT_SHED_TYPING_FRAME) - 1
+        || ngx_strncmp(frame->data, NGX_CHAT_SHED_TYPING_FRAME,
+                       sizeof(NGX_CHAT_SHED_TYPING_FRAME) - 1)
+           != 0)
+    {
+        return 0;
+    }
+
+    ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_TYPING);
+
+    return 1;
+}
+
+
+/*
+ * From level 3 a receipt is held: per (conv, status) the highest seq wins,
+ * as receipts are watermarks, and the newest client id is kept, so that an
+ * error answer still has an id to go with. NGX_DECLINED: produce it now
+ * (below the level, past the bound, or out of memory).
+ */
+ngx_int_t
+ngx_chat_shed_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    ngx_uint_t                 i;
+    ngx_chat_shed_receipt_t   *r;
+    ngx_chat_shed_receipts_t  *h;
+
+    if (ngx_chat_shed.state.level < NGX_CHAT_SHED_RECEIPTS
+        || !ngx_chat_shed.running)
+    {
+        return NGX_DECLINED;
+    }
+
+    h = cc->shed_receipts;
+
+    if (h == NULL) {
+        h = ngx_alloc(sizeof(ngx_chat_shed_receipts_t), cc->connection->log);
+        if (h == NULL) {
+            return NGX_DECLINED;
+        }
+
+        h->conn = cc;
+        h->n = 0;
+        ngx_queue_insert_tail(&ngx_chat_shed.receipts, &h->link);
+        cc->shed_receipts = h;
+        ngx_chat_shed_arm_flush();
+    }
+
+    for (i = 0; i < h->n; i++) {
+        r = &h->r[i];
+
+        if (r->status == req->status && r->conv_len == req->conv.len
+            && ngx_strncmp(r->conv, req->conv.s, r->conv_len) == 0)
+        {
+            r->seq = ngx_max(r->seq, req->seq);
+
+            if (req->id.len) {
+                r->id_len = req->id.len;
+                ngx_memcpy(r->id, req->id.s, req->id.len);
+            }
+
+            ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_RECEIPTS);
+            return NGX_OK;
+        }
+    }
+
+    if (h->n == NGX_CHAT_SHED_RECEIPTS_MAX) {
+        return NGX_DECLINED;
+    }
+
+    r = &h->r[h->n++];
+    r->seq = req->seq;
+    r->status = req->status;
+    r->conv_len = req->conv.len;
+    ngx_memcpy(r->conv, req->conv.s, req->conv.len);
+    r->id_len = req->id.len;
+
+    if (req->id.len) {
+        ngx_memcpy(r->id, req->id.s, req->id.len);
+    }
+
+    return NGX_OK;
+}
+
+
+/* A connection that ends has its held receipts produced, not lost. */
+void
+ngx_chat_shed_conn_closed(ngx_chat_conn_t *cc)
+{
+    if (cc->shed_receipts) {
+        ngx_chat_shed_receipts_flush(cc->shed_receipts);
+    }
+}
+
+
+static void
+ngx_chat_shed_receipts_flush_all(void)
+{
+    ngx_queue_t  *q;
+
+    while (!ngx_queue_empty(&ngx_chat_shed.receipts)) {
+        q = ngx_queue_head(&ngx_chat_shed.receipts);
+        ngx_chat_shed_receipts_flush(ngx_queue_data(q,
+                                                    ngx_chat_shed_receipts_t,
+                                                    link));
+    }
+}
+
+
+/* Unlinked first: producing may answer the client, even close it. */
+static void
+ngx_chat_shed_receipts_flush(ngx_chat_shed_receipts_t *h)
+{
+    ngx_uint_t                i;
+    chat_req_t                req;
+    ngx_chat_shed_receipt_t  *r;
+
+    ngx_queue_remove(&h->link);
+    h->conn->shed_receipts = NULL;
+
+    for (i = 0; i < h->n; i++) {
+        r = &h->r[i];
+
+        ngx_memzero(&req, sizeof(chat_req_t));
+        req.type = CHAT_REQ_RECEIPT;
+        req.conv.s = (char *) r->conv;
+        req.conv.len = r->conv_len;
+        req.status = r->status;
+        req.seq = r->seq;
+        req.id.s = r->id_len ? (char *) r->id : NULL;
+        req.id.len = r->id_len;
+
+        ngx_chat_writes_receipt_now(h->conn, &req);
+    }
+
+    ngx_free(h);
+}
