@@ -230,6 +230,14 @@ ngx_int_t ngx_chat_ws_send_raw(ngx_chat_conn_t *cc, const u_char *data,
 void ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code,
     const char *reason);
 void ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc);
+void ngx_chat_ws_finalize(ngx_chat_conn_t *cc);
+
+/* ngx_chat_ws_out.c */
+void ngx_chat_ws_queue_close(ngx_chat_conn_t *cc, uint16_t code,
+    const char *reason);
+void ngx_chat_ws_write_handler(ngx_event_t *wev);
+void ngx_chat_ws_flush(ngx_chat_conn_t *cc);
+void ngx_chat_ws_free_out(ngx_chat_conn_t *cc);
 
 /* ngx_chat_session.c */
 ngx_int_t ngx_chat_session_start(ngx_chat_conn_t *cc);
