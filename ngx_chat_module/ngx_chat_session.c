@@ -139,6 +139,8 @@ ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req)
         return 1;
     }
 
+    ngx_chat_stat_error("rate_limited");
+
     err = json_pack("{s:s, s:s, s:s, s:f}", "type", "error",
                     "code", "rate_limited",
                     "message", "too many requests, retry later",

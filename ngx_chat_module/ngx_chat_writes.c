@@ -17,9 +17,30 @@ static void ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w);
 static ngx_int_t ngx_chat_writes_add_id(ngx_chat_write_t *w);
 static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
+static ngx_uint_t ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req);
 static void ngx_chat_writes_produce(ngx_chat_write_t *w);
 static void ngx_chat_writes_failed(ngx_chat_write_t *w);
 static void ngx_chat_writes_free(ngx_chat_write_t *w);
+
+
+/*
+ * Shedding's last level refuses the writes a user makes (messages and group
+ * changes) before anything is reserved or produced; the client is told the
+ * truth, "unavailable", and retries with the same id.
+ */
+static ngx_uint_t
+ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    if (ngx_chat_shed_level() < NGX_CHAT_SHED_SENDS) {
+        return 0;
+    }
+
+    ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_SENDS);
+    ngx_chat_session_error(cc, &req->id, "unavailable",
+                           "the server is overloaded; "
+                           "retry later with the same id");
+    return 1;
+}
 
 
 /*
@@ -35,12 +56,7 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
     chat_str_t         self;
     ngx_chat_write_t  *w;
 
-    /* shedding's last level: nothing reserved, nothing produced */
-    if (ngx_chat_shed_level() >= NGX_CHAT_SHED_SENDS) {
-        ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_SENDS);
-        ngx_chat_session_error(cc, &req->id, "unavailable",
-                               "the server is overloaded; "
-                               "retry later with the same id");
+    if (ngx_chat_writes_shed(cc, req)) {
         return;
     }
 
@@ -109,6 +125,10 @@ ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req)
 {
     const char        *action;
     ngx_chat_write_t  *w;
+
+    if (ngx_chat_writes_shed(cc, req)) {
+        return;
+    }
 
     /* "group_create" -> "create", ... */
     action = chat_req_type_name(req->type) + sizeof("group_") - 1;

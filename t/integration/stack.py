@@ -48,6 +48,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -315,6 +316,10 @@ class Stack:
 
     # -- clients
 
+    def metrics(self):
+        """nginx's chat_status, {'name{labels}': value}."""
+        return status_metrics(self.port)
+
     def token(self, user, **kw):
         return make_token(user, key=self.secret, **kw)
 
@@ -368,6 +373,38 @@ class Stack:
             await c.recv("msg", timeout=max(1.0, deadline - time.monotonic()))
         finally:
             await c.close()
+
+
+STATUS_LINE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
+
+
+def fetch_status(port, method="GET"):
+    req = urllib.request.Request("http://127.0.0.1:%d/chat/status" % port,
+                                 method=method)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(req, timeout=5) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+def status_metrics(port):
+    """{'name{labels}': value} of one scrape; checks the format on the way."""
+    status, ctype, text = fetch_status(port)
+    assert status == 200 and ctype.startswith("text/plain; version=0.0.4"), ctype
+    found, typed = {}, set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            name = line.split()[2]
+            assert name not in typed, "TYPE twice for " + name
+            typed.add(name)
+            continue
+        if line.startswith("# HELP "):
+            continue
+        m = STATUS_LINE.match(line)
+        assert m, "not a Prometheus sample line: %r" % line
+        family = re.sub(r"_(bucket|sum|count)$", "", m.group(1))
+        assert m.group(1) in typed or family in typed, "no TYPE before " + line
+        found[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return found
 
 
 def _alive(pid):

@@ -160,6 +160,7 @@ def test_sends_past_the_burst_are_limited_per_user_across_workers(stack):
     b = connect(stack, bob, "phone")
     try:
         time.sleep(1.0 * SLOW)                       # their syncs are done
+        before = stack.metrics()
         ids1 = ["l%d" % i for i in range(4)]
         ids2 = ["p%d" % i for i in range(4)]
         t0 = time.monotonic()
@@ -181,6 +182,14 @@ def test_sends_past_the_burst_are_limited_per_user_across_workers(stack):
         # nothing was produced for them: bob gets exactly the accepted ones
         got_b = msgs(frames_for(b, 1.5), "")
         assert sorted(m["id"] for m in got_b) == sorted(f["id"] for f in sent)
+
+        # and chat_status counted them, summed over both workers
+        after = stack.metrics()
+        for key in ('chat_rate_limited_total{limit="send"}',
+                    'chat_errors_total{code="rate_limited"}'):
+            assert after[key] - before[key] == len(over), key
+        assert after['chat_messages_total{stage="produced"}'] - \
+            before['chat_messages_total{stage="produced"}'] == len(sent)
 
         # once the wait is over, the next one is accepted
         time.sleep(max(0.0, max(f["retry_after"] for f in over) - (time.monotonic() - t0)))
@@ -211,6 +220,7 @@ def test_flooding_closes_the_connection_after_flood_times_burst(stack):
     b = connect(stack, bob, "phone")
     try:
         time.sleep(1.0 * SLOW)
+        before = stack.metrics()
         n = (BURST + 1) + FLOOD * BURST + 1 + 2     # two more after the close
         burst(a, [send("f%d" % i, bob) for i in range(n)])
         errors, close = [], None
@@ -228,6 +238,11 @@ def test_flooding_closes_the_connection_after_flood_times_burst(stack):
         # the accepted ones still went out, and nothing else
         got = msgs(frames_for(b, 1.5), "f")
         assert sorted(m["id"] for m in got) == ["f%d" % i for i in range(BURST + 1)]
+        after = stack.metrics()
+        assert after['chat_policy_closed_total{reason="flood"}'] - \
+            before['chat_policy_closed_total{reason="flood"}'] == 1
+        assert after['chat_closes_total{code="1008"}'] - \
+            before['chat_closes_total{code="1008"}'] == 1
     finally:
         bye(a)
         bye(b)

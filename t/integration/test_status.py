@@ -8,17 +8,13 @@ import re
 import signal
 import time
 import urllib.error
-import urllib.request
 
 import pytest
 import websockets
 
 from harness import pids_with_parent
-from stack import dm, running_stack, SLOW
+from stack import fetch_status, running_stack, SLOW
 from wsclient import ws_uri
-
-LINE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -31,35 +27,6 @@ def stack(tmp_path_factory):
         yield s
 
 
-def fetch(stack, method="GET"):
-    req = urllib.request.Request("http://127.0.0.1:%d/chat/status" % stack.port,
-                                 method=method)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(req, timeout=5) as r:
-        return r.status, r.headers.get("Content-Type"), r.read().decode()
-
-
-def metrics(stack):
-    """{'name{labels}': value} of one scrape; checks the format on the way."""
-    status, ctype, text = fetch(stack)
-    assert status == 200 and ctype.startswith("text/plain; version=0.0.4"), ctype
-    found, typed = {}, set()
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            name = line.split()[2]
-            assert name not in typed, "TYPE twice for " + name
-            typed.add(name)
-            continue
-        if line.startswith("# HELP "):
-            continue
-        m = LINE.match(line)
-        assert m, "not a Prometheus sample line: %r" % line
-        family = re.sub(r"_(bucket|sum|count)$", "", m.group(1))
-        assert m.group(1) in typed or family in typed, "no TYPE before " + line
-        found[m.group(1) + (m.group(2) or "")] = float(m.group(3))
-    return found
-
-
 def delta(before, after, key):
     return after.get(key, 0) - before.get(key, 0)
 
@@ -67,7 +34,7 @@ def delta(before, after, key):
 async def wait_metric(stack, key, predicate, what, timeout=10.0 * SLOW):
     deadline = time.monotonic() + timeout
     while True:
-        m = metrics(stack)
+        m = stack.metrics()
         if predicate(m.get(key, 0)):
             return m
         assert time.monotonic() < deadline, "%s: %s = %s" % (what, key, m.get(key))
@@ -81,7 +48,7 @@ def worker_pid(client):
 
 
 def test_every_family_is_typed_and_only_get_is_allowed(stack):
-    m = metrics(stack)
+    m = stack.metrics()
     for key in ("chat_connections", 'chat_handshakes_total{status="101"}',
                 'chat_errors_total{code="rate_limited"}',
                 'chat_closes_total{code="1008"}', 'chat_shed_total{level="typing"}',
@@ -90,13 +57,13 @@ def test_every_family_is_typed_and_only_get_is_allowed(stack):
                 "chat_kafka_queue", "chat_shed_level"):
         assert key in m, key
     with pytest.raises(urllib.error.HTTPError) as e:
-        fetch(stack, "POST")
+        fetch_status(stack.port, "POST")
     assert e.value.code == 405
 
 
 def test_connections_and_messages_are_summed_over_workers(stack):
     async def go():
-        before = metrics(stack)
+        before = stack.metrics()
         users = stack.names("st-a", "st-b")
         clients = []
         # keep connecting until both nginx workers hold some (the kernel
@@ -107,7 +74,7 @@ def test_connections_and_messages_are_summed_over_workers(stack):
                 break
         assert len({worker_pid(c) for c in clients}) == 2, "one worker took all"
         await stack.settle()
-        m = metrics(stack)
+        m = stack.metrics()
         assert m["chat_connections"] - before["chat_connections"] == len(clients)
         assert delta(before, m, 'chat_handshakes_total{status="101"}') == len(clients)
 
@@ -117,7 +84,7 @@ def test_connections_and_messages_are_summed_over_workers(stack):
                                            "to": users[1], "body": "hi %d" % i})
             assert answer["type"] == "sent", answer
         await sender.request({"type": "send", "id": "bad"})   # no "to"
-        m = metrics(stack)
+        m = stack.metrics()
         assert delta(before, m, 'chat_messages_total{stage="produced"}') == 5
         assert delta(before, m, 'chat_messages_total{stage="sent"}') == 5
         assert delta(before, m, 'chat_errors_total{code="bad_request"}') == 1
@@ -139,7 +106,7 @@ def test_connections_and_messages_are_summed_over_workers(stack):
 
 def test_refusals_and_close_codes_are_counted(stack):
     async def go():
-        before = metrics(stack)
+        before = stack.metrics()
         with pytest.raises(websockets.exceptions.InvalidStatusCode) as e:
             await websockets.connect(ws_uri(stack.port), open_timeout=5)
         assert e.value.status_code == 401
@@ -163,7 +130,7 @@ def test_counters_survive_a_crashed_worker_and_a_reload(stack):
                 break
         workers = {worker_pid(c) for c in clients}
         assert len(workers) == 2
-        before = metrics(stack)
+        before = stack.metrics()
         victim = worker_pid(clients[0])
         survivors = [c for c in clients if worker_pid(c) != victim]
 
