@@ -17,7 +17,7 @@
 #include "chat_limit.h"
 
 
-#define NGX_CHAT_LIMIT_IMPLICIT_SIZE  (1024 * 1024)
+#define NGX_CHAT_LIMIT_IMPLICIT_SIZE  (16 * 1024 * 1024)
 
 
 /* One limit of a location; rate 0 is off. */
