@@ -8,6 +8,8 @@
 #   make asan       the module built with ASan+UBSan, build/asan/
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 60)
 #   make bench-group   sends in a 256-member group through chat_worker_apply
+#   make build/nchan-bench   the load generator of the Nchan peer
+#                   (bench/peers/nchan.sh builds it)
 #
 # NGINX_SRC names the nginx source tree to build against (default: the one
 # Debian's nginx-dev installs). Everything built goes under build/.
@@ -61,6 +63,17 @@ $(BUILD)/chat-devbroker: devbroker/chat_devbroker.c
 $(BUILD)/chat-bench: $(wildcard bench/*.c bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -o $@ $(wildcard bench/*.c) -lcrypto -lm
+
+# The load generator for Nchan, the relay-path peer (bench/peers/nchan.sh).
+# Its files stay under bench/peers/, which bench/*.c above does not reach;
+# it shares only the histogram and the handshake values with chat-bench.
+NCHAN_BENCH_SRCS := $(wildcard bench/peers/*.c) bench/histogram.c \
+                    bench/bench_crypto.c
+
+$(BUILD)/nchan-bench: $(NCHAN_BENCH_SRCS) $(wildcard bench/peers/*.h) \
+                      bench/histogram.h bench/bench_crypto.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) -o $@ $(NCHAN_BENCH_SRCS) -lcrypto -lm
 
 asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker
 
