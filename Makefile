@@ -10,6 +10,8 @@
 #   make bench-group   sends in a 256-member group through chat_worker_apply
 #   make build/nchan-bench   the load generator of the Nchan peer
 #                   (bench/peers/nchan.sh builds it)
+#   make build/xmpp-bench  the XMPP load generator of the ejabberd peer
+#                   (bench/peers/ejabberd.sh)
 #
 # NGINX_SRC names the nginx source tree to build against (default: the one
 # Debian's nginx-dev installs). Everything built goes under build/.
@@ -37,6 +39,11 @@ LIBS         := -ljansson
 PROG_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
                 -Icommon -Iworkers
 WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
+
+# the XMPP client of bench/peers/: its own main, plus chat-bench's
+# histogram and handshake helpers
+XMPP_BENCH_SRCS := $(wildcard bench/peers/xmpp_*.c) bench/histogram.c \
+                   bench/bench_crypto.c bench/ws_frame.c
 
 .PHONY: all module programs asan unit fuzz test run deps clean bench-group
 
@@ -74,6 +81,10 @@ $(BUILD)/nchan-bench: $(NCHAN_BENCH_SRCS) $(wildcard bench/peers/*.h) \
                       bench/histogram.h bench/bench_crypto.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -o $@ $(NCHAN_BENCH_SRCS) -lcrypto -lm
+$(BUILD)/xmpp-bench: $(XMPP_BENCH_SRCS) $(wildcard bench/peers/*.h) \
+                     bench/histogram.h bench/bench_crypto.h bench/ws_frame.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) -Ibench -o $@ $(XMPP_BENCH_SRCS) -lcrypto -lm
 
 asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker
 

@@ -18,6 +18,7 @@
 #include "bench_crypto.h"
 #include "json_scan.h"
 #include "ws_client.h"
+#include "ws_frame.h"
 
 #define WS_RESPONSE_MAX  8192   /* the 101 response head */
 #define WS_HEADER_MAX    14     /* a masked client frame's header */
@@ -42,8 +43,6 @@ static void ws_on_close(bench_t *b, bench_conn_t *c, const char *p,
     size_t len);
 static void ws_protocol_error(bench_t *b, bench_conn_t *c, uint16_t code,
     const char *reason);
-static void ws_mask(char *dst, const char *src, size_t len,
-    const unsigned char m[4]);
 
 
 void
@@ -740,9 +739,8 @@ int
 ws_send(bench_t *b, bench_conn_t *c, unsigned op, const char *p, size_t len,
     int control)
 {
-    size_t          hdr;
     uint64_t        r;
-    unsigned char  *h, mask[4];
+    unsigned char   mask[4];
 
     if (c->fd < 0) {
         return WS_SEND_DEAD;
@@ -756,58 +754,11 @@ ws_send(bench_t *b, bench_conn_t *c, unsigned op, const char *p, size_t len,
         return WS_SEND_DEAD;
     }
 
-    h = (unsigned char *) b->wbuf;
-    h[0] = (unsigned char) (0x80 | op);
-
-    if (len < 126) {
-        h[1] = (unsigned char) (0x80 | len);
-        hdr = 2;
-
-    } else if (len < 65536) {
-        h[1] = 0x80 | 126;
-        h[2] = (unsigned char) (len >> 8);
-        h[3] = (unsigned char) len;
-        hdr = 4;
-
-    } else {
-        h[1] = 0x80 | 127;
-        for (hdr = 2; hdr < 10; hdr++) {
-            h[hdr] = (unsigned char) ((uint64_t) len >> (8 * (9 - hdr)));
-        }
-    }
-
     /* a fresh mask per frame (RFC 6455 section 5.3) */
     r = bench_random(b);
     memcpy(mask, &r, 4);
-    memcpy(h + hdr, mask, 4);
-    hdr += 4;
+    len = ws_frame_encode(b->wbuf, op, p, len, mask);
 
-    ws_mask(b->wbuf + hdr, p, len, mask);
-
-    return ws_write(b, c, b->wbuf, hdr + len) == 0 ? WS_SEND_OK
-                                                   : WS_SEND_DEAD;
+    return ws_write(b, c, b->wbuf, len) == 0 ? WS_SEND_OK : WS_SEND_DEAD;
 }
 
-
-/* dst = src XOR the mask, eight bytes at a time, then the tail. */
-static void
-ws_mask(char *dst, const char *src, size_t len, const unsigned char m[4])
-{
-    size_t    i;
-    uint64_t  w, m8;
-    unsigned char  mm[8];
-
-    memcpy(mm, m, 4);
-    memcpy(mm + 4, m, 4);
-    memcpy(&m8, mm, 8);
-
-    for (i = 0; i + 8 <= len; i += 8) {
-        memcpy(&w, src + i, 8);
-        w ^= m8;
-        memcpy(dst + i, &w, 8);
-    }
-
-    for ( ; i < len; i++) {
-        dst[i] = (char) (src[i] ^ m[i & 3]);
-    }
-}
