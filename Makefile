@@ -74,14 +74,14 @@ $(BUILD)/chat-bench: $(wildcard bench/*.c bench/*.h)
 # The load generator for Nchan, the relay-path peer (bench/peers/nchan.sh).
 # Its files stay under bench/peers/, which bench/*.c above does not reach;
 # it shares only the histogram and the handshake values with chat-bench.
-NCHAN_BENCH_SRCS := $(wildcard bench/peers/*.c) bench/histogram.c \
-                    bench/bench_crypto.c
+NCHAN_BENCH_SRCS := $(wildcard bench/peers/nchan_*.c bench/peers/nb_*.c) \
+                    bench/histogram.c bench/bench_crypto.c
 
-$(BUILD)/nchan-bench: $(NCHAN_BENCH_SRCS) $(wildcard bench/peers/*.h) \
+$(BUILD)/nchan-bench: $(NCHAN_BENCH_SRCS) bench/peers/nb.h \
                       bench/histogram.h bench/bench_crypto.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -o $@ $(NCHAN_BENCH_SRCS) -lcrypto -lm
-$(BUILD)/xmpp-bench: $(XMPP_BENCH_SRCS) $(wildcard bench/peers/*.h) \
+$(BUILD)/xmpp-bench: $(XMPP_BENCH_SRCS) bench/peers/xmpp_bench.h \
                      bench/histogram.h bench/bench_crypto.h bench/ws_frame.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -Ibench -o $@ $(XMPP_BENCH_SRCS) -lcrypto -lm
