@@ -81,6 +81,8 @@ $(BUILD)/nchan-bench: $(NCHAN_BENCH_SRCS) bench/peers/nb.h \
                       bench/histogram.h bench/bench_crypto.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -o $@ $(NCHAN_BENCH_SRCS) -lcrypto -lm
+
+# The XMPP load generator of the ejabberd peer (bench/peers/ejabberd.sh).
 $(BUILD)/xmpp-bench: $(XMPP_BENCH_SRCS) bench/peers/xmpp_bench.h \
                      bench/histogram.h bench/bench_crypto.h bench/ws_frame.h
 	@mkdir -p $(dir $@)
