@@ -8,6 +8,8 @@
 #   make asan       the module built with ASan+UBSan, build/asan/
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 60)
 #   make bench-group   sends in a 256-member group through chat_worker_apply
+#   make bench      the benchmark suite (scripts/bench; BENCH_SCALE=small|full):
+#                   a report and plots under bench/results/<UTC timestamp>/
 #
 # NGINX_SRC names the nginx source tree to build against (default: the one
 # Debian's nginx-dev installs). Everything built goes under build/.
@@ -36,7 +38,8 @@ PROG_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
                 -Icommon -Iworkers
 WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 
-.PHONY: all module programs asan unit fuzz test run deps clean bench-group
+.PHONY: all module programs asan unit fuzz test run deps clean bench-group \
+        bench
 
 all: module programs
 
@@ -81,6 +84,10 @@ $(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Iworkers -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
 	    $(WORKER_LIBS)
+
+# not part of test: it needs scripts/bench-deps and takes minutes
+bench: module programs
+	@scripts/bench
 
 bench-group: $(BUILD)/bench_group_fanout
 	$(BUILD)/bench_group_fanout
