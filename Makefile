@@ -8,6 +8,8 @@
 #   make asan       the module built with ASan+UBSan, build/asan/
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 60)
 #   make bench-group   sends in a 256-member group through chat_worker_apply
+#   make bench      the benchmark suite (scripts/bench; BENCH_SCALE=small|full):
+#                   a report and plots under bench/results/<UTC timestamp>/
 #   make build/nchan-bench   the load generator of the Nchan peer
 #                   (bench/peers/nchan.sh builds it)
 #   make build/xmpp-bench  the XMPP load generator of the ejabberd peer
@@ -45,7 +47,8 @@ WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 XMPP_BENCH_SRCS := $(wildcard bench/peers/xmpp_*.c) bench/histogram.c \
                    bench/bench_crypto.c bench/ws_frame.c
 
-.PHONY: all module programs asan unit fuzz test run deps clean bench-group
+.PHONY: all module programs asan unit fuzz test run deps clean bench-group \
+        bench
 
 all: module programs
 
@@ -107,6 +110,10 @@ $(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Iworkers -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
 	    $(WORKER_LIBS)
+
+# not part of test: it needs scripts/bench-deps and takes minutes
+bench: module programs
+	@scripts/bench
 
 bench-group: $(BUILD)/bench_group_fanout
 	$(BUILD)/bench_group_fanout

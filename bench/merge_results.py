@@ -5,7 +5,9 @@
 
 Counts are summed; latency percentiles are recomputed from the merged
 histogram buckets (exact up to the bucket width, as in one process);
-delivered/s is the sum of the processes' rates. Prints a short summary.
+delivered/s is the sum of the processes' rates; handshakes/s is all the
+connections that came up over the slowest process's connect phase. Prints a
+short summary. bench/bench_report.py imports merge().
 """
 
 import json
@@ -48,17 +50,10 @@ def percentiles(buckets, count, vmax):
     return out
 
 
-def main(argv):
-    out_path = None
-    if "--json" in argv:
-        i = argv.index("--json")
-        out_path = argv[i + 1]
-        argv = argv[:i] + argv[i + 2:]
-    runs = [json.load(open(p)) for p in argv]
-    if not runs:
-        sys.exit(__doc__)
-
-    merged = {"runs": [r["run"] for r in runs], "mode": runs[0]["mode"]}
+def merge(runs):
+    """The merged result of the parsed --json objects of several processes."""
+    merged = {"runs": [r["run"] for r in runs], "mode": runs[0]["mode"],
+              "processes": len(runs)}
     for key in ("connections", "sends", "delivered", "frames",
                 "close_codes"):
         merged[key] = {}
@@ -68,8 +63,11 @@ def main(argv):
     merged["max_tick_lag_ms"] = max(r["sends"]["max_tick_lag_ms"]
                                     for r in runs)
     merged["duration_s"] = max(r["duration_s"] for r in runs)
-    merged["connections"]["connect_s"] = max(r["connections"]["connect_s"]
-                                             for r in runs)
+    c = merged["connections"]
+    c["connect_s"] = max(r["connections"]["connect_s"] for r in runs)
+    # the processes start together, so the slowest one's connect phase is
+    # the time all of them took: the handshake rate of the whole run
+    c["handshakes_per_s"] = c["up"] / c["connect_s"] if c["connect_s"] else 0
 
     merged["latency_ms"] = {}
     for name in runs[0]["latency_ms"]:
@@ -84,11 +82,15 @@ def main(argv):
                 hist[lower] = hist.get(lower, 0) + n
         merged["latency_ms"][name] = percentiles(sorted(hist.items()),
                                                  count, vmax)
+    return merged
 
+
+def summary(merged):
     c = merged["connections"]
     s = merged["sends"]
     print("%d runs: connections requested %d, up %d, failed %d, dropped %d"
-          % (len(runs), c["requested"], c["up"], c["failed"], c["dropped"]))
+          % (len(merged["runs"]), c["requested"], c["up"], c["failed"],
+             c["dropped"]))
     print("sends attempted %d, answered %d, errors %d %s; delivered %d "
           "(%.1f/s); max tick lag %.3f ms"
           % (s["attempted"], s["answered"], s["errors"],
@@ -99,6 +101,23 @@ def main(argv):
             print("latency %-5s n=%d p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f "
                   "max %.3f ms" % (name, h["count"], h["p50"], h["p90"],
                                    h["p99"], h["p99.9"], h["max"]))
+
+
+def main(argv):
+    out_path = None
+    if "--json" in argv:
+        i = argv.index("--json")
+        out_path = argv[i + 1]
+        argv = argv[:i] + argv[i + 2:]
+    runs = []
+    for p in argv:
+        with open(p) as f:
+            runs.append(json.load(f))
+    if not runs:
+        sys.exit(__doc__)
+
+    merged = merge(runs)
+    summary(merged)
 
     if out_path:
         with open(out_path, "w") as f:
