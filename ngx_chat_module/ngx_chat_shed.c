@@ -8,15 +8,17 @@
  *     queue.buffering.max.messages;
  *   - the Redis command connection's backlog: bytes not written yet over
  *     chat_shed_redis_backlog, or replies owed over a sixteenth of it;
- *   - the event loop's lag: how late a 100 ms timer fires, the smallest of
- *     its last three measurements (a single stall is over by the time it
- *     is seen; a loop that stays late is the pressure) over
+ *   - the event loop's lag: how late a 100 ms timer fires over
  *     chat_shed_loop_lag.
- * The pressure is the highest of them; chat_shed_levels says where each
- * level starts (chat_shed_level.c adds the hysteresis). The level is
- * measured on the timer, and checked again, cheaply and only upwards,
- * whenever a Kafka write or a Redis command is queued, so that a burst
- * raises it at once.
+ * The last two are the smallest of their last three measurements on that
+ * timer: a burst of commands (thousands of clients leaving at once) or a
+ * single stall is over by the time it is seen, and is not pressure; a
+ * backlog or a lag that stays is. The Kafka queue counts as it is, at every
+ * write too: it is what a message needs room in. The pressure is the
+ * highest of them; chat_shed_levels says where each level starts
+ * (chat_shed_level.c adds the hysteresis). The level is measured on the
+ * timer, and checked again, cheaply and only upwards, whenever a Kafka
+ * write or a Redis command is queued.
  *
  * The per-socket send queue is a signal of that socket only: a typing or
  * presence frame is not queued to a socket already over half its
@@ -37,7 +39,7 @@
 #define NGX_CHAT_SHED_TICK          100     /* ms between measurements */
 #define NGX_CHAT_SHED_HOLD          1000    /* ms at a level before lower */
 #define NGX_CHAT_SHED_MARGIN        10      /* % below a start to leave */
-#define NGX_CHAT_SHED_LAG_SAMPLES   3
+#define NGX_CHAT_SHED_SAMPLES       3       /* a signal is their minimum */
 #define NGX_CHAT_SHED_REPLY_BYTES   16      /* a reply owed weighs this */
 #define NGX_CHAT_SHED_RECEIPTS_MAX  16      /* held per connection */
 
@@ -71,8 +73,9 @@ typedef struct {
 
     ngx_event_t               tick;
     ngx_msec_t                tick_due;
-    ngx_msec_t                lag[NGX_CHAT_SHED_LAG_SAMPLES];
-    ngx_uint_t                lag_next;
+    ngx_msec_t                lag[NGX_CHAT_SHED_SAMPLES];
+    unsigned                  redis[NGX_CHAT_SHED_SAMPLES];  /* pressure */
+    ngx_uint_t                sample;       /* the next one of both */
 
     ngx_event_t               flush;
     ngx_queue_t               receipts;     /* connections holding some */
@@ -82,6 +85,7 @@ typedef struct {
 
 
 static unsigned ngx_chat_shed_pressure(void);
+static unsigned ngx_chat_shed_redis_sample(void);
 static void ngx_chat_shed_update(ngx_uint_t lower);
 static void ngx_chat_shed_tick_handler(ngx_event_t *ev);
 static void ngx_chat_shed_flush_handler(ngx_event_t *ev);
@@ -242,14 +246,36 @@ ngx_chat_shed_check(void)
 static unsigned
 ngx_chat_shed_pressure(void)
 {
-    size_t             bytes;
-    unsigned           kafka, redis, lag;
-    ngx_msec_t         min;
-    ngx_uint_t         i, queued, limit, replies;
-    ngx_chat_redis_t  *r;
+    unsigned    kafka, redis, lag;
+    ngx_uint_t  i, queued, limit;
+    ngx_msec_t  min;
 
     ngx_chat_kafka_queue(&queued, &limit);
     kafka = chat_shed_pressure(queued, limit);
+    ngx_chat_gauge_set(NGX_CHAT_GAUGE_KAFKA_QUEUE, queued);
+
+    redis = ngx_chat_shed.redis[0];
+    min = ngx_chat_shed.lag[0];
+
+    for (i = 1; i < NGX_CHAT_SHED_SAMPLES; i++) {
+        redis = ngx_min(redis, ngx_chat_shed.redis[i]);
+        min = ngx_min(min, ngx_chat_shed.lag[i]);
+    }
+
+    lag = chat_shed_pressure(min, ngx_chat_shed.lag_limit);
+    ngx_chat_gauge_set(NGX_CHAT_GAUGE_LOOP_LAG, min);
+
+    return ngx_max(kafka, ngx_max(redis, lag));
+}
+
+
+/* The Redis command connection's backlog now, as a pressure. */
+static unsigned
+ngx_chat_shed_redis_sample(void)
+{
+    size_t             bytes;
+    ngx_uint_t         replies;
+    ngx_chat_redis_t  *r;
 
     bytes = 0;
     replies = 0;
@@ -259,23 +285,11 @@ ngx_chat_shed_pressure(void)
         ngx_chat_redis_backlog(r, &bytes, &replies);
     }
 
-    redis = ngx_max(chat_shed_pressure(bytes, ngx_chat_shed.redis_limit),
-                    chat_shed_pressure(replies * NGX_CHAT_SHED_REPLY_BYTES,
-                                       ngx_chat_shed.redis_limit));
-
-    min = ngx_chat_shed.lag[0];
-
-    for (i = 1; i < NGX_CHAT_SHED_LAG_SAMPLES; i++) {
-        min = ngx_min(min, ngx_chat_shed.lag[i]);
-    }
-
-    lag = chat_shed_pressure(min, ngx_chat_shed.lag_limit);
-
-    ngx_chat_gauge_set(NGX_CHAT_GAUGE_KAFKA_QUEUE, queued);
     ngx_chat_gauge_set(NGX_CHAT_GAUGE_REDIS_BACKLOG, bytes);
-    ngx_chat_gauge_set(NGX_CHAT_GAUGE_LOOP_LAG, min);
 
-    return ngx_max(kafka, ngx_max(redis, lag));
+    return ngx_max(chat_shed_pressure(bytes, ngx_chat_shed.redis_limit),
+                   chat_shed_pressure(replies * NGX_CHAT_SHED_REPLY_BYTES,
+                                      ngx_chat_shed.redis_limit));
 }
 
 
@@ -324,9 +338,9 @@ ngx_chat_shed_tick_handler(ngx_event_t *ev)
 
     late = (ngx_msec_int_t) (ngx_current_msec - ngx_chat_shed.tick_due);
 
-    ngx_chat_shed.lag[ngx_chat_shed.lag_next] = late > 0 ? late : 0;
-    ngx_chat_shed.lag_next = (ngx_chat_shed.lag_next + 1)
-                             % NGX_CHAT_SHED_LAG_SAMPLES;
+    ngx_chat_shed.lag[ngx_chat_shed.sample] = late > 0 ? late : 0;
+    ngx_chat_shed.redis[ngx_chat_shed.sample] = ngx_chat_shed_redis_sample();
+    ngx_chat_shed.sample = (ngx_chat_shed.sample + 1) % NGX_CHAT_SHED_SAMPLES;
 
     ngx_chat_shed_update(1);
 

@@ -17,9 +17,11 @@ and delivered once, and the level falls back to 0.
 import asyncio
 import re
 import signal
+import subprocess
 
 import pytest
 
+from harness import REPO
 from stack import SLOW, dm, running_stack
 from wsclient import handshake_status
 
@@ -237,3 +239,34 @@ def test_overload_sheds_in_order_then_recovers_without_loss(stack):
             await recovery(a, b, out, refused_ids)
 
     asyncio.run(main())
+
+
+# ------------------------------------ a crowd leaving is not an overload
+
+def test_thousands_connecting_and_leaving_at_once_shed_nothing(tmp_path):
+    """Thousands of clients leaving in one moment queue a burst of Redis
+    commands (unsubscribe, presence, registry): that is not pressure, and
+    must not refuse the next ones (the Redis signal is the smallest of its
+    last three samples). The shipped shedding settings, one nginx worker."""
+    def one_worker(text):
+        text, n = re.subn(r"worker_processes \S+;", "worker_processes 1;", text)
+        assert n == 1
+        return text
+
+    with running_stack(tmp_path / "stack", workers=1, conf=one_worker) as s:
+        before = s.metrics()
+        for _ in range(2):
+            run = subprocess.run(
+                [str(REPO / "build" / "chat-bench"), "--port", str(s.port),
+                 "--secret", s.secret, "--mode", "idle", "--connections", "3000",
+                 "--connect-rate", "20000", "--warmup", "0.5", "--duration", "0.5",
+                 "--drain", "0"],
+                capture_output=True, text=True, timeout=60 * SLOW)
+            assert run.returncode == 0, run.stdout + run.stderr
+        m = s.metrics()
+        ok = 'chat_handshakes_total{status="101"}'
+        assert m[ok] - before[ok] == 6000
+        assert m['chat_handshakes_total{status="503"}'] == 0
+        assert sum(v for k, v in m.items() if k.startswith("chat_shed_total")) == 0
+        log = (s.logs / "error.log").read_text()
+        assert "shed level" not in log, [l for l in log.splitlines() if "shed level" in l]
