@@ -165,23 +165,19 @@ ngx_chat_identity_t *
 ngx_chat_identify(ngx_http_request_t *r)
 {
     ngx_str_t             token;
-    ngx_chat_conn_t      *cc;
     ngx_chat_identity_t  *id;
     ngx_chat_loc_conf_t  *conf;
 
-    cc = ngx_http_get_module_ctx(r, ngx_chat_module);
+    id = ngx_http_get_module_ctx(r, ngx_chat_module);
 
-    if (cc == NULL) {
-        cc = ngx_pcalloc(r->pool, sizeof(ngx_chat_conn_t));
-        if (cc == NULL) {
+    if (id == NULL) {
+        id = ngx_pcalloc(r->pool, sizeof(ngx_chat_identity_t));
+        if (id == NULL) {
             return NULL;
         }
 
-        cc->request = r;
-        ngx_http_set_ctx(r, cc, ngx_chat_module);
+        ngx_http_set_ctx(r, id, ngx_chat_module);
     }
-
-    id = &cc->id;
 
     if (id->resolved) {
         return id;
@@ -205,7 +201,7 @@ ngx_chat_identify(ngx_http_request_t *r)
         return id;
     }
 
-    if (ngx_chat_auth_verify(r, r->pool, &token, id) == NGX_ERROR) {
+    if (ngx_chat_auth_verify(conf, r->pool, &token, id) == NGX_ERROR) {
         return NULL;
     }
 
@@ -214,12 +210,12 @@ ngx_chat_identify(ngx_http_request_t *r)
 
 
 /*
- * Checks a token with the location's policy. Returns NGX_OK with id->user
+ * Checks a token with a location's policy. Returns NGX_OK with id->user
  * (allocated from pool) and id->exp set, NGX_DECLINED with id->error set,
  * or NGX_ERROR.
  */
 ngx_int_t
-ngx_chat_auth_verify(ngx_http_request_t *r, ngx_pool_t *pool,
+ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
     ngx_str_t *token, ngx_chat_identity_t *id)
 {
     int                   rc;
@@ -229,9 +225,6 @@ ngx_chat_auth_verify(ngx_http_request_t *r, ngx_pool_t *pool,
     const char           *err;
     chat_jwt_policy_t     policy;
     chat_jwt_claims_t     claims;
-    ngx_chat_loc_conf_t  *conf;
-
-    conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
 
     policy.alg = ngx_chat_alg_name(conf->jwt_alg);
     policy.issuer.s = (char *) conf->jwt_issuer.data;

@@ -38,15 +38,14 @@ static ngx_int_t ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *why, const char *name, const char *value);
 static ngx_int_t ngx_chat_refuse_rate(ngx_http_request_t *r,
     ngx_msec_t wait);
-static ngx_int_t ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
-    ngx_chat_ws_headers_t *h);
+static ngx_int_t ngx_chat_upgrade(ngx_http_request_t *r,
+    ngx_chat_identity_t *id, ngx_chat_ws_headers_t *h);
 
 
 ngx_int_t
 ngx_chat_handler(ngx_http_request_t *r)
 {
     ngx_msec_t              wait;
-    ngx_chat_conn_t        *cc;
     ngx_chat_identity_t    *id;
     ngx_chat_loc_conf_t    *conf;
     ngx_chat_ws_headers_t   h;
@@ -110,9 +109,7 @@ ngx_chat_handler(ngx_http_request_t *r)
                                "Bearer error=\"invalid_token\"");
     }
 
-    cc = ngx_http_get_module_ctx(r, ngx_chat_module);
-
-    return ngx_chat_upgrade(r, cc, &h);
+    return ngx_chat_upgrade(r, id, &h);
 }
 
 
@@ -435,16 +432,14 @@ ngx_chat_refuse_rate(ngx_http_request_t *r, ngx_msec_t wait)
  * queue; nginx's header filters are not involved after this point.
  */
 static ngx_int_t
-ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
+ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_identity_t *id,
     ngx_chat_ws_headers_t *h)
 {
     u_char             *p, head[256], digest[20], accept[28];
     size_t              early;
-    ngx_str_t           src, dst, response, *conn_id;
+    ngx_str_t           src, dst, response;
     ngx_sha1_t          sha1;
-    ngx_connection_t   *c;
-
-    c = r->connection;
+    ngx_chat_conn_t    *cc;
 
     ngx_sha1_init(&sha1);
     ngx_sha1_update(&sha1, h->key.data, h->key.len);
@@ -469,14 +464,11 @@ ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
 
     *p++ = CR; *p++ = LF;
 
-    conn_id = ngx_chat_new_conn_id(r->pool, &cc->node.key);
-    if (conn_id == NULL) {
+    cc = ngx_chat_conn_create(r, id);
+    if (cc == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cc->connection = c;
-    cc->conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
-    cc->conn_id = *conn_id;
     cc->subprotocol = h->chat_v1;
 
     response.data = head;
@@ -487,13 +479,15 @@ ngx_chat_upgrade(ngx_http_request_t *r, ngx_chat_conn_t *cc,
 
     if (ngx_chat_ws_start(cc, &response, r->header_in->pos, early) != NGX_OK)
     {
+        ngx_chat_conn_free(cc);
+        r->keepalive = 0;
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     r->header_in->pos = r->header_in->last;
     ngx_chat_stat_inc(NGX_CHAT_STAT_HANDSHAKES);
 
-    /* the request now lives as long as the connection */
+    /* the request lives until the connection's first event (ngx_chat_conn.c) */
     r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
     r->header_sent = 1;
     r->keepalive = 0;

@@ -5,7 +5,8 @@
  * worker of a node; its directives, and the checks the chat code calls.
  *
  * A device is counted at the upgrade and released by a cleanup of the
- * request's pool, as limit_conn does. A zone too full to count fails
+ * connection's pool (the request is freed right after the upgrade), as
+ * limit_conn does with the request's. A zone too full to count fails
  * open. An unchanged zone keeps its counts across a reload.
  */
 
@@ -41,13 +42,6 @@ typedef struct {
 typedef struct {
     ngx_shm_zone_t         *default_zone;   /* the first, or the implicit */
 } ngx_chat_limit_main_conf_t;
-
-
-/* A connection's own count of rejected sends (flood). */
-typedef struct {
-    uint64_t                flood;
-    ngx_msec_t              flood_last;
-} ngx_chat_limit_ctx_t;
 
 
 typedef struct {
@@ -176,13 +170,13 @@ ngx_chat_limit_handshake(ngx_http_request_t *r, ngx_msec_t *wait)
 
 
 ngx_int_t
-ngx_chat_limit_typing(ngx_http_request_t *r, ngx_str_t *user)
+ngx_chat_limit_typing(ngx_chat_limit_conn_t *lc, ngx_str_t *user)
 {
     ngx_int_t                   rc;
     ngx_msec_t                  wait;
     ngx_chat_limit_loc_conf_t  *llcf;
 
-    llcf = ngx_http_get_module_loc_conf(r, ngx_chat_limit_module);
+    llcf = lc->loc_conf[ngx_chat_limit_module.ctx_index];
 
     rc = ngx_chat_limit_take(&llcf->typing, NGX_CHAT_LIMIT_TYPING, user,
                              &wait);
@@ -203,15 +197,15 @@ ngx_chat_limit_typing(ngx_http_request_t *r, ngx_str_t *user)
  * rate, so a client that backs off as told never fills it.
  */
 ngx_int_t
-ngx_chat_limit_send(ngx_http_request_t *r, ngx_str_t *user, ngx_msec_t *wait)
+ngx_chat_limit_send(ngx_chat_limit_conn_t *lc, ngx_log_t *log,
+    ngx_str_t *user, ngx_msec_t *wait)
 {
     uint64_t                    elapsed;
     ngx_int_t                   rc;
     ngx_msec_int_t              d;
-    ngx_chat_limit_ctx_t       *ctx;
     ngx_chat_limit_loc_conf_t  *llcf;
 
-    llcf = ngx_http_get_module_loc_conf(r, ngx_chat_limit_module);
+    llcf = lc->loc_conf[ngx_chat_limit_module.ctx_index];
 
     rc = ngx_chat_limit_take(&llcf->send, NGX_CHAT_LIMIT_SEND, user, wait);
 
@@ -221,39 +215,34 @@ ngx_chat_limit_send(ngx_http_request_t *r, ngx_str_t *user, ngx_msec_t *wait)
 
     ngx_chat_stat_inc(NGX_CHAT_STAT_LIMITED_SEND);
 
-    ctx = ngx_http_get_module_ctx(r, ngx_chat_limit_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_chat_limit_ctx_t));
-        if (ctx == NULL) {
-            return NGX_BUSY;
-        }
-
-        ctx->flood_last = ngx_current_msec;
-        ngx_http_set_ctx(r, ctx, ngx_chat_limit_module);
+    /* the connection's flood bucket is made at its first rejection */
+    if (!lc->flooded) {
+        lc->flooded = 1;
+        lc->flood_last = ngx_current_msec;
     }
 
-    d = (ngx_msec_int_t) (ngx_current_msec - ctx->flood_last);
+    d = (ngx_msec_int_t) (ngx_current_msec - lc->flood_last);
     elapsed = d > 0 ? (uint64_t) d : 0;
 
     if (chat_limit_take(llcf->send.rate, llcf->send.burst * llcf->send.flood,
-                        &ctx->flood, elapsed)
+                        &lc->flood, elapsed)
         != 0)
     {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, log, 0,
                       "chat: user \"%V\" keeps sending past the rate limit",
                       user);
         return NGX_DECLINED;
     }
 
-    ctx->flood_last = ngx_current_msec;
+    lc->flood_last = ngx_current_msec;
 
     return NGX_BUSY;
 }
 
 
 ngx_int_t
-ngx_chat_limit_devices(ngx_http_request_t *r, ngx_str_t *user)
+ngx_chat_limit_devices(ngx_http_request_t *r, ngx_pool_t *pool,
+    ngx_str_t *user)
 {
     uint32_t                    hash;
     ngx_int_t                   rc;
@@ -268,7 +257,7 @@ ngx_chat_limit_devices(ngx_http_request_t *r, ngx_str_t *user)
     }
 
     /* first, so that nothing can fail once the count is taken */
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_chat_limit_cleanup_t)
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_chat_limit_cleanup_t)
                                         + user->len);
     if (cln == NULL) {
         return NGX_ERROR;

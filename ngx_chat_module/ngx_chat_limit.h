@@ -22,22 +22,36 @@ extern ngx_module_t  ngx_chat_limit_module;
 ngx_int_t ngx_chat_limit_handshake(ngx_http_request_t *r, ngx_msec_t *wait);
 
 /*
- * One more connection of the user, counted until the request's pool goes:
- * NGX_OK, NGX_BUSY when the user already holds chat_max_devices (this one
- * is not counted), or NGX_ERROR.
+ * What the limits keep of an upgraded connection, which outlives its
+ * request: the location's configuration and its own count of rejected
+ * sends (flood).
  */
-ngx_int_t ngx_chat_limit_devices(ngx_http_request_t *r, ngx_str_t *user);
+typedef struct {
+    void                  **loc_conf;       /* the request's r->loc_conf */
+    uint64_t                flood;
+    ngx_msec_t              flood_last;
+    unsigned                flooded:1;      /* a send was rejected */
+} ngx_chat_limit_conn_t;
+
+
+/*
+ * One more connection of the user, counted until pool (the connection's)
+ * goes: NGX_OK, NGX_BUSY when the user already holds chat_max_devices (this
+ * one is not counted), or NGX_ERROR.
+ */
+ngx_int_t ngx_chat_limit_devices(ngx_http_request_t *r, ngx_pool_t *pool,
+    ngx_str_t *user);
 
 /*
  * A send (or group change) of the user on this connection: NGX_OK;
  * NGX_BUSY with *wait, the ms until one would be accepted; NGX_DECLINED
  * when the connection keeps sending past the limit and must be closed.
  */
-ngx_int_t ngx_chat_limit_send(ngx_http_request_t *r, ngx_str_t *user,
-    ngx_msec_t *wait);
+ngx_int_t ngx_chat_limit_send(ngx_chat_limit_conn_t *lc, ngx_log_t *log,
+    ngx_str_t *user, ngx_msec_t *wait);
 
 /* A typing frame of the user: NGX_OK, or NGX_BUSY (drop it). */
-ngx_int_t ngx_chat_limit_typing(ngx_http_request_t *r, ngx_str_t *user);
+ngx_int_t ngx_chat_limit_typing(ngx_chat_limit_conn_t *lc, ngx_str_t *user);
 
 
 #endif /* NGX_CHAT_LIMIT_H */

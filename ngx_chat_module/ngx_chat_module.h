@@ -1,9 +1,9 @@
 /*
  * ngx_chat_module: the common header of the module's files.
  *
- * One connection is one ngx_chat_conn_t, allocated from its request's pool
- * at the upgrade; it is found from the request through the module context,
- * never passed to a library as a pointer.
+ * One connection is one ngx_chat_conn_t, one heap block made at the
+ * upgrade; once the request is freed (ngx_chat_detach.c) it is the
+ * connection's c->data. It is never passed to a library as a pointer.
  */
 
 #ifndef NGX_CHAT_MODULE_H
@@ -17,6 +17,7 @@
 #include "chat_mid.h"
 #include "chat_proto.h"
 #include "chat_ws_frame.h"
+#include "ngx_chat_limit.h"
 #include "ngx_chat_redis.h"
 #include "ngx_chat_stats.h"
 
@@ -76,17 +77,21 @@ typedef struct {
 } ngx_chat_loc_conf_t;
 
 
-/* Who the request is, once its token has been checked (at most once). */
+typedef struct ngx_chat_conn_s  ngx_chat_conn_t;
+
+
+/* Who the request is, once its token has been checked (at most once): the
+ * module context of the request. */
 typedef struct {
     ngx_str_t             user;             /* empty when not authenticated */
     ngx_str_t             device;
     time_t                exp;
     const char           *error;            /* why authentication failed */
+    ngx_chat_conn_t      *conn;             /* once upgraded */
     unsigned              resolved:1;
 } ngx_chat_identity_t;
 
 
-typedef struct ngx_chat_conn_s  ngx_chat_conn_t;
 typedef struct ngx_chat_user_s  ngx_chat_user_t;
 typedef struct ngx_chat_held_s  ngx_chat_held_t;
 typedef struct ngx_chat_sync_after_s  ngx_chat_sync_after_t;
@@ -143,11 +148,13 @@ typedef struct {
 } ngx_chat_write_t;
 
 struct ngx_chat_conn_s {
-    ngx_http_request_t   *request;
+    ngx_http_request_t   *request;          /* NULL once detached */
     ngx_connection_t     *connection;
     ngx_chat_loc_conf_t  *conf;
-    ngx_chat_identity_t   id;
-    ngx_str_t             conn_id;
+    ngx_chat_limit_conn_t limit;
+    ngx_pool_cleanup_t   *cleanup;          /* in c->pool: frees this */
+    ngx_chat_identity_t   id;               /* its strings: after the struct */
+    ngx_str_t             conn_id;          /* this too */
 
     /* this worker's registry: by number, and in its user's list */
     ngx_rbtree_node_t     node;             /* key: the number */
@@ -171,7 +178,8 @@ struct ngx_chat_conn_s {
 
     chat_ws_parser_t      parser;
 
-    /* bytes the client sent with its request head, not parsed yet */
+    /* bytes the client sent with its request head, not parsed yet; a heap
+     * copy once the request is freed */
     u_char               *early;
     size_t                early_len;
 
@@ -202,6 +210,7 @@ struct ngx_chat_conn_s {
     unsigned              registered:1;
     unsigned              syncing:1;
     unsigned              going_away:1;     /* a 1001 is due at going_at */
+    unsigned              counted:1;        /* in the connections gauge */
 };
 
 
@@ -212,12 +221,20 @@ extern ngx_chat_main_conf_t  *ngx_chat_main_conf;   /* of this cycle */
 /* ngx_chat_auth.c */
 ngx_int_t ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf);
 ngx_chat_identity_t *ngx_chat_identify(ngx_http_request_t *r);
-ngx_int_t ngx_chat_auth_verify(ngx_http_request_t *r, ngx_pool_t *pool,
+ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
     ngx_str_t *token, ngx_chat_identity_t *id);
 
 /* ngx_chat_handshake.c */
 ngx_int_t ngx_chat_handler(ngx_http_request_t *r);
 ngx_int_t ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token);
+
+/* ngx_chat_conn.c */
+ngx_chat_conn_t *ngx_chat_conn_create(ngx_http_request_t *r,
+    ngx_chat_identity_t *id);
+void ngx_chat_conn_detach_handler(ngx_event_t *ev);
+void ngx_chat_conn_detach(ngx_chat_conn_t *cc);
+void ngx_chat_conn_close(ngx_chat_conn_t *cc);
+void ngx_chat_conn_free(ngx_chat_conn_t *cc);
 
 /* ngx_chat_ws.c */
 ngx_int_t ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head,
@@ -231,6 +248,8 @@ void ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code,
     const char *reason);
 void ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc);
 void ngx_chat_ws_finalize(ngx_chat_conn_t *cc);
+void ngx_chat_ws_read_handler(ngx_event_t *rev);
+void ngx_chat_ws_release(ngx_chat_conn_t *cc);
 
 /* ngx_chat_ws_out.c */
 void ngx_chat_ws_queue_close(ngx_chat_conn_t *cc, uint16_t code,

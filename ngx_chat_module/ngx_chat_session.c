@@ -127,7 +127,8 @@ ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req)
         return 0;
     }
 
-    rc = ngx_chat_limit_send(cc->request, &cc->id.user, &wait);
+    rc = ngx_chat_limit_send(&cc->limit, cc->connection->log,
+                             &cc->id.user, &wait);
 
     if (rc == NGX_OK) {
         return 0;
@@ -197,7 +198,7 @@ ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
     token.len = req->token.len;
     ngx_memzero(&fresh, sizeof(ngx_chat_identity_t));
 
-    rc = ngx_chat_auth_verify(cc->request, pool, &token, &fresh);
+    rc = ngx_chat_auth_verify(cc->conf, pool, &token, &fresh);
 
     if (rc == NGX_ERROR) {
         ngx_chat_session_error(cc, &req->id, "internal", "out of memory");

@@ -86,7 +86,7 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
         return;
     }
 
-    if (ngx_chat_limit_typing(cc->request, &cc->id.user) != NGX_OK) {
+    if (ngx_chat_limit_typing(&cc->limit, &cc->id.user) != NGX_OK) {
         return;
     }
 

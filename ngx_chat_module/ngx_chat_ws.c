@@ -3,11 +3,10 @@
  * frame parser, one timer for heartbeat, token expiry and shutdown, and the
  * close handshake. Its queue of outgoing frames is ngx_chat_ws_out.c.
  *
- * Memory: the connection's state is allocated once from its request pool;
- * a message being reassembled and every queued frame are heap blocks freed
- * as soon as they are used, so the pool does not grow while it lives.
- * Every handler ends with ngx_http_run_posted_requests(), which is where a
- * finalized request is actually freed.
+ * Memory: the connection's state is one heap block (ngx_chat_conn.c, which
+ * also frees the request after the upgrade); a message being reassembled
+ * and every queued frame are heap blocks freed as soon as they are used,
+ * so nothing grows while it lives.
  */
 
 #include "ngx_chat_module.h"
@@ -26,7 +25,6 @@
 #define NGX_CHAT_WS_SYNC_TRIES  6
 
 
-static void ngx_chat_ws_read_handler(ngx_event_t *rev);
 static void ngx_chat_ws_tick_handler(ngx_event_t *ev);
 static void ngx_chat_ws_going_away(ngx_chat_conn_t *cc);
 static void ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc);
@@ -37,7 +35,6 @@ static ngx_int_t ngx_chat_ws_append(ngx_chat_conn_t *cc,
     chat_ws_event_t *ev);
 static void ngx_chat_ws_message_done(ngx_chat_conn_t *cc);
 static void ngx_chat_ws_on_close(ngx_chat_conn_t *cc, chat_ws_event_t *ev);
-static void ngx_chat_ws_cleanup(void *data);
 
 
 /* One read buffer per worker: the parser keeps whatever it needs itself. */
@@ -48,7 +45,7 @@ static u_char  ngx_chat_ws_buffer[16384];
  * Takes over the connection of an upgraded request: head is the 101
  * response, early the bytes the client sent after its request head. Never
  * finalizes: it runs inside the content handler, so the first read and
- * write happen from posted events.
+ * write happen from posted events, which free the request first.
  *
  * A connection over the user's device cap is upgraded and closed at once
  * (1008, no hello): a client that gets a plain HTTP error reconnects in a
@@ -61,29 +58,19 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     ngx_int_t            devices;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
-    ngx_pool_cleanup_t  *cln;
 
     r = cc->request;
     c = cc->connection;
 
-    cc->out_tail = &cc->out;
-    cc->held_tail = &cc->held;
     chat_ws_parser_init(&cc->parser, cc->conf->max_message);
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_chat_ws_cleanup;
-    cln->data = cc;
+    cc->counted = 1;
     ngx_chat_gauge_add(NGX_CHAT_GAUGE_CONNECTIONS, 1);
 
     if (ngx_chat_ws_send_raw(cc, head->data, head->len) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    devices = ngx_chat_limit_devices(r, &cc->id.user);
+    devices = ngx_chat_limit_devices(r, c->pool, &cc->id.user);
 
     if (devices == NGX_ERROR
         || (devices == NGX_OK && ngx_chat_session_start(cc) != NGX_OK))
@@ -101,15 +88,6 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     cc->tick.log = c->log;
     cc->tick.cancelable = 1;
     ngx_chat_ws_rearm_tick(cc);
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
-    c->read->handler = ngx_chat_ws_read_handler;
-    c->write->handler = ngx_chat_ws_write_handler;
-
-    /* nginx tells idle connections when the worker is shutting down */
-    c->idle = 1;
-    c->log->action = "serving chat connection";
 
     if (ngx_tcp_nodelay(c) != NGX_OK) {
         return NGX_ERROR;
@@ -130,22 +108,34 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
         return NGX_ERROR;
     }
 
+    /* from here on, nothing fails: the caller frees cc on an error */
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+    c->read->handler = ngx_chat_conn_detach_handler;
+    c->write->handler = ngx_chat_conn_detach_handler;
+
+    /* nginx tells idle connections when the worker is shutting down */
+    c->idle = 1;
+    c->log->action = "serving chat connection";
+
     ngx_post_event(c->read, &ngx_posted_events);
 
     return NGX_OK;
 }
 
 
-static void
+void
 ngx_chat_ws_read_handler(ngx_event_t *rev)
 {
-    ngx_chat_conn_t     *cc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_chat_conn_t   *cc;
+    ngx_connection_t  *c;
 
     c = rev->data;
-    r = c->data;
-    cc = ngx_http_get_module_ctx(r, ngx_chat_module);
+    cc = c->data;
+
+    if (cc->finalized) {
+        return;
+    }
 
     if (c->close) {
         c->close = 0;
@@ -166,8 +156,6 @@ ngx_chat_ws_read_handler(ngx_event_t *rev)
     if (!cc->finalized) {
         ngx_chat_ws_flush(cc);
     }
-
-    ngx_http_run_posted_requests(c);
 }
 
 
@@ -177,6 +165,7 @@ ngx_chat_ws_read(ngx_chat_conn_t *cc)
     u_char            *p;
     size_t             total;
     ssize_t            n;
+    ngx_int_t          rc;
     ngx_connection_t  *c;
 
     c = cc->connection;
@@ -218,7 +207,14 @@ ngx_chat_ws_read(ngx_chat_conn_t *cc)
 
         cc->last_recv = ngx_current_msec;
 
-        if (ngx_chat_ws_consume(cc, p, n) != NGX_OK) {
+        rc = ngx_chat_ws_consume(cc, p, n);
+
+        if (p == cc->early) {
+            ngx_free(cc->early);
+            cc->early = NULL;
+        }
+
+        if (rc != NGX_OK) {
             return;
         }
     }
@@ -420,7 +416,7 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
     int64_t     left;
     ngx_msec_t  next;
 
-    if (cc->closing) {
+    if (cc->closing || cc->finalized) {
         return;
     }
 
@@ -463,7 +459,12 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
     cc = ev->data;
     c = cc->connection;
 
-    if (cc->closing) {
+    ngx_chat_conn_detach(cc);
+
+    if (cc->finalized) {
+        /* detaching failed */
+
+    } else if (cc->closing) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "chat: close handshake timed out");
         ngx_chat_ws_finalize(cc);
@@ -501,8 +502,6 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
     if (!cc->finalized) {
         ngx_chat_ws_flush(cc);
     }
-
-    ngx_http_run_posted_requests(c);
 }
 
 
@@ -530,7 +529,7 @@ ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc)
 }
 
 
-/* Ends the request, and so the connection (its cleanup runs). */
+/* Ends the connection, from a posted event (ngx_chat_conn_close). */
 void
 ngx_chat_ws_finalize(ngx_chat_conn_t *cc)
 {
@@ -539,22 +538,22 @@ ngx_chat_ws_finalize(ngx_chat_conn_t *cc)
     }
 
     cc->finalized = 1;
-    cc->request->keepalive = 0;
 
-    ngx_http_finalize_request(cc->request, NGX_HTTP_CLOSE);
+    ngx_chat_conn_close(cc);
 }
 
 
-/* Runs however the request ends: frees what is not in the pool. */
-static void
-ngx_chat_ws_cleanup(void *data)
+/* Runs however the connection ends: frees what cc points to. */
+void
+ngx_chat_ws_release(ngx_chat_conn_t *cc)
 {
-    ngx_chat_conn_t  *cc = data;
-
     ngx_chat_held_t  *h, *hnext;
 
     ngx_chat_users_remove(cc);
-    ngx_chat_gauge_add(NGX_CHAT_GAUGE_CONNECTIONS, -1);
+
+    if (cc->counted) {
+        ngx_chat_gauge_add(NGX_CHAT_GAUGE_CONNECTIONS, -1);
+    }
 
     if (cc->tick.timer_set) {
         ngx_del_timer(&cc->tick);

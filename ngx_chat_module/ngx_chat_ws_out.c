@@ -155,17 +155,15 @@ ngx_chat_ws_queue_close(ngx_chat_conn_t *cc, uint16_t code,
 void
 ngx_chat_ws_write_handler(ngx_event_t *wev)
 {
-    ngx_chat_conn_t     *cc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_chat_conn_t   *cc;
+    ngx_connection_t  *c;
 
     c = wev->data;
-    r = c->data;
-    cc = ngx_http_get_module_ctx(r, ngx_chat_module);
+    cc = c->data;
 
-    ngx_chat_ws_flush(cc);
-
-    ngx_http_run_posted_requests(c);
+    if (!cc->finalized) {
+        ngx_chat_ws_flush(cc);
+    }
 }
 
 
