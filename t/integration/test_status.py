@@ -19,8 +19,12 @@ from wsclient import ws_uri
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     def two_workers(text):
-        text, n = re.subn(r"(?m)^worker_processes .*;$", "worker_processes 2;", text)
-        assert n == 1, "nginx.conf.example changed: adapt two_workers"
+        # a user's devices are opened until both workers hold some: more
+        # than the default cap of 8 may take
+        for pattern, repl in ((r"(?m)^worker_processes .*;$", "worker_processes 2;"),
+                              (r"chat_max_devices \d+;", "chat_max_devices 64;")):
+            text, n = re.subn(pattern, repl, text)
+            assert n == 1, "nginx.conf.example changed: adapt two_workers"
         return text
     with running_stack(tmp_path_factory.mktemp("status"), workers=1,
                        conf=two_workers) as s:
