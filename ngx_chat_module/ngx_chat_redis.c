@@ -5,7 +5,8 @@
  * reconnect with exponential backoff and jitter. Nothing here blocks.
  */
 
-#include "ngx_chat_module.h"
+#include "ngx_chat_redis.h"
+#include "ngx_chat_stats.h"
 
 
 #define NGX_CHAT_REDIS_BACKOFF_MIN  100
@@ -178,9 +179,6 @@ ngx_chat_redis_command(ngx_chat_redis_t *redis,
     if (!redis->peer.connection->write->posted) {
         ngx_post_event(redis->peer.connection->write, &ngx_posted_events);
     }
-
-    /* a burst of commands raises the shed level at once */
-    ngx_chat_shed_check();
 
     return NGX_OK;
 }

@@ -18,7 +18,7 @@
  * highest of them; chat_shed_levels says where each level starts
  * (chat_shed_level.c adds the hysteresis). The level is measured on the
  * timer, and checked again, cheaply and only upwards, whenever a Kafka
- * write or a Redis command is queued.
+ * write is queued: between the timer's samples only that can raise it.
  *
  * The per-socket send queue is a signal of that socket only: a typing or
  * presence frame is not queued to a socket already over half its

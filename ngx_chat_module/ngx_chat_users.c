@@ -49,8 +49,6 @@ static void ngx_chat_users_on_message(ngx_str_t *channel, ngx_str_t *payload);
 static void ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame,
     ngx_uint_t live);
 static void ngx_chat_users_on_cmd_ready(ngx_chat_redis_t *redis);
-static void ngx_chat_users_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
 
 static ngx_chat_users_t  ngx_chat_users;
@@ -62,7 +60,7 @@ ngx_chat_users_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_rbtree_init(&ngx_chat_users.users, &ngx_chat_users.users_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_rbtree_init(&ngx_chat_users.conns, &ngx_chat_users.conns_sentinel,
-                    ngx_chat_users_rbtree_insert);
+                    ngx_rbtree_insert_value);
 
     if (cmcf->redis == NULL) {
         return NGX_OK;
@@ -540,29 +538,4 @@ ngx_chat_users_lookup(ngx_str_t *name)
                                                     name,
                                                     ngx_crc32_short(name->data,
                                                                     name->len));
-}
-
-
-/* Connections by number: numbers only grow, keys never collide. */
-static void
-ngx_chat_users_rbtree_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t  **p;
-
-    for ( ;; ) {
-        p = node->key < temp->key ? &temp->left : &temp->right;
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }
