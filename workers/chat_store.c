@@ -106,6 +106,13 @@ chat_store_rollback(chat_store_t *store)
 
 
 int
+chat_store_sync(chat_store_t *store)
+{
+    return store->ops->sync(store);
+}
+
+
+int
 chat_store_find_by_client_id(chat_store_t *store, chat_str_t sender,
     chat_str_t client_id, chat_store_msg_t *msg)
 {

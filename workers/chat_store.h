@@ -10,6 +10,11 @@
  * (or chat_store_rollback()); the worker opens one transaction per batch of
  * Kafka records. Reads see the writes of the open transaction.
  *
+ * A commit survives a crash of the process, not of the machine: that takes
+ * chat_store_sync(), which the worker calls before it commits the Kafka
+ * offsets of what it stored (chat_worker_kafka.c), so that one sync covers
+ * every batch of a commit interval.
+ *
  * Every operation returns CHAT_STORE_OK, CHAT_STORE_ERROR (the reason is in
  * chat_store_errstr()) or one of the other codes documented with it.
  * Strings are passed and returned as chat_str_t (not NUL-terminated); a body
@@ -103,6 +108,8 @@ int chat_store_begin(chat_store_t *store);
 int chat_store_commit(chat_store_t *store);
 /* Safe to call when no transaction is open. */
 int chat_store_rollback(chat_store_t *store);
+/* Makes every committed transaction durable (a power loss keeps it). */
+int chat_store_sync(chat_store_t *store);
 
 /*
  * Looks up the message that sender sent with client_id. On CHAT_STORE_OK,

@@ -28,6 +28,7 @@ typedef struct {
     int (*begin)(chat_store_t *store);
     int (*commit)(chat_store_t *store);
     int (*rollback)(chat_store_t *store);
+    int (*sync)(chat_store_t *store);
 
     int (*find_by_client_id)(chat_store_t *store, chat_str_t sender,
         chat_str_t client_id, chat_store_msg_t *msg);

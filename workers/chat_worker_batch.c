@@ -235,3 +235,18 @@ chat_worker_batch_flush(void *data)
      * owner of their partitions */
     (void) chat_worker_batch_run(b);
 }
+
+
+int
+chat_worker_batch_sync(void *data)
+{
+    chat_worker_batch_t  *b = data;
+
+    if (chat_store_sync(b->store) != CHAT_STORE_OK) {
+        chat_worker_log(CHAT_LOG_ERROR, "store: %s",
+                        chat_store_errstr(b->store));
+        return -1;
+    }
+
+    return 0;
+}

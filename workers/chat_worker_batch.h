@@ -50,6 +50,9 @@ int chat_worker_batch_run(chat_worker_batch_t *b);
 /* chat_worker_kafka_flush_pt: runs the batch in hand before a revocation. */
 void chat_worker_batch_flush(void *data);
 
+/* chat_worker_kafka_sync_pt: makes the store durable (chat_store_sync()). */
+int chat_worker_batch_sync(void *data);
+
 void chat_worker_batch_free(chat_worker_batch_t *b);
 
 #endif /* CHAT_WORKER_BATCH_H */

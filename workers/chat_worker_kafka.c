@@ -10,10 +10,19 @@
  * gives the partitions up: their next owner starts exactly after what this
  * worker applied. Both the eager and the cooperative protocols
  * (partition.assignment.strategy) are handled.
+ *
+ * Commits: librdkafka's auto commit is off, because an offset may only be
+ * committed once what its records changed is durable in the store. Every
+ * auto.commit.interval.ms that offsets were stored, the sync callback makes
+ * the store durable and then the stored offsets are committed (async); a
+ * revocation and the close do the same, synchronously. A failed sync is
+ * fatal: nothing more is committed, and the records since the last commit
+ * are consumed again.
  */
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat_worker_kafka.h"
 #include "chat_worker_log.h"
@@ -22,7 +31,13 @@
 struct chat_worker_kafka_s {
     rd_kafka_t                  *rk;
     chat_worker_kafka_flush_pt   flush;
+    chat_worker_kafka_sync_pt    sync;
     void                        *data;
+    rd_kafka_queue_t            *queue;     /* the consumer's, for commits */
+
+    int64_t                      commit_interval;   /* ms */
+    int64_t                      next_commit;       /* monotonic ms */
+    int                          uncommitted;       /* offsets stored */
 
     rd_kafka_message_t         **msgs;      /* the batch in hand */
     size_t                       n;
@@ -40,7 +55,8 @@ struct chat_worker_kafka_s {
 /* Set before the caller's options, which may override them. */
 static const char  *chat_worker_kafka_defaults[][2] = {
     { "client.id", "chat-worker" },
-    { "enable.auto.commit", "true" },
+    /* how often stored offsets are synced and committed; the worker
+     * commits itself (enable.auto.commit is forced false) */
     { "auto.commit.interval.ms", "1000" },
     { "enable.auto.offset.store", "false" },
     { "auto.offset.reset", "earliest" },
@@ -179,6 +195,89 @@ chat_worker_kafka_assign(chat_worker_kafka_t *k, rd_kafka_t *rk,
  * stored is committed while the partitions are still ours.
  */
 
+static int64_t
+chat_worker_kafka_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/* The answer to an async commit: a failed one is tried at the next. */
+
+static void
+chat_worker_kafka_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+    rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    chat_worker_kafka_t  *k = opaque;
+
+    (void) rk;
+    (void) offsets;
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR
+        && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    {
+        chat_worker_log(CHAT_LOG_WARN, "kafka: commit: %s",
+                        rd_kafka_err2str(err));
+        k->uncommitted = 1;
+    }
+}
+
+
+/*
+ * Syncs the store, then commits the offsets stored since the last commit:
+ * waiting for the answer, or answered in chat_worker_kafka_committed().
+ * A failed sync commits nothing and is fatal (chat_worker_kafka_failed()).
+ */
+
+static rd_kafka_resp_err_t
+chat_worker_kafka_commit(chat_worker_kafka_t *k, int wait)
+{
+    rd_kafka_resp_err_t  err;
+
+    if (!k->uncommitted) {
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+
+    if (k->sync(k->data) != 0) {
+        k->failed = 1;
+        return RD_KAFKA_RESP_ERR__FAIL;
+    }
+
+    k->uncommitted = 0;
+    k->next_commit = chat_worker_kafka_now() + k->commit_interval;
+
+    err = wait ? rd_kafka_commit(k->rk, NULL, 0)
+               : rd_kafka_commit_queue(k->rk, NULL, k->queue,
+                                       chat_worker_kafka_committed, k);
+
+    return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR
+                                               : err;
+}
+
+
+void
+chat_worker_kafka_commit_due(chat_worker_kafka_t *k)
+{
+    rd_kafka_resp_err_t  err;
+
+    if (!k->uncommitted || chat_worker_kafka_now() < k->next_commit) {
+        return;
+    }
+
+    err = chat_worker_kafka_commit(k, 0);
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && !k->failed) {
+        chat_worker_log(CHAT_LOG_WARN, "kafka: commit: %s",
+                        rd_kafka_err2str(err));
+        k->uncommitted = 1;
+    }
+}
+
+
 static void
 chat_worker_kafka_revoke(chat_worker_kafka_t *k, rd_kafka_t *rk,
     rd_kafka_topic_partition_list_t *parts, int cooperative)
@@ -191,11 +290,9 @@ chat_worker_kafka_revoke(chat_worker_kafka_t *k, rd_kafka_t *rk,
     k->flush(k->data);
 
     if (!rd_kafka_assignment_lost(rk)) {
-        err = rd_kafka_commit(rk, NULL, 0);
+        err = chat_worker_kafka_commit(k, 1);
 
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR
-            && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        {
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             chat_worker_log(CHAT_LOG_WARN, "kafka: commit before revoke: %s",
                             rd_kafka_err2str(err));
         }
@@ -268,7 +365,8 @@ static rd_kafka_conf_t *
 chat_worker_kafka_conf(chat_worker_kafka_t *k, const chat_worker_conf_t *cf,
     char *err, size_t errlen)
 {
-    size_t            i;
+    char              interval[32];
+    size_t            i, size;
     rd_kafka_conf_t  *conf;
 
     conf = rd_kafka_conf_new();
@@ -292,13 +390,15 @@ chat_worker_kafka_conf(chat_worker_kafka_t *k, const chat_worker_conf_t *cf,
 
     for (i = 0; i < cf->nkafka_options; i++) {
 
-        /* offsets stored before the store has the records lose them */
+        /* offsets stored before the store has the records, or committed
+         * before it synced them, lose them */
 
         if (strcmp(cf->kafka_options[i].name, "enable.auto.offset.store")
-            == 0)
+            == 0
+            || strcmp(cf->kafka_options[i].name, "enable.auto.commit") == 0)
         {
-            snprintf(err, errlen, "kafka option enable.auto.offset.store: "
-                     "chat-worker stores offsets itself");
+            snprintf(err, errlen, "kafka option %s: chat-worker stores and "
+                     "commits offsets itself", cf->kafka_options[i].name);
             goto failed;
         }
 
@@ -309,6 +409,24 @@ chat_worker_kafka_conf(chat_worker_kafka_t *k, const chat_worker_conf_t *cf,
             goto failed;
         }
     }
+
+    if (chat_worker_kafka_set(conf, "enable.auto.commit", "false", err,
+                              errlen) != 0)
+    {
+        goto failed;
+    }
+
+    size = sizeof(interval);
+
+    if (rd_kafka_conf_get(conf, "auto.commit.interval.ms", interval, &size)
+        != RD_KAFKA_CONF_OK)
+    {
+        snprintf(err, errlen, "kafka option auto.commit.interval.ms: "
+                 "unreadable");
+        goto failed;
+    }
+
+    k->commit_interval = atoll(interval);
 
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_rebalance_cb(conf, chat_worker_kafka_rebalance);
@@ -326,7 +444,8 @@ failed:
 
 chat_worker_kafka_t *
 chat_worker_kafka_open(const chat_worker_conf_t *cf,
-    chat_worker_kafka_flush_pt flush, void *data, char *err, size_t errlen)
+    chat_worker_kafka_flush_pt flush, chat_worker_kafka_sync_pt sync,
+    void *data, char *err, size_t errlen)
 {
     rd_kafka_conf_t      *conf;
     chat_worker_kafka_t  *k;
@@ -338,6 +457,7 @@ chat_worker_kafka_open(const chat_worker_conf_t *cf,
     }
 
     k->flush = flush;
+    k->sync = sync;
     k->data = data;
     k->max = (size_t) cf->batch;
 
@@ -360,8 +480,10 @@ chat_worker_kafka_open(const chat_worker_conf_t *cf,
         goto failed;
     }
 
-    /* one queue: records, rebalances and errors all come from poll */
+    /* one queue: records, rebalances, errors and commits' answers all
+     * come from poll */
     rd_kafka_poll_set_consumer(k->rk);
+    k->queue = rd_kafka_queue_get_consumer(k->rk);
 
     return k;
 
@@ -503,6 +625,9 @@ chat_worker_kafka_done(chat_worker_kafka_t *k)
 
     err = rd_kafka_offsets_store(k->rk, parts);
 
+    /* some may have been stored even when one partition failed */
+    k->uncommitted = 1;
+
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (i = 0; i < parts->cnt; i++) {
             if (parts->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -557,11 +682,9 @@ chat_worker_kafka_close(chat_worker_kafka_t *k)
 
     rc = 0;
 
-    err = rd_kafka_commit(k->rk, NULL, 0);
+    err = chat_worker_kafka_commit(k, 1);
 
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR
-        && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-    {
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         chat_worker_log(CHAT_LOG_ERROR, "kafka: final commit: %s",
                         rd_kafka_err2str(err));
         rc = -1;
@@ -577,6 +700,7 @@ chat_worker_kafka_close(chat_worker_kafka_t *k)
     }
 
     chat_worker_kafka_drop(k);
+    rd_kafka_queue_destroy(k->queue);
     rd_kafka_destroy(k->rk);
 
     free(k->assigned);

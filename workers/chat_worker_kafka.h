@@ -3,9 +3,11 @@
  * topic of writes, holding the records of the batch in hand until they are
  * applied.
  *
- * Offsets are stored (for librdkafka's auto commit, every second) only by
- * chat_worker_kafka_done(), which the caller calls once the batch is in
- * the store and published: at-least-once in, the apply being idempotent.
+ * Offsets are stored only by chat_worker_kafka_done(), which the caller
+ * calls once the batch is in the store and published: at-least-once in, the
+ * apply being idempotent. They are committed by chat_worker_kafka_commit_due()
+ * (every auto.commit.interval.ms), before a revocation and at the close,
+ * each time after the sync callback has made the store durable.
  *
  * Everything runs on the caller's thread: librdkafka calls back (rebalance)
  * only from inside chat_worker_kafka_fill() or chat_worker_kafka_close().
@@ -30,11 +32,16 @@ typedef struct chat_worker_kafka_s  chat_worker_kafka_t;
  */
 typedef void (*chat_worker_kafka_flush_pt)(void *data);
 
+/* Makes durable what the records let go by chat_worker_kafka_done() changed
+ * (chat_store_sync()); 0, or -1 when it could not. */
+typedef int (*chat_worker_kafka_sync_pt)(void *data);
+
 
 /* Creates the consumer (checking every option); it joins the group only
  * at chat_worker_kafka_subscribe(). */
 chat_worker_kafka_t *chat_worker_kafka_open(const chat_worker_conf_t *conf,
-    chat_worker_kafka_flush_pt flush, void *data, char *err, size_t errlen);
+    chat_worker_kafka_flush_pt flush, chat_worker_kafka_sync_pt sync,
+    void *data, char *err, size_t errlen);
 
 int chat_worker_kafka_subscribe(chat_worker_kafka_t *k, const char *topic,
     char *err, size_t errlen);
@@ -54,6 +61,11 @@ rd_kafka_message_t **chat_worker_kafka_records(chat_worker_kafka_t *k,
 /* Stores the offsets after the records in hand, then lets them go. */
 void chat_worker_kafka_done(chat_worker_kafka_t *k);
 
+/* Once auto.commit.interval.ms has passed since the last commit and
+ * offsets were stored since: syncs and commits them, without waiting for
+ * the answer. A failed sync sets chat_worker_kafka_failed(). */
+void chat_worker_kafka_commit_due(chat_worker_kafka_t *k);
+
 /* Lets the records in hand go without storing their offsets: they are
  * consumed again after the next rebalance or restart. */
 void chat_worker_kafka_drop(chat_worker_kafka_t *k);
@@ -62,11 +74,12 @@ void chat_worker_kafka_drop(chat_worker_kafka_t *k);
  * last rebalance callback; valid until the next chat_worker_kafka_fill(). */
 const int32_t *chat_worker_kafka_assigned(chat_worker_kafka_t *k, size_t *n);
 
-/* 1 after a fatal error of the consumer: the process must exit. */
+/* 1 after a fatal error of the consumer or of a sync: the process must
+ * exit. */
 int chat_worker_kafka_failed(chat_worker_kafka_t *k);
 
 /*
- * Commits the stored offsets synchronously, leaves the group (the flush
+ * Syncs and commits the stored offsets synchronously, leaves the group (the flush
  * callback runs for the revocation) and frees k. Returns 0, or -1 when the
  * commit failed.
  */

@@ -120,13 +120,13 @@ chat_worker_loop(chat_worker_batch_t *b, chat_worker_kafka_t *k,
         timeout = chat_worker_push_busy(push) ? CHAT_WORKER_POLL_BUSY_MS
                                               : CHAT_WORKER_POLL_MS;
 
-        if (chat_worker_kafka_fill(k, timeout) == 0) {
-            continue;
-        }
-
-        if (chat_worker_batch_run(b) != 0) {
+        if (chat_worker_kafka_fill(k, timeout) > 0
+            && chat_worker_batch_run(b) != 0)
+        {
             return -1;
         }
+
+        chat_worker_kafka_commit_due(k);
     }
 
     return 0;
@@ -153,8 +153,8 @@ chat_worker_run(const chat_worker_conf_t *conf)
     redis = NULL;
     push = NULL;
 
-    k = chat_worker_kafka_open(conf, chat_worker_batch_flush, &b, err,
-                               sizeof(err));
+    k = chat_worker_kafka_open(conf, chat_worker_batch_flush,
+                               chat_worker_batch_sync, &b, err, sizeof(err));
     if (k == NULL) {
         chat_worker_log(CHAT_LOG_ERROR, "%s", err);
         rc = 1;
