@@ -79,6 +79,15 @@ def machine():
     }
 
 
+def loadavg(raw):
+    """/proc/loadavg's first three fields as scripts/bench began."""
+    try:
+        with open(os.path.join(raw, "loadavg.txt")) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 def load(path):
     try:
         with open(path) as f:
@@ -392,6 +401,8 @@ def report_md(r, pngs):
          "| hiredis | %s |" % m["hiredis"],
          "| redis | %s |" % m["redis"],
          "| ngx_chat commit | %s |" % m["commit"],
+         "| load average as the run began (1, 5, 15 min) | %s |"
+         % r.get("loadavg_start", "?"),
          "",
          "## Goals of issue 7", "",
          "| goal | target | measured | status | note |",
@@ -486,14 +497,16 @@ def report_md(r, pngs):
                     "%.2f" % c.get(k, 0) for k in names) + " |")
         L += ["", "Caveat: the stack is `scripts/dev-up`'s, whose Kafka is "
               "the dev broker (librdkafka's mock cluster). It answers a "
-              "fetch only when the consumer's `fetch.wait.max.ms` (10 ms "
-              "for chat-worker) has passed, even when records arrived "
-              "meanwhile (devbroker/chat_devbroker.c), so *e2e* carries a "
-              "wait of 0-10 ms (about 5 ms on average) that a real Kafka "
-              "broker does not add; *sent* (the produce acknowledgement) "
+              "fetch only when the consumer's `fetch.wait.max.ms` has "
+              "passed, even when records arrived meanwhile "
+              "(devbroker/chat_devbroker.c), where a real broker answers "
+              "at once; the chat-workers ran with %s ms "
+              "(`BENCH_FETCH_WAIT_MS`), so *e2e* carries up to that much "
+              "of the mock's own. *sent* (the produce acknowledgement) "
               "does not. The broker, the workers, Redis and the clients "
               "also share the same %s CPUs with nginx."
-              % r["machine"]["nproc"]]
+              % (r["settings"].get("BENCH_FETCH_WAIT_MS", "10"),
+                 r["machine"]["nproc"])]
         if "latency_vs_load.png" in pngs:
             L += ["", "![latency vs offered load](latency_vs_load.png)"]
 
@@ -559,7 +572,8 @@ def main(argv):
          .strftime("%Y-%m-%dT%H:%M:%SZ"),
          "scale": st.get("BENCH_SCALE", "?"),
          "nginx_workers": int(st.get("NGINX_WORKERS", 0)),
-         "settings": st, "machine": machine(), "commands": commands(raw)}
+         "settings": st, "machine": machine(), "commands": commands(raw),
+         "loadavg_start": loadavg(raw)}
     for name, fn in (("idle", lambda: idle_results(raw)),
                      ("handshake", lambda: handshake_results(raw, cpu)),
                      ("msg", lambda: msg_results(
