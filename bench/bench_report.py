@@ -79,6 +79,20 @@ def machine():
     }
 
 
+def workers_by_phase(raw):
+    """{phase: nginx workers} from scripts/bench's workers.tsv, in order."""
+    out = {}
+    try:
+        with open(os.path.join(raw, "workers.tsv")) as f:
+            for line in f:
+                phase, _, n = line.rstrip("\n").partition("\t")
+                if n:
+                    out[phase] = int(n)
+    except (OSError, ValueError):
+        pass
+    return out
+
+
 def loadavg(raw):
     """/proc/loadavg's first three fields as scripts/bench began."""
     try:
@@ -395,8 +409,10 @@ def report_md(r, pngs):
          "| CPU model | %s |" % m["cpu_model"],
          "| memory | %s GiB |" % m["mem_gib"],
          "| kernel | %s |" % m["kernel"],
-         "| nginx | %s (%d worker processes in this run) |"
-         % (m["nginx"], r.get("nginx_workers", 0)),
+         "| nginx | %s (worker processes: %s) |"
+         % (m["nginx"], ", ".join("%s %s" % kv for kv in
+                                  r.get("workers_by_phase", {}).items())
+            or r.get("nginx_workers", 0)),
          "| librdkafka | %s |" % m["librdkafka"],
          "| hiredis | %s |" % m["hiredis"],
          "| redis | %s |" % m["redis"],
@@ -573,7 +589,8 @@ def main(argv):
          "scale": st.get("BENCH_SCALE", "?"),
          "nginx_workers": int(st.get("NGINX_WORKERS", 0)),
          "settings": st, "machine": machine(), "commands": commands(raw),
-         "loadavg_start": loadavg(raw)}
+         "loadavg_start": loadavg(raw),
+         "workers_by_phase": workers_by_phase(raw)}
     for name, fn in (("idle", lambda: idle_results(raw)),
                      ("handshake", lambda: handshake_results(raw, cpu)),
                      ("msg", lambda: msg_results(
