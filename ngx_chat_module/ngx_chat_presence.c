@@ -723,22 +723,14 @@ ngx_chat_presence_eval(ngx_str_t *user, const char *op, ngx_str_t *args,
 
 
 /*
- * Replies that only matter when they are errors. NOSCRIPT: Redis lost the
- * script (SCRIPT FLUSH, a failover): it is loaded again; the change that
- * failed is redone by the next reconnect's reconciliation at worst.
+ * Replies that only matter when they are errors. A lost script is loaded
+ * again; the change that failed is redone by the next reconnect's
+ * reconciliation at worst.
  */
 static void
 ngx_chat_presence_eval_reply(redisReply *reply, void *data)
 {
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "chat: presence script failed: %*s",
-                  reply->len, reply->str);
-
-    if (ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+    if (ngx_chat_redis_script_failed(reply, "presence script")) {
         ngx_chat_presence_load_script();
     }
 }

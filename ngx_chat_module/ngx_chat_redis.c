@@ -517,3 +517,17 @@ ngx_chat_redis_flush_now(ngx_chat_redis_t *redis)
         (void) ngx_chat_redis_flush(redis);
     }
 }
+
+
+ngx_uint_t
+ngx_chat_redis_script_failed(redisReply *reply, const char *what)
+{
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "chat: %s failed: %*s",
+                  what, reply->len, reply->str);
+
+    return ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0;
+}

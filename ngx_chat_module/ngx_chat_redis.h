@@ -94,5 +94,12 @@ void ngx_chat_redis_backlog(ngx_chat_redis_t *redis, size_t *bytes,
 /* Writes what is queued now, without waiting (at worker exit). */
 void ngx_chat_redis_flush_now(ngx_chat_redis_t *redis);
 
+/*
+ * For the replies of EVALSHA that only matter as errors: logs one (what
+ * names the script) and returns 1 when Redis has lost the script (NOSCRIPT:
+ * SCRIPT FLUSH, a failover), which the caller then loads again.
+ */
+ngx_uint_t ngx_chat_redis_script_failed(redisReply *reply, const char *what);
+
 
 #endif /* NGX_CHAT_REDIS_H */

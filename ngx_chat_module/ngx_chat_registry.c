@@ -265,22 +265,12 @@ ngx_chat_registry_command(ngx_chat_redis_reply_pt handler, ngx_uint_t argc,
 }
 
 
-/*
- * Only errors matter. NOSCRIPT: Redis lost the script (SCRIPT FLUSH, a
- * failover): it is loaded again, and the next heartbeat writes the entry.
- */
+/* Only errors matter; a lost script is loaded again, and the next
+ * heartbeat writes the entry. */
 static void
 ngx_chat_registry_reply(redisReply *reply, void *data)
 {
-    if (reply == NULL || reply->type != REDIS_REPLY_ERROR) {
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "chat: session registry write failed: %*s",
-                  reply->len, reply->str);
-
-    if (ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+    if (ngx_chat_redis_script_failed(reply, "session registry write")) {
         ngx_chat_registry_load_script();
     }
 }
