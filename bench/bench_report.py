@@ -35,8 +35,11 @@ GOAL_TYPING_P99_MS = 2.0
 GOAL_HANDSHAKES = 10000
 GOAL_IDLE_CPU_PCT = 5.0
 
-# a step counts as sustained when this share of the offered load arrived
+# a step counts as sustained when this share of the offered load arrived,
+# with an e2e p99 under this: a load beyond the capacity is still all
+# delivered within the drain, but only behind a backlog that grew all along
 SUSTAINED = 0.95
+SUSTAINED_P99_MS = 1000.0
 
 
 def run(cmd):
@@ -206,7 +209,9 @@ def msg_results(raw, cpu, warmup):
             "e2e": lat(m["latency_ms"]["e2e"]),
             "sent": lat(m["latency_ms"].get("sent", {})),
         }
-        step["sustained"] = step["achieved_per_s"] >= SUSTAINED * offered
+        step["sustained"] = (step["achieved_per_s"] >= SUSTAINED * offered
+                             and step["e2e"].get("p99", 1e9)
+                             <= SUSTAINED_P99_MS)
         if os.path.basename(d) + "/by_process" in cpu:
             step["cpu_s_by_process"] = cpu[os.path.basename(d)
                                            + "/by_process"]
@@ -497,9 +502,10 @@ def report_md(r, pngs):
                         json.dumps(s["error_codes"]) if s["errors"] else "",
                         fmt(s.get("nginx_cpu_us_per_msg", "-")),
                         s["max_tick_lag_ms"]))
-        L += ["", "Highest sustained (≥ %d%% of the offered load delivered): "
-              "**%.0f msgs/s**." % (SUSTAINED * 100,
-                                    msg["max_sustained_per_s"])]
+        L += ["", "Highest sustained (≥ %d%% of the offered load delivered, "
+              "e2e p99 ≤ %.0f ms): **%.0f msgs/s**."
+              % (SUSTAINED * 100, SUSTAINED_P99_MS,
+                 msg["max_sustained_per_s"])]
         comps = [(s["offered_per_s"], s["cpu_s_by_process"])
                  for s in msg["steps"] if s.get("cpu_s_by_process")]
         if comps:

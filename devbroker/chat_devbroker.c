@@ -37,7 +37,10 @@
  *     real broker answers as soon as there are any), so against the mock
  *     produce-to-consume latency is about fetch.wait.max.ms (default 500);
  *   - secure: plaintext on 127.0.0.1 only, no TLS, no SASL;
- *   - scale: one thread serves every broker of the cluster.
+ *   - scale: one thread serves every broker of the cluster, and a fetch
+ *     looks its offset up by walking the partition's batches from the
+ *     oldest, so its cost grows with the log (up to the retention above):
+ *     benchmarks start each phase on a fresh broker (scripts/bench).
  *
  * librdkafka calls are not async-signal-safe, so signals are never handled
  * in a handler: they are blocked in every thread (before librdkafka starts
