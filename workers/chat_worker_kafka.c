@@ -190,11 +190,6 @@ chat_worker_kafka_assign(chat_worker_kafka_t *k, rd_kafka_t *rk,
 }
 
 
-/*
- * Partitions are going: the batch in hand is finished first, and what it
- * stored is committed while the partitions are still ours.
- */
-
 static int64_t
 chat_worker_kafka_now(void)
 {
@@ -277,6 +272,11 @@ chat_worker_kafka_commit_due(chat_worker_kafka_t *k)
     }
 }
 
+
+/*
+ * Partitions are going: the batch in hand is finished first, and what it
+ * stored is synced and committed while the partitions are still ours.
+ */
 
 static void
 chat_worker_kafka_revoke(chat_worker_kafka_t *k, rd_kafka_t *rk,
