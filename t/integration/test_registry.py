@@ -176,6 +176,31 @@ def test_entries_expire_when_the_worker_cannot_refresh_them(stack):
     asyncio.run(main())
 
 
+def test_a_flushed_script_is_loaded_again(stack):
+    """Redis lost its scripts (SCRIPT FLUSH, as after a failover): the next
+    registry write fails NOSCRIPT, the worker loads the script again, and
+    a heartbeat after it writes the entry again."""
+    (user,) = stack.names("reg")
+    log = stack.logs / "error.log"
+
+    async def main():
+        c = await stack.connect(user, "phone")
+        try:
+            await wait_for(lambda: live_entries(stack, user), 3, "an entry")
+            start = log.stat().st_size
+            assert stack.redis_cli("SCRIPT", "FLUSH") == "OK"
+            assert stack.redis_cli("DEL", "chat:sess:" + user) == "1"
+            (m, _), = await wait_for(lambda: live_entries(stack, user), 4 * HEARTBEAT,
+                                     "the entry written again")
+            assert m["device"] == "phone", m
+            await assert_works(c)
+            return log.read_bytes()[start:].decode(errors="replace")
+        finally:
+            await c.close()
+    text = asyncio.run(main())
+    assert "session registry write failed: NOSCRIPT" in text, text[-2000:]
+
+
 def test_second_node_registers_under_its_node_name(stack, nginx_factory):
     """Another nginx (chat_node_name node-b.test) on the same Redis: the
     user's set tells which node holds which of their connections."""
