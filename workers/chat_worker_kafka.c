@@ -225,13 +225,20 @@ chat_worker_kafka_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /*
  * Syncs the store, then commits the offsets stored since the last commit:
  * waiting for the answer, or answered in chat_worker_kafka_committed().
- * A failed sync commits nothing and is fatal (chat_worker_kafka_failed()).
+ * A failed sync commits nothing and is fatal (chat_worker_kafka_failed()),
+ * and nothing is committed after a fatal error: a sync that succeeds
+ * after one that failed proves nothing (the kernel may have dropped the
+ * pages it could not write).
  */
 
 static rd_kafka_resp_err_t
 chat_worker_kafka_commit(chat_worker_kafka_t *k, int wait)
 {
     rd_kafka_resp_err_t  err;
+
+    if (k->failed) {
+        return RD_KAFKA_RESP_ERR__FAIL;
+    }
 
     if (!k->uncommitted) {
         return RD_KAFKA_RESP_ERR_NO_ERROR;
