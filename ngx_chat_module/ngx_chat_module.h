@@ -2,7 +2,7 @@
  * ngx_chat_module: the common header of the module's files.
  *
  * One connection is one ngx_chat_conn_t, one heap block made at the
- * upgrade; once the request is freed (ngx_chat_detach.c) it is the
+ * upgrade; once the request is freed (ngx_chat_conn.c) it is the
  * connection's c->data. It is never passed to a library as a pointer.
  */
 
