@@ -6,6 +6,7 @@
  */
 
 #include "ngx_chat_module.h"
+#include "chat_version.h"
 
 #include <jwt.h>
 
@@ -34,6 +35,7 @@ static ngx_int_t ngx_chat_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_chat_device_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_chat_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_chat_init_process(ngx_cycle_t *cycle);
 static void ngx_chat_exit_process(ngx_cycle_t *cycle);
 
@@ -299,7 +301,7 @@ ngx_module_t  ngx_chat_module = {
     ngx_chat_commands,                     /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_chat_init_module,                  /* init module */
     ngx_chat_init_process,                 /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -727,6 +729,16 @@ ngx_chat_now_ms(void)
     tp = ngx_timeofday();
 
     return (int64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+/* Once per configuration read (start, reload): which build is running. */
+static ngx_int_t
+ngx_chat_init_module(ngx_cycle_t *cycle)
+{
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "ngx_chat " CHAT_VERSION);
+
+    return NGX_OK;
 }
 
 

@@ -11,6 +11,7 @@
 
 #include "ngx_chat_module.h"
 #include "ngx_chat_stats.h"
+#include "chat_version.h"
 
 
 /* Enough for the old and the new workers of a reload on big machines. */
@@ -411,14 +412,17 @@ ngx_chat_status_handler(ngx_http_request_t *r)
     }
 
     /* every line is well under 256 bytes with its HELP and TYPE */
-    size = (NGX_CHAT_NMETRICS + NGX_CHAT_LATENCY_N + 8) * 256;
+    size = (1 + NGX_CHAT_NMETRICS + NGX_CHAT_LATENCY_N + 8) * 256;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = b->last;
+    /* Prometheus' convention for what is running: a constant 1, labelled */
+    p = ngx_sprintf(b->last, "# HELP chat_build_info The ngx_chat version "
+                    "of this module.\n# TYPE chat_build_info gauge\n"
+                    "chat_build_info{version=\"" CHAT_VERSION "\"} 1\n");
 
     for (m = ngx_chat_metrics; m < ngx_chat_metrics + NGX_CHAT_NMETRICS; m++) {
         p = ngx_chat_status_metric(p, m);

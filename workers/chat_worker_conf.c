@@ -549,6 +549,10 @@ chat_worker_conf_parse(chat_worker_conf_t *conf, int argc,
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             return 1;
         }
+
+        if (strcmp(argv[i], "--version") == 0) {
+            return 2;
+        }
     }
 
     /* the file of --config first, then the other flags over it */
@@ -616,8 +620,9 @@ chat_worker_conf_usage(FILE *f, const char *prog)
     char                            flag[64];
     const chat_worker_conf_item_t  *item;
 
-    fprintf(f, "usage: %s [--config FILE] [--flag value ...]\n\n"
-            "  %-30s %s\n", prog, "--config FILE",
+    fprintf(f, "usage: %s [--config FILE] [--flag value ...]\n"
+            "       %s --version | --help\n\n"
+            "  %-30s %s\n", prog, prog, "--config FILE",
             "\"key value\" lines; the flags win over it");
 
     for (item = chat_worker_conf_items; item->flag != NULL; item++) {

@@ -25,6 +25,7 @@
 #include "chat_worker_log.h"
 #include "chat_worker_push.h"
 #include "chat_worker_redis.h"
+#include "chat_version.h"
 
 
 #define CHAT_WORKER_STOP_TIMEOUT  10     /* s */
@@ -238,7 +239,10 @@ main(int argc, char **argv)
     rc = chat_worker_conf_parse(&conf, argc, argv, err, sizeof(err));
 
     if (rc != 0) {
-        if (rc > 0) {
+        if (rc == 2) {
+            printf("chat-worker " CHAT_VERSION "\n");
+
+        } else if (rc > 0) {
             chat_worker_conf_usage(stdout, argv[0]);
 
         } else {

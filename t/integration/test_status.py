@@ -6,14 +6,15 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 import time
 import urllib.error
 
 import pytest
 import websockets
 
-from harness import pids_with_parent
-from stack import fetch_status, running_stack, SLOW
+from harness import REPO, pids_with_parent
+from stack import fetch_status, running_stack, worker_binary, SLOW
 from wsclient import ws_uri
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,30 @@ def test_every_family_is_typed_and_only_get_is_allowed(stack):
     with pytest.raises(urllib.error.HTTPError) as e:
         fetch_status(stack.port, "POST")
     assert e.value.code == 405
+
+
+def project_version():
+    """The one definition of the version, common/chat_version.h."""
+    text = (REPO / "common" / "chat_version.h").read_text()
+    found = re.findall(r'#define CHAT_VERSION\s+"([^"]+)"', text)
+    assert len(found) == 1, "common/chat_version.h: one CHAT_VERSION"
+    return found[0]
+
+
+def test_the_version_is_in_build_info_the_error_log_and_the_worker(stack):
+    version = project_version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+    m = stack.metrics()
+    assert m.get('chat_build_info{version="%s"}' % version) == 1, \
+        sorted(k for k in m if k.startswith("chat_build_info"))
+    assert len([k for k in m if k.startswith("chat_build_info")]) == 1
+    log = (stack.logs / "error.log").read_text(errors="replace")
+    assert re.search(r"\[notice\] \d+#\d+: ngx_chat %s$" % re.escape(version),
+                     log, re.M), "no start-up notice with the version"
+    out = subprocess.run([str(worker_binary()), "--version"], capture_output=True,
+                         text=True, timeout=10)
+    assert (out.returncode, out.stdout, out.stderr) == \
+        (0, "chat-worker %s\n" % version, "")
 
 
 def test_connections_and_messages_are_summed_over_workers(stack):

@@ -274,6 +274,24 @@ TEST(bad_flags_are_refused)
 }
 
 
+/* --version is answered whatever else the line holds, like --help; of the
+ * two, the first given wins */
+TEST(version_is_asked_before_anything_is_checked)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    CHECK_EQ(parse(&c, err, 1, "--version"), 2);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 3, "--batch", "0", "--version"), 2);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--version", "--help"), 2);
+    chat_worker_conf_free(&c);
+    CHECK_EQ(parse(&c, err, 2, "--help", "--version"), 1);
+    chat_worker_conf_free(&c);
+}
+
+
 TEST(usage_shows_the_sync_limit_and_its_default)
 {
     FILE    *f;
@@ -321,6 +339,7 @@ main(void)
     RUN(file_then_flags_win);
     RUN(file_errors_name_the_line);
     RUN(bad_flags_are_refused);
+    RUN(version_is_asked_before_anything_is_checked);
     RUN(usage_shows_the_sync_limit_and_its_default);
 
     unlink(test_file);
