@@ -1,5 +1,5 @@
 /*
- * chat-bench: a load generator for ngx_chat (PROTOCOL.md sections 2-4).
+ * chat-bench: a load generator for ngx_chat (docs/PROTOCOL.md sections 2-4).
  *
  * One thread runs one epoll loop over N WebSocket connections through the
  * phases connect -> warm-up -> measure -> drain -> close. Requests are sent

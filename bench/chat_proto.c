@@ -1,5 +1,5 @@
 /*
- * The chat protocol of chat-bench (PROTOCOL.md sections 3-4): the requests
+ * The chat protocol of chat-bench (docs/PROTOCOL.md sections 3-4): the requests
  * it sends (send, typing, ping, receipt) and what it makes of the frames
  * the server sends back (sent, pong, error, msg, typing).
  *

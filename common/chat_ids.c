@@ -1,5 +1,5 @@
 /*
- * Identifiers of the client protocol (PROTOCOL.md section 1).
+ * Identifiers of the client protocol (docs/PROTOCOL.md section 1).
  */
 
 #include <string.h>

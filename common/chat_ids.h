@@ -1,5 +1,5 @@
 /*
- * Identifiers of the client protocol (PROTOCOL.md section 1): user, device
+ * Identifiers of the client protocol (docs/PROTOCOL.md section 1): user, device
  * and group ids, client ids and conversation ids.
  */
 

@@ -1,5 +1,5 @@
 /*
- * JWT shape, header and claim checks (PROTOCOL.md section 2, token rules).
+ * JWT shape, header and claim checks (docs/PROTOCOL.md section 2, token rules).
  * The signature itself is verified elsewhere, by libjwt.
  */
 

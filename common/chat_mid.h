@@ -1,7 +1,7 @@
 /*
  * Message ids: 26 characters of Crockford base32 encoding 48 bits of Unix
  * milliseconds then 80 random bits, so that ids sort by creation time
- * (PROTOCOL.md section 1: at most 32 bytes, unique, time-ordered).
+ * (docs/PROTOCOL.md section 1: at most 32 bytes, unique, time-ordered).
  */
 
 #ifndef CHAT_MID_H

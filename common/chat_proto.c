@@ -1,5 +1,5 @@
 /*
- * Decoder of client request frames (PROTOCOL.md section 3).
+ * Decoder of client request frames (docs/PROTOCOL.md section 3).
  *
  * Helpers come first and the request handlers after them, each defined
  * before its use; the dispatch table and the public functions close the file.

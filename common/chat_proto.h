@@ -1,5 +1,5 @@
 /*
- * Decoder of client request frames (PROTOCOL.md section 3): one JSON text
+ * Decoder of client request frames (docs/PROTOCOL.md section 3): one JSON text
  * message in, one validated request or one protocol error out.
  *
  * Pure: no I/O, no globals; bounded before parsing (nesting depth) and while

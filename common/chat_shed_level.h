@@ -1,5 +1,5 @@
 /*
- * The shed level (DESIGN.md "The edge sheds before it breaks"): a measured
+ * The shed level, how far the edge sheds before it breaks: a measured
  * pressure, in thousandths of "full", mapped to a level 0..5, with
  * hysteresis so the level does not flap around a threshold:
  *

@@ -1,5 +1,5 @@
 /*
- * Presence (PROTOCOL.md 4): online while any device of the user is
+ * Presence (docs/PROTOCOL.md 4): online while any device of the user is
  * connected anywhere; "offline", with last_seen, only after a grace period
  * without any; changes delivered to the connections that asked for them.
  *

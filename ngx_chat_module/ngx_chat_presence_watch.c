@@ -1,5 +1,5 @@
 /*
- * Presence, the watching side (PROTOCOL.md 3 presence_sub/presence_unsub,
+ * Presence, the watching side (docs/PROTOCOL.md 3 presence_sub/presence_unsub,
  * 4 presence): which connections of this worker watch which users, and
  * what they were told.
  *

@@ -1,5 +1,5 @@
 /*
- * The chat protocol on an open connection (PROTOCOL.md sections 2-4): the
+ * The chat protocol on an open connection (docs/PROTOCOL.md sections 2-4): the
  * hello, then one decoded request per text message, each answered with a
  * reply or an error frame that echoes its "id". Errors never close.
  */

@@ -1,7 +1,8 @@
 /*
- * Priority shedding (DESIGN.md "The edge sheds before it breaks"): each
- * nginx worker measures its own pressure and sheds what is worth least
- * first, so that durable messages keep going as long as they can.
+ * Priority shedding: the edge sheds before it breaks. Each nginx worker
+ * measures its own pressure and sheds what is worth least first (typing,
+ * then presence, receipts, new connections, and writes last), so that
+ * durable messages keep going as long as they can.
  *
  * The signals, each in thousandths of its limit:
  *   - the Kafka producer's queue: rd_kafka_outq_len() over the producer's

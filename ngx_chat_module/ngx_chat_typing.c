@@ -1,5 +1,5 @@
 /*
- * Typing (PROTOCOL.md 3 and 4): ephemeral, so it never touches the log or
+ * Typing (docs/PROTOCOL.md 3 and 4): ephemeral, so it never touches the log or
  * the store. It is published straight to the recipients' channels, and
  * dropped, silently, whenever keeping it would cost more than it is worth:
  * past the user's rate (chat_limit_typing, across the node's workers), or

@@ -218,7 +218,7 @@ chat_worker_apply_sender(chat_str_t user, void *data)
 
 /*
  * The senders of the messages a raised watermark covers, (before, seq]:
- * those a receipt concerns (PROTOCOL.md section 4). NULL in *senders, for
+ * those a receipt concerns (docs/PROTOCOL.md section 4). NULL in *senders, for
  * every member, when the range is too wide to scan.
  */
 
@@ -250,7 +250,7 @@ chat_worker_apply_senders(chat_store_t *store,
 
 /*
  * A receipt by one who is not a member: in a group, the connection that
- * sent it is told "forbidden" (PROTOCOL.md 3); anything else is skipped.
+ * sent it is told "forbidden" (docs/PROTOCOL.md 3); anything else is skipped.
  */
 
 static int

@@ -1,5 +1,5 @@
 /*
- * The frames chat-worker publishes (PROTOCOL.md sections 3 and 4): msg,
+ * The frames chat-worker publishes (docs/PROTOCOL.md sections 3 and 4): msg,
  * group, receipt, history, sent, group_ok and error, and the sync_done and sync_more markers that
  * the module keeps for itself.
  */

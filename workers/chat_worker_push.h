@@ -1,5 +1,5 @@
 /*
- * The push hook of chat-worker (PROTOCOL.md section 5): a message that no
+ * The push hook of chat-worker (docs/PROTOCOL.md section 5): a message that no
  * device of a recipient acknowledged `delivered` within chat_push_delay
  * triggers one push notification for that recipient, a JSON POST to
  * chat_push_url (chat_worker_push_msg.h has the body).

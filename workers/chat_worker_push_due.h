@@ -1,5 +1,5 @@
 /*
- * The push hook's due state, set while a batch is applied (PROTOCOL.md
+ * The push hook's due state, set while a batch is applied (docs/PROTOCOL.md
  * section 5: a message that no device of a recipient acknowledges within
  * chat_push_delay triggers one push notification for that recipient).
  *

@@ -18,7 +18,7 @@
 
 
 #define CHAT_WORKER_RECORD_VERSION  1
-#define CHAT_WORKER_MID_MAX         32     /* PROTOCOL.md: at most 32 bytes */
+#define CHAT_WORKER_MID_MAX         32     /* docs/PROTOCOL.md 1: 32 bytes */
 #define CHAT_WORKER_CONN_MAX        64
 
 /* max_bytes of sync and history: the default when absent, and the least

@@ -36,7 +36,7 @@ Client: one WebSocket connection whose reader task keeps every frame.
 
 Traffic: a continuous stream of sends from a few senders to a few
 recipients, each a device that reconnects and resends unanswered requests
-with the same id; verify() checks the delivery guarantees of PROTOCOL.md
+with the same id; verify() checks the delivery guarantees of docs/PROTOCOL.md
 section 5 over everything that was accepted.
 """
 
@@ -72,7 +72,7 @@ CONNECT_ERRORS = (OSError, asyncio.TimeoutError, AssertionError,
 
 
 def dm(a, b):
-    """The conversation id of a 1:1 conversation (PROTOCOL.md section 1)."""
+    """The conversation id of a 1:1 conversation (docs/PROTOCOL.md section 1)."""
     return "dm:%s:%s" % tuple(sorted((a, b)))
 
 
@@ -350,7 +350,7 @@ class Stack:
     async def settle(self):
         """Lets the pending sync of just-opened connections finish: a message
         stored before a connection's sync is answered may reach it twice
-        (pending push, then live), which PROTOCOL.md allows; after this, a
+        (pending push, then live), which docs/PROTOCOL.md allows; after this, a
         second copy is a bug."""
         await asyncio.sleep(SYNC_SETTLE)
 
@@ -885,7 +885,7 @@ class Traffic:
             self.final[user] = c
 
     def verify(self, allow_new_mid_on_retry=False):
-        """The guarantees of PROTOCOL.md section 5 over every accepted send:
+        """The guarantees of docs/PROTOCOL.md section 5 over every accepted send:
         delivered to its recipient (live or by the final pending push) with
         its fields, under one mid and one seq everywhere; no two messages
         under one seq; every device saw each conversation in seq order; the

@@ -1,5 +1,5 @@
 """RFC 6455 framing rules on client frames, with the close code each
-violation earns (PROTOCOL.md section 7)."""
+violation earns (docs/PROTOCOL.md section 7)."""
 
 import time
 
@@ -68,7 +68,7 @@ def test_invalid_utf8_split_across_fragments_closes_1007(server):
 
 
 def test_split_four_byte_utf8_character_across_fragments_is_accepted(server):
-    # a client id must be printable ASCII (PROTOCOL.md 1): the emoji rides in body
+    # a client id must be printable ASCII (docs/PROTOCOL.md 1): the emoji rides in body
     data = '{"type":"send","id":"emoji","to":"bob","body":"\U0001F600"}'.encode()
     cut = data.index("\U0001F600".encode()) + 2
     with RawWS.connect(server.port) as ws:

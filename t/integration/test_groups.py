@@ -1,4 +1,4 @@
-"""Groups end to end (PROTOCOL.md 3 groups, 4 group events, issue 5):
+"""Groups end to end (docs/PROTOCOL.md 3 groups, 4 group events, issue 5):
 membership changes are writes in the group's log, ordered with its
 messages by the worker that owns it; fan-out to every member's devices;
 consistency of removals; admin rules and the cap; receipts per member;

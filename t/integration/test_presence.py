@@ -1,4 +1,4 @@
-"""Presence end to end (PROTOCOL.md 3 presence_sub/presence_unsub, 4
+"""Presence end to end (docs/PROTOCOL.md 3 presence_sub/presence_unsub, 4
 presence): the current state at once, then every change, to subscribers
 only; "offline" only after the grace period, with last_seen; across nginx
 workers; and a crashed nginx worker's users taken offline by another.

@@ -1,4 +1,4 @@
-"""The push hook (PROTOCOL.md section 5): a message that no device of a
+"""The push hook (docs/PROTOCOL.md section 5): a message that no device of a
 recipient acknowledges `delivered` within chat_push_delay makes the
 chat-workers POST one notification for that recipient to chat_push_url.
 

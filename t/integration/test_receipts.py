@@ -1,4 +1,4 @@
-"""Receipts as watermarks (PROTOCOL.md 3 receipt, 4): per (conversation,
+"""Receipts as watermarks (docs/PROTOCOL.md 3 receipt, 4): per (conversation,
 user), monotonic, read implies delivered, forwarded to the other side's
 devices; pending messages are those above the delivered watermark, for
 every device of the user.

@@ -1,5 +1,5 @@
-"""Priority shedding under an induced overload (DESIGN.md "The edge sheds
-before it breaks", README chat_shed_levels).
+"""Priority shedding under an induced overload: the edge sheds before it
+breaks, what is worth least first (README chat_shed_levels).
 
 One nginx worker, so one Kafka producer sees every write. Its queue takes
 200 writes (chat_kafka_option queue.buffering.max.messages 200) and the
@@ -183,7 +183,7 @@ def test_overload_sheds_in_order_then_recovers_without_loss(stack):
             assert [f["type"] for f in a.answers(i)] == ["sent"], (i, a.answers(i))
         def delivered():
             # a write replayed after the broker's stall is published again
-            # under its one mid (at least once, PROTOCOL.md 5): count mids
+            # under its one mid (at least once, docs/PROTOCOL.md 5): count mids
             unique = {m["mid"]: m for m in b.msgs(conv)}
             return [m["body"] for m in unique.values() if m["body"] != "pre"]
         await b.wait_until(lambda: len(delivered()) >= len(taken),

@@ -1,4 +1,4 @@
-"""Typing indicators end to end (PROTOCOL.md 3 typing, 4): ephemeral
+"""Typing indicators end to end (docs/PROTOCOL.md 3 typing, 4): ephemeral
 frames to every device of the recipient only, rate-limited per user
 (chat_limit_typing, excess dropped silently), never stored or queued.
 

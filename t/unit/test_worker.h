@@ -206,7 +206,7 @@ num(json_t *frame, const char *key)
 }
 
 
-/* A msg frame: exactly the fields of PROTOCOL.md section 4. */
+/* A msg frame: exactly the fields of docs/PROTOCOL.md section 4. */
 
 static void
 check_msg(json_t *f, const char *mid, int seq, const char *from,
