@@ -99,7 +99,8 @@ def test_every_close_code_is_in_the_table():
 def test_no_file_links_outside_the_repository():
     problems = []
     for name, text in tracked_text_files():
-        for m in re.finditer(r"\.\./shared\b|/work/|https?://([A-Za-z0-9.-]*)", text):
+        # the machine's work directory spelt so that this line does not match
+        for m in re.finditer(r"\.\./shared\b|/w[o]rk/|https?://([A-Za-z0-9.-]*)", text):
             host = m.group(1)
             if host is not None and (host == "" or PLACEHOLDER_HOST.match(host)):
                 continue
