@@ -156,6 +156,27 @@ failed:
 }
 
 
+/* The module context of a request, made on first use; NULL: no memory. */
+ngx_chat_identity_t *
+ngx_chat_identity(ngx_http_request_t *r)
+{
+    ngx_chat_identity_t  *id;
+
+    id = ngx_http_get_module_ctx(r, ngx_chat_module);
+
+    if (id == NULL) {
+        id = ngx_pcalloc(r->pool, sizeof(ngx_chat_identity_t));
+        if (id == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, id, ngx_chat_module);
+    }
+
+    return id;
+}
+
+
 /*
  * The request's identity, resolved once and kept in the module context:
  * the token's subject when a JWT key is configured here, and the device.
@@ -168,15 +189,9 @@ ngx_chat_identify(ngx_http_request_t *r)
     ngx_chat_identity_t  *id;
     ngx_chat_loc_conf_t  *conf;
 
-    id = ngx_http_get_module_ctx(r, ngx_chat_module);
-
+    id = ngx_chat_identity(r);
     if (id == NULL) {
-        id = ngx_pcalloc(r->pool, sizeof(ngx_chat_identity_t));
-        if (id == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, id, ngx_chat_module);
+        return NULL;
     }
 
     if (id->resolved) {

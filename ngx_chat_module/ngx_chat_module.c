@@ -280,7 +280,7 @@ static ngx_command_t  ngx_chat_commands[] = {
 
 static ngx_http_module_t  ngx_chat_module_ctx = {
     ngx_chat_add_variables,                /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_chat_redact_init,                  /* postconfiguration */
 
     ngx_chat_create_main_conf,             /* create main configuration */
     ngx_chat_init_main_conf,               /* init main configuration */

@@ -88,7 +88,9 @@ typedef struct {
     time_t                exp;
     const char           *error;            /* why authentication failed */
     ngx_chat_conn_t      *conn;             /* once upgraded */
+    ngx_str_t             query_token;      /* ?access_token=, taken out */
     unsigned              resolved:1;
+    unsigned              query_taken:1;    /* and redacted in the request */
 } ngx_chat_identity_t;
 
 
@@ -220,6 +222,7 @@ extern ngx_chat_main_conf_t  *ngx_chat_main_conf;   /* of this cycle */
 
 /* ngx_chat_auth.c */
 ngx_int_t ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf);
+ngx_chat_identity_t *ngx_chat_identity(ngx_http_request_t *r);
 ngx_chat_identity_t *ngx_chat_identify(ngx_http_request_t *r);
 ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
     ngx_str_t *token, ngx_chat_identity_t *id);
@@ -227,6 +230,10 @@ ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
 /* ngx_chat_handshake.c */
 ngx_int_t ngx_chat_handler(ngx_http_request_t *r);
 ngx_int_t ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token);
+
+/* ngx_chat_redact.c */
+ngx_int_t ngx_chat_redact_init(ngx_conf_t *cf);
+ngx_int_t ngx_chat_redact_take(ngx_http_request_t *r);
 
 /* ngx_chat_conn.c */
 ngx_chat_conn_t *ngx_chat_conn_create(ngx_http_request_t *r,
