@@ -492,6 +492,7 @@ ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->jwt_key_file.data == NULL) {
         conf->jwt_key_file = prev->jwt_key_file;
         conf->jwt_key = prev->jwt_key;
+        conf->jwt_key_alg = prev->jwt_key_alg;
     }
 
     if (ngx_chat_auth_load_key(cf, conf) != NGX_OK) {

@@ -60,9 +60,10 @@ typedef struct {
     ngx_flag_t            enable;
 
     ngx_uint_t            jwt_alg;          /* a libjwt jwt_alg_t */
-    ngx_str_t             jwt_secret;       /* HS256 */
-    ngx_str_t             jwt_key_file;     /* RS256, ES256: public key */
-    ngx_str_t             jwt_key;          /* the key as given to libjwt */
+    ngx_str_t             jwt_secret;       /* HS256, inline */
+    ngx_str_t             jwt_key_file;     /* HS256 secret, or public key */
+    ngx_str_t             jwt_key;          /* the file's key for libjwt */
+    ngx_uint_t            jwt_key_alg;      /* the algorithm it was read for */
     ngx_str_t             jwt_issuer;
     ngx_str_t             jwt_audience;
     time_t                jwt_leeway;
@@ -222,6 +223,7 @@ extern ngx_chat_main_conf_t  *ngx_chat_main_conf;   /* of this cycle */
 
 /* ngx_chat_auth.c */
 ngx_int_t ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf);
+ngx_str_t *ngx_chat_auth_hs256_key(ngx_chat_loc_conf_t *conf);
 ngx_chat_identity_t *ngx_chat_identity(ngx_http_request_t *r);
 ngx_chat_identity_t *ngx_chat_identify(ngx_http_request_t *r);
 ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,

@@ -3,7 +3,9 @@
 #
 #   CHAT_PORT          port nginx listens on (default 8080)
 #   CHAT_ADDR          address it listens on (default 127.0.0.1)
-#   CHAT_JWT_SECRET    the HS256 secret of development tokens
+#   CHAT_JWT_SECRET    the HS256 secret of tokens, written to the state dir's
+#                      chat-jwt.secret; unset, that file is made once of 48
+#                      random bytes (base64) and kept across runs
 #   CHAT_STATE_DIR     where the rendered config, logs, pids and data go
 #   CHAT_MODULE        the module to load (default build/ngx_chat_module.so)
 #   CHAT_PRELOAD       libraries to LD_PRELOAD into nginx (sanitizer runs)
@@ -21,12 +23,12 @@
 # The state dir holds run/<name>.pid and run/<name>.cmd (its command line)
 # for each component (redis, broker, worker-N, nginx), run/kafka.address (the
 # dev broker's bootstrap list), logs/ (one log per component, nginx's
-# error.log and access.log), redis/ (its append-only file) and chat.db.
+# error.log and access.log), redis/ (its append-only file), chat.db and
+# the secrets: chat-jwt.secret (tokens) and redis.password (mode 600).
 
 CHAT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CHAT_PORT=${CHAT_PORT:-8080}
 CHAT_ADDR=${CHAT_ADDR:-127.0.0.1}
-CHAT_JWT_SECRET=${CHAT_JWT_SECRET:-ngx-chat-development-secret-not-for-production}
 CHAT_STATE_DIR=${CHAT_STATE_DIR:-$CHAT_TOP/state}
 CHAT_MODULE=${CHAT_MODULE:-$CHAT_TOP/build/ngx_chat_module.so}
 CHAT_NGINX=${CHAT_NGINX:-/usr/sbin/nginx}
@@ -93,6 +95,26 @@ chat_check_settings() {
 chat_init_state() {
     mkdir -p "$CHAT_STATE_DIR"/{logs,tmp,modules,run,redis}
     CHAT_STATE_DIR=$(cd "$CHAT_STATE_DIR" && pwd)
+}
+
+# chat_secret_file NAME VALUE : the state dir's secret NAME, mode 600. VALUE
+# (when not empty) replaces it; else a missing one is made of 48 random
+# bytes, and an existing one is kept, so tokens signed earlier stay valid.
+chat_secret_file() {
+    local file=$CHAT_STATE_DIR/$1 value=${2:-}
+    if [ -z "$value" ] && [ -s "$file" ]; then
+        return 0
+    fi
+    if [ -z "$value" ]; then
+        value=$(head -c 48 /dev/urandom | base64 -w 0)
+    fi
+    (umask 077 && printf '%s\n' "$value" >"$file.tmp") && mv -f "$file.tmp" "$file"
+}
+
+# The token secret nginx reads (chat_jwt_key_file chat-jwt.secret, next to
+# the rendered nginx.conf) and scripts/chat-token signs with.
+chat_init_jwt_secret() {
+    chat_secret_file chat-jwt.secret "${CHAT_JWT_SECRET:-}"
 }
 
 chat_pidfile() {
@@ -453,19 +475,18 @@ chat_sed_escape() {
     printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'
 }
 
-# Renders the config template into the state dir: the module, port,
-# secret, pid file, Kafka brokers and Redis of this run. Every relative path
-# in it is under the state dir (nginx -p).
+# Renders the config template into the state dir: the module, port, pid
+# file, Kafka brokers and Redis of this run. Every relative path in it is
+# under the state dir (nginx -p), the token secret's file too.
 chat_render_config() {
-    local secret brokers
+    local brokers
     chat_init_state
+    chat_init_jwt_secret
     ln -sf "$(cd "$(dirname "$CHAT_MODULE")" && pwd)/$(basename "$CHAT_MODULE")" \
         "$CHAT_STATE_DIR/modules/ngx_chat_module.so"
-    secret=$(chat_sed_escape "$CHAT_JWT_SECRET")
     brokers=$(chat_sed_escape "${CHAT_KAFKA_ADDRESS:-127.0.0.1:9092}")
     # listen options after the port (reuseport, ...) are kept
     sed -e "s|listen 127.0.0.1:8080\([ ;]\)|listen $CHAT_ADDR:$CHAT_PORT\1|" \
-        -e "s|chat_jwt_secret .*;|chat_jwt_secret \"$secret\";|" \
         -e "s|^\(\s*\)pid .*;|\1pid run/nginx.pid;|" \
         -e "s|^\(\s*\)chat_kafka_brokers .*;|\1chat_kafka_brokers $brokers;|" \
         -e "s|^\(\s*\)chat_redis .*;|\1chat_redis 127.0.0.1:${CHAT_REDIS_PORT:-6379};|" \

@@ -45,6 +45,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import time
@@ -61,7 +62,6 @@ SLOW = 2.0 if SANITIZED else 1.0          # timeouts scale under ASan
 UP_TIMEOUT = 60.0 * SLOW
 DOWN_TIMEOUT = 60.0          # dev-down gives each component 10 s
 READY_TIMEOUT = 45.0 * SLOW
-SECRET = "e2e-stack-secret-7c1d9a4e2b6f8035a1"
 LOG_PROBLEMS = ("AddressSanitizer", "runtime error:", "[alert]")
 WORKER_READY = "chat-worker: ready"
 SYNC_SETTLE = 1.0 * SLOW
@@ -111,7 +111,7 @@ class Stack:
         self.conf = conf            # str -> str over nginx.conf.example, or None
         self.limits = limits        # False: roomy_limits() first
         self.conf_template = self.state_dir / "nginx.conf.template"
-        self.secret = SECRET
+        self.secret = secrets.token_urlsafe(32)     # dev-up writes it
         self.port = free_port()
         self.redis_port = free_port()
         while self.redis_port == self.port:
