@@ -37,6 +37,8 @@ typedef struct {
 
     ngx_addr_t           *redis;
     ngx_msec_t            redis_timeout;
+    ngx_str_t             redis_user;       /* an ACL user, or none */
+    ngx_str_t             redis_password;   /* none: no AUTH */
 
     ngx_msec_t            sync_timeout;
 
@@ -233,6 +235,10 @@ ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
 ngx_int_t ngx_chat_handler(ngx_http_request_t *r);
 ngx_int_t ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token);
 
+/* ngx_chat_credential.c */
+char *ngx_chat_conf_set_credential_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* ngx_chat_redact.c */
 ngx_int_t ngx_chat_redact_init(ngx_conf_t *cf);
 ngx_int_t ngx_chat_redact_take(ngx_http_request_t *r);
@@ -335,6 +341,7 @@ ngx_chat_conn_t *ngx_chat_users_find_conn(uint64_t num);
 void ngx_chat_users_sync_done(ngx_chat_conn_t *cc);
 ngx_chat_redis_t *ngx_chat_users_redis(void);
 ngx_chat_redis_t *ngx_chat_users_subscriber(void);
+ngx_uint_t ngx_chat_users_listening(ngx_chat_conn_t *cc);
 ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
 ngx_chat_user_t *ngx_chat_users_first(void);
 ngx_chat_user_t *ngx_chat_users_next(ngx_chat_user_t *u);

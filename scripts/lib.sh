@@ -6,6 +6,9 @@
 #   CHAT_JWT_SECRET    the HS256 secret of tokens, written to the state dir's
 #                      chat-jwt.secret; unset, that file is made once of 48
 #                      random bytes (base64) and kept across runs
+#   CHAT_REDIS_PASSWORD the password redis-server requires (requirepass),
+#                      written to the state dir's redis.password; unset,
+#                      made once like the token secret
 #   CHAT_STATE_DIR     where the rendered config, logs, pids and data go
 #   CHAT_MODULE        the module to load (default build/ngx_chat_module.so)
 #   CHAT_PRELOAD       libraries to LD_PRELOAD into nginx (sanitizer runs)
@@ -115,6 +118,17 @@ chat_secret_file() {
 # the rendered nginx.conf) and scripts/chat-token signs with.
 chat_init_jwt_secret() {
     chat_secret_file chat-jwt.secret "${CHAT_JWT_SECRET:-}"
+}
+
+# Redis's password: redis-server reads it from redis/redis.conf (not its
+# command line, which ps shows), nginx and the workers from
+# redis.password ("file:" in chat_redis_password and --redis-password).
+chat_init_redis_password() {
+    local pw
+    chat_secret_file redis.password "${CHAT_REDIS_PASSWORD:-}"
+    IFS= read -r pw <"$CHAT_STATE_DIR/redis.password"
+    (umask 077 && printf 'requirepass %s\n' "$pw" >"$CHAT_STATE_DIR/redis/redis.conf.tmp") \
+        && mv -f "$CHAT_STATE_DIR/redis/redis.conf.tmp" "$CHAT_STATE_DIR/redis/redis.conf"
 }
 
 chat_pidfile() {
@@ -342,19 +356,25 @@ chat_check_broker() {
     fi
 }
 
+# PING after AUTH: the redis-server of this state dir answers, with its
+# password (another one on the port would refuse it).
 chat_redis_ping() {
     (
+        IFS= read -r pw <"$CHAT_STATE_DIR/redis.password" || exit 1
         exec 3<>"/dev/tcp/127.0.0.1/$CHAT_REDIS_PORT" || exit 1
-        printf 'PING\r\n' >&3
+        printf 'AUTH %s\r\nPING\r\n' "$pw" >&3
+        IFS= read -r -t 2 auth <&3 || exit 1
         IFS= read -r -t 2 reply <&3 || exit 1
-        [ "${reply%$'\r'}" = "+PONG" ]
+        [ "${auth%$'\r'}" = "+OK" ] && [ "${reply%$'\r'}" = "+PONG" ]
     ) 2>/dev/null
 }
 
-# redis-server on 127.0.0.1:CHAT_REDIS_PORT. appendonly keeps the keys over
-# a restart (same port, same dir); RDB snapshots would only duplicate that.
+# redis-server on 127.0.0.1:CHAT_REDIS_PORT, with the state dir's password.
+# appendonly keeps the keys over a restart (same port, same dir); RDB
+# snapshots would only duplicate that.
 chat_start_redis() {
     local log="$CHAT_STATE_DIR/logs/redis.log" end
+    chat_init_redis_password
     if chat_alive redis; then
         chat_log "redis-server already running (pid $(chat_pid redis))"
         return 0
@@ -363,7 +383,7 @@ chat_start_redis() {
         chat_err "port $CHAT_REDIS_PORT (CHAT_REDIS_PORT) is taken by another process"
         return 1
     fi
-    chat_spawn redis "$log" "$CHAT_REDIS_SERVER" \
+    chat_spawn redis "$log" "$CHAT_REDIS_SERVER" "$CHAT_STATE_DIR/redis/redis.conf" \
         --bind 127.0.0.1 --port "$CHAT_REDIS_PORT" \
         --dir "$CHAT_STATE_DIR/redis" --appendonly yes --save "" \
         --daemonize no --pidfile "$(chat_pidfile redis)" \
@@ -440,6 +460,7 @@ chat_start_workers() {
         chat_spawn "$name" "$log" "$CHAT_WORKER_BIN" \
             --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
             --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
+            --redis-password "file:$CHAT_STATE_DIR/redis.password" \
             --store "sqlite:$CHAT_STATE_DIR/chat.db" "${extra[@]}"
     done
     for ((end = SECONDS + CHAT_WORKER_TIMEOUT; SECONDS < end && ${#pending[@]} > 0; )); do
@@ -477,7 +498,7 @@ chat_sed_escape() {
 
 # Renders the config template into the state dir: the module, port, pid
 # file, Kafka brokers and Redis of this run. Every relative path in it is
-# under the state dir (nginx -p), the token secret's file too.
+# under the state dir (nginx -p), the secrets' files too.
 chat_render_config() {
     local brokers
     chat_init_state

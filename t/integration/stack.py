@@ -20,7 +20,8 @@ test_limits.py tests the limits themselves.
                                     worker-1, nginx, ...)
   stack.restart(name)               scripts/dev-up again: restarts what is
                                     not running, waits for worker readiness
-  stack.redis_cli(*args)            redis-cli -p <port> ...
+  stack.redis_cli(*args)            redis-cli -p <port> ..., with the password
+                                    dev-up made (Redis runs with requirepass)
 
 On exit it runs scripts/dev-down (bounded), then fails the test if any log
 in $CHAT_STATE_DIR/logs shows a sanitizer report or an [alert].
@@ -228,9 +229,15 @@ class Stack:
             assert not _alive(pid), "%s (pid %d) survived SIGKILL" % (name, pid)
         return pid
 
+    def redis_password(self):
+        """The password dev-up generated for this stack's redis-server."""
+        return (self.state_dir / "redis.password").read_text().strip()
+
     def redis_cli(self, *args):
+        # REDISCLI_AUTH, not -a: the password stays off the command line
+        env = dict(os.environ, REDISCLI_AUTH=self.redis_password())
         r = subprocess.run(["redis-cli", "-p", str(self.redis_port), *map(str, args)],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=10, env=env)
         return r.stdout.strip()
 
     # -- worker readiness, from their logs
