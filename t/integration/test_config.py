@@ -97,6 +97,15 @@ def test_secret_file_anyone_may_read_is_warned_about(tmp_path):
     assert "[warn]" in err and "anyone may read it" in err, err
 
 
+def test_secret_from_the_environment_is_checked_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAT_TEST_JWT_SECRET", STRONG)
+    rc, err = nginx_t(tmp_path / "a", auth="chat_jwt_secret env:CHAT_TEST_JWT_SECRET;")
+    assert rc == 0, err
+    monkeypatch.setenv("CHAT_TEST_JWT_SECRET", "CHANGE-ME-" + STRONG)
+    rc, err = nginx_t(tmp_path / "b", auth="chat_jwt_secret env:CHAT_TEST_JWT_SECRET;")
+    assert rc != 0 and "is a placeholder" in err, err
+
+
 def test_inline_secret_and_secret_file_together_fail_nginx_t(tmp_path):
     path = secret_file(tmp_path, STRONG)
     rc, err = nginx_t(tmp_path, auth="chat_jwt_secret %s; chat_jwt_key_file %s;"

@@ -1,7 +1,8 @@
 """The secrets of a development run (make run, scripts/dev-up): none ships
 with the project; the first run generates them into its state directory
-(mode 600), later runs keep them, and scripts/chat-token signs with the
-token secret found there."""
+(mode 600: the token secret, Redis's password, which is on no command
+line), later runs keep them, and scripts/chat-token signs with the token
+secret found there."""
 
 import os
 import stat
@@ -44,6 +45,8 @@ def test_first_run_generates_the_token_secret_and_keeps_it(tmp_path):
                        env={"CHAT_JWT_SECRET": ""}) as s:
         secret = private_secret(state / "chat-jwt.secret")
         assert secret != s.secret
+        redis_pw = private_secret(state / "redis.password")
+        assert redis_pw not in (state / "run" / "redis.cmd").read_text()
         tok = chat_token(state, "devalice")
         with RawWS.connect(s.port, token=tok) as ws:
             assert ws.hello["user"] == "devalice"
@@ -51,5 +54,6 @@ def test_first_run_generates_the_token_secret_and_keeps_it(tmp_path):
         s.kill("nginx")             # dev-up renders the config again
         s.restart("nginx")
         assert private_secret(state / "chat-jwt.secret") == secret
+        assert private_secret(state / "redis.password") == redis_pw
         with RawWS.connect(s.port, token=tok) as ws:
             assert ws.hello["user"] == "devalice"
