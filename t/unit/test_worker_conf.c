@@ -358,6 +358,25 @@ TEST(redis_password_refusals)
     CHECK(strstr(err, "more than one line") != NULL);
     chat_worker_conf_free(&c);
 
+    {
+        /* CHAT_SECRET_SRC_MAX + 1 bytes and a line end: too long */
+        static char  big[4096 + 3];
+
+        memset(big, 'k', 4097);
+        big[4097] = '\n';
+        write_file(big);
+        CHECK_EQ(parse(&c, err, 2, "--redis-password", spec), -1);
+        CHECK(strstr(err, "too long") != NULL);
+        chat_worker_conf_free(&c);
+
+        big[4096] = '\n';
+        big[4097] = '\0';
+        write_file(big);
+        CHECK_EQ(parse(&c, err, 2, "--redis-password", spec), 0);
+        CHECK_EQ(c.redis_secret_len, 4096);
+        chat_worker_conf_free(&c);
+    }
+
     CHECK_EQ(parse(&c, err, 2, "--redis-user", "chat"), -1);
     CHECK(strstr(err, "needs chat_redis_password") != NULL);
     chat_worker_conf_free(&c);
