@@ -125,6 +125,11 @@ chat_init_jwt_secret() {
 # redis.password ("file:" in chat_redis_password and --redis-password).
 chat_init_redis_password() {
     local pw
+    # one word for redis.conf and for the inline AUTH of chat_redis_ping
+    if [[ ${CHAT_REDIS_PASSWORD:-} =~ [^A-Za-z0-9+/=_.:@%~-] ]]; then
+        chat_err "CHAT_REDIS_PASSWORD may hold only A-Z a-z 0-9 and + / = _ . : @ % ~ -"
+        return 1
+    fi
     chat_secret_file redis.password "${CHAT_REDIS_PASSWORD:-}"
     IFS= read -r pw <"$CHAT_STATE_DIR/redis.password"
     (umask 077 && printf 'requirepass %s\n' "$pw" >"$CHAT_STATE_DIR/redis/redis.conf.tmp") \
