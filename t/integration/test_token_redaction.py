@@ -1,6 +1,6 @@
 """A token given as ?access_token= never reaches a log: after every kind of
-refusal (the handshake's own 400/401/403/405/426/429, nginx's limit_req 503
-and deny 403 in a chat location) and after a successful upgrade, neither
+refusal (the handshake's own 400/401/403/405/426/429/503, nginx's limit_req
+503 and deny 403 in a chat location) and after a successful upgrade, neither
 the access log (a format with $request, $args, $request_uri and
 $arg_access_token) nor the error log (at info, where every refusal is
 logged with the request line) holds the token."""
@@ -154,4 +154,27 @@ def test_http2_request_line_copy_is_redacted(nginx_factory, tmp_path):
     assert out == "400 2", out
     text = logs(n)
     assert "HTTP/2.0" in text, text
+    assert secret_part(t) not in text, text
+
+
+def test_shed_503_logs_no_token(nginx_factory, tmp_path):
+    """The handshake's own 503 (shed level 4): one send waits in a Kafka
+    queue of one message (no broker answers), which is 100% pressure."""
+    d = tmp_path / "nginx0"
+    n = nginx_factory(http=HTTP + "chat_kafka_brokers 127.0.0.1:9; "
+                      "chat_kafka_option queue.buffering.max.messages 1; "
+                      "chat_shed_levels 10% 20% 30% 40% 50%;",
+                      location=LOCATION.replace("{dir}", str(d)))
+    with RawWS.connect(n.port, token=token("shed1")) as ws:
+        ws.send_json({"type": "send", "id": "s1", "to": "shed2", "body": "queued"})
+        t = token("shed3")
+        deadline = time.monotonic() + 5
+        while True:
+            r = handshake_status(n.port, path=chat_path(access_token=t), token=None)
+            if r.status == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert r.status == 503, r.status
+    text = logs(n)
+    assert "handshake refused: overloaded" in text, text
     assert secret_part(t) not in text, text
