@@ -1,6 +1,7 @@
 /*
  * Command line of chat-bench: every flag is long, with a default that
- * matches scripts/dev-up (127.0.0.1:8080, the development secret).
+ * matches scripts/dev-up (127.0.0.1:8080); the secret has none in the
+ * program: --secret, or $CHAT_JWT_SECRET.
  */
 
 #include <errno.h>
@@ -60,7 +61,7 @@ bench_usage(FILE *f)
 "  --port N               server port (8080)\n"
 "  --path P               WebSocket location (/chat)\n"
 "  --src ADDR             local address to bind before connecting\n"
-"  --secret S             HS256 secret (the development secret)\n"
+"  --secret S             HS256 secret ($CHAT_JWT_SECRET)\n"
 "  --prefix P             user ids are P<i> (bench)\n"
 "  --offset N             first i (0); devices are bench-<i>\n"
 "  --connections N        connections (100; even in msg and typing modes)\n"
@@ -173,7 +174,7 @@ bench_defaults(bench_conf_t *cf)
     cf->host = "127.0.0.1";
     cf->port = 8080;
     cf->path = "/chat";
-    cf->secret = "ngx-chat-development-secret-not-for-production";
+    cf->secret = getenv("CHAT_JWT_SECRET");
     cf->prefix = "bench";
     cf->connections = 100;
     cf->connect_rate = 1000;
@@ -305,6 +306,12 @@ bench_check(bench_conf_t *cf)
     {
         fprintf(stderr, "chat-bench: --prefix: 1-%d of A-Z a-z 0-9 _ . @ -\n",
                 BENCH_PREFIX_MAX);
+        return -1;
+    }
+
+    if (cf->secret == NULL || cf->secret[0] == '\0') {
+        fprintf(stderr, "chat-bench: no secret: --secret, or "
+                "CHAT_JWT_SECRET\n");
         return -1;
     }
 

@@ -5,6 +5,7 @@
 
 #include "ngx_chat_module.h"
 #include "chat_jwt.h"
+#include "chat_secret.h"
 
 #include <jwt.h>
 #include <openssl/evp.h>
@@ -12,10 +13,15 @@
 #include <openssl/rand.h>
 
 
-static ngx_int_t ngx_chat_auth_check_key(ngx_conf_t *cf,
+static ngx_int_t ngx_chat_auth_check_secret(ngx_conf_t *cf,
+    ngx_chat_loc_conf_t *conf);
+static ngx_int_t ngx_chat_auth_read_key(ngx_conf_t *cf,
     ngx_chat_loc_conf_t *conf);
 static ngx_int_t ngx_chat_device(ngx_http_request_t *r,
     ngx_chat_identity_t *id);
+
+
+static ngx_str_t  ngx_chat_secret_directive = ngx_string("\"chat_jwt_secret\"");
 
 
 static const char *
@@ -33,43 +39,30 @@ ngx_chat_alg_name(ngx_uint_t alg)
 
 
 /*
- * Reads the public key file of RS256/ES256 (once, at configuration) and
- * makes sure a location that has chat on can verify tokens at all.
+ * Reads the key file (once, at configuration: an HS256 secret, or the
+ * public key of RS256/ES256), refuses a weak HS256 secret, and makes sure
+ * a location that has chat on can verify tokens at all.
  */
 ngx_int_t
 ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
 {
-    if (conf->jwt_key.data == NULL && conf->jwt_key_file.len) {
+    if (conf->jwt_key_file.len
+        && (conf->jwt_key.data == NULL || conf->jwt_key_alg != conf->jwt_alg))
+    {
         if (ngx_conf_full_name(cf->cycle, &conf->jwt_key_file, 1) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        if (ngx_chat_auth_check_key(cf, conf) != NGX_OK) {
+        if (ngx_chat_auth_read_key(cf, conf) != NGX_OK) {
             return NGX_ERROR;
         }
-    }
-
-    if (!conf->enable) {
-        return NGX_OK;
     }
 
     if (conf->jwt_alg == JWT_ALG_HS256) {
-        if (conf->jwt_secret.len == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"chat\" with HS256 tokens needs "
-                               "\"chat_jwt_secret\"");
-            return NGX_ERROR;
-        }
-
-        if (conf->jwt_secret.len < 32) {
-            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "\"chat_jwt_secret\" is shorter than 32 bytes");
-        }
-
-        return NGX_OK;
+        return ngx_chat_auth_check_secret(cf, conf);
     }
 
-    if (conf->jwt_key.data == NULL) {
+    if (conf->enable && conf->jwt_key.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"chat\" with %s tokens needs "
                            "\"chat_jwt_key_file\"",
@@ -82,18 +75,75 @@ ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
 
 
 /*
- * Loads the PEM file and refuses, at configuration, a key that cannot verify
- * the configured algorithm; libjwt would only find out at the first token.
+ * The HS256 secret, inline or from the key file, wherever one is set (a
+ * location without chat on verifies tokens for $chat_user as well).
  */
 static ngx_int_t
-ngx_chat_auth_check_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
+ngx_chat_auth_check_secret(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
 {
-    int          type;
-    BIO         *bio;
-    EVP_PKEY    *pkey;
-    ngx_str_t    pem;
-    ngx_file_t   file;
-    ngx_file_info_t  fi;
+    ngx_str_t   *secret;
+    const char  *why;
+
+    if (conf->jwt_secret.len && conf->jwt_key_file.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"chat_jwt_secret\" and \"chat_jwt_key_file\" "
+                           "both give the HS256 secret: keep one");
+        return NGX_ERROR;
+    }
+
+    secret = ngx_chat_auth_hs256_key(conf);
+
+    if (secret->len == 0) {
+        if (conf->enable) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"chat\" with HS256 tokens needs "
+                               "\"chat_jwt_key_file\" or "
+                               "\"chat_jwt_secret\"");
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    why = chat_secret_weak((char *) secret->data, secret->len);
+
+    if (why) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the HS256 secret of %s%V%s %s: use 32 or more "
+                           "random bytes (openssl rand -base64 48)",
+                           conf->jwt_key_file.len ? "\"" : "",
+                           conf->jwt_key_file.len ? &conf->jwt_key_file
+                                                  : &ngx_chat_secret_directive,
+                           conf->jwt_key_file.len ? "\"" : "", why);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_str_t *
+ngx_chat_auth_hs256_key(ngx_chat_loc_conf_t *conf)
+{
+    return conf->jwt_key_file.len ? &conf->jwt_key : &conf->jwt_secret;
+}
+
+
+/*
+ * Reads the key file into conf->jwt_key for the configured algorithm: for
+ * HS256 its bytes without the line end are the secret; for RS256/ES256 it
+ * must be a PEM public key of that type, refused here rather than at the
+ * first token, where libjwt would find out.
+ */
+static ngx_int_t
+ngx_chat_auth_read_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
+{
+    int               type;
+    BIO              *bio;
+    EVP_PKEY         *pkey;
+    ngx_str_t         key;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
 
     ngx_memzero(&file, sizeof(ngx_file_t));
     file.name = conf->jwt_key_file;
@@ -106,38 +156,54 @@ ngx_chat_auth_check_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
         return NGX_ERROR;
     }
 
-    pem.data = NULL;
-
     if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
         || ngx_file_size(&fi) == 0 || ngx_file_size(&fi) > 65536)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" is not a public key file", &file.name);
+                           "\"%V\" is not a key file", &file.name);
         goto failed;
     }
 
-    pem.len = ngx_file_size(&fi);
-    pem.data = ngx_pnalloc(cf->pool, pem.len + 1);
-    if (pem.data == NULL) {
+    key.len = ngx_file_size(&fi);
+    key.data = ngx_pnalloc(cf->pool, key.len + 1);
+    if (key.data == NULL) {
         goto failed;
     }
 
-    if (ngx_read_file(&file, pem.data, pem.len, 0) != (ssize_t) pem.len) {
+    if (ngx_read_file(&file, key.data, key.len, 0) != (ssize_t) key.len) {
         goto failed;
     }
 
-    pem.data[pem.len] = '\0';
     ngx_close_file(file.fd);
+    key.data[key.len] = '\0';
 
-    bio = BIO_new_mem_buf(pem.data, (int) pem.len);
+    conf->jwt_key_alg = conf->jwt_alg;
+
+    if (conf->jwt_alg == JWT_ALG_HS256) {
+        if (ngx_file_access(&fi) & 0004) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"%V\" holds a secret and anyone may read "
+                               "it (chmod 600)", &file.name);
+        }
+
+        while (key.len && (key.data[key.len - 1] == LF
+                           || key.data[key.len - 1] == CR))
+        {
+            key.len--;
+        }
+
+        conf->jwt_key = key;
+        return NGX_OK;
+    }
+
+    bio = BIO_new_mem_buf(key.data, (int) key.len);
     pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
     type = pkey ? EVP_PKEY_base_id(pkey) : 0;
     EVP_PKEY_free(pkey);
     BIO_free(bio);
 
     if ((conf->jwt_alg == JWT_ALG_RS256 && type != EVP_PKEY_RSA)
-        || (conf->jwt_alg == JWT_ALG_ES256 && type != EVP_PKEY_EC)
-        || conf->jwt_alg == JWT_ALG_HS256)
+        || (conf->jwt_alg == JWT_ALG_ES256 && type != EVP_PKEY_EC))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" is not a PEM public key for %s",
@@ -145,7 +211,7 @@ ngx_chat_auth_check_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
         return NGX_ERROR;
     }
 
-    conf->jwt_key = pem;
+    conf->jwt_key = key;
 
     return NGX_OK;
 
@@ -153,6 +219,27 @@ failed:
 
     ngx_close_file(file.fd);
     return NGX_ERROR;
+}
+
+
+/* The module context of a request, made on first use; NULL: no memory. */
+ngx_chat_identity_t *
+ngx_chat_identity(ngx_http_request_t *r)
+{
+    ngx_chat_identity_t  *id;
+
+    id = ngx_http_get_module_ctx(r, ngx_chat_module);
+
+    if (id == NULL) {
+        id = ngx_pcalloc(r->pool, sizeof(ngx_chat_identity_t));
+        if (id == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, id, ngx_chat_module);
+    }
+
+    return id;
 }
 
 
@@ -168,15 +255,9 @@ ngx_chat_identify(ngx_http_request_t *r)
     ngx_chat_identity_t  *id;
     ngx_chat_loc_conf_t  *conf;
 
-    id = ngx_http_get_module_ctx(r, ngx_chat_module);
-
+    id = ngx_chat_identity(r);
     if (id == NULL) {
-        id = ngx_pcalloc(r->pool, sizeof(ngx_chat_identity_t));
-        if (id == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, id, ngx_chat_module);
+        return NULL;
     }
 
     if (id->resolved) {
@@ -244,8 +325,8 @@ ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
     }
 
     if (conf->jwt_alg == JWT_ALG_HS256) {
-        key = conf->jwt_secret.data;
-        key_len = conf->jwt_secret.len;
+        key = ngx_chat_auth_hs256_key(conf)->data;
+        key_len = ngx_chat_auth_hs256_key(conf)->len;
 
     } else {
         key = conf->jwt_key.data;

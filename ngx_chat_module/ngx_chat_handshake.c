@@ -33,7 +33,6 @@ static ngx_int_t ngx_chat_check_upgrade(ngx_http_request_t *r,
     ngx_chat_ws_headers_t *h);
 static ngx_int_t ngx_chat_check_origin(ngx_http_request_t *r,
     ngx_chat_loc_conf_t *conf, ngx_str_t *origin);
-static void ngx_chat_redact_token(ngx_http_request_t *r);
 static ngx_int_t ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *why, const char *name, const char *value);
 static ngx_int_t ngx_chat_refuse_rate(ngx_http_request_t *r,
@@ -51,6 +50,11 @@ ngx_chat_handler(ngx_http_request_t *r)
     ngx_chat_ws_headers_t   h;
 
     r->connection->log->action = "checking chat handshake";
+
+    /* done in the rewrite phase already, unless that was skipped */
+    if (ngx_chat_redact_take(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (r->method != NGX_HTTP_GET) {
         return ngx_chat_refuse(r, NGX_HTTP_NOT_ALLOWED, "method not GET",
@@ -93,8 +97,6 @@ ngx_chat_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_chat_redact_token(r);
-
     if (id->device.len == 0) {
         return ngx_chat_refuse(r, NGX_HTTP_BAD_REQUEST, "invalid device id",
                                NULL, NULL);
@@ -124,6 +126,7 @@ ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token)
     u_char                 *dst, *src;
     ngx_str_t               arg;
     ngx_table_elt_t        *auth;
+    ngx_chat_identity_t    *id;
     ngx_chat_ws_headers_t   h;
 
     ngx_str_null(token);
@@ -141,6 +144,14 @@ ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token)
             token->len--;
         }
 
+        return NGX_OK;
+    }
+
+    /* a chat location took it out of the query (ngx_chat_redact.c) */
+    id = ngx_http_get_module_ctx(r, ngx_chat_module);
+
+    if (id && id->query_taken) {
+        *token = id->query_token;
         return NGX_OK;
     }
 
@@ -358,22 +369,6 @@ ngx_chat_check_origin(ngx_http_request_t *r, ngx_chat_loc_conf_t *conf,
     }
 
     return NGX_DECLINED;
-}
-
-
-/*
- * Overwrites a token given as ?access_token= once it has been checked, so
- * that neither the access log's $request nor an error log line's request
- * shows a credential. The request line and $args share these bytes.
- */
-static void
-ngx_chat_redact_token(ngx_http_request_t *r)
-{
-    ngx_str_t  arg;
-
-    if (ngx_http_arg(r, (u_char *) "access_token", 12, &arg) == NGX_OK) {
-        ngx_memset(arg.data, 'x', arg.len);
-    }
 }
 
 

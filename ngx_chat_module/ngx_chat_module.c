@@ -108,6 +108,20 @@ static ngx_command_t  ngx_chat_commands[] = {
       0,
       NULL },
 
+    { ngx_string("chat_redis_user"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, redis_user),
+      NULL },
+
+    { ngx_string("chat_redis_password"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_chat_conf_set_credential_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, redis_password),
+      NULL },
+
     { ngx_string("chat_redis_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -201,7 +215,7 @@ static ngx_command_t  ngx_chat_commands[] = {
 
     { ngx_string("chat_jwt_secret"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_chat_conf_set_credential_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_chat_loc_conf_t, jwt_secret),
       NULL },
@@ -282,7 +296,7 @@ static ngx_command_t  ngx_chat_commands[] = {
 
 static ngx_http_module_t  ngx_chat_module_ctx = {
     ngx_chat_add_variables,                /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_chat_redact_init,                  /* postconfiguration */
 
     ngx_chat_create_main_conf,             /* create main configuration */
     ngx_chat_init_main_conf,               /* init main configuration */
@@ -348,6 +362,8 @@ ngx_chat_create_main_conf(ngx_conf_t *cf)
      *     cmcf->kafka_brokers = { 0, NULL };
      *     cmcf->kafka_topic = { 0, NULL };
      *     cmcf->redis = NULL;
+     *     cmcf->redis_user = { 0, NULL };
+     *     cmcf->redis_password = { 0, NULL };
      *     cmcf->node_name = { 0, NULL };
      */
 
@@ -387,6 +403,13 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(cmcf->registry, 1);
     ngx_conf_init_msec_value(cmcf->shutdown_spread, 5000);
     ngx_chat_shed_init_conf(cmcf);
+
+    if (cmcf->redis_user.len && cmcf->redis_password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"chat_redis_user\" needs "
+                           "\"chat_redis_password\"");
+        return NGX_CONF_ERROR;
+    }
 
     return ngx_chat_registry_init_conf(cf, cmcf);
 }
@@ -494,6 +517,7 @@ ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->jwt_key_file.data == NULL) {
         conf->jwt_key_file = prev->jwt_key_file;
         conf->jwt_key = prev->jwt_key;
+        conf->jwt_key_alg = prev->jwt_key_alg;
     }
 
     if (ngx_chat_auth_load_key(cf, conf) != NGX_OK) {

@@ -37,6 +37,8 @@ typedef struct {
 
     ngx_addr_t           *redis;
     ngx_msec_t            redis_timeout;
+    ngx_str_t             redis_user;       /* an ACL user, or none */
+    ngx_str_t             redis_password;   /* none: no AUTH */
 
     ngx_msec_t            sync_timeout;
 
@@ -60,9 +62,10 @@ typedef struct {
     ngx_flag_t            enable;
 
     ngx_uint_t            jwt_alg;          /* a libjwt jwt_alg_t */
-    ngx_str_t             jwt_secret;       /* HS256 */
-    ngx_str_t             jwt_key_file;     /* RS256, ES256: public key */
-    ngx_str_t             jwt_key;          /* the key as given to libjwt */
+    ngx_str_t             jwt_secret;       /* HS256, inline */
+    ngx_str_t             jwt_key_file;     /* HS256 secret, or public key */
+    ngx_str_t             jwt_key;          /* the file's key for libjwt */
+    ngx_uint_t            jwt_key_alg;      /* the algorithm it was read for */
     ngx_str_t             jwt_issuer;
     ngx_str_t             jwt_audience;
     time_t                jwt_leeway;
@@ -88,7 +91,9 @@ typedef struct {
     time_t                exp;
     const char           *error;            /* why authentication failed */
     ngx_chat_conn_t      *conn;             /* once upgraded */
+    ngx_str_t             query_token;      /* ?access_token=, taken out */
     unsigned              resolved:1;
+    unsigned              query_taken:1;    /* and redacted in the request */
 } ngx_chat_identity_t;
 
 
@@ -220,6 +225,8 @@ extern ngx_chat_main_conf_t  *ngx_chat_main_conf;   /* of this cycle */
 
 /* ngx_chat_auth.c */
 ngx_int_t ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf);
+ngx_str_t *ngx_chat_auth_hs256_key(ngx_chat_loc_conf_t *conf);
+ngx_chat_identity_t *ngx_chat_identity(ngx_http_request_t *r);
 ngx_chat_identity_t *ngx_chat_identify(ngx_http_request_t *r);
 ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
     ngx_str_t *token, ngx_chat_identity_t *id);
@@ -227,6 +234,14 @@ ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
 /* ngx_chat_handshake.c */
 ngx_int_t ngx_chat_handler(ngx_http_request_t *r);
 ngx_int_t ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token);
+
+/* ngx_chat_credential.c */
+char *ngx_chat_conf_set_credential_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_chat_redact.c */
+ngx_int_t ngx_chat_redact_init(ngx_conf_t *cf);
+ngx_int_t ngx_chat_redact_take(ngx_http_request_t *r);
 
 /* ngx_chat_conn.c */
 ngx_chat_conn_t *ngx_chat_conn_create(ngx_http_request_t *r,
@@ -326,6 +341,7 @@ ngx_chat_conn_t *ngx_chat_users_find_conn(uint64_t num);
 void ngx_chat_users_sync_done(ngx_chat_conn_t *cc);
 ngx_chat_redis_t *ngx_chat_users_redis(void);
 ngx_chat_redis_t *ngx_chat_users_subscriber(void);
+ngx_uint_t ngx_chat_users_listening(ngx_chat_conn_t *cc);
 ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
 ngx_chat_user_t *ngx_chat_users_first(void);
 ngx_chat_user_t *ngx_chat_users_next(ngx_chat_user_t *u);

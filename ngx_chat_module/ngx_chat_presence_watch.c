@@ -99,6 +99,12 @@ ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req)
         return;
     }
 
+    if (!ngx_chat_users_listening(cc)) {
+        ngx_chat_session_error(cc, &req->id, "unavailable",
+                               "Redis is not available; retry later");
+        return;
+    }
+
     if (cc->nwatching + req->nusers > NGX_CHAT_PRESENCE_MAX_WATCH) {
         ngx_chat_session_error(cc, &req->id, "too_large",
                                "a connection watches at most 1000 users");

@@ -1,8 +1,10 @@
 /*
  * A Redis client on nginx's event loop (see ngx_chat_redis.h for why it is
- * not hiredis' async API). Non-blocking connect with a timeout, commands
- * pipelined through one output buffer, replies parsed by hiredis' reader,
- * reconnect with exponential backoff and jitter. Nothing here blocks.
+ * not hiredis' async API). Non-blocking connect with a timeout, AUTH (when
+ * a password is configured) answered before the connection is ready for
+ * anything else, commands pipelined through one output buffer, replies
+ * parsed by hiredis' reader, reconnect with exponential backoff and
+ * jitter. Nothing here blocks.
  */
 
 #include "ngx_chat_redis.h"
@@ -16,6 +18,15 @@
 
 
 static void ngx_chat_redis_connected(ngx_chat_redis_t *redis);
+static ngx_int_t ngx_chat_redis_auth(ngx_chat_redis_t *redis);
+static void ngx_chat_redis_auth_reply(ngx_chat_redis_t *redis,
+    redisReply *reply);
+static ngx_uint_t ngx_chat_redis_noauth(ngx_chat_redis_t *redis,
+    redisReply *reply);
+static void ngx_chat_redis_ready(ngx_chat_redis_t *redis);
+static size_t ngx_chat_redis_size(ngx_uint_t argc, ngx_str_t *argv);
+static void ngx_chat_redis_write(ngx_chat_redis_t *redis, ngx_uint_t argc,
+    ngx_str_t *argv);
 static void ngx_chat_redis_read_handler(ngx_event_t *rev);
 static void ngx_chat_redis_write_handler(ngx_event_t *wev);
 static void ngx_chat_redis_retry_handler(ngx_event_t *ev);
@@ -30,13 +41,16 @@ static ngx_int_t ngx_chat_redis_push_cb(ngx_chat_redis_t *redis,
 
 void
 ngx_chat_redis_init(ngx_chat_redis_t *redis, const char *name,
-    ngx_addr_t *addr, ngx_msec_t timeout, ngx_log_t *log)
+    ngx_addr_t *addr, ngx_msec_t timeout, ngx_str_t *user,
+    ngx_str_t *password, ngx_log_t *log)
 {
     ngx_memzero(redis, sizeof(ngx_chat_redis_t));
 
     redis->name = name;
     redis->addr = addr;
     redis->timeout = timeout;
+    redis->user = user;
+    redis->password = password;
     redis->log = log;
     redis->backoff = NGX_CHAT_REDIS_BACKOFF_MIN;
 
@@ -89,6 +103,7 @@ ngx_chat_redis_connect(ngx_chat_redis_t *redis)
 }
 
 
+/* The socket is connected: AUTH first, when there is a password. */
 static void
 ngx_chat_redis_connected(ngx_chat_redis_t *redis)
 {
@@ -100,6 +115,112 @@ ngx_chat_redis_connected(ngx_chat_redis_t *redis)
         ngx_del_timer(c->write);
     }
 
+    if (redis->password->len == 0) {
+        ngx_chat_redis_ready(redis);
+        return;
+    }
+
+    if (ngx_chat_redis_auth(redis) != NGX_OK) {
+        ngx_chat_redis_fail(redis, "write failed");
+    }
+}
+
+
+/*
+ * Sends AUTH; nothing else is queued until its reply (the connection is
+ * not ready), which the read event's timer bounds like any reply.
+ */
+static ngx_int_t
+ngx_chat_redis_auth(ngx_chat_redis_t *redis)
+{
+    ngx_str_t          argv[3];
+    ngx_uint_t         argc;
+    ngx_connection_t  *c;
+
+    c = redis->peer.connection;
+
+    /* ngx_str_set() names its argument twice: no argc++ in it */
+    ngx_str_set(&argv[0], "AUTH");
+    argc = 1;
+
+    if (redis->user->len) {
+        argv[argc++] = *redis->user;
+    }
+
+    argv[argc++] = *redis->password;
+
+    if (ngx_chat_redis_reserve(redis, ngx_chat_redis_size(argc, argv))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_chat_redis_write(redis, argc, argv);
+    redis->authenticating = 1;
+
+    if (ngx_chat_redis_flush(redis) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!c->read->timer_set) {
+        ngx_add_timer(c->read, redis->timeout);
+    }
+
+    return NGX_OK;
+}
+
+
+/* A refused AUTH is a failed connection: logged, and tried again later. */
+static void
+ngx_chat_redis_auth_reply(ngx_chat_redis_t *redis, redisReply *reply)
+{
+    redis->authenticating = 0;
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                      "chat: redis %s connection to %V: AUTH%s%V refused: "
+                      "%*s (chat_redis_user, chat_redis_password)",
+                      redis->name, &redis->addr->name,
+                      redis->user->len ? " as " : "", redis->user,
+                      reply->len, reply->str);
+        ngx_chat_redis_fail(redis, "not authenticated");
+        return;
+    }
+
+    ngx_chat_redis_ready(redis);
+}
+
+
+/*
+ * A Redis that wants a password this connection did not give answers
+ * every command with NOAUTH: the connection is useless as it is. Said
+ * once per attempt, and tried again at the longest backoff.
+ */
+static ngx_uint_t
+ngx_chat_redis_noauth(ngx_chat_redis_t *redis, redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ERROR || reply->len < 6
+        || ngx_strncmp(reply->str, "NOAUTH", 6) != 0)
+    {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, redis->log, 0,
+                  "chat: redis %s connection to %V: %*s: "
+                  "set chat_redis_password",
+                  redis->name, &redis->addr->name, reply->len, reply->str);
+
+    redis->backoff = NGX_CHAT_REDIS_BACKOFF_MAX;
+    ngx_chat_redis_fail(redis, "not authenticated");
+
+    return 1;
+}
+
+
+/* Authenticated, or no password: the users' state is set up again. */
+static void
+ngx_chat_redis_ready(ngx_chat_redis_t *redis)
+{
     if (redis->reconnects) {
         ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_RECONNECTS);
         ngx_log_error(NGX_LOG_NOTICE, redis->log, 0,
@@ -143,26 +264,54 @@ ngx_chat_redis_command(ngx_chat_redis_t *redis,
     ngx_chat_redis_reply_pt handler, void *data, ngx_uint_t argc,
     ngx_str_t *argv)
 {
-    u_char      *p;
-    size_t       n;
-    ngx_uint_t   i;
-
     if (!redis->ready) {
         return NGX_DECLINED;
     }
 
-    /* RESP: "*<argc>\r\n" then "$<len>\r\n<bytes>\r\n" per argument */
+    /* room first: a command queued is one that has its handler */
+    if (ngx_chat_redis_reserve(redis, ngx_chat_redis_size(argc, argv))
+        != NGX_OK
+        || ngx_chat_redis_push_cb(redis, handler, data) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_chat_redis_write(redis, argc, argv);
+
+    /* written once the current event is done: one write per batch */
+    if (!redis->peer.connection->write->posted) {
+        ngx_post_event(redis->peer.connection->write, &ngx_posted_events);
+    }
+
+    return NGX_OK;
+}
+
+
+/* The bytes of a command in RESP, at most: "*<argc>", then "$<len>" and
+ * the bytes of each argument. */
+static size_t
+ngx_chat_redis_size(ngx_uint_t argc, ngx_str_t *argv)
+{
+    size_t      n;
+    ngx_uint_t  i;
+
     n = 1 + NGX_INT_T_LEN + 2;
 
     for (i = 0; i < argc; i++) {
         n += 1 + NGX_SIZE_T_LEN + 2 + argv[i].len + 2;
     }
 
-    if (ngx_chat_redis_reserve(redis, n) != NGX_OK
-        || ngx_chat_redis_push_cb(redis, handler, data) != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
+    return n;
+}
+
+
+/* Adds a command to the output, in room reserved for it. */
+static void
+ngx_chat_redis_write(ngx_chat_redis_t *redis, ngx_uint_t argc,
+    ngx_str_t *argv)
+{
+    u_char      *p;
+    ngx_uint_t   i;
 
     p = redis->out + redis->out_len;
     p = ngx_sprintf(p, "*%ui\r\n", argc);
@@ -174,13 +323,6 @@ ngx_chat_redis_command(ngx_chat_redis_t *redis,
     }
 
     redis->out_len = p - redis->out;
-
-    /* written once the current event is done: one write per batch */
-    if (!redis->peer.connection->write->posted) {
-        ngx_post_event(redis->peer.connection->write, &ngx_posted_events);
-    }
-
-    return NGX_OK;
 }
 
 
@@ -285,7 +427,7 @@ ngx_chat_redis_write_handler(ngx_event_t *wev)
         return;
     }
 
-    if (!redis->ready) {
+    if (!redis->ready && !redis->authenticating) {
         err = 0;
         len = sizeof(int);
 
@@ -403,7 +545,7 @@ ngx_chat_redis_read_handler(ngx_event_t *rev)
         ngx_del_timer(c->read);
     }
 
-    if (redis->cb_count) {
+    if (redis->cb_count || redis->authenticating) {
         ngx_add_timer(c->read, redis->timeout);
     }
 
@@ -417,6 +559,15 @@ static void
 ngx_chat_redis_dispatch(ngx_chat_redis_t *redis, redisReply *reply)
 {
     ngx_chat_redis_cb_t  cb;
+
+    if (redis->authenticating) {
+        ngx_chat_redis_auth_reply(redis, reply);
+        return;
+    }
+
+    if (ngx_chat_redis_noauth(redis, reply)) {
+        return;
+    }
 
     if (redis->push) {
         redis->push(reply);
@@ -457,6 +608,7 @@ ngx_chat_redis_fail(ngx_chat_redis_t *redis, const char *why)
     }
 
     redis->ready = 0;
+    redis->authenticating = 0;
 
     if (redis->peer.connection) {
         ngx_close_connection(redis->peer.connection);

@@ -47,6 +47,10 @@ struct ngx_chat_redis_s {
     ngx_msec_t                timeout;       /* connect and reply */
     ngx_log_t                *log;
 
+    /* AUTH [user] password, the first command of every connection */
+    ngx_str_t                *user;
+    ngx_str_t                *password;      /* empty: no AUTH */
+
     ngx_peer_connection_t     peer;
     redisReader              *reader;
 
@@ -70,11 +74,14 @@ struct ngx_chat_redis_s {
     ngx_uint_t                reconnects;
 
     unsigned                  ready:1;
+    unsigned                  authenticating:1;  /* AUTH sent, unanswered */
 };
 
 
+/* user and password live as long as the connection (the configuration). */
 void ngx_chat_redis_init(ngx_chat_redis_t *redis, const char *name,
-    ngx_addr_t *addr, ngx_msec_t timeout, ngx_log_t *log);
+    ngx_addr_t *addr, ngx_msec_t timeout, ngx_str_t *user,
+    ngx_str_t *password, ngx_log_t *log);
 void ngx_chat_redis_connect(ngx_chat_redis_t *redis);
 void ngx_chat_redis_close(ngx_chat_redis_t *redis);
 

@@ -69,9 +69,11 @@ ngx_chat_users_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_chat_users.enabled = 1;
 
     ngx_chat_redis_init(&ngx_chat_users.cmd, "command", cmcf->redis,
-                        cmcf->redis_timeout, cycle->log);
+                        cmcf->redis_timeout, &cmcf->redis_user,
+                        &cmcf->redis_password, cycle->log);
     ngx_chat_redis_init(&ngx_chat_users.sub, "subscriber", cmcf->redis,
-                        cmcf->redis_timeout, cycle->log);
+                        cmcf->redis_timeout, &cmcf->redis_user,
+                        &cmcf->redis_password, cycle->log);
 
     ngx_chat_users.sub.push = ngx_chat_users_on_push;
     ngx_chat_users.sub.ready_handler = ngx_chat_users_on_sub_ready;
@@ -100,6 +102,25 @@ ngx_chat_redis_t *
 ngx_chat_users_redis(void)
 {
     return ngx_chat_users.enabled ? &ngx_chat_users.cmd : NULL;
+}
+
+
+/*
+ * Whether an answer the workers publish to cc's user reaches cc: false
+ * while the subscriber connection is down (Redis gone, or AUTH refused)
+ * or could not ask for the user's channel. Such a request is answered
+ * "unavailable" rather than left waiting for nothing. A SUBSCRIBE still
+ * unconfirmed counts: its answer is on its way.
+ */
+ngx_uint_t
+ngx_chat_users_listening(ngx_chat_conn_t *cc)
+{
+    if (!ngx_chat_users.enabled) {
+        return 1;
+    }
+
+    return ngx_chat_users.sub.ready && ngx_chat_users.cmd.ready
+           && cc->user && cc->user->state != NGX_CHAT_SUB_NONE;
 }
 
 

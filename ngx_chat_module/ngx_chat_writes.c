@@ -470,6 +470,18 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
         return NULL;
     }
 
+    /*
+     * a read is answered by a worker only through Redis; a write is
+     * taken all the same (it is durable, and a retry with its id gets the
+     * answer once Redis is back)
+     */
+    if (kind == NGX_CHAT_WRITE_HISTORY && !ngx_chat_users_listening(cc)) {
+        ngx_chat_session_error(cc, id, "unavailable",
+                               "Redis is not available; "
+                               "retry later with the same id");
+        return NULL;
+    }
+
     w = ngx_alloc(sizeof(ngx_chat_write_t), cc->connection->log);
     if (w == NULL) {
         ngx_chat_session_error(cc, id, "internal", "out of memory");

@@ -3,7 +3,12 @@
 #
 #   CHAT_PORT          port nginx listens on (default 8080)
 #   CHAT_ADDR          address it listens on (default 127.0.0.1)
-#   CHAT_JWT_SECRET    the HS256 secret of development tokens
+#   CHAT_JWT_SECRET    the HS256 secret of tokens, written to the state dir's
+#                      chat-jwt.secret; unset, that file is made once of 48
+#                      random bytes (base64) and kept across runs
+#   CHAT_REDIS_PASSWORD the password redis-server requires (requirepass),
+#                      written to the state dir's redis.password; unset,
+#                      made once like the token secret
 #   CHAT_STATE_DIR     where the rendered config, logs, pids and data go
 #   CHAT_MODULE        the module to load (default build/ngx_chat_module.so)
 #   CHAT_PRELOAD       libraries to LD_PRELOAD into nginx (sanitizer runs)
@@ -21,12 +26,12 @@
 # The state dir holds run/<name>.pid and run/<name>.cmd (its command line)
 # for each component (redis, broker, worker-N, nginx), run/kafka.address (the
 # dev broker's bootstrap list), logs/ (one log per component, nginx's
-# error.log and access.log), redis/ (its append-only file) and chat.db.
+# error.log and access.log), redis/ (its append-only file), chat.db and
+# the secrets: chat-jwt.secret (tokens) and redis.password (mode 600).
 
 CHAT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CHAT_PORT=${CHAT_PORT:-8080}
 CHAT_ADDR=${CHAT_ADDR:-127.0.0.1}
-CHAT_JWT_SECRET=${CHAT_JWT_SECRET:-ngx-chat-development-secret-not-for-production}
 CHAT_STATE_DIR=${CHAT_STATE_DIR:-$CHAT_TOP/state}
 CHAT_MODULE=${CHAT_MODULE:-$CHAT_TOP/build/ngx_chat_module.so}
 CHAT_NGINX=${CHAT_NGINX:-/usr/sbin/nginx}
@@ -93,6 +98,42 @@ chat_check_settings() {
 chat_init_state() {
     mkdir -p "$CHAT_STATE_DIR"/{logs,tmp,modules,run,redis}
     CHAT_STATE_DIR=$(cd "$CHAT_STATE_DIR" && pwd)
+}
+
+# chat_secret_file NAME VALUE : the state dir's secret NAME, mode 600. VALUE
+# (when not empty) replaces it; else a missing one is made of 48 random
+# bytes, and an existing one is kept, so tokens signed earlier stay valid.
+chat_secret_file() {
+    local file=$CHAT_STATE_DIR/$1 value=${2:-}
+    if [ -z "$value" ] && [ -s "$file" ]; then
+        return 0
+    fi
+    if [ -z "$value" ]; then
+        value=$(head -c 48 /dev/urandom | base64 -w 0)
+    fi
+    (umask 077 && printf '%s\n' "$value" >"$file.tmp") && mv -f "$file.tmp" "$file"
+}
+
+# The token secret nginx reads (chat_jwt_key_file chat-jwt.secret, next to
+# the rendered nginx.conf) and scripts/chat-token signs with.
+chat_init_jwt_secret() {
+    chat_secret_file chat-jwt.secret "${CHAT_JWT_SECRET:-}"
+}
+
+# Redis's password: redis-server reads it from redis/redis.conf (not its
+# command line, which ps shows), nginx and the workers from
+# redis.password ("file:" in chat_redis_password and --redis-password).
+chat_init_redis_password() {
+    local pw
+    # one word for redis.conf and for the inline AUTH of chat_redis_ping
+    if [[ ${CHAT_REDIS_PASSWORD:-} =~ [^A-Za-z0-9+/=_.:@%~-] ]]; then
+        chat_err "CHAT_REDIS_PASSWORD may hold only A-Z a-z 0-9 and + / = _ . : @ % ~ -"
+        return 1
+    fi
+    chat_secret_file redis.password "${CHAT_REDIS_PASSWORD:-}"
+    IFS= read -r pw <"$CHAT_STATE_DIR/redis.password"
+    (umask 077 && printf 'requirepass %s\n' "$pw" >"$CHAT_STATE_DIR/redis/redis.conf.tmp") \
+        && mv -f "$CHAT_STATE_DIR/redis/redis.conf.tmp" "$CHAT_STATE_DIR/redis/redis.conf"
 }
 
 chat_pidfile() {
@@ -320,19 +361,25 @@ chat_check_broker() {
     fi
 }
 
+# PING after AUTH: the redis-server of this state dir answers, with its
+# password (another one on the port would refuse it).
 chat_redis_ping() {
     (
+        IFS= read -r pw <"$CHAT_STATE_DIR/redis.password" || exit 1
         exec 3<>"/dev/tcp/127.0.0.1/$CHAT_REDIS_PORT" || exit 1
-        printf 'PING\r\n' >&3
+        printf 'AUTH %s\r\nPING\r\n' "$pw" >&3
+        IFS= read -r -t 2 auth <&3 || exit 1
         IFS= read -r -t 2 reply <&3 || exit 1
-        [ "${reply%$'\r'}" = "+PONG" ]
+        [ "${auth%$'\r'}" = "+OK" ] && [ "${reply%$'\r'}" = "+PONG" ]
     ) 2>/dev/null
 }
 
-# redis-server on 127.0.0.1:CHAT_REDIS_PORT. appendonly keeps the keys over
-# a restart (same port, same dir); RDB snapshots would only duplicate that.
+# redis-server on 127.0.0.1:CHAT_REDIS_PORT, with the state dir's password.
+# appendonly keeps the keys over a restart (same port, same dir); RDB
+# snapshots would only duplicate that.
 chat_start_redis() {
     local log="$CHAT_STATE_DIR/logs/redis.log" end
+    chat_init_redis_password
     if chat_alive redis; then
         chat_log "redis-server already running (pid $(chat_pid redis))"
         return 0
@@ -341,7 +388,7 @@ chat_start_redis() {
         chat_err "port $CHAT_REDIS_PORT (CHAT_REDIS_PORT) is taken by another process"
         return 1
     fi
-    chat_spawn redis "$log" "$CHAT_REDIS_SERVER" \
+    chat_spawn redis "$log" "$CHAT_REDIS_SERVER" "$CHAT_STATE_DIR/redis/redis.conf" \
         --bind 127.0.0.1 --port "$CHAT_REDIS_PORT" \
         --dir "$CHAT_STATE_DIR/redis" --appendonly yes --save "" \
         --daemonize no --pidfile "$(chat_pidfile redis)" \
@@ -418,6 +465,7 @@ chat_start_workers() {
         chat_spawn "$name" "$log" "$CHAT_WORKER_BIN" \
             --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
             --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
+            --redis-password "file:$CHAT_STATE_DIR/redis.password" \
             --store "sqlite:$CHAT_STATE_DIR/chat.db" "${extra[@]}"
     done
     for ((end = SECONDS + CHAT_WORKER_TIMEOUT; SECONDS < end && ${#pending[@]} > 0; )); do
@@ -453,19 +501,18 @@ chat_sed_escape() {
     printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'
 }
 
-# Renders the config template into the state dir: the module, port,
-# secret, pid file, Kafka brokers and Redis of this run. Every relative path
-# in it is under the state dir (nginx -p).
+# Renders the config template into the state dir: the module, port, pid
+# file, Kafka brokers and Redis of this run. Every relative path in it is
+# under the state dir (nginx -p), the secrets' files too.
 chat_render_config() {
-    local secret brokers
+    local brokers
     chat_init_state
+    chat_init_jwt_secret
     ln -sf "$(cd "$(dirname "$CHAT_MODULE")" && pwd)/$(basename "$CHAT_MODULE")" \
         "$CHAT_STATE_DIR/modules/ngx_chat_module.so"
-    secret=$(chat_sed_escape "$CHAT_JWT_SECRET")
     brokers=$(chat_sed_escape "${CHAT_KAFKA_ADDRESS:-127.0.0.1:9092}")
     # listen options after the port (reuseport, ...) are kept
     sed -e "s|listen 127.0.0.1:8080\([ ;]\)|listen $CHAT_ADDR:$CHAT_PORT\1|" \
-        -e "s|chat_jwt_secret .*;|chat_jwt_secret \"$secret\";|" \
         -e "s|^\(\s*\)pid .*;|\1pid run/nginx.pid;|" \
         -e "s|^\(\s*\)chat_kafka_brokers .*;|\1chat_kafka_brokers $brokers;|" \
         -e "s|^\(\s*\)chat_redis .*;|\1chat_redis 127.0.0.1:${CHAT_REDIS_PORT:-6379};|" \

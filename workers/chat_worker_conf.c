@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_secret_src.h"
 #include "chat_worker_conf.h"
 #include "chat_worker_log.h"
 
@@ -57,6 +58,14 @@ static const chat_worker_conf_item_t  chat_worker_conf_items[] = {
     { "--redis", "chat_redis", CHAT_CONF_STR,
       CHAT_CONF_OFF(redis), 0, 0, "host[:port]",
       "or unix:/path (" CHAT_WORKER_DEFAULT_REDIS ")" },
+
+    { "--redis-user", "chat_redis_user", CHAT_CONF_STR,
+      CHAT_CONF_OFF(redis_user), 0, 0, "name",
+      "the ACL user of AUTH (none: the default user)" },
+
+    { "--redis-password", "chat_redis_password", CHAT_CONF_STR,
+      CHAT_CONF_OFF(redis_password), 0, 0, "file:PATH|env:NAME|password",
+      "AUTH on every connection (none: no AUTH)" },
 
     { "--redis-timeout", "chat_redis_timeout", CHAT_CONF_MSEC,
       CHAT_CONF_OFF(redis_timeout), 1, 60000, "time",
@@ -444,6 +453,74 @@ chat_worker_conf_redis(chat_worker_conf_t *conf, char *err, size_t errlen)
 }
 
 
+/*
+ * Reads chat_redis_password from where it names (chat_secret_src.h): a
+ * file (relative to the working directory), the environment, or inline.
+ */
+
+static int
+chat_worker_conf_redis_auth(chat_worker_conf_t *conf, char *err,
+    size_t errlen)
+{
+    int          exposed;
+    char         buf[CHAT_SECRET_SRC_BUF];
+    ssize_t      n;
+    const char  *what, *v;
+
+    if (conf->redis_password == NULL) {
+        return conf->redis_user == NULL ? 0
+               : chat_worker_conf_error(err, errlen, "", "chat_redis_user "
+                                        "needs chat_redis_password, user",
+                                        conf->redis_user);
+    }
+
+    switch (chat_secret_src_kind(conf->redis_password, &what)) {
+
+    case CHAT_SECRET_FILE:
+        n = chat_secret_src_file(what, buf, sizeof(buf), &exposed, err,
+                                 errlen);
+        if (n < 0) {
+            return -1;
+        }
+
+        if (exposed) {
+            chat_worker_log(CHAT_LOG_WARN, "\"%s\" holds a credential and "
+                            "anyone may read it (chmod 600)", what);
+        }
+
+        v = buf;
+        break;
+
+    case CHAT_SECRET_ENV:
+        v = getenv(what);
+
+        if (v == NULL || v[0] == '\0' || strlen(v) > CHAT_SECRET_SRC_MAX) {
+            return chat_worker_conf_error(err, errlen, "", "chat_redis_password:"
+                                          " not set, empty or too long:"
+                                          " environment variable", what);
+        }
+
+        n = (ssize_t) strlen(v);
+        break;
+
+    default:
+        v = what;
+        n = (ssize_t) strlen(v);
+    }
+
+    conf->redis_secret = strndup(v, (size_t) n);
+    conf->redis_secret_len = (size_t) n;
+    explicit_bzero(buf, sizeof(buf));
+
+    if (conf->redis_secret == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    return 0;
+}
+
+
 /* Refused at start rather than at each push: a URL libcurl would take
  * for another protocol, or for a file. */
 
@@ -582,7 +659,9 @@ chat_worker_conf_parse(chat_worker_conf_t *conf, int argc,
         }
     }
 
-    if (chat_worker_conf_push_url(conf, err, errlen) != 0) {
+    if (chat_worker_conf_push_url(conf, err, errlen) != 0
+        || chat_worker_conf_redis_auth(conf, err, errlen) != 0)
+    {
         return -1;
     }
 
@@ -608,7 +687,14 @@ chat_worker_conf_free(chat_worker_conf_t *conf)
     free(conf->store);
     free(conf->redis_host);
     free(conf->redis_path);
+    free(conf->redis_user);
+    free(conf->redis_password);
     free(conf->push_url);
+
+    if (conf->redis_secret != NULL) {
+        explicit_bzero(conf->redis_secret, conf->redis_secret_len);
+        free(conf->redis_secret);
+    }
 
     memset(conf, 0, sizeof(*conf));
 }

@@ -37,6 +37,8 @@ typedef struct {
     char              *topic;
     char              *group;
     char              *redis;            /* host[:port] or unix:/path */
+    char              *redis_user;       /* an ACL user, or NULL */
+    char              *redis_password;   /* inline, file:PATH or env:NAME */
     char              *store;            /* store URI */
     int64_t            sync_limit;
     int64_t            group_max_members;
@@ -57,6 +59,10 @@ typedef struct {
     char              *redis_host;       /* NULL for a unix socket */
     int                redis_port;
     char              *redis_path;       /* unix socket, or NULL */
+
+    /* chat_redis_password, read: NULL when none (no AUTH) */
+    char              *redis_secret;
+    size_t             redis_secret_len;
 } chat_worker_conf_t;
 
 

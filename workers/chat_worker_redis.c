@@ -87,6 +87,56 @@ chat_worker_redis_lost(chat_worker_redis_t *r, const char *what,
 }
 
 
+/*
+ * AUTH, before anything else on a new connection. Refused (a wrong
+ * password, an unknown or disabled user), it is a failed connection: said
+ * once, tried again after the backoff.
+ */
+
+static int
+chat_worker_redis_auth(chat_worker_redis_t *r)
+{
+    redisReply  *reply;
+
+    if (r->conf->redis_secret == NULL) {
+        return 0;
+    }
+
+    if (r->conf->redis_user != NULL) {
+        reply = redisCommand(r->ctx, "AUTH %s %b", r->conf->redis_user,
+                             r->conf->redis_secret,
+                             r->conf->redis_secret_len);
+    } else {
+        reply = redisCommand(r->ctx, "AUTH %b", r->conf->redis_secret,
+                             r->conf->redis_secret_len);
+    }
+
+    if (reply == NULL) {
+        chat_worker_redis_lost(r, "AUTH", r->ctx->errstr);
+        return -1;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (!r->down) {
+            chat_worker_log(CHAT_LOG_ERROR, "redis %s: AUTH%s%s refused: %s "
+                            "(chat_redis_user, chat_redis_password)",
+                            r->conf->redis,
+                            r->conf->redis_user ? " as " : "",
+                            r->conf->redis_user ? r->conf->redis_user : "",
+                            reply->str);
+        }
+
+        freeReplyObject(reply);
+        chat_worker_redis_lost(r, "AUTH", "not authenticated");
+        return -1;
+    }
+
+    freeReplyObject(reply);
+
+    return 0;
+}
+
+
 static int
 chat_worker_redis_connect(chat_worker_redis_t *r)
 {
@@ -119,6 +169,10 @@ chat_worker_redis_connect(chat_worker_redis_t *r)
             && redisEnableKeepAlive(r->ctx) != REDIS_OK))
     {
         chat_worker_redis_lost(r, "connect", r->ctx->errstr);
+        return -1;
+    }
+
+    if (chat_worker_redis_auth(r) != 0) {
         return -1;
     }
 
@@ -197,6 +251,15 @@ chat_worker_redis_publish(chat_worker_redis_t *r, const chat_worker_out_t *out)
     for (i = 0; i < out->npubs; i++) {
         if (redisGetReply(r->ctx, (void **) &reply) != REDIS_OK) {
             chat_worker_redis_lost(r, "publish", r->ctx->errstr);
+            return -1;
+        }
+
+        /* a Redis that wants a password: nothing will go through */
+        if (reply->type == REDIS_REPLY_ERROR
+            && strncmp(reply->str, "NOAUTH", 6) == 0)
+        {
+            chat_worker_redis_lost(r, "publish", reply->str);
+            freeReplyObject(reply);
             return -1;
         }
 

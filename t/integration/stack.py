@@ -20,7 +20,8 @@ test_limits.py tests the limits themselves.
                                     worker-1, nginx, ...)
   stack.restart(name)               scripts/dev-up again: restarts what is
                                     not running, waits for worker readiness
-  stack.redis_cli(*args)            redis-cli -p <port> ...
+  stack.redis_cli(*args)            redis-cli -p <port> ..., with the password
+                                    dev-up made (Redis runs with requirepass)
 
 On exit it runs scripts/dev-down (bounded), then fails the test if any log
 in $CHAT_STATE_DIR/logs shows a sanitizer report or an [alert].
@@ -45,6 +46,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import time
@@ -61,7 +63,6 @@ SLOW = 2.0 if SANITIZED else 1.0          # timeouts scale under ASan
 UP_TIMEOUT = 60.0 * SLOW
 DOWN_TIMEOUT = 60.0          # dev-down gives each component 10 s
 READY_TIMEOUT = 45.0 * SLOW
-SECRET = "e2e-stack-secret-7c1d9a4e2b6f8035a1"
 LOG_PROBLEMS = ("AddressSanitizer", "runtime error:", "[alert]")
 WORKER_READY = "chat-worker: ready"
 SYNC_SETTLE = 1.0 * SLOW
@@ -111,7 +112,7 @@ class Stack:
         self.conf = conf            # str -> str over nginx.conf.example, or None
         self.limits = limits        # False: roomy_limits() first
         self.conf_template = self.state_dir / "nginx.conf.template"
-        self.secret = SECRET
+        self.secret = secrets.token_urlsafe(32)     # dev-up writes it
         self.port = free_port()
         self.redis_port = free_port()
         while self.redis_port == self.port:
@@ -228,9 +229,15 @@ class Stack:
             assert not _alive(pid), "%s (pid %d) survived SIGKILL" % (name, pid)
         return pid
 
+    def redis_password(self):
+        """The password dev-up generated for this stack's redis-server."""
+        return (self.state_dir / "redis.password").read_text().strip()
+
     def redis_cli(self, *args):
+        # REDISCLI_AUTH, not -a: the password stays off the command line
+        env = dict(os.environ, REDISCLI_AUTH=self.redis_password())
         r = subprocess.run(["redis-cli", "-p", str(self.redis_port), *map(str, args)],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=10, env=env)
         return r.stdout.strip()
 
     # -- worker readiness, from their logs

@@ -1,8 +1,10 @@
 """Configuration errors are caught by `nginx -t`."""
 
+import secrets
+
 import pytest
 
-from harness import DEFAULT_AUTH, Nginx
+from harness import DEFAULT_AUTH, REPO, Nginx
 
 
 def nginx_t(tmp_path, location="", auth=None):
@@ -29,3 +31,91 @@ def test_bad_configuration_fails_nginx_t_with_emerg(tmp_path, auth, location, ne
     assert "[emerg]" in err, err
     if needle:
         assert needle in err, err
+
+
+# ---------------------------------------------------------------- the HS256 secret
+
+STRONG = secrets.token_urlsafe(32)      # made here: no test ships a usable secret
+
+
+@pytest.mark.parametrize("secret,needle", [
+    pytest.param("short-but-random-Xq8J", "is shorter than 32 bytes", id="short"),
+    pytest.param('"CHANGE-ME: 32 or more random bytes, openssl rand -base64 48"',
+                 "is a placeholder", id="change_me"),
+    pytest.param("ngx-chat-development-secret-not-for-production",
+                 "is a placeholder", id="old_development_secret"),
+    pytest.param("x" * 40, "fewer than 5 different bytes", id="one_byte_repeated"),
+])
+def test_weak_inline_secret_fails_nginx_t(tmp_path, secret, needle):
+    rc, err = nginx_t(tmp_path, auth="chat_jwt_secret %s;" % secret)
+    assert rc != 0, err
+    assert "[emerg]" in err and needle in err and '"chat_jwt_secret"' in err, err
+
+
+def test_weak_secret_outside_a_chat_location_fails_nginx_t(tmp_path):
+    """$chat_user verifies tokens in any location with a key: the same rule."""
+    n = Nginx(tmp_path, http="chat_jwt_secret too-short;",
+              auth="chat_jwt_secret %s;" % STRONG)
+    rc, err = n.test_config()
+    assert rc != 0 and "is shorter than 32 bytes" in err, err
+
+
+def test_strong_inline_secret_passes_nginx_t(tmp_path):
+    rc, err = nginx_t(tmp_path, auth="chat_jwt_secret %s;" % STRONG)
+    assert rc == 0, err
+    assert "[warn]" not in err, err
+
+
+def secret_file(tmp_path, text, mode=0o600):
+    path = tmp_path / "chat-jwt.secret"
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_secret_file_passes_nginx_t(tmp_path):
+    path = secret_file(tmp_path, STRONG + "\n")
+    rc, err = nginx_t(tmp_path, auth="chat_jwt_key_file %s;" % path)
+    assert rc == 0, err
+    assert "[warn]" not in err, err
+
+
+def test_weak_secret_file_fails_nginx_t_naming_the_file(tmp_path):
+    path = secret_file(tmp_path, "CHANGE-ME to 32 or more random bytes, please\n")
+    rc, err = nginx_t(tmp_path, auth="chat_jwt_key_file %s;" % path)
+    assert rc != 0, err
+    assert "[emerg]" in err and str(path) in err and "is a placeholder" in err, err
+
+
+def test_missing_secret_file_fails_nginx_t(tmp_path):
+    rc, err = nginx_t(tmp_path, auth="chat_jwt_key_file %s;" % (tmp_path / "none"))
+    assert rc != 0 and "[emerg]" in err and "none" in err, err
+
+
+def test_secret_file_anyone_may_read_is_warned_about(tmp_path):
+    path = secret_file(tmp_path, STRONG, mode=0o644)
+    rc, err = nginx_t(tmp_path, auth="chat_jwt_key_file %s;" % path)
+    assert rc == 0, err
+    assert "[warn]" in err and "anyone may read it" in err, err
+
+
+def test_secret_from_the_environment_is_checked_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAT_TEST_JWT_SECRET", STRONG)
+    rc, err = nginx_t(tmp_path / "a", auth="chat_jwt_secret env:CHAT_TEST_JWT_SECRET;")
+    assert rc == 0, err
+    monkeypatch.setenv("CHAT_TEST_JWT_SECRET", "CHANGE-ME-" + STRONG)
+    rc, err = nginx_t(tmp_path / "b", auth="chat_jwt_secret env:CHAT_TEST_JWT_SECRET;")
+    assert rc != 0 and "is a placeholder" in err, err
+
+
+def test_inline_secret_and_secret_file_together_fail_nginx_t(tmp_path):
+    path = secret_file(tmp_path, STRONG)
+    rc, err = nginx_t(tmp_path, auth="chat_jwt_secret %s; chat_jwt_key_file %s;"
+                      % (STRONG, path))
+    assert rc != 0 and "keep one" in err, err
+
+
+def test_example_configuration_ships_no_secret():
+    text = (REPO / "nginx.conf.example").read_text()
+    assert "chat_jwt_secret" not in text
+    assert "chat_jwt_key_file chat-jwt.secret;" in text

@@ -2,6 +2,7 @@
 issuer/audience, length, RS256/ES256 keys and algorithm confusion."""
 
 import hashlib
+import secrets
 
 import pytest
 
@@ -139,3 +140,17 @@ def test_asymmetric_key_accepts_signed_and_refuses_confusion(
     assert_refused_401(srv, token("keyed", key=other_private, alg=alg))
     # and the secret-keyed kind of token this server does not take
     assert_refused_401(srv, token("keyed"))
+
+
+# ---------------------------------------------------------------- HS256 secret file
+
+def test_hs256_secret_from_key_file_without_its_line_end(nginx_factory, tmp_path):
+    secret = secrets.token_urlsafe(32)
+    path = tmp_path / "chat-jwt.secret"
+    path.write_text(secret + "\r\n")
+    path.chmod(0o600)
+    srv = nginx_factory(auth="chat_jwt_key_file %s;" % path)
+    with RawWS.connect(srv.port, token=token("filed", key=secret)) as ws:
+        assert ws.hello["user"] == "filed"
+    assert_refused_401(srv, token("filed", key=secret + "\r\n"))
+    assert_refused_401(srv, token("filed"))          # the inline default's

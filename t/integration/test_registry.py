@@ -205,8 +205,9 @@ def test_second_node_registers_under_its_node_name(stack, nginx_factory):
     """Another nginx (chat_node_name node-b.test) on the same Redis: the
     user's set tells which node holds which of their connections."""
     (user,) = stack.names("reg")
-    other = nginx_factory(http="chat_redis 127.0.0.1:%d; chat_node_name node-b.test;"
-                          % stack.redis_port,
+    other = nginx_factory(http="chat_redis 127.0.0.1:%d; chat_node_name node-b.test; "
+                          "chat_redis_password file:%s;"
+                          % (stack.redis_port, stack.state_dir / "redis.password"),
                           auth="chat_jwt_secret %s;" % stack.secret)
 
     async def main():

@@ -317,6 +317,90 @@ TEST(usage_shows_the_sync_limit_and_its_default)
 }
 
 
+TEST(redis_password_sources)
+{
+    char                err[256], spec[96];
+    chat_worker_conf_t  c;
+
+    /* none: no AUTH */
+    CHECK_EQ(parse(&c, err, 0), 0);
+    CHECK(c.redis_secret == NULL && c.redis_user == NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--redis-password", "inline-pw"), 0);
+    CHECK_STR(c.redis_secret, c.redis_secret_len, "inline-pw");
+    chat_worker_conf_free(&c);
+
+    /* a file: its line without the line end */
+    write_file("from-a-file\r\n");
+    snprintf(spec, sizeof(spec), "file:%s", test_file);
+    CHECK_EQ(parse(&c, err, 4, "--redis-password", spec,
+                   "--redis-user", "chat"), 0);
+    CHECK_STR(c.redis_secret, c.redis_secret_len, "from-a-file");
+    CHECK(strcmp(c.redis_user, "chat") == 0);
+    chat_worker_conf_free(&c);
+
+    /* the environment */
+    setenv("CHAT_TEST_REDIS_PW", "from-the-env", 1);
+    CHECK_EQ(parse(&c, err, 2, "--redis-password", "env:CHAT_TEST_REDIS_PW"),
+             0);
+    CHECK_STR(c.redis_secret, c.redis_secret_len, "from-the-env");
+    chat_worker_conf_free(&c);
+    unsetenv("CHAT_TEST_REDIS_PW");
+}
+
+
+TEST(redis_password_refusals)
+{
+    char                err[256], spec[96];
+    chat_worker_conf_t  c;
+
+    CHECK_EQ(parse(&c, err, 2, "--redis-password", "env:CHAT_TEST_UNSET_PW"),
+             -1);
+    CHECK(strstr(err, "CHAT_TEST_UNSET_PW") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--redis-password", "file:/nonexistent/pw"),
+             -1);
+    CHECK(strstr(err, "/nonexistent/pw") != NULL);
+    chat_worker_conf_free(&c);
+
+    write_file("\n");
+    snprintf(spec, sizeof(spec), "file:%s", test_file);
+    CHECK_EQ(parse(&c, err, 2, "--redis-password", spec), -1);
+    CHECK(strstr(err, "empty") != NULL);
+    chat_worker_conf_free(&c);
+
+    write_file("two\nlines\n");
+    CHECK_EQ(parse(&c, err, 2, "--redis-password", spec), -1);
+    CHECK(strstr(err, "more than one line") != NULL);
+    chat_worker_conf_free(&c);
+
+    {
+        /* CHAT_SECRET_SRC_MAX + 1 bytes and a line end: too long */
+        static char  big[4096 + 3];
+
+        memset(big, 'k', 4097);
+        big[4097] = '\n';
+        write_file(big);
+        CHECK_EQ(parse(&c, err, 2, "--redis-password", spec), -1);
+        CHECK(strstr(err, "too long") != NULL);
+        chat_worker_conf_free(&c);
+
+        big[4096] = '\n';
+        big[4097] = '\0';
+        write_file(big);
+        CHECK_EQ(parse(&c, err, 2, "--redis-password", spec), 0);
+        CHECK_EQ(c.redis_secret_len, 4096);
+        chat_worker_conf_free(&c);
+    }
+
+    CHECK_EQ(parse(&c, err, 2, "--redis-user", "chat"), -1);
+    CHECK(strstr(err, "needs chat_redis_password") != NULL);
+    chat_worker_conf_free(&c);
+}
+
+
 int
 main(void)
 {
@@ -340,6 +424,8 @@ main(void)
     RUN(file_errors_name_the_line);
     RUN(bad_flags_are_refused);
     RUN(version_is_asked_before_anything_is_checked);
+    RUN(redis_password_sources);
+    RUN(redis_password_refusals);
     RUN(usage_shows_the_sync_limit_and_its_default);
 
     unlink(test_file);
