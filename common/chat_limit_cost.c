@@ -10,9 +10,9 @@ static const char  *chat_limit_cost_names[CHAT_COST_N] = {
 };
 
 /* Cheap requests cost 1, a signature check 10, a handshake (a signature,
- * then the registry, presence and a sync) 20. */
+ * then the registry, presence and a sync through the log) 50. */
 static const uint64_t  chat_limit_cost_defaults[CHAT_COST_N] = {
-    1, 10, 1, 1, 1, 20
+    1, 10, 1, 1, 1, 50
 };
 
 

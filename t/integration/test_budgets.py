@@ -165,8 +165,8 @@ def test_flooding_the_budget_closes_the_connection(nginx_factory):
 
 def test_default_budget_takes_three_full_presence_pages_after_the_connect(
         nginx_factory):
-    # rate=500r/s burst=2000, connect=20 and presence=1 per user: after the
-    # handshake (19 kept), 3 pages of 500 at once (1519), not 4
+    # rate=500r/s burst=2000, connect=50 and presence=1 per user: after the
+    # handshake (49 kept), 3 pages of 500 at once (1549), not 4
     server = nginx_factory()
     assert "chat_limit" not in server.conf.read_text()
     with connect(server.port, "alice") as ws:
@@ -186,7 +186,8 @@ def test_default_budget_takes_three_full_presence_pages_after_the_connect(
 def test_a_users_handshakes_cost_against_its_budget(nginx_factory):
     # connect=20 of burst 40 at 10r/s: two at once (19, 39), the third is
     # 19 over: 1.9 s, Retry-After 2; from any address, for that user only
-    server = nginx_factory(location="chat_limit_requests rate=10r/s burst=40;")
+    server = nginx_factory(location="chat_limit_requests rate=10r/s burst=40;"
+                                    "chat_limit_request_costs connect=20;")
     held = []
     try:
         for source in ("127.0.0.1", "127.0.0.2"):

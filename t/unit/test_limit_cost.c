@@ -89,7 +89,7 @@ TEST(test_limit_cost_prices_scale_and_zero_is_free)
 
     /* the others keep their defaults */
     CHECK_EQ(c.of[CHAT_COST_AUTH], 10);
-    CHECK_EQ(c.of[CHAT_COST_CONNECT], 20);
+    CHECK_EQ(c.of[CHAT_COST_CONNECT], 50);
 }
 
 
