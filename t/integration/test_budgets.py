@@ -413,7 +413,8 @@ def test_one_users_flood_does_not_slow_the_others(stack, kind):
         await stack.settle()
         try:
             before = await measure(clients, PHASE, "before")
-            shed_before = shed_counts(stack.metrics())
+            metrics_before = stack.metrics()
+            shed_before = shed_counts(metrics_before)
             results = multiprocessing.get_context("fork").SimpleQueue()
             proc = multiprocessing.get_context("fork").Process(
                 target=flood, args=(stack.port, stack.token(abuser), frame,
@@ -429,11 +430,13 @@ def test_one_users_flood_does_not_slow_the_others(stack, kind):
             # and once more after it: a machine whose load drifts moves
             # both baselines, a flood that hurts moves only "during"
             after = await measure(clients, PHASE, "after")
-            return before, during, after, counts, shed_before, metrics
+            return (before, during, after, counts, shed_before, metrics_before,
+                    metrics)
         finally:
             for c in clients + receivers:
                 await c.close()
-    before, during, after, counts, shed_before, metrics = asyncio.run(main())
+    (before, during, after, counts, shed_before, metrics_before,
+     metrics) = asyncio.run(main())
 
     assert counts, "the abuser did not report"
     p50_before, p99_before = percentiles(before)
@@ -456,6 +459,9 @@ def test_one_users_flood_does_not_slow_the_others(stack, kind):
     assert p50_during <= 2 * p50_base + 0.010 * SLOW, report
     assert p99_during <= 3 * p99_base + 0.030 * SLOW, report
 
-    # the abuser was told, then closed for flooding
+    # the abuser was told, then closed for flooding, and chat_status says so
     assert counts["rate_limited"] > 0, report
     assert counts["closed"] > 0, report
+    for key in ('chat_rate_limited_total{limit="requests"}',
+                'chat_policy_closed_total{reason="flood"}'):
+        assert metrics[key] > metrics_before[key], key
