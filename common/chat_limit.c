@@ -7,10 +7,27 @@ uint64_t
 chat_limit_take(uint64_t rate, uint64_t burst, uint64_t *excess,
     uint64_t elapsed)
 {
+    return chat_limit_take_n(rate, burst, 1, excess, elapsed);
+}
+
+
+uint64_t
+chat_limit_take_n(uint64_t rate, uint64_t burst, uint64_t cost,
+    uint64_t *excess, uint64_t elapsed)
+{
     uint64_t  drained, next, limit;
 
+    if (cost == 0) {
+        return 0;
+    }
+
+    if (cost > burst + 1) {
+        cost = burst + 1;
+    }
+
+    /* a new bucket: its first request is free, as in limit_req */
     if (elapsed == CHAT_LIMIT_NEW) {
-        *excess = 0;
+        *excess = (cost - 1) * 1000;
         return 0;
     }
 
@@ -20,7 +37,7 @@ chat_limit_take(uint64_t rate, uint64_t burst, uint64_t *excess,
 
     /* like limit_req: the new request's 1000 is charged, then the drain */
     drained = rate * elapsed / 1000;
-    next = *excess + 1000;
+    next = *excess + cost * 1000;
     next = next > drained ? next - drained : 0;
 
     limit = burst * 1000;

@@ -37,6 +37,14 @@
 uint64_t chat_limit_take(uint64_t rate, uint64_t burst, uint64_t *excess,
     uint64_t elapsed);
 
+/*
+ * The same for a request that costs cost requests at once (0 is free).
+ * A cost over burst + 1 counts as burst + 1, what a drained bucket takes
+ * at once: otherwise a request could never pass, and the wait would lie.
+ */
+uint64_t chat_limit_take_n(uint64_t rate, uint64_t burst, uint64_t cost,
+    uint64_t *excess, uint64_t elapsed);
+
 /* The ms after which a bucket of this excess is as good as new: a
  * request then would leave no excess, so the bucket can be forgotten. */
 uint64_t chat_limit_idle_ms(uint64_t rate, uint64_t excess);

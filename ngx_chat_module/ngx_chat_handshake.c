@@ -44,6 +44,7 @@ static ngx_int_t ngx_chat_upgrade(ngx_http_request_t *r,
 ngx_int_t
 ngx_chat_handler(ngx_http_request_t *r)
 {
+    ngx_int_t               rc;
     ngx_msec_t              wait;
     ngx_chat_identity_t    *id;
     ngx_chat_loc_conf_t    *conf;
@@ -85,6 +86,17 @@ ngx_chat_handler(ngx_http_request_t *r)
         return ngx_chat_refuse_rate(r, wait);
     }
 
+    /* counted from here until the connection closes, refused or not */
+    rc = ngx_chat_limit_addr_conns(r, &wait);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_BUSY) {
+        return ngx_chat_refuse_rate(r, wait);
+    }
+
     conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
 
     if (ngx_chat_check_origin(r, conf, &h.origin) != NGX_OK) {
@@ -109,6 +121,11 @@ ngx_chat_handler(ngx_http_request_t *r)
         return ngx_chat_refuse(r, NGX_HTTP_UNAUTHORIZED, NULL,
                                "WWW-Authenticate",
                                "Bearer error=\"invalid_token\"");
+    }
+
+    /* the user's reconnects, from any address, against its budget */
+    if (ngx_chat_limit_connect(r, &id->user, &wait) == NGX_BUSY) {
+        return ngx_chat_refuse_rate(r, wait);
     }
 
     return ngx_chat_upgrade(r, id, &h);

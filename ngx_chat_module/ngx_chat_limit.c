@@ -1,13 +1,15 @@
 /*
- * ngx_chat_limit_module: per-user send and typing rates, per-address
- * handshake rates and the per-user device cap, counted in shared-memory
- * zones (ngx_chat_limit_zone.c) so that they hold across every nginx
- * worker of a node; its directives, and the checks the chat code calls.
+ * ngx_chat_limit_module: per-user send and typing rates, a per-user budget
+ * for every other request (and for the user's handshakes), per-address
+ * handshake rates, the per-user device cap and the per-address cap on open
+ * connections, counted in shared-memory zones (ngx_chat_limit_zone.c) so
+ * that they hold across every nginx worker of a node; its directives, and
+ * the checks the chat code calls.
  *
- * A device is counted at the upgrade and released by a cleanup of the
- * connection's pool (the request is freed right after the upgrade), as
- * limit_conn does with the request's. A zone too full to count fails
- * open. An unchanged zone keeps its counts across a reload.
+ * A device or an address's connection is counted by a cleanup of the
+ * connection's pool, not the request's (the request is freed right after
+ * the upgrade, and limit_conn's count with it). A zone too full to count
+ * fails open. An unchanged zone keeps its counts across a reload.
  */
 
 #include "ngx_chat_module.h"
@@ -16,9 +18,19 @@
 #include "ngx_chat_stats.h"
 
 #include "chat_limit.h"
+#include "chat_limit_cost.h"
 
 
 #define NGX_CHAT_LIMIT_IMPLICIT_SIZE  (16 * 1024 * 1024)
+
+/*
+ * An address at chat_limit_conn_per_addr may try again after this: when
+ * one of its connections closes is not known, so the answer is a pause.
+ */
+#define NGX_CHAT_LIMIT_CONN_RETRY_AFTER  5000
+
+/* A price not set by chat_limit_request_costs. */
+#define NGX_CHAT_LIMIT_COST_UNSET  ((uint64_t) -1)
 
 
 /* One limit of a location; rate 0 is off. */
@@ -26,16 +38,25 @@ typedef struct {
     ngx_shm_zone_t         *zone;
     ngx_uint_t              rate;           /* thousandths a second */
     ngx_uint_t              burst;
-    ngx_uint_t              flood;          /* sends: times the burst */
+    ngx_uint_t              flood;          /* sends, requests: x burst */
 } ngx_chat_limit_rate_t;
+
+
+/* A cap on connections of a key (a user, an address); 0 is none. */
+typedef struct {
+    ngx_int_t               max;
+    ngx_shm_zone_t         *zone;
+} ngx_chat_limit_cap_t;
 
 
 typedef struct {
     ngx_chat_limit_rate_t   send;
     ngx_chat_limit_rate_t   typing;
     ngx_chat_limit_rate_t   handshake;
-    ngx_int_t               max_devices;    /* 0: no cap */
-    ngx_shm_zone_t         *devices_zone;
+    ngx_chat_limit_rate_t   requests;
+    chat_limit_costs_t      costs;
+    ngx_chat_limit_cap_t    devices;
+    ngx_chat_limit_cap_t    addr_conns;
 } ngx_chat_limit_loc_conf_t;
 
 
@@ -46,14 +67,19 @@ typedef struct {
 
 typedef struct {
     ngx_shm_zone_t         *zone;
+    ngx_uint_t              kind;
     uint32_t                hash;
-    ngx_str_t               user;
+    ngx_str_t               key;
 } ngx_chat_limit_cleanup_t;
 
 
 static ngx_int_t ngx_chat_limit_take(ngx_chat_limit_rate_t *lr,
-    ngx_uint_t kind, ngx_str_t *key, ngx_msec_t *wait);
-static void ngx_chat_limit_devices_cleanup(void *data);
+    ngx_uint_t kind, ngx_str_t *key, ngx_uint_t cost, ngx_msec_t *wait);
+static ngx_int_t ngx_chat_limit_flood(ngx_chat_limit_flood_t *flood,
+    ngx_chat_limit_rate_t *lr, ngx_uint_t cost);
+static ngx_int_t ngx_chat_limit_count(ngx_chat_limit_cap_t *cap,
+    ngx_uint_t kind, ngx_pool_t *pool, ngx_str_t *key);
+static void ngx_chat_limit_count_cleanup(void *data);
 static ngx_shm_zone_t *ngx_chat_limit_add_zone(ngx_conf_t *cf,
     ngx_str_t *name, size_t size);
 static void *ngx_chat_limit_create_main_conf(ngx_conf_t *cf);
@@ -64,7 +90,9 @@ static char *ngx_chat_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_chat_limit_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_chat_limit_max_devices(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_chat_limit_cap(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_chat_limit_costs(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -103,11 +131,32 @@ static ngx_command_t  ngx_chat_limit_commands[] = {
       offsetof(ngx_chat_limit_loc_conf_t, handshake),
       &ngx_chat_limit_without_flood },
 
-    { ngx_string("chat_max_devices"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
-      ngx_chat_limit_max_devices,
+    { ngx_string("chat_limit_requests"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_chat_limit_rate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_limit_loc_conf_t, requests),
+      &ngx_chat_limit_with_flood },
+
+    { ngx_string("chat_limit_request_costs"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_chat_limit_costs,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("chat_max_devices"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_chat_limit_cap,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_limit_loc_conf_t, devices),
+      NULL },
+
+    { ngx_string("chat_limit_conn_per_addr"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_chat_limit_cap,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_limit_loc_conf_t, addr_conns),
       NULL },
 
       ngx_null_command
@@ -156,7 +205,7 @@ ngx_chat_limit_handshake(ngx_http_request_t *r, ngx_msec_t *wait)
     llcf = ngx_http_get_module_loc_conf(r, ngx_chat_limit_module);
 
     rc = ngx_chat_limit_take(&llcf->handshake, NGX_CHAT_LIMIT_HANDSHAKE,
-                             &r->connection->addr_text, wait);
+                             &r->connection->addr_text, 1, wait);
 
     if (rc == NGX_BUSY) {
         ngx_chat_stat_inc(NGX_CHAT_STAT_LIMITED_HANDSHAKE);
@@ -178,7 +227,7 @@ ngx_chat_limit_typing(ngx_chat_limit_conn_t *lc, ngx_str_t *user)
 
     llcf = lc->loc_conf[ngx_chat_limit_module.ctx_index];
 
-    rc = ngx_chat_limit_take(&llcf->typing, NGX_CHAT_LIMIT_TYPING, user,
+    rc = ngx_chat_limit_take(&llcf->typing, NGX_CHAT_LIMIT_TYPING, user, 1,
                              &wait);
 
     if (rc == NGX_BUSY) {
@@ -189,25 +238,70 @@ ngx_chat_limit_typing(ngx_chat_limit_conn_t *lc, ngx_str_t *user)
 }
 
 
-/*
- * Rejected sends fill a second bucket of the connection's own, of the
- * send rate and flood times the burst, each by one (unlike a new rate
- * bucket, the first one counts too): flood * burst rejections in a row
- * are answered, the next closes the connection. It drains at the send
- * rate, so a client that backs off as told never fills it.
- */
+ngx_int_t
+ngx_chat_limit_addr_conns(ngx_http_request_t *r, ngx_msec_t *wait)
+{
+    ngx_int_t                   rc;
+    ngx_chat_limit_loc_conf_t  *llcf;
+
+    *wait = NGX_CHAT_LIMIT_CONN_RETRY_AFTER;
+    llcf = ngx_http_get_module_loc_conf(r, ngx_chat_limit_module);
+
+    if (llcf->addr_conns.max == 0) {
+        return NGX_OK;
+    }
+
+    rc = ngx_chat_limit_count(&llcf->addr_conns, NGX_CHAT_LIMIT_ADDR_CONNS,
+                              r->connection->pool, &r->connection->addr_text);
+
+    if (rc == NGX_BUSY) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_LIMITED_ADDR_CONNS);
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chat: address \"%V\" is over %i connections",
+                      &r->connection->addr_text, llcf->addr_conns.max);
+    }
+
+    if (rc == NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_chat_limit_connect(ngx_http_request_t *r, ngx_str_t *user,
+    ngx_msec_t *wait)
+{
+    ngx_int_t                   rc;
+    ngx_chat_limit_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_chat_limit_module);
+
+    rc = ngx_chat_limit_take(&llcf->requests, NGX_CHAT_LIMIT_REQUESTS, user,
+                             llcf->costs.of[CHAT_COST_CONNECT], wait);
+
+    if (rc == NGX_BUSY) {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_LIMITED_CONNECT);
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chat: user \"%V\" reconnects past the request "
+                      "budget", user);
+    }
+
+    return rc;
+}
+
+
 ngx_int_t
 ngx_chat_limit_send(ngx_chat_limit_conn_t *lc, ngx_log_t *log,
     ngx_str_t *user, ngx_msec_t *wait)
 {
-    uint64_t                    elapsed;
     ngx_int_t                   rc;
-    ngx_msec_int_t              d;
     ngx_chat_limit_loc_conf_t  *llcf;
 
     llcf = lc->loc_conf[ngx_chat_limit_module.ctx_index];
 
-    rc = ngx_chat_limit_take(&llcf->send, NGX_CHAT_LIMIT_SEND, user, wait);
+    rc = ngx_chat_limit_take(&llcf->send, NGX_CHAT_LIMIT_SEND, user, 1, wait);
 
     if (rc != NGX_BUSY) {
         return rc;
@@ -215,28 +309,81 @@ ngx_chat_limit_send(ngx_chat_limit_conn_t *lc, ngx_log_t *log,
 
     ngx_chat_stat_inc(NGX_CHAT_STAT_LIMITED_SEND);
 
-    /* the connection's flood bucket is made at its first rejection */
-    if (!lc->flooded) {
-        lc->flooded = 1;
-        lc->flood_last = ngx_current_msec;
-    }
-
-    d = (ngx_msec_int_t) (ngx_current_msec - lc->flood_last);
-    elapsed = d > 0 ? (uint64_t) d : 0;
-
-    if (chat_limit_take(llcf->send.rate, llcf->send.burst * llcf->send.flood,
-                        &lc->flood, elapsed)
-        != 0)
-    {
+    if (ngx_chat_limit_flood(&lc->send, &llcf->send, 1) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, log, 0,
                       "chat: user \"%V\" keeps sending past the rate limit",
                       user);
         return NGX_DECLINED;
     }
 
-    lc->flood_last = ngx_current_msec;
+    return NGX_BUSY;
+}
+
+
+ngx_int_t
+ngx_chat_limit_request(ngx_chat_limit_conn_t *lc, ngx_log_t *log,
+    ngx_str_t *user, chat_req_t *req, ngx_msec_t *wait)
+{
+    ngx_int_t                   rc;
+    ngx_uint_t                  cost;
+    ngx_chat_limit_loc_conf_t  *llcf;
+
+    llcf = lc->loc_conf[ngx_chat_limit_module.ctx_index];
+    cost = (ngx_uint_t) chat_limit_request_cost(&llcf->costs, req);
+
+    rc = ngx_chat_limit_take(&llcf->requests, NGX_CHAT_LIMIT_REQUESTS, user,
+                             cost, wait);
+
+    if (rc != NGX_BUSY) {
+        return rc;
+    }
+
+    ngx_chat_stat_inc(NGX_CHAT_STAT_LIMITED_REQUEST);
+
+    if (ngx_chat_limit_flood(&lc->requests, &llcf->requests, cost) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "chat: user \"%V\" keeps asking past the request "
+                      "budget", user);
+        return NGX_DECLINED;
+    }
 
     return NGX_BUSY;
+}
+
+
+/*
+ * Rejected requests fill a second bucket of the connection's own, of the
+ * limit's rate and flood times its burst, each by its cost (unlike a new
+ * rate bucket, the first one counts too): flood * burst rejected in a row
+ * are answered, the next closes the connection (NGX_DECLINED). It drains
+ * at the limit's rate, so a client that backs off as told never fills it.
+ */
+static ngx_int_t
+ngx_chat_limit_flood(ngx_chat_limit_flood_t *flood, ngx_chat_limit_rate_t *lr,
+    ngx_uint_t cost)
+{
+    uint64_t        elapsed;
+    ngx_msec_int_t  d;
+
+    /* the connection's flood bucket is made at its first rejection */
+    if (!flood->started) {
+        flood->started = 1;
+        flood->last = ngx_current_msec;
+    }
+
+    d = (ngx_msec_int_t) (ngx_current_msec - flood->last);
+    elapsed = d > 0 ? (uint64_t) d : 0;
+
+    if (chat_limit_take_n(lr->rate, lr->burst * lr->flood, cost,
+                          &flood->excess, elapsed)
+        != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    flood->last = ngx_current_msec;
+
+    return NGX_OK;
 }
 
 
@@ -244,34 +391,55 @@ ngx_int_t
 ngx_chat_limit_devices(ngx_http_request_t *r, ngx_pool_t *pool,
     ngx_str_t *user)
 {
-    uint32_t                    hash;
     ngx_int_t                   rc;
-    ngx_pool_cleanup_t         *cln;
-    ngx_chat_limit_cleanup_t   *lc;
     ngx_chat_limit_loc_conf_t  *llcf;
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_chat_limit_module);
 
-    if (llcf->max_devices == 0 || llcf->devices_zone == NULL) {
+    rc = ngx_chat_limit_count(&llcf->devices, NGX_CHAT_LIMIT_DEVICES, pool,
+                              user);
+
+    if (rc == NGX_BUSY) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "chat: user \"%V\" is over %i devices", user,
+                      llcf->devices.max);
+    }
+
+    return rc;
+}
+
+
+/*
+ * One more connection of key against a cap, counted until pool goes:
+ * NGX_OK (also when there is no cap, or the zone is full), NGX_BUSY (at
+ * the cap, not counted) or NGX_ERROR.
+ */
+static ngx_int_t
+ngx_chat_limit_count(ngx_chat_limit_cap_t *cap, ngx_uint_t kind,
+    ngx_pool_t *pool, ngx_str_t *key)
+{
+    uint32_t                   hash;
+    ngx_int_t                  rc;
+    ngx_pool_cleanup_t        *cln;
+    ngx_chat_limit_cleanup_t  *lc;
+
+    if (cap->max == 0 || cap->zone == NULL) {
         return NGX_OK;
     }
 
     /* first, so that nothing can fail once the count is taken */
     cln = ngx_pool_cleanup_add(pool, sizeof(ngx_chat_limit_cleanup_t)
-                                        + user->len);
+                                        + key->len);
     if (cln == NULL) {
         return NGX_ERROR;
     }
 
     cln->handler = NULL;
 
-    rc = ngx_chat_limit_zone_acquire(llcf->devices_zone->data, user,
-                                     llcf->max_devices, &hash);
+    rc = ngx_chat_limit_zone_acquire(cap->zone->data, kind, key, cap->max,
+                                     &hash);
 
     if (rc == NGX_BUSY) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "chat: user \"%V\" is over %i devices", user,
-                      llcf->max_devices);
         return NGX_BUSY;
     }
 
@@ -280,40 +448,42 @@ ngx_chat_limit_devices(ngx_http_request_t *r, ngx_pool_t *pool,
     }
 
     lc = cln->data;
-    lc->zone = llcf->devices_zone;
+    lc->zone = cap->zone;
+    lc->kind = kind;
     lc->hash = hash;
-    lc->user.data = (u_char *) (lc + 1);
-    lc->user.len = user->len;
-    ngx_memcpy(lc->user.data, user->data, user->len);
+    lc->key.data = (u_char *) (lc + 1);
+    lc->key.len = key->len;
+    ngx_memcpy(lc->key.data, key->data, key->len);
 
-    cln->handler = ngx_chat_limit_devices_cleanup;
+    cln->handler = ngx_chat_limit_count_cleanup;
 
     return NGX_OK;
 }
 
 
 static void
-ngx_chat_limit_devices_cleanup(void *data)
+ngx_chat_limit_count_cleanup(void *data)
 {
     ngx_chat_limit_cleanup_t  *lc = data;
 
-    ngx_chat_limit_zone_release(lc->zone->data, &lc->user, lc->hash);
+    ngx_chat_limit_zone_release(lc->zone->data, lc->kind, &lc->key,
+                                lc->hash);
 }
 
 
-/* One request against a rate limit of a location. */
+/* A request of cost against a rate limit of a location; 0 is free. */
 static ngx_int_t
 ngx_chat_limit_take(ngx_chat_limit_rate_t *lr, ngx_uint_t kind,
-    ngx_str_t *key, ngx_msec_t *wait)
+    ngx_str_t *key, ngx_uint_t cost, ngx_msec_t *wait)
 {
     *wait = 0;
 
-    if (lr->rate == 0 || lr->zone == NULL) {
+    if (lr->rate == 0 || lr->zone == NULL || cost == 0) {
         return NGX_OK;
     }
 
     return ngx_chat_limit_zone_take(lr->zone->data, kind, key, lr->rate,
-                                    lr->burst, wait);
+                                    lr->burst, cost, wait);
 }
 
 
@@ -361,6 +531,7 @@ ngx_chat_limit_create_main_conf(ngx_conf_t *cf)
 static void *
 ngx_chat_limit_create_loc_conf(ngx_conf_t *cf)
 {
+    ngx_uint_t                  i;
     ngx_chat_limit_loc_conf_t  *conf;
 
     conf = ngx_pcalloc(cf->pool, sizeof(ngx_chat_limit_loc_conf_t));
@@ -372,13 +543,18 @@ ngx_chat_limit_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->*.zone = NULL;
-     *     conf->devices_zone = NULL;
      */
 
     conf->send.rate = NGX_CONF_UNSET_UINT;
     conf->typing.rate = NGX_CONF_UNSET_UINT;
     conf->handshake.rate = NGX_CONF_UNSET_UINT;
-    conf->max_devices = NGX_CONF_UNSET;
+    conf->requests.rate = NGX_CONF_UNSET_UINT;
+    conf->devices.max = NGX_CONF_UNSET;
+    conf->addr_conns.max = NGX_CONF_UNSET;
+
+    for (i = 0; i < CHAT_COST_N; i++) {
+        conf->costs.of[i] = NGX_CHAT_LIMIT_COST_UNSET;
+    }
 
     return conf;
 }
@@ -401,6 +577,39 @@ ngx_chat_limit_merge_rate(ngx_chat_limit_rate_t *conf,
     conf->rate = rate;
     conf->burst = burst;
     conf->flood = flood;
+}
+
+
+static void
+ngx_chat_limit_merge_cap(ngx_chat_limit_cap_t *conf,
+    ngx_chat_limit_cap_t *prev, ngx_int_t max)
+{
+    if (conf->max == NGX_CONF_UNSET) {
+        *conf = *prev;
+    }
+
+    ngx_conf_init_value(conf->max, max);
+}
+
+
+/* Each price on its own: one set in a location, the others inherited. */
+static void
+ngx_chat_limit_merge_costs(chat_limit_costs_t *conf, chat_limit_costs_t *prev)
+{
+    ngx_uint_t          i;
+    chat_limit_costs_t  defaults;
+
+    chat_limit_costs_default(&defaults);
+
+    for (i = 0; i < CHAT_COST_N; i++) {
+        if (conf->of[i] == NGX_CHAT_LIMIT_COST_UNSET) {
+            conf->of[i] = prev->of[i];
+        }
+
+        if (conf->of[i] == NGX_CHAT_LIMIT_COST_UNSET) {
+            conf->of[i] = defaults.of[i];
+        }
+    }
 }
 
 
@@ -445,13 +654,11 @@ ngx_chat_limit_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_chat_limit_merge_rate(&conf->send, &prev->send, 20000, 40, 4);
     ngx_chat_limit_merge_rate(&conf->typing, &prev->typing, 2000, 4, 0);
     ngx_chat_limit_merge_rate(&conf->handshake, &prev->handshake, 0, 0, 0);
-
-    if (conf->max_devices == NGX_CONF_UNSET) {
-        conf->max_devices = prev->max_devices;
-        conf->devices_zone = prev->devices_zone;
-    }
-
-    ngx_conf_init_value(conf->max_devices, 8);
+    ngx_chat_limit_merge_rate(&conf->requests, &prev->requests, 500000, 2000,
+                              4);
+    ngx_chat_limit_merge_costs(&conf->costs, &prev->costs);
+    ngx_chat_limit_merge_cap(&conf->devices, &prev->devices, 8);
+    ngx_chat_limit_merge_cap(&conf->addr_conns, &prev->addr_conns, 0);
 
     ccf = ngx_http_conf_get_module_loc_conf(cf, ngx_chat_module);
 
@@ -467,8 +674,14 @@ ngx_chat_limit_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         || (conf->handshake.rate
             && ngx_chat_limit_default_zone(cf, &conf->handshake.zone)
                != NGX_CONF_OK)
-        || (conf->max_devices
-            && ngx_chat_limit_default_zone(cf, &conf->devices_zone)
+        || (conf->requests.rate
+            && ngx_chat_limit_default_zone(cf, &conf->requests.zone)
+               != NGX_CONF_OK)
+        || (conf->devices.max
+            && ngx_chat_limit_default_zone(cf, &conf->devices.zone)
+               != NGX_CONF_OK)
+        || (conf->addr_conns.max
+            && ngx_chat_limit_default_zone(cf, &conf->addr_conns.zone)
                != NGX_CONF_OK))
     {
         return NGX_CONF_ERROR;
@@ -647,16 +860,18 @@ invalid:
 }
 
 
-/* chat_max_devices N [zone=name]; 0: no cap */
+/* chat_max_devices, chat_limit_conn_per_addr: N [zone=name]; 0: no cap */
 static char *
-ngx_chat_limit_max_devices(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_chat_limit_cap(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_chat_limit_loc_conf_t  *llcf = conf;
+    ngx_chat_limit_cap_t  *cap;
 
     ngx_int_t   n;
     ngx_str_t  *value;
 
-    if (llcf->max_devices != NGX_CONF_UNSET) {
+    cap = (ngx_chat_limit_cap_t *) ((char *) conf + cmd->offset);
+
+    if (cap->max != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
@@ -670,7 +885,7 @@ ngx_chat_limit_max_devices(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    llcf->max_devices = n;
+    cap->max = n;
 
     if (cf->args->nelts == 2) {
         return NGX_CONF_OK;
@@ -682,5 +897,33 @@ ngx_chat_limit_max_devices(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_chat_limit_zone_arg(cf, &value[2], &llcf->devices_zone);
+    return ngx_chat_limit_zone_arg(cf, &value[2], &cap->zone);
+}
+
+
+/* chat_limit_request_costs name=N ...; the prices not named are kept */
+static char *
+ngx_chat_limit_costs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_chat_limit_loc_conf_t  *llcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (chat_limit_costs_parse(&llcf->costs, (char *) value[i].data,
+                                   value[i].len)
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected "
+                               "ping|auth|receipt|history|presence|connect"
+                               "=0..%d", &value[i], CHAT_LIMIT_MAX_COST);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
 }

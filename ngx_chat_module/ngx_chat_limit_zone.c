@@ -4,8 +4,9 @@
  * node to tell collisions apart. Rate nodes are leaky buckets
  * (common/chat_limit.c) on an LRU queue: a look-up forgets up to two idle
  * ones from its tail, and a full slab forgets the oldest even if it is not
- * idle. Device nodes are counts, never on the queue, so no expiry can lose
- * a live count; a node goes when its count is back to zero.
+ * idle. Count nodes (a user's devices, an address's connections) are never
+ * on the queue, so no expiry can lose a live count; a node goes when its
+ * count is back to zero.
  *
  * When even that leaves no room, the zone fails open, and says so once
  * (until it has room again): a limit never refuses for want of memory.
@@ -56,7 +57,8 @@ static void ngx_chat_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
 
 ngx_int_t
 ngx_chat_limit_zone_take(ngx_chat_limit_zone_t *ctx, ngx_uint_t kind,
-    ngx_str_t *key, ngx_uint_t rate, ngx_uint_t burst, ngx_msec_t *wait)
+    ngx_str_t *key, ngx_uint_t rate, ngx_uint_t burst, ngx_uint_t cost,
+    ngx_msec_t *wait)
 {
     uint32_t                hash;
     uint64_t                excess, elapsed, ms;
@@ -92,7 +94,7 @@ ngx_chat_limit_zone_take(ngx_chat_limit_zone_t *ctx, ngx_uint_t kind,
         excess = 0;
     }
 
-    ms = chat_limit_take(rate, burst, &excess, elapsed);
+    ms = chat_limit_take_n(rate, burst, cost, &excess, elapsed);
 
     if (ms == 0) {
         ln->excess = excess;
@@ -259,7 +261,7 @@ ngx_chat_limit_alloc(ngx_chat_limit_zone_t *ctx, ngx_uint_t kind,
 
     ngx_rbtree_insert(&ctx->sh->rbtree, node);
 
-    if (kind == NGX_CHAT_LIMIT_DEVICES) {
+    if (ngx_chat_limit_is_count(kind)) {
         ngx_queue_init(&ln->queue);
 
     } else {
@@ -370,20 +372,20 @@ ngx_chat_limit_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
 
 ngx_int_t
-ngx_chat_limit_zone_acquire(ngx_chat_limit_zone_t *ctx, ngx_str_t *key,
-    ngx_uint_t max, uint32_t *hash)
+ngx_chat_limit_zone_acquire(ngx_chat_limit_zone_t *ctx, ngx_uint_t kind,
+    ngx_str_t *key, ngx_uint_t max, uint32_t *hash)
 {
     ngx_int_t               rc;
     ngx_chat_limit_node_t  *ln;
 
-    *hash = ngx_chat_limit_hash(NGX_CHAT_LIMIT_DEVICES, key);
+    *hash = ngx_chat_limit_hash(kind, key);
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    ln = ngx_chat_limit_lookup(ctx, NGX_CHAT_LIMIT_DEVICES, *hash, key);
+    ln = ngx_chat_limit_lookup(ctx, kind, *hash, key);
 
     if (ln == NULL) {
-        ln = ngx_chat_limit_alloc(ctx, NGX_CHAT_LIMIT_DEVICES, *hash, key);
+        ln = ngx_chat_limit_alloc(ctx, kind, *hash, key);
     }
 
     if (ln == NULL) {
@@ -404,14 +406,14 @@ ngx_chat_limit_zone_acquire(ngx_chat_limit_zone_t *ctx, ngx_str_t *key,
 
 
 void
-ngx_chat_limit_zone_release(ngx_chat_limit_zone_t *ctx, ngx_str_t *key,
-    uint32_t hash)
+ngx_chat_limit_zone_release(ngx_chat_limit_zone_t *ctx, ngx_uint_t kind,
+    ngx_str_t *key, uint32_t hash)
 {
     ngx_chat_limit_node_t  *ln;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    ln = ngx_chat_limit_lookup(ctx, NGX_CHAT_LIMIT_DEVICES, hash, key);
+    ln = ngx_chat_limit_lookup(ctx, kind, hash, key);
 
     if (ln && --ln->excess == 0) {
         ngx_chat_limit_free(ctx, ln);

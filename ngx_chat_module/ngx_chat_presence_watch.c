@@ -395,7 +395,8 @@ ngx_chat_presence_query_reply(redisReply *reply, void *data)
     redisReply        *st, *ls, *v;
     ngx_chat_watch_t  *watch = data;
 
-    watch->refs--;
+    /* the read's reference is kept until the end: the update releases the
+     * watch too, and would free it under us if nobody watches any more */
 
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3) {
         st = reply->element[0];
@@ -425,6 +426,7 @@ ngx_chat_presence_query_reply(redisReply *reply, void *data)
         }
     }
 
+    watch->refs--;
     ngx_chat_presence_release(watch);
 }
 

@@ -10,7 +10,7 @@
 
 
 static ngx_uint_t ngx_chat_session_limited(ngx_chat_conn_t *cc,
-    chat_req_t *req);
+    chat_req_t *req, ngx_uint_t valid);
 static void ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req);
 static void ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req);
 
@@ -46,12 +46,16 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
     if (chat_proto_decode((char *) text, len, self, &req, &err) != 0) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
                        "chat: bad request: %s: %s", err.code, err.message);
-        ngx_chat_session_error(cc, &req.id, err.code, err.message);
+
+        if (!ngx_chat_session_limited(cc, &req, 0)) {
+            ngx_chat_session_error(cc, &req.id, err.code, err.message);
+        }
+
         chat_req_free(&req);
         return;
     }
 
-    if (ngx_chat_session_limited(cc, &req)) {
+    if (ngx_chat_session_limited(cc, &req, 1)) {
         chat_req_free(&req);
         return;
     }
@@ -103,32 +107,39 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
 
 
 /*
- * Sends and group changes count against the user's send rate, before
- * anything is reserved or produced. Past the limit: an error that says
- * when to try again; past flood times the burst: the connection closes.
+ * Every frame counts, before anything is reserved, produced or asked of
+ * Redis: sends and group changes against the user's send rate, typing
+ * against its own (ngx_chat_typing.c), everything else, a frame that is
+ * not a valid request (valid 0) included, at its cost against the user's
+ * request budget. Past a limit: an error that says when to try again;
+ * past flood times the burst: the connection closes.
  */
 static ngx_uint_t
-ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req)
+ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req,
+    ngx_uint_t valid)
 {
     json_t      *err;
     ngx_int_t    rc;
     ngx_msec_t   wait;
 
-    switch (req->type) {
+    switch (valid ? req->type : 0) {
 
     case CHAT_REQ_SEND:
     case CHAT_REQ_GROUP_CREATE:
     case CHAT_REQ_GROUP_ADD:
     case CHAT_REQ_GROUP_REMOVE:
     case CHAT_REQ_GROUP_LEAVE:
+        rc = ngx_chat_limit_send(&cc->limit, cc->connection->log,
+                                 &cc->id.user, &wait);
         break;
 
-    default:
+    case CHAT_REQ_TYPING:
         return 0;
-    }
 
-    rc = ngx_chat_limit_send(&cc->limit, cc->connection->log,
-                             &cc->id.user, &wait);
+    default:
+        rc = ngx_chat_limit_request(&cc->limit, cc->connection->log,
+                                    &cc->id.user, valid ? req : NULL, &wait);
+    }
 
     if (rc == NGX_OK) {
         return 0;

@@ -54,6 +54,9 @@ typedef enum {
     NGX_CHAT_STAT_LIMITED_SEND,             /* over a rate limit */
     NGX_CHAT_STAT_LIMITED_TYPING,
     NGX_CHAT_STAT_LIMITED_HANDSHAKE,
+    NGX_CHAT_STAT_LIMITED_REQUEST,          /* over the request budget */
+    NGX_CHAT_STAT_LIMITED_CONNECT,          /* a handshake over it (429) */
+    NGX_CHAT_STAT_LIMITED_ADDR_CONNS,       /* an address at its cap (429) */
     NGX_CHAT_STAT_FLOOD_CLOSED,             /* closed 1008 for flooding */
     NGX_CHAT_STAT_DEVICES_CLOSED,           /* closed 1008 over the cap */
 

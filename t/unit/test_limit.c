@@ -149,6 +149,51 @@ TEST(test_limit_parse_rate)
 }
 
 
+TEST(test_limit_cost_charges_that_many_at_once)
+{
+    uint64_t  excess = 0, wait;
+
+    /* 10r/s, burst 100: a new bucket takes 30 and keeps 29 (the first is
+     * free), then 70 more fit, then nothing */
+    CHECK_EQ(chat_limit_take_n(10000, 100, 30, &excess, CHAT_LIMIT_NEW), 0);
+    CHECK_EQ(excess, 29000);
+    CHECK_EQ(chat_limit_take_n(10000, 100, 71, &excess, 0), 0);
+    CHECK_EQ(excess, 100000);
+
+    /* full: 5 more need 5 to drain, 500 ms at 10r/s */
+    wait = chat_limit_take_n(10000, 100, 5, &excess, 0);
+    CHECK_EQ(wait, 500);
+    CHECK_EQ(excess, 100000);
+    CHECK_EQ(chat_limit_take_n(10000, 100, 5, &excess, 499), 1);
+    CHECK_EQ(chat_limit_take_n(10000, 100, 5, &excess, 500), 0);
+    CHECK_EQ(excess, 100000);
+
+    /* a cost of 1 is chat_limit_take */
+    excess = 3000;
+    CHECK_EQ(chat_limit_take_n(5000, 3, 1, &excess, 0),
+             chat_limit_take(5000, 3, &excess, 0));
+}
+
+
+TEST(test_limit_cost_zero_is_free_and_big_is_clamped)
+{
+    uint64_t  excess = 4000, wait;
+
+    CHECK_EQ(chat_limit_take_n(1000, 4, 0, &excess, 0), 0);
+    CHECK_EQ(excess, 4000);
+
+    /* 1000 against burst 4 counts as 5: it passes a drained bucket, and
+     * the wait of a full one is what 5 need, not what 1000 would */
+    excess = 0;
+    CHECK_EQ(chat_limit_take_n(1000, 4, 1000, &excess, CHAT_LIMIT_NEW), 0);
+    CHECK_EQ(excess, 4000);
+    wait = chat_limit_take_n(1000, 4, 1000, &excess, 0);
+    CHECK_EQ(wait, 5000);
+    CHECK_EQ(chat_limit_take_n(1000, 4, 1000, &excess, wait), 0);
+    CHECK_EQ(excess, 4000);
+}
+
+
 int
 main(void)
 {
@@ -158,6 +203,8 @@ main(void)
     RUN(test_limit_idle_bucket_is_as_good_as_new);
     RUN(test_limit_steady_rate_is_never_limited);
     RUN(test_limit_parse_rate);
+    RUN(test_limit_cost_charges_that_many_at_once);
+    RUN(test_limit_cost_zero_is_free_and_big_is_clamped);
 
     return test_summary("limit");
 }
