@@ -17,7 +17,8 @@
 #include <librdkafka/rdkafka.h>
 
 
-#define NGX_CHAT_KAFKA_BACKSTOP  1000
+#define NGX_CHAT_KAFKA_BACKSTOP   1000
+#define NGX_CHAT_KAFKA_VALUE_MAX  1024     /* a property's value, with NUL */
 
 
 static ngx_int_t ngx_chat_kafka_configure(rd_kafka_conf_t *conf,
@@ -212,7 +213,7 @@ static ngx_int_t
 ngx_chat_kafka_set(rd_kafka_conf_t *conf, const char *name, ngx_str_t *value,
     ngx_log_t *log)
 {
-    char  errstr[256], v[1024];
+    char  errstr[256], v[NGX_CHAT_KAFKA_VALUE_MAX];
 
     if (value->len >= sizeof(v)) {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
@@ -231,6 +232,60 @@ ngx_chat_kafka_set(rd_kafka_conf_t *conf, const char *name, ngx_str_t *value,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * chat_kafka_option name value: applied at once to a throwaway librdkafka
+ * configuration, so that an unknown property or a bad value fails
+ * `nginx -t` with librdkafka's own message and the line, rather than every
+ * worker's producer at its start. Combinations that only rd_kafka_new()
+ * refuses cannot be tried here: it starts threads, never in the master.
+ */
+char *
+ngx_chat_kafka_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                 errstr[256];
+    size_t               n;
+    ngx_str_t           *value;
+    rd_kafka_conf_t     *kconf;
+    rd_kafka_conf_res_t  res;
+
+    value = cf->args->elts;
+
+    if (value[2].len >= NGX_CHAT_KAFKA_VALUE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "chat_kafka_option \"%V\": the value is longer "
+                           "than %d bytes", &value[1],
+                           NGX_CHAT_KAFKA_VALUE_MAX - 1);
+        return NGX_CONF_ERROR;
+    }
+
+    kconf = rd_kafka_conf_new();
+    if (kconf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* nginx's parser ends every word with a NUL */
+    res = rd_kafka_conf_set(kconf, (char *) value[1].data,
+                            (char *) value[2].data, errstr, sizeof(errstr));
+    rd_kafka_conf_destroy(kconf);
+
+    if (res != RD_KAFKA_CONF_OK) {
+        /* some of librdkafka's messages end with a newline */
+        n = ngx_strlen(errstr);
+
+        while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' ')) {
+            n--;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "chat_kafka_option \"%V\": %*s", &value[1], n,
+                           errstr);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_keyval_slot(cf, cmd, conf);
 }
 
 

@@ -80,7 +80,7 @@ static ngx_command_t  ngx_chat_commands[] = {
 
     { ngx_string("chat_kafka_option"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
-      ngx_conf_set_keyval_slot,
+      ngx_chat_kafka_option,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_chat_main_conf_t, kafka_options),
       NULL },

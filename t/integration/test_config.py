@@ -29,3 +29,41 @@ def test_bad_configuration_fails_nginx_t_with_emerg(tmp_path, auth, location, ne
     assert "[emerg]" in err, err
     if needle:
         assert needle in err, err
+
+
+def kafka_option_t(tmp_path, option):
+    return Nginx(tmp_path, http="chat_kafka_option %s;" % option).test_config()
+
+
+def test_good_kafka_option_passes_nginx_t(tmp_path):
+    rc, err = kafka_option_t(tmp_path, "linger.ms 5")
+    assert rc == 0, err
+
+
+@pytest.mark.parametrize("option,message", [
+    # librdkafka's own words, then the line of the directive
+    pytest.param("no.such.property 1",
+                 'No such configuration property: "no.such.property"', id="unknown"),
+    # (librdkafka names an alias by its canonical property)
+    pytest.param("linger.ms soon",
+                 'Invalid value for configuration property "queue.buffering.max.ms"',
+                 id="not_a_number"),
+    pytest.param("linger.ms 99999999", "outside allowed range", id="out_of_range"),
+    pytest.param("acks none",
+                 'Invalid value for configuration property "request.required.acks"',
+                 id="bad_enum"),
+])
+def test_bad_kafka_option_fails_nginx_t_with_librdkafkas_message(tmp_path, option,
+                                                                  message):
+    rc, err = kafka_option_t(tmp_path, option)
+    assert rc != 0, err
+    line = next((l for l in err.splitlines() if "[emerg]" in l), "")
+    assert 'chat_kafka_option "%s": ' % option.split()[0] in line, err
+    assert message in line, err
+    assert "nginx.conf:" in line, "the message names the line: " + err
+
+
+def test_overlong_kafka_option_value_fails_nginx_t(tmp_path):
+    rc, err = kafka_option_t(tmp_path, "client.id " + "x" * 1024)
+    assert rc != 0, err
+    assert "[emerg]" in err and "longer than 1023 bytes" in err, err
