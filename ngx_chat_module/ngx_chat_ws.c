@@ -436,6 +436,7 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
         next = 0;
     }
 
+    /* exp is at most CHAT_JWT_MAX_TIME (chat_jwt.c): no overflow in ms */
     if (cc->id.exp) {
         left = (int64_t) cc->id.exp * 1000 - ngx_chat_now_ms();
         if (left < (int64_t) next) {
