@@ -57,7 +57,7 @@ static ngx_chat_size_bounds_t  ngx_chat_jwt_max_length_bounds = {
     ngx_chat_check_size, 64, CHAT_PROTO_MAX_TOKEN
 };
 
-static ngx_conf_post_t  ngx_chat_heartbeat_post = { ngx_chat_check_seconds };
+static ngx_conf_post_t  ngx_chat_seconds_post = { ngx_chat_check_seconds };
 
 static ngx_conf_post_t  ngx_chat_presence_ttl_post = { ngx_chat_check_ttl };
 
@@ -251,7 +251,7 @@ static ngx_command_t  ngx_chat_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_chat_loc_conf_t, heartbeat),
-      &ngx_chat_heartbeat_post },
+      &ngx_chat_seconds_post },
 
     { ngx_string("chat_max_message"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -259,6 +259,13 @@ static ngx_command_t  ngx_chat_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_chat_loc_conf_t, max_message),
       &ngx_chat_max_message_bounds },
+
+    { ngx_string("chat_message_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, message_timeout),
+      &ngx_chat_seconds_post },
 
     { ngx_string("chat_send_budget"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -458,6 +465,7 @@ ngx_chat_create_loc_conf(ngx_conf_t *cf)
     conf->allowed_origins = NGX_CONF_UNSET_PTR;
     conf->heartbeat = NGX_CONF_UNSET_MSEC;
     conf->max_message = NGX_CONF_UNSET_SIZE;
+    conf->message_timeout = NGX_CONF_UNSET_MSEC;
     conf->send_budget = NGX_CONF_UNSET_SIZE;
     conf->close_timeout = NGX_CONF_UNSET_MSEC;
 
@@ -483,6 +491,8 @@ ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              NULL);
     ngx_conf_merge_msec_value(conf->heartbeat, prev->heartbeat, 30000);
     ngx_conf_merge_size_value(conf->max_message, prev->max_message, 65536);
+    ngx_conf_merge_msec_value(conf->message_timeout, prev->message_timeout,
+                              10000);
     ngx_conf_merge_size_value(conf->send_budget, prev->send_budget,
                               256 * 1024);
     ngx_conf_merge_msec_value(conf->close_timeout, prev->close_timeout,

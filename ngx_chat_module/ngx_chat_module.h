@@ -72,6 +72,7 @@ typedef struct {
 
     ngx_msec_t            heartbeat;
     size_t                max_message;
+    ngx_msec_t            message_timeout;
     size_t                send_budget;
     ngx_msec_t            close_timeout;
 } ngx_chat_loc_conf_t;
@@ -187,6 +188,7 @@ struct ngx_chat_conn_s {
     u_char               *msg;
     size_t                msg_len;
     size_t                msg_cap;
+    ngx_msec_t            msg_started;      /* its first byte, when msg_open */
 
     /* frames waiting for the socket; each link is one ngx_alloc() */
     ngx_chain_t          *out;
@@ -211,6 +213,7 @@ struct ngx_chat_conn_s {
     unsigned              syncing:1;
     unsigned              going_away:1;     /* a 1001 is due at going_at */
     unsigned              counted:1;        /* in the connections gauge */
+    unsigned              msg_open:1;       /* a frame or message is begun */
 };
 
 

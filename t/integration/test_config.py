@@ -11,7 +11,8 @@ def nginx_t(tmp_path, location="", auth=None):
 
 def test_valid_configuration_passes_nginx_t(tmp_path):
     rc, err = nginx_t(tmp_path, location="chat_heartbeat 10s; chat_max_message 2k; "
-                                         "chat_jwt_leeway 5s; chat_send_budget 32k;")
+                                         "chat_jwt_leeway 5s; chat_send_budget 32k; "
+                                         "chat_message_timeout 3s;")
     assert rc == 0, err
 
 
@@ -19,6 +20,10 @@ def test_valid_configuration_passes_nginx_t(tmp_path):
     pytest.param(DEFAULT_AUTH, "chat_jwt_algorithm HS999;", "HS999", id="bad_algorithm"),
     pytest.param(DEFAULT_AUTH, "chat_heartbeat abc;", None, id="bad_heartbeat"),
     pytest.param(DEFAULT_AUTH, "chat_max_message 0;", None, id="zero_max_message"),
+    pytest.param(DEFAULT_AUTH, "chat_message_timeout 500ms;", "between 1s and 1h",
+                 id="sub_second_message_timeout"),
+    pytest.param(DEFAULT_AUTH, "chat_message_timeout 2h;", "between 1s and 1h",
+                 id="long_message_timeout"),
     pytest.param(DEFAULT_AUTH + " chat_jwt_algorithm RS256;", "", None,
                  id="rs256_without_key_file"),
     pytest.param("", "", None, id="chat_on_without_secret_or_key"),
