@@ -25,6 +25,7 @@ static ngx_int_t ngx_chat_kafka_configure(rd_kafka_conf_t *conf,
     ngx_chat_main_conf_t *cmcf, ngx_log_t *log);
 static ngx_int_t ngx_chat_kafka_set(rd_kafka_conf_t *conf, const char *name,
     ngx_str_t *value, ngx_log_t *log);
+static size_t ngx_chat_kafka_errlen(const char *errstr);
 static void ngx_chat_kafka_read_max(rd_kafka_conf_t *conf);
 static void ngx_chat_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     void *opaque);
@@ -226,8 +227,9 @@ ngx_chat_kafka_set(rd_kafka_conf_t *conf, const char *name, ngx_str_t *value,
     if (rd_kafka_conf_set(conf, name, v, errstr, sizeof(errstr))
         != RD_KAFKA_CONF_OK)
     {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "chat: kafka option \"%s\": %s",
-                      name, errstr);
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "chat: kafka option \"%s\": %*s", name,
+                      ngx_chat_kafka_errlen(errstr), errstr);
         return NGX_ERROR;
     }
 
@@ -246,7 +248,6 @@ char *
 ngx_chat_kafka_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char                 errstr[256];
-    size_t               n;
     ngx_str_t           *value;
     rd_kafka_conf_t     *kconf;
     rd_kafka_conf_res_t  res;
@@ -272,20 +273,57 @@ ngx_chat_kafka_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rd_kafka_conf_destroy(kconf);
 
     if (res != RD_KAFKA_CONF_OK) {
-        /* some of librdkafka's messages end with a newline */
-        n = ngx_strlen(errstr);
-
-        while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' ')) {
-            n--;
-        }
-
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "chat_kafka_option \"%V\": %*s", &value[1], n,
-                           errstr);
+                           "chat_kafka_option \"%V\": %*s", &value[1],
+                           ngx_chat_kafka_errlen(errstr), errstr);
         return NGX_CONF_ERROR;
     }
 
     return ngx_conf_set_keyval_slot(cf, cmd, conf);
+}
+
+
+/*
+ * The whole producer configuration, as a worker will build it, tried once
+ * the http block is read: what other directives put in it
+ * (chat_kafka_timeout as message.timeout.ms, chat_kafka_brokers) fails
+ * `nginx -t` too, not the workers.
+ */
+ngx_int_t
+ngx_chat_kafka_check(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf)
+{
+    ngx_int_t         rc;
+    rd_kafka_conf_t  *conf;
+
+    if (cmcf->kafka_brokers.len == 0) {
+        return NGX_OK;
+    }
+
+    conf = rd_kafka_conf_new();
+    if (conf == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_chat_kafka_configure(conf, cmcf, cf->log);
+    rd_kafka_conf_destroy(conf);
+
+    return rc;
+}
+
+
+/* librdkafka's message without the newline that some of them end with. */
+static size_t
+ngx_chat_kafka_errlen(const char *errstr)
+{
+    size_t  n;
+
+    n = ngx_strlen(errstr);
+
+    while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' ')) {
+        n--;
+    }
+
+    return n;
 }
 
 

@@ -385,6 +385,10 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_ptr_value(cmcf->kafka_options, NULL);
     ngx_conf_init_msec_value(cmcf->kafka_timeout, 5000);
     ngx_conf_init_msec_value(cmcf->kafka_flush_timeout, 3000);
+
+    if (ngx_chat_kafka_check(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_msec_value(cmcf->redis_timeout, 1000);
     ngx_conf_init_msec_value(cmcf->sync_timeout, 5000);
     ngx_conf_init_msec_value(cmcf->presence_ttl, 30000);

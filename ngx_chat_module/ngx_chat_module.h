@@ -315,6 +315,7 @@ void ngx_chat_registry_remove(ngx_chat_conn_t *cc);
 /* ngx_chat_kafka.c */
 ngx_int_t ngx_chat_kafka_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
 char *ngx_chat_kafka_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_chat_kafka_check(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
 ngx_int_t ngx_chat_kafka_available(void);
 ngx_int_t ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len,
     void *opaque);

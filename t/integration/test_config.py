@@ -72,3 +72,20 @@ def test_overlong_kafka_option_value_fails_nginx_t(tmp_path):
     rc, err = kafka_option_t(tmp_path, "client.id " + "x" * 1024)
     assert rc != 0, err
     assert "[emerg]" in err and "longer than 1023 bytes" in err, err
+
+
+def test_kafka_timeout_out_of_librdkafkas_range_fails_nginx_t(tmp_path):
+    """chat_kafka_timeout becomes message.timeout.ms: the whole producer
+    configuration is tried as nginx reads it, not only chat_kafka_option."""
+    rc, err = Nginx(tmp_path, http="chat_kafka_brokers 127.0.0.1:9; "
+                                   "chat_kafka_timeout 30d;").test_config()
+    assert rc != 0, err
+    assert "[emerg]" in err and '"message.timeout.ms"' in err, err
+    assert "outside allowed range" in err, err
+
+
+def test_kafka_brokers_with_good_options_pass_nginx_t(tmp_path):
+    rc, err = Nginx(tmp_path, http="chat_kafka_brokers 127.0.0.1:9; "
+                                   "chat_kafka_timeout 30s; "
+                                   "chat_kafka_option linger.ms 5;").test_config()
+    assert rc == 0, err
