@@ -7,8 +7,8 @@
  * Fields: "i:<instance>" for each nginx worker that holds a device of the
  * user; "st" the announced status; "ls" last seen (ms, digits: one that is
  * not, or is too long for a Lua number to hold exactly, is replaced rather
- * than announced); "v" the number of announcements, which orders them. A change is published on
- * "chat:pr:<user>" as "<v>\n<presence frame>".
+ * than announced); "v" the number of announcements, which orders them. A
+ * change is published on "chat:pr:<user>" as "<v>\n<presence frame>".
  *
  * ARGV[1] is the operation, ARGV[2] the user:
  *   up     ARGV[3] instance, ARGV[4] now       a device connected there

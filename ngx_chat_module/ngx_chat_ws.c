@@ -1,7 +1,8 @@
 /*
  * A WebSocket connection after the upgrade: one read pump that feeds the
  * frame parser, one timer for heartbeat, token expiry, a message's deadline
- * and shutdown, and the close handshake. Its queue of outgoing frames is ngx_chat_ws_out.c.
+ * and shutdown, and the close handshake. Its queue of outgoing frames is
+ * ngx_chat_ws_out.c.
  *
  * Memory: the connection's state is one heap block (ngx_chat_conn.c, which
  * also frees the request after the upgrade); a message being reassembled
@@ -446,8 +447,8 @@ ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code, const char *reason)
 /*
  * The next wake-up: the next heartbeat, or the token's expiry, or the end
  * of a sync's wait, or the 1001 of a shutdown, or the deadline of a message
- * begun, whichever comes first,
- * rounded up to the tick grain (never early: the handler finds it due).
+ * begun, whichever comes first, rounded up to the tick grain (never early:
+ * the handler finds it due).
  * One timer per connection; on an idle connection it fires once per
  * heartbeat.
  */
