@@ -171,9 +171,10 @@ chat_jwt_claims_free(chat_jwt_claims_t *claims)
 
 
 /*
- * The clock and the leeway come from the caller and are trusted; the claims
- * come from the token, so only now and leeway take part in arithmetic, and a
- * huge claim cannot overflow anything.
+ * The clock comes from the caller; the claims come from the token, so only
+ * now and the leeway take part in arithmetic, both within 0..MAX_TIME, and
+ * a huge claim cannot overflow anything. An exp past MAX_TIME is kept as
+ * MAX_TIME: the connection's timer works in milliseconds.
  */
 
 static int
@@ -181,19 +182,22 @@ chat_jwt_check_times(json_t *payload, const chat_jwt_policy_t *policy,
     int64_t now, int64_t *exp, const char **err)
 {
     int      rc;
-    int64_t  t;
+    int64_t  t, leeway;
+
+    leeway = policy->leeway < 0 ? 0 : policy->leeway;
+    leeway = leeway > CHAT_JWT_MAX_TIME ? CHAT_JWT_MAX_TIME : leeway;
 
     if (chat_jwt_time(payload, "exp", &t) != 1) {
         *err = "bad or missing exp";
         return -1;
     }
 
-    if (t <= now - policy->leeway) {
+    if (t <= now - leeway) {
         *err = "token expired";
         return -1;
     }
 
-    *exp = t;
+    *exp = t > CHAT_JWT_MAX_TIME ? CHAT_JWT_MAX_TIME : t;
 
     rc = chat_jwt_time(payload, "nbf", &t);
 
@@ -202,7 +206,7 @@ chat_jwt_check_times(json_t *payload, const chat_jwt_policy_t *policy,
         return -1;
     }
 
-    if (rc == 1 && t > now + policy->leeway) {
+    if (rc == 1 && t > now + leeway) {
         *err = "token not yet valid";
         return -1;
     }
@@ -214,7 +218,7 @@ chat_jwt_check_times(json_t *payload, const chat_jwt_policy_t *policy,
         return -1;
     }
 
-    if (rc == 1 && t > now + policy->leeway) {
+    if (rc == 1 && t > now + leeway) {
         *err = "token issued in the future";
         return -1;
     }

@@ -13,6 +13,13 @@
 
 #include "chat_ids.h"
 
+/*
+ * The latest time the checks work with, 9999-12-31T23:59:59Z: a later exp
+ * is taken as this, and the leeway is cut to it, so that an exp converted
+ * to milliseconds, or the clock plus the leeway, never overflows.
+ */
+#define CHAT_JWT_MAX_TIME  253402300799LL
+
 typedef struct {
     const char  *alg;        /* "HS256", "RS256" or "ES256": the only one
                                 accepted */
@@ -26,7 +33,8 @@ typedef struct {
     json_t      *header;     /* owned */
     json_t      *payload;    /* owned */
     chat_str_t   sub;        /* points into payload */
-    int64_t      exp;        /* seconds since the epoch */
+    int64_t      exp;        /* seconds since the epoch, at most
+                                CHAT_JWT_MAX_TIME */
 } chat_jwt_claims_t;
 
 /*
@@ -44,7 +52,10 @@ int chat_jwt_decode(const char *token, size_t len,
  * (within leeway); nbf and iat honoured when present (not in the future
  * beyond leeway); iss and aud (a string or an array of strings) when the
  * policy names them; sub required, a valid user id. Fills claims->sub and
- * claims->exp. Returns 0 or -1 with *err set to a static reason.
+ * claims->exp (an exp past CHAT_JWT_MAX_TIME as CHAT_JWT_MAX_TIME). now is
+ * the caller's clock, from 0 to CHAT_JWT_MAX_TIME; any leeway is taken
+ * (cut to 0..CHAT_JWT_MAX_TIME). Returns 0 or -1 with *err set to a static
+ * reason.
  */
 int chat_jwt_check_claims(chat_jwt_claims_t *claims,
     const chat_jwt_policy_t *policy, int64_t now, const char **err);

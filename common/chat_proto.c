@@ -326,32 +326,116 @@ chat_proto_group(chat_req_t *req, chat_proto_error_t *err)
 
 
 /*
- * Media URLs are the ones POST /api/media issued: the check keeps anything
- * else (control bytes, spaces, NUL) out of the stored message.
+ * Media URLs are the ones POST /api/media issues (PROTOCOL.md 6), and only
+ * in their shape: "/media/", path segments of A-Z a-z 0-9 _ - . separated
+ * by one '/', none empty and none starting with '.', then optionally '?'
+ * and name=value pairs (names of a-z, values of A-Z a-z 0-9 _ -) joined by
+ * '&'. So no "." or ".." segment, no "//", no '%' (nothing percent-encoded,
+ * a dot or a slash least of all), no backslash, no fragment: whoever
+ * resolves the URL later, it names a file under the media root.
  */
+
+static int
+chat_proto_url_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+
+/* The length of the path (up to '?' or the end), or 0 when it is bad. */
+
+static size_t
+chat_proto_url_path(const char *s, size_t len)
+{
+    size_t  i, seg;
+
+    seg = 0;
+
+    for (i = 0; i < len && s[i] != '?'; i++) {
+
+        if (s[i] == '/') {
+            if (seg == 0) {
+                return 0;
+            }
+
+            seg = 0;
+            continue;
+        }
+
+        if (s[i] == '.' ? seg == 0 : !chat_proto_url_char(s[i])) {
+            return 0;
+        }
+
+        seg++;
+    }
+
+    return seg == 0 ? 0 : i;
+}
+
+
+static int
+chat_proto_url_query(const char *s, size_t len)
+{
+    size_t  i, start;
+
+    i = 0;
+
+    for ( ;; ) {
+
+        for (start = i; i < len && s[i] >= 'a' && s[i] <= 'z'; i++) {
+            /* void */
+        }
+
+        if (i == start || i == len || s[i] != '=') {
+            return 0;
+        }
+
+        for (start = ++i; i < len && chat_proto_url_char(s[i]); i++) {
+            /* void */
+        }
+
+        if (i == start) {
+            return 0;
+        }
+
+        if (i == len) {
+            return 1;
+        }
+
+        if (s[i] != '&') {
+            return 0;
+        }
+
+        i++;
+    }
+}
+
 
 static int
 chat_proto_url_valid(chat_str_t url)
 {
-    size_t  i, n;
+    size_t       n, path;
+    const char  *s;
 
     n = sizeof(CHAT_PROTO_MEDIA_PREFIX) - 1;
 
-    if (url.len < n || url.len > CHAT_PROTO_MAX_URL
+    if (url.len <= n || url.len > CHAT_PROTO_MAX_URL
         || memcmp(url.s, CHAT_PROTO_MEDIA_PREFIX, n) != 0)
     {
         return 0;
     }
 
-    for (i = n; i < url.len; i++) {
-        if ((unsigned char) url.s[i] <= 0x20
-            || (unsigned char) url.s[i] > 0x7e)
-        {
-            return 0;
-        }
+    s = url.s + n;
+    n = url.len - n;
+
+    path = chat_proto_url_path(s, n);
+
+    if (path == 0) {
+        return 0;
     }
 
-    return 1;
+    return path == n || chat_proto_url_query(s + path + 1, n - path - 1);
 }
 
 
@@ -423,7 +507,8 @@ chat_proto_media(chat_req_t *req, chat_proto_error_t *err)
         || !chat_proto_url_valid(m->url))
     {
         return chat_proto_bad(err, "\"media.url\" must be a /media/ URL"
-                              " of at most 1024 bytes");
+                              " as the server issues them, of at most"
+                              " 1024 bytes");
     }
 
     if (chat_json_string(media, "mime", &m->mime) != 1

@@ -114,6 +114,17 @@ chat_ws_parse(chat_ws_parser_t *p, unsigned char *in, size_t len,
 }
 
 
+/* An event due (a frame's end) is reported by the call that returns it. */
+
+int
+chat_ws_incomplete(const chat_ws_parser_t *p)
+{
+    return p->error_code == 0
+           && (p->in_message || p->state != CHAT_WS_ST_HEADER
+               || p->hdr_len > 0);
+}
+
+
 /*
  * Copies header bytes into p->hdr.  The size of the header is only known
  * from its second byte, which is also where the frame can first be refused.

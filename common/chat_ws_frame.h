@@ -91,6 +91,13 @@ void chat_ws_parser_init(chat_ws_parser_t *p, uint64_t max_message);
 size_t chat_ws_parse(chat_ws_parser_t *p, unsigned char *in, size_t len,
     chat_ws_event_t *ev);
 
+/*
+ * 1 from the first byte of a frame until it is complete, and from the first
+ * frame of a fragmented message until its last is: what a deadline for
+ * completing a message measures. 0 between frames, and after an error.
+ */
+int chat_ws_incomplete(const chat_ws_parser_t *p);
+
 /* Writes the header of an unmasked, final server frame; returns its size
  * (2, 4 or 10 bytes; buf must hold CHAT_WS_MAX_HEADER). */
 size_t chat_ws_frame_header(unsigned char *buf, unsigned opcode, uint64_t len);

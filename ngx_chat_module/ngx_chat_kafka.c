@@ -17,13 +17,15 @@
 #include <librdkafka/rdkafka.h>
 
 
-#define NGX_CHAT_KAFKA_BACKSTOP  1000
+#define NGX_CHAT_KAFKA_BACKSTOP   1000
+#define NGX_CHAT_KAFKA_VALUE_MAX  1024     /* a property's value, with NUL */
 
 
 static ngx_int_t ngx_chat_kafka_configure(rd_kafka_conf_t *conf,
     ngx_chat_main_conf_t *cmcf, ngx_log_t *log);
 static ngx_int_t ngx_chat_kafka_set(rd_kafka_conf_t *conf, const char *name,
     ngx_str_t *value, ngx_log_t *log);
+static size_t ngx_chat_kafka_errlen(const char *errstr);
 static void ngx_chat_kafka_read_max(rd_kafka_conf_t *conf);
 static void ngx_chat_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     void *opaque);
@@ -212,7 +214,7 @@ static ngx_int_t
 ngx_chat_kafka_set(rd_kafka_conf_t *conf, const char *name, ngx_str_t *value,
     ngx_log_t *log)
 {
-    char  errstr[256], v[1024];
+    char  errstr[256], v[NGX_CHAT_KAFKA_VALUE_MAX];
 
     if (value->len >= sizeof(v)) {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
@@ -225,12 +227,103 @@ ngx_chat_kafka_set(rd_kafka_conf_t *conf, const char *name, ngx_str_t *value,
     if (rd_kafka_conf_set(conf, name, v, errstr, sizeof(errstr))
         != RD_KAFKA_CONF_OK)
     {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "chat: kafka option \"%s\": %s",
-                      name, errstr);
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "chat: kafka option \"%s\": %*s", name,
+                      ngx_chat_kafka_errlen(errstr), errstr);
         return NGX_ERROR;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * chat_kafka_option name value: applied at once to a throwaway librdkafka
+ * configuration, so that an unknown property or a bad value fails
+ * `nginx -t` with librdkafka's own message and the line, rather than every
+ * worker's producer at its start. Combinations that only rd_kafka_new()
+ * refuses cannot be tried here: it starts threads, never in the master.
+ */
+char *
+ngx_chat_kafka_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                 errstr[256];
+    ngx_str_t           *value;
+    rd_kafka_conf_t     *kconf;
+    rd_kafka_conf_res_t  res;
+
+    value = cf->args->elts;
+
+    if (value[2].len >= NGX_CHAT_KAFKA_VALUE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "chat_kafka_option \"%V\": the value is longer "
+                           "than %d bytes", &value[1],
+                           NGX_CHAT_KAFKA_VALUE_MAX - 1);
+        return NGX_CONF_ERROR;
+    }
+
+    kconf = rd_kafka_conf_new();
+    if (kconf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* nginx's parser ends every word with a NUL */
+    res = rd_kafka_conf_set(kconf, (char *) value[1].data,
+                            (char *) value[2].data, errstr, sizeof(errstr));
+    rd_kafka_conf_destroy(kconf);
+
+    if (res != RD_KAFKA_CONF_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "chat_kafka_option \"%V\": %*s", &value[1],
+                           ngx_chat_kafka_errlen(errstr), errstr);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_keyval_slot(cf, cmd, conf);
+}
+
+
+/*
+ * The whole producer configuration, as a worker will build it, tried once
+ * the http block is read: what other directives put in it
+ * (chat_kafka_timeout as message.timeout.ms, chat_kafka_brokers) fails
+ * `nginx -t` too, not the workers.
+ */
+ngx_int_t
+ngx_chat_kafka_check(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf)
+{
+    ngx_int_t         rc;
+    rd_kafka_conf_t  *conf;
+
+    if (cmcf->kafka_brokers.len == 0) {
+        return NGX_OK;
+    }
+
+    conf = rd_kafka_conf_new();
+    if (conf == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_chat_kafka_configure(conf, cmcf, cf->log);
+    rd_kafka_conf_destroy(conf);
+
+    return rc;
+}
+
+
+/* librdkafka's message without the newline that some of them end with. */
+static size_t
+ngx_chat_kafka_errlen(const char *errstr)
+{
+    size_t  n;
+
+    n = ngx_strlen(errstr);
+
+    while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' ')) {
+        n--;
+    }
+
+    return n;
 }
 
 

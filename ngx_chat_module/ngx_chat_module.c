@@ -59,7 +59,7 @@ static ngx_chat_size_bounds_t  ngx_chat_jwt_max_length_bounds = {
     ngx_chat_check_size, 64, CHAT_PROTO_MAX_TOKEN
 };
 
-static ngx_conf_post_t  ngx_chat_heartbeat_post = { ngx_chat_check_seconds };
+static ngx_conf_post_t  ngx_chat_seconds_post = { ngx_chat_check_seconds };
 
 static ngx_conf_post_t  ngx_chat_presence_ttl_post = { ngx_chat_check_ttl };
 
@@ -82,7 +82,7 @@ static ngx_command_t  ngx_chat_commands[] = {
 
     { ngx_string("chat_kafka_option"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
-      ngx_conf_set_keyval_slot,
+      ngx_chat_kafka_option,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_chat_main_conf_t, kafka_options),
       NULL },
@@ -267,7 +267,7 @@ static ngx_command_t  ngx_chat_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_chat_loc_conf_t, heartbeat),
-      &ngx_chat_heartbeat_post },
+      &ngx_chat_seconds_post },
 
     { ngx_string("chat_max_message"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -275,6 +275,13 @@ static ngx_command_t  ngx_chat_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_chat_loc_conf_t, max_message),
       &ngx_chat_max_message_bounds },
+
+    { ngx_string("chat_message_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, message_timeout),
+      &ngx_chat_seconds_post },
 
     { ngx_string("chat_send_budget"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -396,6 +403,10 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_ptr_value(cmcf->kafka_options, NULL);
     ngx_conf_init_msec_value(cmcf->kafka_timeout, 5000);
     ngx_conf_init_msec_value(cmcf->kafka_flush_timeout, 3000);
+
+    if (ngx_chat_kafka_check(cf, cmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_msec_value(cmcf->redis_timeout, 1000);
     ngx_conf_init_msec_value(cmcf->sync_timeout, 5000);
     ngx_conf_init_msec_value(cmcf->presence_ttl, 30000);
@@ -483,6 +494,7 @@ ngx_chat_create_loc_conf(ngx_conf_t *cf)
     conf->allowed_origins = NGX_CONF_UNSET_PTR;
     conf->heartbeat = NGX_CONF_UNSET_MSEC;
     conf->max_message = NGX_CONF_UNSET_SIZE;
+    conf->message_timeout = NGX_CONF_UNSET_MSEC;
     conf->send_budget = NGX_CONF_UNSET_SIZE;
     conf->close_timeout = NGX_CONF_UNSET_MSEC;
 
@@ -508,6 +520,8 @@ ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              NULL);
     ngx_conf_merge_msec_value(conf->heartbeat, prev->heartbeat, 30000);
     ngx_conf_merge_size_value(conf->max_message, prev->max_message, 65536);
+    ngx_conf_merge_msec_value(conf->message_timeout, prev->message_timeout,
+                              10000);
     ngx_conf_merge_size_value(conf->send_budget, prev->send_budget,
                               256 * 1024);
     ngx_conf_merge_msec_value(conf->close_timeout, prev->close_timeout,

@@ -75,6 +75,7 @@ typedef struct {
 
     ngx_msec_t            heartbeat;
     size_t                max_message;
+    ngx_msec_t            message_timeout;
     size_t                send_budget;
     ngx_msec_t            close_timeout;
 } ngx_chat_loc_conf_t;
@@ -192,6 +193,7 @@ struct ngx_chat_conn_s {
     u_char               *msg;
     size_t                msg_len;
     size_t                msg_cap;
+    ngx_msec_t            msg_started;      /* its first byte, when msg_open */
 
     /* frames waiting for the socket; each link is one ngx_alloc() */
     ngx_chain_t          *out;
@@ -216,6 +218,7 @@ struct ngx_chat_conn_s {
     unsigned              syncing:1;
     unsigned              going_away:1;     /* a 1001 is due at going_at */
     unsigned              counted:1;        /* in the connections gauge */
+    unsigned              msg_open:1;       /* a frame or message is begun */
 };
 
 
@@ -326,6 +329,8 @@ void ngx_chat_registry_remove(ngx_chat_conn_t *cc);
 
 /* ngx_chat_kafka.c */
 ngx_int_t ngx_chat_kafka_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
+char *ngx_chat_kafka_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_chat_kafka_check(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
 ngx_int_t ngx_chat_kafka_available(void);
 ngx_int_t ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len,
     void *opaque);

@@ -5,9 +5,10 @@
  * only (Redis Cluster runs it on the key's shard); PUBLISH is not a key.
  *
  * Fields: "i:<instance>" for each nginx worker that holds a device of the
- * user; "st" the announced status; "ls" last seen (ms); "v" the number of
- * announcements, which orders them. A change is published on
- * "chat:pr:<user>" as "<v>\n<presence frame>".
+ * user; "st" the announced status; "ls" last seen (ms, digits: one that is
+ * not, or is too long for a Lua number to hold exactly, is replaced rather
+ * than announced); "v" the number of announcements, which orders them. A
+ * change is published on "chat:pr:<user>" as "<v>\n<presence frame>".
  *
  * ARGV[1] is the operation, ARGV[2] the user:
  *   up     ARGV[3] instance, ARGV[4] now       a device connected there
@@ -59,7 +60,8 @@
 "    return 0\n"                                                              \
 "  end\n"                                                                     \
 "  local ls = redis.call('HGET', k, 'ls')\n"                                  \
-"  if removed == 1 or not ls then\n"                                          \
+"  if removed == 1 or not ls or #ls > 15\n"                                   \
+"     or not string.match(ls, '^%d+$') then\n"                                \
 "    ls = ARGV[4]\n"                                                          \
 "    redis.call('HSET', k, 'ls', ls)\n"                                       \
 "  end\n"                                                                     \

@@ -20,6 +20,8 @@
 
 
 #define NGX_CHAT_PRESENCE_MAX_WATCH 1000      /* per connection */
+
+/* the longest frame: user id, "offline" and a last_seen of NGX_INT64_LEN */
 #define NGX_CHAT_PRESENCE_FRAME_LEN (128 + CHAT_ID_MAX)
 
 
@@ -62,6 +64,7 @@ static void ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch,
     const char *cmd);
 static void ngx_chat_presence_query(ngx_chat_watch_t *watch);
 static void ngx_chat_presence_query_reply(redisReply *reply, void *data);
+static int64_t ngx_chat_presence_last_seen(ngx_str_t *user, redisReply *ls);
 static void ngx_chat_presence_update(ngx_chat_watch_t *watch,
     int64_t version, u_char *frame, size_t len);
 static void ngx_chat_presence_release(ngx_chat_watch_t *watch);
@@ -386,12 +389,17 @@ ngx_chat_presence_query(ngx_chat_watch_t *watch)
 }
 
 
-/* [status, last seen, version]: all nil for a user never seen. */
+/*
+ * [status, last seen, version]: all nil for a user never seen. What Redis
+ * holds is not trusted into the frame: last seen is printed from the
+ * number it parses as, and one that is not a number of ms is left out.
+ */
 static void
 ngx_chat_presence_query_reply(redisReply *reply, void *data)
 {
     u_char            *p, frame[NGX_CHAT_PRESENCE_FRAME_LEN];
-    int64_t            version;
+    int64_t            version, last_seen;
+    ngx_uint_t         online;
     redisReply        *st, *ls, *v;
     ngx_chat_watch_t  *watch = data;
 
@@ -406,17 +414,19 @@ ngx_chat_presence_query_reply(redisReply *reply, void *data)
         version = v->type == REDIS_REPLY_STRING
                   ? ngx_atoof((u_char *) v->str, v->len) : 0;
 
+        online = st->type == REDIS_REPLY_STRING && st->len == 6
+                 && ngx_strncmp(st->str, "online", 6) == 0;
+
         p = ngx_sprintf(frame, "{\"type\":\"presence\",\"user\":\"%V\","
                         "\"status\":\"%s\"", &watch->sn.str,
-                        st->type == REDIS_REPLY_STRING
-                        && ngx_strncmp(st->str, "online", 6) == 0
-                        ? "online" : "offline");
+                        online ? "online" : "offline");
 
-        if (ls->type == REDIS_REPLY_STRING
-            && !(st->type == REDIS_REPLY_STRING
-                 && ngx_strncmp(st->str, "online", 6) == 0))
-        {
-            p = ngx_sprintf(p, ",\"last_seen\":%*s", ls->len, ls->str);
+        if (!online && ls->type == REDIS_REPLY_STRING) {
+            last_seen = ngx_chat_presence_last_seen(&watch->sn.str, ls);
+
+            if (last_seen >= 0) {
+                p = ngx_sprintf(p, ",\"last_seen\":%L", last_seen);
+            }
         }
 
         *p++ = '}';
@@ -428,6 +438,28 @@ ngx_chat_presence_query_reply(redisReply *reply, void *data)
 
     watch->refs--;
     ngx_chat_presence_release(watch);
+}
+
+
+/*
+ * The last seen of user as Redis holds it: ms since the epoch, digits only,
+ * at most what an int64 holds (ngx_atoof refuses the rest). -1, and a log
+ * line, for anything else: someone or something else wrote the key.
+ */
+static int64_t
+ngx_chat_presence_last_seen(ngx_str_t *user, redisReply *ls)
+{
+    off_t  ms;
+
+    ms = ngx_atoof((u_char *) ls->str, ls->len);
+
+    if (ms == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "chat: presence of \"%V\": last seen in Redis is not "
+                      "a time (%uz bytes), left out", user, ls->len);
+    }
+
+    return ms;
 }
 
 

@@ -1,7 +1,8 @@
 /*
  * A WebSocket connection after the upgrade: one read pump that feeds the
- * frame parser, one timer for heartbeat, token expiry and shutdown, and the
- * close handshake. Its queue of outgoing frames is ngx_chat_ws_out.c.
+ * frame parser, one timer for heartbeat, token expiry, a message's deadline
+ * and shutdown, and the close handshake. Its queue of outgoing frames is
+ * ngx_chat_ws_out.c.
  *
  * Memory: the connection's state is one heap block (ngx_chat_conn.c, which
  * also frees the request after the upgrade); a message being reassembled
@@ -42,6 +43,7 @@ static ngx_int_t ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p,
 static ngx_int_t ngx_chat_ws_append(ngx_chat_conn_t *cc,
     chat_ws_event_t *ev);
 static void ngx_chat_ws_message_done(ngx_chat_conn_t *cc);
+static void ngx_chat_ws_message_clock(ngx_chat_conn_t *cc);
 static void ngx_chat_ws_on_close(ngx_chat_conn_t *cc, chat_ws_event_t *ev);
 
 
@@ -225,6 +227,8 @@ ngx_chat_ws_read(ngx_chat_conn_t *cc)
         if (rc != NGX_OK) {
             return;
         }
+
+        ngx_chat_ws_message_clock(cc);
     }
 }
 
@@ -289,6 +293,11 @@ ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p, size_t len)
         if (cc->finalized) {
             return NGX_DONE;
         }
+
+        /* between frames, outside a fragmented message: the clock stops */
+        if (!chat_ws_incomplete(&cc->parser)) {
+            cc->msg_open = 0;
+        }
     }
 }
 
@@ -336,6 +345,28 @@ ngx_chat_ws_message_done(ngx_chat_conn_t *cc)
     cc->msg = NULL;
     cc->msg_len = 0;
     cc->msg_cap = 0;
+}
+
+
+/*
+ * A frame, or a fragmented message, begun in what was just read starts the
+ * clock of chat_message_timeout: its deadline is one more wake-up of the
+ * connection's one timer (no timer of its own, nothing for an idle
+ * connection). The clock stops at the end of the frame or message
+ * (ngx_chat_ws_consume), so one begun after another in the same read gets
+ * a clock of its own.
+ */
+static void
+ngx_chat_ws_message_clock(ngx_chat_conn_t *cc)
+{
+    if (cc->msg_open || cc->closing || !chat_ws_incomplete(&cc->parser)) {
+        return;
+    }
+
+    cc->msg_open = 1;
+    cc->msg_started = ngx_current_msec;
+
+    ngx_chat_ws_rearm_tick(cc);
 }
 
 
@@ -415,8 +446,9 @@ ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code, const char *reason)
 
 /*
  * The next wake-up: the next heartbeat, or the token's expiry, or the end
- * of a sync's wait, or the 1001 of a shutdown, whichever comes first,
- * rounded up to the tick grain (never early: the handler finds it due).
+ * of a sync's wait, or the 1001 of a shutdown, or the deadline of a message
+ * begun, whichever comes first, rounded up to the tick grain (never early:
+ * the handler finds it due).
  * One timer per connection; on an idle connection it fires once per
  * heartbeat.
  */
@@ -436,6 +468,7 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
         next = 0;
     }
 
+    /* exp is at most CHAT_JWT_MAX_TIME (chat_jwt.c): no overflow in ms */
     if (cc->id.exp) {
         left = (int64_t) cc->id.exp * 1000 - ngx_chat_now_ms();
         if (left < (int64_t) next) {
@@ -453,6 +486,12 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
 
     if (cc->going_away) {
         left = (ngx_msec_int_t) (cc->going_at - ngx_current_msec);
+        next = ngx_min(next, (ngx_msec_t) ngx_max(left, 0));
+    }
+
+    if (cc->msg_open) {
+        left = (ngx_msec_int_t) (cc->msg_started + cc->conf->message_timeout
+                                 - ngx_current_msec);
         next = ngx_min(next, (ngx_msec_t) ngx_max(left, 0));
     }
 
@@ -493,6 +532,15 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
     } else if (cc->id.exp && ngx_chat_now_ms() >= (int64_t) cc->id.exp * 1000)
     {
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_TOKEN_EXPIRED, "token expired");
+
+    } else if (cc->msg_open
+               && ngx_current_msec - cc->msg_started
+                  >= cc->conf->message_timeout)
+    {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "chat: client did not complete a message within "
+                      "chat_message_timeout");
+        ngx_chat_ws_close(cc, CHAT_WS_CLOSE_POLICY, "message timeout");
 
     } else if (ngx_current_msec - cc->last_recv >= 2 * cc->conf->heartbeat) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,

@@ -111,6 +111,7 @@ fuzz_check_event(fuzz_run_t *r, chat_ws_parser_t *p, chat_ws_event_t *ev,
         fuzz_assert(ev->data >= in && ev->data + ev->len <= in + len);
         fuzz_assert(ev->message_size <= r->max);
         fuzz_assert(r->msg_len + ev->len <= ev->message_size);
+        fuzz_assert(chat_ws_incomplete(p));
 
         memcpy(r->msg + r->msg_len, ev->data, ev->len);
         r->msg_len += ev->len;
@@ -119,6 +120,7 @@ fuzz_check_event(fuzz_run_t *r, chat_ws_parser_t *p, chat_ws_event_t *ev,
     case CHAT_WS_MESSAGE:
         fuzz_assert(r->msg_len <= r->max);
         fuzz_assert(chat_utf8_valid(r->msg, r->msg_len));
+        fuzz_assert(!chat_ws_incomplete(p));
 
         fuzz_mix_event(r, ev->type, 0);
         fuzz_mix(r, r->msg, r->msg_len);
@@ -129,6 +131,8 @@ fuzz_check_event(fuzz_run_t *r, chat_ws_parser_t *p, chat_ws_event_t *ev,
     case CHAT_WS_PONG:
         fuzz_assert(ev->len <= CHAT_WS_MAX_CONTROL);
         fuzz_assert(ev->data == p->control);
+        /* a control frame ends; a fragmented message around it does not */
+        fuzz_assert(chat_ws_incomplete(p) == p->in_message);
 
         fuzz_mix_event(r, ev->type, 0);
         fuzz_mix(r, ev->data, ev->len);
@@ -152,6 +156,7 @@ fuzz_check_event(fuzz_run_t *r, chat_ws_parser_t *p, chat_ws_event_t *ev,
                     || ev->code == CHAT_WS_CLOSE_BAD_DATA
                     || ev->code == CHAT_WS_CLOSE_TOO_BIG);
         fuzz_assert(ev->reason != NULL && ev->reason[0] != '\0');
+        fuzz_assert(!chat_ws_incomplete(p));
 
         /* what DATA gave of an unfinished message depends on the split */
         fuzz_mix_event(r, ev->type, ev->code);

@@ -69,3 +69,23 @@ def test_refreshed_connection_is_not_closed_at_first_exp(strict_server):
             await asyncio.sleep(exp - time.time() + 1.5)
             await assert_alive(ws)
     asyncio.run(main())
+
+
+INT64_MAX = 2 ** 63 - 1
+LATEST = 253402300799          # 9999-12-31T23:59:59Z, chat_jwt's latest time
+
+
+def test_absurd_exp_is_the_latest_time_not_an_overflow(server):
+    """exp * 1000 for an exp near INT64_MAX would wrap to a past instant:
+    the connection would be closed 4401 at once. It is taken as the year
+    9999, at the handshake and in a refresh."""
+    async def main():
+        async with chat(server.port, token=token("alice", exp=INT64_MAX)) as (ws, _):
+            await asyncio.sleep(0.6)        # past a tick of the 250 ms grid
+            await assert_alive(ws)
+            reply = await request(ws, {"type": "auth", "id": "a4",
+                                       "token": token("alice", exp=INT64_MAX // 1000 + 1)})
+            assert (reply["type"], reply.get("exp")) == ("auth", LATEST), reply
+            await asyncio.sleep(0.6)
+            await assert_alive(ws)
+    asyncio.run(main())

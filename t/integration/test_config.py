@@ -13,7 +13,8 @@ def nginx_t(tmp_path, location="", auth=None):
 
 def test_valid_configuration_passes_nginx_t(tmp_path):
     rc, err = nginx_t(tmp_path, location="chat_heartbeat 10s; chat_max_message 2k; "
-                                         "chat_jwt_leeway 5s; chat_send_budget 32k;")
+                                         "chat_jwt_leeway 5s; chat_send_budget 32k; "
+                                         "chat_message_timeout 3s;")
     assert rc == 0, err
 
 
@@ -21,6 +22,10 @@ def test_valid_configuration_passes_nginx_t(tmp_path):
     pytest.param(DEFAULT_AUTH, "chat_jwt_algorithm HS999;", "HS999", id="bad_algorithm"),
     pytest.param(DEFAULT_AUTH, "chat_heartbeat abc;", None, id="bad_heartbeat"),
     pytest.param(DEFAULT_AUTH, "chat_max_message 0;", None, id="zero_max_message"),
+    pytest.param(DEFAULT_AUTH, "chat_message_timeout 500ms;", "between 1s and 1h",
+                 id="sub_second_message_timeout"),
+    pytest.param(DEFAULT_AUTH, "chat_message_timeout 2h;", "between 1s and 1h",
+                 id="long_message_timeout"),
     pytest.param(DEFAULT_AUTH + " chat_jwt_algorithm RS256;", "", None,
                  id="rs256_without_key_file"),
     pytest.param("", "", None, id="chat_on_without_secret_or_key"),
@@ -119,3 +124,56 @@ def test_example_configuration_ships_no_secret():
     text = (REPO / "nginx.conf.example").read_text()
     assert "chat_jwt_secret" not in text
     assert "chat_jwt_key_file chat-jwt.secret;" in text
+def kafka_option_t(tmp_path, option):
+    return Nginx(tmp_path, http="chat_kafka_option %s;" % option).test_config()
+
+
+def test_good_kafka_option_passes_nginx_t(tmp_path):
+    rc, err = kafka_option_t(tmp_path, "linger.ms 5")
+    assert rc == 0, err
+
+
+@pytest.mark.parametrize("option,message", [
+    # librdkafka's own words, then the line of the directive
+    pytest.param("no.such.property 1",
+                 'No such configuration property: "no.such.property"', id="unknown"),
+    # (librdkafka names an alias by its canonical property)
+    pytest.param("linger.ms soon",
+                 'Invalid value for configuration property "queue.buffering.max.ms"',
+                 id="not_a_number"),
+    pytest.param("linger.ms 99999999", "outside allowed range", id="out_of_range"),
+    pytest.param("acks none",
+                 'Invalid value for configuration property "request.required.acks"',
+                 id="bad_enum"),
+])
+def test_bad_kafka_option_fails_nginx_t_with_librdkafkas_message(tmp_path, option,
+                                                                  message):
+    rc, err = kafka_option_t(tmp_path, option)
+    assert rc != 0, err
+    line = next((l for l in err.splitlines() if "[emerg]" in l), "")
+    assert 'chat_kafka_option "%s": ' % option.split()[0] in line, err
+    assert message in line, err
+    assert "nginx.conf:" in line, "the message names the line: " + err
+
+
+def test_overlong_kafka_option_value_fails_nginx_t(tmp_path):
+    rc, err = kafka_option_t(tmp_path, "client.id " + "x" * 1024)
+    assert rc != 0, err
+    assert "[emerg]" in err and "longer than 1023 bytes" in err, err
+
+
+def test_kafka_timeout_out_of_librdkafkas_range_fails_nginx_t(tmp_path):
+    """chat_kafka_timeout becomes message.timeout.ms: the whole producer
+    configuration is tried as nginx reads it, not only chat_kafka_option."""
+    rc, err = Nginx(tmp_path, http="chat_kafka_brokers 127.0.0.1:9; "
+                                   "chat_kafka_timeout 30d;").test_config()
+    assert rc != 0, err
+    assert "[emerg]" in err and '"message.timeout.ms"' in err, err
+    assert "outside allowed range" in err, err
+
+
+def test_kafka_brokers_with_good_options_pass_nginx_t(tmp_path):
+    rc, err = Nginx(tmp_path, http="chat_kafka_brokers 127.0.0.1:9; "
+                                   "chat_kafka_timeout 30s; "
+                                   "chat_kafka_option linger.ms 5;").test_config()
+    assert rc == 0, err

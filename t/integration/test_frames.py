@@ -134,3 +134,77 @@ def test_fragmented_message_of_max_message_bytes_is_accepted(small_server):
         ws.send_raw(frame(OP_TEXT, data[:600], fin=False) + frame(OP_CONT, data[600:]))
         reply = ws.recv_json()
         assert (reply["type"], reply["id"]) == ("pong", "frags")
+
+
+# ---------------------------------------------------------------- chat_message_timeout 2s
+
+MESSAGE_TIMEOUT = 2.0
+TICK_GRAIN = 0.25          # the connection's wake-ups are on a 250 ms grid
+CLOSE_SLACK = 1.0          # scheduling, and a sanitized build
+
+
+@pytest.fixture
+def deadline_server(nginx_factory):
+    return nginx_factory(location="chat_message_timeout 2s;")
+
+
+def assert_closed_at_deadline(ws, start):
+    code, reason = ws.expect_close(timeout=MESSAGE_TIMEOUT + 5)
+    took = time.monotonic() - start
+    assert (code, reason) == (1008, "message timeout"), (code, reason)
+    assert MESSAGE_TIMEOUT - 0.05 <= took <= MESSAGE_TIMEOUT + TICK_GRAIN + CLOSE_SLACK, took
+
+
+def test_fragmented_message_never_completed_closes_1008_at_deadline(deadline_server):
+    """Pings between the fragments keep the connection busy, not the
+    message open: the deadline runs from the first fragment."""
+    with RawWS.connect(deadline_server.port) as ws:
+        ws.send_raw(frame(OP_TEXT, PING[:10], fin=False))
+        start = time.monotonic()
+        for i in range(3):
+            time.sleep(0.4)
+            ws.send_raw(frame(OP_PING, b"%d" % i))
+        assert_closed_at_deadline(ws, start)
+
+
+@pytest.mark.parametrize("begun", [frame(OP_TEXT, PING)[:1], frame(OP_TEXT, PING)[:10],
+                                   frame(OP_PING, b"x" * 100)[:12]],
+                         ids=["header-byte", "mid-payload", "control-payload"])
+def test_frame_never_completed_closes_1008_at_deadline(deadline_server, begun):
+    """One frame trickling in is held to the same deadline."""
+    with RawWS.connect(deadline_server.port) as ws:
+        ws.send_raw(begun)
+        start = time.monotonic()
+        assert_closed_at_deadline(ws, start)
+
+
+def test_slow_fragmented_messages_within_deadline_complete(deadline_server):
+    """Each message has its own deadline: two messages of 1.5 s each, back to
+    back, both answered, and the connection stays."""
+    with RawWS.connect(deadline_server.port) as ws:
+        for id in ("slow-1", "slow-2"):
+            data = ('{"type":"ping","id":"%s"}' % id).encode()
+            parts = [data[:5], data[5:10], data[10:15], data[15:]]
+            ws.send_raw(frame(OP_TEXT, parts[0], fin=False))
+            for i, part in enumerate(parts[1:], 1):
+                time.sleep(0.5)
+                ws.send_raw(frame(OP_CONT, part, fin=i == len(parts) - 1))
+            reply = ws.recv_json()
+            assert (reply["type"], reply["id"]) == ("pong", id)
+        time.sleep(MESSAGE_TIMEOUT + TICK_GRAIN)   # no deadline left running
+        ws.assert_alive()
+
+
+def test_message_begun_after_another_in_one_read_gets_its_own_deadline(deadline_server):
+    """A complete message and the first fragment of the next in one write:
+    the second one's clock starts then, not at the first one's start."""
+    with RawWS.connect(deadline_server.port) as ws:
+        data = b'{"type":"ping","id":"two"}'
+        ws.send_raw(frame(OP_TEXT, PING[:8], fin=False))
+        time.sleep(1.5)
+        ws.send_raw(frame(OP_CONT, PING[8:]) + frame(OP_TEXT, data[:8], fin=False))
+        assert ws.recv_json()["id"] == "f"
+        time.sleep(1.5)                  # 3 s after the first message began
+        ws.send_raw(frame(OP_CONT, data[8:]))
+        assert ws.recv_json()["id"] == "two"
+        ws.assert_alive()

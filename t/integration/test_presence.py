@@ -415,6 +415,49 @@ def test_bad_presence_frame_is_bad_request_and_connection_stays(stack, frame, ty
     assert seen(a) == [], "a refused frame subscribed anyway: %s" % seen(a)
 
 
+# ------------------------------------------------ what Redis holds
+
+def nginx_log(stack):
+    return "".join(p.read_text(errors="replace") for p in sorted(stack.logs.rglob("*"))
+                   if p.is_file() and not p.name.startswith("access"))
+
+
+@pytest.mark.parametrize("ls", ["9" * 100000, "x" * 300, '1,"status":"online"', "12abc",
+                                "-5", "99999999999999999999", ""],
+                         ids=["100k-digits", "300-letters", "json-injection", "trailing",
+                              "negative", "past-int64", "empty"])
+def test_a_last_seen_in_redis_that_is_not_ms_is_left_out(stack, ls):
+    """The state read for presence_sub prints last seen from the number it
+    parses as: a long one overflowed a 192-byte frame on the stack; one that
+    is not a time is left out, with a log line, and the worker goes on."""
+    alice, bob = stack.names("alice", "bob")
+    stack.redis_cli("HSET", "chat:p:" + bob, "st", "offline", "ls", ls, "v", "3")
+    workers = pids_with_parent(stack.pid("nginx"))
+
+    async def main():
+        a = await connect(stack, alice)
+        await subscribe(a, bob, expect=[offline(bob)])
+        await alive(a)
+        await a.close()
+    asyncio.run(main())
+
+    assert pids_with_parent(stack.pid("nginx")) == workers, "an nginx worker died"
+    assert ('presence of "%s": last seen in Redis is not a time (%d bytes), left out'
+            % (bob, len(ls))) in nginx_log(stack)
+
+
+def test_a_last_seen_in_redis_is_told_as_the_number_it_is(stack):
+    alice, bob = stack.names("alice", "bob")
+    stack.redis_cli("HSET", "chat:p:" + bob, "st", "offline", "ls", "01795318602103",
+                    "v", "3")
+
+    async def main():
+        a = await connect(stack, alice)
+        await subscribe(a, bob, expect=[offline(bob, 1795318602103)])
+        await a.close()
+    asyncio.run(main())
+
+
 # ------------------------------------------------ a crashed nginx worker
 
 @pytest.fixture

@@ -232,3 +232,32 @@ def test_unknown_operation_is_an_error(redis):
     p = Presence(redis)
     with pytest.raises(RuntimeError, match="unknown presence operation"):
         p.op("sideways", "w1")
+
+
+@pytest.mark.parametrize("ls", ["soon", "1e3", "0x10", " 12", "-5", "9" * 16, "9" * 100000],
+                         ids=["word", "exponent", "hex", "space", "negative",
+                              "16-digits", "100k-digits"])
+def test_a_last_seen_that_is_not_ms_is_replaced_not_announced(redis, ls):
+    """A hash written by something else: its last seen is not a number of
+    ms that a Lua number holds exactly. A claimer's down (this instance
+    holds no device: the stored last seen would be kept) takes its own
+    instead, and what it announces is valid JSON."""
+    p = Presence(redis)
+    p.up("w1", 1000)
+    p.announced()
+    p.r.call("HDEL", "chat:p:" + p.user, "i:w1")      # its device is gone
+    p.r.call("HSET", "chat:p:" + p.user, "ls", ls)
+    assert p.down("w1", 2000, 2000) == 2000
+    assert p.field("ls") == "2000"
+    assert p.settle(2000) == 1
+    assert p.announced() == [(2, offline(p.user, 2000))]
+
+
+def test_a_last_seen_of_15_digits_is_kept(redis):
+    p = Presence(redis)
+    p.up("w1", 1000)
+    p.announced()
+    p.r.call("HDEL", "chat:p:" + p.user, "i:w1")
+    p.r.call("HSET", "chat:p:" + p.user, "ls", "1795318602103")
+    assert p.down("w1", 2000, 2000 + GRACE + 1795318602103) == 0   # due already
+    assert p.announced() == [(2, offline(p.user, 1795318602103))]

@@ -357,8 +357,66 @@ TEST(exp_claim)
     CHECK_EQ(check(payload("", NOW + 1), NOW), 0);
     reset_policy();
 
+    /* the latest exp kept as it is */
+    CHECK_EQ(check(payload("", CHAT_JWT_MAX_TIME), NOW), 0);
+    CHECK_EQ(claims.exp, CHAT_JWT_MAX_TIME);
+    CHECK_EQ(check(payload("", CHAT_JWT_MAX_TIME - 1), NOW), 0);
+    CHECK_EQ(claims.exp, CHAT_JWT_MAX_TIME - 1);
+}
+
+
+/* An absurd exp is accepted as the latest time, which stays representable
+ * in milliseconds (the connection's timer); no arithmetic overflows, which
+ * UBSan would report. */
+TEST(exp_absurd)
+{
     CHECK_EQ(check(payload("", 9223372036854775807LL), NOW), 0);
-    CHECK_EQ(claims.exp, 9223372036854775807LL);
+    CHECK_EQ(claims.exp, CHAT_JWT_MAX_TIME);
+    CHECK(claims.exp <= INT64_MAX / 1000);
+    CHECK_EQ(claims.exp * 1000, CHAT_JWT_MAX_TIME * 1000);
+
+    CHECK_EQ(check(payload("", 9223372036854775807LL / 1000 + 1), NOW), 0);
+    CHECK_EQ(claims.exp, CHAT_JWT_MAX_TIME);
+    CHECK_EQ(check(payload("", CHAT_JWT_MAX_TIME + 1), NOW), 0);
+    CHECK_EQ(claims.exp, CHAT_JWT_MAX_TIME);
+
+    /* past ones, however far, are expired */
+    CHECK(refused(check(payload("", 0), NOW), "token expired"));
+    CHECK(refused(check(payload("", -9223372036854775807LL - 1), NOW),
+                  "token expired"));
+    CHECK(refused(check(payload("", -CHAT_JWT_MAX_TIME * 1000), NOW),
+                  "token expired"));
+
+    /* past an int64 jansson refuses the JSON; a real is not a time */
+    CHECK(decode(HS256, "{'sub':'alice','exp':9223372036854775808}") != 0);
+    CHECK(refused(check("{'sub':'alice','exp':1e300}", NOW),
+                  "bad or missing exp"));
+}
+
+
+/* A leeway from the configuration, however large, is cut, not added
+ * past an int64 (now + leeway for nbf and iat, now - leeway for exp). */
+TEST(leeway_absurd)
+{
+    policy.leeway = INT64_MAX;
+    CHECK(refused(check(payload("'nbf':9223372036854775807", NOW + 60), NOW),
+                  "token not yet valid"));
+    CHECK(refused(check(payload("'iat':9223372036854775807", NOW + 60), NOW),
+                  "token issued in the future"));
+    CHECK_EQ(check(payload("'nbf':253402300799", NOW + 60), NOW), 0);
+    CHECK_EQ(check(payload("'iat':253402300799", NOW + 60), NOW), 0);
+    CHECK(refused(check(payload("", -9223372036854775807LL), NOW),
+                  "token expired"));
+    CHECK(refused(check(payload("", NOW - CHAT_JWT_MAX_TIME), NOW),
+                  "token expired"));
+    CHECK_EQ(check(payload("", NOW - CHAT_JWT_MAX_TIME + 1), NOW), 0);
+
+    policy.leeway = INT64_MIN;
+    CHECK(refused(check(payload("", NOW), NOW), "token expired"));
+    CHECK_EQ(check(payload("'nbf':1795318602", NOW + 1), NOW), 0);
+    CHECK(refused(check(payload("'nbf':1795318603", NOW + 1), NOW),
+                  "token not yet valid"));
+    reset_policy();
 }
 
 
@@ -478,6 +536,8 @@ main(void)
     RUN(bad_base64);
     RUN(bad_json);
     RUN(exp_claim);
+    RUN(exp_absurd);
+    RUN(leeway_absurd);
     RUN(nbf_claim);
     RUN(iat_claim);
     RUN(iss_claim);

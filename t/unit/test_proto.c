@@ -414,6 +414,65 @@ TEST(send_media)
 }
 
 
+#define URL(u)  MEDIA("{'url':'" u "','mime':'a/b','size':1}")
+
+/* Only URLs of the shape POST /api/media issues; nothing that a path
+ * resolver could take outside the media root. */
+TEST(send_media_url_shape)
+{
+    CHECK(ok(URL("/media/a")));
+    CHECK(ok(URL("/media/ab12/cat.png")));
+    CHECK(ok(URL("/media/x/y.tar.gz")));
+    CHECK(ok(URL("/media/a-b_C9")));
+    CHECK(ok(URL("/media/0123abcd?e=1795318602&s=Zm9v-YmFy_")));
+    CHECK(ok(URL("/media/id?e=1")));
+    CHECK_STR(req.media.url.s, req.media.url.len, "/media/id?e=1");
+
+    /* dot segments, however spelled */
+    CHECK(bad(URL("/media/../x"), "\"media.url\""));
+    CHECK(bad(URL("/media/a/../../etc/passwd"), "\"media.url\""));
+    CHECK(bad(URL("/media/./x"), "\"media.url\""));
+    CHECK(bad(URL("/media/a/.."), "\"media.url\""));
+    CHECK(bad(URL("/media/.hidden"), "\"media.url\""));
+    CHECK(bad(URL("/media/%2e%2e/x"), "\"media.url\""));
+    CHECK(bad(URL("/media/%2E%2E%2Fx"), "\"media.url\""));
+    CHECK(bad(URL("/media/a%2fb"), "\"media.url\""));
+    CHECK(bad(URL("/media/a%00"), "\"media.url\""));
+    CHECK(bad(URL("/media/..%5cx"), "\"media.url\""));
+    CHECK(bad(URL("/media/a\\\\..\\\\x"), "\"media.url\""));
+    CHECK(bad(URL("/media/a\\\\b"), "\"media.url\""));
+
+    /* empty segments, and the prefix alone */
+    CHECK(bad(URL("/media/"), "\"media.url\""));
+    CHECK(bad(URL("/media//x"), "\"media.url\""));
+    CHECK(bad(URL("/media/a//b"), "\"media.url\""));
+    CHECK(bad(URL("/media/a/"), "\"media.url\""));
+    CHECK(bad(URL("//media/a"), "\"media.url\""));
+    CHECK(bad(URL("/MEDIA/a"), "\"media.url\""));
+
+    /* characters outside the set */
+    CHECK(bad(URL("/media/a:b"), "\"media.url\""));
+    CHECK(bad(URL("/media/a;b"), "\"media.url\""));
+    CHECK(bad(URL("/media/a+b"), "\"media.url\""));
+    CHECK(bad(URL("/media/a#frag"), "\"media.url\""));
+    CHECK(bad(URL("/media/caf\\u00e9"), "\"media.url\""));
+
+    /* the query: name=value pairs only */
+    CHECK(bad(URL("/media/a?"), "\"media.url\""));
+    CHECK(bad(URL("/media/a?e"), "\"media.url\""));
+    CHECK(bad(URL("/media/a?e="), "\"media.url\""));
+    CHECK(bad(URL("/media/a?=1"), "\"media.url\""));
+    CHECK(bad(URL("/media/a?e=1&"), "\"media.url\""));
+    CHECK(bad(URL("/media/a?e=1&&s=2"), "\"media.url\""));
+    CHECK(bad(URL("/media/a?e=1?s=2"), "\"media.url\""));
+    CHECK(bad(URL("/media/a?e=1/../x"), "\"media.url\""));
+    CHECK(bad(URL("/media/a?e=%2e"), "\"media.url\""));
+    CHECK(bad(URL("/media/a?E=1"), "\"media.url\""));
+    CHECK(bad(URL("/media/a?e=1.5"), "\"media.url\""));
+    CHECK(bad(URL("/media/?e=1"), "\"media.url\""));
+}
+
+
 #define MIME(m)  MEDIA("{'url':'/media/a','size':1,'mime':" m "}")
 
 TEST(send_mime)
@@ -763,6 +822,7 @@ main(void)
     RUN(send_self);
     RUN(send_body);
     RUN(send_media);
+    RUN(send_media_url_shape);
     RUN(send_mime);
     RUN(send_size);
     RUN(receipt);

@@ -651,6 +651,87 @@ TEST(test_sticky_error)
 }
 
 
+/* Appends to s, from n, len - 1 bytes incomplete and then a complete one. */
+
+static size_t
+incomplete_for(char *s, size_t n, size_t len)
+{
+    memset(s + n, '1', len - 1);
+    s[n + len - 1] = '0';
+    s[n + len] = '\0';
+
+    return n + len;
+}
+
+
+/*
+ * Fed a byte at a time, the parser is incomplete from a frame's first byte
+ * to its end, and through a fragmented message from its first frame to
+ * its last, control frames between them included; never after an error.
+ */
+
+TEST(test_incomplete)
+{
+    char              got[256], want[256];
+    size_t            i, n, c, rest;
+    unsigned char    *in;
+    chat_ws_parser_t  p;
+    chat_ws_event_t   ev;
+
+    reset();
+    put(&w, 1, CHAT_WS_OP_TEXT, "Hi");          /* 2 + 4 + 2 bytes */
+    put(&w, 1, CHAT_WS_OP_PING, "");            /* 6 */
+    put(&w, 0, CHAT_WS_OP_TEXT, "a");           /* 7 */
+    put(&w, 1, CHAT_WS_OP_PING, "p");           /* 7 */
+    put(&w, 1, CHAT_WS_OP_CONT, "b");           /* 7 */
+
+    /* after each byte: 1 while incomplete, 0 at the end of a whole frame
+     * or message */
+    n = incomplete_for(want, 0, 8);
+    n = incomplete_for(want, n, 6);
+    n = incomplete_for(want, n, 7 + 7 + 7);
+
+    memcpy(work, w.d, w.len);
+    chat_ws_parser_init(&p, BIG);
+    CHECK_EQ(chat_ws_incomplete(&p), 0);
+
+    for (i = 0; i < w.len; i++) {
+        in = work + i;
+        rest = 1;
+
+        do {
+            c = chat_ws_parse(&p, in, rest, &ev);
+            in += c;
+            rest -= c;
+        } while (ev.type != CHAT_WS_AGAIN && ev.type != CHAT_WS_ERROR);
+
+        got[i] = chat_ws_incomplete(&p) ? '1' : '0';
+    }
+
+    got[i] = '\0';
+    CHECK_EQ(w.len, n);
+    CHECK(strcmp(got, want) == 0);
+
+    /* a refused frame leaves nothing to wait for */
+    reset();
+    put(&w, 0, CHAT_WS_OP_TEXT, "a");
+    put_frame(&w, 1, 0, CHAT_WS_OP_TEXT, "hi", 2, key);
+    memcpy(work, w.d, w.len);
+    chat_ws_parser_init(&p, BIG);
+    in = work;
+    rest = w.len;
+
+    do {
+        c = chat_ws_parse(&p, in, rest, &ev);
+        in += c;
+        rest -= c;
+    } while (ev.type != CHAT_WS_AGAIN && ev.type != CHAT_WS_ERROR);
+
+    CHECK_EQ(ev.type, CHAT_WS_ERROR);
+    CHECK_EQ(chat_ws_incomplete(&p), 0);
+}
+
+
 /* DATA announces the whole current frame from its first byte on. */
 
 TEST(test_message_size)
@@ -804,6 +885,7 @@ main(void)
     RUN(test_fragment_order);
     RUN(test_binary);
     RUN(test_sticky_error);
+    RUN(test_incomplete);
     RUN(test_message_size);
     RUN(test_encoder);
     RUN(test_close_payload);
