@@ -329,8 +329,7 @@ void ngx_chat_kafka_exit(ngx_msec_t flush_timeout);
 void ngx_chat_kafka_queue(ngx_uint_t *queued, ngx_uint_t *limit);
 
 /* ngx_chat_order.c */
-ngx_int_t ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame,
-    ngx_uint_t trusted);
+ngx_int_t ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame);
 ngx_uint_t ngx_chat_order_answer(ngx_chat_conn_t *cc, ngx_str_t *frame);
 void ngx_chat_order_sync_done(ngx_chat_conn_t *cc);
 void ngx_chat_order_tick(ngx_chat_conn_t *cc);

@@ -19,13 +19,14 @@
  * Receipts carry a watermark, not a seq of the conversation: never dropped,
  * but they wait behind a gap in their conversation like everything else.
  *
- * Frames of a sync page (pending messages) are trusted: a page skips the
- * user's own messages and what is below their delivered watermark, which
- * is no gap for this device to fill.
+ * Frames of a sync page (pending messages) pass the same way. A page skips
+ * the user's own messages: in a conversation this connection has seen
+ * before, that is a gap too, and reading it brings them (every device of a
+ * sender gets its messages), one read for up to NGX_CHAT_ORDER_FILL seqs.
  *
  * Memory: nothing for a connection until its first frame of a
- * conversation; then one small heap block per conversation, at most
- * NGX_CHAT_ORDER_CONVS of them: the one least recently used without
+ * conversation; then one small heap block (~100 bytes) per conversation,
+ * at most NGX_CHAT_ORDER_CONVS of them: the one least recently used without
  * anything waiting is forgotten for a new one. Only a replay or a late
  * sync page of a conversation forgotten that way could repeat a frame on
  * this connection, as after a reconnect.
@@ -34,7 +35,7 @@
 #include "ngx_chat_module.h"
 
 
-#define NGX_CHAT_ORDER_CONVS   256     /* conversations tracked per conn */
+#define NGX_CHAT_ORDER_CONVS   64      /* conversations tracked per conn */
 #define NGX_CHAT_ORDER_FILL    100     /* seqs per gap request (history) */
 #define NGX_CHAT_ORDER_TRIES   6       /* gap requests before a re-sync */
 
@@ -59,15 +60,15 @@ typedef struct {
     int64_t               highest;          /* sent; 0: nothing yet */
     ngx_chat_held_t      *held;             /* behind a gap, by seq */
 
-    ngx_uint_t            fill;             /* request in flight; 0: none */
     int64_t               fill_before;      /* it asks for (highest, this) */
-    ngx_uint_t            fill_limit;
-    ngx_uint_t            tries;
     ngx_msec_t            retry_at;
-    unsigned              given_up:1;       /* until the re-sync is done */
-
+    uint32_t              fill;             /* request in flight; 0: none */
     uint32_t              hash;
-    size_t                conv_len;
+    uint16_t              fill_limit;
+    uint8_t               tries;
+    uint8_t               given_up;         /* until the re-sync is done */
+
+    uint8_t               conv_len;
     u_char                conv[1];
 } ngx_chat_order_conv_t;
 
@@ -76,7 +77,7 @@ struct ngx_chat_order_s {
     ngx_queue_t           convs;
     ngx_uint_t            nconvs;
     ngx_uint_t            gaps;             /* convs with frames held */
-    ngx_uint_t            last_fill;        /* numbers the requests */
+    uint32_t              last_fill;        /* numbers the requests */
     size_t                held_bytes;
 };
 
@@ -87,6 +88,8 @@ static ngx_chat_order_conv_t *ngx_chat_order_conv(ngx_chat_conn_t *cc,
     ngx_str_t *conv);
 static ngx_int_t ngx_chat_order_hold(ngx_chat_conn_t *cc,
     ngx_chat_order_conv_t *oc, ngx_str_t *frame, int64_t seq);
+static void ngx_chat_order_release(ngx_chat_conn_t *cc,
+    ngx_chat_order_conv_t *oc, int64_t below);
 static void ngx_chat_order_drain(ngx_chat_conn_t *cc,
     ngx_chat_order_conv_t *oc);
 static void ngx_chat_order_ask(ngx_chat_conn_t *cc,
@@ -102,12 +105,11 @@ static void ngx_chat_order_settled(ngx_chat_conn_t *cc,
 
 
 /*
- * A frame for cc, in the order it came (live, or of a sync page when
- * trusted): sent, dropped or held. NGX_OK: it went to the socket now.
+ * A frame for cc (live, or of a sync page), in the order it came: sent,
+ * dropped or held. NGX_OK: it went to the socket now.
  */
 ngx_int_t
-ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame,
-    ngx_uint_t trusted)
+ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame)
 {
     int64_t                 seq;
     json_t                 *root;
@@ -145,8 +147,7 @@ ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame,
     }
 
     if (oc->held == NULL
-        && (seq == 0 || oc->highest == 0 || seq == oc->highest + 1
-            || trusted))
+        && (seq == 0 || oc->highest == 0 || seq == oc->highest + 1))
     {
         if (seq) {
             oc->highest = seq;
@@ -349,28 +350,29 @@ ngx_chat_order_hold(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc,
 
 
 /*
- * Sends what the gap no longer holds back: frames up to the first seq
- * still missing. With frames still held, the gap is asked for.
+ * Sends held frames from the head: those with a seq below `below`, or with
+ * below 0, those that follow the highest sent without a gap; a receipt
+ * goes with what came before it. Emptied, the conversation is settled.
  */
 static void
-ngx_chat_order_drain(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
+ngx_chat_order_release(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc,
+    int64_t below)
 {
-    ngx_uint_t         had;
-    ngx_chat_held_t   *h;
-    ngx_chat_order_t  *o;
+    ngx_chat_held_t  *h;
 
-    o = cc->order;
-    had = (oc->held != NULL);
+    if (oc->held == NULL) {
+        return;
+    }
 
     while (oc->held) {
         h = oc->held;
 
-        if (h->seq > oc->highest + 1) {
-            break;
+        if (h->seq && h->seq >= (below ? below : oc->highest + 2)) {
+            return;
         }
 
         oc->held = h->next;
-        o->held_bytes -= h->len;
+        cc->order->held_bytes -= h->len;
 
         if (h->seq == 0 || h->seq > oc->highest) {
             if (h->seq) {
@@ -383,15 +385,20 @@ ngx_chat_order_drain(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
         ngx_free(h);
     }
 
-    if (oc->held == NULL) {
-        if (had) {
-            ngx_chat_order_settled(cc, oc);
-        }
+    ngx_chat_order_settled(cc, oc);
+}
 
-        return;
-    }
 
-    if (!oc->given_up
+/*
+ * Sends what the gap no longer holds back: frames up to the first seq
+ * still missing. With frames still held, the gap is asked for.
+ */
+static void
+ngx_chat_order_drain(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
+{
+    ngx_chat_order_release(cc, oc, 0);
+
+    if (oc->held && !oc->given_up
         && (oc->fill == 0 || oc->fill_before <= oc->highest + 1))
     {
         ngx_chat_order_ask(cc, oc);
@@ -401,21 +408,26 @@ ngx_chat_order_drain(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
 
 /*
  * Asks the conversation's worker for the seqs above the highest sent, up to
- * the first held (at most NGX_CHAT_ORDER_FILL of them): a history record,
- * answered on the user's channel to this connection.
+ * the last one held (at most NGX_CHAT_ORDER_FILL of them, fewer after an
+ * answer cut short): a history record, answered on the user's channel to
+ * this connection. Held frames it covers again are merged with it.
  */
 static void
 ngx_chat_order_ask(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
 {
     int64_t            missing;
     ngx_str_t          conv;
+    ngx_chat_held_t   *h;
     ngx_chat_order_t  *o;
 
     o = cc->order;
+    missing = 0;
 
-    missing = oc->held->seq - oc->highest - 1;
+    for (h = oc->held; h; h = h->next) {
+        missing = ngx_max(missing, h->seq - oc->highest - 1);
+    }
 
-    if (oc->fill_limit == 0 || (int64_t) oc->fill_limit > missing) {
+    if (oc->fill_limit == 0 || oc->fill_limit > missing) {
         oc->fill_limit = ngx_min(missing, NGX_CHAT_ORDER_FILL);
     }
 
@@ -527,6 +539,7 @@ ngx_chat_order_fill(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc,
 {
     size_t       i, n;
     json_t      *msg, *seq;
+    int64_t      before;
     json_int_t   s;
 
     oc->fill = 0;
@@ -539,23 +552,32 @@ ngx_chat_order_fill(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc,
         return;
     }
 
+    before = oc->fill_before;
+
+    /* merged with what is held, in seq order, each seq once */
     for (i = 0; i < n; i++) {
         msg = json_array_get(messages, i);
         seq = json_object_get(msg, "seq");
         s = json_is_integer(seq) ? json_integer_value(seq) : 0;
 
-        if (s <= oc->highest || s >= oc->fill_before) {
+        if (s <= oc->highest || s >= before) {
             continue;
         }
 
-        /* the very frame published live, serialized as the worker does */
-        oc->highest = s;
-        (void) ngx_chat_ws_send_json(cc, msg);
+        ngx_chat_order_release(cc, oc, s);
+
+        if (s > oc->highest) {
+            /* the very frame published live, serialized as the worker does */
+            oc->highest = s;
+            (void) ngx_chat_ws_send_json(cc, msg);
+        }
     }
 
-    /* what the answer does not hold below fill_before is not for us */
-    if (oc->highest < oc->fill_before - 1) {
-        oc->highest = oc->fill_before - 1;
+    ngx_chat_order_release(cc, oc, before);
+
+    /* what the answer does not hold below its bound is not for us */
+    if (oc->highest < before - 1) {
+        oc->highest = before - 1;
     }
 
     oc->tries = 0;
@@ -571,29 +593,7 @@ ngx_chat_order_fill(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc,
 static void
 ngx_chat_order_close_gap(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
 {
-    ngx_chat_held_t  *h;
-
-    if (oc->held == NULL) {
-        return;
-    }
-
-    while (oc->held) {
-        h = oc->held;
-        oc->held = h->next;
-        cc->order->held_bytes -= h->len;
-
-        if (h->seq == 0 || h->seq > oc->highest) {
-            if (h->seq) {
-                oc->highest = h->seq;
-            }
-
-            (void) ngx_chat_ws_send(cc, CHAT_WS_OP_TEXT, h->data, h->len);
-        }
-
-        ngx_free(h);
-    }
-
-    ngx_chat_order_settled(cc, oc);
+    ngx_chat_order_release(cc, oc, INT64_MAX);
 }
 
 
@@ -627,6 +627,11 @@ ngx_chat_order_give_up(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
 
     if (!cc->syncing) {
         ngx_chat_writes_sync(cc);
+
+        if (!cc->syncing) {
+            /* no way to sync now: released at once */
+            ngx_chat_order_sync_done(cc);
+        }
     }
 }
 

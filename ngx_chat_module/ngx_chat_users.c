@@ -263,7 +263,7 @@ ngx_chat_users_sync_done(ngx_chat_conn_t *cc)
         frame.len = h->len;
 
         /* what the sync already sent is dropped there */
-        (void) ngx_chat_order_deliver(cc, &frame, 0);
+        (void) ngx_chat_order_deliver(cc, &frame);
         ngx_free(h);
     }
 }
@@ -540,8 +540,7 @@ ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
         ngx_chat_users_sync_done(cc);
     }
 
-    /* a frame addressed to this connection alone is a sync page's */
-    if (ngx_chat_order_deliver(cc, frame, !live) == NGX_OK) {
+    if (ngx_chat_order_deliver(cc, frame) == NGX_OK) {
         ngx_chat_stat_inc(NGX_CHAT_STAT_DELIVERED);
     }
 }
