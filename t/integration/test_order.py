@@ -7,6 +7,9 @@ One stack (2 chat-workers) for the file; each round has users of its own.
 """
 
 import asyncio
+import json
+import re
+import signal
 import time
 
 import pytest
@@ -176,3 +179,60 @@ def test_a_seq_not_for_this_user_closes_the_gap_at_once(stack):
     assert [f.get("event") for f in hers[:3]] == ["created", "removed", "added"]
     assert hers[3]["body"] == "with carol"
     assert waited < 3.0, "the gap before seq 4 took %.1fs to close" % waited
+
+
+SYNC_TIMEOUT = 0.5      # chat_sync_timeout of the deadline test, seconds
+
+
+def short_sync_conf(text):
+    text, n = re.subn(r"chat_sync_timeout \S+;",
+                      "chat_sync_timeout %dms;" % (SYNC_TIMEOUT * 1000), text)
+    assert n == 1, "nginx.conf.example changed: adapt short_sync_conf"
+    return text
+
+
+def test_a_gap_no_answer_fills_ends_in_a_resync_then_order(tmp_path):
+    """Both workers stopped: a frame that skips seqs gets no gap answer.
+    It waits 6 gap requests (chat_sync_timeout apart), then the
+    connection's re-sync (6 more, unanswered too), and only then goes out,
+    after what came before it and before what came after it."""
+    with running_stack(tmp_path / "stack", workers=2, conf=short_sync_conf) as stack:
+        alice, carol = stack.names("alice", "carol")
+        conv = dm(alice, carol)
+
+        def fake(seq):
+            return json.dumps({"type": "msg", "mid": "FAKE%022d" % seq, "conv": conv,
+                               "seq": seq, "from": alice, "to": carol,
+                               "body": "fake %d" % seq, "ts": 1, "id": "f-%d" % seq},
+                              separators=(",", ":"))
+
+        async def main():
+            async with stack.connected((carol, "phone")) as (c,):
+                await stack.settle()
+                async with stack.connected((alice, "laptop")) as (a,):
+                    for i in (1, 2):
+                        await a.request(send("c-%d" % i, carol, "real %d" % i))
+                await c.wait_until(lambda: len(c.msgs(conv)) == 2, 10, "seqs 1..2")
+                for name in ("worker-1", "worker-2"):
+                    stack.kill(name, signal.SIGSTOP)
+                try:
+                    held = time.monotonic()
+                    for seq in (5, 6):
+                        stack.redis_cli("PUBLISH", "chat:u:" + carol, "*\n" + fake(seq))
+                    await c.wait_until(lambda: len(c.msgs(conv)) == 4, 30,
+                                       "the held frames after the re-sync")
+                    waited = time.monotonic() - held
+                    await asyncio.sleep(TAIL)
+                finally:
+                    for name in ("worker-1", "worker-2"):
+                        stack.kill(name, signal.SIGCONT)
+                return c.msgs(conv), waited, c.closed
+        msgs, waited, closed = asyncio.run(main())
+
+        assert not closed
+        assert_once_in_order(msgs, "carol/phone", [1, 2, 5, 6])
+        # 6 gap requests, then 6 sync requests, each one timeout apart
+        assert waited >= 10 * SYNC_TIMEOUT, "released after %.1fs" % waited
+        text = (stack.state_dir / "logs" / "error.log").read_text(errors="replace")
+        assert "requests for the gap in \"%s\" after seq 2; syncing again" % conv \
+            in text, "no re-sync logged"
