@@ -143,6 +143,7 @@ ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame)
     if (seq && seq <= oc->highest) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
                        "chat: seq %L dropped, %L was sent", seq, oc->highest);
+        ngx_chat_stat_inc(NGX_CHAT_STAT_ORDER_REPEATS);
         return NGX_DECLINED;
     }
 
@@ -335,6 +336,7 @@ ngx_chat_order_hold(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc,
 
     if (oc->held == NULL) {
         o->gaps++;
+        ngx_chat_stat_inc(NGX_CHAT_STAT_ORDER_GAPS);
         ngx_log_error(NGX_LOG_INFO, cc->connection->log, 0,
                       "chat: seq %L of \"%*s\" came after seq %L: "
                       "holding it until the gap is read",
@@ -624,6 +626,7 @@ ngx_chat_order_give_up(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
 
     oc->given_up = 1;
     oc->fill = 0;
+    ngx_chat_stat_inc(NGX_CHAT_STAT_ORDER_RESYNCS);
 
     if (!cc->syncing) {
         ngx_chat_writes_sync(cc);

@@ -151,7 +151,9 @@ def test_order_and_delivery_hold_through_worker_redis_and_nginx_faults(stack):
 
     accepted = sum(len(d.sent) for d in devices)
     reconnects = {d.user: len(d.connections) - 1 for d in devices}
-    print("order faults: %d accepted, reconnects %s" % (accepted, reconnects))
+    print("order faults: %d accepted, reconnects %s, %s" % (
+        accepted, reconnects,
+        {k: v for k, v in stack.metrics().items() if k.startswith("chat_order")}))
     assert answered, "requests never answered \"sent\": %s" % {
         d.user: sorted(d.outbox)[:5] for d in devices if d.outbox}
     errors = [f for d in devices for f in d.errors if f.get("code") != "unavailable"]

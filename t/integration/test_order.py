@@ -17,6 +17,9 @@ import pytest
 from stack import dm, running_stack
 
 ROUNDS = 50
+REPEATS = 'chat_order_total{event="repeat"}'
+GAPS = 'chat_order_total{event="gap"}'
+RESYNCS = 'chat_order_total{event="resync"}'
 AT_ONCE = 5             # rounds raced side by side
 TAIL = 0.3              # a late repeat would arrive within this
 
@@ -68,6 +71,8 @@ async def one_round(stack, n):
 def test_connect_racing_live_sends_delivers_each_seq_once_in_order(stack):
     """20 messages wait for carol; she connects while alice sends 5 more:
     her one connection gets 1..25, each once, in order; many times over."""
+    before = stack.metrics()
+
     async def main():
         results = []
         started = time.monotonic()
@@ -86,6 +91,10 @@ def test_connect_racing_live_sends_delivers_each_seq_once_in_order(stack):
         except AssertionError as e:
             bad.append(str(e))
     assert not bad, "%d of %d rounds:\n%s" % (len(bad), ROUNDS, "\n".join(bad[:10]))
+    # the race did happen: live copies of what the sync sent were dropped
+    repeats = stack.metrics()[REPEATS] - before.get(REPEATS, 0)
+    print("repeats dropped: %d" % repeats)
+    assert repeats > 0, "no round raced"
 
 
 def seqd(client, conv):
@@ -131,10 +140,12 @@ def gap_after_lost_publish(stack):
             await asyncio.sleep(TAIL)
             return seqd(a, conv), seqd(c, conv), a.closed or c.closed
     mine, hers, closed = asyncio.run(main())
+    gaps = stack.metrics().get(GAPS, 0)
 
     assert not closed
     assert_once_in_order(hers, "carol/phone", range(1, 7))
     assert_once_in_order(mine, "alice/laptop", range(1, 7))
+    assert gaps >= 2, "the gap was not waited for on both connections: %d" % gaps
     assert [m["body"] for m in hers] == ["before 1", "before 2", "before 3",
                                          "lost live", "after 5", "after 6"]
 
@@ -236,3 +247,4 @@ def test_a_gap_no_answer_fills_ends_in_a_resync_then_order(tmp_path):
         text = (stack.state_dir / "logs" / "error.log").read_text(errors="replace")
         assert "requests for the gap in \"%s\" after seq 2; syncing again" % conv \
             in text, "no re-sync logged"
+        assert stack.metrics().get(RESYNCS) == 1
