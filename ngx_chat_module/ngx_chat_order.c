@@ -82,8 +82,10 @@ struct ngx_chat_order_s {
 };
 
 
-static ngx_int_t ngx_chat_order_parse(ngx_str_t *frame, json_t **root,
-    ngx_str_t *conv, int64_t *seq);
+static ngx_int_t ngx_chat_order_scan(ngx_str_t *frame, ngx_str_t *conv,
+    int64_t *seq);
+static u_char *ngx_chat_order_member(ngx_str_t *frame, const char *key,
+    size_t len);
 static ngx_chat_order_conv_t *ngx_chat_order_conv(ngx_chat_conn_t *cc,
     ngx_str_t *conv);
 static ngx_int_t ngx_chat_order_hold(ngx_chat_conn_t *cc,
@@ -112,7 +114,6 @@ ngx_int_t
 ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame)
 {
     int64_t                 seq;
-    json_t                 *root;
     ngx_str_t               conv;
     ngx_int_t               rc;
     ngx_chat_order_conv_t  *oc;
@@ -124,7 +125,7 @@ ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame)
         return ngx_chat_ws_send(cc, CHAT_WS_OP_TEXT, frame->data, frame->len);
     }
 
-    if (ngx_chat_order_parse(frame, &root, &conv, &seq) != NGX_OK) {
+    if (ngx_chat_order_scan(frame, &conv, &seq) != NGX_OK) {
         return ngx_chat_ws_send(cc, CHAT_WS_OP_TEXT, frame->data, frame->len);
     }
 
@@ -133,7 +134,6 @@ ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame)
     }
 
     oc = ngx_chat_order_conv(cc, &conv);
-    json_decref(root);
 
     if (oc == NULL) {
         /* not tracked (every slot waits on a gap, or no memory) */
@@ -184,35 +184,72 @@ ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame)
 }
 
 
-/* The conversation and seq of a msg, group or receipt frame. */
+/*
+ * The conversation and seq of a msg, group or receipt frame, found without
+ * parsing it all (a body may be 64 KiB): the frame is compact JSON from a
+ * worker, whose members no user names, so the bytes "conv":" can only
+ * start that member (inside a string, each quote is escaped), and the
+ * worker writes it and seq before the body (chat_worker_frame.c).
+ */
 static ngx_int_t
-ngx_chat_order_parse(ngx_str_t *frame, json_t **root, ngx_str_t *conv,
-    int64_t *seq)
+ngx_chat_order_scan(ngx_str_t *frame, ngx_str_t *conv, int64_t *seq)
 {
-    json_t        *j;
-    json_int_t     s;
-    const char    *c;
-    size_t         len;
-    json_error_t   err;
+    u_char  *p, *end, *start;
+    int64_t  n;
 
-    j = json_loadb((char *) frame->data, frame->len, 0, &err);
-    if (j == NULL) {
+    end = frame->data + frame->len;
+
+    p = ngx_chat_order_member(frame, "\"conv\":\"", sizeof("\"conv\":\"") - 1);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    if (json_unpack(j, "{s:s%, s:I}", "conv", &c, &len, "seq", &s) != 0
-        || len == 0 || len > CHAT_CONV_MAX || s < 1)
-    {
-        json_decref(j);
+    for (start = p; p < end && *p != '"'; p++) {
+        if (*p == '\\') {
+            return NGX_ERROR;       /* no conversation id needs escaping */
+        }
+    }
+
+    if (p == end || p == start || p - start > CHAT_CONV_MAX) {
         return NGX_ERROR;
     }
 
-    conv->data = (u_char *) c;
-    conv->len = len;
-    *seq = s;
-    *root = j;
+    conv->data = start;
+    conv->len = p - start;
+
+    p = ngx_chat_order_member(frame, "\"seq\":", sizeof("\"seq\":") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (n = 0, start = p; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (p - start == 18) {
+            return NGX_ERROR;       /* past any seq */
+        }
+
+        n = n * 10 + (*p - '0');
+    }
+
+    if (n < 1) {
+        return NGX_ERROR;
+    }
+
+    *seq = n;
 
     return NGX_OK;
+}
+
+
+/* Where the value of the first member named so starts, or NULL. */
+static u_char *
+ngx_chat_order_member(ngx_str_t *frame, const char *key, size_t len)
+{
+    u_char  *p;
+
+    /* JSON escapes a NUL byte, so the search does not stop short */
+    p = ngx_strnstr(frame->data, (char *) key, frame->len);
+
+    return p ? p + len : NULL;
 }
 
 
