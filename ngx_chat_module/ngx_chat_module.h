@@ -137,7 +137,7 @@ typedef enum {
     NGX_CHAT_WRITE_HISTORY,
     NGX_CHAT_WRITE_GROUP_SEND,          /* answered by the worker */
     NGX_CHAT_WRITE_GROUP,
-    NGX_CHAT_WRITE_GAP                  /* a history read for ngx_chat_order.c */
+    NGX_CHAT_WRITE_GAP                  /* a read for ngx_chat_order.c */
 } ngx_chat_write_kind_e;
 
 typedef struct {

@@ -167,8 +167,8 @@ ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame)
     /* over the bound, or no memory: what waits goes now, in order */
     ngx_log_error(NGX_LOG_WARN, cc->connection->log, 0,
                   "chat: too much held behind a gap in \"%*s\" after seq %L; "
-                  "releasing it past the gap", oc->conv_len, oc->conv,
-                  oc->highest);
+                  "releasing it past the gap", (size_t) oc->conv_len,
+                  oc->conv, oc->highest);
 
     ngx_chat_order_close_gap(cc, oc);
 
@@ -377,7 +377,7 @@ ngx_chat_order_hold(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc,
         ngx_log_error(NGX_LOG_INFO, cc->connection->log, 0,
                       "chat: seq %L of \"%*s\" came after seq %L: "
                       "holding it until the gap is read",
-                      seq, oc->conv_len, oc->conv, oc->highest);
+                      seq, (size_t) oc->conv_len, oc->conv, oc->highest);
     }
 
     h->next = *pos;
@@ -483,7 +483,8 @@ ngx_chat_order_ask(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, cc->connection->log, 0,
-                      "chat: the gap in \"%V\" cannot be asked for now", &conv);
+                      "chat: the gap in \"%V\" cannot be asked for now",
+                      &conv);
     }
 
     ngx_chat_ws_rearm_tick(cc);
@@ -658,8 +659,8 @@ ngx_chat_order_give_up(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
 {
     ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
                   "chat: no answer to %ui requests for the gap in \"%*s\" "
-                  "after seq %L; syncing again", oc->tries, oc->conv_len,
-                  oc->conv, oc->highest);
+                  "after seq %L; syncing again", (ngx_uint_t) oc->tries,
+                  (size_t) oc->conv_len, oc->conv, oc->highest);
 
     oc->given_up = 1;
     oc->fill = 0;
