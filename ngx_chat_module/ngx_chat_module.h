@@ -102,6 +102,7 @@ typedef struct ngx_chat_user_s  ngx_chat_user_t;
 typedef struct ngx_chat_held_s  ngx_chat_held_t;
 typedef struct ngx_chat_sync_after_s  ngx_chat_sync_after_t;
 typedef struct ngx_chat_shed_receipts_s  ngx_chat_shed_receipts_t;
+typedef struct ngx_chat_order_s  ngx_chat_order_t;
 
 
 /* A user with connections on this worker (ngx_chat_users.c). */
@@ -122,9 +123,12 @@ struct ngx_chat_sync_after_s {
 };
 
 
-/* A frame for the client, held back until its pending messages are out. */
+/* A frame for the client, held back until its pending messages are out, or
+ * behind a gap in its conversation (ngx_chat_order.c: then seq is its seq,
+ * 0 for a receipt). */
 struct ngx_chat_held_s {
     ngx_chat_held_t      *next;
+    int64_t               seq;
     size_t                len;
     u_char                data[1];
 };
@@ -138,7 +142,8 @@ typedef enum {
     NGX_CHAT_WRITE_SYNC,
     NGX_CHAT_WRITE_HISTORY,
     NGX_CHAT_WRITE_GROUP_SEND,          /* answered by the worker */
-    NGX_CHAT_WRITE_GROUP
+    NGX_CHAT_WRITE_GROUP,
+    NGX_CHAT_WRITE_GAP                  /* a read for ngx_chat_order.c */
 } ngx_chat_write_kind_e;
 
 typedef struct {
@@ -174,6 +179,10 @@ struct ngx_chat_conn_s {
     ngx_msec_t            sync_deadline;
     ngx_uint_t            sync_tries;
     ngx_chat_sync_after_t *sync_after;      /* NULL: from the start */
+
+    /* per conversation: the highest seq sent, frames behind a gap; NULL
+     * until the first frame of a conversation (ngx_chat_order.c) */
+    ngx_chat_order_t     *order;
 
     /* presence_sub: links to the users this connection watches */
     ngx_queue_t           watching;
@@ -291,6 +300,8 @@ void ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_sync(ngx_chat_conn_t *cc);
 void ngx_chat_writes_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker);
+ngx_int_t ngx_chat_writes_gap(ngx_chat_conn_t *cc, ngx_str_t *conv,
+    int64_t before_seq, ngx_uint_t limit, ngx_uint_t n);
 void ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
     ngx_uint_t exiting);
 
@@ -336,6 +347,14 @@ ngx_int_t ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len,
     void *opaque);
 void ngx_chat_kafka_exit(ngx_msec_t flush_timeout);
 void ngx_chat_kafka_queue(ngx_uint_t *queued, ngx_uint_t *limit);
+
+/* ngx_chat_order.c */
+ngx_int_t ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame);
+ngx_uint_t ngx_chat_order_answer(ngx_chat_conn_t *cc, ngx_str_t *frame);
+void ngx_chat_order_sync_done(ngx_chat_conn_t *cc);
+void ngx_chat_order_tick(ngx_chat_conn_t *cc);
+ngx_msec_t ngx_chat_order_next(ngx_chat_conn_t *cc);
+void ngx_chat_order_free(ngx_chat_conn_t *cc);
 
 /* ngx_chat_users.c */
 ngx_int_t ngx_chat_users_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);

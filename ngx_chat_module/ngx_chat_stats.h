@@ -71,6 +71,10 @@ typedef enum {
     NGX_CHAT_STAT_KAFKA_FAILED,
     NGX_CHAT_STAT_REDIS_RECONNECTS,
 
+    NGX_CHAT_STAT_ORDER_REPEATS,            /* already sent: dropped */
+    NGX_CHAT_STAT_ORDER_GAPS,               /* a seq skipped: waited */
+    NGX_CHAT_STAT_ORDER_RESYNCS,            /* a gap left unanswered */
+
     NGX_CHAT_STAT_N
 } ngx_chat_stat_e;
 

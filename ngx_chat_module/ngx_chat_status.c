@@ -225,6 +225,15 @@ static ngx_chat_metric_t  ngx_chat_metrics[] = {
 
     { "chat_redis_reconnects_total", "Redis connections re-established.",
       NGX_CHAT_METRIC_COUNTER, NULL, NGX_CHAT_STAT_REDIS_RECONNECTS, 0 },
+
+    { "chat_order_total", "Frames of a conversation a connection was sent "
+      "already (dropped), gaps it waited for, gaps it gave up on (re-sync).",
+      NGX_CHAT_METRIC_COUNTER, "event=\"repeat\"",
+      NGX_CHAT_STAT_ORDER_REPEATS, 0 },
+    { NULL, NULL, NGX_CHAT_METRIC_COUNTER, "event=\"gap\"",
+      NGX_CHAT_STAT_ORDER_GAPS, 0 },
+    { NULL, NULL, NGX_CHAT_METRIC_COUNTER, "event=\"resync\"",
+      NGX_CHAT_STAT_ORDER_RESYNCS, 0 },
     { "chat_redis_backlog_bytes", "Bytes not yet written to Redis.",
       NGX_CHAT_METRIC_GAUGE_SUM, NULL, NGX_CHAT_GAUGE_REDIS_BACKLOG, 0 },
     { "chat_send_queue_bytes", "Bytes queued to client sockets.",

@@ -12,7 +12,9 @@
  * "sync_done" marker arrives, live frames for it are held back so that
  * pending messages come first. After Redis comes back, every channel is
  * subscribed again and every connection syncs again: that delivers what
- * was published while no one listened.
+ * was published while no one listened. Every frame of a conversation then
+ * passes ngx_chat_order.c, which keeps each connection's copy once and in
+ * seq order.
  */
 
 #include "ngx_chat_module.h"
@@ -258,6 +260,8 @@ ngx_chat_users_sync_done(ngx_chat_conn_t *cc)
 {
     ngx_chat_held_t  *h, *next;
 
+    ngx_str_t         frame;
+
     cc->syncing = 0;
     cc->sync_tries = 0;
 
@@ -266,15 +270,23 @@ ngx_chat_users_sync_done(ngx_chat_conn_t *cc)
         cc->sync_after = NULL;
     }
 
-    for (h = cc->held; h; h = next) {
-        next = h->next;
-        (void) ngx_chat_ws_send(cc, CHAT_WS_OP_TEXT, h->data, h->len);
-        ngx_free(h);
-    }
+    ngx_chat_order_sync_done(cc);
 
+    /* taken off the connection first: it is free to hold again */
+    h = cc->held;
     cc->held = NULL;
     cc->held_tail = &cc->held;
     cc->held_bytes = 0;
+
+    for ( /* void */ ; h; h = next) {
+        next = h->next;
+        frame.data = h->data;
+        frame.len = h->len;
+
+        /* what the sync already sent is dropped there */
+        (void) ngx_chat_order_deliver(cc, &frame);
+        ngx_free(h);
+    }
 }
 
 
@@ -521,6 +533,10 @@ ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
         return;
     }
 
+    if (!live && ngx_chat_order_answer(cc, frame)) {
+        return;
+    }
+
     if (live && ngx_chat_shed_drop_live(cc, frame)) {
         return;
     }
@@ -532,6 +548,7 @@ ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
 
             if (h) {
                 h->next = NULL;
+                h->seq = 0;
                 h->len = frame->len;
                 ngx_memcpy(h->data, frame->data, frame->len);
                 *cc->held_tail = h;
@@ -544,9 +561,7 @@ ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
         ngx_chat_users_sync_done(cc);
     }
 
-    if (ngx_chat_ws_send(cc, CHAT_WS_OP_TEXT, frame->data, frame->len)
-        == NGX_OK)
-    {
+    if (ngx_chat_order_deliver(cc, frame) == NGX_OK) {
         ngx_chat_stat_inc(NGX_CHAT_STAT_DELIVERED);
     }
 }

@@ -1,7 +1,8 @@
 /*
  * Writes: the requests that go through the log of writes (Kafka, keyed by
  * conversation) and are answered from its delivery reports: send, receipt,
- * history, and a connection's request for its pending messages (sync).
+ * history, a connection's request for its pending messages (sync), and its
+ * read of a gap in a conversation (ngx_chat_order.c).
  * See docs/INTERNALS.md for the records.
  */
 
@@ -16,6 +17,8 @@ static ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
 static void ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w);
 static ngx_int_t ngx_chat_writes_add_id(ngx_chat_write_t *w);
+static ngx_int_t ngx_chat_writes_history_record(ngx_chat_conn_t *cc,
+    ngx_chat_write_t *w, int64_t before_seq, ngx_uint_t limit);
 static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req);
 static void ngx_chat_writes_produce(ngx_chat_write_t *w);
@@ -412,22 +415,74 @@ ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req)
     ngx_memcpy(w->conv, req->conv.s, req->conv.len);
     w->conv_len = req->conv.len;
 
-    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:I, s:i, s:I, s:I}",
-                          "v", 1, "op", "history",
-                          "conv", w->conv, w->conv_len,
-                          "user", cc->id.user.data, cc->id.user.len,
-                          "conn", cc->conn_id.data, cc->conn_id.len,
-                          "before_seq", (json_int_t) req->before_seq,
-                          "limit", req->limit,
-                          "max_bytes", (json_int_t) cc->conf->send_budget / 2,
-                          "ts", (json_int_t) w->ts);
-
-    if (ngx_chat_writes_add_id(w) != NGX_OK) {
+    if (ngx_chat_writes_history_record(cc, w, req->before_seq, req->limit)
+        != NGX_OK)
+    {
         ngx_chat_writes_failed(w);
         return;
     }
 
     ngx_chat_writes_produce(w);
+}
+
+
+/* The history record of w (its conv and id set), for cc. */
+static ngx_int_t
+ngx_chat_writes_history_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
+    int64_t before_seq, ngx_uint_t limit)
+{
+    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:I, s:i, s:I, s:I}",
+                          "v", 1, "op", "history",
+                          "conv", w->conv, w->conv_len,
+                          "user", cc->id.user.data, cc->id.user.len,
+                          "conn", cc->conn_id.data, cc->conn_id.len,
+                          "before_seq", (json_int_t) before_seq,
+                          "limit", (int) limit,
+                          "max_bytes", (json_int_t) cc->conf->send_budget / 2,
+                          "ts", (json_int_t) w->ts);
+
+    return ngx_chat_writes_add_id(w);
+}
+
+
+/*
+ * A read of the seqs below before_seq (at most limit) of a conversation,
+ * for this connection's ngx_chat_order.c, which missed some: a history
+ * record, so that the conversation's worker answers it in order with its
+ * writes. Its id "~gap:<n>" tells the answer apart; nothing is said to the
+ * client if it fails (the gap is asked for again).
+ */
+ngx_int_t
+ngx_chat_writes_gap(ngx_chat_conn_t *cc, ngx_str_t *conv, int64_t before_seq,
+    ngx_uint_t limit, ngx_uint_t n)
+{
+    chat_str_t         none;
+    ngx_chat_write_t  *w;
+
+    if (cc->closing || !ngx_chat_kafka_available()) {
+        return NGX_DECLINED;
+    }
+
+    none.s = NULL;
+    none.len = 0;
+
+    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_GAP, &none);
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(w->conv, conv->data, conv->len);
+    w->conv_len = conv->len;
+    w->id_len = ngx_sprintf(w->id, "~gap:%ui", n) - w->id;
+
+    if (ngx_chat_writes_history_record(cc, w, before_seq, limit) != NGX_OK) {
+        ngx_chat_writes_free(w);
+        return NGX_ERROR;
+    }
+
+    ngx_chat_writes_produce(w);
+
+    return NGX_OK;
 }
 
 
@@ -525,7 +580,7 @@ ngx_chat_writes_produce(ngx_chat_write_t *w)
     ngx_str_t   key;
 
     if (w->kind != NGX_CHAT_WRITE_RECEIPT && w->kind != NGX_CHAT_WRITE_SYNC
-        && w->kind != NGX_CHAT_WRITE_HISTORY
+        && w->kind != NGX_CHAT_WRITE_HISTORY && w->kind != NGX_CHAT_WRITE_GAP
         && json_object_set_new(w->record, "mid",
                                json_stringn((char *) w->mid, CHAT_MID_LEN))
            != 0)
@@ -611,6 +666,9 @@ ngx_chat_writes_failed(ngx_chat_write_t *w)
     if (cc) {
         if (w->kind == NGX_CHAT_WRITE_SYNC) {
             ngx_chat_users_sync_done(cc);
+
+        } else if (w->kind == NGX_CHAT_WRITE_GAP) {
+            /* asked again at its retry (ngx_chat_order.c) */
 
         } else {
             id.s = (char *) w->id;

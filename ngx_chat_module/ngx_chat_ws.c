@@ -446,9 +446,9 @@ ngx_chat_ws_close(ngx_chat_conn_t *cc, uint16_t code, const char *reason)
 
 /*
  * The next wake-up: the next heartbeat, or the token's expiry, or the end
- * of a sync's wait, or the 1001 of a shutdown, or the deadline of a message
- * begun, whichever comes first, rounded up to the tick grain (never early:
- * the handler finds it due).
+ * of a sync's wait, or a gap's retry (ngx_chat_order.c), or the 1001 of a
+ * shutdown, or the deadline of a message begun, whichever comes first,
+ * rounded up to the tick grain (never early: the handler finds it due).
  * One timer per connection; on an idle connection it fires once per
  * heartbeat.
  */
@@ -483,6 +483,8 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
             next = 0;
         }
     }
+
+    next = ngx_min(next, ngx_chat_order_next(cc));
 
     if (cc->going_away) {
         left = (ngx_msec_int_t) (cc->going_at - ngx_current_msec);
@@ -553,6 +555,8 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
         {
             ngx_chat_ws_sync_timed_out(cc);
         }
+
+        ngx_chat_order_tick(cc);
 
         if (ngx_current_msec - cc->last_ping >= cc->conf->heartbeat) {
             cc->last_ping = ngx_current_msec;
@@ -629,6 +633,8 @@ ngx_chat_ws_release(ngx_chat_conn_t *cc)
     }
 
     cc->held = NULL;
+
+    ngx_chat_order_free(cc);
 
     if (cc->tick.posted) {
         ngx_delete_posted_event(&cc->tick);
