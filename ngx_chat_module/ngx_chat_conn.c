@@ -211,7 +211,7 @@ ngx_chat_conn_close_handler(ngx_event_t *ev)
     ngx_chat_conn_t   *cc;
     ngx_connection_t  *c;
 
-    cc = ev->data;
+    cc = ngx_chat_event_owner(ev, ngx_chat_conn_t, tick);
     c = cc->connection;
 
     ngx_chat_conn_detach(cc);

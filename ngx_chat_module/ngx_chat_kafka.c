@@ -128,9 +128,8 @@ ngx_chat_kafka_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_chat_kafka.queue = rd_kafka_queue_get_main(ngx_chat_kafka.rk);
     rd_kafka_queue_io_event_enable(ngx_chat_kafka.queue, fds[1], "1", 1);
 
-    ngx_chat_kafka.backstop.handler = ngx_chat_kafka_backstop_handler;
-    ngx_chat_kafka.backstop.log = cycle->log;
-    ngx_chat_kafka.backstop.cancelable = 1;
+    ngx_chat_timer_init(&ngx_chat_kafka.backstop,
+                        ngx_chat_kafka_backstop_handler, cycle->log);
     ngx_add_timer(&ngx_chat_kafka.backstop, NGX_CHAT_KAFKA_BACKSTOP);
 
     return NGX_OK;

@@ -372,6 +372,7 @@ ngx_chat_create_main_conf(ngx_conf_t *cf)
      *     cmcf->redis_user = { 0, NULL };
      *     cmcf->redis_password = { 0, NULL };
      *     cmcf->node_name = { 0, NULL };
+     *     cmcf->used = 0;
      */
 
     cmcf->kafka_options = NGX_CONF_UNSET_PTR;
@@ -553,6 +554,7 @@ ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static char *
 ngx_chat_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_chat_main_conf_t      *cmcf;
     ngx_http_core_loc_conf_t  *clcf;
     char                      *rv;
 
@@ -564,6 +566,9 @@ ngx_chat_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (((ngx_chat_loc_conf_t *) conf)->enable) {
         clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
         clcf->handler = ngx_chat_handler;
+
+        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_chat_module);
+        cmcf->used = 1;
     }
 
     return NGX_CONF_OK;
@@ -783,21 +788,28 @@ ngx_chat_init_module(ngx_cycle_t *cycle)
 /*
  * Each worker gets its own Kafka producer and Redis connections, here and
  * never in the master: librdkafka's threads and open sockets do not
- * survive fork().
+ * survive fork(). A configuration where no location says "chat on" gets
+ * none of them, nor any timer: merely loaded, the module is inert, and
+ * ngx_chat_main_conf stays NULL.
  */
 static ngx_int_t
 ngx_chat_init_process(ngx_cycle_t *cycle)
 {
+    ngx_chat_main_conf_t  *cmcf;
+
     ngx_chat_conn_prefix_len = ngx_sprintf(ngx_chat_conn_prefix, "%xT-%xP-",
                                            ngx_time(), ngx_pid)
                                - ngx_chat_conn_prefix;
     ngx_chat_conn_counter = 0;
 
-    ngx_chat_main_conf = ngx_http_cycle_get_module_main_conf(cycle,
-                                                             ngx_chat_module);
-    if (ngx_chat_main_conf == NULL) {
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_chat_module);
+
+    if (cmcf == NULL || !cmcf->used) {
+        ngx_chat_main_conf = NULL;
         return NGX_OK;
     }
+
+    ngx_chat_main_conf = cmcf;
 
     if (ngx_chat_kafka_init(cycle, ngx_chat_main_conf) != NGX_OK) {
         return NGX_ERROR;

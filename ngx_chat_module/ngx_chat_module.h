@@ -17,6 +17,7 @@
 #include "chat_mid.h"
 #include "chat_proto.h"
 #include "chat_ws_frame.h"
+#include "ngx_chat_event.h"
 #include "ngx_chat_limit.h"
 #include "ngx_chat_redis.h"
 #include "ngx_chat_stats.h"
@@ -55,6 +56,9 @@ typedef struct {
     ngx_msec_t            shed_loop_lag;
     size_t                shed_redis_backlog;
     ngx_msec_t            shed_flush;
+
+    /* some location says "chat on": without one the module is inert */
+    unsigned              used:1;
 } ngx_chat_main_conf_t;
 
 

@@ -142,10 +142,7 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
          sizeof(NGX_CHAT_PRESENCE_LUA) - 1, digest);
     ngx_hex_dump(p->sha, digest, SHA_DIGEST_LENGTH);
 
-    p->beat.handler = ngx_chat_presence_beat;
-    p->beat.data = p;
-    p->beat.log = cycle->log;
-    p->beat.cancelable = 1;
+    ngx_chat_timer_init(&p->beat, ngx_chat_presence_beat, cycle->log);
 
     return NGX_OK;
 }
@@ -311,7 +308,9 @@ ngx_chat_presence_settle(ngx_event_t *ev)
 {
     u_char             ls[NGX_INT64_LEN];
     ngx_str_t          args[1];
-    ngx_chat_grace_t  *g = ev->data;
+    ngx_chat_grace_t  *g;
+
+    g = ngx_chat_event_owner(ev, ngx_chat_grace_t, timer);
 
     /* a newer down is in flight: its reply decides */
     if (g->replies == 0 && ngx_chat_users_lookup(&g->sn.str) == NULL) {
@@ -367,10 +366,7 @@ ngx_chat_presence_grace(ngx_str_t *user)
     g->sn.node.key = hash;
     ngx_rbtree_insert(&ngx_chat_presence.graces, &g->sn.node);
 
-    g->timer.handler = ngx_chat_presence_settle;
-    g->timer.data = g;
-    g->timer.log = ngx_cycle->log;
-    g->timer.cancelable = 1;
+    ngx_chat_timer_init(&g->timer, ngx_chat_presence_settle, ngx_cycle->log);
 
     return g;
 }

@@ -54,10 +54,7 @@ ngx_chat_redis_init(ngx_chat_redis_t *redis, const char *name,
     redis->log = log;
     redis->backoff = NGX_CHAT_REDIS_BACKOFF_MIN;
 
-    redis->retry.handler = ngx_chat_redis_retry_handler;
-    redis->retry.data = redis;
-    redis->retry.log = log;
-    redis->retry.cancelable = 1;
+    ngx_chat_timer_init(&redis->retry, ngx_chat_redis_retry_handler, log);
 }
 
 
@@ -649,7 +646,7 @@ ngx_chat_redis_fail(ngx_chat_redis_t *redis, const char *why)
 static void
 ngx_chat_redis_retry_handler(ngx_event_t *ev)
 {
-    ngx_chat_redis_connect(ev->data);
+    ngx_chat_redis_connect(ngx_chat_event_owner(ev, ngx_chat_redis_t, retry));
 }
 
 

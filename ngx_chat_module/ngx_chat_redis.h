@@ -19,6 +19,8 @@
 #include <ngx_event.h>
 #include <ngx_event_connect.h>
 
+#include "ngx_chat_event.h"
+
 #include <hiredis/hiredis.h>
 
 

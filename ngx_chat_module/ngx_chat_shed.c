@@ -187,13 +187,10 @@ ngx_chat_shed_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_chat_shed.log = cycle->log;
     ngx_queue_init(&ngx_chat_shed.receipts);
 
-    ngx_chat_shed.tick.handler = ngx_chat_shed_tick_handler;
-    ngx_chat_shed.tick.log = cycle->log;
-    ngx_chat_shed.tick.cancelable = 1;
-
-    ngx_chat_shed.flush.handler = ngx_chat_shed_flush_handler;
-    ngx_chat_shed.flush.log = cycle->log;
-    ngx_chat_shed.flush.cancelable = 1;
+    ngx_chat_timer_init(&ngx_chat_shed.tick, ngx_chat_shed_tick_handler,
+                        cycle->log);
+    ngx_chat_timer_init(&ngx_chat_shed.flush, ngx_chat_shed_flush_handler,
+                        cycle->log);
 
     ngx_chat_shed.tick_due = ngx_current_msec + NGX_CHAT_SHED_TICK;
     ngx_add_timer(&ngx_chat_shed.tick, NGX_CHAT_SHED_TICK);

@@ -94,7 +94,7 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     cc->last_ping = ngx_current_msec;
 
     cc->tick.handler = ngx_chat_ws_tick_handler;
-    cc->tick.data = cc;
+    cc->tick.data = c;          /* a connection, as nginx expects */
     cc->tick.log = c->log;
     cc->tick.cancelable = 1;
     ngx_chat_ws_rearm_tick(cc);
@@ -513,7 +513,7 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
     ngx_chat_conn_t   *cc;
     ngx_connection_t  *c;
 
-    cc = ev->data;
+    cc = ngx_chat_event_owner(ev, ngx_chat_conn_t, tick);
     c = cc->connection;
 
     ngx_chat_conn_detach(cc);

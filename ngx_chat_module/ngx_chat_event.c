@@ -1,0 +1,23 @@
+/*
+ * ngx_chat_event: the placeholder connection of the module's timers that
+ * belong to no connection (ngx_chat_event.h says why there is one).
+ */
+
+#include "ngx_chat_event.h"
+
+
+/* Only its fd is ever read, and only by nginx's debug lines. */
+static ngx_connection_t  ngx_chat_event_no_conn;
+
+
+void
+ngx_chat_timer_init(ngx_event_t *ev, ngx_event_handler_pt handler,
+    ngx_log_t *log)
+{
+    ngx_chat_event_no_conn.fd = (ngx_socket_t) -1;
+
+    ev->handler = handler;
+    ev->data = &ngx_chat_event_no_conn;
+    ev->log = log;
+    ev->cancelable = 1;
+}
