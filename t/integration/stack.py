@@ -66,6 +66,7 @@ LOG_PROBLEMS = ("AddressSanitizer", "runtime error:", "[alert]")
 WORKER_READY = "chat-worker: ready"
 SYNC_SETTLE = 1.0 * SLOW
 ROOMY_SEND = "chat_limit_send rate=100000r/s burst=100000;"
+PORT_TAKEN = ("is taken by another process", "Address already in use")
 
 CONNECT_ERRORS = (OSError, asyncio.TimeoutError, AssertionError,
                   WebSocketException)
@@ -112,13 +113,16 @@ class Stack:
         self.limits = limits        # False: roomy_limits() first
         self.conf_template = self.state_dir / "nginx.conf.template"
         self.secret = SECRET
+        self.pick_ports()
+        self.down_error = None
+        self._names = 0
+        self.killed_nginx_workers = []  # SIGKILLed on purpose: their alert is expected
+
+    def pick_ports(self):
         self.port = free_port()
         self.redis_port = free_port()
         while self.redis_port == self.port:
             self.redis_port = free_port()
-        self.down_error = None
-        self._names = 0
-        self.killed_nginx_workers = []  # SIGKILLed on purpose: their alert is expected
 
     # -- processes
 
@@ -166,7 +170,14 @@ class Stack:
             text = roomy_limits(text)
         self.conf_template.write_text(self.conf(text) if self.conf else text)
         offsets = self.log_offsets()
-        rc, out = self._script("dev-up", UP_TIMEOUT)
+        for _ in range(3):
+            rc, out = self._script("dev-up", UP_TIMEOUT)
+            # a free port can be taken between probe and bind (by another
+            # test run beside this one): what started goes, new ports
+            if rc == 0 or not any(m in out + self.log_tails() for m in PORT_TAKEN):
+                break
+            self._script("dev-down", DOWN_TIMEOUT)
+            self.pick_ports()
         if rc != 0:
             pytest.fail("scripts/dev-up failed (%s):\n%s\n%s"
                         % (rc, out, self.log_tails()), pytrace=False)
