@@ -59,7 +59,7 @@ from wsclient import TIMEOUT, chat
 
 SLOW = 2.0 if SANITIZED else 1.0          # timeouts scale under ASan
 UP_TIMEOUT = 60.0 * SLOW
-DOWN_TIMEOUT = 60.0          # dev-down gives each component 10 s
+DOWN_TIMEOUT = 60.0 * SLOW   # dev-down gives each component 10 s
 READY_TIMEOUT = 45.0 * SLOW
 SECRET = "e2e-stack-secret-7c1d9a4e2b6f8035a1"
 LOG_PROBLEMS = ("AddressSanitizer", "runtime error:", "[alert]")
