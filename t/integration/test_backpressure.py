@@ -9,11 +9,13 @@ from wsclient import TIMEOUT, RawWS, assert_alive, chat, text_frame
 
 PINGS = 60000  # ~100-byte pongs: ~6 MB, well past kernel buffers and the budget
 BATCH = 1000
+FLOOD_SECONDS = 2.0  # one flooding client after another meanwhile
 
 
 def flood_until_dropped(port):
     """Sends PINGS pings without reading anything, then drains; returns
-    (pings sent, seconds until the server's EOF/reset) or raises."""
+    (pings sent, seconds until it is closed, close code, reason) or
+    raises."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.settimeout(TIMEOUT)
@@ -29,11 +31,20 @@ def flood_until_dropped(port):
         except (socket.timeout, BrokenPipeError, ConnectionResetError):
             pass  # the server stopped reading, or dropped us
         try:
-            ws.expect_eof(timeout=10)
-        except AssertionError:
-            raise AssertionError("client that never reads was not dropped "
-                                 "(%d pings sent)" % sent)
-        return sent, time.monotonic() - start
+            code, reason = ws.expect_close(timeout=10)
+        except AssertionError as e:
+            raise AssertionError("client that never reads was not closed "
+                                 "(%d pings sent): %s" % (sent, e)) from None
+        return sent, time.monotonic() - start, code, reason
+
+
+def flood_for(port, seconds):
+    """One client that never reads after another, for `seconds` at least
+    (one alone is closed in a few ms); the list of what each returned."""
+    rounds, end = [], time.monotonic() + seconds
+    while not rounds or time.monotonic() < end:
+        rounds.append(flood_until_dropped(port))
+    return rounds
 
 
 def test_client_over_send_budget_is_dropped_others_unaffected(nginx_factory):
@@ -41,15 +52,23 @@ def test_client_over_send_budget_is_dropped_others_unaffected(nginx_factory):
 
     async def main():
         async with chat(srv.port, "bystander") as (ws, _):
-            flood = asyncio.ensure_future(asyncio.to_thread(flood_until_dropped, srv.port))
-            worst = 0.0
+            flood = asyncio.ensure_future(asyncio.to_thread(flood_for, srv.port,
+                                                            FLOOD_SECONDS))
+            pongs = []      # the bystander's round trips while the flood ran
             while not flood.done():
                 t0 = time.monotonic()
                 await assert_alive(ws, "b")
-                worst = max(worst, time.monotonic() - t0)
+                pongs.append(time.monotonic() - t0)
                 await asyncio.sleep(0.1)
-            await flood  # raises when the flooder was not dropped
+            flooded = await flood  # raises when the flooder was not closed
             await assert_alive(ws, "after")
-            return worst
-    worst = asyncio.run(main())
-    assert worst < 1.0, "bystander's pong took %.2fs" % worst
+            return pongs, flooded
+    pongs, rounds = asyncio.run(main())
+    print("flood: %d clients, %d pings; bystander: %d pongs, worst %.3fs"
+          % (len(rounds), sum(r[0] for r in rounds), len(pongs), max(pongs)))
+    closes = {(code, reason) for _, _, code, reason in rounds}
+    assert closes == {(1008, "send queue over budget")}, closes
+    # the bystander was measured all along the flood, not once before it
+    assert len(pongs) >= FLOOD_SECONDS / 0.2, "the bystander was measured only " \
+        "%d times in %.0fs of flood" % (len(pongs), FLOOD_SECONDS)
+    assert max(pongs) < 1.0, "bystander's pong took %.2fs" % max(pongs)

@@ -1,13 +1,14 @@
 """A chat-worker killed (SIGKILL) in the middle of a stream of group
 messages, then restarted: every message answered `sent` reaches every
 member (live, or pending when they reconnect) under one mid and one seq,
-and no seq is given twice."""
+and no seq is given twice; every connection sees the group's creation and
+its messages each once, in seq order."""
 
 import asyncio
 
 import pytest
 
-from stack import running_stack
+from stack import connection_order_problems, running_stack
 
 MESSAGES = 150
 
@@ -60,6 +61,8 @@ def test_killed_worker_during_fan_out_loses_and_doubles_nothing(stack):
             sent = {f["id"]: f["mid"] for f in a.frames if f["type"] == "sent"}
             errors = [f for f in a.frames if f["type"] == "error"]
             live_a, live_b = group_msgs(a, conv), group_msgs(b, conv)
+            order = connection_order_problems(a.frames, repr(a)) \
+                + connection_order_problems(b.frames, repr(b))
 
         # carol was offline all along: everything is pending for her
         async with stack.connected((carol, "phone")) as (c,):
@@ -67,8 +70,9 @@ def test_killed_worker_during_fan_out_loses_and_doubles_nothing(stack):
                                >= set(sent.values()), 60, "carol's pending")
             await asyncio.sleep(0.5)
             pending_c = group_msgs(c, conv)
-        return sent, errors, live_a, live_b, pending_c
-    sent, errors, live_a, live_b, pending_c = asyncio.run(main())
+            order += connection_order_problems(c.frames, repr(c))
+        return sent, errors, live_a, live_b, pending_c, order
+    sent, errors, live_a, live_b, pending_c, order = asyncio.run(main())
 
     assert errors == [], errors
     assert len(sent) == MESSAGES
@@ -90,3 +94,6 @@ def test_killed_worker_during_fan_out_loses_and_doubles_nothing(stack):
     # the seqs are gapless: 1 is the creation, then one per message
     all_seqs = sorted({m["seq"] for m in pending_c})
     assert all_seqs == list(range(2, 2 + MESSAGES)), all_seqs[:10]
+    # the group's creation and every message, each once and in seq order on
+    # every connection, the kill notwithstanding
+    assert order == [], "\n".join(order)

@@ -75,7 +75,9 @@ def test_split_four_byte_utf8_character_across_fragments_is_accepted(server):
         ws.send_raw(frame(OP_TEXT, data[:cut], fin=False) + frame(OP_CONT, data[cut:]))
         reply = ws.recv_json()
         assert reply.get("id") == "emoji", reply
-        assert reply.get("code") != "bad_request", reply
+        # whole and valid, it got as far as the write path, which has no
+        # message log in this server (a broken character: bad_request or 1007)
+        assert (reply["type"], reply.get("code")) == ("error", "unavailable"), reply
         ws.assert_alive()
 
 

@@ -1,5 +1,6 @@
 """chat_heartbeat: server pings at the period, silent clients are closed
-after two periods, clients answering pongs stay."""
+after two periods with 1001 "heartbeat timeout" (README.md), clients
+answering pongs stay."""
 
 import asyncio
 import socket
@@ -28,13 +29,16 @@ def test_silent_client_gets_pings_then_is_closed_after_two_periods(heartbeat_ser
                     pings.append(time.monotonic() - start)
                 elif f.opcode == OP_CLOSE:
                     closed_at = time.monotonic() - start
-                    ws.send_close(f.close_code()[0])
+                    close = f.close_code()
+                    ws.send_close(close[0])
                     ws.expect_eof()
                     break
         except Closed:
-            closed_at = time.monotonic() - start
+            pytest.fail("silent client dropped without a close frame after %.1fs; "
+                        "pings at %s" % (time.monotonic() - start, pings))
         except socket.timeout:
             pytest.fail("silent client still connected after 6 s; pings at %s" % pings)
+    assert close == (1001, "heartbeat timeout"), close
     assert pings, "no ping frame before the close"
     assert 0.5 <= pings[0] <= 1.6, pings
     assert all(0.5 <= b - a <= 1.6 for a, b in zip(pings, pings[1:])), pings

@@ -58,8 +58,10 @@ def test_handshake_finished_during_reload_gets_1001_not_abandoned(nginx_factory)
         for sock in socks:
             request, _ = upgrade_request(token=token(), port=srv.port)
             sock.sendall(request)
+        statuses = []
         for sock in socks:
             resp = read_response(sock)
+            statuses.append(resp.status)
             if resp.status == 503:
                 continue
             assert resp.status == 101, resp
@@ -69,6 +71,8 @@ def test_handshake_finished_during_reload_gets_1001_not_abandoned(nginx_factory)
     finally:
         for sock in socks:
             sock.close()
+    # a 503 is allowed, but all of them would test nothing of the 1001 path
+    assert 101 in statuses, "every handshake was refused: %s" % statuses
 
 
 # ------------------------------------------------------- spread of the 1001s
