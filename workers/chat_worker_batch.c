@@ -8,6 +8,7 @@
 
 #include "chat_worker_apply.h"
 #include "chat_worker_batch.h"
+#include "chat_worker_fault.h"
 #include "chat_worker_log.h"
 #include "chat_worker_push_due.h"
 
@@ -68,9 +69,31 @@ chat_worker_batch_sleep(int64_t ms)
 
 
 /*
- * Applies one record; a bad one is logged and skipped (its offset moves on
- * with the batch). Returns 1 for a skipped record, 0 for an applied one,
- * -1 when the store failed.
+ * A record skipped for its content: logged with where it is and why,
+ * counted with the batch, and held for the dead-letter topic.
+ */
+
+static void
+chat_worker_batch_skip(chat_worker_batch_t *b, rd_kafka_message_t *msg,
+    const char *reason)
+{
+    chat_worker_log(CHAT_LOG_WARN, "skipped %s[%d]@%lld: %s",
+                    rd_kafka_topic_name(msg->rkt), (int) msg->partition,
+                    (long long) msg->offset, reason);
+
+    if (chat_worker_dead_hold(b->dead, msg, reason) != 0) {
+        chat_worker_log(CHAT_LOG_WARN, "%s[%d]@%lld: no memory to hold it "
+                        "for the dead-letter topic",
+                        rd_kafka_topic_name(msg->rkt), (int) msg->partition,
+                        (long long) msg->offset);
+    }
+}
+
+
+/*
+ * Applies one record, sorted by chat_worker_fault_sort(): returns 0 for an
+ * applied one, 1 for one skipped for its content (its offset moves on with
+ * the batch), -1 when the store failed.
  */
 
 static int
@@ -85,6 +108,9 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
     limits.sync_limit = b->conf->sync_limit;
     limits.group_max = b->conf->group_max_members;
 
+    /* what the store says from here on is about this record */
+    chat_store_clear_error(b->store);
+
     if (chat_worker_record_parse(msg->payload, msg->len, &rec, &reason)
         != 0)
     {
@@ -98,24 +124,26 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
                                       msg->partition, &res);
         }
 
-        reason = res.reason;
+        reason = res.reason ? res.reason : "no reason given";
     }
 
     chat_worker_record_free(&rec);
 
-    if (rc == CHAT_WORKER_FAILED) {
-        chat_worker_log(CHAT_LOG_ERROR, "store: %s", reason);
-        return -1;
-    }
+    switch (chat_worker_fault_sort(b->store, rc)) {
 
-    if (rc != CHAT_WORKER_APPLIED) {
-        chat_worker_log(CHAT_LOG_WARN, "skipped %s[%d]@%lld: %s",
+    case CHAT_WORKER_RETRY:
+        chat_worker_log(CHAT_LOG_ERROR, "store: %s[%d]@%lld: %s",
                         rd_kafka_topic_name(msg->rkt), (int) msg->partition,
                         (long long) msg->offset, reason);
-        return 1;
-    }
+        return -1;
 
-    return 0;
+    case CHAT_WORKER_SKIP:
+        chat_worker_batch_skip(b, msg, reason);
+        return 1;
+
+    default:
+        return 0;
+    }
 }
 
 
@@ -129,6 +157,7 @@ chat_worker_batch_apply(chat_worker_batch_t *b, rd_kafka_message_t **msgs,
     size_t  i;
 
     chat_worker_out_reset(&b->out);
+    chat_worker_dead_reset(b->dead);
     *skipped = 0;
 
     if (chat_store_begin(b->store) != CHAT_STORE_OK) {
@@ -161,6 +190,7 @@ failed:
     }
 
     chat_worker_out_reset(&b->out);
+    chat_worker_dead_reset(b->dead);
 
     return -1;
 }
@@ -205,9 +235,12 @@ chat_worker_batch_run(chat_worker_batch_t *b)
                                                       : CHAT_WORKER_RETRY_MAX;
     }
 
-    /* in the store: publish (best effort), then let the offsets go */
+    /* in the store: publish (best effort), then let the offsets go; the
+     * records skipped go to the dead-letter topic before their offsets,
+     * which they point into, are let go */
 
     published = chat_worker_redis_publish(b->redis, &b->out);
+    b->dead_lettered += chat_worker_dead_send(b->dead);
 
     chat_worker_kafka_done(b->kafka);
 
