@@ -28,18 +28,52 @@ struct chat_worker_dead_s {
 };
 
 
+/* A header of a dead letter as a string (they are short), "?" if none. */
+
+static void
+chat_worker_dead_header(const rd_kafka_message_t *msg, const char *name,
+    char *buf, size_t size)
+{
+    size_t                 len;
+    const void            *v;
+    rd_kafka_headers_t    *hdrs;
+
+    snprintf(buf, size, "?");
+
+    if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR
+        && rd_kafka_header_get_last(hdrs, name, &v, &len)
+           == RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+        snprintf(buf, size, "%.*s", (int) len, (const char *) v);
+    }
+}
+
+
+/* The delivery report of a dead letter: where it went, or that it is
+ * lost (the skip's own log line stays). */
+
 static void
 chat_worker_dead_report(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     void *opaque)
 {
+    char  part[16], offset[24];
+
     (void) rk;
     (void) opaque;
 
+    chat_worker_dead_header(msg, "chat-partition", part, sizeof(part));
+    chat_worker_dead_header(msg, "chat-offset", offset, sizeof(offset));
+
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        chat_worker_log(CHAT_LOG_WARN, "dead letter to %s lost: %s",
-                        rd_kafka_topic_name(msg->rkt),
+        chat_worker_log(CHAT_LOG_WARN, "dead letter of [%s]@%s to %s lost: "
+                        "%s", part, offset, rd_kafka_topic_name(msg->rkt),
                         rd_kafka_err2str(msg->err));
+        return;
     }
+
+    chat_worker_log(CHAT_LOG_INFO, "dead letter of [%s]@%s in %s[%d]@%lld",
+                    part, offset, rd_kafka_topic_name(msg->rkt),
+                    (int) msg->partition, (long long) msg->offset);
 }
 
 
@@ -217,7 +251,7 @@ chat_worker_dead_send(chat_worker_dead_t *d)
 
     d->n = 0;
 
-    /* the reports of earlier ones; never waits */
+    /* the reports of earlier ones, at every batch; never waits */
     rd_kafka_poll(d->rk, 0);
 
     return sent;

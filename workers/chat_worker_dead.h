@@ -36,7 +36,8 @@ int chat_worker_dead_hold(chat_worker_dead_t *d, rd_kafka_message_t *msg,
 /* Forgets what is held: the batch was rolled back. */
 void chat_worker_dead_reset(chat_worker_dead_t *d);
 
-/* Produces what is held, then forgets it: the batch committed. Returns how
+/* Produces what is held, then forgets it: the batch committed (called
+ * after every batch, it also serves the delivery reports). Returns how
  * many were handed to the producer. */
 size_t chat_worker_dead_send(chat_worker_dead_t *d);
 
