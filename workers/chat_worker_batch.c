@@ -3,6 +3,8 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,6 +38,7 @@ chat_worker_batch_init(chat_worker_batch_t *b, const chat_worker_conf_t *conf,
 void
 chat_worker_batch_free(chat_worker_batch_t *b)
 {
+    free(b->poison);
     chat_worker_out_free(&b->out);
 }
 
@@ -90,17 +93,61 @@ chat_worker_batch_skip(chat_worker_batch_t *b, rd_kafka_message_t *msg,
 }
 
 
-/*
- * Applies one record, sorted by chat_worker_fault_sort(): returns 0 for an
- * applied one, 1 for one skipped for its content (its offset moves on with
- * the batch), -1 when the store failed.
- */
+/* The reason msg failed half-way for its content in an earlier run of
+ * this batch, or NULL. */
+
+static const char *
+chat_worker_batch_poisoned(chat_worker_batch_t *b, rd_kafka_message_t *msg)
+{
+    size_t  i;
+
+    for (i = 0; i < b->npoison; i++) {
+        if (b->poison[i].msg == msg) {
+            return b->poison[i].reason;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* Remembers msg as failed half-way for its content; -1 when out of
+ * memory. */
 
 static int
-chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
+chat_worker_batch_poison(chat_worker_batch_t *b, rd_kafka_message_t *msg,
+    const char *reason)
+{
+    size_t                      cap;
+    chat_worker_batch_poison_t  *p;
+
+    if (b->npoison == b->poison_cap) {
+        cap = b->poison_cap ? b->poison_cap * 2 : 4;
+
+        p = realloc(b->poison, cap * sizeof(*p));
+        if (p == NULL) {
+            return -1;
+        }
+
+        b->poison = p;
+        b->poison_cap = cap;
+    }
+
+    p = &b->poison[b->npoison++];
+    p->msg = msg;
+    snprintf(p->reason, sizeof(p->reason), "%s", reason);
+
+    return 0;
+}
+
+
+/* Parses and applies one record (and its push state); the apply code. */
+
+static int
+chat_worker_batch_apply_one(chat_worker_batch_t *b, rd_kafka_message_t *msg,
+    const char **reason)
 {
     int                    rc;
-    const char            *reason;
     chat_worker_limits_t   limits;
     chat_worker_record_t   rec;
     chat_worker_result_t   res;
@@ -108,10 +155,7 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
     limits.sync_limit = b->conf->sync_limit;
     limits.group_max = b->conf->group_max_members;
 
-    /* what the store says from here on is about this record */
-    chat_store_clear_error(b->store);
-
-    if (chat_worker_record_parse(msg->payload, msg->len, &rec, &reason)
+    if (chat_worker_record_parse(msg->payload, msg->len, &rec, reason)
         != 0)
     {
         rc = CHAT_WORKER_SKIPPED;
@@ -124,10 +168,41 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
                                       msg->partition, &res);
         }
 
-        reason = res.reason ? res.reason : "no reason given";
+        *reason = res.reason ? res.reason : "no reason given";
     }
 
     chat_worker_record_free(&rec);
+
+    return rc;
+}
+
+
+/*
+ * Applies one record, sorted by chat_worker_fault_sort(): returns 0 for an
+ * applied one, 1 for one skipped for its content (its offset moves on with
+ * the batch), -1 when the store failed. A record that failed for its
+ * content half-way (a store error about its data, after some of its
+ * writes) returns -2: the batch is rolled back and run again at once
+ * without it, so that nothing of it stays.
+ */
+
+static int
+chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
+{
+    int          rc;
+    const char  *reason;
+
+    reason = chat_worker_batch_poisoned(b, msg);
+
+    if (reason != NULL) {
+        chat_worker_batch_skip(b, msg, reason);
+        return 1;
+    }
+
+    /* what the store says from here on is about this record */
+    chat_store_clear_error(b->store);
+
+    rc = chat_worker_batch_apply_one(b, msg, &reason);
 
     switch (chat_worker_fault_sort(b->store, rc)) {
 
@@ -138,6 +213,10 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
         return -1;
 
     case CHAT_WORKER_SKIP:
+        if (rc == CHAT_WORKER_FAILED) {
+            return chat_worker_batch_poison(b, msg, reason) == 0 ? -2 : -1;
+        }
+
         chat_worker_batch_skip(b, msg, reason);
         return 1;
 
@@ -147,7 +226,8 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
 }
 
 
-/* The records in hand in one transaction; 0, or -1 after a rollback. */
+/* The records in hand in one transaction; 0, or after a rollback -1 (the
+ * store failed) or -2 (run it again now: a record is to be left out). */
 
 static int
 chat_worker_batch_apply(chat_worker_batch_t *b, rd_kafka_message_t **msgs,
@@ -181,6 +261,7 @@ chat_worker_batch_apply(chat_worker_batch_t *b, rd_kafka_message_t **msgs,
     }
 
     chat_worker_log(CHAT_LOG_ERROR, "store: %s", chat_store_errstr(b->store));
+    rc = -1;
 
 failed:
 
@@ -192,14 +273,14 @@ failed:
     chat_worker_out_reset(&b->out);
     chat_worker_dead_reset(b->dead);
 
-    return -1;
+    return rc;
 }
 
 
 int
 chat_worker_batch_run(chat_worker_batch_t *b)
 {
-    int                   published;
+    int                   rc, published;
     size_t                n;
     int64_t               backoff;
     uint64_t              skipped;
@@ -215,7 +296,13 @@ chat_worker_batch_run(chat_worker_batch_t *b)
     clock_gettime(CLOCK_MONOTONIC, &start);
     backoff = CHAT_WORKER_RETRY_MIN;
 
-    while (chat_worker_batch_apply(b, msgs, n, &skipped) != 0) {
+    b->npoison = 0;
+
+    while ((rc = chat_worker_batch_apply(b, msgs, n, &skipped)) != 0) {
+
+        if (rc == -2) {
+            continue;       /* at most once per record of the batch */
+        }
 
         if (*b->stop) {
             chat_worker_log(CHAT_LOG_ERROR, "stopping with a batch of %zu "

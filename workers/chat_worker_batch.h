@@ -19,6 +19,13 @@
 #include "chat_worker_redis.h"
 
 
+/* A record of the batch in hand that failed half-way for its content:
+ * the batch runs again without it. */
+typedef struct {
+    rd_kafka_message_t            *msg;
+    char                           reason[CHAT_STORE_ERRSTR_LEN];
+} chat_worker_batch_poison_t;
+
 typedef struct {
     const chat_worker_conf_t      *conf;
     chat_store_t                  *store;
@@ -28,6 +35,10 @@ typedef struct {
     volatile sig_atomic_t         *stop;      /* set by SIGTERM, SIGINT */
 
     chat_worker_out_t              out;
+
+    chat_worker_batch_poison_t    *poison;    /* of the batch in hand */
+    size_t                         npoison;
+    size_t                         poison_cap;
 
     uint64_t                       records;   /* totals, for the log */
     uint64_t                       skipped;   /* for their content */
