@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "chat_worker_dead.h"
+#include "chat_worker_kafka.h"
 #include "chat_worker_log.h"
 
 
@@ -106,6 +107,7 @@ chat_worker_dead_conf(const chat_worker_conf_t *cf, char *err, size_t errlen)
     }
 
     rd_kafka_conf_set_dr_msg_cb(conf, chat_worker_dead_report);
+    rd_kafka_conf_set_log_cb(conf, chat_worker_kafka_logger);
 
     return conf;
 }
