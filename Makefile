@@ -132,6 +132,15 @@ $(BUILD)/fuzz/%: t/fuzz/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 	clang -std=c99 -D_DEFAULT_SOURCE -g -O1 -Icommon \
 	    -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRCS) $(LIBS)
 
+# the record decoder and the apply path, against an in-memory store: it
+# links the worker (but its main) and its libraries
+$(BUILD)/fuzz/fuzz_record: t/fuzz/fuzz_record.c $(COMMON_SRCS) $(COMMON_HDRS) \
+                           $(WORKER_LIB) $(WORKER_HDRS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iworkers \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRCS) \
+	    $(WORKER_LIB) $(WORKER_LIBS)
+
 test: deps
 	@scripts/test
 

@@ -29,8 +29,9 @@
  *     leader alone, and a broker set down does not move its partitions to
  *     another leader, so with --brokers 3 a down broker's partitions are
  *     simply unavailable until it is set up again;
- *   - administer: topics come from --topic (any other topic is created,
- *     with 4 partitions, by its first use); CreateTopics, DeleteTopics,
+ *   - administer: topics come from --topic, each T with its dead-letter
+ *     topic T.dead (any other topic is created, with 4 partitions, by its
+ *     first use); CreateTopics, DeleteTopics,
  *     ACLs, quotas and configuration changes are not supported;
  *   - answer a waiting fetch early: a Fetch is answered after the
  *     consumer's fetch.wait.max.ms even when records arrive meanwhile (a
@@ -88,6 +89,7 @@ static void devbroker_usage(FILE *out);
 static int devbroker_parse_int(const char *s, int min, int max, int *out);
 static int devbroker_parse_topic(const char *arg, devbroker_topic_t *topic);
 static int devbroker_parse_args(int argc, char **argv, devbroker_conf_t *conf);
+static int devbroker_dead_letters(devbroker_conf_t *conf);
 static int devbroker_write_file(const char *path, const char *text);
 static int devbroker_set_all(rd_kafka_mock_cluster_t *mc, int brokers,
     int up);
@@ -104,7 +106,8 @@ devbroker_usage(FILE *out)
         "A development Kafka cluster (librdkafka's mock cluster) on 127.0.0.1.\n"
         "  --brokers N        brokers in the cluster (default 1, at most %d)\n"
         "  --topic T[:P]      create topic T with P partitions (default\n"
-        "                     chat.writes:8); may be repeated\n"
+        "                     chat.writes:8), and T.dead with 1 (its\n"
+        "                     dead-letter topic); may be repeated\n"
         "  --address-file F   write the bootstrap list to F once it is up\n"
         "  --pid-file F       write the process id to F\n"
         "  --rtt MS           delay every response by MS milliseconds\n"
@@ -250,6 +253,67 @@ devbroker_parse_args(int argc, char **argv, devbroker_conf_t *conf)
     if (conf->ntopics == 0) {
         (void) devbroker_parse_topic("chat.writes:8", &conf->topics[0]);
         conf->ntopics = 1;
+    }
+
+    return devbroker_dead_letters(conf);
+}
+
+
+/* 1 when the topic name is given already. */
+
+static int
+devbroker_has_topic(const devbroker_conf_t *conf, const char *name)
+{
+    int  i;
+
+    for (i = 0; i < conf->ntopics; i++) {
+        if (strcmp(conf->topics[i].name, name) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Each topic T (but a T.dead) gets its dead-letter topic T.dead, one
+ * partition, unless given: chat-worker's default chat_kafka_dead_letter
+ * is chat.writes.dead, and a produce to a topic the mock lacks would only
+ * create one at its first use.
+ */
+
+static int
+devbroker_dead_letters(devbroker_conf_t *conf)
+{
+    int                 i, n;
+    size_t              len;
+    devbroker_topic_t  *t;
+
+    n = conf->ntopics;
+
+    for (i = 0; i < n; i++) {
+        len = strlen(conf->topics[i].name);
+
+        if ((len > 5 && strcmp(conf->topics[i].name + len - 5, ".dead") == 0)
+            || len + 5 > DEVBROKER_TOPIC_LEN)
+        {
+            continue;
+        }
+
+        if (conf->ntopics == DEVBROKER_MAX_TOPICS) {
+            fprintf(stderr, "chat-devbroker: at most %d topics, dead-letter "
+                    "topics included\n", DEVBROKER_MAX_TOPICS);
+            return -1;
+        }
+
+        t = &conf->topics[conf->ntopics];
+        snprintf(t->name, sizeof(t->name), "%s.dead", conf->topics[i].name);
+        t->partitions = 1;
+
+        if (!devbroker_has_topic(conf, t->name)) {
+            conf->ntopics++;
+        }
     }
 
     return 0;

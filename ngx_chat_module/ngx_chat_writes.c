@@ -8,6 +8,7 @@
 
 #include "ngx_chat_module.h"
 #include "ngx_chat_stats.h"
+#include "chat_cid.h"
 
 #include <openssl/rand.h>
 
@@ -19,6 +20,7 @@ static void ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc,
 static ngx_int_t ngx_chat_writes_add_id(ngx_chat_write_t *w);
 static ngx_int_t ngx_chat_writes_history_record(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w, int64_t before_seq, ngx_uint_t limit);
+static size_t ngx_chat_writes_cid_value(ngx_chat_write_t *w, u_char *value);
 static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req);
 static void ngx_chat_writes_produce(ngx_chat_write_t *w);
@@ -167,36 +169,44 @@ ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req)
 
 
 /*
- * The mid is reserved in Redis under the client id first, so that a retry
- * of the same id reuses the first attempt's mid; without Redis (or an id)
- * the write goes out with a fresh one, and the worker's dedupe by client
- * id still keeps one message (see INTERNALS.md).
+ * The mid is reserved in Redis under the client id first, with what the
+ * request is (common/chat_cid.h), so that a retry of the same id reuses
+ * the first attempt's mid and a reuse of the id for another request is
+ * refused here; without Redis (or an id) the write goes out with a fresh
+ * mid, and the worker's dedupe by client id still keeps one message and
+ * refuses the reuse (see INTERNALS.md).
  */
 static void
 ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc, ngx_chat_write_t *w)
 {
     ngx_str_t          argv[7];
-    u_char             key[sizeof("chat:cid::") + CHAT_ID_MAX
-                           + CHAT_CLIENT_ID_MAX];
+    u_char             key[CHAT_CID_KEY_MAX];
+    u_char             value[CHAT_CID_VALUE_MAX];
+    chat_str_t         user, id;
     ngx_chat_redis_t  *redis;
 
     redis = ngx_chat_users_redis();
 
     if (redis && w->id_len) {
+        user.s = (char *) cc->id.user.data;
+        user.len = cc->id.user.len;
+        id.s = (char *) w->id;
+        id.len = w->id_len;
+
         ngx_str_set(&argv[0], "SET");
         argv[1].data = key;
-        argv[1].len = ngx_sprintf(key, "chat:cid:%V:%*s", &cc->id.user,
-                                  w->id_len, w->id) - key;
-        argv[2].data = w->mid;
-        argv[2].len = CHAT_MID_LEN;
+        argv[1].len = chat_cid_key((char *) key, user, id);
+        argv[2].data = value;
+        argv[2].len = ngx_chat_writes_cid_value(w, value);
         ngx_str_set(&argv[3], "NX");
         ngx_str_set(&argv[4], "GET");
         ngx_str_set(&argv[5], "EX");
         ngx_str_set(&argv[6], "86400");
 
-        if (ngx_chat_redis_command(redis, ngx_chat_writes_dedupe_reply, w,
-                                   7, argv)
-            == NGX_OK)
+        if (argv[2].len
+            && ngx_chat_redis_command(redis, ngx_chat_writes_dedupe_reply, w,
+                                      7, argv)
+               == NGX_OK)
         {
             return;
         }
@@ -206,16 +216,68 @@ ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc, ngx_chat_write_t *w)
 }
 
 
-/* SET .. NX GET answered: nil when our mid was stored, else the first one. */
+/* The reservation of w: its mid, what its record is (op and action) and
+ * its conversation; 0 when it cannot be written. */
+static size_t
+ngx_chat_writes_cid_value(ngx_chat_write_t *w, u_char *value)
+{
+    chat_str_t   op, action, conv;
+    const char  *s;
+
+    s = json_string_value(json_object_get(w->record, "op"));
+    op.s = s ? s : "";
+    op.len = s ? ngx_strlen(s) : 0;
+
+    s = json_string_value(json_object_get(w->record, "action"));
+    action.s = s ? s : "";
+    action.len = s ? ngx_strlen(s) : 0;
+
+    conv.s = (char *) w->conv;
+    conv.len = w->conv_len;
+
+    return chat_cid_value((char *) value, (char *) w->mid, op, action, conv);
+}
+
+
+/*
+ * SET .. NX GET answered: nil when our reservation was stored; else the
+ * first one, whose mid a retry takes, and which a reuse of the id for
+ * another request is refused by.
+ */
 static void
 ngx_chat_writes_dedupe_reply(redisReply *reply, void *data)
 {
+    u_char             ours[CHAT_CID_VALUE_MAX];
+    size_t             len;
+    chat_str_t         mid, id;
+    ngx_chat_conn_t   *cc;
     ngx_chat_write_t  *w = data;
 
-    if (reply && reply->type == REDIS_REPLY_STRING
-        && reply->len == CHAT_MID_LEN)
-    {
-        ngx_memcpy(w->mid, reply->str, CHAT_MID_LEN);
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        ngx_chat_writes_produce(w);
+        return;
+    }
+
+    len = ngx_chat_writes_cid_value(w, ours);
+
+    switch (chat_cid_match(reply->str, reply->len, (char *) ours, len, &mid)) {
+
+    case 1:
+        ngx_memcpy(w->mid, mid.s, CHAT_MID_LEN);
+        break;
+
+    case 0:
+        cc = ngx_chat_users_find_conn(w->conn);
+
+        if (cc) {
+            id.s = (char *) w->id;
+            id.len = w->id_len;
+            ngx_chat_session_error(cc, &id, "bad_request",
+                                   "\"id\" names another request");
+        }
+
+        ngx_chat_writes_free(w);
+        return;
     }
 
     ngx_chat_writes_produce(w);

@@ -41,7 +41,7 @@ chat_store_open(const char *uri, char *err, size_t errlen)
             store = (*ops)->open(colon + 1, err, errlen);
             if (store != NULL) {
                 store->ops = *ops;
-                store->errstr[0] = '\0';
+                chat_store_clear_error(store);
             }
 
             return store;
@@ -80,7 +80,25 @@ chat_store_set_error(chat_store_t *store, const char *fmt, ...)
     vsnprintf(store->errstr, sizeof(store->errstr), fmt, args);
     va_end(args);
 
+    /* what is not known to be the data's is retried, never dropped */
+    store->fault = CHAT_STORE_FAULT_STORE;
+
     return CHAT_STORE_ERROR;
+}
+
+
+int
+chat_store_fault(chat_store_t *store)
+{
+    return store->fault;
+}
+
+
+void
+chat_store_clear_error(chat_store_t *store)
+{
+    store->errstr[0] = '\0';
+    store->fault = CHAT_STORE_FAULT_NONE;
 }
 
 

@@ -104,6 +104,21 @@ void chat_store_close(chat_store_t *store);
 /* The reason of the last CHAT_STORE_ERROR; never NULL. */
 const char *chat_store_errstr(chat_store_t *store);
 
+/*
+ * Who the last CHAT_STORE_ERROR since chat_store_clear_error() was about:
+ * CHAT_STORE_FAULT_STORE for a failure of the store itself (locked, I/O,
+ * full, read-only, out of memory: trying again later may succeed),
+ * CHAT_STORE_FAULT_DATA for the data given to it (a constraint, a value
+ * too big, a bad conversation id: trying again cannot), or
+ * CHAT_STORE_FAULT_NONE when there was none.
+ */
+#define CHAT_STORE_FAULT_NONE   0
+#define CHAT_STORE_FAULT_STORE  1
+#define CHAT_STORE_FAULT_DATA   2
+
+int chat_store_fault(chat_store_t *store);
+void chat_store_clear_error(chat_store_t *store);
+
 int chat_store_begin(chat_store_t *store);
 int chat_store_commit(chat_store_t *store);
 /* Safe to call when no transaction is open. */

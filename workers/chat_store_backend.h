@@ -70,13 +70,16 @@ typedef struct {
 struct chat_store_s {
     const chat_store_ops_t  *ops;
     char                     errstr[CHAT_STORE_ERRSTR_LEN];
+    int                      fault;     /* CHAT_STORE_FAULT_* */
 };
 
 
 extern const chat_store_ops_t  chat_store_sqlite_ops;
 
 
-/* Formats the reason of the current error; returns CHAT_STORE_ERROR. */
+/* Formats the reason of the current error, a failure of the store
+ * (CHAT_STORE_FAULT_STORE) unless the caller then sets store->fault;
+ * returns CHAT_STORE_ERROR. */
 int chat_store_set_error(chat_store_t *store, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -128,8 +128,26 @@ static void chat_store_sqlite_close(chat_store_t *store);
 int
 chat_store_sqlite_fail(chat_store_sqlite_t *s, const char *what)
 {
-    return chat_store_set_error(&s->store, "sqlite: %s: %s", what,
+    int  code;
+
+    code = sqlite3_errcode(s->db);
+
+    (void) chat_store_set_error(&s->store, "sqlite: %s: %s", what,
                                 sqlite3_errmsg(s->db));
+
+    /* only what the values themselves cause is the data's: BUSY, LOCKED,
+     * IOERR, FULL, READONLY, NOMEM, CORRUPT... are the store's */
+
+    switch (code) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+        s->store.fault = CHAT_STORE_FAULT_DATA;
+        break;
+    }
+
+    return CHAT_STORE_ERROR;
 }
 
 

@@ -248,8 +248,10 @@ chat_store_sqlite_insert_message(chat_store_t *store,
     s = (chat_store_sqlite_t *) store;
 
     if (chat_conv_parse(msg->conv.s, msg->conv.len, &conv) != 0) {
-        return chat_store_set_error(store, "invalid conv \"%.*s\"",
+        (void) chat_store_set_error(store, "invalid conv \"%.*s\"",
                                     (int) msg->conv.len, msg->conv.s);
+        store->fault = CHAT_STORE_FAULT_DATA;
+        return CHAT_STORE_ERROR;
     }
 
     stmt = s->stmt[CHAT_SQL_INSERT_MSG];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chat_worker_apply.h"
+#include "chat_worker_dedupe.h"
 #include "chat_worker_frame.h"
 #include "chat_worker_read.h"
 
@@ -66,7 +67,8 @@ chat_worker_apply_fan_out(chat_worker_out_t *out, chat_worker_result_t *res,
     if (chat_conv_parse(msg->conv.s, msg->conv.len, &conv) != 0
         || conv.kind != CHAT_CONV_DM)
     {
-        return chat_worker_apply_fail(res, "stored message with a bad conv");
+        /* the stored data, not the store, is wrong: retrying cannot help */
+        return chat_worker_apply_skip(res, "stored message with a bad conv");
     }
 
     frame = chat_worker_frame_msg(msg);
@@ -120,9 +122,10 @@ chat_worker_apply_new_msg(const chat_worker_record_t *rec, int64_t seq,
 
 
 /*
- * send: dedupe by (from, id), else seq = last seq + 1; store; publish the
- * stored form either way (a first attempt may have died between its store
- * and its publish).
+ * send: dedupe by (from, id) and what the id was for, else seq = last seq
+ * + 1; store; publish the stored form either way (a first attempt may have
+ * died between its store and its publish). An id that names another
+ * request (a group change, a message of another conversation) is refused.
  */
 
 static int
@@ -134,12 +137,16 @@ chat_worker_apply_send(chat_store_t *store, const chat_worker_record_t *rec,
     int64_t           last;
     chat_store_msg_t  msg;
 
-    rc = chat_store_find_by_client_id(store, rec->from, rec->id, &msg);
+    rc = chat_worker_dedupe_find(store, rec, &msg);
 
     if (rc == CHAT_STORE_OK) {
         res->duplicate = 1;
         res->seq = msg.seq;
         return chat_worker_apply_fan_out(out, res, &msg);
+    }
+
+    if (rc == CHAT_STORE_EXISTS) {
+        return chat_worker_dedupe_refuse(rec, out, res);
     }
 
     if (rc != CHAT_STORE_NOT_FOUND

@@ -18,7 +18,9 @@
 
 
 #define CHAT_WORKER_APPLIED   0
-#define CHAT_WORKER_SKIPPED   1    /* breaks a rule: nothing stored */
+#define CHAT_WORKER_SKIPPED   1    /* its content breaks a rule or
+                                      conflicts with stored data: nothing
+                                      stored */
 #define CHAT_WORKER_FAILED   -1    /* the store failed: retry the batch */
 
 /* What bounds the work of a record (from the worker's settings). */
@@ -40,11 +42,13 @@ typedef struct {
 
 
 /*
- * Applies one valid record within limits. Returns CHAT_WORKER_APPLIED, CHAT_WORKER_SKIPPED with nothing
- * written nor appended, or CHAT_WORKER_FAILED, after which the transaction
- * must be rolled back and out dropped (it may hold part of the record's
- * publishes). A history that the user may not read is APPLIED: its answer
- * is the error frame.
+ * Applies one valid record within limits. Returns CHAT_WORKER_APPLIED,
+ * CHAT_WORKER_SKIPPED with nothing written (and nothing appended but, for
+ * an id that names another request, the bad_request error to its sender),
+ * or CHAT_WORKER_FAILED, after which the transaction must be rolled back
+ * and out dropped (it may hold part of the record's publishes); whether a
+ * failure is retried is chat_worker_fault_sort()'s to say. A history that
+ * the user may not read is APPLIED: its answer is the error frame.
  */
 int chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
     const chat_worker_limits_t *limits, chat_worker_out_t *out,

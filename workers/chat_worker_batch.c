@@ -3,11 +3,14 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "chat_worker_apply.h"
 #include "chat_worker_batch.h"
+#include "chat_worker_fault.h"
 #include "chat_worker_log.h"
 #include "chat_worker_push_due.h"
 
@@ -35,6 +38,7 @@ chat_worker_batch_init(chat_worker_batch_t *b, const chat_worker_conf_t *conf,
 void
 chat_worker_batch_free(chat_worker_batch_t *b)
 {
+    free(b->poison);
     chat_worker_out_free(&b->out);
 }
 
@@ -68,16 +72,82 @@ chat_worker_batch_sleep(int64_t ms)
 
 
 /*
- * Applies one record; a bad one is logged and skipped (its offset moves on
- * with the batch). Returns 1 for a skipped record, 0 for an applied one,
- * -1 when the store failed.
+ * A record skipped for its content: logged with where it is and why,
+ * counted with the batch, and held for the dead-letter topic.
  */
 
+static void
+chat_worker_batch_skip(chat_worker_batch_t *b, rd_kafka_message_t *msg,
+    const char *reason)
+{
+    chat_worker_log(CHAT_LOG_WARN, "skipped %s[%d]@%lld: %s",
+                    rd_kafka_topic_name(msg->rkt), (int) msg->partition,
+                    (long long) msg->offset, reason);
+
+    if (chat_worker_dead_hold(b->dead, msg, reason) != 0) {
+        chat_worker_log(CHAT_LOG_WARN, "%s[%d]@%lld: no memory to hold it "
+                        "for the dead-letter topic",
+                        rd_kafka_topic_name(msg->rkt), (int) msg->partition,
+                        (long long) msg->offset);
+    }
+}
+
+
+/* The reason msg failed half-way for its content in an earlier run of
+ * this batch, or NULL. */
+
+static const char *
+chat_worker_batch_poisoned(chat_worker_batch_t *b, rd_kafka_message_t *msg)
+{
+    size_t  i;
+
+    for (i = 0; i < b->npoison; i++) {
+        if (b->poison[i].msg == msg) {
+            return b->poison[i].reason;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* Remembers msg as failed half-way for its content; -1 when out of
+ * memory. */
+
 static int
-chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
+chat_worker_batch_poison(chat_worker_batch_t *b, rd_kafka_message_t *msg,
+    const char *reason)
+{
+    size_t                      cap;
+    chat_worker_batch_poison_t  *p;
+
+    if (b->npoison == b->poison_cap) {
+        cap = b->poison_cap ? b->poison_cap * 2 : 4;
+
+        p = realloc(b->poison, cap * sizeof(*p));
+        if (p == NULL) {
+            return -1;
+        }
+
+        b->poison = p;
+        b->poison_cap = cap;
+    }
+
+    p = &b->poison[b->npoison++];
+    p->msg = msg;
+    snprintf(p->reason, sizeof(p->reason), "%s", reason);
+
+    return 0;
+}
+
+
+/* Parses and applies one record (and its push state); the apply code. */
+
+static int
+chat_worker_batch_apply_one(chat_worker_batch_t *b, rd_kafka_message_t *msg,
+    const char **reason)
 {
     int                    rc;
-    const char            *reason;
     chat_worker_limits_t   limits;
     chat_worker_record_t   rec;
     chat_worker_result_t   res;
@@ -85,7 +155,7 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
     limits.sync_limit = b->conf->sync_limit;
     limits.group_max = b->conf->group_max_members;
 
-    if (chat_worker_record_parse(msg->payload, msg->len, &rec, &reason)
+    if (chat_worker_record_parse(msg->payload, msg->len, &rec, reason)
         != 0)
     {
         rc = CHAT_WORKER_SKIPPED;
@@ -98,28 +168,66 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
                                       msg->partition, &res);
         }
 
-        reason = res.reason;
+        *reason = res.reason ? res.reason : "no reason given";
     }
 
     chat_worker_record_free(&rec);
 
-    if (rc == CHAT_WORKER_FAILED) {
-        chat_worker_log(CHAT_LOG_ERROR, "store: %s", reason);
-        return -1;
-    }
-
-    if (rc != CHAT_WORKER_APPLIED) {
-        chat_worker_log(CHAT_LOG_WARN, "skipped %s[%d]@%lld: %s",
-                        rd_kafka_topic_name(msg->rkt), (int) msg->partition,
-                        (long long) msg->offset, reason);
-        return 1;
-    }
-
-    return 0;
+    return rc;
 }
 
 
-/* The records in hand in one transaction; 0, or -1 after a rollback. */
+/*
+ * Applies one record, sorted by chat_worker_fault_sort(): returns 0 for an
+ * applied one, 1 for one skipped for its content (its offset moves on with
+ * the batch), -1 when the store failed. A record that failed for its
+ * content half-way (a store error about its data, after some of its
+ * writes) returns -2: the batch is rolled back and run again at once
+ * without it, so that nothing of it stays.
+ */
+
+static int
+chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
+{
+    int          rc;
+    const char  *reason;
+
+    reason = chat_worker_batch_poisoned(b, msg);
+
+    if (reason != NULL) {
+        chat_worker_batch_skip(b, msg, reason);
+        return 1;
+    }
+
+    /* what the store says from here on is about this record */
+    chat_store_clear_error(b->store);
+
+    rc = chat_worker_batch_apply_one(b, msg, &reason);
+
+    switch (chat_worker_fault_sort(b->store, rc)) {
+
+    case CHAT_WORKER_RETRY:
+        chat_worker_log(CHAT_LOG_ERROR, "store: %s[%d]@%lld: %s",
+                        rd_kafka_topic_name(msg->rkt), (int) msg->partition,
+                        (long long) msg->offset, reason);
+        return -1;
+
+    case CHAT_WORKER_SKIP:
+        if (rc == CHAT_WORKER_FAILED) {
+            return chat_worker_batch_poison(b, msg, reason) == 0 ? -2 : -1;
+        }
+
+        chat_worker_batch_skip(b, msg, reason);
+        return 1;
+
+    default:
+        return 0;
+    }
+}
+
+
+/* The records in hand in one transaction; 0, or after a rollback -1 (the
+ * store failed) or -2 (run it again now: a record is to be left out). */
 
 static int
 chat_worker_batch_apply(chat_worker_batch_t *b, rd_kafka_message_t **msgs,
@@ -129,6 +237,7 @@ chat_worker_batch_apply(chat_worker_batch_t *b, rd_kafka_message_t **msgs,
     size_t  i;
 
     chat_worker_out_reset(&b->out);
+    chat_worker_dead_reset(b->dead);
     *skipped = 0;
 
     if (chat_store_begin(b->store) != CHAT_STORE_OK) {
@@ -152,6 +261,7 @@ chat_worker_batch_apply(chat_worker_batch_t *b, rd_kafka_message_t **msgs,
     }
 
     chat_worker_log(CHAT_LOG_ERROR, "store: %s", chat_store_errstr(b->store));
+    rc = -1;
 
 failed:
 
@@ -161,15 +271,16 @@ failed:
     }
 
     chat_worker_out_reset(&b->out);
+    chat_worker_dead_reset(b->dead);
 
-    return -1;
+    return rc;
 }
 
 
 int
 chat_worker_batch_run(chat_worker_batch_t *b)
 {
-    int                   published;
+    int                   rc, published;
     size_t                n;
     int64_t               backoff;
     uint64_t              skipped;
@@ -185,7 +296,13 @@ chat_worker_batch_run(chat_worker_batch_t *b)
     clock_gettime(CLOCK_MONOTONIC, &start);
     backoff = CHAT_WORKER_RETRY_MIN;
 
-    while (chat_worker_batch_apply(b, msgs, n, &skipped) != 0) {
+    b->npoison = 0;
+
+    while ((rc = chat_worker_batch_apply(b, msgs, n, &skipped)) != 0) {
+
+        if (rc == -2) {
+            continue;       /* at most once per record of the batch */
+        }
 
         if (*b->stop) {
             chat_worker_log(CHAT_LOG_ERROR, "stopping with a batch of %zu "
@@ -205,9 +322,12 @@ chat_worker_batch_run(chat_worker_batch_t *b)
                                                       : CHAT_WORKER_RETRY_MAX;
     }
 
-    /* in the store: publish (best effort), then let the offsets go */
+    /* in the store: publish (best effort), then let the offsets go; the
+     * records skipped go to the dead-letter topic before their offsets,
+     * which they point into, are let go */
 
     published = chat_worker_redis_publish(b->redis, &b->out);
+    b->dead_lettered += chat_worker_dead_send(b->dead);
 
     chat_worker_kafka_done(b->kafka);
 

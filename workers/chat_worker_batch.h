@@ -13,22 +13,36 @@
 
 #include "chat_store.h"
 #include "chat_worker_conf.h"
+#include "chat_worker_dead.h"
 #include "chat_worker_kafka.h"
 #include "chat_worker_out.h"
 #include "chat_worker_redis.h"
 
+
+/* A record of the batch in hand that failed half-way for its content:
+ * the batch runs again without it. */
+typedef struct {
+    rd_kafka_message_t            *msg;
+    char                           reason[CHAT_STORE_ERRSTR_LEN];
+} chat_worker_batch_poison_t;
 
 typedef struct {
     const chat_worker_conf_t      *conf;
     chat_store_t                  *store;
     chat_worker_redis_t           *redis;
     chat_worker_kafka_t           *kafka;
+    chat_worker_dead_t            *dead;      /* NULL: dead letters off */
     volatile sig_atomic_t         *stop;      /* set by SIGTERM, SIGINT */
 
     chat_worker_out_t              out;
 
+    chat_worker_batch_poison_t    *poison;    /* of the batch in hand */
+    size_t                         npoison;
+    size_t                         poison_cap;
+
     uint64_t                       records;   /* totals, for the log */
-    uint64_t                       skipped;
+    uint64_t                       skipped;   /* for their content */
+    uint64_t                       dead_lettered;
     uint64_t                       published;
     int                            gave_up;   /* a batch was dropped */
 } chat_worker_batch_t;
@@ -39,9 +53,11 @@ void chat_worker_batch_init(chat_worker_batch_t *b,
     chat_worker_redis_t *redis, volatile sig_atomic_t *stop);
 
 /*
- * Runs the batch in hand (nothing when there is none). While the store
- * fails, the whole batch is retried with a backoff (100 ms doubling to 5 s)
- * and no offset moves: a record that failed to store is never skipped.
+ * Runs the batch in hand (nothing when there is none). A record that
+ * cannot be applied for its content is skipped (chat_worker_fault.h).
+ * While the store fails, the whole batch is retried with a backoff (100 ms
+ * doubling to 5 s) and no offset moves: a record that failed to store is
+ * never skipped.
  * Returns 0, or -1 when *stop was set while the store was failing: the
  * records are then dropped, to be consumed again after a restart.
  */

@@ -48,6 +48,10 @@ static const chat_worker_conf_item_t  chat_worker_conf_items[] = {
       CHAT_CONF_OFF(topic), 0, 0, "name",
       "the topic of writes (" CHAT_WORKER_DEFAULT_TOPIC ")" },
 
+    { "--dead-letter", "chat_kafka_dead_letter", CHAT_CONF_STR,
+      CHAT_CONF_OFF(dead_letter), 0, 0, "name|off",
+      "where skipped records go (" CHAT_WORKER_DEFAULT_DEAD_LETTER ")" },
+
     { "--group", "chat_kafka_group", CHAT_CONF_STR,
       CHAT_CONF_OFF(group), 0, 0, "name",
       "the consumer group (" CHAT_WORKER_DEFAULT_GROUP ")" },
@@ -561,6 +565,8 @@ chat_worker_conf_defaults(chat_worker_conf_t *conf)
 
     if (chat_worker_conf_str(&conf->brokers, CHAT_WORKER_DEFAULT_BROKERS)
         || chat_worker_conf_str(&conf->topic, CHAT_WORKER_DEFAULT_TOPIC)
+        || chat_worker_conf_str(&conf->dead_letter,
+                                CHAT_WORKER_DEFAULT_DEAD_LETTER)
         || chat_worker_conf_str(&conf->group, CHAT_WORKER_DEFAULT_GROUP)
         || chat_worker_conf_str(&conf->redis, CHAT_WORKER_DEFAULT_REDIS)
         || chat_worker_conf_str(&conf->store, CHAT_WORKER_DEFAULT_STORE))
@@ -665,6 +671,16 @@ chat_worker_conf_parse(chat_worker_conf_t *conf, int argc,
         return -1;
     }
 
+    /* "off": skipped records are only logged */
+    if (strcmp(conf->dead_letter, "off") == 0) {
+        free(conf->dead_letter);
+        conf->dead_letter = NULL;
+
+    } else if (conf->dead_letter[0] == '\0') {
+        return chat_worker_conf_error(err, errlen, "", "chat_kafka_dead_letter "
+                                      "must be a topic or off, not", "");
+    }
+
     return chat_worker_conf_redis(conf, err, errlen);
 }
 
@@ -682,6 +698,7 @@ chat_worker_conf_free(chat_worker_conf_t *conf)
     free(conf->kafka_options);
     free(conf->brokers);
     free(conf->topic);
+    free(conf->dead_letter);
     free(conf->group);
     free(conf->redis);
     free(conf->store);

@@ -14,6 +14,7 @@
 
 #define CHAT_WORKER_DEFAULT_BROKERS     "127.0.0.1:9092"
 #define CHAT_WORKER_DEFAULT_TOPIC       "chat.writes"
+#define CHAT_WORKER_DEFAULT_DEAD_LETTER "chat.writes.dead"
 #define CHAT_WORKER_DEFAULT_GROUP       "chat-workers"
 #define CHAT_WORKER_DEFAULT_REDIS       "127.0.0.1:6379"
 #define CHAT_WORKER_DEFAULT_STORE       "sqlite:chat.db"
@@ -35,6 +36,7 @@ typedef struct {
 typedef struct {
     char              *brokers;
     char              *topic;
+    char              *dead_letter;      /* NULL: off, skips only logged */
     char              *group;
     char              *redis;            /* host[:port] or unix:/path */
     char              *redis_user;       /* an ACL user, or NULL */

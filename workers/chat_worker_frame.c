@@ -101,7 +101,9 @@ chat_worker_frame_msg(const chat_store_msg_t *msg)
     }
 
     if (msg->media.len) {
-        media = json_loadb(msg->media.s, msg->media.len, 0, &jerr);
+        /* as the record was parsed: its strings may hold "\u0000" */
+        media = json_loadb(msg->media.s, msg->media.len, JSON_ALLOW_NUL,
+                           &jerr);
 
         if (media == NULL || json_object_set_new(frame, "media", media) != 0) {
             goto failed;

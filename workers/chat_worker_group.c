@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_worker_dedupe.h"
 #include "chat_worker_frame.h"
 #include "chat_worker_group_int.h"
 
@@ -193,28 +194,6 @@ chat_worker_group_fan_out(chat_worker_out_t *out,
 }
 
 
-/*
- * The row (sender, client_id) stored already: CHAT_STORE_OK with it in
- * msg, CHAT_STORE_NOT_FOUND, or an error. A row of the other kind under
- * the same key is the client reusing an id: refused with bad_request.
- */
-
-int
-chat_worker_group_stored(chat_store_t *store, chat_str_t sender,
-    chat_str_t client_id, int kind, chat_store_msg_t *msg)
-{
-    int  rc;
-
-    rc = chat_store_find_by_client_id(store, sender, client_id, msg);
-
-    if (rc == CHAT_STORE_OK && msg->kind != kind) {
-        return CHAT_STORE_EXISTS;
-    }
-
-    return rc;
-}
-
-
 int
 chat_worker_group_send(chat_store_t *store, const chat_worker_record_t *rec,
     chat_worker_out_t *out, chat_worker_result_t *res)
@@ -235,11 +214,20 @@ chat_worker_group_send(chat_store_t *store, const chat_worker_record_t *rec,
         goto done;
     }
 
+    /* membership first: whatever the id, only a member is answered more
+     * than "forbidden", so no one learns of or republishes a row through
+     * an id */
+
+    if (chat_worker_group_find(&r, rec->from) == -1) {
+        rc = chat_worker_group_refuse(out, rec->from, rec, "forbidden",
+                                      "not a member of this group", res);
+        goto done;
+    }
+
     /* a retry is answered like the first, and published again to the
      * members of now (a first attempt may have died before its publish) */
 
-    rc = chat_worker_group_stored(store, rec->from, rec->id,
-                                  CHAT_STORE_KIND_MSG, &msg);
+    rc = chat_worker_dedupe_find(store, rec, &msg);
 
     if (rc == CHAT_STORE_OK) {
         res->duplicate = 1;
@@ -248,14 +236,7 @@ chat_worker_group_send(chat_store_t *store, const chat_worker_record_t *rec,
     }
 
     if (rc == CHAT_STORE_EXISTS) {
-        rc = chat_worker_group_refuse(out, rec->from, rec, "bad_request",
-                                      "\"id\" names another request", res);
-        goto done;
-    }
-
-    if (chat_worker_group_find(&r, rec->from) == -1) {
-        rc = chat_worker_group_refuse(out, rec->from, rec, "forbidden",
-                                      "not a member of this group", res);
+        rc = chat_worker_dedupe_refuse(rec, out, res);
         goto done;
     }
 

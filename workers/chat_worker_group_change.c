@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_worker_dedupe.h"
 #include "chat_worker_frame.h"
 #include "chat_worker_group_int.h"
 
@@ -426,16 +427,17 @@ chat_worker_group_decide_and_make(chat_store_t *store,
     const char        *code, *why;
     chat_store_msg_t   msg;
 
-    switch (chat_worker_group_stored(store, c->rec->by, c->rec->client_id,
-                                     CHAT_STORE_KIND_GROUP, &msg))
-    {
+    /* a replay is answered like the first whoever is a member now (the
+     * change itself may have removed its author); the id of another
+     * request is refused before any member is told anything */
+
+    switch (chat_worker_dedupe_find(store, c->rec, &msg)) {
+
     case CHAT_STORE_OK:
         return chat_worker_group_replay(c, &msg, out, res);
 
     case CHAT_STORE_EXISTS:
-        return chat_worker_group_refuse(out, c->rec->by, c->rec,
-                                        "bad_request",
-                                        "\"id\" names another request", res);
+        return chat_worker_dedupe_refuse(c->rec, out, res);
 
     case CHAT_STORE_NOT_FOUND:
         break;

@@ -59,8 +59,4 @@ int chat_worker_group_fan_out(chat_worker_out_t *out,
     const chat_worker_roster_t *r, json_t *extra, const chat_store_msg_t *msg,
     chat_worker_result_t *res);
 
-/* The row stored under (sender, client_id), of kind: see the definition. */
-int chat_worker_group_stored(chat_store_t *store, chat_str_t sender,
-    chat_str_t client_id, int kind, chat_store_msg_t *msg);
-
 #endif /* CHAT_WORKER_GROUP_INT_H */

@@ -72,7 +72,7 @@ static const char  *chat_worker_kafka_defaults[][2] = {
 };
 
 
-static void
+void
 chat_worker_kafka_logger(const rd_kafka_t *rk, int level, const char *fac,
     const char *buf)
 {

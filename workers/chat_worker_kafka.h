@@ -37,6 +37,11 @@ typedef void (*chat_worker_kafka_flush_pt)(void *data);
 typedef int (*chat_worker_kafka_sync_pt)(void *data);
 
 
+/* librdkafka's log callback of the worker's clients: their lines in the
+ * worker's log, at the matching level. */
+void chat_worker_kafka_logger(const rd_kafka_t *rk, int level,
+    const char *fac, const char *buf);
+
 /* Creates the consumer (checking every option); it joins the group only
  * at chat_worker_kafka_subscribe(). */
 chat_worker_kafka_t *chat_worker_kafka_open(const chat_worker_conf_t *conf,

@@ -21,6 +21,7 @@
 
 #include "chat_worker_batch.h"
 #include "chat_worker_conf.h"
+#include "chat_worker_dead.h"
 #include "chat_worker_kafka.h"
 #include "chat_worker_log.h"
 #include "chat_worker_push.h"
@@ -31,6 +32,7 @@
 #define CHAT_WORKER_STOP_TIMEOUT  10     /* s */
 #define CHAT_WORKER_POLL_MS       100    /* how soon a signal is seen */
 #define CHAT_WORKER_POLL_BUSY_MS  5      /* how soon a push POST moves on */
+#define CHAT_WORKER_DEAD_FLUSH_MS 2000   /* dead letters in flight at exit */
 
 
 static volatile sig_atomic_t  chat_worker_stop;
@@ -179,6 +181,12 @@ chat_worker_run(const chat_worker_conf_t *conf)
         goto failed;
     }
 
+    b.dead = chat_worker_dead_open(conf, err, sizeof(err));
+    if (b.dead == NULL && err[0]) {
+        chat_worker_log(CHAT_LOG_ERROR, "%s", err);
+        goto failed;
+    }
+
     b.kafka = k;
     b.store = store;
     b.redis = redis;
@@ -189,8 +197,9 @@ chat_worker_run(const chat_worker_conf_t *conf)
     }
 
     chat_worker_log(CHAT_LOG_INFO, "started: brokers %s, topic %s, group %s, "
-                    "store %s, redis %s", conf->brokers, conf->topic,
-                    conf->group, conf->store, conf->redis);
+                    "store %s, redis %s, dead letters %s", conf->brokers,
+                    conf->topic, conf->group, conf->store, conf->redis,
+                    conf->dead_letter ? conf->dead_letter : "off");
 
     rc = chat_worker_loop(&b, k, push) == 0 ? 0 : 1;
 
@@ -199,9 +208,11 @@ chat_worker_run(const chat_worker_conf_t *conf)
     push = NULL;
 
     chat_worker_log(CHAT_LOG_INFO, "stopping: %llu records consumed, %llu "
-                    "skipped, %llu publishes",
+                    "skipped (%llu to the dead-letter topic), %llu "
+                    "publishes",
                     (unsigned long long) b.records,
                     (unsigned long long) b.skipped,
+                    (unsigned long long) b.dead_lettered,
                     (unsigned long long) b.published);
 
     /* the batch in hand when a fatal error came, if any */
@@ -213,6 +224,7 @@ chat_worker_run(const chat_worker_conf_t *conf)
 
 done:
 
+    chat_worker_dead_close(b.dead, CHAT_WORKER_DEAD_FLUSH_MS);
     chat_worker_batch_free(&b);
     chat_worker_push_close(push);
     chat_worker_redis_free(redis);

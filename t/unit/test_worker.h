@@ -237,6 +237,20 @@ check_msg(json_t *f, const char *mid, int seq, const char *from,
 }
 
 
+/* An error frame with code and id (frees f). Inline: not every file
+ * that includes this one has an error to check. */
+
+static inline void
+check_error(json_t *f, const char *code, const char *id)
+{
+    CHECK(f != NULL);
+    CHECK(strcmp(str(f, "type"), "error") == 0);
+    CHECK(strcmp(str(f, "code"), code) == 0);
+    CHECK(strcmp(str(f, "id"), id) == 0);
+    json_decref(f);
+}
+
+
 /* A refused record: the reason names the problem; nothing is stored. */
 
 static void

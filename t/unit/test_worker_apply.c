@@ -62,6 +62,38 @@ TEST(retried_send_stores_nothing_and_republishes_the_first)
 }
 
 
+TEST(an_id_reused_in_another_conversation_is_bad_request)
+{
+    int64_t  last;
+
+    CHECK_EQ(send_msg("MID1", "alice", "bob", "x1", 1000), 0);
+
+    /* the same id to carol: told to alice's devices, nothing stored, carol
+     * gets nothing (before, alice's retry was "answered" with the message
+     * to bob) */
+    CHECK_EQ(send_msg("MID2", "alice", "carol", "x1", 1001),
+             CHAT_WORKER_SKIPPED);
+    CHECK(res.refused);
+    CHECK(!res.duplicate);
+    CHECK_EQ(out.npubs, 1);
+
+    check_error(pub(0, "chat:u:alice", "*"), "bad_request", "x1");
+
+    CHECK_EQ(chat_store_conv_last_seq(store, S(AC), &last), 0);
+    CHECK_EQ(last, 0);
+
+    /* the id of bob's message is bob's: alice's own is free */
+    CHECK_EQ(send_msg("MID3", "bob", "carol", "x1", 1002), 0);
+    CHECK_EQ(res.seq, 1);
+
+    /* and the first is still answered as a retry */
+    CHECK_EQ(send_msg("MID9", "alice", "bob", "x1", 1003), 0);
+    CHECK(res.duplicate);
+    check_msg(pub(1, "chat:u:bob", "*"), "MID1", 1, "alice", "bob", "x1",
+              1000);
+}
+
+
 TEST(seq_is_gapless_per_conversation_when_interleaved)
 {
     int      i, ab, ac;
@@ -331,6 +363,7 @@ main(void)
 
     RUN_WITH_STORE(first_send_gets_seq_1_and_reaches_both_users);
     RUN_WITH_STORE(retried_send_stores_nothing_and_republishes_the_first);
+    RUN_WITH_STORE(an_id_reused_in_another_conversation_is_bad_request);
     RUN_WITH_STORE(seq_is_gapless_per_conversation_when_interleaved);
     RUN_WITH_STORE(send_keeps_media_and_nul_bytes);
     RUN_WITH_STORE(mid_of_another_message_is_skipped);

@@ -58,6 +58,8 @@ TEST(defaults)
     CHECK_EQ(parse(&c, err, 0), 0);
     CHECK(strcmp(c.brokers, "127.0.0.1:9092") == 0);
     CHECK(strcmp(c.topic, "chat.writes") == 0);
+    CHECK(c.dead_letter != NULL
+          && strcmp(c.dead_letter, "chat.writes.dead") == 0);
     CHECK(strcmp(c.group, "chat-workers") == 0);
     CHECK(strcmp(c.store, "sqlite:chat.db") == 0);
     CHECK(strcmp(c.redis_host, "127.0.0.1") == 0);
@@ -73,6 +75,31 @@ TEST(defaults)
     CHECK_EQ(c.push_timeout, 5000);
     CHECK_EQ(c.push_retries, 5);
     CHECK_EQ(c.push_concurrency, 32);
+    chat_worker_conf_free(&c);
+}
+
+
+TEST(dead_letter_topic_or_off)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    CHECK_EQ(parse(&c, err, 2, "--dead-letter", "ops.skipped"), 0);
+    CHECK(c.dead_letter != NULL && strcmp(c.dead_letter, "ops.skipped") == 0);
+    chat_worker_conf_free(&c);
+
+    /* off: skipped records are only logged */
+    CHECK_EQ(parse(&c, err, 1, "--dead-letter=off"), 0);
+    CHECK(c.dead_letter == NULL);
+    chat_worker_conf_free(&c);
+
+    write_file("chat_kafka_dead_letter off;\n");
+    CHECK_EQ(parse(&c, err, 2, "--config", test_file), 0);
+    CHECK(c.dead_letter == NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--dead-letter", ""), -1);
+    CHECK(strstr(err, "chat_kafka_dead_letter") != NULL);
     chat_worker_conf_free(&c);
 }
 
@@ -418,6 +445,7 @@ main(void)
 
     RUN(defaults);
     RUN(flags_both_forms);
+    RUN(dead_letter_topic_or_off);
     RUN(push_flags_and_keys);
     RUN(redis_forms);
     RUN(file_then_flags_win);

@@ -536,8 +536,94 @@ TEST(replayed_group_records_change_nothing)
     CHECK(strcmp(roster(), "alice*,bob,carol") == 0);
 
     /* an id of a message is not one of a group request */
-    CHECK_EQ(grp("leave", "bob", "G3", "c-1", NULL), 0);
+    CHECK_EQ(grp("leave", "bob", "G3", "c-1", NULL), CHAT_WORKER_SKIPPED);
     CHECK_OUT("bob k-bob error bad_request\n");
+}
+
+
+/*
+ * A client id names one request: the issue-13 reproduction. A DM sent
+ * with the id of a group change found the change's row, whose conv is no
+ * DM: the worker failed the batch ("stored message with a bad conv") and
+ * retried it forever, stopping the partition.
+ */
+
+TEST(a_dm_reusing_a_group_change_id_is_bad_request_not_a_retry)
+{
+    int64_t  last;
+
+    CHECK_EQ(grp("create", "alice", "G1", "x1", "[\"bob\"]"), 0);
+
+    CHECK_EQ(send_msg("D1", "alice", "bob", "x1", 70), CHAT_WORKER_SKIPPED);
+    CHECK(res.refused);
+    CHECK(strstr(res.reason, "another request") != NULL);
+    CHECK_OUT("alice * error bad_request\n");
+    check_error(pub(0, "chat:u:alice", "*"), "bad_request", "x1");
+    CHECK_EQ(chat_store_conv_last_seq(store, S(AB), &last), 0);
+    CHECK_EQ(last, 0);
+
+    /* the conversation works, and the group's change is still answered
+     * as a retry */
+    CHECK_EQ(send_msg("D2", "alice", "bob", "x2", 71), 0);
+    CHECK_EQ(res.seq, 1);
+    CHECK_EQ(grp("create", "alice", "G9", "x1", "[\"bob\"]"), 0);
+    CHECK(res.duplicate);
+    CHECK_EQ(res.seq, 1);
+}
+
+
+TEST(a_group_send_reusing_a_dm_id_is_bad_request)
+{
+    CHECK_EQ(send_msg("D1", "alice", "bob", "x1", 70), 0);
+    CHECK_EQ(grp("create", "alice", "G1", "r1", "[\"bob\"]"), 0);
+
+    CHECK_EQ(gsend("M1", "alice", "x1"), CHAT_WORKER_SKIPPED);
+    CHECK_OUT("alice k-alice error bad_request\n");
+    CHECK_EQ(last_seq(), 1);
+
+    /* and a group change reusing it */
+    CHECK_EQ(grp("add", "alice", "G2", "x1", "[\"carol\"]"), CHAT_WORKER_SKIPPED);
+    CHECK_OUT("alice k-alice error bad_request\n");
+    CHECK(strcmp(roster(), "alice*,bob") == 0);
+}
+
+
+TEST(a_non_member_cannot_push_a_dm_into_a_group_by_its_id)
+{
+    CHECK_EQ(grp("create", "alice", "G1", "r1", "[\"bob\"]"), 0);
+    CHECK_EQ(send_msg("D1", "carol", "bob", "z1", 70), 0);
+
+    /* carol is no member: "forbidden", whatever her id names; her DM
+     * reaches no member of the group */
+    CHECK_EQ(gsend("M1", "carol", "z1"), 0);
+    CHECK(res.refused);
+    CHECK(!res.duplicate);
+    CHECK_OUT("carol k-carol error forbidden\n");
+    CHECK_EQ(last_seq(), 1);
+
+    /* nor with an id that names nothing */
+    CHECK_EQ(gsend("M2", "carol", "z2"), 0);
+    CHECK_OUT("carol k-carol error forbidden\n");
+}
+
+
+TEST(another_change_with_the_same_id_is_bad_request)
+{
+    CHECK_EQ(grp("create", "alice", "G1", "x1", "[\"bob\"]"), 0);
+
+    CHECK_EQ(grp("add", "alice", "G2", "x1", "[\"carol\"]"),
+             CHAT_WORKER_SKIPPED);
+    CHECK_OUT("alice k-alice error bad_request\n");
+    CHECK(strcmp(roster(), "alice*,bob") == 0);
+
+    /* a true retry of a send in the group is answered as before */
+    CHECK_EQ(gsend("M1", "bob", "s1"), 0);
+    CHECK_EQ(gsend("M7", "bob", "s1"), 0);
+    CHECK(res.duplicate);
+    CHECK_EQ(res.seq, 2);
+    CHECK_OUT("bob k-bob sent\n"
+              "alice * msg 2\n"
+              "bob * msg 2\n");
 }
 
 
@@ -639,6 +725,10 @@ main(void)
     RUN_WITH_STORE(replayed_group_records_change_nothing);
     RUN_WITH_STORE(events_are_never_pushed);
     RUN_WITH_STORE(malformed_group_records_are_refused);
+    RUN_WITH_STORE(a_dm_reusing_a_group_change_id_is_bad_request_not_a_retry);
+    RUN_WITH_STORE(a_group_send_reusing_a_dm_id_is_bad_request);
+    RUN_WITH_STORE(a_non_member_cannot_push_a_dm_into_a_group_by_its_id);
+    RUN_WITH_STORE(another_change_with_the_same_id_is_bad_request);
 
     test_tmpdir_remove(test_dir);
 
