@@ -749,13 +749,23 @@ chat_proto_decode(const char *text, size_t len, chat_str_t self,
         return chat_proto_bad(err, "a request must be a JSON object");
     }
 
-    /* the id first, so that any later error can echo it */
+    /*
+     * The id first, so that any later error can echo it. Ids beginning
+     * with "~" are the server's own: the module's reads of a gap
+     * ("~gap:<n>", ngx_chat_order.c) and the chat-worker's dedupe key of a
+     * record without an id ("~<mid>"); a client's must not pass for one.
+     */
 
     rc = chat_json_string(req->root, "id", &id);
 
     if (rc < 0 || (rc == 1 && !chat_client_id_valid(id.s, id.len))) {
         return chat_proto_bad(err,
                               "\"id\" must be 1-64 printable ASCII characters");
+    }
+
+    if (rc == 1 && id.s[0] == CHAT_PROTO_SERVER_ID_MARK) {
+        return chat_proto_bad(err, "an \"id\" beginning with \"~\" is the "
+                              "server's own");
     }
 
     if (rc == 1) {

@@ -22,6 +22,7 @@
 #define CHAT_PROTO_MAX_TOKEN       8192  /* bytes */
 #define CHAT_PROTO_MAX_HISTORY     100   /* a larger limit is clamped */
 #define CHAT_PROTO_DEFAULT_HISTORY 50
+#define CHAT_PROTO_SERVER_ID_MARK  '~'   /* first byte of the server's own ids */
 
 typedef enum {
     CHAT_REQ_PING = 1,

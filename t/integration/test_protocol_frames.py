@@ -100,6 +100,8 @@ NESTED = '{"type":"ping","id":"n1","x":{"a":{"b":{"c":{"d":{}}}}}}'
     pytest.param('{"type":"send","id":"s4","to":"alice","body":"hi"}', "s4",
                  id="send_to_self"),
     pytest.param(NESTED, None, id="nested_6_levels"),
+    pytest.param('{"type":"history","id":"~gap:1","conv":"dm:alice:bob"}', None,
+                 id="id_of_the_servers_own"),
 ])
 def test_bad_request_error_keeps_connection_open(server, text, echo):
     async def main():

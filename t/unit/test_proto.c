@@ -226,6 +226,13 @@ TEST(id_invalid)
     CHECK(ok("{'type':'ping','id':'a b:{}\\\\\\u0022~'}"));
     CHECK_STR(req.id.s, req.id.len, "a b:{}\\\"~");
 
+    /* the server's own ids begin with "~" (gap reads, id-less records) */
+    CHECK(bad("{'type':'history','id':'~gap:1','conv':'dm:a:b'}",
+              "server's own"));
+    CHECK_EQ(req.id.len, 0);
+    CHECK(bad("{'type':'send','id':'~01JD','to':'bob','body':'x'}",
+              "server's own"));
+
     f = repeat_frame("{'type':'ping','id':'", 'i', 64, "'}");
     CHECK(ok(f));
     CHECK_EQ(req.id.len, 64);
