@@ -26,8 +26,17 @@ FUZZ_SECONDS ?= 60
 COMMON_SRCS  := $(wildcard common/*.c)
 COMMON_HDRS  := $(wildcard common/*.h)
 MODULE_SRCS  := $(wildcard ngx_chat_module/*.c ngx_chat_module/*.h)
-WORKER_SRCS  := $(wildcard workers/*.c)
-WORKER_HDRS  := $(wildcard workers/*.h)
+# the store (its interface, store/, and its backends) and the push hook
+# (push/) are their own components, linked into the worker
+STORE_SRCS   := $(wildcard store/*.c store/*/*.c)
+STORE_HDRS   := $(wildcard store/*.h store/*/*.h)
+PUSH_SRCS    := $(wildcard push/*.c)
+PUSH_HDRS    := $(wildcard push/*.h)
+WORKER_SRCS  := $(wildcard workers/*.c) $(STORE_SRCS) $(PUSH_SRCS)
+WORKER_HDRS  := $(wildcard workers/*.h) $(STORE_HDRS) $(PUSH_HDRS)
+WORKER_INC   := -Iworkers -Istore -Ipush
+# the tests also open the SQLite backend directly
+TEST_INC     := $(WORKER_INC) -Istore/sqlite
 # everything of the worker but its main(), for the unit tests
 WORKER_LIB   := $(filter-out workers/chat_worker_main.c,$(WORKER_SRCS))
 UNIT_TESTS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
@@ -39,7 +48,7 @@ UNIT_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g \
                 $(SANITIZE) -Icommon
 LIBS         := -ljansson
 PROG_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
-                -Icommon -Iworkers
+                -Icommon
 WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 
 # the XMPP client of bench/peers/: its own main, plus chat-bench's
@@ -64,7 +73,8 @@ $(BUILD)/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_SRCS)
 
 $(BUILD)/chat-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $(WORKER_SRCS) $(COMMON_SRCS) $(WORKER_LIBS)
+	$(CC) $(PROG_CFLAGS) $(WORKER_INC) -o $@ $(WORKER_SRCS) $(COMMON_SRCS) \
+	    $(WORKER_LIBS)
 
 $(BUILD)/chat-devbroker: devbroker/chat_devbroker.c
 	@mkdir -p $(dir $@)
@@ -95,8 +105,8 @@ asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker
 
 $(BUILD)/asan/chat-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -O1 $(SANITIZE) -o $@ $(WORKER_SRCS) $(COMMON_SRCS) \
-	    $(WORKER_LIBS)
+	$(CC) $(PROG_CFLAGS) $(WORKER_INC) -O1 $(SANITIZE) -o $@ $(WORKER_SRCS) \
+	    $(COMMON_SRCS) $(WORKER_LIBS)
 
 $(BUILD)/asan/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_SRCS)
 	CHAT_CC_OPT="$(SANITIZE)" CHAT_LD_OPT="$(SANITIZE)" \
@@ -108,7 +118,7 @@ unit: $(UNIT_TESTS)
 $(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(COMMON_SRCS) $(COMMON_HDRS) \
                  $(WORKER_LIB) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) -Iworkers -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
+	$(CC) $(UNIT_CFLAGS) $(TEST_INC) -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
 	    $(WORKER_LIBS)
 
 # not part of test: it needs scripts/bench-deps and takes minutes
@@ -121,7 +131,8 @@ bench-group: $(BUILD)/bench_group_fanout
 $(BUILD)/bench_group_fanout: t/unit/bench_group_fanout.c $(COMMON_SRCS) \
                              $(COMMON_HDRS) $(WORKER_LIB) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) $(WORKER_LIBS)
+	$(CC) $(PROG_CFLAGS) $(TEST_INC) -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
+	    $(WORKER_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \
@@ -137,7 +148,7 @@ $(BUILD)/fuzz/%: t/fuzz/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 $(BUILD)/fuzz/fuzz_record: t/fuzz/fuzz_record.c $(COMMON_SRCS) $(COMMON_HDRS) \
                            $(WORKER_LIB) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iworkers \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(TEST_INC) \
 	    -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRCS) \
 	    $(WORKER_LIB) $(WORKER_LIBS)
 
