@@ -13,12 +13,13 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "options.h"
 #include "report.h"
 #include "ws.h"
 
 #define BENCH_USER_MAX     64
 #define BENCH_PREFIX_MAX   40
-#define BENCH_BODY_MAX     (60 * 1024)
+#define BENCH_BODY_MAX     BENCH_LOAD_BODY_MAX
 #define BENCH_NS           BENCH_WS_NS
 #define BENCH_SEEN_BITS    1024                /* duplicate detection window */
 
@@ -44,32 +45,13 @@ typedef enum {
 } bench_phase_e;
 
 typedef struct {
-    const char          *host;
-    unsigned             port;
+    BENCH_LOAD_CONF;                     /* mode: bench_mode_e */
     const char          *path;
-    const char          *src;
     const char          *secret;
-    const char          *prefix;
-    unsigned long        offset;
-    unsigned long        connections;
-    double               connect_rate;
-    double               connect_timeout;
-    int                  mode;           /* bench_mode_e */
-    double               rate;
     unsigned             max_inflight;
-    double               duration;
-    double               warmup;
-    double               drain;
-    unsigned             body_size;
     double               ping_interval;
     int                  receipts;
     int                  typing_alternate;
-    int                  progress;
-    const char          *json_path;
-    double               min_up_ratio;
-
-    struct sockaddr_in   addr;
-    struct sockaddr_in   src_addr;
 } bench_conf_t;
 
 typedef struct {

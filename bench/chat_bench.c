@@ -67,53 +67,23 @@ static const bench_ws_handler_t  bench_handler = {
 #define BENCH_OPT(name, kind, field, lo, hi, arg, help)                      \
     { name, kind, offsetof(bench_conf_t, field), lo, hi, NULL, arg, help }
 
+BENCH_LOAD_CONF_OF(bench_conf_t);
+
 static const bench_opt_t  bench_opts[] = {
-    BENCH_OPT("host", BENCH_OPT_STRING, host, 0, 0, "ADDR",
-              "server address (127.0.0.1)"),
-    BENCH_OPT("port", BENCH_OPT_UINT, port, 1, 65535, "N",
-              "server port (8080)"),
     BENCH_OPT("path", BENCH_OPT_STRING, path, 0, 0, "P",
-              "WebSocket location (/chat)"),
-    BENCH_OPT("src", BENCH_OPT_STRING, src, 0, 0, "ADDR",
-              "local address to bind before connecting"),
+              "WebSocket location"),
     BENCH_OPT("secret", BENCH_OPT_STRING, secret, 0, 0, "S",
-              "HS256 secret ($CHAT_JWT_SECRET)"),
-    BENCH_OPT("prefix", BENCH_OPT_STRING, prefix, 0, 0, "P",
-              "user ids are P<i> (bench)"),
-    BENCH_OPT("offset", BENCH_OPT_ULONG, offset, 0, 1e9, "N",
-              "first i (0); devices are bench-<i>"),
-    BENCH_OPT("connections", BENCH_OPT_ULONG, connections, 1, 1e7, "N",
-              "connections (100; even in msg and typing modes)"),
-    BENCH_OPT("connect-rate", BENCH_OPT_DOUBLE, connect_rate, 0.001, 1e9,
-              "R", "new connections per second (1000)"),
-    BENCH_OPT("connect-timeout", BENCH_OPT_DOUBLE, connect_timeout, 0.001,
-              1e9, "S", "seconds from connect to hello (10)"),
+              "HS256 secret (else $CHAT_JWT_SECRET)"),
     { "mode", BENCH_OPT_CHOICE, offsetof(bench_conf_t, mode), 0, 0,
-      "msg|idle|typing", "M", "msg | idle | typing (msg)" },
-    BENCH_OPT("rate", BENCH_OPT_DOUBLE, rate, 0, 1e9, "R",
-              "requests per second, all connections (1000)"),
+      "msg|idle|typing", "M", "msg, idle or typing" },
     BENCH_OPT("max-inflight", BENCH_OPT_UINT, max_inflight, 1, 1e6, "N",
-              "unanswered requests per connection (100)"),
-    BENCH_OPT("duration", BENCH_OPT_DOUBLE, duration, 0, 1e9, "S",
-              "measured seconds (10)"),
-    BENCH_OPT("warmup", BENCH_OPT_DOUBLE, warmup, 0, 1e9, "S",
-              "seconds of load before measuring (2)"),
-    BENCH_OPT("drain", BENCH_OPT_DOUBLE, drain, 0, 1e9, "S",
-              "seconds to wait for answers after it (2)"),
-    BENCH_OPT("body-size", BENCH_OPT_UINT, body_size, 0, BENCH_BODY_MAX,
-              "N", "pad message bodies to N bytes (0: no padding)"),
+              "unanswered requests per connection"),
     BENCH_OPT("ping-interval", BENCH_OPT_DOUBLE, ping_interval, 0, 1e9, "S",
               "idle mode: a JSON ping per connection every S s"),
     BENCH_OPT("receipts", BENCH_OPT_FLAG, receipts, 0, 0, NULL,
               "msg mode: answer each message with a receipt"),
     BENCH_OPT("typing-alternate", BENCH_OPT_FLAG, typing_alternate, 0, 0,
               NULL, "typing mode: alternate start and stop"),
-    BENCH_OPT("progress", BENCH_OPT_FLAG, progress, 0, 0, NULL,
-              "a progress line on stderr every second"),
-    BENCH_OPT("json", BENCH_OPT_STRING, json_path, 0, 0, "FILE",
-              "write the results as JSON to FILE"),
-    BENCH_OPT("min-up-ratio", BENCH_OPT_DOUBLE, min_up_ratio, 0, 1, "X",
-              "exit 1 when fewer connections came up (0.99)"),
     BENCH_OPT_END
 };
 
@@ -799,7 +769,6 @@ bench_conf(bench_conf_t *cf, int argc, char **argv)
     cf->host = "127.0.0.1";
     cf->port = 8080;
     cf->path = "/chat";
-    cf->secret = getenv("CHAT_JWT_SECRET");
     cf->prefix = "bench";
     cf->connections = 100;
     cf->connect_rate = 1000;
@@ -815,8 +784,15 @@ bench_conf(bench_conf_t *cf, int argc, char **argv)
     rc = bench_options("chat-bench",
                        "usage: chat-bench [flags]   (see bench/README.md)\n",
                        bench_opts, argc, argv, cf);
+    if (rc != 0) {
+        return rc;
+    }
 
-    return rc != 0 ? rc : bench_conf_check(cf);
+    if (cf->secret == NULL) {
+        cf->secret = getenv("CHAT_JWT_SECRET");
+    }
+
+    return bench_conf_check(cf);
 }
 
 
@@ -856,8 +832,7 @@ bench_conf_check(bench_conf_t *cf)
         return -1;
     }
 
-    return bench_options_addr("chat-bench", cf->host, cf->port, cf->src,
-                              &cf->addr, &cf->src_addr);
+    return 0;
 }
 
 

@@ -12,25 +12,110 @@
 
 #include "options.h"
 
-#define BENCH_OPT_MAX  48   /* flags per table, --help included */
+#define BENCH_OPT_MAX  48   /* flags in all, --help included */
 
-static void bench_usage(FILE *f, const char *usage, const bench_opt_t *opts);
+#define BENCH_LOAD_OPT(name, kind, field, lo, hi, arg, help)                 \
+    { name, kind, offsetof(bench_load_conf_t, field), lo, hi, NULL, arg,    \
+      help }
+
+static const bench_opt_t  bench_load_opts[] = {
+    BENCH_LOAD_OPT("host", BENCH_OPT_STRING, host, 0, 0, "ADDR",
+                   "server address"),
+    BENCH_LOAD_OPT("port", BENCH_OPT_UINT, port, 1, 65535, "N",
+                   "server port"),
+    BENCH_LOAD_OPT("src", BENCH_OPT_STRING, src, 0, 0, "ADDR",
+                   "local address to bind before connecting"),
+    BENCH_LOAD_OPT("prefix", BENCH_OPT_STRING, prefix, 0, 0, "P",
+                   "user (or channel) ids are P<offset+i>"),
+    BENCH_LOAD_OPT("offset", BENCH_OPT_ULONG, offset, 0, 1e9, "N",
+                   "first i, for several processes"),
+    BENCH_LOAD_OPT("connections", BENCH_OPT_ULONG, connections, 1, 1e7, "N",
+                   "connections (even where pairs send)"),
+    BENCH_LOAD_OPT("connect-rate", BENCH_OPT_DOUBLE, connect_rate, 0.001,
+                   1e9, "R", "new connections per second"),
+    BENCH_LOAD_OPT("connect-timeout", BENCH_OPT_DOUBLE, connect_timeout,
+                   0.001, 1e9, "S", "seconds from connect to up"),
+    BENCH_LOAD_OPT("rate", BENCH_OPT_DOUBLE, rate, 0, 1e9, "R",
+                   "sends per second, all connections"),
+    BENCH_LOAD_OPT("warmup", BENCH_OPT_DOUBLE, warmup, 0, 1e9, "S",
+                   "seconds of load before measuring"),
+    BENCH_LOAD_OPT("duration", BENCH_OPT_DOUBLE, duration, 0, 1e9, "S",
+                   "measured seconds (idle: held)"),
+    BENCH_LOAD_OPT("drain", BENCH_OPT_DOUBLE, drain, 0, 1e9, "S",
+                   "seconds at most to wait for late answers after it"),
+    BENCH_LOAD_OPT("body-size", BENCH_OPT_UINT, body_size, 0,
+                   BENCH_LOAD_BODY_MAX, "N",
+                   "pad message bodies to N bytes (0: no padding)"),
+    BENCH_LOAD_OPT("progress", BENCH_OPT_FLAG, progress, 0, 0, NULL,
+                   "a progress line on stderr every second"),
+    BENCH_LOAD_OPT("json", BENCH_OPT_STRING, json_path, 0, 0, "FILE",
+                   "write the results as JSON to FILE"),
+    BENCH_LOAD_OPT("min-up-ratio", BENCH_OPT_DOUBLE, min_up_ratio, 0, 1, "X",
+                   "exit 1 when fewer connections came up"),
+    BENCH_OPT_END
+};
+
+static void bench_usage(FILE *f, const char *usage, const bench_opt_t *opts,
+    const void *conf);
+static void bench_usage_table(FILE *f, const bench_opt_t *opts,
+    const void *conf);
 static int bench_option(const char *tool, const bench_opt_t *o,
     const char *arg, void *conf);
 static int bench_choice(const char *choices, const char *arg);
+static double bench_number(bench_opt_kind_e kind, const char *field);
+static int bench_addr(const char *tool, bench_load_conf_t *cf);
 
 
 static void
-bench_usage(FILE *f, const char *usage, const bench_opt_t *opts)
+bench_usage(FILE *f, const char *usage, const bench_opt_t *opts,
+    const void *conf)
 {
-    char  flag[64];
-
     fputs(usage, f);
+    bench_usage_table(f, bench_load_opts, conf);
+    bench_usage_table(f, opts, conf);
+}
+
+
+/* A line per flag, with the value conf holds before parsing: the default. */
+static void
+bench_usage_table(FILE *f, const bench_opt_t *opts, const void *conf)
+{
+    int          i;
+    size_t       len;
+    char         flag[64], def[64];
+    const char  *field, *p;
 
     for ( ; opts->name; opts++) {
+        field = (const char *) conf + opts->offset;
+        def[0] = '\0';
+
+        switch (opts->kind) {
+        case BENCH_OPT_STRING:
+            p = *(const char *const *) (const void *) field;
+            if (p) {
+                snprintf(def, sizeof(def), " (%s)", p);
+            }
+            break;
+        case BENCH_OPT_FLAG:
+            break;
+        case BENCH_OPT_CHOICE:
+            i = *(const int *) (const void *) field;
+            for (p = opts->choices; p && i > 0; i--) {
+                p = strchr(p, '|');
+                p = p ? p + 1 : NULL;
+            }
+            len = p ? strcspn(p, "|") : 0;
+            snprintf(def, sizeof(def), " (%.*s)", (int) len, p ? p : "");
+            break;
+        default:
+            snprintf(def, sizeof(def), " (%g)",
+                     bench_number(opts->kind, field));
+            break;
+        }
+
         snprintf(flag, sizeof(flag), "--%s%s%s", opts->name,
                  opts->arg ? " " : "", opts->arg ? opts->arg : "");
-        fprintf(f, "  %-22s %s\n", flag, opts->help);
+        fprintf(f, "  %-22s %s%s\n", flag, opts->help, def);
     }
 }
 
@@ -56,6 +141,23 @@ bench_choice(const char *choices, const char *arg)
     }
 
     return -1;
+}
+
+
+/* The value of a numeric field. */
+static double
+bench_number(bench_opt_kind_e kind, const char *field)
+{
+    switch (kind) {
+    case BENCH_OPT_ULONG:
+        return (double) *(const unsigned long *) (const void *) field;
+    case BENCH_OPT_UINT:
+        return *(const unsigned *) (const void *) field;
+    case BENCH_OPT_LONG:
+        return (double) *(const long *) (const void *) field;
+    default:
+        return *(const double *) (const void *) field;
+    }
 }
 
 
@@ -130,18 +232,25 @@ int
 bench_options(const char *tool, const char *usage, const bench_opt_t *opts,
     int argc, char **argv, void *conf)
 {
-    int            n, opt;
-    struct option  lo[BENCH_OPT_MAX + 1];
+    int                 n, k, opt;
+    const bench_opt_t  *o[BENCH_OPT_MAX];
+    struct option       lo[BENCH_OPT_MAX + 1];
 
-    for (n = 0; opts[n].name; n++) {
-        if (n == BENCH_OPT_MAX - 1) {
-            fprintf(stderr, "%s: too many flags\n", tool);
-            return -1;
-        }
-        lo[n] = (struct option) {
-            opts[n].name,
-            opts[n].kind == BENCH_OPT_FLAG ? no_argument : required_argument,
-            NULL, n
+    n = 0;
+
+    for (k = 0; bench_load_opts[k].name; k++) {
+        o[n++] = &bench_load_opts[k];
+    }
+
+    for (k = 0; opts[k].name && n < BENCH_OPT_MAX - 1; k++) {
+        o[n++] = &opts[k];
+    }
+
+    for (k = 0; k < n; k++) {
+        lo[k] = (struct option) {
+            o[k]->name,
+            o[k]->kind == BENCH_OPT_FLAG ? no_argument : required_argument,
+            NULL, k
         };
     }
 
@@ -150,12 +259,12 @@ bench_options(const char *tool, const char *usage, const bench_opt_t *opts,
 
     while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (opt == n) {
-            bench_usage(stdout, usage, opts);
+            bench_usage(stdout, usage, opts, conf);
             return 1;
         }
 
-        if (opt == '?' || bench_option(tool, &opts[opt], optarg, conf) != 0) {
-            bench_usage(stderr, usage, opts);
+        if (opt == '?' || bench_option(tool, o[opt], optarg, conf) != 0) {
+            fprintf(stderr, "%s: --help lists the flags\n", tool);
             return -1;
         }
     }
@@ -166,13 +275,14 @@ bench_options(const char *tool, const char *usage, const bench_opt_t *opts,
         return -1;
     }
 
-    return 0;
+    return bench_addr(tool, conf);
 }
 
 
-int
-bench_options_addr(const char *tool, const char *host, unsigned port,
-    const char *src, struct sockaddr_in *addr, struct sockaddr_in *src_addr)
+/* Resolves host (a name or an IPv4 address) and src (NULL: none, else an
+   IPv4 address) once. */
+static int
+bench_addr(const char *tool, bench_load_conf_t *cf)
 {
     int               rc;
     struct addrinfo   hints, *res;
@@ -181,25 +291,26 @@ bench_options_addr(const char *tool, const char *host, unsigned port,
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;
 
-    rc = getaddrinfo(host, NULL, &hints, &res);
+    rc = getaddrinfo(cf->host, NULL, &hints, &res);
     if (rc != 0) {
-        fprintf(stderr, "%s: %s: %s\n", tool, host, gai_strerror(rc));
+        fprintf(stderr, "%s: %s: %s\n", tool, cf->host, gai_strerror(rc));
         return -1;
     }
 
-    memcpy(addr, res->ai_addr, sizeof(struct sockaddr_in));
-    addr->sin_port = htons((uint16_t) port);
+    memcpy(&cf->addr, res->ai_addr, sizeof(struct sockaddr_in));
+    cf->addr.sin_port = htons((uint16_t) cf->port);
     freeaddrinfo(res);
 
-    if (src == NULL) {
+    if (cf->src == NULL) {
         return 0;
     }
 
-    memset(src_addr, 0, sizeof(struct sockaddr_in));
-    src_addr->sin_family = AF_INET;
+    memset(&cf->src_addr, 0, sizeof(struct sockaddr_in));
+    cf->src_addr.sin_family = AF_INET;
 
-    if (inet_pton(AF_INET, src, &src_addr->sin_addr) != 1) {
-        fprintf(stderr, "%s: --src: not an IPv4 address: %s\n", tool, src);
+    if (inet_pton(AF_INET, cf->src, &cf->src_addr.sin_addr) != 1) {
+        fprintf(stderr, "%s: --src: not an IPv4 address: %s\n", tool,
+                cf->src);
         return -1;
     }
 

@@ -25,7 +25,7 @@
 #include "../ws.h"
 
 #define NB_NS           BENCH_WS_NS
-#define NB_BODY_MAX     (60 * 1024)
+#define NB_BODY_MAX     BENCH_LOAD_BODY_MAX
 #define NB_RUN_LEN      12                 /* hex digits of the run id */
 
 typedef enum {
@@ -51,30 +51,12 @@ typedef enum {
 } nb_phase_e;
 
 typedef struct {
-    const char          *host;
-    unsigned             port;
-    const char          *src;
+    BENCH_LOAD_CONF;                    /* mode: nb_mode_e; connections:
+                                           idle mode's */
     const char          *pub_path;
     const char          *sub_path;
-    const char          *prefix;
-    unsigned long        offset;
-    int                  mode;          /* nb_mode_e */
     unsigned long        pairs;         /* relay */
-    unsigned long        connections;   /* idle */
-    double               rate;
-    double               connect_rate;
-    double               connect_timeout;
-    double               warmup;
-    double               duration;
-    double               drain;
-    unsigned             body_size;
-    int                  progress;
-    const char          *json_path;
     const char          *ready_path;
-    double               min_up_ratio;
-
-    struct sockaddr_in   addr;
-    struct sockaddr_in   src_addr;
 } nb_conf_t;
 
 typedef struct {

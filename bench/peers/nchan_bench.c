@@ -55,48 +55,19 @@ static const bench_ws_handler_t  nb_handler = {
 #define NB_OPT(name, kind, field, lo, hi, arg, help)                         \
     { name, kind, offsetof(nb_conf_t, field), lo, hi, NULL, arg, help }
 
+BENCH_LOAD_CONF_OF(nb_conf_t);
+
 static const bench_opt_t  nb_opts[] = {
-    NB_OPT("host", BENCH_OPT_STRING, host, 0, 0, "ADDR",
-           "Nchan's nginx (127.0.0.1)"),
-    NB_OPT("port", BENCH_OPT_UINT, port, 1, 65535, "N", "its port (8080)"),
-    NB_OPT("src", BENCH_OPT_STRING, src, 0, 0, "ADDR",
-           "local address to bind before connecting"),
     NB_OPT("pub-path", BENCH_OPT_STRING, pub_path, 0, 0, "P",
-           "publisher location, channel appended (/pub/)"),
+           "publisher location, channel appended"),
     NB_OPT("sub-path", BENCH_OPT_STRING, sub_path, 0, 0, "P",
-           "subscriber location, channel appended (/sub/)"),
-    NB_OPT("prefix", BENCH_OPT_STRING, prefix, 0, 0, "P",
-           "channel ids are P<offset+i> (pair; idle: idle)"),
-    NB_OPT("offset", BENCH_OPT_ULONG, offset, 0, 1e9, "N",
-           "first i (0), for several processes"),
+           "subscriber location, channel appended"),
     { "mode", BENCH_OPT_CHOICE, offsetof(nb_conf_t, mode), 0, 0,
-      "relay|idle", "M", "relay | idle (relay)" },
+      "relay|idle", "M", "relay or idle" },
     NB_OPT("pairs", BENCH_OPT_ULONG, pairs, 1, 1e7, "N",
-           "relay: publisher/subscriber pairs (100)"),
-    NB_OPT("connections", BENCH_OPT_ULONG, connections, 1, 1e7, "N",
-           "idle: subscribers (100)"),
-    NB_OPT("rate", BENCH_OPT_DOUBLE, rate, 0.001, 1e7, "R",
-           "relay: messages per second, all pairs (1000)"),
-    NB_OPT("connect-rate", BENCH_OPT_DOUBLE, connect_rate, 1, 1e7, "R",
-           "new connections per second (1000)"),
-    NB_OPT("connect-timeout", BENCH_OPT_DOUBLE, connect_timeout, 0.1, 3600,
-           "S", "seconds from connect to the 101 (10)"),
-    NB_OPT("warmup", BENCH_OPT_DOUBLE, warmup, 0, 3600, "S",
-           "seconds of load before measuring (2)"),
-    NB_OPT("duration", BENCH_OPT_DOUBLE, duration, 0.1, 3600, "S",
-           "measured seconds; idle: held seconds (10)"),
-    NB_OPT("drain", BENCH_OPT_DOUBLE, drain, 0, 3600, "S",
-           "at most S s for late deliveries (2)"),
-    NB_OPT("body-size", BENCH_OPT_UINT, body_size, 0, NB_BODY_MAX, "N",
-           "pad bodies with x to N bytes, as chat-bench (0)"),
-    NB_OPT("progress", BENCH_OPT_FLAG, progress, 0, 0, NULL,
-           "a progress line on stderr every second"),
-    NB_OPT("json", BENCH_OPT_STRING, json_path, 0, 0, "FILE",
-           "write the results as JSON to FILE"),
+           "relay: publisher/subscriber pairs (idle: --connections)"),
     NB_OPT("ready-file", BENCH_OPT_STRING, ready_path, 0, 0, "FILE",
            "write FILE once every connection is up or failed"),
-    NB_OPT("min-up-ratio", BENCH_OPT_DOUBLE, min_up_ratio, 0, 1, "X",
-           "exit 1 when fewer came up (0.99)"),
     BENCH_OPT_END
 };
 
@@ -674,18 +645,22 @@ nb_conf(nb_conf_t *cf, int argc, char **argv)
     cf->min_up_ratio = 0.99;
 
     rc = bench_options("nchan-bench", "usage: nchan-bench [flags]   "
-                       "(see bench/peers/README.md)\n",
-                       nb_opts, argc, argv, cf);
+                       "(see bench/peers/README.md; --prefix: pair, idle "
+                       "in idle mode)\n", nb_opts, argc, argv, cf);
     if (rc != 0) {
         return rc;
+    }
+
+    if (cf->mode == NB_RELAY && cf->rate <= 0) {
+        fprintf(stderr, "nchan-bench: --rate must be above 0\n");
+        return -1;
     }
 
     if (cf->prefix == NULL) {
         cf->prefix = cf->mode == NB_RELAY ? "pair" : "idle";
     }
 
-    return bench_options_addr("nchan-bench", cf->host, cf->port, cf->src,
-                              &cf->addr, &cf->src_addr);
+    return 0;
 }
 
 

@@ -20,7 +20,7 @@
 #include "ws.h"
 
 #define XB_NS          BENCH_WS_NS
-#define XB_BODY_MAX    (60 * 1024)
+#define XB_BODY_MAX    BENCH_LOAD_BODY_MAX
 #define XB_USER_MAX    64
 
 typedef enum { XM_MSG = 0, XM_IDLE } xb_mode_e;
@@ -43,29 +43,11 @@ typedef enum {
 } xb_phase_e;
 
 typedef struct {
-    const char          *host;
-    unsigned             port;
+    BENCH_LOAD_CONF;                  /* mode: xb_mode_e */
     const char          *path;
     const char          *domain;      /* the XMPP domain (to= of <open/>) */
-    const char          *src;
-    const char          *prefix;
     const char          *password;
-    unsigned long        offset;
-    unsigned long        connections;
-    double               connect_rate;
-    double               connect_timeout;
-    int                  mode;        /* xb_mode_e */
-    double               rate;
-    double               warmup;
-    double               duration;
-    double               drain;
-    unsigned             body_size;
     long                 rss_pid;     /* idle mode: sample this VmRSS */
-    int                  progress;
-    const char          *json_path;
-    double               min_up_ratio;
-    struct sockaddr_in   addr;
-    struct sockaddr_in   src_addr;
 } xb_conf_t;
 
 typedef struct {
