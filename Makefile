@@ -51,10 +51,16 @@ PROG_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
                 -Icommon
 WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 
-# the XMPP client of bench/peers/: its own main, plus chat-bench's
-# histogram and handshake helpers
-XMPP_BENCH_SRCS := $(wildcard bench/peers/xmpp_*.c) bench/histogram.c \
-                   bench/bench_crypto.c bench/ws_frame.c
+# what the load generators share: the WebSocket transport (on the
+# project's frame codec), the flags, the report, the histogram and the
+# handshake values
+BENCH_COMMON := common/chat_ws_frame.c common/chat_utf8.c
+BENCH_SHARED := bench/ws.c bench/options.c bench/report.c bench/histogram.c \
+                bench/bench_crypto.c $(BENCH_COMMON)
+BENCH_SHARED_HDRS := $(BENCH_SHARED:.c=.h)
+
+# the XMPP client of bench/peers/: its own main and stream, the rest shared
+XMPP_BENCH_SRCS := $(wildcard bench/peers/xmpp_*.c) $(BENCH_SHARED)
 
 .PHONY: all module programs asan unit fuzz test run deps clean bench-group \
         bench
@@ -80,24 +86,22 @@ $(BUILD)/chat-devbroker: devbroker/chat_devbroker.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -o $@ $< -lrdkafka
 
-$(BUILD)/chat-bench: $(wildcard bench/*.c bench/*.h)
+$(BUILD)/chat-bench: $(wildcard bench/*.c bench/*.h) $(BENCH_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $(wildcard bench/*.c) -lcrypto -lm
+	$(CC) $(PROG_CFLAGS) -o $@ $(wildcard bench/*.c) $(BENCH_COMMON) -lcrypto -lm
 
 # The load generator for Nchan, the relay-path peer (bench/peers/nchan.sh).
-# Its files stay under bench/peers/, which bench/*.c above does not reach;
-# it shares only the histogram and the handshake values with chat-bench.
-NCHAN_BENCH_SRCS := $(wildcard bench/peers/nchan_*.c bench/peers/nb_*.c) \
-                    bench/histogram.c bench/bench_crypto.c
+# Its files stay under bench/peers/, which bench/*.c above does not reach.
+NCHAN_BENCH_SRCS := $(wildcard bench/peers/nchan_*.c) $(BENCH_SHARED)
 
 $(BUILD)/nchan-bench: $(NCHAN_BENCH_SRCS) bench/peers/nb.h \
-                      bench/histogram.h bench/bench_crypto.h
+                      $(BENCH_SHARED_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -o $@ $(NCHAN_BENCH_SRCS) -lcrypto -lm
 
 # The XMPP load generator of the ejabberd peer (bench/peers/ejabberd.sh).
 $(BUILD)/xmpp-bench: $(XMPP_BENCH_SRCS) bench/peers/xmpp_bench.h \
-                     bench/histogram.h bench/bench_crypto.h bench/ws_frame.h
+                     $(BENCH_SHARED_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -Ibench -o $@ $(XMPP_BENCH_SRCS) -lcrypto -lm
 
