@@ -388,7 +388,7 @@ xb_loop(xb_t *b)
 {
     uint64_t  last_scan = 0, last_progress = 0;
 
-    b->t_start = b->lp.now;
+    b->lp.now = b->t_start = bench_ws_now();
     while (b->phase != PH_DONE) {
         if (bench_ws_poll(&b->lp, 1) != 0) {
             perror("xmpp-bench: epoll_wait");

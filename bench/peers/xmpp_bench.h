@@ -38,6 +38,9 @@ typedef enum {
     XS_UP
 } xb_state_e;
 
+_Static_assert((int) XS_UP < (int) BENCH_WS_STATES,
+               "the transport counts every state");
+
 typedef enum {
     PH_CONNECT = 0, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_CLOSE, PH_DONE
 } xb_phase_e;
