@@ -14,7 +14,7 @@
 
 #include "chat_store.h"
 #include "chat_worker_out.h"
-#include "chat_worker_record.h"
+#include "chat_record.h"
 
 
 #define CHAT_WORKER_APPLIED   0
@@ -50,13 +50,13 @@ typedef struct {
  * failure is retried is chat_worker_fault_sort()'s to say. A history that
  * the user may not read is APPLIED: its answer is the error frame.
  */
-int chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
+int chat_worker_apply(chat_store_t *store, const chat_record_t *rec,
     const chat_worker_limits_t *limits, chat_worker_out_t *out,
     chat_worker_result_t *res);
 
 /* The row of a send record at seq, its media as JSON text in *media (to
  * be freed; NULL when none). -1 when out of memory. */
-int chat_worker_apply_new_msg(const chat_worker_record_t *rec, int64_t seq,
+int chat_worker_apply_new_msg(const chat_record_t *rec, int64_t seq,
     chat_store_msg_t *msg, char **media);
 
 /*
@@ -66,10 +66,10 @@ int chat_worker_apply_new_msg(const chat_worker_record_t *rec, int64_t seq,
  * frame appended.
  */
 int chat_worker_group_send(chat_store_t *store,
-    const chat_worker_record_t *rec, chat_worker_out_t *out,
+    const chat_record_t *rec, chat_worker_out_t *out,
     chat_worker_result_t *res);
 int chat_worker_group_change(chat_store_t *store,
-    const chat_worker_record_t *rec, int64_t group_max,
+    const chat_record_t *rec, int64_t group_max,
     chat_worker_out_t *out, chat_worker_result_t *res);
 
 #endif /* CHAT_WORKER_APPLY_H */

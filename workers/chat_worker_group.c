@@ -93,7 +93,7 @@ chat_worker_group_find(const chat_worker_roster_t *r, chat_str_t user)
 
 int
 chat_worker_group_answer(chat_worker_out_t *out, chat_str_t user,
-    const chat_worker_record_t *rec, json_t *frame,
+    const chat_record_t *rec, json_t *frame,
     chat_worker_result_t *res)
 {
     int  rc;
@@ -116,15 +116,14 @@ chat_worker_group_answer(chat_worker_out_t *out, chat_str_t user,
 
 int
 chat_worker_group_refuse(chat_worker_out_t *out, chat_str_t user,
-    const chat_worker_record_t *rec, const char *code, const char *message,
+    const chat_record_t *rec, const char *code, const char *message,
     chat_worker_result_t *res)
 {
     res->refused = 1;
     res->reason = message;
 
     return chat_worker_group_answer(out, user, rec,
-                                    chat_worker_frame_error(rec->id, code,
-                                                            message),
+                                    chat_frame_error(rec->id, code, message),
                                     res);
 }
 
@@ -195,7 +194,7 @@ chat_worker_group_fan_out(chat_worker_out_t *out,
 
 
 int
-chat_worker_group_send(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_group_send(chat_store_t *store, const chat_record_t *rec,
     chat_worker_out_t *out, chat_worker_result_t *res)
 {
     int                    rc;
@@ -271,7 +270,9 @@ chat_worker_group_send(chat_store_t *store, const chat_worker_record_t *rec,
 answer:
 
     rc = chat_worker_group_answer(out, rec->from, rec,
-                                  chat_worker_frame_sent(rec->id, &msg), res);
+                                  chat_frame_sent(rec->id, msg.mid, msg.conv,
+                                                  msg.ts),
+                                  res);
 
     if (rc == CHAT_WORKER_APPLIED) {
         rc = chat_worker_group_fan_out(out, &r, NULL, &msg, res);

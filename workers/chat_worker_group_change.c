@@ -19,7 +19,7 @@ typedef struct {
     ssize_t                      by;        /* by among them, or -1 */
     json_t                      *changed;   /* the event's members */
     int64_t                      seq;       /* the event's */
-    const chat_worker_record_t  *rec;
+    const chat_record_t  *rec;
 } chat_worker_change_t;
 
 
@@ -93,11 +93,11 @@ static const char *
 chat_worker_group_decide(chat_worker_change_t *c, int64_t last,
     int64_t group_max, const char **why)
 {
-    const chat_worker_record_t  *rec = c->rec;
+    const chat_record_t  *rec = c->rec;
 
     switch (rec->action) {
 
-    case CHAT_WORKER_GROUP_CREATE:
+    case CHAT_RECORD_GROUP_CREATE:
         if (last > 0) {
             *why = "the group exists";
             return "forbidden";
@@ -113,21 +113,21 @@ chat_worker_group_decide(chat_worker_change_t *c, int64_t last,
 
         break;
 
-    case CHAT_WORKER_GROUP_ADD:
-    case CHAT_WORKER_GROUP_REMOVE:
+    case CHAT_RECORD_GROUP_ADD:
+    case CHAT_RECORD_GROUP_REMOVE:
         if (c->by == -1 || !c->r.m[c->by].admin) {
             *why = "only an admin of the group may do this";
             return "forbidden";
         }
 
-        if (rec->action == CHAT_WORKER_GROUP_REMOVE
+        if (rec->action == CHAT_RECORD_GROUP_REMOVE
             && chat_worker_group_in(rec->members, rec->by))
         {
             *why = "an admin leaves with group_leave";
             return "forbidden";
         }
 
-        if (chat_worker_group_pick(c, rec->action == CHAT_WORKER_GROUP_REMOVE)
+        if (chat_worker_group_pick(c, rec->action == CHAT_RECORD_GROUP_REMOVE)
             != 0)
         {
             *why = NULL;
@@ -136,7 +136,7 @@ chat_worker_group_decide(chat_worker_change_t *c, int64_t last,
 
         break;
 
-    case CHAT_WORKER_GROUP_LEAVE:
+    case CHAT_RECORD_GROUP_LEAVE:
         if (c->by == -1) {
             *why = "not a member of this group";
             return "forbidden";
@@ -150,8 +150,8 @@ chat_worker_group_decide(chat_worker_change_t *c, int64_t last,
         break;
     }
 
-    if (rec->action != CHAT_WORKER_GROUP_REMOVE
-        && rec->action != CHAT_WORKER_GROUP_LEAVE
+    if (rec->action != CHAT_RECORD_GROUP_REMOVE
+        && rec->action != CHAT_RECORD_GROUP_LEAVE
         && (int64_t) (c->r.n + json_array_size(c->changed)) > group_max)
     {
         *why = "the group would have too many members";
@@ -170,10 +170,10 @@ chat_worker_group_store_event(chat_store_t *store, chat_worker_change_t *c,
     chat_store_msg_t *msg, char **body)
 {
     json_t                      *event;
-    const chat_worker_record_t  *rec = c->rec;
+    const chat_record_t  *rec = c->rec;
 
     event = json_pack("{s:s, s:O}",
-                      "event", chat_worker_group_event[rec->action],
+                      "event", chat_record_group_event[rec->action],
                       "members", c->changed);
 
     *body = event ? json_dumps(event, JSON_COMPACT) : NULL;
@@ -247,11 +247,11 @@ chat_worker_group_apply_members(chat_store_t *store, chat_worker_change_t *c)
     size_t                       i;
     json_t                      *v;
     chat_str_t                   user;
-    const chat_worker_record_t  *rec = c->rec;
+    const chat_record_t  *rec = c->rec;
 
     rc = CHAT_STORE_OK;
 
-    if (rec->action == CHAT_WORKER_GROUP_CREATE) {
+    if (rec->action == CHAT_RECORD_GROUP_CREATE) {
         rc = chat_store_group_create(store, rec->conv, rec->name, rec->ts);
     }
 
@@ -263,12 +263,12 @@ chat_worker_group_apply_members(chat_store_t *store, chat_worker_change_t *c)
             break;
         }
 
-        if (rec->action == CHAT_WORKER_GROUP_CREATE
-            || rec->action == CHAT_WORKER_GROUP_ADD)
+        if (rec->action == CHAT_RECORD_GROUP_CREATE
+            || rec->action == CHAT_RECORD_GROUP_ADD)
         {
             /* the creator, first, is the admin */
             rc = chat_store_member_join(store, rec->conv, user,
-                                        rec->action == CHAT_WORKER_GROUP_CREATE
+                                        rec->action == CHAT_RECORD_GROUP_CREATE
                                         && i == 0,
                                         c->seq - 1);
 
@@ -277,7 +277,7 @@ chat_worker_group_apply_members(chat_store_t *store, chat_worker_change_t *c)
         }
     }
 
-    if (rc == CHAT_STORE_OK && rec->action == CHAT_WORKER_GROUP_LEAVE) {
+    if (rc == CHAT_STORE_OK && rec->action == CHAT_RECORD_GROUP_LEAVE) {
         rc = chat_worker_group_promote(store, c);
     }
 
@@ -300,9 +300,9 @@ chat_worker_group_replay(chat_worker_change_t *c, const chat_store_msg_t *msg,
     res->seq = msg->seq;
 
     rc = chat_worker_group_answer(out, c->rec->by, c->rec,
-                                  chat_worker_frame_group_ok(c->rec->id,
-                                                             c->rec->group,
-                                                             msg->seq),
+                                  chat_frame_group_ok(c->rec->id,
+                                                      c->rec->group,
+                                                      msg->seq),
                                   res);
     if (rc != CHAT_WORKER_APPLIED) {
         return rc;
@@ -336,8 +336,8 @@ chat_worker_group_member_set(chat_worker_out_t *out,
     chat_str_t          user;
     chat_worker_cmd_e   cmd;
 
-    gone = c->rec->action == CHAT_WORKER_GROUP_REMOVE
-           || c->rec->action == CHAT_WORKER_GROUP_LEAVE;
+    gone = c->rec->action == CHAT_RECORD_GROUP_REMOVE
+           || c->rec->action == CHAT_RECORD_GROUP_LEAVE;
     cmd = gone ? CHAT_WORKER_CMD_SREM : CHAT_WORKER_CMD_SADD;
 
     json_array_foreach(c->changed, i, v) {
@@ -397,9 +397,9 @@ chat_worker_group_make(chat_store_t *store, chat_worker_change_t *c,
     res->seq = c->seq;
 
     rc = chat_worker_group_answer(out, c->rec->by, c->rec,
-                                  chat_worker_frame_group_ok(c->rec->id,
-                                                             c->rec->group,
-                                                             c->seq),
+                                  chat_frame_group_ok(c->rec->id,
+                                                      c->rec->group,
+                                                      c->seq),
                                   res);
 
     /* the members before are c->r: with the event's, old and new */
@@ -465,7 +465,7 @@ chat_worker_group_decide_and_make(chat_store_t *store,
     if (json_array_size(c->changed) == 0) {
         res->seq = last;
         return chat_worker_group_answer(out, c->rec->by, c->rec,
-                                        chat_worker_frame_group_ok(
+                                        chat_frame_group_ok(
                                             c->rec->id, c->rec->group, last),
                                         res);
     }
@@ -477,7 +477,7 @@ chat_worker_group_decide_and_make(chat_store_t *store,
 
 
 int
-chat_worker_group_change(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_group_change(chat_store_t *store, const chat_record_t *rec,
     int64_t group_max, chat_worker_out_t *out, chat_worker_result_t *res)
 {
     int                   rc;

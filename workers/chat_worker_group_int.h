@@ -45,12 +45,12 @@ ssize_t chat_worker_group_find(const chat_worker_roster_t *r,
 
 /* Publishes an answer (frame, owned) to the record's connection of user. */
 int chat_worker_group_answer(chat_worker_out_t *out, chat_str_t user,
-    const chat_worker_record_t *rec, json_t *frame,
+    const chat_record_t *rec, json_t *frame,
     chat_worker_result_t *res);
 
 /* Refuses a record: the error frame to its connection, nothing stored. */
 int chat_worker_group_refuse(chat_worker_out_t *out, chat_str_t user,
-    const chat_worker_record_t *rec, const char *code, const char *message,
+    const chat_record_t *rec, const char *code, const char *message,
     chat_worker_result_t *res);
 
 /* Publishes a stored row to the members at its seq and to extra (users

@@ -18,7 +18,7 @@
 #include <curl/curl.h>
 
 #include "chat_worker_push.h"
-#include "chat_worker_record.h"
+#include "chat_record.h"
 
 
 typedef struct chat_worker_push_row_s  chat_worker_push_row_t;
@@ -29,7 +29,7 @@ typedef struct {
     char                    *body;
     size_t                   len;
     int64_t                  seq;
-    char                     mid[CHAT_WORKER_MID_MAX + 1];
+    char                     mid[CHAT_RECORD_MID_MAX + 1];
     int                      tries;      /* POSTs started */
     int64_t                  start_ms;   /* monotonic: not before */
     int                      done;       /* sent or given up */
