@@ -19,7 +19,7 @@ typedef struct {
     ssize_t                      by;        /* by among them, or -1 */
     json_t                      *changed;   /* the event's members */
     int64_t                      seq;       /* the event's */
-    const chat_record_t  *rec;
+    const chat_record_t         *rec;
 } chat_worker_change_t;
 
 
@@ -93,7 +93,7 @@ static const char *
 chat_worker_group_decide(chat_worker_change_t *c, int64_t last,
     int64_t group_max, const char **why)
 {
-    const chat_record_t  *rec = c->rec;
+    const chat_record_t         *rec = c->rec;
 
     switch (rec->action) {
 
@@ -170,7 +170,7 @@ chat_worker_group_store_event(chat_store_t *store, chat_worker_change_t *c,
     chat_store_msg_t *msg, char **body)
 {
     json_t                      *event;
-    const chat_record_t  *rec = c->rec;
+    const chat_record_t         *rec = c->rec;
 
     event = json_pack("{s:s, s:O}",
                       "event", chat_record_group_event[rec->action],
@@ -247,7 +247,7 @@ chat_worker_group_apply_members(chat_store_t *store, chat_worker_change_t *c)
     size_t                       i;
     json_t                      *v;
     chat_str_t                   user;
-    const chat_record_t  *rec = c->rec;
+    const chat_record_t         *rec = c->rec;
 
     rc = CHAT_STORE_OK;
 

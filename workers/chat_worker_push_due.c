@@ -18,7 +18,7 @@ static char  chat_worker_push_due_error[CHAT_STORE_ERRSTR_LEN];
 
 typedef struct {
     chat_store_t                *store;
-    const chat_record_t  *rec;
+    const chat_record_t         *rec;
     int64_t                      due_ms;
     int32_t                      part;
 } chat_worker_push_due_t;
