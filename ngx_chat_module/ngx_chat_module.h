@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "chat_ids.h"
+#include "chat_keys.h"
 #include "chat_mid.h"
 #include "chat_proto.h"
 #include "chat_ws_frame.h"
@@ -22,9 +23,6 @@
 #include "ngx_chat_redis.h"
 #include "ngx_chat_stats.h"
 
-
-/* The Redis channel of everything for one user (docs/INTERNALS.md). */
-#define NGX_CHAT_USER_CHANNEL  "chat:u:"
 
 
 /* The backend, for the whole http block: one producer and two Redis

@@ -270,7 +270,7 @@ ngx_chat_presence_release(ngx_chat_watch_t *watch)
 static void
 ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch, const char *cmd)
 {
-    u_char             channel[sizeof(NGX_CHAT_PRESENCE_CHANNEL)
+    u_char             channel[sizeof(CHAT_KEY_PRESENCE_CHANNEL)
                                + CHAT_ID_MAX];
     ngx_str_t          argv[2];
     ngx_chat_redis_t  *sub;
@@ -280,7 +280,7 @@ ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch, const char *cmd)
     argv[0].data = (u_char *) cmd;
     argv[0].len = ngx_strlen(cmd);
     argv[1].data = channel;
-    argv[1].len = ngx_sprintf(channel, "%s%V", NGX_CHAT_PRESENCE_CHANNEL,
+    argv[1].len = ngx_sprintf(channel, "%s%V", CHAT_KEY_PRESENCE_CHANNEL,
                               &watch->sn.str)
                   - channel;
 
@@ -369,12 +369,12 @@ ngx_chat_presence_on_message(ngx_str_t *channel, ngx_str_t *payload)
 static void
 ngx_chat_presence_query(ngx_chat_watch_t *watch)
 {
-    u_char     key[sizeof(NGX_CHAT_PRESENCE_KEY) + CHAT_ID_MAX];
+    u_char     key[sizeof(CHAT_KEY_PRESENCE) + CHAT_ID_MAX];
     ngx_str_t  argv[5];
 
     ngx_str_set(&argv[0], "HMGET");
     argv[1].data = key;
-    argv[1].len = ngx_sprintf(key, "%s%V", NGX_CHAT_PRESENCE_KEY,
+    argv[1].len = ngx_sprintf(key, "%s%V", CHAT_KEY_PRESENCE,
                               &watch->sn.str)
                   - key;
     ngx_str_set(&argv[2], "st");
@@ -587,10 +587,10 @@ ngx_chat_presence_user_of(ngx_str_t *channel, ngx_str_t *user)
 {
     size_t  n;
 
-    n = sizeof(NGX_CHAT_PRESENCE_CHANNEL) - 1;
+    n = sizeof(CHAT_KEY_PRESENCE_CHANNEL) - 1;
 
     if (channel->len <= n || channel->len - n > CHAT_ID_MAX
-        || ngx_strncmp(channel->data, NGX_CHAT_PRESENCE_CHANNEL, n) != 0)
+        || ngx_strncmp(channel->data, CHAT_KEY_PRESENCE_CHANNEL, n) != 0)
     {
         return NGX_DECLINED;
     }

@@ -18,10 +18,7 @@
  */
 
 #include "ngx_chat_module.h"
-
-
-#define NGX_CHAT_SYNC_DONE       "{\"type\":\"sync_done\"}"
-#define NGX_CHAT_SYNC_MORE       "{\"type\":\"sync_more\","
+#include "chat_frame.h"
 
 
 typedef enum {
@@ -293,7 +290,7 @@ ngx_chat_users_sync_done(ngx_chat_conn_t *cc)
 static void
 ngx_chat_users_subscribe(ngx_chat_user_t *u, const char *cmd)
 {
-    u_char     channel[sizeof(NGX_CHAT_USER_CHANNEL) - 1 + CHAT_ID_MAX];
+    u_char     channel[sizeof(CHAT_KEY_USER_CHANNEL) - 1 + CHAT_ID_MAX];
     ngx_str_t  argv[2];
 
     if (!ngx_chat_users.enabled) {
@@ -303,8 +300,8 @@ ngx_chat_users_subscribe(ngx_chat_user_t *u, const char *cmd)
     argv[0].data = (u_char *) cmd;
     argv[0].len = ngx_strlen(cmd);
     argv[1].data = channel;
-    argv[1].len = ngx_cpymem(ngx_cpymem(channel, NGX_CHAT_USER_CHANNEL,
-                                        sizeof(NGX_CHAT_USER_CHANNEL) - 1),
+    argv[1].len = ngx_cpymem(ngx_cpymem(channel, CHAT_KEY_USER_CHANNEL,
+                                        sizeof(CHAT_KEY_USER_CHANNEL) - 1),
                              u->name, u->sn.str.len)
                   - channel;
 
@@ -413,10 +410,10 @@ ngx_chat_users_by_channel(ngx_str_t *channel)
     ngx_str_t  name;
     size_t     n;
 
-    n = sizeof(NGX_CHAT_USER_CHANNEL) - 1;
+    n = sizeof(CHAT_KEY_USER_CHANNEL) - 1;
 
     if (channel->len <= n
-        || ngx_strncmp(channel->data, NGX_CHAT_USER_CHANNEL, n) != 0)
+        || ngx_strncmp(channel->data, CHAT_KEY_USER_CHANNEL, n) != 0)
     {
         return NULL;
     }
@@ -460,8 +457,8 @@ ngx_chat_users_on_subscribed(ngx_str_t *channel)
 static void
 ngx_chat_users_on_message(ngx_str_t *channel, ngx_str_t *payload)
 {
-    u_char           *nl;
     ngx_str_t         target, frame;
+    chat_str_t        t, f;
     ngx_queue_t      *q, *next;
     ngx_chat_conn_t  *cc;
     ngx_chat_user_t  *u;
@@ -475,17 +472,18 @@ ngx_chat_users_on_message(ngx_str_t *channel, ngx_str_t *payload)
         return;
     }
 
-    nl = ngx_strlchr(payload->data, payload->data + payload->len, '\n');
-    if (nl == NULL) {
+    if (chat_keys_payload_split((char *) payload->data, payload->len, &t, &f)
+        != 0)
+    {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "chat: malformed payload on channel \"%V\"", channel);
         return;
     }
 
-    target.data = payload->data;
-    target.len = nl - payload->data;
-    frame.data = nl + 1;
-    frame.len = payload->data + payload->len - frame.data;
+    target.data = (u_char *) t.s;
+    target.len = t.len;
+    frame.data = (u_char *) f.s;
+    frame.len = f.len;
 
     /* delivering may close a connection (over budget): walk with care */
     for (q = ngx_queue_head(&u->conns);
@@ -495,7 +493,9 @@ ngx_chat_users_on_message(ngx_str_t *channel, ngx_str_t *payload)
         next = ngx_queue_next(q);
         cc = ngx_queue_data(q, ngx_chat_conn_t, user_link);
 
-        if (target.len == 1 && target.data[0] == '*') {
+        if (target.len == sizeof(CHAT_KEY_TARGET_ALL) - 1
+            && ngx_strncmp(target.data, CHAT_KEY_TARGET_ALL, target.len) == 0)
+        {
             ngx_chat_users_deliver(cc, &frame, 1);
 
         } else if (target.len == cc->conn_id.len
@@ -516,21 +516,26 @@ ngx_chat_users_on_message(ngx_str_t *channel, ngx_str_t *payload)
 static void
 ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
 {
+    char              conv[CHAT_CONV_MAX];
+    size_t            conv_len;
+    int64_t           seq;
     ngx_chat_held_t  *h;
 
-    if (!live && frame->len == sizeof(NGX_CHAT_SYNC_DONE) - 1
-        && ngx_strncmp(frame->data, NGX_CHAT_SYNC_DONE, frame->len) == 0)
+    switch (live ? CHAT_FRAME_MARKER_NONE
+                 : chat_frame_sync_marker((char *) frame->data, frame->len,
+                                          conv, &conv_len, &seq))
     {
+    case CHAT_FRAME_MARKER_DONE:
         ngx_chat_users_sync_done(cc);
         return;
-    }
 
-    if (!live && frame->len > sizeof(NGX_CHAT_SYNC_MORE) - 1
-        && ngx_strncmp(frame->data, NGX_CHAT_SYNC_MORE,
-                       sizeof(NGX_CHAT_SYNC_MORE) - 1) == 0)
-    {
+    case CHAT_FRAME_MARKER_MORE:
+    case CHAT_FRAME_MARKER_BAD:
         ngx_chat_writes_sync_more(cc, frame);
         return;
+
+    case CHAT_FRAME_MARKER_NONE:
+        break;
     }
 
     if (!live && ngx_chat_order_answer(cc, frame)) {
