@@ -65,7 +65,9 @@ XMPP_BENCH_SRCS := $(wildcard bench/peers/xmpp_*.c) bench/histogram.c \
 
 SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer \
                 -fno-sanitize-recover=all
-WARN         := -Wall -Wextra -Werror
+# the same list as scripts/build-module passes to the module build
+WARN         := -Wall -Wextra -Werror -Wpointer-arith -Wstrict-prototypes \
+                -Wshadow -Wmissing-prototypes -Wformat=2
 CPPFLAGS     := -D_GNU_SOURCE -Icommon $(addprefix -I,$(WORKER_DIRS))
 DEPFLAGS     := -MMD -MP
 CFLAGS_plain := -std=c11 $(WARN) -O2 -g
