@@ -8,6 +8,8 @@
 #   make asan       the module and chat-worker built with ASan+UBSan,
 #                   build/asan/
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 60)
+#   make lint       clang-tidy (.clang-tidy) and cppcheck over our C, clean
+#                   or failing (scripts/lint); needs the module configured
 #   make bench-group   sends in a 256-member group through chat_worker_apply
 #   make bench      the benchmark suite (scripts/bench; BENCH_SCALE=small|full):
 #                   a report and plots under bench/results/<UTC timestamp>/
@@ -80,8 +82,8 @@ WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 # objects FLAVOUR, SOURCES: the object of each source in that flavour
 objs = $(patsubst %.c,$(OBJ)/$(1)/%.o,$(2))
 
-.PHONY: all module programs asan unit fuzz test run deps clean bench-group \
-        bench
+.PHONY: all module programs asan unit fuzz lint test run deps clean \
+        bench-group bench
 
 all: module programs
 
@@ -193,6 +195,10 @@ fuzz_libs = $(if $(filter $(1),$(FUZZ_WORKER)),$(WORKER_LIBS),$(LIBS))
 $(FUZZ_TARGETS): $(BUILD)/fuzz/%: $$(call fuzz_objs,fuzz,$$*)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -fsanitize=fuzzer $(SANITIZE) -o $@ $^ $(call fuzz_libs,$*)
+
+# the module first: its configured tree has nginx's ngx_auto_config.h
+lint: module
+	@scripts/lint
 
 test: deps
 	@scripts/test

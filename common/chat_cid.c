@@ -21,7 +21,8 @@ chat_cid_key(char *out, chat_str_t user, chat_str_t id)
     char  *p;
 
     p = out;
-    memcpy(p, "chat:cid:", 9);
+    /* a key of out's length, not a C string */
+    memcpy(p, "chat:cid:", 9); /* NOLINT(bugprone-not-null-terminated-result) */
     p = chat_cid_put(p + 9, user);
     *p++ = ':';
     p = chat_cid_put(p, id);
