@@ -7,6 +7,8 @@
 #   make test       every test: unit, integration, integration under ASan
 #   make asan       the module and chat-worker built with ASan+UBSan,
 #                   build/asan/
+#   make debug      the module built against nginx configured --with-debug,
+#                   build/debug/ (its ngx_log_debug tracing compiled in)
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 60)
 #   make lint       clang-tidy (.clang-tidy) and cppcheck over our C, clean
 #                   or failing (scripts/lint); needs the module configured
@@ -82,7 +84,7 @@ WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 # objects FLAVOUR, SOURCES: the object of each source in that flavour
 objs = $(patsubst %.c,$(OBJ)/$(1)/%.o,$(2))
 
-.PHONY: all module programs asan unit fuzz lint test run deps clean \
+.PHONY: all module programs asan debug unit fuzz lint test run deps clean \
         bench-group bench
 
 all: module programs
@@ -130,6 +132,12 @@ asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker
 $(BUILD)/asan/ngx_chat_module.so: $(MODULE_INPUTS)
 	+CHAT_CC_OPT="$(SANITIZE)" CHAT_LD_OPT="$(SANITIZE)" \
 	    scripts/build-module "$(NGINX_SRC)" "$(BUILD)/asan/nginx" "$@"
+
+debug: $(BUILD)/debug/ngx_chat_module.so
+
+$(BUILD)/debug/ngx_chat_module.so: $(MODULE_INPUTS)
+	+CHAT_NGINX_OPT="--with-debug" \
+	    scripts/build-module "$(NGINX_SRC)" "$(BUILD)/debug/nginx" "$@"
 
 # ---------------------------------------------------------------- programs
 
