@@ -10,6 +10,8 @@
 #   make debug      the module built against nginx configured --with-debug,
 #                   build/debug/ (its ngx_log_debug tracing compiled in)
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 60)
+#   make fuzz-replay   each fuzz target's corpus, once, through its gcc
+#                   ASan+UBSan build (t/fuzz/replay.c its main)
 #   make lint       clang-tidy (.clang-tidy) and cppcheck over our C, clean
 #                   or failing (scripts/lint); needs the module configured
 #   make bench-group   sends in a 256-member group through chat_worker_apply
@@ -51,6 +53,7 @@ WORKER_LIB   := $(filter-out $(WORKER_MAIN),$(WORKER_SRCS))
 UNIT_TESTS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 FUZZ_NAMES   := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
+FUZZ_REPLAYS := $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))
 # the targets that exercise the worker link it (but its main)
 FUZZ_WORKER  := fuzz_record
 
@@ -84,7 +87,7 @@ WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 # objects FLAVOUR, SOURCES: the object of each source in that flavour
 objs = $(patsubst %.c,$(OBJ)/$(1)/%.o,$(2))
 
-.PHONY: all module programs asan debug unit fuzz lint test run deps clean \
+.PHONY: all module programs asan debug unit fuzz fuzz-replay lint test run deps clean \
         bench-group bench
 
 all: module programs
@@ -203,6 +206,19 @@ fuzz_libs = $(if $(filter $(1),$(FUZZ_WORKER)),$(WORKER_LIBS),$(LIBS))
 $(FUZZ_TARGETS): $(BUILD)/fuzz/%: $$(call fuzz_objs,fuzz,$$*)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -fsanitize=fuzzer $(SANITIZE) -o $@ $^ $(call fuzz_libs,$*)
+
+# the same targets under gcc, with a main that replays their corpora: a
+# finding stops the run (-fno-sanitize-recover=all)
+$(FUZZ_REPLAYS): $(BUILD)/fuzz-replay/%: $$(call fuzz_objs,asan,$$*) \
+                 $(OBJ)/asan/t/fuzz/replay.o
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ $(call fuzz_libs,$*)
+
+fuzz-replay: $(FUZZ_REPLAYS)
+	@n=0; for f in $(FUZZ_NAMES); do \
+	    $(BUILD)/fuzz-replay/$$f t/fuzz/corpus/$$f || { \
+	        echo "fuzz-replay: $$n passed, 1 failed"; exit 1; }; \
+	    n=$$((n + 1)); done; echo "fuzz-replay: $$n passed, 0 failed"
 
 # the module first: its configured tree has nginx's ngx_auto_config.h
 lint: module
