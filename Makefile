@@ -124,8 +124,9 @@ $(OBJ)/plain/bench/peers/%.o: CPPFLAGS += -Ibench
 # its objects depends on every header the config script lists
 module: $(BUILD)/ngx_chat_module.so
 
-MODULE_INPUTS := config scripts/build-module $(COMMON_SRCS) $(COMMON_HDRS) \
-                 $(MODULE_DEPS)
+MODULE_INPUTS := config scripts/build-module scripts/lua-header \
+                 $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_DEPS) \
+                 $(wildcard ngx_chat_module/lua/*.lua)
 
 $(BUILD)/ngx_chat_module.so: $(MODULE_INPUTS)
 	+scripts/build-module "$(NGINX_SRC)" "$(BUILD)/nginx" "$@"
