@@ -65,7 +65,7 @@ SLOW = 2.0 if SANITIZED else 1.0          # timeouts scale under ASan
 UP_TIMEOUT = 60.0 * SLOW
 DOWN_TIMEOUT = 60.0 * SLOW   # dev-down gives each component 10 s
 READY_TIMEOUT = 45.0 * SLOW
-LOG_PROBLEMS = ("AddressSanitizer", "runtime error:", "[alert]")
+LOG_PROBLEMS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "[alert]")
 WORKER_READY = "chat-worker: ready"
 SYNC_SETTLE = 1.0 * SLOW
 ROOMY_SEND = "chat_limit_send rate=100000r/s burst=100000;"
@@ -142,6 +142,10 @@ class Stack:
         env.update(self.extra_env)
         if SANITIZED:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
+            # the chat-workers' leaks are checked as they exit (nginx's
+            # are not: a worker's pools go with the process)
+            env.setdefault("CHAT_WORKER_ASAN_OPTIONS",
+                           "detect_leaks=1:abort_on_error=0")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         return env
 
