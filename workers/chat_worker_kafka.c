@@ -433,7 +433,7 @@ chat_worker_kafka_conf(chat_worker_kafka_t *k, const chat_worker_conf_t *cf,
         goto failed;
     }
 
-    k->commit_interval = atoll(interval);
+    k->commit_interval = strtoll(interval, NULL, 10);
 
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_rebalance_cb(conf, chat_worker_kafka_rebalance);

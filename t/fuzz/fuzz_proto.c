@@ -11,13 +11,11 @@
 
 #include "chat_proto.h"
 #include "chat_jwt.h"
+#include "fuzz.h"
 
 
 #define SELF  "alice"
 #define NOW   1795318602
-
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
 static void

@@ -16,12 +16,10 @@
 
 #include "chat_worker_apply.h"
 #include "chat_worker_fault.h"
+#include "fuzz.h"
 
 
 #define FUZZ_RECORDS_MAX  16
-
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
 static chat_store_t       *fuzz_store;

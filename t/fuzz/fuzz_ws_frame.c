@@ -15,6 +15,7 @@
 
 #include "chat_utf8.h"
 #include "chat_ws_frame.h"
+#include "fuzz.h"
 
 
 #define FUZZ_MAX_SMALL  1024

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -26,6 +27,9 @@ DEFAULT_AUTH = "chat_jwt_secret %s;" % SECRET
 LOG_PROBLEMS = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
                 "[alert]", "[emerg]")
 SANITIZED = bool(os.environ.get("CHAT_PRELOAD", "").strip())
+# the level of every error_log, when set: scripts/test's integration-debug
+# step runs a few files at "debug" against the --with-debug build
+ERROR_LOG_LEVEL = os.environ.get("CHAT_ERROR_LOG_LEVEL", "").strip()
 START_TIMEOUT = 15.0 if SANITIZED else 5.0
 STOP_TIMEOUT = 10.0 if SANITIZED else 5.0
 
@@ -48,6 +52,14 @@ def nginx_env():
         env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0"
         env["UBSAN_OPTIONS"] = "print_stacktrace=1"
     return env
+
+
+def with_log_level(text):
+    """An nginx config with each error_log at ERROR_LOG_LEVEL, when set."""
+    if not ERROR_LOG_LEVEL:
+        return text
+    return re.sub(r"^(\s*error_log\s+\S+)(\s+[a-z]+)?;",
+                  r"\1 %s;" % ERROR_LOG_LEVEL, text, flags=re.M)
 
 
 def free_port():
@@ -126,9 +138,9 @@ class Nginx:
         self.stderr_path = self.dir / "nginx.stderr"
 
     def write_conf(self, port):
-        self.conf.write_text(CONF.format(
+        self.conf.write_text(with_log_level(CONF.format(
             dir=self.dir, module=module_path(), port=port, http=self.http,
-            auth=self.auth, location=self.location))
+            auth=self.auth, location=self.location)))
 
     def command(self, *extra):
         return [NGINX, "-p", str(self.dir), "-c", str(self.conf),

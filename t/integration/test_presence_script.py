@@ -1,4 +1,4 @@
-"""The presence script (ngx_chat_module/ngx_chat_presence_lua.h) against a
+"""The presence script (ngx_chat_module/lua/presence.lua) against a
 real redis-server: the state machine every presence change goes through,
 one operation at a time, without nginx.
 
@@ -17,13 +17,19 @@ import pytest
 from harness import REPO, free_port
 
 HEADER = REPO / "ngx_chat_module" / "ngx_chat_presence_lua.h"
+# the script's C literal, as scripts/build-module generates it for the module
+SCRIPT = REPO / "build" / "nginx" / "gen" / "ngx_chat_presence_script.h"
 GRACE = 10_000
 
 
 def script_text():
     """The C string literal of NGX_CHAT_PRESENCE_LUA, as Redis gets it."""
+    if not SCRIPT.exists():
+        pytest.fail("%s not found: build the module with `make`" % SCRIPT,
+                    pytrace=False)
     text = HEADER.read_text()
-    body = re.split(r"#define NGX_CHAT_PRESENCE_LUA\s+\\\n", text)[1].split("\n\n", 1)[0]
+    body = re.split(r"#define NGX_CHAT_PRESENCE_LUA\s+\\\n",
+                    SCRIPT.read_text())[1].split("\n\n", 1)[0]
     # the string macros the script is pasted together with
     for name, value in re.findall(r'#define (NGX_CHAT_PRESENCE_\w+)\s+("[^"]*")', text):
         body = body.replace(name, value)

@@ -1,0 +1,17 @@
+/*
+ * The entry point every fuzz target defines: libFuzzer calls it (make
+ * fuzz), and so does t/fuzz/replay.c, the main of the gcc builds that
+ * replay a target's corpus (make fuzz-replay).
+ */
+
+#ifndef FUZZ_H
+#define FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+#endif /* FUZZ_H */
