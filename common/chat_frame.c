@@ -231,17 +231,16 @@ chat_frame_sync_marker(const char *frame, size_t len, char *conv_buf,
 
     root = json_loadb(frame, len, 0, &jerr);
 
-    if (!json_is_object(root) || chat_json_string(root, "type", &type) != 1) {
-        rc = CHAT_FRAME_MARKER_NONE;
+    rc = CHAT_FRAME_MARKER_NONE;
 
-    } else if (type.len == 9 && memcmp(type.s, "sync_done", 9) == 0) {
-        rc = CHAT_FRAME_MARKER_DONE;
+    if (json_is_object(root) && chat_json_string(root, "type", &type) == 1) {
 
-    } else if (type.len == 9 && memcmp(type.s, "sync_more", 9) == 0) {
-        rc = chat_frame_sync_cursor(root, conv_buf, conv_len, seq);
+        if (type.len == 9 && memcmp(type.s, "sync_done", 9) == 0) {
+            rc = CHAT_FRAME_MARKER_DONE;
 
-    } else {
-        rc = CHAT_FRAME_MARKER_NONE;
+        } else if (type.len == 9 && memcmp(type.s, "sync_more", 9) == 0) {
+            rc = chat_frame_sync_cursor(root, conv_buf, conv_len, seq);
+        }
     }
 
     json_decref(root);

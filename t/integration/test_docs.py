@@ -59,11 +59,14 @@ def test_every_request_type_has_its_section():
 def server_frame_types():
     found = set()
     for path in sorted((REPO / "ngx_chat_module").glob("*.c")) + \
+            sorted((REPO / "ngx_chat_module" / "lua").glob("*.lua")) + \
+            sorted((REPO / "common").glob("*.c")) + \
             sorted((REPO / "workers").glob("*.c")):
         text = path.read_text()
         found.update(re.findall(r'"type", "(\w+)"', text))
         found.update(re.findall(r'frame_answer\("(\w+)"', text))
         found.update(re.findall(r'\\"type\\":\\"(\w+)\\"', text))
+        found.update(re.findall(r'"type\\?":\\?"(\w+)', text))
     return found
 
 

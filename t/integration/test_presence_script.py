@@ -31,8 +31,9 @@ def script_text():
     body = re.split(r"#define NGX_CHAT_PRESENCE_LUA\s+\\\n",
                     SCRIPT.read_text())[1].split("\n\n", 1)[0]
     # the string macros the script is pasted together with
-    for name, value in re.findall(r'#define (NGX_CHAT_PRESENCE_\w+)\s+("[^"]*")', text):
-        body = body.replace(name, value)
+    macros = text + (REPO / "common" / "chat_keys.h").read_text()
+    for name, value in re.findall(r'#define ((?:NGX_CHAT_PRESENCE|CHAT_KEY)_\w+)\s+("[^"]*")', macros):
+        body = re.sub(r"\b%s\b" % name, value, body)
     parts = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
     return "".join(parts).encode().decode("unicode_escape")
 
