@@ -815,14 +815,20 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    ngx_chat_presence_watch_init();
-    ngx_chat_registry_init(ngx_chat_main_conf);
-
-    if (ngx_chat_presence_init(cycle, ngx_chat_main_conf) != NGX_OK) {
+    /* the features register with the pub/sub layer before it connects */
+    if (ngx_chat_users_init() != NGX_OK
+        || ngx_chat_presence_watch_init() != NGX_OK
+        || ngx_chat_registry_init(ngx_chat_main_conf) != NGX_OK
+        || ngx_chat_presence_init(cycle, ngx_chat_main_conf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    if (ngx_chat_users_init(cycle, ngx_chat_main_conf) != NGX_OK) {
+    if (ngx_chat_pubsub_init(cmcf->redis, cmcf->redis_timeout,
+                             &cmcf->redis_user, &cmcf->redis_password,
+                             cycle->log)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -839,6 +845,6 @@ ngx_chat_exit_process(ngx_cycle_t *cycle)
 
     ngx_chat_shed_exit();
     ngx_chat_presence_exit();
-    ngx_chat_users_exit();
+    ngx_chat_pubsub_exit();
     ngx_chat_kafka_exit(ngx_chat_main_conf->kafka_flush_timeout);
 }

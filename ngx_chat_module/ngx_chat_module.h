@@ -19,6 +19,7 @@
 #include "chat_ws_frame.h"
 #include "ngx_chat_event.h"
 #include "ngx_chat_limit.h"
+#include "ngx_chat_pubsub.h"
 #include "ngx_chat_redis.h"
 #include "ngx_chat_stats.h"
 
@@ -113,7 +114,7 @@ typedef struct ngx_chat_order_s  ngx_chat_order_t;
 struct ngx_chat_user_s {
     ngx_str_node_t        sn;               /* sn.str: the user id */
     ngx_queue_t           conns;
-    ngx_uint_t            state;            /* of its channel's SUBSCRIBE */
+    ngx_chat_pubsub_sub_t *sub;             /* its channel */
 
     u_char                name[CHAT_ID_MAX];
 };
@@ -319,25 +320,19 @@ void ngx_chat_presence_exit(void);
 ngx_uint_t ngx_chat_presence_enabled(void);
 void ngx_chat_presence_up(ngx_chat_user_t *u);
 void ngx_chat_presence_down(ngx_chat_user_t *u);
-void ngx_chat_presence_on_ready(void);
 ngx_int_t ngx_chat_presence_command(ngx_chat_redis_reply_pt handler,
     void *data, ngx_uint_t argc, ngx_str_t *argv);
 
 /* ngx_chat_presence_watch.c */
-void ngx_chat_presence_watch_init(void);
+ngx_int_t ngx_chat_presence_watch_init(void);
 void ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_presence_unsub(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_presence_conn_closed(ngx_chat_conn_t *cc);
-void ngx_chat_presence_on_sub_ready(void);
-/* payload NULL: the channel's subscription was confirmed */
-ngx_int_t ngx_chat_presence_on_message(ngx_str_t *channel,
-    ngx_str_t *payload);
 void ngx_chat_presence_flush(void);
 
 /* ngx_chat_registry.c */
 char *ngx_chat_registry_init_conf(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
-void ngx_chat_registry_init(ngx_chat_main_conf_t *cmcf);
-void ngx_chat_registry_on_ready(void);
+ngx_int_t ngx_chat_registry_init(ngx_chat_main_conf_t *cmcf);
 void ngx_chat_registry_add(ngx_chat_conn_t *cc);
 void ngx_chat_registry_refresh(ngx_chat_conn_t *cc);
 void ngx_chat_registry_remove(ngx_chat_conn_t *cc);
@@ -361,14 +356,11 @@ ngx_msec_t ngx_chat_order_next(ngx_chat_conn_t *cc);
 void ngx_chat_order_free(ngx_chat_conn_t *cc);
 
 /* ngx_chat_users.c */
-ngx_int_t ngx_chat_users_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
-void ngx_chat_users_exit(void);
+ngx_int_t ngx_chat_users_init(void);
 ngx_int_t ngx_chat_users_add(ngx_chat_conn_t *cc);
 void ngx_chat_users_remove(ngx_chat_conn_t *cc);
 ngx_chat_conn_t *ngx_chat_users_find_conn(uint64_t num);
 void ngx_chat_users_sync_done(ngx_chat_conn_t *cc);
-ngx_chat_redis_t *ngx_chat_users_redis(void);
-ngx_chat_redis_t *ngx_chat_users_subscriber(void);
 ngx_uint_t ngx_chat_users_listening(ngx_chat_conn_t *cc);
 ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
 ngx_chat_user_t *ngx_chat_users_first(void);

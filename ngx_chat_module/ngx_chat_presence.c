@@ -71,6 +71,7 @@ typedef struct {
 } ngx_chat_presence_t;
 
 
+static void ngx_chat_presence_on_ready(void);
 static void ngx_chat_presence_beat(ngx_event_t *ev);
 static void ngx_chat_presence_beat_reply(redisReply *reply, void *data);
 static void ngx_chat_presence_sweep_reply(redisReply *reply, void *data);
@@ -144,7 +145,8 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
 
     ngx_chat_timer_init(&p->beat, ngx_chat_presence_beat, cycle->log);
 
-    return NGX_OK;
+    return ngx_chat_pubsub_on_ready(NGX_CHAT_PUBSUB_COMMAND,
+                                    ngx_chat_presence_on_ready);
 }
 
 
@@ -186,7 +188,7 @@ ngx_chat_presence_exit(void)
     argv[3] = ngx_chat_presence.inst;
 
     if (ngx_chat_presence_command(NULL, NULL, 4, argv) == NGX_OK) {
-        ngx_chat_redis_flush_now(ngx_chat_users_redis());
+        ngx_chat_redis_flush_now(ngx_chat_pubsub_redis());
     }
 
     ngx_chat_presence.enabled = 0;
@@ -397,7 +399,7 @@ ngx_chat_presence_grace_done(ngx_chat_grace_t *g)
  * beats, every local user is up again, and users we answered for but no
  * longer hold (their down was lost with the connection) are taken down.
  */
-void
+static void
 ngx_chat_presence_on_ready(void)
 {
     ngx_str_t         argv[2];
@@ -753,7 +755,7 @@ ngx_chat_presence_command(ngx_chat_redis_reply_pt handler, void *data,
 {
     ngx_chat_redis_t  *redis;
 
-    redis = ngx_chat_users_redis();
+    redis = ngx_chat_pubsub_redis();
     if (redis == NULL || !ngx_chat_presence.enabled) {
         return NGX_DECLINED;
     }

@@ -53,6 +53,7 @@ typedef struct {
 } ngx_chat_registry_t;
 
 
+static void ngx_chat_registry_on_ready(void);
 static void ngx_chat_registry_write(ngx_chat_conn_t *cc);
 static size_t ngx_chat_registry_key(ngx_chat_conn_t *cc, u_char *buf);
 static size_t ngx_chat_registry_member(ngx_chat_conn_t *cc, u_char *buf);
@@ -112,7 +113,7 @@ ngx_chat_registry_init_conf(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf)
 }
 
 
-void
+ngx_int_t
 ngx_chat_registry_init(ngx_chat_main_conf_t *cmcf)
 {
     u_char  digest[SHA_DIGEST_LENGTH];
@@ -124,11 +125,18 @@ ngx_chat_registry_init(ngx_chat_main_conf_t *cmcf)
     SHA1((u_char *) NGX_CHAT_REGISTRY_LUA,
          sizeof(NGX_CHAT_REGISTRY_LUA) - 1, digest);
     ngx_hex_dump(ngx_chat_registry.sha, digest, SHA_DIGEST_LENGTH);
+
+    if (!ngx_chat_registry.enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_chat_pubsub_on_ready(NGX_CHAT_PUBSUB_COMMAND,
+                                    ngx_chat_registry_on_ready);
 }
 
 
 /* The command connection is (back): the script is loaded first. */
-void
+static void
 ngx_chat_registry_on_ready(void)
 {
     if (!ngx_chat_registry.enabled) {
@@ -247,7 +255,7 @@ ngx_chat_registry_command(ngx_chat_redis_reply_pt handler, ngx_uint_t argc,
     ngx_int_t          rc;
     ngx_chat_redis_t  *redis;
 
-    redis = ngx_chat_users_redis();
+    redis = ngx_chat_pubsub_redis();
     if (redis == NULL) {
         return NGX_DECLINED;
     }

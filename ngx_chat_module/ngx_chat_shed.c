@@ -277,7 +277,7 @@ ngx_chat_shed_redis_sample(void)
 
     bytes = 0;
     replies = 0;
-    r = ngx_chat_users_redis();
+    r = ngx_chat_pubsub_redis();
 
     if (r) {
         ngx_chat_redis_backlog(r, &bytes, &replies);

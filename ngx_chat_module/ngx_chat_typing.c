@@ -74,7 +74,7 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
     u_char             frame[NGX_CHAT_TYPING_FRAME_LEN];
     u_char             channel[sizeof(NGX_CHAT_USER_CHANNEL) + CHAT_ID_MAX];
 
-    redis = ngx_chat_users_redis();
+    redis = ngx_chat_pubsub_redis();
 
     if (redis == NULL || cc->user == NULL) {
         return;
@@ -200,7 +200,7 @@ ngx_chat_typing_group_reply(redisReply *reply, void *data)
         && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0)
     {
         t->retried = 1;
-        redis = ngx_chat_users_redis();
+        redis = ngx_chat_pubsub_redis();
 
         if (redis && ngx_chat_typing_group_eval(redis, t) == NGX_OK) {
             return;

@@ -2,7 +2,7 @@
  * This worker's users and connections, and delivery from Redis.
  *
  * Each user with a connection here has an entry and its Redis channel
- * "chat:u:<user>" subscribed on this worker's subscriber connection: from
+ * "chat:u:<user>" subscribed (ngx_chat_pubsub.c): from
  * its first local connection until its last one closes. What arrives on the
  * channel is "<target>\n<frame>": the frame goes, byte for byte, to every
  * connection of the user (target "*") or to one (target = its conn id).
@@ -24,86 +24,37 @@
 #define NGX_CHAT_SYNC_MORE       "{\"type\":\"sync_more\","
 
 
-typedef enum {
-    NGX_CHAT_SUB_NONE = 0,       /* not asked (Redis is down) */
-    NGX_CHAT_SUB_PENDING,        /* SUBSCRIBE sent, not confirmed */
-    NGX_CHAT_SUB_ACTIVE
-} ngx_chat_sub_state_e;
-
-
 typedef struct {
     ngx_rbtree_t          users;
     ngx_rbtree_node_t     users_sentinel;
     ngx_rbtree_t          conns;
     ngx_rbtree_node_t     conns_sentinel;
-
-    ngx_chat_redis_t      cmd;
-    ngx_chat_redis_t      sub;
-    ngx_uint_t            enabled;
 } ngx_chat_users_t;
 
 
-static void ngx_chat_users_subscribe(ngx_chat_user_t *u, const char *cmd);
-static void ngx_chat_users_on_sub_ready(ngx_chat_redis_t *redis);
-static void ngx_chat_users_on_push(redisReply *reply);
-static void ngx_chat_users_on_subscribed(ngx_str_t *channel);
-static void ngx_chat_users_on_message(ngx_str_t *channel, ngx_str_t *payload);
+static void ngx_chat_users_on_channel(ngx_str_t *channel,
+    ngx_str_t *payload);
+static void ngx_chat_users_on_subscribed(ngx_chat_user_t *u);
+static void ngx_chat_users_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
+    ngx_str_t *payload);
 static void ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame,
     ngx_uint_t live);
-static void ngx_chat_users_on_cmd_ready(ngx_chat_redis_t *redis);
 
 
 static ngx_chat_users_t  ngx_chat_users;
 
 
+/* Every user channel is routed here (ngx_chat_pubsub.c). */
 ngx_int_t
-ngx_chat_users_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
+ngx_chat_users_init(void)
 {
     ngx_rbtree_init(&ngx_chat_users.users, &ngx_chat_users.users_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_rbtree_init(&ngx_chat_users.conns, &ngx_chat_users.conns_sentinel,
                     ngx_rbtree_insert_value);
 
-    if (cmcf->redis == NULL) {
-        return NGX_OK;
-    }
-
-    ngx_chat_users.enabled = 1;
-
-    ngx_chat_redis_init(&ngx_chat_users.cmd, "command", cmcf->redis,
-                        cmcf->redis_timeout, &cmcf->redis_user,
-                        &cmcf->redis_password, cycle->log);
-    ngx_chat_redis_init(&ngx_chat_users.sub, "subscriber", cmcf->redis,
-                        cmcf->redis_timeout, &cmcf->redis_user,
-                        &cmcf->redis_password, cycle->log);
-
-    ngx_chat_users.sub.push = ngx_chat_users_on_push;
-    ngx_chat_users.sub.ready_handler = ngx_chat_users_on_sub_ready;
-    ngx_chat_users.cmd.ready_handler = ngx_chat_users_on_cmd_ready;
-
-    ngx_chat_redis_connect(&ngx_chat_users.cmd);
-    ngx_chat_redis_connect(&ngx_chat_users.sub);
-
-    return NGX_OK;
-}
-
-
-void
-ngx_chat_users_exit(void)
-{
-    if (ngx_chat_users.enabled) {
-        ngx_chat_redis_close(&ngx_chat_users.cmd);
-        ngx_chat_redis_close(&ngx_chat_users.sub);
-        ngx_chat_users.enabled = 0;
-    }
-}
-
-
-/* The command connection, or NULL when there is no Redis. */
-ngx_chat_redis_t *
-ngx_chat_users_redis(void)
-{
-    return ngx_chat_users.enabled ? &ngx_chat_users.cmd : NULL;
+    return ngx_chat_pubsub_handle(NGX_CHAT_USER_CHANNEL,
+                                  ngx_chat_users_on_channel);
 }
 
 
@@ -117,20 +68,12 @@ ngx_chat_users_redis(void)
 ngx_uint_t
 ngx_chat_users_listening(ngx_chat_conn_t *cc)
 {
-    if (!ngx_chat_users.enabled) {
+    if (!ngx_chat_pubsub_enabled()) {
         return 1;
     }
 
-    return ngx_chat_users.sub.ready && ngx_chat_users.cmd.ready
-           && cc->user && cc->user->state != NGX_CHAT_SUB_NONE;
-}
-
-
-/* The subscriber connection, or NULL when there is no Redis. */
-ngx_chat_redis_t *
-ngx_chat_users_subscriber(void)
-{
-    return ngx_chat_users.enabled ? &ngx_chat_users.sub : NULL;
+    return ngx_chat_pubsub_up() && cc->user
+           && ngx_chat_pubsub_asked(cc->user->sub);
 }
 
 
@@ -141,7 +84,10 @@ ngx_chat_users_subscriber(void)
 ngx_int_t
 ngx_chat_users_add(ngx_chat_conn_t *cc)
 {
+    u_char            channel_name[sizeof(NGX_CHAT_USER_CHANNEL) - 1
+                                   + CHAT_ID_MAX];
     uint32_t          hash;
+    ngx_str_t         channel;
     ngx_chat_user_t  *u;
 
     ngx_rbtree_insert(&ngx_chat_users.conns, &cc->node);
@@ -168,7 +114,14 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
         ngx_rbtree_insert(&ngx_chat_users.users, &u->sn.node);
         ngx_chat_gauge_add(NGX_CHAT_GAUGE_USERS, 1);
 
-        ngx_chat_users_subscribe(u, "SUBSCRIBE");
+        channel.data = channel_name;
+        channel.len = ngx_cpymem(ngx_cpymem(channel_name,
+                                            NGX_CHAT_USER_CHANNEL,
+                                            sizeof(NGX_CHAT_USER_CHANNEL) - 1),
+                                 u->name, u->sn.str.len)
+                      - channel_name;
+
+        u->sub = ngx_chat_pubsub_subscribe(&channel, cc->connection->log);
         ngx_chat_presence_up(u);
     }
 
@@ -177,7 +130,7 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
 
     ngx_chat_registry_add(cc);
 
-    if (u->state == NGX_CHAT_SUB_ACTIVE) {
+    if (ngx_chat_pubsub_live(u->sub)) {
         ngx_chat_writes_sync(cc);
     }
 
@@ -221,10 +174,7 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
         return;
     }
 
-    if (u->state != NGX_CHAT_SUB_NONE) {
-        ngx_chat_users_subscribe(u, "UNSUBSCRIBE");
-    }
-
+    ngx_chat_pubsub_unsubscribe(u->sub);
     ngx_chat_presence_down(u);
 
     ngx_rbtree_delete(&ngx_chat_users.users, &u->sn.node);
@@ -290,58 +240,6 @@ ngx_chat_users_sync_done(ngx_chat_conn_t *cc)
 }
 
 
-static void
-ngx_chat_users_subscribe(ngx_chat_user_t *u, const char *cmd)
-{
-    u_char     channel[sizeof(NGX_CHAT_USER_CHANNEL) - 1 + CHAT_ID_MAX];
-    ngx_str_t  argv[2];
-
-    if (!ngx_chat_users.enabled) {
-        return;
-    }
-
-    argv[0].data = (u_char *) cmd;
-    argv[0].len = ngx_strlen(cmd);
-    argv[1].data = channel;
-    argv[1].len = ngx_cpymem(ngx_cpymem(channel, NGX_CHAT_USER_CHANNEL,
-                                        sizeof(NGX_CHAT_USER_CHANNEL) - 1),
-                             u->name, u->sn.str.len)
-                  - channel;
-
-    if (ngx_chat_redis_command(&ngx_chat_users.sub, NULL, NULL, 2, argv)
-        == NGX_OK)
-    {
-        u->state = NGX_CHAT_SUB_PENDING;
-
-    } else {
-        u->state = NGX_CHAT_SUB_NONE;
-    }
-}
-
-
-/* Redis is (back) up: every local user listens again. */
-static void
-ngx_chat_users_on_sub_ready(ngx_chat_redis_t *redis)
-{
-    ngx_chat_user_t  *u;
-
-    for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
-        ngx_chat_users_subscribe(u, "SUBSCRIBE");
-    }
-
-    ngx_chat_presence_on_sub_ready();
-}
-
-
-/* The command connection is (back) up: presence state is re-established. */
-static void
-ngx_chat_users_on_cmd_ready(ngx_chat_redis_t *redis)
-{
-    ngx_chat_registry_on_ready();
-    ngx_chat_presence_on_ready();
-}
-
-
 ngx_chat_user_t *
 ngx_chat_users_first(void)
 {
@@ -366,47 +264,6 @@ ngx_chat_users_next(ngx_chat_user_t *u)
 }
 
 
-/*
- * A reply on the subscriber connection: a confirmation or a message, as a
- * three-element array; the sharded kinds of Redis Cluster ("ssubscribe",
- * "smessage") are the same to us.
- */
-static void
-ngx_chat_users_on_push(redisReply *reply)
-{
-    char       *kind;
-    ngx_str_t   channel, payload;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
-        || reply->element[0]->type != REDIS_REPLY_STRING
-        || reply->element[1]->type != REDIS_REPLY_STRING)
-    {
-        return;
-    }
-
-    kind = reply->element[0]->str;
-    channel.data = (u_char *) reply->element[1]->str;
-    channel.len = reply->element[1]->len;
-
-    if (ngx_strcmp(kind, "message") == 0 || ngx_strcmp(kind, "smessage") == 0)
-    {
-        if (reply->element[2]->type != REDIS_REPLY_STRING) {
-            return;
-        }
-
-        payload.data = (u_char *) reply->element[2]->str;
-        payload.len = reply->element[2]->len;
-
-        ngx_chat_users_on_message(&channel, &payload);
-
-    } else if (ngx_strcmp(kind, "subscribe") == 0
-               || ngx_strcmp(kind, "ssubscribe") == 0)
-    {
-        ngx_chat_users_on_subscribed(&channel);
-    }
-}
-
-
 static ngx_chat_user_t *
 ngx_chat_users_by_channel(ngx_str_t *channel)
 {
@@ -428,25 +285,31 @@ ngx_chat_users_by_channel(ngx_str_t *channel)
 }
 
 
-/* The channel is live: every connection of the user syncs now. */
+/* A user channel: its subscription confirmed, or a message on it. */
 static void
-ngx_chat_users_on_subscribed(ngx_str_t *channel)
+ngx_chat_users_on_channel(ngx_str_t *channel, ngx_str_t *payload)
 {
-    ngx_queue_t      *q;
     ngx_chat_user_t  *u;
 
-    if (ngx_chat_presence_on_message(channel, NULL) == NGX_OK) {
-        return;
-    }
-
     u = ngx_chat_users_by_channel(channel);
-
-    /* a confirmation for an entry since removed (and maybe re-added) */
-    if (u == NULL || u->state != NGX_CHAT_SUB_PENDING) {
+    if (u == NULL) {
         return;
     }
 
-    u->state = NGX_CHAT_SUB_ACTIVE;
+    if (payload == NULL) {
+        ngx_chat_users_on_subscribed(u);
+
+    } else {
+        ngx_chat_users_on_message(u, channel, payload);
+    }
+}
+
+
+/* The channel is live: every connection of the user syncs now. */
+static void
+ngx_chat_users_on_subscribed(ngx_chat_user_t *u)
+{
+    ngx_queue_t  *q;
 
     for (q = ngx_queue_head(&u->conns);
          q != ngx_queue_sentinel(&u->conns);
@@ -458,22 +321,13 @@ ngx_chat_users_on_subscribed(ngx_str_t *channel)
 
 
 static void
-ngx_chat_users_on_message(ngx_str_t *channel, ngx_str_t *payload)
+ngx_chat_users_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
+    ngx_str_t *payload)
 {
     u_char           *nl;
     ngx_str_t         target, frame;
     ngx_queue_t      *q, *next;
     ngx_chat_conn_t  *cc;
-    ngx_chat_user_t  *u;
-
-    if (ngx_chat_presence_on_message(channel, payload) == NGX_OK) {
-        return;
-    }
-
-    u = ngx_chat_users_by_channel(channel);
-    if (u == NULL) {
-        return;
-    }
 
     nl = ngx_strlchr(payload->data, payload->data + payload->len, '\n');
     if (nl == NULL) {

@@ -185,7 +185,7 @@ ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc, ngx_chat_write_t *w)
     chat_str_t         user, id;
     ngx_chat_redis_t  *redis;
 
-    redis = ngx_chat_users_redis();
+    redis = ngx_chat_pubsub_redis();
 
     if (redis && w->id_len) {
         user.s = (char *) cc->id.user.data;
