@@ -815,6 +815,8 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    ngx_chat_writes_init();
+
     /* the features register with the pub/sub layer before it connects */
     if (ngx_chat_users_init() != NGX_OK
         || ngx_chat_presence_watch_init() != NGX_OK

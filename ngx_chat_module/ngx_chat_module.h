@@ -307,8 +307,7 @@ void ngx_chat_writes_sync(ngx_chat_conn_t *cc);
 void ngx_chat_writes_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker);
 ngx_int_t ngx_chat_writes_gap(ngx_chat_conn_t *cc, ngx_str_t *conv,
     int64_t before_seq, ngx_uint_t limit, ngx_uint_t n);
-void ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
-    ngx_uint_t exiting);
+void ngx_chat_writes_init(void);
 
 /* ngx_chat_typing.c */
 void ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req);
@@ -337,7 +336,13 @@ void ngx_chat_registry_add(ngx_chat_conn_t *cc);
 void ngx_chat_registry_refresh(ngx_chat_conn_t *cc);
 void ngx_chat_registry_remove(ngx_chat_conn_t *cc);
 
-/* ngx_chat_kafka.c */
+/* ngx_chat_kafka.c: the producer, one per worker. A record's opaque comes
+ * back to the delivery handler (exiting: the worker is flushing at exit);
+ * the queued handler runs after each record it queued. */
+typedef void (*ngx_chat_kafka_delivered_pt)(void *opaque, ngx_uint_t ok,
+    ngx_uint_t exiting);
+typedef void (*ngx_chat_kafka_queued_pt)(void);
+
 ngx_int_t ngx_chat_kafka_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
 char *ngx_chat_kafka_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_chat_kafka_check(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
@@ -346,6 +351,8 @@ ngx_int_t ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len,
     void *opaque);
 void ngx_chat_kafka_exit(ngx_msec_t flush_timeout);
 void ngx_chat_kafka_queue(ngx_uint_t *queued, ngx_uint_t *limit);
+void ngx_chat_kafka_on_delivery(ngx_chat_kafka_delivered_pt handler);
+void ngx_chat_kafka_on_queued(ngx_chat_kafka_queued_pt handler);
 
 /* ngx_chat_order.c */
 ngx_int_t ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame);
@@ -384,7 +391,6 @@ void ngx_chat_shed_init_conf(ngx_chat_main_conf_t *cmcf);
 ngx_int_t ngx_chat_shed_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
 void ngx_chat_shed_exit(void);
 ngx_uint_t ngx_chat_shed_level(void);
-void ngx_chat_shed_check(void);
 void ngx_chat_shed_arm_flush(void);
 ngx_int_t ngx_chat_shed_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_shed_conn_closed(ngx_chat_conn_t *cc);

@@ -85,6 +85,7 @@ typedef struct {
 } ngx_chat_shed_t;
 
 
+static void ngx_chat_shed_check(void);
 static unsigned ngx_chat_shed_pressure(void);
 static unsigned ngx_chat_shed_redis_sample(void);
 static void ngx_chat_shed_update(ngx_uint_t lower);
@@ -196,6 +197,9 @@ ngx_chat_shed_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_add_timer(&ngx_chat_shed.tick, NGX_CHAT_SHED_TICK);
     ngx_chat_shed.running = 1;
 
+    /* between the timer's samples, only a write can raise the level */
+    ngx_chat_kafka_on_queued(ngx_chat_shed_check);
+
     ngx_chat_gauge_set(NGX_CHAT_GAUGE_SHED_LEVEL, 0);
 
     return NGX_OK;
@@ -232,7 +236,7 @@ ngx_chat_shed_level(void)
 
 
 /* On the way of a write: raises the level at once, never lowers it. */
-void
+static void
 ngx_chat_shed_check(void)
 {
     if (ngx_chat_shed.running) {

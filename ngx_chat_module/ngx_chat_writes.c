@@ -24,6 +24,8 @@ static size_t ngx_chat_writes_cid_value(ngx_chat_write_t *w, u_char *value);
 static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req);
 static void ngx_chat_writes_produce(ngx_chat_write_t *w);
+static void ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok,
+    ngx_uint_t exiting);
 static void ngx_chat_writes_failed(ngx_chat_write_t *w);
 static void ngx_chat_writes_free(ngx_chat_write_t *w);
 
@@ -677,16 +679,24 @@ ngx_chat_writes_produce(ngx_chat_write_t *w)
 }
 
 
+/* Every write's delivery report comes here (ngx_chat_kafka.c). */
+void
+ngx_chat_writes_init(void)
+{
+    ngx_chat_kafka_on_delivery(ngx_chat_writes_delivered);
+}
+
+
 /*
  * The delivery report of a write: "sent" for a send that is in the log,
  * "unavailable" for any write that is not. The connection may be gone.
  */
-void
-ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
-    ngx_uint_t exiting)
+static void
+ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok, ngx_uint_t exiting)
 {
-    json_t           *sent;
-    ngx_chat_conn_t  *cc;
+    json_t            *sent;
+    ngx_chat_conn_t   *cc;
+    ngx_chat_write_t  *w = opaque;
 
     if (exiting) {
         ngx_chat_writes_free(w);
