@@ -820,6 +820,7 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
     /* the features register with the pub/sub layer before it connects */
     if (ngx_chat_users_init() != NGX_OK
         || ngx_chat_presence_watch_init() != NGX_OK
+        || ngx_chat_receipts_init() != NGX_OK
         || ngx_chat_registry_init(ngx_chat_main_conf) != NGX_OK
         || ngx_chat_presence_init(cycle, ngx_chat_main_conf) != NGX_OK)
     {

@@ -106,7 +106,7 @@ typedef struct {
 typedef struct ngx_chat_user_s  ngx_chat_user_t;
 typedef struct ngx_chat_held_s  ngx_chat_held_t;
 typedef struct ngx_chat_sync_after_s  ngx_chat_sync_after_t;
-typedef struct ngx_chat_shed_receipts_s  ngx_chat_shed_receipts_t;
+typedef struct ngx_chat_receipts_held_s  ngx_chat_receipts_held_t;
 typedef struct ngx_chat_order_s  ngx_chat_order_t;
 
 
@@ -151,9 +151,16 @@ typedef enum {
     NGX_CHAT_WRITE_GAP                  /* a read for ngx_chat_order.c */
 } ngx_chat_write_kind_e;
 
-typedef struct {
+typedef struct ngx_chat_write_s  ngx_chat_write_t;
+
+/* The write did not reach the log, and its connection is still here. */
+typedef void (*ngx_chat_write_failed_pt)(ngx_chat_conn_t *cc,
+    ngx_chat_write_t *w);
+
+struct ngx_chat_write_s {
     uint64_t              conn;
     ngx_chat_write_kind_e kind;
+    ngx_chat_write_failed_pt failed;        /* NULL: "unavailable" */
     int64_t               ts;
     json_t               *record;           /* the Kafka value, until sent */
     size_t                id_len;
@@ -161,7 +168,7 @@ typedef struct {
     u_char                mid[CHAT_MID_LEN];
     u_char                id[CHAT_CLIENT_ID_MAX];
     u_char                conv[CHAT_CONV_MAX];
-} ngx_chat_write_t;
+};
 
 struct ngx_chat_conn_s {
     ngx_http_request_t   *request;          /* NULL once detached */
@@ -193,8 +200,8 @@ struct ngx_chat_conn_s {
     ngx_queue_t           watching;
     ngx_uint_t            nwatching;
 
-    /* receipts held back while shedding (ngx_chat_shed.c) */
-    ngx_chat_shed_receipts_t *shed_receipts;
+    /* receipts held back while shedding (ngx_chat_receipts.c) */
+    ngx_chat_receipts_held_t *receipts;
 
     chat_ws_parser_t      parser;
 
@@ -290,24 +297,42 @@ void ngx_chat_ws_write_handler(ngx_event_t *wev);
 void ngx_chat_ws_flush(ngx_chat_conn_t *cc);
 void ngx_chat_ws_free_out(ngx_chat_conn_t *cc);
 
+/* ngx_chat_reply.c */
+ngx_int_t ngx_chat_reply(ngx_chat_conn_t *cc, json_t *json);
+void ngx_chat_reply_error(ngx_chat_conn_t *cc, chat_str_t *id,
+    const char *code, const char *message);
+
 /* ngx_chat_session.c */
 ngx_int_t ngx_chat_session_start(ngx_chat_conn_t *cc);
 void ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len);
-void ngx_chat_session_error(ngx_chat_conn_t *cc, chat_str_t *id,
-    const char *code, const char *message);
-ngx_int_t ngx_chat_session_reply(ngx_chat_conn_t *cc, json_t *json);
 
 /* ngx_chat_writes.c */
 void ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req);
-void ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
-void ngx_chat_writes_receipt_now(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req);
-void ngx_chat_writes_sync(ngx_chat_conn_t *cc);
-void ngx_chat_writes_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker);
+ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
+    ngx_chat_write_kind_e kind, chat_str_t *id);
+ngx_int_t ngx_chat_writes_add_id(ngx_chat_write_t *w);
+void ngx_chat_writes_produce(ngx_chat_write_t *w);
+void ngx_chat_writes_failed(ngx_chat_write_t *w);
+void ngx_chat_writes_free(ngx_chat_write_t *w);
+
+/* ngx_chat_receipts.c */
+ngx_int_t ngx_chat_receipts_init(void);
+void ngx_chat_receipts_request(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_receipts_conn_closed(ngx_chat_conn_t *cc);
 ngx_int_t ngx_chat_writes_gap(ngx_chat_conn_t *cc, ngx_str_t *conv,
     int64_t before_seq, ngx_uint_t limit, ngx_uint_t n);
 void ngx_chat_writes_init(void);
+
+/* ngx_chat_sync.c */
+void ngx_chat_sync_start(ngx_chat_conn_t *cc);
+ngx_uint_t ngx_chat_sync_marker(ngx_chat_conn_t *cc, ngx_str_t *frame);
+ngx_uint_t ngx_chat_sync_hold(ngx_chat_conn_t *cc, ngx_str_t *frame);
+void ngx_chat_sync_done(ngx_chat_conn_t *cc);
+ngx_msec_t ngx_chat_sync_next(ngx_chat_conn_t *cc);
+void ngx_chat_sync_tick(ngx_chat_conn_t *cc);
+void ngx_chat_sync_free(ngx_chat_conn_t *cc);
 
 /* ngx_chat_typing.c */
 void ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req);
@@ -327,7 +352,6 @@ ngx_int_t ngx_chat_presence_watch_init(void);
 void ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_presence_unsub(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_presence_conn_closed(ngx_chat_conn_t *cc);
-void ngx_chat_presence_flush(void);
 
 /* ngx_chat_registry.c */
 char *ngx_chat_registry_init_conf(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
@@ -367,7 +391,6 @@ ngx_int_t ngx_chat_users_init(void);
 ngx_int_t ngx_chat_users_add(ngx_chat_conn_t *cc);
 void ngx_chat_users_remove(ngx_chat_conn_t *cc);
 ngx_chat_conn_t *ngx_chat_users_find_conn(uint64_t num);
-void ngx_chat_users_sync_done(ngx_chat_conn_t *cc);
 ngx_uint_t ngx_chat_users_listening(ngx_chat_conn_t *cc);
 ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
 ngx_chat_user_t *ngx_chat_users_first(void);
@@ -386,14 +409,18 @@ ngx_chat_user_t *ngx_chat_users_next(ngx_chat_user_t *u);
 #define ngx_chat_shed_socket_busy(cc)                                         \
     ((cc)->out_bytes > (cc)->conf->send_budget / 2)
 
+/* Lets go what a feature holds while shedding (ngx_chat_shed_on_release). */
+typedef void (*ngx_chat_shed_release_pt)(void);
+
+ngx_int_t ngx_chat_shed_on_release(ngx_uint_t level,
+    ngx_chat_shed_release_pt handler, ngx_uint_t at_exit);
 char *ngx_chat_shed_levels(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 void ngx_chat_shed_init_conf(ngx_chat_main_conf_t *cmcf);
 ngx_int_t ngx_chat_shed_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
 void ngx_chat_shed_exit(void);
 ngx_uint_t ngx_chat_shed_level(void);
+ngx_uint_t ngx_chat_shed_running(void);
 void ngx_chat_shed_arm_flush(void);
-ngx_int_t ngx_chat_shed_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
-void ngx_chat_shed_conn_closed(ngx_chat_conn_t *cc);
 ngx_uint_t ngx_chat_shed_drop_live(ngx_chat_conn_t *cc, ngx_str_t *frame);
 
 /* ngx_chat_module.c */

@@ -667,7 +667,7 @@ ngx_chat_order_give_up(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
     ngx_chat_stat_inc(NGX_CHAT_STAT_ORDER_RESYNCS);
 
     if (!cc->syncing) {
-        ngx_chat_writes_sync(cc);
+        ngx_chat_sync_start(cc);
 
         if (!cc->syncing) {
             /* no way to sync now: released at once */

@@ -57,6 +57,7 @@ static void ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch,
     ngx_log_t *log);
 static void ngx_chat_presence_on_message(ngx_str_t *channel,
     ngx_str_t *payload);
+static void ngx_chat_presence_flush(void);
 static void ngx_chat_presence_query(ngx_chat_watch_t *watch);
 static void ngx_chat_presence_query_reply(redisReply *reply, void *data);
 static int64_t ngx_chat_presence_last_seen(ngx_str_t *user, redisReply *ls);
@@ -74,7 +75,10 @@ static ngx_rbtree_node_t  ngx_chat_presence_watches_sentinel;
 static ngx_queue_t        ngx_chat_presence_held;
 
 
-/* The presence channels are routed here (ngx_chat_pubsub.c). */
+/*
+ * The presence channels are routed here (ngx_chat_pubsub.c); what is held
+ * while shedding goes out with its level (and is dropped at exit).
+ */
 ngx_int_t
 ngx_chat_presence_watch_init(void)
 {
@@ -82,6 +86,13 @@ ngx_chat_presence_watch_init(void)
                     &ngx_chat_presence_watches_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&ngx_chat_presence_held);
+
+    if (ngx_chat_shed_on_release(NGX_CHAT_SHED_PRESENCE,
+                                 ngx_chat_presence_flush, 0)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     return ngx_chat_pubsub_handle(NGX_CHAT_PRESENCE_CHANNEL,
                                   ngx_chat_presence_on_message);
@@ -96,19 +107,19 @@ ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req)
     ngx_str_t   user;
 
     if (!ngx_chat_presence_enabled()) {
-        ngx_chat_session_error(cc, &req->id, "unavailable",
+        ngx_chat_reply_error(cc, &req->id, "unavailable",
                                "presence needs chat_redis");
         return;
     }
 
     if (!ngx_chat_users_listening(cc)) {
-        ngx_chat_session_error(cc, &req->id, "unavailable",
+        ngx_chat_reply_error(cc, &req->id, "unavailable",
                                "Redis is not available; retry later");
         return;
     }
 
     if (cc->nwatching + req->nusers > NGX_CHAT_PRESENCE_MAX_WATCH) {
-        ngx_chat_session_error(cc, &req->id, "too_large",
+        ngx_chat_reply_error(cc, &req->id, "too_large",
                                "a connection watches at most 1000 users");
         return;
     }
@@ -118,7 +129,7 @@ ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req)
         user.len = json_string_length(item);
 
         if (ngx_chat_presence_watch(cc, &user) != NGX_OK) {
-            ngx_chat_session_error(cc, &req->id, "internal",
+            ngx_chat_reply_error(cc, &req->id, "internal",
                                    "out of memory");
             return;
         }
@@ -502,7 +513,7 @@ ngx_chat_presence_hold(ngx_chat_watch_t *watch)
  * Tells every held watch's watchers its newest state. A watch held again
  * meanwhile (a socket still busy) waits for the next flush.
  */
-void
+static void
 ngx_chat_presence_flush(void)
 {
     ngx_queue_t        *q, held;

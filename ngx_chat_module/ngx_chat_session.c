@@ -29,7 +29,7 @@ ngx_chat_session_start(ngx_chat_conn_t *cc)
                       "max_message", (json_int_t) cc->conf->max_message,
                       "ts", (json_int_t) ngx_chat_now_ms());
 
-    return ngx_chat_session_reply(cc, hello);
+    return ngx_chat_reply(cc, hello);
 }
 
 
@@ -48,7 +48,7 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
                        "chat: bad request: %s: %s", err.code, err.message);
 
         if (!ngx_chat_session_limited(cc, &req, 0)) {
-            ngx_chat_session_error(cc, &req.id, err.code, err.message);
+            ngx_chat_reply_error(cc, &req.id, err.code, err.message);
         }
 
         chat_req_free(&req);
@@ -75,7 +75,7 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
         break;
 
     case CHAT_REQ_RECEIPT:
-        ngx_chat_writes_receipt(cc, &req);
+        ngx_chat_receipts_request(cc, &req);
         break;
 
     case CHAT_REQ_HISTORY:
@@ -162,7 +162,7 @@ ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req,
         json_object_set_new(err, "id", json_stringn(req->id.s, req->id.len));
     }
 
-    (void) ngx_chat_session_reply(cc, err);
+    (void) ngx_chat_reply(cc, err);
 
     return 1;
 }
@@ -181,7 +181,7 @@ ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req)
                             json_stringn(req->id.s, req->id.len));
     }
 
-    (void) ngx_chat_session_reply(cc, pong);
+    (void) ngx_chat_reply(cc, pong);
 }
 
 
@@ -201,7 +201,7 @@ ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
 
     pool = ngx_create_pool(1024, cc->connection->log);
     if (pool == NULL) {
-        ngx_chat_session_error(cc, &req->id, "internal", "out of memory");
+        ngx_chat_reply_error(cc, &req->id, "internal", "out of memory");
         return;
     }
 
@@ -212,16 +212,16 @@ ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
     rc = ngx_chat_auth_verify(cc->conf, pool, &token, &fresh);
 
     if (rc == NGX_ERROR) {
-        ngx_chat_session_error(cc, &req->id, "internal", "out of memory");
+        ngx_chat_reply_error(cc, &req->id, "internal", "out of memory");
 
     } else if (rc == NGX_DECLINED) {
-        ngx_chat_session_error(cc, &req->id, "forbidden", fresh.error);
+        ngx_chat_reply_error(cc, &req->id, "forbidden", fresh.error);
 
     } else if (fresh.user.len != cc->id.user.len
                || ngx_memcmp(fresh.user.data, cc->id.user.data,
                              fresh.user.len) != 0)
     {
-        ngx_chat_session_error(cc, &req->id, "forbidden",
+        ngx_chat_reply_error(cc, &req->id, "forbidden",
                                "the token is for another user");
 
     } else {
@@ -241,46 +241,8 @@ ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
                                 json_stringn(req->id.s, req->id.len));
         }
 
-        (void) ngx_chat_session_reply(cc, ok);
+        (void) ngx_chat_reply(cc, ok);
     }
 
     ngx_destroy_pool(pool);
-}
-
-
-void
-ngx_chat_session_error(ngx_chat_conn_t *cc, chat_str_t *id, const char *code,
-    const char *message)
-{
-    json_t  *err;
-
-    ngx_chat_stat_error(code);
-
-    err = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code,
-                    "message", message);
-
-    if (err && id->len) {
-        json_object_set_new(err, "id", json_stringn(id->s, id->len));
-    }
-
-    (void) ngx_chat_session_reply(cc, err);
-}
-
-
-/* Sends and releases a reply built by the caller (NULL: out of memory). */
-ngx_int_t
-ngx_chat_session_reply(ngx_chat_conn_t *cc, json_t *json)
-{
-    ngx_int_t  rc;
-
-    if (json == NULL) {
-        ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
-                      "chat: cannot build a reply: out of memory");
-        return NGX_ERROR;
-    }
-
-    rc = ngx_chat_ws_send_json(cc, json);
-    json_decref(json);
-
-    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }

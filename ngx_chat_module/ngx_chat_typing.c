@@ -213,7 +213,7 @@ ngx_chat_typing_group_reply(redisReply *reply, void *data)
         if (cc) {
             id.s = (char *) t->id;
             id.len = t->id_len;
-            ngx_chat_session_error(cc, &id, "forbidden",
+            ngx_chat_reply_error(cc, &id, "forbidden",
                                    "not a member of this group");
         }
     }

@@ -2,26 +2,20 @@
  * This worker's users and connections, and delivery from Redis.
  *
  * Each user with a connection here has an entry and its Redis channel
- * "chat:u:<user>" subscribed (ngx_chat_pubsub.c): from
- * its first local connection until its last one closes. What arrives on the
- * channel is "<target>\n<frame>": the frame goes, byte for byte, to every
- * connection of the user (target "*") or to one (target = its conn id).
+ * "chat:u:<user>" subscribed (ngx_chat_pubsub.c): from its first local
+ * connection until its last one closes. What arrives on the channel is
+ * "<target>\n<frame>": the frame goes, byte for byte, to every connection
+ * of the user (target "*") or to one (target = its conn id).
  *
- * A connection asks for its pending messages (a sync write, see
- * ngx_chat_session.c) once its channel is subscribed; until the answer's
- * "sync_done" marker arrives, live frames for it are held back so that
- * pending messages come first. After Redis comes back, every channel is
- * subscribed again and every connection syncs again: that delivers what
- * was published while no one listened. Every frame of a conversation then
- * passes ngx_chat_order.c, which keeps each connection's copy once and in
- * seq order.
+ * A connection asks for its pending messages (ngx_chat_sync.c) once its
+ * channel is subscribed, and live frames wait there until they are out.
+ * After Redis comes back, every channel is subscribed again and every
+ * connection syncs again: that delivers what was published while no one
+ * listened. Every frame of a conversation then passes ngx_chat_order.c,
+ * which keeps each connection's copy once and in seq order.
  */
 
 #include "ngx_chat_module.h"
-
-
-#define NGX_CHAT_SYNC_DONE       "{\"type\":\"sync_done\"}"
-#define NGX_CHAT_SYNC_MORE       "{\"type\":\"sync_more\","
 
 
 typedef struct {
@@ -131,7 +125,7 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
     ngx_chat_registry_add(cc);
 
     if (ngx_chat_pubsub_live(u->sub)) {
-        ngx_chat_writes_sync(cc);
+        ngx_chat_sync_start(cc);
     }
 
     return NGX_OK;
@@ -147,7 +141,7 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
         return;
     }
 
-    ngx_chat_shed_conn_closed(cc);
+    ngx_chat_receipts_conn_closed(cc);
 
     cc->registered = 0;
     ngx_rbtree_delete(&ngx_chat_users.conns, &cc->node);
@@ -155,11 +149,6 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
     ngx_chat_registry_remove(cc);
 
     ngx_chat_presence_conn_closed(cc);
-
-    if (cc->sync_after) {
-        ngx_free(cc->sync_after);
-        cc->sync_after = NULL;
-    }
 
     u = cc->user;
 
@@ -201,42 +190,6 @@ ngx_chat_users_find_conn(uint64_t num)
     }
 
     return NULL;
-}
-
-
-/* The connection's pending messages are out: release what was held. */
-void
-ngx_chat_users_sync_done(ngx_chat_conn_t *cc)
-{
-    ngx_chat_held_t  *h, *next;
-
-    ngx_str_t         frame;
-
-    cc->syncing = 0;
-    cc->sync_tries = 0;
-
-    if (cc->sync_after) {
-        ngx_free(cc->sync_after);
-        cc->sync_after = NULL;
-    }
-
-    ngx_chat_order_sync_done(cc);
-
-    /* taken off the connection first: it is free to hold again */
-    h = cc->held;
-    cc->held = NULL;
-    cc->held_tail = &cc->held;
-    cc->held_bytes = 0;
-
-    for ( /* void */ ; h; h = next) {
-        next = h->next;
-        frame.data = h->data;
-        frame.len = h->len;
-
-        /* what the sync already sent is dropped there */
-        (void) ngx_chat_order_deliver(cc, &frame);
-        ngx_free(h);
-    }
 }
 
 
@@ -315,7 +268,7 @@ ngx_chat_users_on_subscribed(ngx_chat_user_t *u)
          q != ngx_queue_sentinel(&u->conns);
          q = ngx_queue_next(q))
     {
-        ngx_chat_writes_sync(ngx_queue_data(q, ngx_chat_conn_t, user_link));
+        ngx_chat_sync_start(ngx_queue_data(q, ngx_chat_conn_t, user_link));
     }
 }
 
@@ -364,55 +317,28 @@ ngx_chat_users_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
 
 /*
  * Sends a frame to one connection, or holds it while the connection's sync
- * is running: a live frame must not overtake the pending ones. Holding is
- * bounded by the send budget; past it, the hold ends early.
+ * is running (ngx_chat_sync.c): a live frame must not overtake the pending
+ * ones. An answer addressed to the connection may be a sync marker, or the
+ * read of a gap (ngx_chat_order.c).
  */
 static void
 ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
 {
-    ngx_chat_held_t  *h;
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
+                   "chat deliver: %s frame, %uz bytes",
+                   live ? "live" : "addressed", frame->len);
 
-    if (!live && frame->len == sizeof(NGX_CHAT_SYNC_DONE) - 1
-        && ngx_strncmp(frame->data, NGX_CHAT_SYNC_DONE, frame->len) == 0)
-    {
-        ngx_chat_users_sync_done(cc);
-        return;
-    }
-
-    if (!live && frame->len > sizeof(NGX_CHAT_SYNC_MORE) - 1
-        && ngx_strncmp(frame->data, NGX_CHAT_SYNC_MORE,
-                       sizeof(NGX_CHAT_SYNC_MORE) - 1) == 0)
-    {
-        ngx_chat_writes_sync_more(cc, frame);
-        return;
-    }
-
-    if (!live && ngx_chat_order_answer(cc, frame)) {
-        return;
-    }
-
-    if (live && ngx_chat_shed_drop_live(cc, frame)) {
-        return;
-    }
-
-    if (live && cc->syncing) {
-        if (cc->held_bytes + frame->len <= cc->conf->send_budget) {
-            h = ngx_alloc(sizeof(ngx_chat_held_t) + frame->len,
-                          cc->connection->log);
-
-            if (h) {
-                h->next = NULL;
-                h->seq = 0;
-                h->len = frame->len;
-                ngx_memcpy(h->data, frame->data, frame->len);
-                *cc->held_tail = h;
-                cc->held_tail = &h->next;
-                cc->held_bytes += frame->len;
-                return;
-            }
+    if (live) {
+        if (ngx_chat_shed_drop_live(cc, frame)
+            || ngx_chat_sync_hold(cc, frame))
+        {
+            return;
         }
 
-        ngx_chat_users_sync_done(cc);
+    } else if (ngx_chat_sync_marker(cc, frame)
+               || ngx_chat_order_answer(cc, frame))
+    {
+        return;
     }
 
     if (ngx_chat_order_deliver(cc, frame) == NGX_OK) {

@@ -1,9 +1,11 @@
 /*
  * Writes: the requests that go through the log of writes (Kafka, keyed by
- * conversation) and are answered from its delivery reports: send, receipt,
- * history, a connection's request for its pending messages (sync), and its
- * read of a gap in a conversation (ngx_chat_order.c).
- * See docs/INTERNALS.md for the records.
+ * conversation) and are answered from its delivery reports. Here: send,
+ * group changes, history and the read of a gap in a conversation
+ * (ngx_chat_order.c), and what every write shares (a record, its mid, its
+ * produce and its delivery report), which receipts (ngx_chat_receipts.c)
+ * and a connection's request for its pending messages (ngx_chat_sync.c)
+ * use too. See docs/INTERNALS.md for the records.
  */
 
 #include "ngx_chat_module.h"
@@ -13,21 +15,15 @@
 #include <openssl/rand.h>
 
 
-static ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
-    ngx_chat_write_kind_e kind, chat_str_t *id);
 static void ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w);
-static ngx_int_t ngx_chat_writes_add_id(ngx_chat_write_t *w);
 static ngx_int_t ngx_chat_writes_history_record(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w, int64_t before_seq, ngx_uint_t limit);
 static size_t ngx_chat_writes_cid_value(ngx_chat_write_t *w, u_char *value);
 static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req);
-static void ngx_chat_writes_produce(ngx_chat_write_t *w);
 static void ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok,
     ngx_uint_t exiting);
-static void ngx_chat_writes_failed(ngx_chat_write_t *w);
-static void ngx_chat_writes_free(ngx_chat_write_t *w);
 
 
 /*
@@ -43,7 +39,7 @@ ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req)
     }
 
     ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_SENDS);
-    ngx_chat_session_error(cc, &req->id, "unavailable",
+    ngx_chat_reply_error(cc, &req->id, "unavailable",
                            "the server is overloaded; "
                            "retry later with the same id");
     return 1;
@@ -274,7 +270,7 @@ ngx_chat_writes_dedupe_reply(redisReply *reply, void *data)
         if (cc) {
             id.s = (char *) w->id;
             id.len = w->id_len;
-            ngx_chat_session_error(cc, &id, "bad_request",
+            ngx_chat_reply_error(cc, &id, "bad_request",
                                    "\"id\" names another request");
         }
 
@@ -283,180 +279,6 @@ ngx_chat_writes_dedupe_reply(redisReply *reply, void *data)
     }
 
     ngx_chat_writes_produce(w);
-}
-
-
-/*
- * A read (or delivered) watermark, ordered with the conversation's log;
- * while shedding, held and coalesced a while (ngx_chat_shed.c).
- */
-void
-ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
-{
-    if (ngx_chat_shed_receipt(cc, req) != NGX_OK) {
-        ngx_chat_writes_receipt_now(cc, req);
-    }
-}
-
-
-void
-ngx_chat_writes_receipt_now(ngx_chat_conn_t *cc, chat_req_t *req)
-{
-    ngx_chat_write_t  *w;
-
-    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_RECEIPT, &req->id);
-    if (w == NULL) {
-        return;
-    }
-
-    ngx_memcpy(w->conv, req->conv.s, req->conv.len);
-    w->conv_len = req->conv.len;
-
-    /* the connection, to be told "forbidden" if not a member (groups) */
-    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:s, s:I, s:I}",
-                          "v", 1, "op", "receipt",
-                          "conv", w->conv, w->conv_len,
-                          "by", cc->id.user.data, cc->id.user.len,
-                          "conn", cc->conn_id.data, cc->conn_id.len,
-                          "status", req->status == CHAT_RECEIPT_READ
-                                    ? "read" : "delivered",
-                          "seq", (json_int_t) req->seq,
-                          "ts", (json_int_t) w->ts);
-
-    if (ngx_chat_writes_add_id(w) != NGX_OK) {
-        ngx_chat_writes_failed(w);
-        return;
-    }
-
-    ngx_chat_writes_produce(w);
-}
-
-
-/*
- * Asks the workers for this connection's pending messages (those above
- * the user's delivered watermarks), a page at a time: each page ends with
- * a marker, "sync_more" (then the next page is asked for, from where it
- * ended) or "sync_done". Live frames wait until the last page is out; see
- * ngx_chat_users.c.
- */
-void
-ngx_chat_writes_sync(ngx_chat_conn_t *cc)
-{
-    json_t            *after;
-    u_char             key[sizeof("user:") + CHAT_ID_MAX];
-    ngx_chat_write_t  *w;
-    chat_str_t         none;
-
-    if (cc->closing || !ngx_chat_kafka_available()) {
-        /* no way to fetch them now: live frames are not held any longer */
-        if (cc->syncing) {
-            ngx_chat_users_sync_done(cc);
-        }
-
-        return;
-    }
-
-    none.s = NULL;
-    none.len = 0;
-
-    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_SYNC, &none);
-    if (w == NULL) {
-        return;
-    }
-
-    w->conv_len = ngx_sprintf(key, "user:%V", &cc->id.user) - key;
-    ngx_memcpy(w->conv, key, w->conv_len);
-
-    /* a page fits in half the send budget, so it never closes the socket */
-    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:I, s:I}",
-                          "v", 1, "op", "sync",
-                          "user", cc->id.user.data, cc->id.user.len,
-                          "conn", cc->conn_id.data, cc->conn_id.len,
-                          "max_bytes", (json_int_t) cc->conf->send_budget / 2,
-                          "ts", (json_int_t) w->ts);
-
-    if (w->record && cc->sync_after) {
-        after = json_pack("{s:s%, s:I}",
-                          "conv", cc->sync_after->conv,
-                          cc->sync_after->conv_len,
-                          "seq", (json_int_t) cc->sync_after->seq);
-
-        if (after == NULL
-            || json_object_set_new(w->record, "after", after) != 0)
-        {
-            json_decref(w->record);
-            w->record = NULL;
-        }
-    }
-
-    if (w->record == NULL) {
-        ngx_chat_writes_free(w);
-        return;
-    }
-
-    cc->syncing = 1;
-    cc->sync_tries++;
-    cc->sync_deadline = ngx_current_msec + ngx_chat_main_conf->sync_timeout;
-    ngx_chat_ws_rearm_tick(cc);
-
-    ngx_chat_writes_produce(w);
-}
-
-
-/*
- * A page of pending messages ended with {"type":"sync_more","conv":C,
- * "seq":S}: the next page starts after (C, S).
- */
-void
-ngx_chat_writes_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker)
-{
-    json_t                 *root;
-    const char             *conv;
-    json_int_t              seq;
-    json_error_t            err;
-    ngx_chat_sync_after_t  *after;
-
-    if (!cc->syncing) {
-        return;    /* a late answer to a request that already timed out */
-    }
-
-    root = json_loadb((char *) marker->data, marker->len, 0, &err);
-
-    if (root == NULL
-        || json_unpack(root, "{s:s, s:I}", "conv", &conv, "seq", &seq) != 0
-        || ngx_strlen(conv) > CHAT_CONV_MAX)
-    {
-        ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
-                      "chat: malformed \"sync_more\" marker");
-        if (root) {
-            json_decref(root);
-        }
-
-        ngx_chat_users_sync_done(cc);
-        return;
-    }
-
-    after = cc->sync_after;
-
-    if (after == NULL) {
-        after = ngx_alloc(sizeof(ngx_chat_sync_after_t), cc->connection->log);
-        if (after == NULL) {
-            json_decref(root);
-            ngx_chat_users_sync_done(cc);
-            return;
-        }
-
-        cc->sync_after = after;
-    }
-
-    after->conv_len = ngx_strlen(conv);
-    ngx_memcpy(after->conv, conv, after->conv_len);
-    after->seq = seq;
-    json_decref(root);
-
-    /* a page that arrived is progress: the retry budget starts over */
-    cc->sync_tries = 0;
-    ngx_chat_writes_sync(cc);
 }
 
 
@@ -554,7 +376,7 @@ ngx_chat_writes_gap(ngx_chat_conn_t *cc, ngx_str_t *conv, int64_t before_seq,
  * The request's id, for the worker to echo in its answer, when it has one.
  * NGX_ERROR also when the record could not be built.
  */
-static ngx_int_t
+ngx_int_t
 ngx_chat_writes_add_id(ngx_chat_write_t *w)
 {
     if (w->record == NULL) {
@@ -575,7 +397,7 @@ ngx_chat_writes_add_id(ngx_chat_write_t *w)
  * A write record for a request of cc; NULL (the client already answered)
  * when the log cannot take it now.
  */
-static ngx_chat_write_t *
+ngx_chat_write_t *
 ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
     chat_str_t *id)
 {
@@ -583,7 +405,7 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
     ngx_chat_write_t  *w;
 
     if (!ngx_chat_kafka_available()) {
-        ngx_chat_session_error(cc, id, "unavailable",
+        ngx_chat_reply_error(cc, id, "unavailable",
                                "the message log is not available; "
                                "retry later with the same id");
         return NULL;
@@ -595,7 +417,7 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
      * answer once Redis is back)
      */
     if (kind == NGX_CHAT_WRITE_HISTORY && !ngx_chat_users_listening(cc)) {
-        ngx_chat_session_error(cc, id, "unavailable",
+        ngx_chat_reply_error(cc, id, "unavailable",
                                "Redis is not available; "
                                "retry later with the same id");
         return NULL;
@@ -603,12 +425,13 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
 
     w = ngx_alloc(sizeof(ngx_chat_write_t), cc->connection->log);
     if (w == NULL) {
-        ngx_chat_session_error(cc, id, "internal", "out of memory");
+        ngx_chat_reply_error(cc, id, "internal", "out of memory");
         return NULL;
     }
 
     w->conn = cc->node.key;
     w->kind = kind;
+    w->failed = NULL;
     w->ts = ngx_chat_now_ms();
     w->record = NULL;
     w->conv_len = 0;
@@ -625,7 +448,7 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
      */
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
         ngx_free(w);
-        ngx_chat_session_error(cc, id, "internal", "no random bytes");
+        ngx_chat_reply_error(cc, id, "internal", "no random bytes");
         return NULL;
     }
 
@@ -636,7 +459,7 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
 
 
 /* Serializes the record (with its mid, for a send) and produces it. */
-static void
+void
 ngx_chat_writes_produce(ngx_chat_write_t *w)
 {
     char       *value;
@@ -718,7 +541,7 @@ ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok, ngx_uint_t exiting)
                          "conv", w->conv, w->conv_len,
                          "ts", (json_int_t) w->ts);
 
-        (void) ngx_chat_session_reply(cc, sent);
+        (void) ngx_chat_reply(cc, sent);
         ngx_chat_stat_inc(NGX_CHAT_STAT_SENT);
     }
 
@@ -727,7 +550,7 @@ ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok, ngx_uint_t exiting)
 
 
 /* Tells the client its write was not taken, if it is still here. */
-static void
+void
 ngx_chat_writes_failed(ngx_chat_write_t *w)
 {
     chat_str_t        id;
@@ -736,8 +559,8 @@ ngx_chat_writes_failed(ngx_chat_write_t *w)
     cc = ngx_chat_users_find_conn(w->conn);
 
     if (cc) {
-        if (w->kind == NGX_CHAT_WRITE_SYNC) {
-            ngx_chat_users_sync_done(cc);
+        if (w->failed) {
+            w->failed(cc, w);
 
         } else if (w->kind == NGX_CHAT_WRITE_GAP) {
             /* asked again at its retry (ngx_chat_order.c) */
@@ -745,7 +568,7 @@ ngx_chat_writes_failed(ngx_chat_write_t *w)
         } else {
             id.s = (char *) w->id;
             id.len = w->id_len;
-            ngx_chat_session_error(cc, &id, "unavailable",
+            ngx_chat_reply_error(cc, &id, "unavailable",
                                    "the write did not reach the message log; "
                                    "retry later with the same id");
         }
@@ -755,7 +578,7 @@ ngx_chat_writes_failed(ngx_chat_write_t *w)
 }
 
 
-static void
+void
 ngx_chat_writes_free(ngx_chat_write_t *w)
 {
     if (w->record) {

@@ -19,13 +19,6 @@
 #define NGX_CHAT_WS_READ_QUOTA  (256 * 1024)
 
 /*
- * Requests for pending messages before live ones go out regardless: with
- * chat_sync_timeout 5s, half a minute, about what a consumer group needs to
- * hand a stalled worker's partitions to another.
- */
-#define NGX_CHAT_WS_SYNC_TRIES  6
-
-/*
  * Wake-ups are rounded up to this grid of ngx_current_msec, so that the
  * heartbeats of many connections fall due together and a worker wakes a
  * few times a second for all of them, not once per connection: with 100k
@@ -36,7 +29,6 @@
 
 static void ngx_chat_ws_tick_handler(ngx_event_t *ev);
 static void ngx_chat_ws_going_away(ngx_chat_conn_t *cc);
-static void ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc);
 static void ngx_chat_ws_read(ngx_chat_conn_t *cc);
 static ngx_int_t ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p,
     size_t len);
@@ -476,14 +468,7 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
         }
     }
 
-    if (cc->syncing && cc->sync_deadline - ngx_current_msec < next) {
-        next = cc->sync_deadline - ngx_current_msec;
-
-        if ((ngx_msec_int_t) next < 0) {
-            next = 0;
-        }
-    }
-
+    next = ngx_min(next, ngx_chat_sync_next(cc));
     next = ngx_min(next, ngx_chat_order_next(cc));
 
     if (cc->going_away) {
@@ -550,12 +535,7 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "heartbeat timeout");
 
     } else {
-        if (cc->syncing
-            && (ngx_msec_int_t) (ngx_current_msec - cc->sync_deadline) >= 0)
-        {
-            ngx_chat_ws_sync_timed_out(cc);
-        }
-
+        ngx_chat_sync_tick(cc);
         ngx_chat_order_tick(cc);
 
         if (ngx_current_msec - cc->last_ping >= cc->conf->heartbeat) {
@@ -570,30 +550,6 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
     if (!cc->finalized) {
         ngx_chat_ws_flush(cc);
     }
-}
-
-
-/*
- * No answer to a connection's request for its pending messages (a worker
- * or its Redis was not there to answer): ask again, holding live frames
- * meanwhile so that nothing is seen out of order; after a few tries, give
- * up the order rather than the messages.
- */
-static void
-ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc)
-{
-    if (cc->sync_tries < NGX_CHAT_WS_SYNC_TRIES) {
-        ngx_log_error(NGX_LOG_WARN, cc->connection->log, 0,
-                      "chat: no answer to the pending messages request, "
-                      "asking again");
-        ngx_chat_writes_sync(cc);
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
-                  "chat: no answer to %ui pending messages requests, "
-                  "delivering live messages", cc->sync_tries);
-    ngx_chat_users_sync_done(cc);
 }
 
 
@@ -615,8 +571,6 @@ ngx_chat_ws_finalize(ngx_chat_conn_t *cc)
 void
 ngx_chat_ws_release(ngx_chat_conn_t *cc)
 {
-    ngx_chat_held_t  *h, *hnext;
-
     ngx_chat_users_remove(cc);
 
     if (cc->counted) {
@@ -627,13 +581,7 @@ ngx_chat_ws_release(ngx_chat_conn_t *cc)
         ngx_del_timer(&cc->tick);
     }
 
-    for (h = cc->held; h; h = hnext) {
-        hnext = h->next;
-        ngx_free(h);
-    }
-
-    cc->held = NULL;
-
+    ngx_chat_sync_free(cc);
     ngx_chat_order_free(cc);
 
     if (cc->tick.posted) {
