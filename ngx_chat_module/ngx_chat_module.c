@@ -344,13 +344,8 @@ static ngx_http_variable_t  ngx_chat_vars[] = {
 };
 
 
-ngx_chat_main_conf_t  *ngx_chat_main_conf;
-
-
-/* Connection ids: "<worker start, hex>-<pid, hex>-<counter, hex>". */
-static u_char      ngx_chat_conn_prefix[NGX_INT64_LEN * 2 + 2];
-static size_t      ngx_chat_conn_prefix_len;
-static uint64_t    ngx_chat_conn_counter;
+/* This worker's, once a location says "chat on"; NULL until then. */
+static ngx_chat_main_conf_t  *ngx_chat_main_conf;
 
 
 static void *
@@ -743,38 +738,6 @@ ngx_chat_device_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
-ngx_str_t *
-ngx_chat_new_conn_id(ngx_pool_t *pool, uint64_t *num)
-{
-    ngx_str_t  *id;
-
-    id = ngx_palloc(pool, sizeof(ngx_str_t) + ngx_chat_conn_prefix_len
-                          + NGX_INT64_LEN);
-    if (id == NULL) {
-        return NULL;
-    }
-
-    id->data = (u_char *) (id + 1);
-    *num = ++ngx_chat_conn_counter;
-    id->len = ngx_sprintf(id->data, "%*s%xL", ngx_chat_conn_prefix_len,
-                          ngx_chat_conn_prefix, *num)
-              - id->data;
-
-    return id;
-}
-
-
-int64_t
-ngx_chat_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + tp->msec;
-}
-
-
 /* Once per configuration read (start, reload): which build is running. */
 static ngx_int_t
 ngx_chat_init_module(ngx_cycle_t *cycle)
@@ -797,10 +760,7 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
 {
     ngx_chat_main_conf_t  *cmcf;
 
-    ngx_chat_conn_prefix_len = ngx_sprintf(ngx_chat_conn_prefix, "%xT-%xP-",
-                                           ngx_time(), ngx_pid)
-                               - ngx_chat_conn_prefix;
-    ngx_chat_conn_counter = 0;
+    ngx_chat_conn_init_process();
 
     cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_chat_module);
 
@@ -816,6 +776,7 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_chat_writes_init();
+    ngx_chat_session_init();
 
     /* the features register with the pub/sub layer before it connects */
     if (ngx_chat_users_init() != NGX_OK

@@ -244,7 +244,11 @@ struct ngx_chat_conn_s {
 
 
 extern ngx_module_t  ngx_chat_module;
-extern ngx_chat_main_conf_t  *ngx_chat_main_conf;   /* of this cycle */
+
+/* The chat configuration of this worker's cycle. */
+#define ngx_chat_main_conf_get()                                              \
+    ((ngx_chat_main_conf_t *)                                                 \
+         ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_chat_module))
 
 
 /* ngx_chat_auth.c */
@@ -274,8 +278,24 @@ void ngx_chat_conn_detach_handler(ngx_event_t *ev);
 void ngx_chat_conn_detach(ngx_chat_conn_t *cc);
 void ngx_chat_conn_close(ngx_chat_conn_t *cc);
 void ngx_chat_conn_free(ngx_chat_conn_t *cc);
+void ngx_chat_conn_init_process(void);
+void ngx_chat_conn_register(ngx_chat_conn_t *cc);
+void ngx_chat_conn_unregister(ngx_chat_conn_t *cc);
+ngx_chat_conn_t *ngx_chat_conn_find(uint64_t num);
 
-/* ngx_chat_ws.c */
+/* ngx_chat_ws.c: the socket. What the layer above it does at each step
+ * of a connection it registers once (ngx_chat_ws_handle). */
+typedef struct {
+    ngx_int_t   (*start)(ngx_chat_conn_t *cc);    /* upgraded: the hello */
+    ngx_int_t   (*open)(ngx_chat_conn_t *cc);     /* taken in: registered */
+    void        (*message)(ngx_chat_conn_t *cc, u_char *text, size_t len);
+    void        (*tick)(ngx_chat_conn_t *cc);     /* its timer, not closing */
+    ngx_msec_t  (*next)(ngx_chat_conn_t *cc);     /* ms to its own deadline */
+    void        (*heartbeat)(ngx_chat_conn_t *cc);    /* a ping went out */
+    void        (*release)(ngx_chat_conn_t *cc);  /* it ends, however */
+} ngx_chat_ws_handlers_t;
+
+void ngx_chat_ws_handle(const ngx_chat_ws_handlers_t *handlers);
 ngx_int_t ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head,
     u_char *early, size_t early_len);
 ngx_int_t ngx_chat_ws_send(ngx_chat_conn_t *cc, ngx_uint_t opcode,
@@ -303,8 +323,7 @@ void ngx_chat_reply_error(ngx_chat_conn_t *cc, chat_str_t *id,
     const char *code, const char *message);
 
 /* ngx_chat_session.c */
-ngx_int_t ngx_chat_session_start(ngx_chat_conn_t *cc);
-void ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len);
+void ngx_chat_session_init(void);
 
 /* ngx_chat_writes.c */
 void ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req);
@@ -387,11 +406,19 @@ ngx_msec_t ngx_chat_order_next(ngx_chat_conn_t *cc);
 void ngx_chat_order_free(ngx_chat_conn_t *cc);
 
 /* ngx_chat_users.c */
+typedef void (*ngx_chat_users_user_pt)(ngx_chat_user_t *u);
+
+void ngx_chat_users_on_user(ngx_chat_users_user_pt up,
+    ngx_chat_users_user_pt down);
+ngx_uint_t ngx_chat_users_live(ngx_chat_conn_t *cc);
+
+/* Whether an answer the workers publish to cc's user reaches cc. */
+#define ngx_chat_users_listening(cc)                                          \
+    ngx_chat_pubsub_listening((cc)->user ? (cc)->user->sub : NULL)
+
 ngx_int_t ngx_chat_users_init(void);
 ngx_int_t ngx_chat_users_add(ngx_chat_conn_t *cc);
 void ngx_chat_users_remove(ngx_chat_conn_t *cc);
-ngx_chat_conn_t *ngx_chat_users_find_conn(uint64_t num);
-ngx_uint_t ngx_chat_users_listening(ngx_chat_conn_t *cc);
 ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
 ngx_chat_user_t *ngx_chat_users_first(void);
 ngx_chat_user_t *ngx_chat_users_next(ngx_chat_user_t *u);
@@ -423,9 +450,6 @@ ngx_uint_t ngx_chat_shed_running(void);
 void ngx_chat_shed_arm_flush(void);
 ngx_uint_t ngx_chat_shed_drop_live(ngx_chat_conn_t *cc, ngx_str_t *frame);
 
-/* ngx_chat_module.c */
-ngx_str_t *ngx_chat_new_conn_id(ngx_pool_t *pool, uint64_t *num);
-int64_t ngx_chat_now_ms(void);
 
 
 #endif /* NGX_CHAT_MODULE_H */

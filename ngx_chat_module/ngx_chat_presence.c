@@ -114,6 +114,8 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_rbtree_init(&p->graces, &p->graces_sentinel,
                     ngx_str_rbtree_insert_value);
 
+    ngx_chat_users_on_user(ngx_chat_presence_up, ngx_chat_presence_down);
+
     if (cmcf->redis == NULL) {
         return NGX_OK;
     }

@@ -213,6 +213,24 @@ ngx_chat_pubsub_unsubscribe(ngx_chat_pubsub_sub_t *s)
 }
 
 
+/*
+ * Whether what the workers publish on the channel of sub reaches us: false
+ * while the subscriber connection is down (Redis gone, or AUTH refused) or
+ * could not ask for the channel. Such a request is answered "unavailable"
+ * rather than left waiting for nothing. A SUBSCRIBE still unconfirmed
+ * counts: its answer is on its way. Without Redis, nothing is waited for.
+ */
+ngx_uint_t
+ngx_chat_pubsub_listening(ngx_chat_pubsub_sub_t *sub)
+{
+    if (!ngx_chat_pubsub.enabled) {
+        return 1;
+    }
+
+    return ngx_chat_pubsub_up() && ngx_chat_pubsub_asked(sub);
+}
+
+
 ngx_uint_t
 ngx_chat_pubsub_asked(ngx_chat_pubsub_sub_t *s)
 {

@@ -65,6 +65,8 @@ ngx_chat_pubsub_sub_t *ngx_chat_pubsub_subscribe(ngx_str_t *channel,
 /* One user less (sub may be NULL): UNSUBSCRIBE after the last. */
 void ngx_chat_pubsub_unsubscribe(ngx_chat_pubsub_sub_t *sub);
 
+/* An answer published on the channel of sub (may be NULL) reaches us. */
+ngx_uint_t ngx_chat_pubsub_listening(ngx_chat_pubsub_sub_t *sub);
 /* Asked for (SUBSCRIBE sent, maybe not confirmed yet). */
 ngx_uint_t ngx_chat_pubsub_asked(ngx_chat_pubsub_sub_t *sub);
 /* Confirmed: live. */

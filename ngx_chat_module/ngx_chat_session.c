@@ -13,9 +13,37 @@ static ngx_uint_t ngx_chat_session_limited(ngx_chat_conn_t *cc,
     chat_req_t *req, ngx_uint_t valid);
 static void ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req);
 static void ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req);
+static ngx_int_t ngx_chat_session_start(ngx_chat_conn_t *cc);
+static ngx_int_t ngx_chat_session_open(ngx_chat_conn_t *cc);
+static void ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text,
+    size_t len);
+static void ngx_chat_session_tick(ngx_chat_conn_t *cc);
+static ngx_msec_t ngx_chat_session_next(ngx_chat_conn_t *cc);
+static void ngx_chat_session_heartbeat(ngx_chat_conn_t *cc);
+static void ngx_chat_session_release(ngx_chat_conn_t *cc);
 
 
-ngx_int_t
+static const ngx_chat_ws_handlers_t  ngx_chat_session_handlers = {
+    ngx_chat_session_start,
+    ngx_chat_session_open,
+    ngx_chat_session_message,
+    ngx_chat_session_tick,
+    ngx_chat_session_next,
+    ngx_chat_session_heartbeat,
+    ngx_chat_session_release
+};
+
+
+/* Every upgraded connection of this worker is served from here. */
+void
+ngx_chat_session_init(void)
+{
+    ngx_chat_ws_handle(&ngx_chat_session_handlers);
+}
+
+
+/* The hello, the first frame of every connection. */
+static ngx_int_t
 ngx_chat_session_start(ngx_chat_conn_t *cc)
 {
     json_t  *hello;
@@ -33,7 +61,71 @@ ngx_chat_session_start(ngx_chat_conn_t *cc)
 }
 
 
-void
+/*
+ * The connection is taken in: found by its number, under its user (whose
+ * channel is subscribed on the first), in the session registry; it asks
+ * for its pending messages once its user's channel is live.
+ */
+static ngx_int_t
+ngx_chat_session_open(ngx_chat_conn_t *cc)
+{
+    ngx_queue_init(&cc->watching);
+
+    if (ngx_chat_users_add(cc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_chat_registry_add(cc);
+
+    if (ngx_chat_users_live(cc)) {
+        ngx_chat_sync_start(cc);
+    }
+
+    return NGX_OK;
+}
+
+
+/* The connection ends: nothing it holds is lost, nothing refers to it. */
+static void
+ngx_chat_session_release(ngx_chat_conn_t *cc)
+{
+    if (cc->registered) {
+        ngx_chat_receipts_conn_closed(cc);
+        ngx_chat_registry_remove(cc);
+        ngx_chat_presence_conn_closed(cc);
+        ngx_chat_users_remove(cc);
+    }
+
+    ngx_chat_sync_free(cc);
+    ngx_chat_order_free(cc);
+}
+
+
+/* Its timer: a sync's wait, a gap's retry (heartbeat and expiry: ws). */
+static void
+ngx_chat_session_tick(ngx_chat_conn_t *cc)
+{
+    ngx_chat_sync_tick(cc);
+    ngx_chat_order_tick(cc);
+}
+
+
+static ngx_msec_t
+ngx_chat_session_next(ngx_chat_conn_t *cc)
+{
+    return ngx_min(ngx_chat_sync_next(cc), ngx_chat_order_next(cc));
+}
+
+
+/* Each heartbeat refreshes the connection's entry in the registry. */
+static void
+ngx_chat_session_heartbeat(ngx_chat_conn_t *cc)
+{
+    ngx_chat_registry_refresh(cc);
+}
+
+
+static void
 ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
 {
     chat_str_t          self;

@@ -101,7 +101,7 @@ ngx_chat_sync_start(ngx_chat_conn_t *cc)
 
     cc->syncing = 1;
     cc->sync_tries++;
-    cc->sync_deadline = ngx_current_msec + ngx_chat_main_conf->sync_timeout;
+    cc->sync_deadline = ngx_current_msec + ngx_chat_main_conf_get()->sync_timeout;
     ngx_chat_ws_rearm_tick(cc);
 
     ngx_chat_writes_produce(w);

@@ -208,7 +208,7 @@ ngx_chat_typing_group_reply(redisReply *reply, void *data)
     }
 
     if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer < 0) {
-        cc = ngx_chat_users_find_conn(t->conn);
+        cc = ngx_chat_conn_find(t->conn);
 
         if (cc) {
             id.s = (char *) t->id;

@@ -21,8 +21,8 @@
 typedef struct {
     ngx_rbtree_t          users;
     ngx_rbtree_node_t     users_sentinel;
-    ngx_rbtree_t          conns;
-    ngx_rbtree_node_t     conns_sentinel;
+    ngx_chat_users_user_pt  up;
+    ngx_chat_users_user_pt  down;
 } ngx_chat_users_t;
 
 
@@ -44,30 +44,9 @@ ngx_chat_users_init(void)
 {
     ngx_rbtree_init(&ngx_chat_users.users, &ngx_chat_users.users_sentinel,
                     ngx_str_rbtree_insert_value);
-    ngx_rbtree_init(&ngx_chat_users.conns, &ngx_chat_users.conns_sentinel,
-                    ngx_rbtree_insert_value);
 
     return ngx_chat_pubsub_handle(NGX_CHAT_USER_CHANNEL,
                                   ngx_chat_users_on_channel);
-}
-
-
-/*
- * Whether an answer the workers publish to cc's user reaches cc: false
- * while the subscriber connection is down (Redis gone, or AUTH refused)
- * or could not ask for the user's channel. Such a request is answered
- * "unavailable" rather than left waiting for nothing. A SUBSCRIBE still
- * unconfirmed counts: its answer is on its way.
- */
-ngx_uint_t
-ngx_chat_users_listening(ngx_chat_conn_t *cc)
-{
-    if (!ngx_chat_pubsub_enabled()) {
-        return 1;
-    }
-
-    return ngx_chat_pubsub_up() && cc->user
-           && ngx_chat_pubsub_asked(cc->user->sub);
 }
 
 
@@ -84,9 +63,7 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
     ngx_str_t         channel;
     ngx_chat_user_t  *u;
 
-    ngx_rbtree_insert(&ngx_chat_users.conns, &cc->node);
-    cc->registered = 1;
-    ngx_queue_init(&cc->watching);
+    ngx_chat_conn_register(cc);
 
     u = ngx_chat_users_lookup(&cc->id.user);
 
@@ -116,19 +93,33 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
                       - channel_name;
 
         u->sub = ngx_chat_pubsub_subscribe(&channel, cc->connection->log);
-        ngx_chat_presence_up(u);
+
+        if (ngx_chat_users.up) {
+            ngx_chat_users.up(u);
+        }
     }
 
     ngx_queue_insert_tail(&u->conns, &cc->user_link);
     cc->user = u;
 
-    ngx_chat_registry_add(cc);
-
-    if (ngx_chat_pubsub_live(u->sub)) {
-        ngx_chat_sync_start(cc);
-    }
-
     return NGX_OK;
+}
+
+
+/* The user's channel is confirmed: what is published to cc reaches it. */
+ngx_uint_t
+ngx_chat_users_live(ngx_chat_conn_t *cc)
+{
+    return cc->user && ngx_chat_pubsub_live(cc->user->sub);
+}
+
+
+/* Who is told when a user arrives on this worker, and when it leaves. */
+void
+ngx_chat_users_on_user(ngx_chat_users_user_pt up, ngx_chat_users_user_pt down)
+{
+    ngx_chat_users.up = up;
+    ngx_chat_users.down = down;
 }
 
 
@@ -141,14 +132,7 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
         return;
     }
 
-    ngx_chat_receipts_conn_closed(cc);
-
-    cc->registered = 0;
-    ngx_rbtree_delete(&ngx_chat_users.conns, &cc->node);
-
-    ngx_chat_registry_remove(cc);
-
-    ngx_chat_presence_conn_closed(cc);
+    ngx_chat_conn_unregister(cc);
 
     u = cc->user;
 
@@ -164,32 +148,14 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
     }
 
     ngx_chat_pubsub_unsubscribe(u->sub);
-    ngx_chat_presence_down(u);
+
+    if (ngx_chat_users.down) {
+        ngx_chat_users.down(u);
+    }
 
     ngx_rbtree_delete(&ngx_chat_users.users, &u->sn.node);
     ngx_chat_gauge_add(NGX_CHAT_GAUGE_USERS, -1);
     ngx_free(u);
-}
-
-
-ngx_chat_conn_t *
-ngx_chat_users_find_conn(uint64_t num)
-{
-    ngx_rbtree_node_t  *node, *sentinel;
-
-    node = ngx_chat_users.conns.root;
-    sentinel = ngx_chat_users.conns.sentinel;
-
-    while (node != sentinel) {
-        if (num == node->key) {
-            return (ngx_chat_conn_t *) ((u_char *) node
-                                        - offsetof(ngx_chat_conn_t, node));
-        }
-
-        node = num < node->key ? node->left : node->right;
-    }
-
-    return NULL;
 }
 
 

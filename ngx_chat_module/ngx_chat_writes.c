@@ -265,7 +265,7 @@ ngx_chat_writes_dedupe_reply(redisReply *reply, void *data)
         break;
 
     case 0:
-        cc = ngx_chat_users_find_conn(w->conn);
+        cc = ngx_chat_conn_find(w->conn);
 
         if (cc) {
             id.s = (char *) w->id;
@@ -531,7 +531,7 @@ ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok, ngx_uint_t exiting)
         return;
     }
 
-    cc = ngx_chat_users_find_conn(w->conn);
+    cc = ngx_chat_conn_find(w->conn);
 
     if (cc && w->kind == NGX_CHAT_WRITE_SEND) {
         sent = json_pack("{s:s, s:s%, s:s%, s:s%, s:I}",
@@ -556,7 +556,7 @@ ngx_chat_writes_failed(ngx_chat_write_t *w)
     chat_str_t        id;
     ngx_chat_conn_t  *cc;
 
-    cc = ngx_chat_users_find_conn(w->conn);
+    cc = ngx_chat_conn_find(w->conn);
 
     if (cc) {
         if (w->failed) {

@@ -42,6 +42,17 @@ static void ngx_chat_ws_on_close(ngx_chat_conn_t *cc, chat_ws_event_t *ev);
 /* One read buffer per worker: the parser keeps whatever it needs itself. */
 static u_char  ngx_chat_ws_buffer[16384];
 
+/* the layer above: the protocol on an open connection */
+static const ngx_chat_ws_handlers_t  *ngx_chat_ws_up;
+
+
+/* Once per worker, before any connection. */
+void
+ngx_chat_ws_handle(const ngx_chat_ws_handlers_t *handlers)
+{
+    ngx_chat_ws_up = handlers;
+}
+
 
 /*
  * Takes over the connection of an upgraded request: head is the 101
@@ -75,7 +86,7 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     devices = ngx_chat_limit_devices(r, c->pool, &cc->id.user);
 
     if (devices == NGX_ERROR
-        || (devices == NGX_OK && ngx_chat_session_start(cc) != NGX_OK))
+        || (devices == NGX_OK && ngx_chat_ws_up->start(cc) != NGX_OK))
     {
         return NGX_ERROR;
     }
@@ -106,7 +117,7 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     } else if (ngx_exiting || ngx_terminate) {
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "server going away");
 
-    } else if (ngx_chat_users_add(cc) != NGX_OK) {
+    } else if (ngx_chat_ws_up->open(cc) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -253,7 +264,7 @@ ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p, size_t len)
             if (!cc->closing) {
                 ngx_chat_stat_inc(NGX_CHAT_STAT_FRAMES_IN);
                 ngx_chat_stat_add(NGX_CHAT_STAT_BYTES_IN, cc->msg_len);
-                ngx_chat_session_message(cc, cc->msg, cc->msg_len);
+                ngx_chat_ws_up->message(cc, cc->msg, cc->msg_len);
             }
 
             ngx_chat_ws_message_done(cc);
@@ -372,9 +383,11 @@ ngx_chat_ws_message_clock(ngx_chat_conn_t *cc)
 static void
 ngx_chat_ws_going_away(ngx_chat_conn_t *cc)
 {
-    ngx_msec_t  spread;
+    ngx_msec_t             spread;
+    ngx_chat_main_conf_t  *cmcf;
 
-    spread = ngx_chat_main_conf ? ngx_chat_main_conf->shutdown_spread : 0;
+    cmcf = ngx_chat_main_conf_get();
+    spread = cmcf ? cmcf->shutdown_spread : 0;
 
     if (spread == 0 || cc->closing) {
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "server going away");
@@ -468,8 +481,7 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
         }
     }
 
-    next = ngx_min(next, ngx_chat_sync_next(cc));
-    next = ngx_min(next, ngx_chat_order_next(cc));
+    next = ngx_min(next, ngx_chat_ws_up->next(cc));
 
     if (cc->going_away) {
         left = (ngx_msec_int_t) (cc->going_at - ngx_current_msec);
@@ -535,13 +547,12 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "heartbeat timeout");
 
     } else {
-        ngx_chat_sync_tick(cc);
-        ngx_chat_order_tick(cc);
+        ngx_chat_ws_up->tick(cc);
 
         if (ngx_current_msec - cc->last_ping >= cc->conf->heartbeat) {
             cc->last_ping = ngx_current_msec;
             (void) ngx_chat_ws_send(cc, CHAT_WS_OP_PING, NULL, 0);
-            ngx_chat_registry_refresh(cc);
+            ngx_chat_ws_up->heartbeat(cc);
         }
 
         ngx_chat_ws_rearm_tick(cc);
@@ -571,7 +582,7 @@ ngx_chat_ws_finalize(ngx_chat_conn_t *cc)
 void
 ngx_chat_ws_release(ngx_chat_conn_t *cc)
 {
-    ngx_chat_users_remove(cc);
+    ngx_chat_ws_up->release(cc);
 
     if (cc->counted) {
         ngx_chat_gauge_add(NGX_CHAT_GAUGE_CONNECTIONS, -1);
@@ -580,9 +591,6 @@ ngx_chat_ws_release(ngx_chat_conn_t *cc)
     if (cc->tick.timer_set) {
         ngx_del_timer(&cc->tick);
     }
-
-    ngx_chat_sync_free(cc);
-    ngx_chat_order_free(cc);
 
     if (cc->tick.posted) {
         ngx_delete_posted_event(&cc->tick);
