@@ -2,7 +2,7 @@
  * ngx_chat_module: directives, configuration, variables and the worker's
  * start. The WebSocket handshake is in ngx_chat_handshake.c, the token
  * checks in ngx_chat_auth.c, the connection's I/O in ngx_chat_ws.c and the
- * chat protocol in ngx_chat_session.c.
+ * chat protocol in ngx_chat_dispatch.c.
  */
 
 #include "ngx_chat_module.h"
@@ -418,7 +418,7 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_chat_registry_init_conf(cf, cmcf);
+    return ngx_chat_session_set_init_conf(cf, cmcf);
 }
 
 
@@ -776,13 +776,13 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_chat_writes_init();
-    ngx_chat_session_init();
+    ngx_chat_dispatch_init();
 
     /* the features register with the pub/sub layer before it connects */
-    if (ngx_chat_users_init() != NGX_OK
+    if (ngx_chat_delivery_init() != NGX_OK
         || ngx_chat_presence_watch_init() != NGX_OK
         || ngx_chat_receipts_init() != NGX_OK
-        || ngx_chat_registry_init(ngx_chat_main_conf) != NGX_OK
+        || ngx_chat_session_set_init(ngx_chat_main_conf) != NGX_OK
         || ngx_chat_presence_init(cycle, ngx_chat_main_conf) != NGX_OK)
     {
         return NGX_ERROR;

@@ -110,7 +110,7 @@ typedef struct ngx_chat_receipts_held_s  ngx_chat_receipts_held_t;
 typedef struct ngx_chat_order_s  ngx_chat_order_t;
 
 
-/* A user with connections on this worker (ngx_chat_users.c). */
+/* A user with connections on this worker (ngx_chat_delivery.c). */
 struct ngx_chat_user_s {
     ngx_str_node_t        sn;               /* sn.str: the user id */
     ngx_queue_t           conns;
@@ -322,8 +322,8 @@ ngx_int_t ngx_chat_reply(ngx_chat_conn_t *cc, json_t *json);
 void ngx_chat_reply_error(ngx_chat_conn_t *cc, chat_str_t *id,
     const char *code, const char *message);
 
-/* ngx_chat_session.c */
-void ngx_chat_session_init(void);
+/* ngx_chat_dispatch.c */
+void ngx_chat_dispatch_init(void);
 
 /* ngx_chat_writes.c */
 void ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req);
@@ -372,12 +372,13 @@ void ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_presence_unsub(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_presence_conn_closed(ngx_chat_conn_t *cc);
 
-/* ngx_chat_registry.c */
-char *ngx_chat_registry_init_conf(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
-ngx_int_t ngx_chat_registry_init(ngx_chat_main_conf_t *cmcf);
-void ngx_chat_registry_add(ngx_chat_conn_t *cc);
-void ngx_chat_registry_refresh(ngx_chat_conn_t *cc);
-void ngx_chat_registry_remove(ngx_chat_conn_t *cc);
+/* ngx_chat_session_set.c */
+char *ngx_chat_session_set_init_conf(ngx_conf_t *cf,
+    ngx_chat_main_conf_t *cmcf);
+ngx_int_t ngx_chat_session_set_init(ngx_chat_main_conf_t *cmcf);
+void ngx_chat_session_set_add(ngx_chat_conn_t *cc);
+void ngx_chat_session_set_refresh(ngx_chat_conn_t *cc);
+void ngx_chat_session_set_remove(ngx_chat_conn_t *cc);
 
 /* ngx_chat_kafka.c: the producer, one per worker. A record's opaque comes
  * back to the delivery handler (exiting: the worker is flushing at exit);
@@ -405,23 +406,23 @@ void ngx_chat_order_tick(ngx_chat_conn_t *cc);
 ngx_msec_t ngx_chat_order_next(ngx_chat_conn_t *cc);
 void ngx_chat_order_free(ngx_chat_conn_t *cc);
 
-/* ngx_chat_users.c */
-typedef void (*ngx_chat_users_user_pt)(ngx_chat_user_t *u);
+/* ngx_chat_delivery.c */
+typedef void (*ngx_chat_delivery_user_pt)(ngx_chat_user_t *u);
 
-void ngx_chat_users_on_user(ngx_chat_users_user_pt up,
-    ngx_chat_users_user_pt down);
-ngx_uint_t ngx_chat_users_live(ngx_chat_conn_t *cc);
+void ngx_chat_delivery_on_user(ngx_chat_delivery_user_pt up,
+    ngx_chat_delivery_user_pt down);
+ngx_uint_t ngx_chat_delivery_live(ngx_chat_conn_t *cc);
 
 /* Whether an answer the workers publish to cc's user reaches cc. */
-#define ngx_chat_users_listening(cc)                                          \
+#define ngx_chat_delivery_listening(cc)                                       \
     ngx_chat_pubsub_listening((cc)->user ? (cc)->user->sub : NULL)
 
-ngx_int_t ngx_chat_users_init(void);
-ngx_int_t ngx_chat_users_add(ngx_chat_conn_t *cc);
-void ngx_chat_users_remove(ngx_chat_conn_t *cc);
-ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
-ngx_chat_user_t *ngx_chat_users_first(void);
-ngx_chat_user_t *ngx_chat_users_next(ngx_chat_user_t *u);
+ngx_int_t ngx_chat_delivery_init(void);
+ngx_int_t ngx_chat_delivery_add(ngx_chat_conn_t *cc);
+void ngx_chat_delivery_remove(ngx_chat_conn_t *cc);
+ngx_chat_user_t *ngx_chat_delivery_lookup(ngx_str_t *name);
+ngx_chat_user_t *ngx_chat_delivery_first(void);
+ngx_chat_user_t *ngx_chat_delivery_next(ngx_chat_user_t *u);
 
 /* ngx_chat_shed.c: what each shed level adds, in order */
 #define NGX_CHAT_SHED_TYPING       1    /* typing dropped */

@@ -114,7 +114,7 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_rbtree_init(&p->graces, &p->graces_sentinel,
                     ngx_str_rbtree_insert_value);
 
-    ngx_chat_users_on_user(ngx_chat_presence_up, ngx_chat_presence_down);
+    ngx_chat_delivery_on_user(ngx_chat_presence_up, ngx_chat_presence_down);
 
     if (cmcf->redis == NULL) {
         return NGX_OK;
@@ -179,7 +179,7 @@ ngx_chat_presence_exit(void)
     args[2] = args[1];
     ngx_chat_presence_arg_ms(&args[3], grace, ngx_chat_presence.grace);
 
-    for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+    for (u = ngx_chat_delivery_first(); u; u = ngx_chat_delivery_next(u)) {
         (void) ngx_chat_presence_eval(&u->sn.str, "down", args, 4, NULL,
                                       NULL);
     }
@@ -317,7 +317,7 @@ ngx_chat_presence_settle(ngx_event_t *ev)
     g = ngx_chat_event_owner(ev, ngx_chat_grace_t, timer);
 
     /* a newer down is in flight: its reply decides */
-    if (g->replies == 0 && ngx_chat_users_lookup(&g->sn.str) == NULL) {
+    if (g->replies == 0 && ngx_chat_delivery_lookup(&g->sn.str) == NULL) {
         ngx_chat_presence_arg_ms(&args[0], ls, g->last_seen);
 
         (void) ngx_chat_presence_eval(&g->sn.str, "settle", args, 1,
@@ -334,7 +334,7 @@ ngx_chat_presence_forget(ngx_str_t *user)
 {
     ngx_str_t  argv[3];
 
-    if (ngx_chat_users_lookup(user)) {
+    if (ngx_chat_delivery_lookup(user)) {
         return;
     }
 
@@ -416,7 +416,7 @@ ngx_chat_presence_on_ready(void)
     ngx_chat_presence.registered = 0;
     ngx_chat_presence_beat(&ngx_chat_presence.beat);
 
-    for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+    for (u = ngx_chat_delivery_first(); u; u = ngx_chat_delivery_next(u)) {
         ngx_chat_presence_up(u);
     }
 
@@ -446,7 +446,9 @@ ngx_chat_presence_reconcile_reply(redisReply *reply, void *data)
         user.data = (u_char *) reply->element[i]->str;
         user.len = reply->element[i]->len;
 
-        if (user.len <= CHAT_ID_MAX && ngx_chat_users_lookup(&user) == NULL) {
+        if (user.len <= CHAT_ID_MAX
+            && ngx_chat_delivery_lookup(&user) == NULL)
+        {
             (void) ngx_chat_presence_take_down(&user,
                                                &ngx_chat_presence.inst,
                                                ngx_chat_now_ms());
@@ -514,7 +516,7 @@ ngx_chat_presence_beat_reply(redisReply *reply, void *data)
                       "chat: presence instance \"%V\" was taken for dead, "
                       "announcing its users again", &ngx_chat_presence.inst);
 
-        for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+        for (u = ngx_chat_delivery_first(); u; u = ngx_chat_delivery_next(u)) {
             ngx_chat_presence_up(u);
         }
     }

@@ -112,7 +112,7 @@ ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req)
         return;
     }
 
-    if (!ngx_chat_users_listening(cc)) {
+    if (!ngx_chat_delivery_listening(cc)) {
         ngx_chat_reply_error(cc, &req->id, "unavailable",
                                "Redis is not available; retry later");
         return;

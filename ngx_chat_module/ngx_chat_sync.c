@@ -41,10 +41,11 @@ static void ngx_chat_sync_timed_out(ngx_chat_conn_t *cc);
 void
 ngx_chat_sync_start(ngx_chat_conn_t *cc)
 {
-    json_t            *after;
-    u_char             key[sizeof("user:") + CHAT_ID_MAX];
-    ngx_chat_write_t  *w;
-    chat_str_t         none;
+    json_t                *after;
+    u_char                 key[sizeof("user:") + CHAT_ID_MAX];
+    chat_str_t             none;
+    ngx_chat_write_t      *w;
+    ngx_chat_main_conf_t  *cmcf;
 
     if (cc->closing || !ngx_chat_kafka_available()) {
         /* no way to fetch them now: live frames are not held any longer */
@@ -101,7 +102,8 @@ ngx_chat_sync_start(ngx_chat_conn_t *cc)
 
     cc->syncing = 1;
     cc->sync_tries++;
-    cc->sync_deadline = ngx_current_msec + ngx_chat_main_conf_get()->sync_timeout;
+    cmcf = ngx_chat_main_conf_get();
+    cc->sync_deadline = ngx_current_msec + cmcf->sync_timeout;
     ngx_chat_ws_rearm_tick(cc);
 
     ngx_chat_writes_produce(w);

@@ -416,7 +416,7 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
      * taken all the same (it is durable, and a retry with its id gets the
      * answer once Redis is back)
      */
-    if (kind == NGX_CHAT_WRITE_HISTORY && !ngx_chat_users_listening(cc)) {
+    if (kind == NGX_CHAT_WRITE_HISTORY && !ngx_chat_delivery_listening(cc)) {
         ngx_chat_reply_error(cc, id, "unavailable",
                                "Redis is not available; "
                                "retry later with the same id");

@@ -9,42 +9,42 @@
 #include "ngx_chat_stats.h"
 
 
-static ngx_uint_t ngx_chat_session_limited(ngx_chat_conn_t *cc,
+static ngx_uint_t ngx_chat_dispatch_limited(ngx_chat_conn_t *cc,
     chat_req_t *req, ngx_uint_t valid);
-static void ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req);
-static void ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req);
-static ngx_int_t ngx_chat_session_start(ngx_chat_conn_t *cc);
-static ngx_int_t ngx_chat_session_open(ngx_chat_conn_t *cc);
-static void ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text,
+static void ngx_chat_dispatch_pong(ngx_chat_conn_t *cc, chat_req_t *req);
+static void ngx_chat_dispatch_auth(ngx_chat_conn_t *cc, chat_req_t *req);
+static ngx_int_t ngx_chat_dispatch_start(ngx_chat_conn_t *cc);
+static ngx_int_t ngx_chat_dispatch_open(ngx_chat_conn_t *cc);
+static void ngx_chat_dispatch_message(ngx_chat_conn_t *cc, u_char *text,
     size_t len);
-static void ngx_chat_session_tick(ngx_chat_conn_t *cc);
-static ngx_msec_t ngx_chat_session_next(ngx_chat_conn_t *cc);
-static void ngx_chat_session_heartbeat(ngx_chat_conn_t *cc);
-static void ngx_chat_session_release(ngx_chat_conn_t *cc);
+static void ngx_chat_dispatch_tick(ngx_chat_conn_t *cc);
+static ngx_msec_t ngx_chat_dispatch_next(ngx_chat_conn_t *cc);
+static void ngx_chat_dispatch_heartbeat(ngx_chat_conn_t *cc);
+static void ngx_chat_dispatch_release(ngx_chat_conn_t *cc);
 
 
-static const ngx_chat_ws_handlers_t  ngx_chat_session_handlers = {
-    ngx_chat_session_start,
-    ngx_chat_session_open,
-    ngx_chat_session_message,
-    ngx_chat_session_tick,
-    ngx_chat_session_next,
-    ngx_chat_session_heartbeat,
-    ngx_chat_session_release
+static const ngx_chat_ws_handlers_t  ngx_chat_dispatch_handlers = {
+    ngx_chat_dispatch_start,
+    ngx_chat_dispatch_open,
+    ngx_chat_dispatch_message,
+    ngx_chat_dispatch_tick,
+    ngx_chat_dispatch_next,
+    ngx_chat_dispatch_heartbeat,
+    ngx_chat_dispatch_release
 };
 
 
 /* Every upgraded connection of this worker is served from here. */
 void
-ngx_chat_session_init(void)
+ngx_chat_dispatch_init(void)
 {
-    ngx_chat_ws_handle(&ngx_chat_session_handlers);
+    ngx_chat_ws_handle(&ngx_chat_dispatch_handlers);
 }
 
 
 /* The hello, the first frame of every connection. */
 static ngx_int_t
-ngx_chat_session_start(ngx_chat_conn_t *cc)
+ngx_chat_dispatch_start(ngx_chat_conn_t *cc)
 {
     json_t  *hello;
 
@@ -67,17 +67,17 @@ ngx_chat_session_start(ngx_chat_conn_t *cc)
  * for its pending messages once its user's channel is live.
  */
 static ngx_int_t
-ngx_chat_session_open(ngx_chat_conn_t *cc)
+ngx_chat_dispatch_open(ngx_chat_conn_t *cc)
 {
     ngx_queue_init(&cc->watching);
 
-    if (ngx_chat_users_add(cc) != NGX_OK) {
+    if (ngx_chat_delivery_add(cc) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ngx_chat_registry_add(cc);
+    ngx_chat_session_set_add(cc);
 
-    if (ngx_chat_users_live(cc)) {
+    if (ngx_chat_delivery_live(cc)) {
         ngx_chat_sync_start(cc);
     }
 
@@ -87,13 +87,13 @@ ngx_chat_session_open(ngx_chat_conn_t *cc)
 
 /* The connection ends: nothing it holds is lost, nothing refers to it. */
 static void
-ngx_chat_session_release(ngx_chat_conn_t *cc)
+ngx_chat_dispatch_release(ngx_chat_conn_t *cc)
 {
     if (cc->registered) {
         ngx_chat_receipts_conn_closed(cc);
-        ngx_chat_registry_remove(cc);
+        ngx_chat_session_set_remove(cc);
         ngx_chat_presence_conn_closed(cc);
-        ngx_chat_users_remove(cc);
+        ngx_chat_delivery_remove(cc);
     }
 
     ngx_chat_sync_free(cc);
@@ -103,7 +103,7 @@ ngx_chat_session_release(ngx_chat_conn_t *cc)
 
 /* Its timer: a sync's wait, a gap's retry (heartbeat and expiry: ws). */
 static void
-ngx_chat_session_tick(ngx_chat_conn_t *cc)
+ngx_chat_dispatch_tick(ngx_chat_conn_t *cc)
 {
     ngx_chat_sync_tick(cc);
     ngx_chat_order_tick(cc);
@@ -111,7 +111,7 @@ ngx_chat_session_tick(ngx_chat_conn_t *cc)
 
 
 static ngx_msec_t
-ngx_chat_session_next(ngx_chat_conn_t *cc)
+ngx_chat_dispatch_next(ngx_chat_conn_t *cc)
 {
     return ngx_min(ngx_chat_sync_next(cc), ngx_chat_order_next(cc));
 }
@@ -119,14 +119,14 @@ ngx_chat_session_next(ngx_chat_conn_t *cc)
 
 /* Each heartbeat refreshes the connection's entry in the registry. */
 static void
-ngx_chat_session_heartbeat(ngx_chat_conn_t *cc)
+ngx_chat_dispatch_heartbeat(ngx_chat_conn_t *cc)
 {
-    ngx_chat_registry_refresh(cc);
+    ngx_chat_session_set_refresh(cc);
 }
 
 
 static void
-ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
+ngx_chat_dispatch_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
 {
     chat_str_t          self;
     chat_req_t          req;
@@ -139,7 +139,7 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
                        "chat: bad request: %s: %s", err.code, err.message);
 
-        if (!ngx_chat_session_limited(cc, &req, 0)) {
+        if (!ngx_chat_dispatch_limited(cc, &req, 0)) {
             ngx_chat_reply_error(cc, &req.id, err.code, err.message);
         }
 
@@ -147,7 +147,7 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
         return;
     }
 
-    if (ngx_chat_session_limited(cc, &req, 1)) {
+    if (ngx_chat_dispatch_limited(cc, &req, 1)) {
         chat_req_free(&req);
         return;
     }
@@ -155,11 +155,11 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
     switch (req.type) {
 
     case CHAT_REQ_PING:
-        ngx_chat_session_pong(cc, &req);
+        ngx_chat_dispatch_pong(cc, &req);
         break;
 
     case CHAT_REQ_AUTH:
-        ngx_chat_session_auth(cc, &req);
+        ngx_chat_dispatch_auth(cc, &req);
         break;
 
     case CHAT_REQ_SEND:
@@ -207,7 +207,7 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
  * past flood times the burst: the connection closes.
  */
 static ngx_uint_t
-ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req,
+ngx_chat_dispatch_limited(ngx_chat_conn_t *cc, chat_req_t *req,
     ngx_uint_t valid)
 {
     json_t      *err;
@@ -261,7 +261,7 @@ ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req,
 
 
 static void
-ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req)
+ngx_chat_dispatch_pong(ngx_chat_conn_t *cc, chat_req_t *req)
 {
     json_t  *pong;
 
@@ -283,7 +283,7 @@ ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req)
  * own, so refreshing does not grow the connection's memory.
  */
 static void
-ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
+ngx_chat_dispatch_auth(ngx_chat_conn_t *cc, chat_req_t *req)
 {
     json_t               *ok;
     ngx_str_t             token;

@@ -21,32 +21,33 @@
 typedef struct {
     ngx_rbtree_t          users;
     ngx_rbtree_node_t     users_sentinel;
-    ngx_chat_users_user_pt  up;
-    ngx_chat_users_user_pt  down;
-} ngx_chat_users_t;
+    ngx_chat_delivery_user_pt  up;
+    ngx_chat_delivery_user_pt  down;
+} ngx_chat_delivery_t;
 
 
-static void ngx_chat_users_on_channel(ngx_str_t *channel,
+static void ngx_chat_delivery_on_channel(ngx_str_t *channel,
     ngx_str_t *payload);
-static void ngx_chat_users_on_subscribed(ngx_chat_user_t *u);
-static void ngx_chat_users_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
-    ngx_str_t *payload);
-static void ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame,
+static void ngx_chat_delivery_on_subscribed(ngx_chat_user_t *u);
+static void ngx_chat_delivery_on_message(ngx_chat_user_t *u,
+    ngx_str_t *channel, ngx_str_t *payload);
+static void ngx_chat_delivery_to_conn(ngx_chat_conn_t *cc, ngx_str_t *frame,
     ngx_uint_t live);
 
 
-static ngx_chat_users_t  ngx_chat_users;
+static ngx_chat_delivery_t  ngx_chat_delivery;
 
 
 /* Every user channel is routed here (ngx_chat_pubsub.c). */
 ngx_int_t
-ngx_chat_users_init(void)
+ngx_chat_delivery_init(void)
 {
-    ngx_rbtree_init(&ngx_chat_users.users, &ngx_chat_users.users_sentinel,
+    ngx_rbtree_init(&ngx_chat_delivery.users,
+                    &ngx_chat_delivery.users_sentinel,
                     ngx_str_rbtree_insert_value);
 
     return ngx_chat_pubsub_handle(NGX_CHAT_USER_CHANNEL,
-                                  ngx_chat_users_on_channel);
+                                  ngx_chat_delivery_on_channel);
 }
 
 
@@ -55,7 +56,7 @@ ngx_chat_users_init(void)
  * under its user, whose channel is subscribed on the first connection.
  */
 ngx_int_t
-ngx_chat_users_add(ngx_chat_conn_t *cc)
+ngx_chat_delivery_add(ngx_chat_conn_t *cc)
 {
     u_char            channel_name[sizeof(NGX_CHAT_USER_CHANNEL) - 1
                                    + CHAT_ID_MAX];
@@ -65,7 +66,7 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
 
     ngx_chat_conn_register(cc);
 
-    u = ngx_chat_users_lookup(&cc->id.user);
+    u = ngx_chat_delivery_lookup(&cc->id.user);
 
     if (u == NULL) {
         u = ngx_alloc(sizeof(ngx_chat_user_t), cc->connection->log);
@@ -82,7 +83,7 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
         u->sn.node.key = hash;
 
         ngx_queue_init(&u->conns);
-        ngx_rbtree_insert(&ngx_chat_users.users, &u->sn.node);
+        ngx_rbtree_insert(&ngx_chat_delivery.users, &u->sn.node);
         ngx_chat_gauge_add(NGX_CHAT_GAUGE_USERS, 1);
 
         channel.data = channel_name;
@@ -94,8 +95,8 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
 
         u->sub = ngx_chat_pubsub_subscribe(&channel, cc->connection->log);
 
-        if (ngx_chat_users.up) {
-            ngx_chat_users.up(u);
+        if (ngx_chat_delivery.up) {
+            ngx_chat_delivery.up(u);
         }
     }
 
@@ -108,7 +109,7 @@ ngx_chat_users_add(ngx_chat_conn_t *cc)
 
 /* The user's channel is confirmed: what is published to cc reaches it. */
 ngx_uint_t
-ngx_chat_users_live(ngx_chat_conn_t *cc)
+ngx_chat_delivery_live(ngx_chat_conn_t *cc)
 {
     return cc->user && ngx_chat_pubsub_live(cc->user->sub);
 }
@@ -116,15 +117,16 @@ ngx_chat_users_live(ngx_chat_conn_t *cc)
 
 /* Who is told when a user arrives on this worker, and when it leaves. */
 void
-ngx_chat_users_on_user(ngx_chat_users_user_pt up, ngx_chat_users_user_pt down)
+ngx_chat_delivery_on_user(ngx_chat_delivery_user_pt up,
+    ngx_chat_delivery_user_pt down)
 {
-    ngx_chat_users.up = up;
-    ngx_chat_users.down = down;
+    ngx_chat_delivery.up = up;
+    ngx_chat_delivery.down = down;
 }
 
 
 void
-ngx_chat_users_remove(ngx_chat_conn_t *cc)
+ngx_chat_delivery_remove(ngx_chat_conn_t *cc)
 {
     ngx_chat_user_t  *u;
 
@@ -149,23 +151,23 @@ ngx_chat_users_remove(ngx_chat_conn_t *cc)
 
     ngx_chat_pubsub_unsubscribe(u->sub);
 
-    if (ngx_chat_users.down) {
-        ngx_chat_users.down(u);
+    if (ngx_chat_delivery.down) {
+        ngx_chat_delivery.down(u);
     }
 
-    ngx_rbtree_delete(&ngx_chat_users.users, &u->sn.node);
+    ngx_rbtree_delete(&ngx_chat_delivery.users, &u->sn.node);
     ngx_chat_gauge_add(NGX_CHAT_GAUGE_USERS, -1);
     ngx_free(u);
 }
 
 
 ngx_chat_user_t *
-ngx_chat_users_first(void)
+ngx_chat_delivery_first(void)
 {
     ngx_rbtree_node_t  *root, *sentinel;
 
-    sentinel = ngx_chat_users.users.sentinel;
-    root = ngx_chat_users.users.root;
+    sentinel = ngx_chat_delivery.users.sentinel;
+    root = ngx_chat_delivery.users.root;
 
     if (root == sentinel) {
         return NULL;
@@ -176,15 +178,15 @@ ngx_chat_users_first(void)
 
 
 ngx_chat_user_t *
-ngx_chat_users_next(ngx_chat_user_t *u)
+ngx_chat_delivery_next(ngx_chat_user_t *u)
 {
-    return (ngx_chat_user_t *) ngx_rbtree_next(&ngx_chat_users.users,
+    return (ngx_chat_user_t *) ngx_rbtree_next(&ngx_chat_delivery.users,
                                                &u->sn.node);
 }
 
 
 static ngx_chat_user_t *
-ngx_chat_users_by_channel(ngx_str_t *channel)
+ngx_chat_delivery_by_channel(ngx_str_t *channel)
 {
     ngx_str_t  name;
     size_t     n;
@@ -200,33 +202,33 @@ ngx_chat_users_by_channel(ngx_str_t *channel)
     name.data = channel->data + n;
     name.len = channel->len - n;
 
-    return ngx_chat_users_lookup(&name);
+    return ngx_chat_delivery_lookup(&name);
 }
 
 
 /* A user channel: its subscription confirmed, or a message on it. */
 static void
-ngx_chat_users_on_channel(ngx_str_t *channel, ngx_str_t *payload)
+ngx_chat_delivery_on_channel(ngx_str_t *channel, ngx_str_t *payload)
 {
     ngx_chat_user_t  *u;
 
-    u = ngx_chat_users_by_channel(channel);
+    u = ngx_chat_delivery_by_channel(channel);
     if (u == NULL) {
         return;
     }
 
     if (payload == NULL) {
-        ngx_chat_users_on_subscribed(u);
+        ngx_chat_delivery_on_subscribed(u);
 
     } else {
-        ngx_chat_users_on_message(u, channel, payload);
+        ngx_chat_delivery_on_message(u, channel, payload);
     }
 }
 
 
 /* The channel is live: every connection of the user syncs now. */
 static void
-ngx_chat_users_on_subscribed(ngx_chat_user_t *u)
+ngx_chat_delivery_on_subscribed(ngx_chat_user_t *u)
 {
     ngx_queue_t  *q;
 
@@ -240,7 +242,7 @@ ngx_chat_users_on_subscribed(ngx_chat_user_t *u)
 
 
 static void
-ngx_chat_users_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
+ngx_chat_delivery_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
     ngx_str_t *payload)
 {
     u_char           *nl;
@@ -269,13 +271,13 @@ ngx_chat_users_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
         cc = ngx_queue_data(q, ngx_chat_conn_t, user_link);
 
         if (target.len == 1 && target.data[0] == '*') {
-            ngx_chat_users_deliver(cc, &frame, 1);
+            ngx_chat_delivery_to_conn(cc, &frame, 1);
 
         } else if (target.len == cc->conn_id.len
                    && ngx_strncmp(target.data, cc->conn_id.data, target.len)
                       == 0)
         {
-            ngx_chat_users_deliver(cc, &frame, 0);
+            ngx_chat_delivery_to_conn(cc, &frame, 0);
         }
     }
 }
@@ -288,7 +290,8 @@ ngx_chat_users_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
  * read of a gap (ngx_chat_order.c).
  */
 static void
-ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
+ngx_chat_delivery_to_conn(ngx_chat_conn_t *cc, ngx_str_t *frame,
+    ngx_uint_t live)
 {
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
                    "chat deliver: %s frame, %uz bytes",
@@ -314,10 +317,12 @@ ngx_chat_users_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame, ngx_uint_t live)
 
 
 ngx_chat_user_t *
-ngx_chat_users_lookup(ngx_str_t *name)
+ngx_chat_delivery_lookup(ngx_str_t *name)
 {
-    return (ngx_chat_user_t *) ngx_str_rbtree_lookup(&ngx_chat_users.users,
-                                                    name,
-                                                    ngx_crc32_short(name->data,
-                                                                    name->len));
+    uint32_t  hash;
+
+    hash = ngx_crc32_short(name->data, name->len);
+
+    return (ngx_chat_user_t *) ngx_str_rbtree_lookup(&ngx_chat_delivery.users,
+                                                    name, hash);
 }
