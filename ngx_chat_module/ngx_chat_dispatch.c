@@ -152,6 +152,11 @@ ngx_chat_dispatch_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
         return;
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
+                   "chat dispatch: \"%s\", id \"%*s\"",
+                   chat_req_type_name(req.type), req.id.len,
+                   req.id.len ? req.id.s : "");
+
     switch (req.type) {
 
     case CHAT_REQ_PING:

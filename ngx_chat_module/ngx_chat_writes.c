@@ -495,6 +495,10 @@ ngx_chat_writes_produce(ngx_chat_write_t *w)
         return;
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "chat writes: record produced: kind %d, conn %uL, "
+                   "%uz bytes", (int) w->kind, w->conn, len);
+
     if (w->kind == NGX_CHAT_WRITE_SEND || w->kind == NGX_CHAT_WRITE_GROUP_SEND)
     {
         ngx_chat_stat_inc(NGX_CHAT_STAT_SENDS);
@@ -520,6 +524,11 @@ ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok, ngx_uint_t exiting)
     json_t            *sent;
     ngx_chat_conn_t   *cc;
     ngx_chat_write_t  *w = opaque;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "chat writes: delivery report of a kind %d write "
+                   "of conn %uL: %s%s", (int) w->kind, w->conn,
+                   ok ? "in the log" : "failed", exiting ? ", exiting" : "");
 
     if (exiting) {
         ngx_chat_writes_free(w);

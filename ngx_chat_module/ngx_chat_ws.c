@@ -262,6 +262,9 @@ ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p, size_t len)
 
         case CHAT_WS_MESSAGE:
             if (!cc->closing) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
+                               "chat ws: text message in, %uz bytes",
+                               cc->msg_len);
                 ngx_chat_stat_inc(NGX_CHAT_STAT_FRAMES_IN);
                 ngx_chat_stat_add(NGX_CHAT_STAT_BYTES_IN, cc->msg_len);
                 ngx_chat_ws_up->message(cc, cc->msg, cc->msg_len);
