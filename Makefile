@@ -26,8 +26,17 @@ FUZZ_SECONDS ?= 60
 COMMON_SRCS  := $(wildcard common/*.c)
 COMMON_HDRS  := $(wildcard common/*.h)
 MODULE_SRCS  := $(wildcard ngx_chat_module/*.c ngx_chat_module/*.h)
-WORKER_SRCS  := $(wildcard workers/*.c)
-WORKER_HDRS  := $(wildcard workers/*.h)
+# the store (its interface, store/, and its backends) and the push hook
+# (push/) are their own components, linked into the worker
+STORE_SRCS   := $(wildcard store/*.c store/*/*.c)
+STORE_HDRS   := $(wildcard store/*.h store/*/*.h)
+PUSH_SRCS    := $(wildcard push/*.c)
+PUSH_HDRS    := $(wildcard push/*.h)
+WORKER_SRCS  := $(wildcard workers/*.c) $(STORE_SRCS) $(PUSH_SRCS)
+WORKER_HDRS  := $(wildcard workers/*.h) $(STORE_HDRS) $(PUSH_HDRS)
+WORKER_INC   := -Iworkers -Istore -Ipush
+# the tests also open the SQLite backend directly
+TEST_INC     := $(WORKER_INC) -Istore/sqlite
 # everything of the worker but its main(), for the unit tests
 WORKER_LIB   := $(filter-out workers/chat_worker_main.c,$(WORKER_SRCS))
 UNIT_TESTS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
@@ -39,13 +48,19 @@ UNIT_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g \
                 $(SANITIZE) -Icommon
 LIBS         := -ljansson
 PROG_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
-                -Icommon -Iworkers
+                -Icommon
 WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcurl -lm
 
-# the XMPP client of bench/peers/: its own main, plus chat-bench's
-# histogram and handshake helpers
-XMPP_BENCH_SRCS := $(wildcard bench/peers/xmpp_*.c) bench/histogram.c \
-                   bench/bench_crypto.c bench/ws_frame.c
+# what the load generators share: the WebSocket transport (on the
+# project's frame codec), the flags, the report, the histogram and the
+# handshake values
+BENCH_COMMON := common/chat_ws_frame.c common/chat_utf8.c
+BENCH_SHARED := bench/ws.c bench/options.c bench/report.c bench/histogram.c \
+                bench/bench_crypto.c $(BENCH_COMMON)
+BENCH_SHARED_HDRS := $(BENCH_SHARED:.c=.h)
+
+# the XMPP client of bench/peers/: its own main and stream, the rest shared
+XMPP_BENCH_SRCS := $(wildcard bench/peers/xmpp_*.c) $(BENCH_SHARED)
 
 .PHONY: all module programs asan unit fuzz test run deps clean bench-group \
         bench
@@ -64,30 +79,29 @@ $(BUILD)/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_SRCS)
 
 $(BUILD)/chat-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $(WORKER_SRCS) $(COMMON_SRCS) $(WORKER_LIBS)
+	$(CC) $(PROG_CFLAGS) $(WORKER_INC) -o $@ $(WORKER_SRCS) $(COMMON_SRCS) \
+	    $(WORKER_LIBS)
 
 $(BUILD)/chat-devbroker: devbroker/chat_devbroker.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -o $@ $< -lrdkafka
 
-$(BUILD)/chat-bench: $(wildcard bench/*.c bench/*.h)
+$(BUILD)/chat-bench: $(wildcard bench/*.c bench/*.h) $(BENCH_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $(wildcard bench/*.c) -lcrypto -lm
+	$(CC) $(PROG_CFLAGS) -o $@ $(wildcard bench/*.c) $(BENCH_COMMON) -lcrypto -lm
 
 # The load generator for Nchan, the relay-path peer (bench/peers/nchan.sh).
-# Its files stay under bench/peers/, which bench/*.c above does not reach;
-# it shares only the histogram and the handshake values with chat-bench.
-NCHAN_BENCH_SRCS := $(wildcard bench/peers/nchan_*.c bench/peers/nb_*.c) \
-                    bench/histogram.c bench/bench_crypto.c
+# Its files stay under bench/peers/, which bench/*.c above does not reach.
+NCHAN_BENCH_SRCS := $(wildcard bench/peers/nchan_*.c) $(BENCH_SHARED)
 
 $(BUILD)/nchan-bench: $(NCHAN_BENCH_SRCS) bench/peers/nb.h \
-                      bench/histogram.h bench/bench_crypto.h
+                      $(BENCH_SHARED_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -o $@ $(NCHAN_BENCH_SRCS) -lcrypto -lm
 
 # The XMPP load generator of the ejabberd peer (bench/peers/ejabberd.sh).
 $(BUILD)/xmpp-bench: $(XMPP_BENCH_SRCS) bench/peers/xmpp_bench.h \
-                     bench/histogram.h bench/bench_crypto.h bench/ws_frame.h
+                     $(BENCH_SHARED_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -Ibench -o $@ $(XMPP_BENCH_SRCS) -lcrypto -lm
 
@@ -95,8 +109,8 @@ asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker
 
 $(BUILD)/asan/chat-worker: $(WORKER_SRCS) $(WORKER_HDRS) $(COMMON_SRCS) $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -O1 $(SANITIZE) -o $@ $(WORKER_SRCS) $(COMMON_SRCS) \
-	    $(WORKER_LIBS)
+	$(CC) $(PROG_CFLAGS) $(WORKER_INC) -O1 $(SANITIZE) -o $@ $(WORKER_SRCS) \
+	    $(COMMON_SRCS) $(WORKER_LIBS)
 
 $(BUILD)/asan/ngx_chat_module.so: config $(COMMON_SRCS) $(COMMON_HDRS) $(MODULE_SRCS)
 	CHAT_CC_OPT="$(SANITIZE)" CHAT_LD_OPT="$(SANITIZE)" \
@@ -108,7 +122,7 @@ unit: $(UNIT_TESTS)
 $(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(COMMON_SRCS) $(COMMON_HDRS) \
                  $(WORKER_LIB) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) -Iworkers -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
+	$(CC) $(UNIT_CFLAGS) $(TEST_INC) -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
 	    $(WORKER_LIBS)
 
 # not part of test: it needs scripts/bench-deps and takes minutes
@@ -121,7 +135,8 @@ bench-group: $(BUILD)/bench_group_fanout
 $(BUILD)/bench_group_fanout: t/unit/bench_group_fanout.c $(COMMON_SRCS) \
                              $(COMMON_HDRS) $(WORKER_LIB) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) $(WORKER_LIBS)
+	$(CC) $(PROG_CFLAGS) $(TEST_INC) -o $@ $< $(COMMON_SRCS) $(WORKER_LIB) \
+	    $(WORKER_LIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \
@@ -137,7 +152,7 @@ $(BUILD)/fuzz/%: t/fuzz/%.c $(COMMON_SRCS) $(COMMON_HDRS)
 $(BUILD)/fuzz/fuzz_record: t/fuzz/fuzz_record.c $(COMMON_SRCS) $(COMMON_HDRS) \
                            $(WORKER_LIB) $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iworkers \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Icommon $(TEST_INC) \
 	    -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRCS) \
 	    $(WORKER_LIB) $(WORKER_LIBS)
 

@@ -22,19 +22,20 @@
 #include <sys/resource.h>
 
 #include "bench.h"
+#include "chat_ws_frame.h"
+#include "json_scan.h"
 #include "options.h"
-#include "ws_client.h"
 
-#define BENCH_EVENTS        1024
 #define BENCH_TICKS_TURN    10000     /* ticks per loop turn at most */
 #define BENCH_SWEEP_NS      50000000ULL
 #define BENCH_MAX_WAIT_MS   100
 
 static volatile sig_atomic_t  bench_stop;
 
+static int bench_conf(bench_conf_t *cf, int argc, char **argv);
+static int bench_conf_check(bench_conf_t *cf);
 static int bench_setup(bench_t *b);
 static void bench_free(bench_t *b);
-static int bench_raise_nofile(bench_t *b);
 static void bench_check_ports(bench_t *b);
 static void bench_run(bench_t *b);
 static int bench_timeout(bench_t *b);
@@ -47,6 +48,44 @@ static void bench_tick(bench_t *b, bench_conn_t *c, uint64_t due);
 static int bench_drained(bench_t *b);
 static void bench_start_close(bench_t *b);
 static void bench_progress(bench_t *b);
+static void bench_report(bench_t *b, bench_report_t *r, char *config,
+    size_t size);
+static int bench_request(bench_ws_loop_t *lp, bench_ws_t *ws, char *target,
+    size_t tsize, char *headers, size_t hsize);
+static void bench_open(bench_ws_loop_t *lp, bench_ws_t *ws);
+static void bench_text(bench_ws_loop_t *lp, bench_ws_t *ws, const char *p,
+    size_t len);
+static void bench_closed(bench_ws_loop_t *lp, bench_ws_t *ws, int prev,
+    const char *reason);
+
+static const char *const  bench_mode_names[] = { "msg", "idle", "typing" };
+
+static const bench_ws_handler_t  bench_handler = {
+    bench_request, bench_open, bench_text, bench_closed
+};
+
+#define BENCH_OPT(name, kind, field, lo, hi, arg, help)                      \
+    { name, kind, offsetof(bench_conf_t, field), lo, hi, NULL, arg, help }
+
+BENCH_LOAD_CONF_OF(bench_conf_t);
+
+static const bench_opt_t  bench_opts[] = {
+    BENCH_OPT("path", BENCH_OPT_STRING, path, 0, 0, "P",
+              "WebSocket location"),
+    BENCH_OPT("secret", BENCH_OPT_STRING, secret, 0, 0, "S",
+              "HS256 secret (else $CHAT_JWT_SECRET)"),
+    { "mode", BENCH_OPT_CHOICE, offsetof(bench_conf_t, mode), 0, 0,
+      "msg|idle|typing", "M", "msg, idle or typing" },
+    BENCH_OPT("max-inflight", BENCH_OPT_UINT, max_inflight, 1, 1e6, "N",
+              "unanswered requests per connection"),
+    BENCH_OPT("ping-interval", BENCH_OPT_DOUBLE, ping_interval, 0, 1e9, "S",
+              "idle mode: a JSON ping per connection every S s"),
+    BENCH_OPT("receipts", BENCH_OPT_FLAG, receipts, 0, 0, NULL,
+              "msg mode: answer each message with a receipt"),
+    BENCH_OPT("typing-alternate", BENCH_OPT_FLAG, typing_alternate, 0, 0,
+              NULL, "typing mode: alternate start and stop"),
+    BENCH_OPT_END
+};
 
 
 static void
@@ -60,9 +99,11 @@ bench_signal(int sig)
 int
 main(int argc, char **argv)
 {
-    int       rc;
-    double    ratio;
-    bench_t  *b;
+    int              rc;
+    double           ratio;
+    bench_t         *b;
+    bench_report_t   report;
+    char             config[1024];
 
     b = calloc(1, sizeof(bench_t));
     if (b == NULL) {
@@ -70,7 +111,7 @@ main(int argc, char **argv)
         return 2;
     }
 
-    rc = bench_options(argc, argv, &b->conf);
+    rc = bench_conf(&b->conf, argc, argv);
     if (rc != 0) {
         free(b);
         return rc > 0 ? 0 : 2;
@@ -82,11 +123,14 @@ main(int argc, char **argv)
 
     bench_run(b);
 
-    bench_report_text(b);
+    bench_report(b, &report, config, sizeof(config));
+    bench_report_text(&report);
 
     rc = 0;
 
-    if (b->conf.json_path && bench_report_json(b, b->conf.json_path) != 0) {
+    if (b->conf.json_path
+        && bench_report_json(&report, b->conf.json_path) != 0)
+    {
         rc = 2;
     }
 
@@ -108,11 +152,10 @@ main(int argc, char **argv)
 static void
 bench_free(bench_t *b)
 {
+    bench_ws_loop_free(&b->lp);
     free(b->conns);
     free(b->senders);
-    free(b->rbuf);
     free(b->payload);
-    free(b->wbuf);
     free(b);
 }
 
@@ -121,52 +164,50 @@ static int
 bench_setup(bench_t *b)
 {
     unsigned long      i;
-    uint64_t           seed;
     bench_conn_t      *c;
+    bench_ws_loop_t   *lp;
     struct sigaction   sa;
 
-    if (bench_raise_nofile(b) != 0) {
+    if (bench_ws_nofile("chat-bench", b->conf.connections) != 0) {
         return -1;
     }
 
-    if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) {
-        seed = (uint64_t) time(NULL) ^ ((uint64_t) getpid() << 32);
-    }
-    b->rng = seed;
+    bench_check_ports(b);
 
-    /* tells this run's messages from those a former run left pending */
-    snprintf(b->run_id, sizeof(b->run_id), "%012llx",
-             (unsigned long long) (bench_random(b) & 0xffffffffffffULL));
+    lp = &b->lp;
+    lp->handler = &bench_handler;
+    lp->data = b;
+    lp->host = b->conf.host;
+    lp->port = b->conf.port;
+    lp->addr = &b->conf.addr;
+    lp->src = b->conf.src ? &b->conf.src_addr : NULL;
+    lp->connect_ns = (uint64_t) (b->conf.connect_timeout * (double) BENCH_NS);
+    lp->st = &b->st;
+    bench_stats_init(&b->st);
 
-    b->ep = epoll_create1(EPOLL_CLOEXEC);
     b->conns = calloc(b->conf.connections, sizeof(bench_conn_t));
     b->senders = calloc(b->conf.connections, sizeof(uint32_t));
-    b->rbuf_size = 2 * BENCH_MAX_FRAME;
-    b->rbuf = malloc(b->rbuf_size);
     b->payload_size = BENCH_BODY_MAX + 1024;
     b->payload = malloc(b->payload_size);
-    b->wbuf = malloc(b->payload_size + 16);
 
-    if (b->ep < 0 || !b->conns || !b->senders || !b->rbuf || !b->payload
-        || !b->wbuf)
+    if (bench_ws_loop_init(lp, b->conf.connections) != 0 || !b->conns
+        || !b->senders || !b->payload)
     {
         fprintf(stderr, "chat-bench: setup: %s\n", strerror(errno));
         return -1;
     }
 
+    /* tells this run's messages from those a former run left pending */
+    snprintf(b->run_id, sizeof(b->run_id), "%012llx",
+             (unsigned long long) (bench_ws_random(lp) & 0xffffffffffffULL));
+
     for (i = 0; i < b->conf.connections; i++) {
         c = &b->conns[i];
-        c->fd = -1;
+        c->ws.fd = -1;
         c->idx = (uint32_t) i;
         c->user_len = (uint8_t) snprintf(c->user, sizeof(c->user), "%s%lu",
                                          b->conf.prefix, b->conf.offset + i);
     }
-
-    b->count[CS_NEW] = b->conf.connections;
-
-    hist_init(&b->st.e2e);
-    hist_init(&b->st.reply);
-    hist_init(&b->st.error);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = bench_signal;
@@ -174,42 +215,6 @@ bench_setup(bench_t *b)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-
-    return 0;
-}
-
-
-/* Every connection is a descriptor: the soft limit goes up to the hard. */
-static int
-bench_raise_nofile(bench_t *b)
-{
-    struct rlimit  rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        fprintf(stderr, "chat-bench: getrlimit: %s\n", strerror(errno));
-        return -1;
-    }
-
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            fprintf(stderr, "chat-bench: setrlimit: %s\n", strerror(errno));
-        }
-        (void) getrlimit(RLIMIT_NOFILE, &rl);
-    }
-
-    b->nofile = rl.rlim_cur == RLIM_INFINITY ? 1L << 30 : (long) rl.rlim_cur;
-
-    /* stdio, epoll and the JSON file need a few */
-    if (b->conf.connections + 16 > (unsigned long) b->nofile) {
-        fprintf(stderr, "chat-bench: %lu connections need more descriptors "
-                "than RLIMIT_NOFILE allows (%ld, hard limit); raise it "
-                "(ulimit -Hn, as root) or split the load over processes\n",
-                b->conf.connections, b->nofile);
-        return -1;
-    }
-
-    bench_check_ports(b);
 
     return 0;
 }
@@ -249,17 +254,15 @@ bench_check_ports(bench_t *b)
 static void
 bench_run(bench_t *b)
 {
-    int                  i, n;
-    bench_conn_t        *c;
-    struct epoll_event   ev[BENCH_EVENTS];
+    unsigned long  i;
 
-    b->now = bench_now();
-    b->t_start = b->now;
+    b->lp.now = bench_ws_now();
+    b->t_start = b->lp.now;
     b->t_connect_end = b->t_start
         + (uint64_t) (((double) b->conf.connections / b->conf.connect_rate
                        + b->conf.connect_timeout) * (double) BENCH_NS);
     b->phase = PH_CONNECT;
-    b->next_progress = b->now + BENCH_NS;
+    b->next_progress = b->lp.now + BENCH_NS;
 
     fprintf(stderr, "chat-bench: run %s: connecting %lu to %s:%u\n",
             b->run_id, b->conf.connections, b->conf.host, b->conf.port);
@@ -267,40 +270,25 @@ bench_run(bench_t *b)
     bench_advance(b);
 
     while (b->phase != PH_DONE) {
-        n = epoll_wait(b->ep, ev, BENCH_EVENTS, bench_timeout(b));
-
-        if (n < 0 && errno != EINTR) {
+        if (bench_ws_poll(&b->lp, bench_timeout(b)) != 0) {
             fprintf(stderr, "chat-bench: epoll_wait: %s\n", strerror(errno));
             break;
         }
 
-        b->now = bench_now();
-
-        for (i = 0; i < n; i++) {
-            c = &b->conns[ev[i].data.u32];
-
-            if (c->state != CS_DONE) {
-                ws_event(b, c, ev[i].events);
-            }
-        }
-
-        b->now = bench_now();
         bench_advance(b);
 
-        if (b->conf.progress && b->now >= b->next_progress) {
+        if (b->conf.progress && b->lp.now >= b->next_progress) {
             bench_progress(b);
             b->next_progress += BENCH_NS;
         }
     }
 
     /* only after an epoll failure are there connections left */
-    for (i = 0; i < (int) b->started; i++) {
-        if (b->conns[i].state != CS_DONE) {
-            ws_finish(b, &b->conns[i], "aborted");
+    for (i = 0; i < b->started; i++) {
+        if (b->conns[i].ws.state != BENCH_WS_DONE) {
+            bench_ws_finish(&b->lp, &b->conns[i].ws, "aborted");
         }
     }
-
-    close(b->ep);
 }
 
 
@@ -310,7 +298,7 @@ bench_timeout(bench_t *b)
 {
     uint64_t  next, limit;
 
-    next = b->now + BENCH_MAX_WAIT_MS * 1000000ULL;
+    next = b->lp.now + BENCH_MAX_WAIT_MS * 1000000ULL;
 
     switch (b->phase) {
 
@@ -336,11 +324,11 @@ bench_timeout(bench_t *b)
         break;
     }
 
-    if (next <= b->now) {
+    if (next <= b->lp.now) {
         return 0;
     }
 
-    return (int) ((next - b->now + 999999) / 1000000);
+    return (int) ((next - b->lp.now + 999999) / 1000000);
 }
 
 
@@ -353,9 +341,9 @@ bench_advance(bench_t *b)
         /* the measured window ends here (it may be empty) */
         if (b->phase != PH_DRAIN) {
             if (b->phase != PH_MEASURE) {
-                b->t_measure = b->now;
+                b->t_measure = b->lp.now;
             }
-            b->t_end = b->now;
+            b->t_end = b->lp.now;
         }
 
         bench_start_close(b);
@@ -368,8 +356,8 @@ bench_advance(bench_t *b)
         break;
 
     case PH_WARMUP:
-        bench_ticks(b, b->now);
-        if (b->now >= b->t_measure) {
+        bench_ticks(b, b->lp.now);
+        if (b->lp.now >= b->t_measure) {
             b->phase = PH_MEASURE;
             b->t_phase_end = b->t_end;
             fprintf(stderr, "chat-bench: measuring for %.1f s\n",
@@ -378,22 +366,24 @@ bench_advance(bench_t *b)
         break;
 
     case PH_MEASURE:
-        bench_ticks(b, b->now < b->t_end ? b->now : b->t_end - 1);
-        if (b->now >= b->t_end) {
+        bench_ticks(b, b->lp.now < b->t_end ? b->lp.now : b->t_end - 1);
+        if (b->lp.now >= b->t_end) {
             b->phase = PH_DRAIN;
-            b->t_phase_end = b->now
+            b->t_phase_end = b->lp.now
                 + (uint64_t) (b->conf.drain * (double) BENCH_NS);
         }
         break;
 
     case PH_DRAIN:
-        if (bench_drained(b) || b->now >= b->t_phase_end) {
+        if (bench_drained(b) || b->lp.now >= b->t_phase_end) {
             bench_start_close(b);
         }
         break;
 
     case PH_CLOSE:
-        if (b->count[CS_CLOSING] == 0 || b->now >= b->t_phase_end) {
+        if (b->lp.count[BENCH_WS_CLOSING] == 0
+            || b->lp.now >= b->t_phase_end)
+        {
             bench_sweep(b, NULL, "no_close_reply");
             b->phase = PH_DONE;
         }
@@ -412,22 +402,22 @@ bench_connecting(bench_t *b)
     uint64_t        due;
     unsigned long   pending;
 
-    due = (uint64_t) ((double) (b->now - b->t_start) / (double) BENCH_NS
+    due = (uint64_t) ((double) (b->lp.now - b->t_start) / (double) BENCH_NS
                       * b->conf.connect_rate) + 1;
 
     while (b->started < b->conf.connections && b->started < due) {
-        ws_start(b, &b->conns[b->started++]);
+        bench_ws_start(&b->lp, &b->conns[b->started++].ws);
     }
 
-    if (b->now >= b->next_sweep) {
+    if (b->lp.now >= b->next_sweep) {
         bench_sweep(b, &b->next_sweep, "timeout");
     }
 
-    pending = b->count[CS_CONNECTING] + b->count[CS_HANDSHAKE]
-              + b->count[CS_HELLO];
+    pending = b->lp.count[BENCH_WS_CONNECTING] + b->lp.count[BENCH_WS_UPGRADE]
+              + b->lp.count[CS_HELLO];
 
     if ((b->started == b->conf.connections && pending == 0)
-        || b->now >= b->t_connect_end)
+        || b->lp.now >= b->t_connect_end)
     {
         bench_sweep(b, NULL, "timeout");
         bench_start_load(b);
@@ -448,17 +438,17 @@ bench_sweep(bench_t *b, uint64_t *next, const char *reason)
     for (i = 0; i < b->started; i++) {
         c = &b->conns[i];
 
-        if (c->state == CS_UP || c->state == CS_DONE) {
+        if (c->ws.state == CS_UP || c->ws.state == BENCH_WS_DONE) {
             continue;
         }
 
-        if (next == NULL || b->now >= c->deadline) {
-            ws_finish(b, c, reason);
+        if (next == NULL || b->lp.now >= c->ws.deadline) {
+            bench_ws_finish(&b->lp, &c->ws, reason);
         }
     }
 
     if (next) {
-        *next = b->now + BENCH_SWEEP_NS;
+        *next = b->lp.now + BENCH_SWEEP_NS;
     }
 }
 
@@ -469,14 +459,14 @@ bench_start_load(bench_t *b)
 {
     unsigned long  i;
 
-    b->t_up = b->now;
+    b->t_up = b->lp.now;
     b->t_measure = b->t_up + (uint64_t) (b->conf.warmup * (double) BENCH_NS);
     b->t_end = b->t_measure + (uint64_t) (b->conf.duration * (double) BENCH_NS);
     b->t_phase_end = b->t_measure;
     b->phase = PH_WARMUP;
 
     for (i = 0; i < b->conf.connections; i++) {
-        if (b->conns[i].state == CS_UP) {
+        if (b->conns[i].ws.state == CS_UP) {
             b->senders[b->nsenders++] = (uint32_t) i;
         }
     }
@@ -489,13 +479,13 @@ bench_start_load(bench_t *b)
     }
 
     fprintf(stderr, "chat-bench: %lu of %lu up in %.2f s (%lu failed); "
-            "warm-up %.1f s\n", b->count[CS_UP], b->conf.connections,
+            "warm-up %.1f s\n", b->lp.count[CS_UP], b->conf.connections,
             (double) (b->t_up - b->t_start) / (double) BENCH_NS,
             (unsigned long) b->st.failed, b->conf.warmup);
 
     if (b->nsenders == 0) {
         /* nothing to load or to hold: the window is empty */
-        b->t_measure = b->t_end = b->now;
+        b->t_measure = b->t_end = b->lp.now;
         bench_start_close(b);
     }
 }
@@ -532,7 +522,7 @@ bench_tick(bench_t *b, bench_conn_t *c, uint64_t due)
     int        rc, win;
     uint64_t   ts;
 
-    ts = bench_now();
+    ts = bench_ws_now();
     win = ts >= b->t_measure && ts < b->t_end;
 
     if (win) {
@@ -542,7 +532,7 @@ bench_tick(bench_t *b, bench_conn_t *c, uint64_t due)
         }
     }
 
-    if (c->state != CS_UP) {
+    if (c->ws.state != CS_UP) {
         b->st.skipped_down += win;
         return;
     }
@@ -566,12 +556,12 @@ bench_tick(bench_t *b, bench_conn_t *c, uint64_t due)
         break;
     }
 
-    if (rc == WS_SEND_FULL) {
+    if (rc == BENCH_WS_FULL) {
         b->st.skipped_backpressure += win;
         return;
     }
 
-    if (rc != WS_SEND_OK) {
+    if (rc != BENCH_WS_OK) {
         b->st.skipped_down += win;
         return;
     }
@@ -601,42 +591,111 @@ bench_start_close(bench_t *b)
     unsigned long   i;
     bench_conn_t   *c;
 
-    b->st.up_at_end = b->count[CS_UP];
+    b->st.up_at_end = b->lp.count[CS_UP];
 
     for (i = 0; i < b->conf.connections; i++) {
         c = &b->conns[i];
 
-        if (c->state == CS_UP) {
-            ws_close(b, c, 1000);
+        if (c->ws.state == CS_UP) {
+            bench_ws_close(&b->lp, &c->ws, 1000);
 
-        } else if (c->state != CS_DONE && c->state != CS_NEW) {
-            ws_finish(b, c, "interrupted");
+        } else if (c->ws.state != BENCH_WS_DONE
+                   && c->ws.state != BENCH_WS_NEW)
+        {
+            bench_ws_finish(&b->lp, &c->ws, "interrupted");
         }
     }
 
     b->phase = PH_CLOSE;
-    b->t_phase_end = b->now + BENCH_CLOSE_WAIT;
+    b->t_phase_end = b->lp.now + BENCH_WS_CLOSE_WAIT;
 }
 
 
-void
-bench_conn_up(bench_t *b, bench_conn_t *c)
+/* The upgrade: the device in the query, the user's token in a header. */
+static int
+bench_request(bench_ws_loop_t *lp, bench_ws_t *ws, char *target,
+    size_t tsize, char *headers, size_t hsize)
 {
+    int            n;
+    time_t         now;
+    bench_t       *b;
+    bench_conn_t  *c;
+    char           jwt[BENCH_JWT_MAX];
+
+    b = lp->data;
+    c = (bench_conn_t *) ws;
+    now = time(NULL);
+
+    if (bench_jwt_hs256(b->conf.secret, c->user, (long long) now,
+                        (long long) now + 3600, jwt) < 0)
+    {
+        return -1;
+    }
+
+    n = snprintf(target, tsize, "%s%cdevice=bench-%lu", b->conf.path,
+                 strchr(b->conf.path, '?') ? '&' : '?',
+                 b->conf.offset + c->idx);
+    if (n < 0 || (size_t) n >= tsize) {
+        return -1;
+    }
+
+    n = snprintf(headers, hsize, "Authorization: Bearer %s\r\n", jwt);
+
+    return n < 0 || (size_t) n >= hsize ? -1 : 0;
+}
+
+
+static void
+bench_open(bench_ws_loop_t *lp, bench_ws_t *ws)
+{
+    bench_ws_set_state(lp, ws, CS_HELLO);
+}
+
+
+/* The first message must be the hello; then c is up. */
+static void
+bench_text(bench_ws_loop_t *lp, bench_ws_t *ws, const char *p, size_t len)
+{
+    bench_t       *b;
+    bench_conn_t  *c;
+    json_val_t     type;
+    static const char *const  keys[] = { "type" };
+
+    b = lp->data;
+    c = (bench_conn_t *) ws;
+
+    if (ws->state != CS_HELLO) {
+        bench_conn_text(b, c, p, len);
+        return;
+    }
+
+    if (json_scan(p, len, keys, 1, &type) != 0 || !json_is(&type, "hello")) {
+        bench_ws_fail(lp, ws, CHAT_WS_CLOSE_PROTOCOL, "no_hello");
+        return;
+    }
+
+    bench_ws_set_state(lp, ws, CS_UP);
     b->st.up++;
 
     if (b->conf.mode == MODE_TYPING) {
         c->fifo = calloc(b->conf.max_inflight, sizeof(uint64_t));
         if (c->fifo == NULL) {
-            ws_finish(b, c, "out_of_memory");
+            bench_ws_finish(lp, ws, "out_of_memory");
         }
     }
 }
 
 
-void
-bench_conn_closed(bench_t *b, bench_conn_t *c, int prev, const char *reason)
+static void
+bench_closed(bench_ws_loop_t *lp, bench_ws_t *ws, int prev,
+    const char *reason)
 {
-    uint32_t  i;
+    uint32_t       i;
+    bench_t       *b;
+    bench_conn_t  *c;
+
+    b = lp->data;
+    c = (bench_conn_t *) ws;
 
     b->inflight -= c->inflight;
     c->inflight = 0;
@@ -659,7 +718,7 @@ bench_conn_closed(bench_t *b, bench_conn_t *c, int prev, const char *reason)
         bench_count(&b->st.drop_reasons, reason, strlen(reason));
         break;
 
-    case CS_CLOSING:
+    case BENCH_WS_CLOSING:
         if (strcmp(reason, "closed") == 0) {
             b->st.closed_clean++;
             return;
@@ -679,73 +738,6 @@ bench_conn_closed(bench_t *b, bench_conn_t *c, int prev, const char *reason)
 }
 
 
-void
-bench_set_state(bench_t *b, bench_conn_t *c, int state)
-{
-    b->count[c->state]--;
-    b->count[state]++;
-    c->state = (uint8_t) state;
-}
-
-
-void
-bench_count(bench_table_t *t, const char *key, size_t len)
-{
-    unsigned  i;
-
-    if (len >= BENCH_KEY_MAX) {
-        len = BENCH_KEY_MAX - 1;
-    }
-
-    for (i = 0; i < t->n; i++) {
-        if (strlen(t->e[i].key) == len && memcmp(t->e[i].key, key, len) == 0)
-        {
-            t->e[i].n++;
-            return;
-        }
-    }
-
-    if (t->n == BENCH_TABLE_MAX) {
-        t->other++;
-        return;
-    }
-
-    /* keys are printed into JSON: keep only harmless characters */
-    for (i = 0; i < len; i++) {
-        t->e[t->n].key[i] = (key[i] >= ' ' && key[i] < 0x7f && key[i] != '"'
-                             && key[i] != '\\') ? key[i] : '?';
-    }
-    t->e[t->n].key[len] = '\0';
-    t->e[t->n].n = 1;
-    t->n++;
-}
-
-
-uint64_t
-bench_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * BENCH_NS + (uint64_t) ts.tv_nsec;
-}
-
-
-/* splitmix64: fast, and seeded from getrandom() */
-uint64_t
-bench_random(bench_t *b)
-{
-    uint64_t  z;
-
-    z = (b->rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-
-    return z ^ (z >> 31);
-}
-
-
 static void
 bench_progress(bench_t *b)
 {
@@ -755,12 +747,122 @@ bench_progress(bench_t *b)
 
     fprintf(stderr, "chat-bench: [%s] up %lu pending %lu | attempted %llu "
             "answered %llu errors %llu delivered %llu | inflight %llu\n",
-            names[b->phase], b->count[CS_UP],
-            b->count[CS_CONNECTING] + b->count[CS_HANDSHAKE]
-            + b->count[CS_HELLO],
+            names[b->phase], b->lp.count[CS_UP],
+            b->lp.count[BENCH_WS_CONNECTING] + b->lp.count[BENCH_WS_UPGRADE]
+            + b->lp.count[CS_HELLO],
             (unsigned long long) b->st.attempted,
             (unsigned long long) b->st.answered,
             (unsigned long long) b->st.errors,
             (unsigned long long) b->st.delivered,
             (unsigned long long) b->inflight);
+}
+
+
+/* The flags (see bench/README.md); 0, 1 after --help, -1 on an error. */
+static int
+bench_conf(bench_conf_t *cf, int argc, char **argv)
+{
+    int  rc;
+
+    memset(cf, 0, sizeof(bench_conf_t));
+
+    cf->host = "127.0.0.1";
+    cf->port = 8080;
+    cf->path = "/chat";
+    cf->prefix = "bench";
+    cf->connections = 100;
+    cf->connect_rate = 1000;
+    cf->connect_timeout = 10;
+    cf->mode = MODE_MSG;
+    cf->rate = 1000;
+    cf->max_inflight = 100;
+    cf->duration = 10;
+    cf->warmup = 2;
+    cf->drain = 2;
+    cf->min_up_ratio = 0.99;
+
+    rc = bench_options("chat-bench",
+                       "usage: chat-bench [flags]   (see bench/README.md)\n",
+                       bench_opts, argc, argv, cf);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (cf->secret == NULL) {
+        cf->secret = getenv("CHAT_JWT_SECRET");
+    }
+
+    return bench_conf_check(cf);
+}
+
+
+/* The checks across flags, and the addresses. */
+static int
+bench_conf_check(bench_conf_t *cf)
+{
+    size_t  len;
+
+    len = strlen(cf->prefix);
+
+    if (len == 0 || len > BENCH_PREFIX_MAX
+        || strspn(cf->prefix, "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-")
+           != len)
+    {
+        fprintf(stderr, "chat-bench: --prefix: 1-%d of A-Z a-z 0-9 _ . @ -\n",
+                BENCH_PREFIX_MAX);
+        return -1;
+    }
+
+    if (cf->secret == NULL || cf->secret[0] == '\0') {
+        fprintf(stderr, "chat-bench: no secret: --secret, or "
+                "CHAT_JWT_SECRET\n");
+        return -1;
+    }
+
+    if (cf->mode != MODE_IDLE && cf->connections % 2) {
+        fprintf(stderr, "chat-bench: --connections must be even in msg and "
+                "typing modes (connection i sends to i^1)\n");
+        return -1;
+    }
+
+    if (cf->path[0] != '/' || strpbrk(cf->path, " \r\n")) {
+        fprintf(stderr, "chat-bench: --path must start with / and have no "
+                "spaces\n");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* The run as the report module prints it. */
+static void
+bench_report(bench_t *b, bench_report_t *r, char *config, size_t size)
+{
+    bench_conf_t  *cf;
+
+    cf = &b->conf;
+
+    snprintf(config, size, "{\"connections\":%lu,\"prefix\":\"%s\","
+             "\"offset\":%lu,\"connect_rate\":%g,\"rate\":%g,"
+             "\"tick_rate\":%g,\"max_inflight\":%u,\"warmup_s\":%g,"
+             "\"duration_s\":%g,\"drain_s\":%g,\"body_size\":%u,"
+             "\"ping_interval_s\":%g,\"receipts\":%s}",
+             cf->connections, cf->prefix, cf->offset, cf->connect_rate,
+             cf->rate, b->tick_rate, cf->max_inflight, cf->warmup,
+             cf->duration, cf->drain, cf->body_size, cf->ping_interval,
+             cf->receipts ? "true" : "false");
+
+    *r = (bench_report_t) {
+        .tool = "chat-bench", .run = b->run_id,
+        .mode = bench_mode_names[cf->mode], .host = cf->host,
+        .port = cf->port, .src = cf->src,
+        .answer = cf->mode == MODE_MSG ? "sent"
+                  : cf->mode == MODE_IDLE ? "pong" : NULL,
+        .requested = cf->connections, .rate = b->tick_rate,
+        .warmup = cf->warmup, .e2e = cf->mode != MODE_IDLE,
+        .t_start = b->t_start, .t_up = b->t_up, .t_measure = b->t_measure,
+        .t_end = b->t_end, .config = config, .st = &b->st
+    };
 }

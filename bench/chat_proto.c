@@ -12,7 +12,7 @@
 
 #include "bench.h"
 #include "json_scan.h"
-#include "ws_client.h"
+#include "ws.h"
 
 /* the keys of a server frame that matter here */
 enum { K_TYPE, K_ID, K_FROM, K_BODY, K_CODE, K_STATE, K_CONV, K_SEQ, K_N };
@@ -29,6 +29,7 @@ static void bench_on_msg(bench_t *b, bench_conn_t *c, json_val_t *v,
     uint64_t now);
 static void bench_on_typing(bench_t *b, bench_conn_t *c, json_val_t *v,
     uint64_t now);
+static int bench_send_text(bench_t *b, bench_conn_t *c, size_t len);
 static int bench_seen(bench_conn_t *c, uint64_t seq);
 static void bench_receipt(bench_t *b, bench_conn_t *c, json_val_t *v);
 static void bench_fifo_drop(bench_t *b, bench_conn_t *c, uint64_t ts);
@@ -42,6 +43,14 @@ static int bench_parse_body(bench_t *b, const json_val_t *body,
  * {"type":"send","id":"<run>.<seq>.<ts>","to":<peer>,
  *  "body":"<ts> <seq> <run>xxx..."}: the body is padded to --body-size.
  */
+/* Sends the request built in b->payload (BENCH_WS_* results). */
+static int
+bench_send_text(bench_t *b, bench_conn_t *c, size_t len)
+{
+    return bench_ws_send(&b->lp, &c->ws, BENCH_WS_TEXT, b->payload, len, 0);
+}
+
+
 int
 bench_send_msg(bench_t *b, bench_conn_t *c, uint64_t ts)
 {
@@ -71,9 +80,9 @@ bench_send_msg(bench_t *b, bench_conn_t *c, uint64_t ts)
     memcpy(b->payload + len, "\"}", 2);
     len += 2;
 
-    rc = ws_send(b, c, WS_OP_TEXT, b->payload, len, 0);
+    rc = bench_send_text(b, c, len);
 
-    if (rc == WS_SEND_OK) {
+    if (rc == BENCH_WS_OK) {
         c->seq = seq;
         c->inflight++;
         b->inflight++;
@@ -103,9 +112,9 @@ bench_send_typing(bench_t *b, bench_conn_t *c, uint64_t ts)
                  b->run_id, (unsigned long long) seq, (unsigned long long) ts,
                  b->conns[c->idx ^ 1].user, start ? "start" : "stop");
 
-    rc = ws_send(b, c, WS_OP_TEXT, b->payload, (size_t) n, 0);
+    rc = bench_send_text(b, c, (size_t) n);
 
-    if (rc == WS_SEND_OK) {
+    if (rc == BENCH_WS_OK) {
         c->seq = seq;
         cap = b->conf.max_inflight;
         /*
@@ -136,9 +145,9 @@ bench_send_ping(bench_t *b, bench_conn_t *c, uint64_t ts)
                  "{\"type\":\"ping\",\"id\":\"%s.%llu.%llu\"}",
                  b->run_id, (unsigned long long) seq, (unsigned long long) ts);
 
-    rc = ws_send(b, c, WS_OP_TEXT, b->payload, (size_t) n, 0);
+    rc = bench_send_text(b, c, (size_t) n);
 
-    if (rc == WS_SEND_OK) {
+    if (rc == BENCH_WS_OK) {
         c->seq = seq;
         c->inflight++;
         b->inflight++;
@@ -154,7 +163,7 @@ bench_conn_text(bench_t *b, bench_conn_t *c, const char *p, size_t len)
     uint64_t     now;
     json_val_t   v[K_N];
 
-    now = bench_now();
+    now = bench_ws_now();
 
     if (json_scan(p, len, bench_keys, K_N, v) != 0 || !v[K_TYPE].string) {
         b->st.parse_errors++;
@@ -388,7 +397,7 @@ bench_receipt(bench_t *b, bench_conn_t *c, json_val_t *v)
                  "\"status\":\"delivered\",\"seq\":%llu}",
                  (int) v[K_CONV].len, v[K_CONV].p, seq);
 
-    if (ws_send(b, c, WS_OP_TEXT, b->payload, (size_t) n, 0) == WS_SEND_OK) {
+    if (bench_send_text(b, c, (size_t) n) == BENCH_WS_OK) {
         b->st.receipts_sent++;
     }
 }

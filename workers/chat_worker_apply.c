@@ -3,13 +3,13 @@
  * read, in chat_worker_read.c.
  */
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "chat_worker_apply.h"
-#include "chat_worker_dedupe.h"
 #include "chat_worker_frame.h"
+#include "chat_worker_group.h"
 #include "chat_worker_read.h"
+#include "chat_worker_send.h"
 
 
 /* A receipt whose range is wider than this tells every member rather than
@@ -53,16 +53,17 @@ chat_worker_apply_str_eq(chat_str_t a, chat_str_t b)
 
 /*
  * Publishes a stored DM message to every device of both its members, the
- * sender included.
+ * sender included: the publish of chat_worker_send().
  */
 
 static int
-chat_worker_apply_fan_out(chat_worker_out_t *out, chat_worker_result_t *res,
-    const chat_store_msg_t *msg)
+chat_worker_apply_fan_out(chat_worker_send_t *s, const chat_store_msg_t *msg)
 {
-    int           rc;
-    json_t       *frame;
-    chat_conv_t   conv;
+    int                    rc;
+    json_t                *frame;
+    chat_conv_t            conv;
+    chat_worker_out_t     *out = s->out;
+    chat_worker_result_t  *res = s->res;
 
     if (chat_conv_parse(msg->conv.s, msg->conv.len, &conv) != 0
         || conv.kind != CHAT_CONV_DM)
@@ -92,35 +93,6 @@ chat_worker_apply_fan_out(chat_worker_out_t *out, chat_worker_result_t *res,
 }
 
 
-int
-chat_worker_apply_new_msg(const chat_worker_record_t *rec, int64_t seq,
-    chat_store_msg_t *msg, char **media)
-{
-    *media = NULL;
-
-    if (rec->media != NULL) {
-        *media = json_dumps(rec->media, JSON_COMPACT);
-        if (*media == NULL) {
-            return -1;
-        }
-    }
-
-    memset(msg, 0, sizeof(*msg));
-    msg->kind = CHAT_STORE_KIND_MSG;
-    msg->conv = rec->conv;
-    msg->seq = seq;
-    msg->mid = rec->mid;
-    msg->sender = rec->from;
-    msg->client_id = rec->id;
-    msg->body = rec->body;
-    msg->media.s = *media;
-    msg->media.len = *media ? strlen(*media) : 0;
-    msg->ts = rec->ts;
-
-    return 0;
-}
-
-
 /*
  * send: dedupe by (from, id) and what the id was for, else seq = last seq
  * + 1; store; publish the stored form either way (a first attempt may have
@@ -132,52 +104,12 @@ static int
 chat_worker_apply_send(chat_store_t *store, const chat_worker_record_t *rec,
     chat_worker_out_t *out, chat_worker_result_t *res)
 {
-    int               rc;
-    char             *media;
-    int64_t           last;
-    chat_store_msg_t  msg;
+    chat_worker_send_t  s = {
+        .store = store, .rec = rec, .out = out, .res = res,
+        .publish = chat_worker_apply_fan_out
+    };
 
-    rc = chat_worker_dedupe_find(store, rec, &msg);
-
-    if (rc == CHAT_STORE_OK) {
-        res->duplicate = 1;
-        res->seq = msg.seq;
-        return chat_worker_apply_fan_out(out, res, &msg);
-    }
-
-    if (rc == CHAT_STORE_EXISTS) {
-        return chat_worker_dedupe_refuse(rec, out, res);
-    }
-
-    if (rc != CHAT_STORE_NOT_FOUND
-        || chat_store_conv_last_seq(store, rec->conv, &last) != CHAT_STORE_OK)
-    {
-        return chat_worker_apply_fail(res, chat_store_errstr(store));
-    }
-
-    if (chat_worker_apply_new_msg(rec, last + 1, &msg, &media) != 0) {
-        return chat_worker_apply_fail(res, "out of memory");
-    }
-
-    rc = chat_store_insert_message(store, &msg);
-
-    if (rc == CHAT_STORE_OK) {
-        res->seq = msg.seq;
-        rc = chat_worker_apply_fan_out(out, res, &msg);
-
-    } else if (rc == CHAT_STORE_EXISTS) {
-        /* (conv, seq) and (from, id) were free: another message has the
-         * mid, which only a broken producer can do */
-        rc = chat_worker_apply_skip(res, "\"mid\" belongs to another "
-                                    "message");
-
-    } else {
-        rc = chat_worker_apply_fail(res, chat_store_errstr(store));
-    }
-
-    free(media);
-
-    return rc;
+    return chat_worker_send(&s);
 }
 
 

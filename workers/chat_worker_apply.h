@@ -54,22 +54,4 @@ int chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
     const chat_worker_limits_t *limits, chat_worker_out_t *out,
     chat_worker_result_t *res);
 
-/* The row of a send record at seq, its media as JSON text in *media (to
- * be freed; NULL when none). -1 when out of memory. */
-int chat_worker_apply_new_msg(const chat_worker_record_t *rec, int64_t seq,
-    chat_store_msg_t *msg, char **media);
-
-/*
- * The group records (chat_worker_group.c): a send in a group, answered by
- * the worker, and a membership change. Called by chat_worker_apply(), with
- * its codes; a refused one is APPLIED with res->refused set, its error
- * frame appended.
- */
-int chat_worker_group_send(chat_store_t *store,
-    const chat_worker_record_t *rec, chat_worker_out_t *out,
-    chat_worker_result_t *res);
-int chat_worker_group_change(chat_store_t *store,
-    const chat_worker_record_t *rec, int64_t group_max,
-    chat_worker_out_t *out, chat_worker_result_t *res);
-
 #endif /* CHAT_WORKER_APPLY_H */

@@ -17,7 +17,7 @@ chat_worker_dedupe_str_eq(chat_str_t a, chat_str_t b)
 
 
 /* 1 when the event row msg is the change the record asks: its body is
- * {"event":..,"members":[..]} (chat_worker_group_change.c). */
+ * {"event":..,"members":[..]} (chat_worker_group.c). */
 
 static int
 chat_worker_dedupe_same_event(const chat_worker_record_t *rec,

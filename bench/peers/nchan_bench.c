@@ -16,18 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
 
 #include "nb.h"
 
-#define NB_EVENTS     1024
 #define NB_SWEEP_NS   (100 * 1000000ULL)
 
 static nb_t  *nb_signalled;
 
+static int nb_conf(nb_conf_t *cf, int argc, char **argv);
 static int nb_init(nb_t *nb);
 static void nb_loop(nb_t *nb);
 static void nb_advance(nb_t *nb);
@@ -41,8 +37,39 @@ static void nb_enter(nb_t *nb, nb_phase_e phase, double seconds);
 static void nb_next_phase(nb_t *nb);
 static void nb_sweep(nb_t *nb);
 static void nb_progress(nb_t *nb);
-static uint64_t nb_clock(void);
 static int nb_wait_ms(nb_t *nb);
+static void nb_report(nb_t *nb, bench_report_t *r, char *config,
+    size_t size);
+static int nb_request(bench_ws_loop_t *lp, bench_ws_t *ws, char *target,
+    size_t tsize, char *headers, size_t hsize);
+static void nb_open(bench_ws_loop_t *lp, bench_ws_t *ws);
+static void nb_text(bench_ws_loop_t *lp, bench_ws_t *ws, const char *p,
+    size_t len);
+static void nb_closed(bench_ws_loop_t *lp, bench_ws_t *ws, int prev,
+    const char *reason);
+
+static const bench_ws_handler_t  nb_handler = {
+    nb_request, nb_open, nb_text, nb_closed
+};
+
+#define NB_OPT(name, kind, field, lo, hi, arg, help)                         \
+    { name, kind, offsetof(nb_conf_t, field), lo, hi, NULL, arg, help }
+
+BENCH_LOAD_CONF_OF(nb_conf_t);
+
+static const bench_opt_t  nb_opts[] = {
+    NB_OPT("pub-path", BENCH_OPT_STRING, pub_path, 0, 0, "P",
+           "publisher location, channel appended"),
+    NB_OPT("sub-path", BENCH_OPT_STRING, sub_path, 0, 0, "P",
+           "subscriber location, channel appended"),
+    { "mode", BENCH_OPT_CHOICE, offsetof(nb_conf_t, mode), 0, 0,
+      "relay|idle", "M", "relay or idle" },
+    NB_OPT("pairs", BENCH_OPT_ULONG, pairs, 1, 1e7, "N",
+           "relay: publisher/subscriber pairs (idle: --connections)"),
+    NB_OPT("ready-file", BENCH_OPT_STRING, ready_path, 0, 0, "FILE",
+           "write FILE once every connection is up or failed"),
+    BENCH_OPT_END
+};
 
 
 static void
@@ -58,13 +85,15 @@ nb_on_signal(int sig)
 int
 main(int argc, char **argv)
 {
-    static nb_t  nb;
-    int          rc;
-    uint64_t     up;
+    static nb_t      nb;
+    int              rc;
+    uint64_t         up;
+    bench_report_t   report;
+    char             config[512];
 
-    rc = nb_options(&nb.conf, argc, argv);
+    rc = nb_conf(&nb.conf, argc, argv);
     if (rc != 0) {
-        return rc;
+        return rc > 0 ? 0 : 2;
     }
     if (nb_init(&nb) != 0) {
         return 2;
@@ -77,8 +106,11 @@ main(int argc, char **argv)
 
     nb_loop(&nb);
 
-    nb_report(&nb);
-    if (nb.conf.json_path && nb_report_json(&nb, nb.conf.json_path) != 0) {
+    nb_report(&nb, &report, config, sizeof(config));
+    bench_report_text(&report);
+    if (nb.conf.json_path
+        && bench_report_json(&report, nb.conf.json_path) != 0)
+    {
         return 2;
     }
 
@@ -91,56 +123,50 @@ main(int argc, char **argv)
 static int
 nb_init(nb_t *nb)
 {
-    struct rlimit   rl;
-    unsigned long   i;
+    unsigned long     i;
+    bench_ws_loop_t  *lp;
 
     nb->nconns = nb->conf.mode == NB_RELAY ? 2 * nb->conf.pairs
                                            : nb->conf.connections;
 
-    /* as many descriptors as allowed: a connection is one */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void) setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    nb->nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (long) rl.rlim_cur
-                                                    : 1024;
-    if ((long) nb->nconns > nb->nofile - 16) {
-        fprintf(stderr, "nchan-bench: %lu connections, but only %ld "
-                "descriptors: run several processes (--src, --offset)\n",
-                nb->nconns, nb->nofile);
+    if (bench_ws_nofile("nchan-bench", nb->nconns) != 0) {
         return -1;
     }
 
-    nb->rbuf_size = 2 * NB_MAX_FRAME + 64;
-    nb->rbuf = malloc(nb->rbuf_size);
-    nb->wbuf = malloc(NB_BODY_MAX + 16);
+    lp = &nb->lp;
+    lp->handler = &nb_handler;
+    lp->data = nb;
+    lp->host = nb->conf.host;
+    lp->port = nb->conf.port;
+    lp->addr = &nb->conf.addr;
+    lp->src = nb->conf.src ? &nb->conf.src_addr : NULL;
+    lp->connect_ns = (uint64_t) (nb->conf.connect_timeout * (double) NB_NS);
+    lp->st = &nb->st;
+    bench_stats_init(&nb->st);
+
     nb->payload = malloc(NB_BODY_MAX + 64);
     nb->conns = calloc(nb->nconns, sizeof(nb_conn_t));
     nb->senders = calloc(nb->conf.mode == NB_RELAY ? nb->conf.pairs : 1,
                          sizeof(uint32_t));
-    nb->ep = epoll_create1(EPOLL_CLOEXEC);
 
-    if (!nb->rbuf || !nb->wbuf || !nb->payload || !nb->conns
-        || !nb->senders || nb->ep < 0)
+    if (bench_ws_loop_init(lp, nb->nconns) != 0 || !nb->payload
+        || !nb->conns || !nb->senders)
     {
         perror("nchan-bench: init");
         return -1;
     }
 
     for (i = 0; i < nb->nconns; i++) {
-        nb->conns[i].fd = -1;
+        nb->conns[i].ws.fd = -1;
         nb->conns[i].idx = (uint32_t) i;
         nb->conns[i].role = nb->conf.mode == NB_RELAY && (i & 1) ? NB_PUB
                                                                  : NB_SUB;
     }
-    nb->count[NS_NEW] = nb->nconns;
 
-    nb->rng = nb_clock() ^ ((uint64_t) getpid() << 32) ^ 0x9e3779b97f4a7c15;
     snprintf(nb->run_id, sizeof(nb->run_id), "%012llx",
-             (unsigned long long) (nb_random(nb) & 0xffffffffffffULL));
+             (unsigned long long) (bench_ws_random(lp) & 0xffffffffffffULL));
 
-    hist_init(&nb->st.e2e);
-    nb->now = nb->t_start = nb_clock();
+    nb->t_start = lp->now;
     nb->phase = NP_CONNECT;
 
     return 0;
@@ -150,23 +176,10 @@ nb_init(nb_t *nb)
 static void
 nb_loop(nb_t *nb)
 {
-    struct epoll_event  ev[NB_EVENTS];
-    int                 n, i;
-    uint32_t            idx;
-
     while (nb->phase != NP_DONE) {
-        n = epoll_wait(nb->ep, ev, NB_EVENTS, nb_wait_ms(nb));
-        if (n < 0 && errno != EINTR) {
+        if (bench_ws_poll(&nb->lp, nb_wait_ms(nb)) != 0) {
             perror("nchan-bench: epoll_wait");
             nb->stop = 1;
-        }
-        nb->now = nb_clock();
-
-        for (i = 0; i < n; i++) {
-            idx = ev[i].data.u32;
-            if (idx < nb->nconns && nb->conns[idx].fd >= 0) {
-                nb_ws_event(nb, &nb->conns[idx], ev[i].events);
-            }
         }
 
         nb_advance(nb);
@@ -194,9 +207,9 @@ nb_advance(nb_t *nb)
     if (nb->stop && nb->phase < NP_CLOSE) {
         /* a signal: what was measured is reported, no drain */
         if (nb->phase == NP_MEASURE) {
-            nb->t_end = nb->now;
+            nb->t_end = nb->lp.now;
         }
-        nb->t_phase_end = nb->now;
+        nb->t_phase_end = nb->lp.now;
         nb->phase = NP_DRAIN;
     }
 
@@ -221,13 +234,13 @@ nb_advance(nb_t *nb)
         nb_ticks(nb);
     }
 
-    if (nb->now >= nb->next_sweep) {
-        nb->next_sweep = nb->now + NB_SWEEP_NS;
+    if (nb->lp.now >= nb->next_sweep) {
+        nb->next_sweep = nb->lp.now + NB_SWEEP_NS;
         nb_sweep(nb);
     }
 
-    if (nb->conf.progress && nb->now >= nb->next_progress) {
-        nb->next_progress = nb->now + NB_NS;
+    if (nb->conf.progress && nb->lp.now >= nb->next_progress) {
+        nb->next_progress = nb->lp.now + NB_NS;
         nb_progress(nb);
     }
 }
@@ -239,12 +252,12 @@ nb_start_conns(nb_t *nb)
     double         due;
     unsigned long  want;
 
-    due = (double) (nb->now - nb->t_start) / (double) NB_NS
+    due = (double) (nb->lp.now - nb->t_start) / (double) NB_NS
           * nb->conf.connect_rate + 1;
     want = due < (double) nb->nconns ? (unsigned long) due : nb->nconns;
 
     while (nb->started < want) {
-        nb_ws_start(nb, &nb->conns[nb->started++]);
+        bench_ws_start(&nb->lp, &nb->conns[nb->started++].ws);
     }
 }
 
@@ -254,8 +267,8 @@ static int
 nb_connect_done(nb_t *nb)
 {
     return nb->started == nb->nconns
-           && nb->count[NS_CONNECTING] == 0
-           && nb->count[NS_HANDSHAKE] == 0;
+           && nb->lp.count[BENCH_WS_CONNECTING] == 0
+           && nb->lp.count[BENCH_WS_UPGRADE] == 0;
 }
 
 
@@ -264,13 +277,13 @@ nb_enter_load(nb_t *nb)
 {
     unsigned long  i;
 
-    nb->t_up = nb->now;
+    nb->t_up = nb->lp.now;
 
     if (nb->conf.mode == NB_RELAY) {
         /* a pair sends only when both its ends came up */
         for (i = 0; i < nb->conf.pairs; i++) {
-            if (nb->conns[2 * i].state == NS_UP
-                && nb->conns[2 * i + 1].state == NS_UP)
+            if (nb->conns[2 * i].ws.state == NS_UP
+                && nb->conns[2 * i + 1].ws.state == NS_UP)
             {
                 nb->senders[nb->nsenders++] = (uint32_t) (2 * i + 1);
             }
@@ -323,7 +336,7 @@ nb_ticks(nb_t *nb)
     for ( ;; ) {
         due = nb->t_up + (uint64_t) ((double) nb->ticks_done * NB_NS
                                      / nb->conf.rate);
-        if (due > nb->now) {
+        if (due > nb->lp.now) {
             return;
         }
 
@@ -333,13 +346,13 @@ nb_ticks(nb_t *nb)
         counted = nb->phase == NP_MEASURE;
         if (counted) {
             nb->st.ticks++;
-            lag = nb->now - due;
+            lag = nb->lp.now - due;
             if (lag > nb->st.max_lag_ns) {
                 nb->st.max_lag_ns = lag;
             }
         }
 
-        if (c->state != NS_UP) {
+        if (c->ws.state != NS_UP) {
             nb->st.skipped_down += counted;
             continue;
         }
@@ -356,7 +369,7 @@ nb_publish(nb_t *nb, nb_conn_t *c, int counted)
     int     rc;
 
     n = snprintf(nb->payload, NB_BODY_MAX + 64, "%llu %llu %s",
-                 (unsigned long long) nb_clock(),
+                 (unsigned long long) bench_ws_now(),
                  (unsigned long long) (c->seq + 1), nb->run_id);
     len = (size_t) n;
     if (len < nb->conf.body_size) {
@@ -364,12 +377,12 @@ nb_publish(nb_t *nb, nb_conn_t *c, int counted)
         len = nb->conf.body_size;
     }
 
-    rc = nb_ws_send(nb, c, NB_WS_TEXT, nb->payload, len, 0);
-    if (rc == NB_SEND_FULL) {
+    rc = bench_ws_send(&nb->lp, &c->ws, BENCH_WS_TEXT, nb->payload, len, 0);
+    if (rc == BENCH_WS_FULL) {
         nb->st.skipped_backpressure += counted;
         return;
     }
-    if (rc != NB_SEND_OK) {
+    if (rc != BENCH_WS_OK) {
         nb->st.skipped_down += counted;
         return;
     }
@@ -389,15 +402,20 @@ nb_publish(nb_t *nb, nb_conn_t *c, int counted)
  * A text message. On a publisher, Nchan's reply to the n-th publish (in
  * order: one socket); on a subscriber, a message "<t> <seq> <run>x..".
  */
-void
-nb_conn_text(nb_t *nb, nb_conn_t *c, const char *p, size_t len)
+static void
+nb_text(bench_ws_loop_t *lp, bench_ws_t *ws, const char *p, size_t len)
 {
     unsigned long long  t, seq;
     int                 used;
+    nb_t               *nb;
+    nb_conn_t          *c;
     char                head[64];
 
+    nb = lp->data;
+    c = (nb_conn_t *) ws;
+
     if (c->role == NB_PUB) {
-        nb->st.pub_replies++;
+        nb->st.replies++;
         c->acked++;
         if (c->win_first && c->acked >= c->win_first
             && c->acked <= c->win_last)
@@ -414,7 +432,7 @@ nb_conn_text(nb_t *nb, nb_conn_t *c, const char *p, size_t len)
     used = 0;
 
     if (sscanf(head, "%llu %llu %n", &t, &seq, &used) != 2 || used == 0
-        || len - (size_t) used < NB_RUN_LEN || t > nb->now)
+        || len - (size_t) used < NB_RUN_LEN || t > nb->lp.now)
     {
         nb->st.parse_errors++;
         return;
@@ -438,7 +456,7 @@ nb_conn_text(nb_t *nb, nb_conn_t *c, const char *p, size_t len)
         && (nb->t_end == 0 || t < nb->t_end))
     {
         nb->st.delivered++;
-        hist_record(&nb->st.e2e, nb->now - t);
+        hist_record(&nb->st.e2e, nb->lp.now - t);
     }
 }
 
@@ -447,7 +465,7 @@ static void
 nb_enter(nb_t *nb, nb_phase_e phase, double seconds)
 {
     nb->phase = phase;
-    nb->t_phase_end = nb->now + (uint64_t) (seconds * (double) NB_NS);
+    nb->t_phase_end = nb->lp.now + (uint64_t) (seconds * (double) NB_NS);
 }
 
 
@@ -459,44 +477,44 @@ nb_next_phase(nb_t *nb)
     switch (nb->phase) {
 
     case NP_WARMUP:
-        if (nb->now >= nb->t_phase_end) {
-            nb->t_measure = nb->now;
+        if (nb->lp.now >= nb->t_phase_end) {
+            nb->t_measure = nb->lp.now;
             nb_enter(nb, NP_MEASURE, nb->conf.duration);
         }
         return;
 
     case NP_MEASURE:
-        if (nb->now >= nb->t_phase_end) {
-            nb->t_end = nb->now;
+        if (nb->lp.now >= nb->t_phase_end) {
+            nb->t_end = nb->lp.now;
             nb_enter(nb, NP_DRAIN, nb->conf.drain);
         }
         return;
 
     case NP_DRAIN:
         /* every message of the window arrived, or the drain is over */
-        if (nb->now < nb->t_phase_end
+        if (nb->lp.now < nb->t_phase_end
             && nb->st.delivered + nb->st.out_of_order < nb->st.attempted)
         {
             return;
         }
-        nb->st.up_at_end = nb->count[NS_UP];
-        nb_enter(nb, NP_CLOSE, (double) NB_CLOSE_WAIT / NB_NS);
+        nb->st.up_at_end = nb->lp.count[NS_UP];
+        nb_enter(nb, NP_CLOSE, (double) BENCH_WS_CLOSE_WAIT / NB_NS);
         for (i = 0; i < nb->nconns; i++) {
-            if (nb->conns[i].state == NS_UP) {
-                nb_ws_close(nb, &nb->conns[i], 1000);
+            if (nb->conns[i].ws.state == NS_UP) {
+                bench_ws_close(&nb->lp, &nb->conns[i].ws, 1000);
             }
         }
         return;
 
     case NP_CLOSE:
-        if (nb->count[NS_UP] + nb->count[NS_CLOSING] > 0
-            && nb->now < nb->t_phase_end)
+        if (nb->lp.count[NS_UP] + nb->lp.count[BENCH_WS_CLOSING] > 0
+            && nb->lp.now < nb->t_phase_end)
         {
             return;
         }
         for (i = 0; i < nb->nconns; i++) {
-            if (nb->conns[i].fd >= 0) {
-                nb_ws_finish(nb, &nb->conns[i], "close_timeout");
+            if (nb->conns[i].ws.fd >= 0) {
+                bench_ws_finish(&nb->lp, &nb->conns[i].ws, "close_timeout");
             }
         }
         nb->phase = NP_DONE;
@@ -517,10 +535,11 @@ nb_sweep(nb_t *nb)
 
     for (i = 0; i < nb->started; i++) {
         c = &nb->conns[i];
-        if ((c->state == NS_CONNECTING || c->state == NS_HANDSHAKE)
-            && nb->now > c->deadline)
+        if ((c->ws.state == BENCH_WS_CONNECTING
+             || c->ws.state == BENCH_WS_UPGRADE)
+            && nb->lp.now > c->ws.deadline)
         {
-            nb_ws_finish(nb, c, "timeout");
+            bench_ws_finish(&nb->lp, &c->ws, "timeout");
         }
     }
 }
@@ -530,7 +549,7 @@ static void
 nb_progress(nb_t *nb)
 {
     fprintf(stderr, "nchan-bench: phase %d up %lu failed %llu dropped %llu "
-            "sent %llu delivered %llu\n", nb->phase, nb->count[NS_UP],
+            "sent %llu delivered %llu\n", nb->phase, nb->lp.count[NS_UP],
             (unsigned long long) nb->st.failed,
             (unsigned long long) nb->st.dropped,
             (unsigned long long) nb->st.attempted,
@@ -538,79 +557,138 @@ nb_progress(nb_t *nb)
 }
 
 
-void
-nb_set_state(nb_t *nb, nb_conn_t *c, nb_state_e state)
+/* The upgrade of c: its end of its pair's (or its own) channel. */
+static int
+nb_request(bench_ws_loop_t *lp, bench_ws_t *ws, char *target, size_t tsize,
+    char *headers, size_t hsize)
 {
-    nb->count[c->state]--;
-    nb->count[state]++;
-    c->state = (uint8_t) state;
+    int            n;
+    nb_t          *nb;
+    nb_conn_t     *c;
+    unsigned long  chan;
+
+    (void) headers;
+    (void) hsize;
+
+    nb = lp->data;
+    c = (nb_conn_t *) ws;
+
+    /* relay: the two ends of a pair share a channel */
+    chan = nb->conf.offset
+           + (nb->conf.mode == NB_RELAY ? c->idx / 2 : c->idx);
+
+    n = snprintf(target, tsize, "%s%s%lu",
+                 c->role == NB_PUB ? nb->conf.pub_path : nb->conf.sub_path,
+                 nb->conf.prefix, chan);
+
+    return n < 0 || (size_t) n >= tsize ? -1 : 0;
 }
 
 
-void
-nb_conn_up(nb_t *nb, nb_conn_t *c)
+static void
+nb_open(bench_ws_loop_t *lp, bench_ws_t *ws)
 {
-    (void) c;
+    nb_t  *nb;
+
+    (void) ws;
+
+    nb = lp->data;
     nb->st.up++;
 }
 
 
 /* Counts how c ended: never up (failed), up and lost (dropped), or ours. */
-void
-nb_conn_closed(nb_t *nb, nb_conn_t *c, int prev, const char *reason)
+static void
+nb_closed(bench_ws_loop_t *lp, bench_ws_t *ws, int prev, const char *reason)
 {
-    (void) c;
+    nb_t  *nb;
 
-    if (prev == NS_CONNECTING || prev == NS_HANDSHAKE || prev == NS_NEW) {
+    (void) ws;
+
+    nb = lp->data;
+
+    if (prev == BENCH_WS_CONNECTING || prev == BENCH_WS_UPGRADE
+        || prev == BENCH_WS_NEW)
+    {
         nb->st.failed++;
-        nb_count(&nb->st.fail_reasons, reason);
+        bench_count(&nb->st.fail_reasons, reason, strlen(reason));
 
-    } else if (prev == NS_CLOSING && strcmp(reason, "closed") == 0) {
+    } else if (prev == BENCH_WS_CLOSING && strcmp(reason, "closed") == 0) {
         nb->st.closed_clean++;
 
     } else if (prev == NS_UP && nb->phase < NP_CLOSE) {
         nb->st.dropped++;
-        nb_count(&nb->st.drop_reasons, reason);
+        bench_count(&nb->st.drop_reasons, reason, strlen(reason));
     }
 }
 
 
-void
-nb_count(nb_table_t *t, const char *key)
+/* The flags; 0, 1 after --help, -1 on an error. */
+static int
+nb_conf(nb_conf_t *cf, int argc, char **argv)
 {
-    unsigned  i;
+    int  rc;
 
-    for (i = 0; i < t->len; i++) {
-        if (strcmp(t->key[i], key) == 0) {
-            t->n[i]++;
-            return;
-        }
+    memset(cf, 0, sizeof(nb_conf_t));
+    cf->host = "127.0.0.1";
+    cf->port = 8080;
+    cf->pub_path = "/pub/";
+    cf->sub_path = "/sub/";
+    cf->pairs = 100;
+    cf->connections = 100;
+    cf->rate = 1000;
+    cf->connect_rate = 1000;
+    cf->connect_timeout = 10;
+    cf->warmup = 2;
+    cf->duration = 10;
+    cf->drain = 2;
+    cf->min_up_ratio = 0.99;
+
+    rc = bench_options("nchan-bench", "usage: nchan-bench [flags]   "
+                       "(see bench/peers/README.md; --prefix: pair, idle "
+                       "in idle mode)\n", nb_opts, argc, argv, cf);
+    if (rc != 0) {
+        return rc;
     }
-    if (t->len == NB_TABLE_MAX) {
-        t->other++;
-        return;
+
+    if (cf->mode == NB_RELAY && cf->rate <= 0) {
+        fprintf(stderr, "nchan-bench: --rate must be above 0\n");
+        return -1;
     }
-    snprintf(t->key[t->len], NB_KEY_MAX, "%s", key);
-    t->n[t->len++] = 1;
+
+    if (cf->prefix == NULL) {
+        cf->prefix = cf->mode == NB_RELAY ? "pair" : "idle";
+    }
+
+    return 0;
 }
 
 
-/* xorshift64*: masks and keys need no cryptographic strength here */
-uint64_t
-nb_random(nb_t *nb)
+/* The run as the report module prints it (chat-bench's layout). */
+static void
+nb_report(nb_t *nb, bench_report_t *r, char *config, size_t size)
 {
-    nb->rng ^= nb->rng >> 12;
-    nb->rng ^= nb->rng << 25;
-    nb->rng ^= nb->rng >> 27;
-    return nb->rng * 0x2545f4914f6cdd1dULL;
-}
+    int         relay;
+    nb_conf_t  *cf;
 
+    cf = &nb->conf;
+    relay = cf->mode == NB_RELAY;
 
-static uint64_t
-nb_clock(void)
-{
-    struct timespec  ts;
+    snprintf(config, size, "{\"pairs\":%lu,\"connections\":%lu,"
+             "\"prefix\":\"%s\",\"offset\":%lu,\"rate\":%g,"
+             "\"connect_rate\":%g,\"warmup_s\":%g,\"duration_s\":%g,"
+             "\"drain_s\":%g,\"body_size\":%u}",
+             relay ? cf->pairs : 0, nb->nconns, cf->prefix, cf->offset,
+             relay ? cf->rate : 0, cf->connect_rate, cf->warmup,
+             cf->duration, cf->drain, cf->body_size);
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * NB_NS + (uint64_t) ts.tv_nsec;
+    *r = (bench_report_t) {
+        .tool = "nchan-bench", .run = nb->run_id,
+        .mode = relay ? "relay" : "idle", .host = cf->host, .port = cf->port,
+        .src = cf->src, .answer = relay ? "publish_reply" : NULL,
+        .requested = nb->nconns, .rate = relay ? cf->rate : 0,
+        .warmup = cf->warmup, .e2e = relay, .t_start = nb->t_start,
+        .t_up = nb->t_up, .t_measure = nb->t_measure, .t_end = nb->t_end,
+        .config = config, .st = &nb->st
+    };
 }

@@ -8,53 +8,45 @@
  */
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
 
 #include "xmpp_bench.h"
 
-#define EVENTS  512
-
 static xb_t  *xb_signal_target;
 
+static int xb_request(bench_ws_loop_t *lp, bench_ws_t *ws, char *target,
+    size_t tsize, char *headers, size_t hsize);
+static void xb_open(bench_ws_loop_t *lp, bench_ws_t *ws);
+static void xb_text(bench_ws_loop_t *lp, bench_ws_t *ws, const char *p,
+    size_t len);
+static void xb_closed(bench_ws_loop_t *lp, bench_ws_t *ws, int prev,
+    const char *reason);
 
-uint64_t
-xb_now(void)
-{
-    struct timespec  ts;
+static const bench_ws_handler_t  xb_handler = {
+    xb_request, xb_open, xb_text, xb_closed
+};
 
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * XB_NS + (uint64_t) ts.tv_nsec;
-}
+static const char *const  xb_mode_names[] = { "msg", "idle" };
 
+#define XB_OPT(name, kind, field, lo, hi, arg, help)                         \
+    { name, kind, offsetof(xb_conf_t, field), lo, hi, NULL, arg, help }
 
-void
-xb_count(xb_table_t *t, const char *key)
-{
-    unsigned  i;
+BENCH_LOAD_CONF_OF(xb_conf_t);
 
-    for (i = 0; i < t->n; i++) {
-        if (strcmp(t->e[i].key, key) == 0) {
-            t->e[i].n++;
-            return;
-        }
-    }
-    if (t->n == XB_TABLE_MAX) {
-        t->other++;
-        return;
-    }
-    snprintf(t->e[t->n].key, XB_KEY_MAX, "%s", key);
-    t->e[t->n++].n = 1;
-}
+static const bench_opt_t  xb_opts[] = {
+    XB_OPT("path", BENCH_OPT_STRING, path, 0, 0, "P", "WebSocket location"),
+    XB_OPT("domain", BENCH_OPT_STRING, domain, 0, 0, "D", "the XMPP domain"),
+    XB_OPT("password", BENCH_OPT_STRING, password, 0, 0, "S",
+           "every user's password"),
+    { "mode", BENCH_OPT_CHOICE, offsetof(xb_conf_t, mode), 0, 0,
+      "msg|idle", "M", "msg or idle" },
+    XB_OPT("rss-pid", BENCH_OPT_LONG, rss_pid, 0, 1e9, "PID",
+           "idle mode: the server's VmRSS at the end of the window"),
+    BENCH_OPT_END
+};
 
 
 void
@@ -65,38 +57,66 @@ xb_user(const xb_t *b, unsigned long idx, char *out, size_t size)
 
 
 void
-xb_set_state(xb_t *b, xb_conn_t *c, xb_state_e s)
-{
-    b->count[c->state]--;
-    b->count[s]++;
-    c->state = (uint8_t) s;
-}
-
-
-void
 xb_conn_up(xb_t *b, xb_conn_t *c)
 {
-    xb_set_state(b, c, XS_UP);
+    bench_ws_set_state(&b->lp, &c->ws, XS_UP);
     b->st.up++;
 }
 
 
-/* c's fd is closed; reason NULL for our own clean end. */
-void
-xb_conn_closed(xb_t *b, xb_conn_t *c, const char *reason)
+static int
+xb_request(bench_ws_loop_t *lp, bench_ws_t *ws, char *target, size_t tsize,
+    char *headers, size_t hsize)
 {
-    xb_state_e  was = (xb_state_e) c->state;
+    xb_t  *b;
+    int    n;
 
-    xb_set_state(b, c, XS_DONE);
-    if (reason == NULL || was == XS_CLOSING) {
+    (void) ws;
+    (void) headers;
+    (void) hsize;
+
+    b = lp->data;
+    n = snprintf(target, tsize, "%s", b->conf.path);
+
+    return n < 0 || (size_t) n >= tsize ? -1 : 0;
+}
+
+
+static void
+xb_open(bench_ws_loop_t *lp, bench_ws_t *ws)
+{
+    xb_stream_open(lp->data, (xb_conn_t *) ws);
+}
+
+
+static void
+xb_text(bench_ws_loop_t *lp, bench_ws_t *ws, const char *p, size_t len)
+{
+    xb_stream_element(lp->data, (xb_conn_t *) ws, p, len);
+}
+
+
+/* c's fd is closed: counted unless it was our own close. */
+static void
+xb_closed(bench_ws_loop_t *lp, bench_ws_t *ws, int prev, const char *reason)
+{
+    xb_t  *b;
+
+    (void) ws;
+
+    b = lp->data;
+
+    if (prev == BENCH_WS_CLOSING) {
+        b->st.closed_clean += strcmp(reason, "closed") == 0;
         return;
     }
-    if (was == XS_UP) {
+
+    if (prev == XS_UP) {
         b->st.dropped++;
-        xb_count(&b->st.drop_reasons, reason);
+        bench_count(&b->st.drop_reasons, reason, strlen(reason));
     } else {
         b->st.failed++;
-        xb_count(&b->st.fail_reasons, reason);
+        bench_count(&b->st.fail_reasons, reason, strlen(reason));
     }
 }
 
@@ -111,37 +131,11 @@ xb_on_signal(int sig)
 }
 
 
-static void
-xb_usage(void)
-{
-    fprintf(stderr,
-        "usage: xmpp-bench [--host A] [--port N] [--path /ws] "
-        "[--domain D] [--src A]\n"
-        "  [--prefix P] [--password S] [--offset N] [--connections N]\n"
-        "  [--connect-rate R] [--connect-timeout S] [--mode msg|idle]\n"
-        "  [--rate R] [--warmup S] [--duration S] [--drain S]\n"
-        "  [--body-size N] [--rss-pid PID] [--progress] [--json FILE]\n"
-        "  [--min-up-ratio X]\n");
-}
-
-
+/* The flags; 0, 1 after --help, -1 on an error. */
 static int
 xb_options(xb_conf_t *cf, int argc, char **argv)
 {
-    static const struct option  opts[] = {
-        { "host", 1, 0, 'h' }, { "port", 1, 0, 'p' }, { "path", 1, 0, 'P' },
-        { "domain", 1, 0, 'd' }, { "src", 1, 0, 's' },
-        { "prefix", 1, 0, 'x' }, { "password", 1, 0, 'w' },
-        { "offset", 1, 0, 'o' }, { "connections", 1, 0, 'c' },
-        { "connect-rate", 1, 0, 'C' }, { "connect-timeout", 1, 0, 'T' },
-        { "mode", 1, 0, 'm' }, { "rate", 1, 0, 'r' },
-        { "warmup", 1, 0, 'W' }, { "duration", 1, 0, 'D' },
-        { "drain", 1, 0, 'R' }, { "body-size", 1, 0, 'b' },
-        { "rss-pid", 1, 0, 'M' }, { "progress", 0, 0, 'g' },
-        { "json", 1, 0, 'j' }, { "min-up-ratio", 1, 0, 'u' },
-        { 0, 0, 0, 0 }
-    };
-    int  o;
+    int  rc;
 
     *cf = (xb_conf_t) {
         .host = "127.0.0.1", .port = 5280, .path = "/ws",
@@ -150,69 +144,23 @@ xb_options(xb_conf_t *cf, int argc, char **argv)
         .rate = 1000, .warmup = 2, .duration = 10, .drain = 2,
         .min_up_ratio = 0.99
     };
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (o) {
-        case 'h': cf->host = optarg; break;
-        case 'p': cf->port = (unsigned) strtoul(optarg, NULL, 10); break;
-        case 'P': cf->path = optarg; break;
-        case 'd': cf->domain = optarg; break;
-        case 's': cf->src = optarg; break;
-        case 'x': cf->prefix = optarg; break;
-        case 'w': cf->password = optarg; break;
-        case 'o': cf->offset = strtoul(optarg, NULL, 10); break;
-        case 'c': cf->connections = strtoul(optarg, NULL, 10); break;
-        case 'C': cf->connect_rate = atof(optarg); break;
-        case 'T': cf->connect_timeout = atof(optarg); break;
-        case 'm':
-            if (strcmp(optarg, "msg") != 0 && strcmp(optarg, "idle") != 0) {
-                return -1;
-            }
-            cf->mode = optarg[0] == 'm' ? XM_MSG : XM_IDLE;
-            break;
-        case 'r': cf->rate = atof(optarg); break;
-        case 'W': cf->warmup = atof(optarg); break;
-        case 'D': cf->duration = atof(optarg); break;
-        case 'R': cf->drain = atof(optarg); break;
-        case 'b': cf->body_size = (unsigned) strtoul(optarg, NULL, 10); break;
-        case 'M': cf->rss_pid = strtol(optarg, NULL, 10); break;
-        case 'g': cf->progress = 1; break;
-        case 'j': cf->json_path = optarg; break;
-        case 'u': cf->min_up_ratio = atof(optarg); break;
-        default: return -1;
-        }
+
+    rc = bench_options("xmpp-bench", "usage: xmpp-bench [flags]   "
+                       "(see bench/peers/README.md)\n",
+                       xb_opts, argc, argv, cf);
+    if (rc != 0) {
+        return rc;
     }
-    if (optind != argc || cf->connections == 0 || cf->rate <= 0
-        || cf->connect_rate <= 0 || cf->body_size > XB_BODY_MAX
-        || cf->port == 0 || cf->port > 65535 || cf->duration <= 0
-        || strlen(cf->prefix) > 40 || strlen(cf->domain) > 255
-        || (cf->mode == XM_MSG && cf->connections % 2))
+
+    if (strlen(cf->prefix) > 40 || strlen(cf->domain) > 255
+        || (cf->mode == XM_MSG && (cf->connections % 2 || cf->rate <= 0)))
     {
+        fprintf(stderr, "xmpp-bench: --prefix is at most 40 bytes, "
+                "--domain 255; msg mode needs even --connections and a "
+                "--rate above 0\n");
         return -1;
     }
-    return 0;
-}
 
-
-static int
-xb_resolve(xb_conf_t *cf)
-{
-    struct addrinfo  hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
-    struct addrinfo *ai;
-
-    if (getaddrinfo(cf->host, NULL, &hints, &ai) != 0) {
-        fprintf(stderr, "xmpp-bench: cannot resolve %s\n", cf->host);
-        return -1;
-    }
-    memcpy(&cf->addr, ai->ai_addr, sizeof(cf->addr));
-    cf->addr.sin_port = htons((uint16_t) cf->port);
-    freeaddrinfo(ai);
-    if (cf->src) {
-        cf->src_addr.sin_family = AF_INET;
-        if (inet_pton(AF_INET, cf->src, &cf->src_addr.sin_addr) != 1) {
-            fprintf(stderr, "xmpp-bench: bad --src %s\n", cf->src);
-            return -1;
-        }
-    }
     return 0;
 }
 
@@ -220,38 +168,39 @@ xb_resolve(xb_conf_t *cf)
 static int
 xb_init(xb_t *b)
 {
-    struct rlimit  rl;
-    unsigned long  i;
+    unsigned long     i;
+    bench_ws_loop_t  *lp;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        (void) setrlimit(RLIMIT_NOFILE, &rl);
-        if (b->conf.connections + 16 > rl.rlim_cur) {
-            fprintf(stderr, "xmpp-bench: %lu connections exceed the "
-                    "descriptor limit %llu\n", b->conf.connections,
-                    (unsigned long long) rl.rlim_cur);
-            return -1;
-        }
+    if (bench_ws_nofile("xmpp-bench", b->conf.connections) != 0) {
+        return -1;
     }
-    b->ep = epoll_create1(EPOLL_CLOEXEC);
+
+    lp = &b->lp;
+    lp->handler = &xb_handler;
+    lp->data = b;
+    lp->host = b->conf.host;
+    lp->port = b->conf.port;
+    lp->addr = &b->conf.addr;
+    lp->src = b->conf.src ? &b->conf.src_addr : NULL;
+    lp->protocol = "xmpp";    /* RFC 7395 section 3.1: echoed or refused */
+    lp->connect_ns = (uint64_t) (b->conf.connect_timeout * XB_NS);
+    lp->st = &b->st;
+    bench_stats_init(&b->st);
+
     b->conns = calloc(b->conf.connections, sizeof(xb_conn_t));
-    b->rbuf_size = 256 * 1024;
-    b->rbuf = malloc(b->rbuf_size);
-    b->wbuf = malloc(XB_BODY_MAX + 2048);
     b->sbuf = malloc(XB_BODY_MAX + 1024);
-    if (b->ep < 0 || !b->conns || !b->rbuf || !b->wbuf || !b->sbuf) {
+    if (bench_ws_loop_init(lp, b->conf.connections) != 0 || !b->conns
+        || !b->sbuf)
+    {
         fprintf(stderr, "xmpp-bench: out of memory\n");
         return -1;
     }
     for (i = 0; i < b->conf.connections; i++) {
-        b->conns[i].fd = -1;
+        b->conns[i].ws.fd = -1;
         b->conns[i].idx = (uint32_t) i;
     }
-    b->count[XS_NEW] = b->conf.connections;
-    b->rng = xb_now() ^ ((uint64_t) getpid() << 32);
     snprintf(b->run_id, sizeof(b->run_id), "%016llx",
-             (unsigned long long) (b->rng * 0x9e3779b97f4a7c15ULL));
-    hist_init(&b->st.e2e);
+             (unsigned long long) bench_ws_random(lp));
     return 0;
 }
 
@@ -284,10 +233,10 @@ xb_connect_due(xb_t *b)
 {
     unsigned long  due;
 
-    due = (unsigned long) ((double) (b->now - b->t_start) / XB_NS
+    due = (unsigned long) ((double) (b->lp.now - b->t_start) / XB_NS
                            * b->conf.connect_rate) + 1;
     while (b->next_start < b->conf.connections && b->next_start < due) {
-        xb_ws_start(b, &b->conns[b->next_start++]);
+        bench_ws_start(&b->lp, &b->conns[b->next_start++].ws);
     }
 }
 
@@ -301,8 +250,10 @@ xb_deadlines(xb_t *b)
 
     for (i = 0; i < b->next_start; i++) {
         c = &b->conns[i];
-        if (c->fd >= 0 && c->state != XS_UP && b->now > c->deadline) {
-            xb_ws_finish(b, c, c->state == XS_CLOSING ? NULL : "timeout");
+        if (c->ws.fd >= 0 && c->ws.state != XS_UP
+            && b->lp.now > c->ws.deadline)
+        {
+            bench_ws_finish(&b->lp, &c->ws, "timeout");
         }
     }
 }
@@ -311,36 +262,35 @@ xb_deadlines(xb_t *b)
 static void
 xb_send_due(xb_t *b)
 {
-    uint64_t    due, k;
+    uint64_t    due, k, lag;
     xb_conn_t  *c;
     int         rc, measured;
 
     /* tick k is due at t0 + k / rate: ticks 0 .. due - 1 are due now */
-    due = (uint64_t) ((double) (b->now - b->t0) / XB_NS * b->conf.rate) + 1;
+    due = (uint64_t) ((double) (b->lp.now - b->t0) / XB_NS * b->conf.rate) + 1;
     for (k = b->tick; k < due; k++) {
         measured = b->phase == PH_MEASURE;
         if (measured) {
             b->st.ticks++;
-            if (b->now - b->t0 - (uint64_t) ((double) k / b->conf.rate * XB_NS)
-                > b->st.max_lag_ns)
-            {
-                b->st.max_lag_ns = b->now - b->t0
-                    - (uint64_t) ((double) k / b->conf.rate * XB_NS);
+            lag = b->lp.now - b->t0
+                  - (uint64_t) ((double) k / b->conf.rate * XB_NS);
+            if (lag > b->st.max_lag_ns) {
+                b->st.max_lag_ns = lag;
             }
         }
         c = &b->conns[k % b->conf.connections];
-        if (c->state != XS_UP) {
+        if (c->ws.state != XS_UP) {
             b->st.skipped_down += (uint64_t) measured;
             continue;
         }
         rc = xb_stream_send_msg(b, c);
-        if (rc == XB_SEND_FULL) {
+        if (rc == BENCH_WS_FULL) {
             b->st.skipped_backpressure += (uint64_t) measured;
             continue;
         }
-        if (rc == XB_SEND_OK) {
+        if (rc == BENCH_WS_OK) {
             c->seq++;
-            b->st.all_sent++;
+            b->st.all_ok++;
             b->st.attempted += (uint64_t) measured;
         }
     }
@@ -353,15 +303,15 @@ xb_close_all(xb_t *b)
 {
     unsigned long  i;
 
-    b->st.up_at_end = b->count[XS_UP];
+    b->st.up_at_end = b->lp.count[XS_UP];
     for (i = 0; i < b->conf.connections; i++) {
-        if (b->conns[i].fd >= 0 && b->conns[i].state == XS_UP) {
+        if (b->conns[i].ws.fd >= 0 && b->conns[i].ws.state == XS_UP) {
             xb_stream_close(b, &b->conns[i]);
-        } else if (b->conns[i].fd >= 0) {
-            xb_ws_finish(b, &b->conns[i], "timeout");
+        } else if (b->conns[i].ws.fd >= 0) {
+            bench_ws_finish(&b->lp, &b->conns[i].ws, "timeout");
         }
     }
-    b->t_phase_end = b->now + XB_CLOSE_WAIT;
+    b->t_phase_end = b->lp.now + BENCH_WS_CLOSE_WAIT;
 }
 
 
@@ -369,7 +319,7 @@ static void
 xb_phase(xb_t *b, xb_phase_e ph, double secs)
 {
     b->phase = ph;
-    b->t_phase_end = b->now + (uint64_t) (secs * XB_NS);
+    b->t_phase_end = b->lp.now + (uint64_t) (secs * XB_NS);
 }
 
 
@@ -377,39 +327,40 @@ xb_phase(xb_t *b, xb_phase_e ph, double secs)
 static void
 xb_advance(xb_t *b)
 {
-    int  over = b->now >= b->t_phase_end || b->stop;
+    int  over = b->lp.now >= b->t_phase_end || b->stop;
 
     switch (b->phase) {
     case PH_CONNECT:
         if (!b->stop && (b->next_start < b->conf.connections
-            || b->count[XS_UP] + b->count[XS_DONE] < b->conf.connections))
+            || b->lp.count[XS_UP] + b->lp.count[BENCH_WS_DONE]
+               < b->conf.connections))
         {
             return;
         }
-        b->t_up = b->t0 = b->now;
+        b->t_up = b->t0 = b->lp.now;
         xb_phase(b, PH_WARMUP, b->conf.warmup);
         if (b->conf.warmup > 0) return;
         /* fall through */
     case PH_WARMUP:
         if (!over && b->phase == PH_WARMUP && b->conf.warmup > 0) return;
-        b->t_measure = b->now;
+        b->t_measure = b->lp.now;
         xb_phase(b, PH_MEASURE, b->conf.duration);
         return;
     case PH_MEASURE:
         if (!over) return;
-        b->t_end = b->now;
+        b->t_end = b->lp.now;
         if (b->conf.mode == XM_IDLE && b->conf.rss_pid > 0) {
             b->rss_kib = xb_rss_kib(b->conf.rss_pid);
         }
         xb_phase(b, PH_DRAIN, b->stop ? 0 : b->conf.drain);
         return;
     case PH_DRAIN:
-        if (!over && b->st.all_delivered < b->st.all_sent) return;
+        if (!over && b->st.all_delivered < b->st.all_ok) return;
         b->phase = PH_CLOSE;
         xb_close_all(b);
         return;
     case PH_CLOSE:
-        if (b->count[XS_DONE] < b->conf.connections && !over) return;
+        if (b->lp.count[BENCH_WS_DONE] < b->conf.connections && !over) return;
         b->phase = PH_DONE;
         return;
     case PH_DONE:
@@ -421,13 +372,13 @@ xb_advance(xb_t *b)
 static void
 xb_progress(xb_t *b, uint64_t *last)
 {
-    if (!b->conf.progress || b->now - *last < XB_NS) {
+    if (!b->conf.progress || b->lp.now - *last < XB_NS) {
         return;
     }
-    *last = b->now;
+    *last = b->lp.now;
     fprintf(stderr, "phase %d: up %lu, done %lu, sent %llu, delivered %llu\n",
-            b->phase, b->count[XS_UP], b->count[XS_DONE],
-            (unsigned long long) b->st.all_sent,
+            b->phase, b->lp.count[XS_UP], b->lp.count[BENCH_WS_DONE],
+            (unsigned long long) b->st.all_ok,
             (unsigned long long) b->st.all_delivered);
 }
 
@@ -435,22 +386,14 @@ xb_progress(xb_t *b, uint64_t *last)
 static void
 xb_loop(xb_t *b)
 {
-    struct epoll_event  ev[EVENTS];
-    uint64_t            last_scan = 0, last_progress = 0;
-    int                 n, i;
+    uint64_t  last_scan = 0, last_progress = 0;
 
-    b->now = b->t_start = xb_now();
+    b->lp.now = b->t_start = bench_ws_now();
     while (b->phase != PH_DONE) {
-        n = epoll_wait(b->ep, ev, EVENTS, 1);
-        if (n < 0 && errno != EINTR) {
+        if (bench_ws_poll(&b->lp, 1) != 0) {
             perror("xmpp-bench: epoll_wait");
             break;
         }
-        b->now = xb_now();
-        for (i = 0; i < n; i++) {
-            xb_ws_event(b, ev[i].data.ptr, ev[i].events);
-        }
-        b->now = xb_now();
         if (b->phase == PH_CONNECT) {
             xb_connect_due(b);
         }
@@ -459,8 +402,8 @@ xb_loop(xb_t *b)
         {
             xb_send_due(b);
         }
-        if (b->now - last_scan > XB_NS / 10) {
-            last_scan = b->now;
+        if (b->lp.now - last_scan > XB_NS / 10) {
+            last_scan = b->lp.now;
             xb_deadlines(b);
         }
         xb_advance(b);
@@ -469,18 +412,58 @@ xb_loop(xb_t *b)
 }
 
 
+/* The run as the report module prints it (chat-bench's layout). */
+static void
+xb_report(xb_t *b, bench_report_t *r, char *config, size_t size,
+    char *extra, size_t esize)
+{
+    xb_conf_t  *cf;
+
+    cf = &b->conf;
+
+    snprintf(config, size, "{\"connections\":%lu,\"prefix\":\"%s\","
+             "\"offset\":%lu,\"domain\":\"%s\",\"connect_rate\":%g,"
+             "\"rate\":%g,\"warmup_s\":%g,\"duration_s\":%g,"
+             "\"drain_s\":%g,\"body_size\":%u}",
+             cf->connections, cf->prefix, cf->offset, cf->domain,
+             cf->connect_rate, cf->rate, cf->warmup, cf->duration, cf->drain,
+             cf->body_size);
+
+    /* what bench/peers/ejabberd.sh reads besides chat-bench's layout */
+    if (cf->mode == XM_IDLE) {
+        snprintf(extra, esize, "\"offered_per_s\":0,\"body_size\":%u,"
+                 "\"rss_kib_at_peak\":%ld,", cf->body_size, b->rss_kib);
+    } else {
+        snprintf(extra, esize, "\"offered_per_s\":%.1f,\"body_size\":%u,",
+                 cf->rate, cf->body_size);
+    }
+
+    *r = (bench_report_t) {
+        .tool = "xmpp-bench", .run = b->run_id,
+        .mode = xb_mode_names[cf->mode], .host = cf->host, .port = cf->port,
+        .src = cf->src, .requested = cf->connections,
+        .rate = cf->mode == XM_MSG ? cf->rate : 0, .warmup = cf->warmup,
+        .e2e = cf->mode == XM_MSG, .t_start = b->t_start, .t_up = b->t_up,
+        .t_measure = b->t_measure, .t_end = b->t_end, .config = config,
+        .extra = extra, .st = &b->st
+    };
+}
+
+
 int
 main(int argc, char **argv)
 {
     static xb_t       b;
     struct sigaction  sa;
-    int               rc = 0;
+    bench_report_t    report;
+    char              config[512], extra[128];
+    int               rc;
 
-    if (xb_options(&b.conf, argc, argv) != 0) {
-        xb_usage();
-        return 2;
+    rc = xb_options(&b.conf, argc, argv);
+    if (rc != 0) {
+        return rc > 0 ? 0 : 2;
     }
-    if (xb_resolve(&b.conf) != 0 || xb_init(&b) != 0) {
+    if (xb_init(&b) != 0) {
         return 2;
     }
     memset(&sa, 0, sizeof(sa));
@@ -492,8 +475,12 @@ main(int argc, char **argv)
 
     xb_loop(&b);
 
-    xb_report_text(&b);
-    if (b.conf.json_path && xb_report_json(&b, b.conf.json_path) != 0) {
+    xb_report(&b, &report, config, sizeof(config), extra, sizeof(extra));
+    bench_report_text(&report);
+    rc = 0;
+    if (b.conf.json_path
+        && bench_report_json(&report, b.conf.json_path) != 0)
+    {
         rc = 2;
     }
     if ((double) b.st.up < b.conf.min_up_ratio * (double) b.conf.connections) {

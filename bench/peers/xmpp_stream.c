@@ -23,15 +23,15 @@
 static int
 stream_send(xb_t *b, xb_conn_t *c, const char *p, size_t len)
 {
-    return xb_ws_send_text(b, c, p, len);
+    return bench_ws_send(&b->lp, &c->ws, BENCH_WS_TEXT, p, len, 0);
 }
 
 
 static void
 stream_sends(xb_t *b, xb_conn_t *c, const char *s)
 {
-    if (stream_send(b, c, s, strlen(s)) == XB_SEND_FULL) {
-        xb_ws_finish(b, c, "backpressure_login");
+    if (stream_send(b, c, s, strlen(s)) == BENCH_WS_FULL) {
+        bench_ws_finish(&b->lp, &c->ws, "backpressure_login");
     }
 }
 
@@ -44,7 +44,8 @@ xb_stream_open(xb_t *b, xb_conn_t *c)
     n = snprintf(b->sbuf, STANZA_MAX,
                  "<open xmlns=\"" NS_FRAMING "\" to=\"%s\" version=\"1.0\"/>",
                  b->conf.domain);
-    xb_set_state(b, c, c->state == XS_AUTH ? XS_OPEN2 : XS_OPEN1);
+    bench_ws_set_state(&b->lp, &c->ws,
+                       c->ws.state == XS_AUTH ? XS_OPEN2 : XS_OPEN1);
     stream_sends(b, c, b->sbuf);
     (void) n;
 }
@@ -137,14 +138,14 @@ stream_auth(xb_t *b, xb_conn_t *c)
     n = snprintf(plain, sizeof(plain), "%c%s%c%s", 0, user, 0,
                  b->conf.password);
     if (n <= 0 || (size_t) n >= sizeof(plain)) {
-        xb_ws_finish(b, c, "credentials_too_long");
+        bench_ws_finish(&b->lp, &c->ws, "credentials_too_long");
         return;
     }
     EVP_EncodeBlock((unsigned char *) b64, (unsigned char *) plain, n);
     snprintf(b->sbuf, STANZA_MAX,
              "<auth xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\" "
              "mechanism=\"PLAIN\">%s</auth>", b64);
-    xb_set_state(b, c, XS_AUTH);
+    bench_ws_set_state(&b->lp, &c->ws, XS_AUTH);
     stream_sends(b, c, b->sbuf);
 }
 
@@ -152,9 +153,9 @@ stream_auth(xb_t *b, xb_conn_t *c)
 static void
 stream_presence(xb_t *b, xb_conn_t *c)
 {
-    xb_set_state(b, c, XS_PRESENCE);
+    bench_ws_set_state(&b->lp, &c->ws, XS_PRESENCE);
     stream_sends(b, c, "<presence/>");
-    if (c->fd >= 0) {
+    if (c->ws.fd >= 0) {
         stream_sends(b, c, "<iq type=\"get\" id=\"up\">"
                            "<ping xmlns=\"urn:xmpp:ping\"/></iq>");
     }
@@ -164,26 +165,26 @@ stream_presence(xb_t *b, xb_conn_t *c)
 static void
 stream_features(xb_t *b, xb_conn_t *c, const char *p, size_t len)
 {
-    if (c->state == XS_OPEN1) {
+    if (c->ws.state == XS_OPEN1) {
         if (!has(p, len, ">PLAIN<")) {
-            xb_ws_finish(b, c, "no_sasl_plain");
+            bench_ws_finish(&b->lp, &c->ws, "no_sasl_plain");
             return;
         }
         stream_auth(b, c);
         return;
     }
-    if (c->state != XS_OPEN2) {
-        b->st.other++;
+    if (c->ws.state != XS_OPEN2) {
+        b->st.other_frames++;
         return;
     }
     if (!has(p, len, "urn:ietf:params:xml:ns:xmpp-bind")) {
-        xb_ws_finish(b, c, "no_bind");
+        bench_ws_finish(&b->lp, &c->ws, "no_bind");
         return;
     }
     /* RFC 6121 drops the session iq; older servers may still want it */
     c->session = has(p, len, "urn:ietf:params:xml:ns:xmpp-session")
                  && !has(p, len, "<optional");
-    xb_set_state(b, c, XS_BIND);
+    bench_ws_set_state(&b->lp, &c->ws, XS_BIND);
     stream_sends(b, c, "<iq type=\"set\" id=\"bind\">"
                        "<bind xmlns=\"urn:ietf:params:xml:ns:xmpp-bind\">"
                        "<resource>bench</resource></bind></iq>");
@@ -197,14 +198,15 @@ stream_iq(xb_t *b, xb_conn_t *c, const char *p, size_t len)
     size_t      tl = 0;
 
     type = elem_attr(p, len, "type", &tl);
-    if (c->state == XS_BIND || c->state == XS_SESSION) {
+    if (c->ws.state == XS_BIND || c->ws.state == XS_SESSION) {
         if (type == NULL || tl != 6 || memcmp(type, "result", 6) != 0) {
-            xb_ws_finish(b, c, c->state == XS_BIND ? "bind_failed"
+            bench_ws_finish(&b->lp, &c->ws,
+                            c->ws.state == XS_BIND ? "bind_failed"
                                                    : "session_failed");
             return;
         }
-        if (c->state == XS_BIND && c->session) {
-            xb_set_state(b, c, XS_SESSION);
+        if (c->ws.state == XS_BIND && c->session) {
+            bench_ws_set_state(&b->lp, &c->ws, XS_SESSION);
             stream_sends(b, c, "<iq type=\"set\" id=\"sess\"><session "
                          "xmlns=\"urn:ietf:params:xml:ns:xmpp-session\"/></iq>");
             return;
@@ -213,15 +215,15 @@ stream_iq(xb_t *b, xb_conn_t *c, const char *p, size_t len)
         return;
     }
     /* the marker: a result or an error, either says presence is done */
-    if (c->state == XS_PRESENCE && has(p, len, "id='up'")) {
+    if (c->ws.state == XS_PRESENCE && has(p, len, "id='up'")) {
         xb_conn_up(b, c);
         return;
     }
-    if (c->state == XS_PRESENCE && has(p, len, "id=\"up\"")) {
+    if (c->ws.state == XS_PRESENCE && has(p, len, "id=\"up\"")) {
         xb_conn_up(b, c);
         return;
     }
-    b->st.other++;
+    b->st.other_frames++;
 }
 
 
@@ -269,7 +271,7 @@ stream_delivered(xb_t *b, xb_conn_t *c, uint64_t t, uint64_t seq)
         && (b->t_end == 0 || t < b->t_end))
     {
         b->st.delivered++;
-        hist_record(&b->st.e2e, b->now > t ? b->now - t : 0);
+        hist_record(&b->st.e2e, b->lp.now > t ? b->lp.now - t : 0);
     }
 }
 
@@ -290,7 +292,7 @@ stream_message(xb_t *b, xb_conn_t *c, const char *p, size_t len)
     body = memmem(p, len, "<body>", 6);
     from = elem_attr(p, len, "from", &fl);
     if (body == NULL || from == NULL) {
-        b->st.other++;
+        b->st.other_frames++;
         return;
     }
     body += 6;
@@ -306,7 +308,7 @@ stream_message(xb_t *b, xb_conn_t *c, const char *p, size_t len)
         b->st.stale++;
         return;
     default:
-        b->st.other++;
+        b->st.other_frames++;
         return;
     }
     xb_user(b, c->idx ^ 1, peer, sizeof(peer));
@@ -336,20 +338,21 @@ xb_stream_element(xb_t *b, xb_conn_t *c, const char *p, size_t len)
         return;
     } else if (strcmp(name, "features") == 0) {
         stream_features(b, c, p, len);
-    } else if (strcmp(name, "success") == 0 && c->state == XS_AUTH) {
+    } else if (strcmp(name, "success") == 0 && c->ws.state == XS_AUTH) {
         xb_stream_open(b, c);     /* the restart (RFC 7395 section 3.5) */
     } else if (strcmp(name, "failure") == 0) {
-        xb_ws_finish(b, c, "sasl_failure");
+        bench_ws_finish(&b->lp, &c->ws, "sasl_failure");
     } else if (strcmp(name, "iq") == 0) {
         stream_iq(b, c, p, len);
     } else if (strcmp(name, "close") == 0) {
-        if (c->state != XS_CLOSING) {
-            xb_ws_close(b, c);    /* the server ends the stream */
+        if (c->ws.state != BENCH_WS_CLOSING) {
+            /* the server ends the stream */
+            bench_ws_close(&b->lp, &c->ws, 1000);
         }
     } else if (strcmp(name, "error") == 0) {
-        xb_ws_finish(b, c, "stream_error");
+        bench_ws_finish(&b->lp, &c->ws, "stream_error");
     } else {
-        b->st.other++;
+        b->st.other_frames++;
     }
 }
 
@@ -365,9 +368,9 @@ xb_stream_send_msg(xb_t *b, xb_conn_t *c)
     head = snprintf(b->sbuf, STANZA_MAX,
                     "<message to=\"%s@%s\" type=\"chat\"><body>",
                     peer, b->conf.domain);
-    b->now = xb_now();
+    b->lp.now = bench_ws_now();
     body = snprintf(b->sbuf + head, STANZA_MAX - (size_t) head,
-                    "%llu %llu %s", (unsigned long long) b->now,
+                    "%llu %llu %s", (unsigned long long) b->lp.now,
                     (unsigned long long) (c->seq + 1), b->run_id);
     len = (size_t) head + (size_t) body;
     if ((unsigned) body < b->conf.body_size) {
@@ -385,9 +388,9 @@ xb_stream_close(xb_t *b, xb_conn_t *c)
 {
     if (stream_send(b, c, "<close xmlns=\"" NS_FRAMING "\"/>",
                     sizeof("<close xmlns=\"" NS_FRAMING "\"/>") - 1)
-        == XB_SEND_DEAD)
+        == BENCH_WS_DEAD)
     {
         return;
     }
-    xb_ws_close(b, c);
+    bench_ws_close(&b->lp, &c->ws, 1000);
 }

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the store (workers/chat_store.h) on its SQLite backend:
+ * Unit tests of the store (store/chat_store.h) on its SQLite backend:
  * opening, and the operations that write (t/unit/test_store.h has the
  * helpers; the reads, pending and history, are in test_store_read.c).
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the store's durability (workers/chat_store_sqlite.c): a
+ * Unit tests of the store's durability (store/sqlite/chat_store_sqlite.c): a
  * commit does not sync, chat_store_sync() syncs the WAL once.
  *
  * SQLite is given, as its default VFS, a shim over the real one that

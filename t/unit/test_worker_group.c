@@ -627,6 +627,32 @@ TEST(another_change_with_the_same_id_is_bad_request)
 }
 
 
+/*
+ * A row whose mid another row has (only a broken producer reuses one): a
+ * send or a change with a free id but a taken mid is skipped, nothing
+ * stored, nothing published, no members row changed.
+ */
+
+TEST(a_group_row_reusing_a_stored_mid_is_skipped)
+{
+    CHECK_EQ(grp("create", "alice", "G1", "r1", "[\"bob\"]"), 0);
+    CHECK_EQ(gsend("M1", "bob", "s1"), 0);
+
+    CHECK_EQ(gsend("M1", "bob", "s2"), CHAT_WORKER_SKIPPED);
+    CHECK(!res.duplicate);
+    CHECK(strstr(res.reason, "\"mid\" belongs to another") != NULL);
+    CHECK_OUT("");
+    CHECK_EQ(last_seq(), 2);
+
+    CHECK_EQ(grp("add", "alice", "G1", "r2", "[\"carol\"]"),
+             CHAT_WORKER_SKIPPED);
+    CHECK(strstr(res.reason, "\"mid\" belongs to another") != NULL);
+    CHECK_OUT("");
+    CHECK(strcmp(roster(), "alice*,bob") == 0);
+    CHECK_EQ(last_seq(), 2);
+}
+
+
 static int
 count_one(const chat_store_msg_t *msg, void *data)
 {
@@ -729,6 +755,7 @@ main(void)
     RUN_WITH_STORE(a_group_send_reusing_a_dm_id_is_bad_request);
     RUN_WITH_STORE(a_non_member_cannot_push_a_dm_into_a_group_by_its_id);
     RUN_WITH_STORE(another_change_with_the_same_id_is_bad_request);
+    RUN_WITH_STORE(a_group_row_reusing_a_stored_mid_is_skipped);
 
     test_tmpdir_remove(test_dir);
 

@@ -1,8 +1,8 @@
 /*
  * Unit tests of the push hook's pure parts: the due state in the store
- * (workers/chat_worker_push_due.c, chat_store_push_*() on SQLite), the
+ * (push/chat_worker_push_due.c, chat_store_push_*() on SQLite), the
  * body of a notification and the retry policy of its POST
- * (workers/chat_worker_push_msg.c). The POSTs themselves are tested end to
+ * (push/chat_worker_push_msg.c). The POSTs themselves are tested end to
  * end, against a local HTTP sink, in t/integration/test_push.py.
  */
 
