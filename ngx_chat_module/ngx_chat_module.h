@@ -259,9 +259,23 @@ ngx_chat_identity_t *ngx_chat_identify(ngx_http_request_t *r);
 ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
     ngx_str_t *token, ngx_chat_identity_t *id);
 
+/* ngx_chat_headers.c: the request headers the handshake looks at */
+#define NGX_CHAT_SUBPROTOCOL     "chat.v1"
+
+typedef struct {
+    ngx_str_t   key;
+    ngx_str_t   version;
+    ngx_str_t   origin;
+    ngx_str_t   bearer;            /* a "bearer.<jwt>" subprotocol entry */
+    unsigned    upgrade_token:1;   /* Connection lists "upgrade" */
+    unsigned    chat_v1:1;         /* chat.v1 is offered */
+} ngx_chat_ws_headers_t;
+
+void ngx_chat_headers_scan(ngx_http_request_t *r, ngx_chat_ws_headers_t *h);
+ngx_int_t ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token);
+
 /* ngx_chat_handshake.c */
 ngx_int_t ngx_chat_handler(ngx_http_request_t *r);
-ngx_int_t ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token);
 
 /* ngx_chat_credential.c */
 char *ngx_chat_conf_set_credential_slot(ngx_conf_t *cf, ngx_command_t *cmd,
