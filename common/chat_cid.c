@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chat_cid.h"
+#include "chat_keys.h"
 
 
 static char *
@@ -21,8 +22,8 @@ chat_cid_key(char *out, chat_str_t user, chat_str_t id)
     char  *p;
 
     p = out;
-    memcpy(p, "chat:cid:", 9);
-    p = chat_cid_put(p + 9, user);
+    memcpy(p, CHAT_KEY_CID, sizeof(CHAT_KEY_CID) - 1);
+    p = chat_cid_put(p + sizeof(CHAT_KEY_CID) - 1, user);
     *p++ = ':';
     p = chat_cid_put(p, id);
 

@@ -15,11 +15,12 @@
 #include <stddef.h>
 
 #include "chat_ids.h"
+#include "chat_keys.h"
 #include "chat_mid.h"
 
 
 #define CHAT_CID_WHAT_MAX   32      /* "group.create", with room */
-#define CHAT_CID_KEY_MAX    (sizeof("chat:cid::") - 1 + CHAT_ID_MAX       \
+#define CHAT_CID_KEY_MAX    (sizeof(CHAT_KEY_CID ":") - 1 + CHAT_ID_MAX    \
                              + CHAT_CLIENT_ID_MAX)
 #define CHAT_CID_VALUE_MAX  (CHAT_MID_LEN + 1 + CHAT_CID_WHAT_MAX + 1      \
                              + CHAT_CONV_MAX)

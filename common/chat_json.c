@@ -23,3 +23,18 @@ chat_json_string(json_t *obj, const char *key, chat_str_t *out)
 
     return 1;
 }
+
+
+json_t *
+chat_json_str(chat_str_t s)
+{
+    return json_stringn(s.s ? s.s : "", s.len);
+}
+
+
+int
+chat_json_put(json_t *obj, const char *key, json_t *value)
+{
+    /* json_object_set_new() releases the value even when it fails */
+    return value == NULL ? -1 : json_object_set_new(obj, key, value);
+}

@@ -46,7 +46,7 @@ ngx_chat_delivery_init(void)
                     &ngx_chat_delivery.users_sentinel,
                     ngx_str_rbtree_insert_value);
 
-    return ngx_chat_pubsub_handle(NGX_CHAT_USER_CHANNEL,
+    return ngx_chat_pubsub_handle(CHAT_KEY_USER_CHANNEL,
                                   ngx_chat_delivery_on_channel);
 }
 
@@ -58,7 +58,7 @@ ngx_chat_delivery_init(void)
 ngx_int_t
 ngx_chat_delivery_add(ngx_chat_conn_t *cc)
 {
-    u_char            channel_name[sizeof(NGX_CHAT_USER_CHANNEL) - 1
+    u_char            channel_name[sizeof(CHAT_KEY_USER_CHANNEL) - 1
                                    + CHAT_ID_MAX];
     uint32_t          hash;
     ngx_str_t         channel;
@@ -88,8 +88,8 @@ ngx_chat_delivery_add(ngx_chat_conn_t *cc)
 
         channel.data = channel_name;
         channel.len = ngx_cpymem(ngx_cpymem(channel_name,
-                                            NGX_CHAT_USER_CHANNEL,
-                                            sizeof(NGX_CHAT_USER_CHANNEL) - 1),
+                                            CHAT_KEY_USER_CHANNEL,
+                                            sizeof(CHAT_KEY_USER_CHANNEL) - 1),
                                  u->name, u->sn.str.len)
                       - channel_name;
 
@@ -191,10 +191,10 @@ ngx_chat_delivery_by_channel(ngx_str_t *channel)
     ngx_str_t  name;
     size_t     n;
 
-    n = sizeof(NGX_CHAT_USER_CHANNEL) - 1;
+    n = sizeof(CHAT_KEY_USER_CHANNEL) - 1;
 
     if (channel->len <= n
-        || ngx_strncmp(channel->data, NGX_CHAT_USER_CHANNEL, n) != 0)
+        || ngx_strncmp(channel->data, CHAT_KEY_USER_CHANNEL, n) != 0)
     {
         return NULL;
     }
@@ -245,22 +245,23 @@ static void
 ngx_chat_delivery_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
     ngx_str_t *payload)
 {
-    u_char           *nl;
     ngx_str_t         target, frame;
+    chat_str_t        t, f;
     ngx_queue_t      *q, *next;
     ngx_chat_conn_t  *cc;
 
-    nl = ngx_strlchr(payload->data, payload->data + payload->len, '\n');
-    if (nl == NULL) {
+    if (chat_keys_payload_split((char *) payload->data, payload->len, &t, &f)
+        != 0)
+    {
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "chat: malformed payload on channel \"%V\"", channel);
         return;
     }
 
-    target.data = payload->data;
-    target.len = nl - payload->data;
-    frame.data = nl + 1;
-    frame.len = payload->data + payload->len - frame.data;
+    target.data = (u_char *) t.s;
+    target.len = t.len;
+    frame.data = (u_char *) f.s;
+    frame.len = f.len;
 
     /* delivering may close a connection (over budget): walk with care */
     for (q = ngx_queue_head(&u->conns);
@@ -270,7 +271,9 @@ ngx_chat_delivery_on_message(ngx_chat_user_t *u, ngx_str_t *channel,
         next = ngx_queue_next(q);
         cc = ngx_queue_data(q, ngx_chat_conn_t, user_link);
 
-        if (target.len == 1 && target.data[0] == '*') {
+        if (target.len == sizeof(CHAT_KEY_TARGET_ALL) - 1
+            && ngx_strncmp(target.data, CHAT_KEY_TARGET_ALL, target.len) == 0)
+        {
             ngx_chat_delivery_to_conn(cc, &frame, 1);
 
         } else if (target.len == cc->conn_id.len

@@ -7,6 +7,7 @@
 #include "ngx_chat_module.h"
 #include "ngx_chat_limit.h"
 #include "ngx_chat_stats.h"
+#include "chat_frame.h"
 
 
 static ngx_uint_t ngx_chat_dispatch_limited(ngx_chat_conn_t *cc,
@@ -215,7 +216,6 @@ static ngx_uint_t
 ngx_chat_dispatch_limited(ngx_chat_conn_t *cc, chat_req_t *req,
     ngx_uint_t valid)
 {
-    json_t      *err;
     ngx_int_t    rc;
     ngx_msec_t   wait;
 
@@ -250,16 +250,10 @@ ngx_chat_dispatch_limited(ngx_chat_conn_t *cc, chat_req_t *req,
 
     ngx_chat_stat_error("rate_limited");
 
-    err = json_pack("{s:s, s:s, s:s, s:f}", "type", "error",
-                    "code", "rate_limited",
-                    "message", "too many requests, retry later",
-                    "retry_after", (double) wait / 1000);
-
-    if (err && req->id.len) {
-        json_object_set_new(err, "id", json_stringn(req->id.s, req->id.len));
-    }
-
-    (void) ngx_chat_reply(cc, err);
+    (void) ngx_chat_reply(cc,
+               chat_frame_error_retry(req->id, "rate_limited",
+                                      "too many requests, retry later",
+                                      (double) wait / 1000));
 
     return 1;
 }

@@ -14,8 +14,10 @@
 #include <ngx_http.h>
 
 #include "chat_ids.h"
+#include "chat_keys.h"
 #include "chat_mid.h"
 #include "chat_proto.h"
+#include "chat_record.h"
 #include "chat_ws_frame.h"
 #include "ngx_chat_event.h"
 #include "ngx_chat_limit.h"
@@ -23,9 +25,6 @@
 #include "ngx_chat_redis.h"
 #include "ngx_chat_stats.h"
 
-
-/* The Redis channel of everything for one user (docs/INTERNALS.md). */
-#define NGX_CHAT_USER_CHANNEL  "chat:u:"
 
 
 /* The backend, for the whole http block: one producer and two Redis
@@ -345,7 +344,8 @@ void ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req);
 ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
     ngx_chat_write_kind_e kind, chat_str_t *id);
-ngx_int_t ngx_chat_writes_add_id(ngx_chat_write_t *w);
+void ngx_chat_writes_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
+    chat_record_op_e op, chat_record_t *rec);
 void ngx_chat_writes_produce(ngx_chat_write_t *w);
 void ngx_chat_writes_failed(ngx_chat_write_t *w);
 void ngx_chat_writes_free(ngx_chat_write_t *w);

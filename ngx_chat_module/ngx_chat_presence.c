@@ -26,8 +26,6 @@
 #include <openssl/sha.h>
 
 
-#define NGX_CHAT_PRESENCE_INSTS     "chat:insts"
-#define NGX_CHAT_PRESENCE_USERS_OF  "chat:iu:"
 #define NGX_CHAT_PRESENCE_CLAIMS    "8"       /* dead instances per sweep */
 #define NGX_CHAT_PRESENCE_INST_LEN  (NGX_MAXHOSTNAMELEN + NGX_INT64_LEN + 18)
 
@@ -59,7 +57,7 @@ typedef struct {
     ngx_str_t               inst;
     u_char                  inst_data[NGX_CHAT_PRESENCE_INST_LEN];
     ngx_str_t               users_of;        /* chat:iu:<inst> */
-    u_char                  users_of_data[sizeof(NGX_CHAT_PRESENCE_USERS_OF)
+    u_char                  users_of_data[sizeof(CHAT_KEY_INSTANCE_USERS)
                                           + NGX_CHAT_PRESENCE_INST_LEN];
     u_char                  sha[SHA_DIGEST_LENGTH * 2];
 
@@ -138,7 +136,7 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
 
     p->users_of.data = p->users_of_data;
     p->users_of.len = ngx_sprintf(p->users_of_data, "%s%V",
-                                  NGX_CHAT_PRESENCE_USERS_OF, &p->inst)
+                                  CHAT_KEY_INSTANCE_USERS, &p->inst)
                       - p->users_of_data;
 
     SHA1((u_char *) NGX_CHAT_PRESENCE_LUA,
@@ -185,7 +183,7 @@ ngx_chat_presence_exit(void)
     }
 
     ngx_str_set(&argv[0], "ZADD");
-    ngx_str_set(&argv[1], NGX_CHAT_PRESENCE_INSTS);
+    ngx_str_set(&argv[1], CHAT_KEY_INSTANCES);
     ngx_str_set(&argv[2], "0");
     argv[3] = ngx_chat_presence.inst;
 
@@ -473,7 +471,7 @@ ngx_chat_presence_beat(ngx_event_t *ev)
     ms = ngx_chat_now_ms();
 
     ngx_str_set(&argv[0], "ZADD");
-    ngx_str_set(&argv[1], NGX_CHAT_PRESENCE_INSTS);
+    ngx_str_set(&argv[1], CHAT_KEY_INSTANCES);
     ngx_chat_presence_arg_ms(&argv[2], now, ms);
     argv[3] = ngx_chat_presence.inst;
 
@@ -565,7 +563,7 @@ ngx_chat_presence_sweep_reply(redisReply *reply, void *data)
         ngx_memcpy(dead->name, name->str, name->len);
 
         ngx_str_set(&argv[0], "ZREM");
-        ngx_str_set(&argv[1], NGX_CHAT_PRESENCE_INSTS);
+        ngx_str_set(&argv[1], CHAT_KEY_INSTANCES);
         argv[2].data = dead->name;
         argv[2].len = dead->len;
 
@@ -598,7 +596,7 @@ ngx_chat_presence_claim_reply(redisReply *reply, void *data)
                   "chat: presence instance \"%*s\" stopped, taking its "
                   "users offline", dead->len, dead->name);
 
-    key = ngx_alloc(sizeof(NGX_CHAT_PRESENCE_USERS_OF) + dead->len,
+    key = ngx_alloc(sizeof(CHAT_KEY_INSTANCE_USERS) + dead->len,
                     ngx_cycle->log);
     if (key == NULL) {
         ngx_free(dead);
@@ -607,7 +605,7 @@ ngx_chat_presence_claim_reply(redisReply *reply, void *data)
 
     ngx_str_set(&argv[0], "SMEMBERS");
     argv[1].data = key;
-    argv[1].len = ngx_sprintf(key, "%s%*s", NGX_CHAT_PRESENCE_USERS_OF,
+    argv[1].len = ngx_sprintf(key, "%s%*s", CHAT_KEY_INSTANCE_USERS,
                               dead->len, dead->name)
                   - key;
 
@@ -636,7 +634,7 @@ ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
     ngx_str_t         argv[4], user, inst, set;
     ngx_chat_dead_t  *dead = data;
 
-    key = ngx_alloc(sizeof(NGX_CHAT_PRESENCE_USERS_OF) + dead->len,
+    key = ngx_alloc(sizeof(CHAT_KEY_INSTANCE_USERS) + dead->len,
                     ngx_cycle->log);
 
     if (key == NULL || reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
@@ -646,7 +644,7 @@ ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
     inst.data = dead->name;
     inst.len = dead->len;
     set.data = key;
-    set.len = ngx_sprintf(key, "%s%V", NGX_CHAT_PRESENCE_USERS_OF, &inst)
+    set.len = ngx_sprintf(key, "%s%V", CHAT_KEY_INSTANCE_USERS, &inst)
               - key;
 
     for (i = 0; i < reply->elements; i++) {
@@ -677,7 +675,7 @@ ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
 
     if (i < reply->elements) {
         ngx_str_set(&argv[0], "ZADD");
-        ngx_str_set(&argv[1], NGX_CHAT_PRESENCE_INSTS);
+        ngx_str_set(&argv[1], CHAT_KEY_INSTANCES);
         ngx_chat_presence_arg_ms(&argv[2], score, dead->beat);
         argv[3] = inst;
 
@@ -702,7 +700,7 @@ static ngx_int_t
 ngx_chat_presence_eval(ngx_str_t *user, const char *op, ngx_str_t *args,
     ngx_uint_t nargs, ngx_chat_redis_reply_pt handler, void *data)
 {
-    u_char      key[sizeof(NGX_CHAT_PRESENCE_KEY) + CHAT_ID_MAX];
+    u_char      key[sizeof(CHAT_KEY_PRESENCE) + CHAT_ID_MAX];
     ngx_str_t   argv[10];
     ngx_uint_t  i;
 
@@ -711,7 +709,7 @@ ngx_chat_presence_eval(ngx_str_t *user, const char *op, ngx_str_t *args,
     argv[1].len = sizeof(ngx_chat_presence.sha);
     ngx_str_set(&argv[2], "1");
     argv[3].data = key;
-    argv[3].len = ngx_sprintf(key, "%s%V", NGX_CHAT_PRESENCE_KEY, user) - key;
+    argv[3].len = ngx_sprintf(key, "%s%V", CHAT_KEY_PRESENCE, user) - key;
     argv[4].data = (u_char *) op;
     argv[4].len = ngx_strlen(op);
     argv[5] = *user;

@@ -23,8 +23,6 @@
 #define NGX_CHAT_PRESENCE_LUA_H
 
 
-#define NGX_CHAT_PRESENCE_KEY        "chat:p:"       /* + user: the hash */
-#define NGX_CHAT_PRESENCE_CHANNEL    "chat:pr:"      /* + user: changes */
 #define NGX_CHAT_PRESENCE_RETENTION  "2592000000"    /* 30 days, in ms */
 
 #define NGX_CHAT_PRESENCE_LUA                                                 \
@@ -41,7 +39,7 @@
 "  local f = '{\"type\":\"presence\",\"user\":\"' .. user\n"                  \
 "            .. '\",\"status\":\"' .. status .. '\"'\n"                       \
 "  if ls then f = f .. ',\"last_seen\":' .. ls end\n"                         \
-"  redis.call('PUBLISH', '" NGX_CHAT_PRESENCE_CHANNEL "' .. user,\n"         \
+"  redis.call('PUBLISH', '" CHAT_KEY_PRESENCE_CHANNEL "' .. user,\n"         \
 "             v .. '\\n' .. f .. '}')\n"                                      \
 "end\n"                                                                       \
 "local function offline(ls)\n"                                                \

@@ -94,7 +94,7 @@ ngx_chat_presence_watch_init(void)
         return NGX_ERROR;
     }
 
-    return ngx_chat_pubsub_handle(NGX_CHAT_PRESENCE_CHANNEL,
+    return ngx_chat_pubsub_handle(CHAT_KEY_PRESENCE_CHANNEL,
                                   ngx_chat_presence_on_message);
 }
 
@@ -277,11 +277,11 @@ ngx_chat_presence_release(ngx_chat_watch_t *watch)
 static void
 ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch, ngx_log_t *log)
 {
-    u_char     name[sizeof(NGX_CHAT_PRESENCE_CHANNEL) + CHAT_ID_MAX];
+    u_char     name[sizeof(CHAT_KEY_PRESENCE_CHANNEL) + CHAT_ID_MAX];
     ngx_str_t  channel;
 
     channel.data = name;
-    channel.len = ngx_sprintf(name, "%s%V", NGX_CHAT_PRESENCE_CHANNEL,
+    channel.len = ngx_sprintf(name, "%s%V", CHAT_KEY_PRESENCE_CHANNEL,
                               &watch->sn.str)
                   - name;
 
@@ -335,12 +335,12 @@ ngx_chat_presence_on_message(ngx_str_t *channel, ngx_str_t *payload)
 static void
 ngx_chat_presence_query(ngx_chat_watch_t *watch)
 {
-    u_char     key[sizeof(NGX_CHAT_PRESENCE_KEY) + CHAT_ID_MAX];
+    u_char     key[sizeof(CHAT_KEY_PRESENCE) + CHAT_ID_MAX];
     ngx_str_t  argv[5];
 
     ngx_str_set(&argv[0], "HMGET");
     argv[1].data = key;
-    argv[1].len = ngx_sprintf(key, "%s%V", NGX_CHAT_PRESENCE_KEY,
+    argv[1].len = ngx_sprintf(key, "%s%V", CHAT_KEY_PRESENCE,
                               &watch->sn.str)
                   - key;
     ngx_str_set(&argv[2], "st");
@@ -553,10 +553,10 @@ ngx_chat_presence_user_of(ngx_str_t *channel, ngx_str_t *user)
 {
     size_t  n;
 
-    n = sizeof(NGX_CHAT_PRESENCE_CHANNEL) - 1;
+    n = sizeof(CHAT_KEY_PRESENCE_CHANNEL) - 1;
 
     if (channel->len <= n || channel->len - n > CHAT_ID_MAX
-        || ngx_strncmp(channel->data, NGX_CHAT_PRESENCE_CHANNEL, n) != 0)
+        || ngx_strncmp(channel->data, CHAT_KEY_PRESENCE_CHANNEL, n) != 0)
     {
         return NGX_DECLINED;
     }

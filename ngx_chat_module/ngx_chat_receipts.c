@@ -71,6 +71,7 @@ ngx_chat_receipts_request(ngx_chat_conn_t *cc, chat_req_t *req)
 static void
 ngx_chat_receipts_produce(ngx_chat_conn_t *cc, chat_req_t *req)
 {
+    chat_record_t      rec;
     ngx_chat_write_t  *w;
 
     w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_RECEIPT, &req->id);
@@ -82,17 +83,14 @@ ngx_chat_receipts_produce(ngx_chat_conn_t *cc, chat_req_t *req)
     w->conv_len = req->conv.len;
 
     /* the connection, to be told "forbidden" if not a member (groups) */
-    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:s, s:I, s:I}",
-                          "v", 1, "op", "receipt",
-                          "conv", w->conv, w->conv_len,
-                          "by", cc->id.user.data, cc->id.user.len,
-                          "conn", cc->conn_id.data, cc->conn_id.len,
-                          "status", req->status == CHAT_RECEIPT_READ
-                                    ? "read" : "delivered",
-                          "seq", (json_int_t) req->seq,
-                          "ts", (json_int_t) w->ts);
+    ngx_chat_writes_record(cc, w, CHAT_RECORD_OP_RECEIPT, &rec);
+    rec.conv = req->conv;
+    rec.by = rec.from;
+    rec.status = req->status;
+    rec.seq = req->seq;
 
-    if (ngx_chat_writes_add_id(w) != NGX_OK) {
+    w->record = chat_record_encode(&rec);
+    if (w->record == NULL) {
         ngx_chat_writes_failed(w);
         return;
     }

@@ -7,24 +7,16 @@
 
 #include "ngx_chat_module.h"
 #include "ngx_chat_stats.h"
+#include "chat_frame.h"
 
 
 void
 ngx_chat_reply_error(ngx_chat_conn_t *cc, chat_str_t *id, const char *code,
     const char *message)
 {
-    json_t  *err;
-
     ngx_chat_stat_error(code);
 
-    err = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code,
-                    "message", message);
-
-    if (err && id->len) {
-        json_object_set_new(err, "id", json_stringn(id->s, id->len));
-    }
-
-    (void) ngx_chat_reply(cc, err);
+    (void) ngx_chat_reply(cc, chat_frame_error(*id, code, message));
 }
 
 

@@ -20,8 +20,6 @@
 #include <openssl/sha.h>
 
 
-#define NGX_CHAT_SESS_KEY           "chat:sess:"     /* + user */
-
 /* An entry lives this many heartbeats unless refreshed. */
 #define NGX_CHAT_SESS_BEATS         3
 
@@ -175,7 +173,7 @@ ngx_chat_session_set_refresh(ngx_chat_conn_t *cc)
 void
 ngx_chat_session_set_remove(ngx_chat_conn_t *cc)
 {
-    u_char     key[sizeof(NGX_CHAT_SESS_KEY) + CHAT_ID_MAX];
+    u_char     key[sizeof(CHAT_KEY_SESSIONS) + CHAT_ID_MAX];
     u_char     member[NGX_CHAT_SESS_MEMBER_MAX];
     ngx_str_t  argv[3];
 
@@ -199,7 +197,7 @@ ngx_chat_session_set_remove(ngx_chat_conn_t *cc)
 static void
 ngx_chat_session_set_write(ngx_chat_conn_t *cc)
 {
-    u_char     key[sizeof(NGX_CHAT_SESS_KEY) + CHAT_ID_MAX];
+    u_char     key[sizeof(CHAT_KEY_SESSIONS) + CHAT_ID_MAX];
     u_char     member[NGX_CHAT_SESS_MEMBER_MAX];
     u_char     now[NGX_INT64_LEN], exp[NGX_INT64_LEN];
     int64_t    ms;
@@ -229,7 +227,7 @@ ngx_chat_session_set_write(ngx_chat_conn_t *cc)
 static size_t
 ngx_chat_session_set_key(ngx_chat_conn_t *cc, u_char *buf)
 {
-    return ngx_sprintf(buf, "%s%V", NGX_CHAT_SESS_KEY, &cc->id.user)
+    return ngx_sprintf(buf, "%s%V", CHAT_KEY_SESSIONS, &cc->id.user)
            - buf;
 }
 

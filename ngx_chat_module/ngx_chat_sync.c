@@ -16,10 +16,7 @@
 
 #include "ngx_chat_module.h"
 #include "ngx_chat_stats.h"
-
-
-#define NGX_CHAT_SYNC_DONE       "{\"type\":\"sync_done\"}"
-#define NGX_CHAT_SYNC_MORE       "{\"type\":\"sync_more\","
+#include "chat_frame.h"
 
 /*
  * Requests for pending messages before live ones go out regardless: with
@@ -29,7 +26,8 @@
 #define NGX_CHAT_SYNC_TRIES      6
 
 
-static void ngx_chat_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker);
+static void ngx_chat_sync_more(ngx_chat_conn_t *cc, chat_frame_marker_e kind,
+    char *conv, size_t conv_len, int64_t seq);
 static void ngx_chat_sync_failed(ngx_chat_conn_t *cc, ngx_chat_write_t *w);
 static void ngx_chat_sync_timed_out(ngx_chat_conn_t *cc);
 
@@ -41,9 +39,8 @@ static void ngx_chat_sync_timed_out(ngx_chat_conn_t *cc);
 void
 ngx_chat_sync_start(ngx_chat_conn_t *cc)
 {
-    json_t                *after;
-    u_char                 key[sizeof("user:") + CHAT_ID_MAX];
     chat_str_t             none;
+    chat_record_t          rec;
     ngx_chat_write_t      *w;
     ngx_chat_main_conf_t  *cmcf;
 
@@ -65,31 +62,18 @@ ngx_chat_sync_start(ngx_chat_conn_t *cc)
     }
 
     w->failed = ngx_chat_sync_failed;
-    w->conv_len = ngx_sprintf(key, "user:%V", &cc->id.user) - key;
-    ngx_memcpy(w->conv, key, w->conv_len);
 
-    /* a page fits in half the send budget, so it never closes the socket */
-    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:I, s:I}",
-                          "v", 1, "op", "sync",
-                          "user", cc->id.user.data, cc->id.user.len,
-                          "conn", cc->conn_id.data, cc->conn_id.len,
-                          "max_bytes", (json_int_t) cc->conf->send_budget / 2,
-                          "ts", (json_int_t) w->ts);
+    ngx_chat_writes_record(cc, w, CHAT_RECORD_OP_SYNC, &rec);
+    rec.user = rec.from;
+    w->conv_len = chat_record_user_key((char *) w->conv, rec.user);
 
-    if (w->record && cc->sync_after) {
-        after = json_pack("{s:s%, s:I}",
-                          "conv", cc->sync_after->conv,
-                          cc->sync_after->conv_len,
-                          "seq", (json_int_t) cc->sync_after->seq);
-
-        if (after == NULL
-            || json_object_set_new(w->record, "after", after) != 0)
-        {
-            json_decref(w->record);
-            w->record = NULL;
-        }
+    if (cc->sync_after) {
+        rec.after_conv.s = (char *) cc->sync_after->conv;
+        rec.after_conv.len = cc->sync_after->conv_len;
+        rec.after_seq = cc->sync_after->seq;
     }
 
+    w->record = chat_record_encode(&rec);
     if (w->record == NULL) {
         ngx_chat_writes_free(w);
         return;
@@ -125,23 +109,31 @@ ngx_chat_sync_failed(ngx_chat_conn_t *cc, ngx_chat_write_t *w)
 ngx_uint_t
 ngx_chat_sync_marker(ngx_chat_conn_t *cc, ngx_str_t *frame)
 {
-    if (frame->len == sizeof(NGX_CHAT_SYNC_DONE) - 1
-        && ngx_strncmp(frame->data, NGX_CHAT_SYNC_DONE, frame->len) == 0)
-    {
+    char                 conv[CHAT_CONV_MAX];
+    size_t               conv_len;
+    int64_t              seq;
+    chat_frame_marker_e  kind;
+
+    kind = chat_frame_sync_marker((char *) frame->data, frame->len, conv,
+                                  &conv_len, &seq);
+
+    switch (kind) {
+
+    case CHAT_FRAME_MARKER_DONE:
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
                        "chat sync: sync_done");
         ngx_chat_sync_done(cc);
         return 1;
-    }
 
-    if (frame->len > sizeof(NGX_CHAT_SYNC_MORE) - 1
-        && ngx_strncmp(frame->data, NGX_CHAT_SYNC_MORE,
-                       sizeof(NGX_CHAT_SYNC_MORE) - 1) == 0)
-    {
+    case CHAT_FRAME_MARKER_MORE:
+    case CHAT_FRAME_MARKER_BAD:
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
                        "chat sync: sync_more");
-        ngx_chat_sync_more(cc, frame);
+        ngx_chat_sync_more(cc, kind, conv, conv_len, seq);
         return 1;
+
+    case CHAT_FRAME_MARKER_NONE:
+        break;
     }
 
     return 0;
@@ -153,30 +145,18 @@ ngx_chat_sync_marker(ngx_chat_conn_t *cc, ngx_str_t *frame)
  * "seq":S}: the next page starts after (C, S).
  */
 static void
-ngx_chat_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker)
+ngx_chat_sync_more(ngx_chat_conn_t *cc, chat_frame_marker_e kind, char *conv,
+    size_t conv_len, int64_t seq)
 {
-    json_t                 *root;
-    const char             *conv;
-    json_int_t              seq;
-    json_error_t            err;
     ngx_chat_sync_after_t  *after;
 
     if (!cc->syncing) {
         return;    /* a late answer to a request that already timed out */
     }
 
-    root = json_loadb((char *) marker->data, marker->len, 0, &err);
-
-    if (root == NULL
-        || json_unpack(root, "{s:s, s:I}", "conv", &conv, "seq", &seq) != 0
-        || ngx_strlen(conv) > CHAT_CONV_MAX)
-    {
+    if (kind != CHAT_FRAME_MARKER_MORE) {
         ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
                       "chat: malformed \"sync_more\" marker");
-        if (root) {
-            json_decref(root);
-        }
-
         ngx_chat_sync_done(cc);
         return;
     }
@@ -186,7 +166,6 @@ ngx_chat_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker)
     if (after == NULL) {
         after = ngx_alloc(sizeof(ngx_chat_sync_after_t), cc->connection->log);
         if (after == NULL) {
-            json_decref(root);
             ngx_chat_sync_done(cc);
             return;
         }
@@ -194,10 +173,9 @@ ngx_chat_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker)
         cc->sync_after = after;
     }
 
-    after->conv_len = ngx_strlen(conv);
-    ngx_memcpy(after->conv, conv, after->conv_len);
+    after->conv_len = conv_len;
+    ngx_memcpy(after->conv, conv, conv_len);
     after->seq = seq;
-    json_decref(root);
 
     /* a page that arrived is progress: the retry budget starts over */
     cc->sync_tries = 0;

@@ -29,7 +29,7 @@
 "local n = 0\n"                                                               \
 "for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"                    \
 "  if m ~= ARGV[1] then\n"                                                    \
-"    redis.call('PUBLISH', '" NGX_CHAT_USER_CHANNEL "' .. m, ARGV[2])\n"         \
+"    redis.call('PUBLISH', '" CHAT_KEY_USER_CHANNEL "' .. m, ARGV[2])\n"         \
 "    n = n + 1\n"                                                             \
 "  end\n"                                                                     \
 "end\n"                                                                       \
@@ -44,7 +44,7 @@ typedef struct {
     size_t                 id_len;
     u_char                 id[CHAT_CLIENT_ID_MAX];
     size_t                 key_len;
-    u_char                 key[sizeof("chat:gm:") + CHAT_ID_MAX];
+    u_char                 key[sizeof(CHAT_KEY_GROUP_MEMBERS) + CHAT_ID_MAX];
     size_t                 from_len;
     u_char                 from[CHAT_ID_MAX];
     size_t                 payload_len;
@@ -72,7 +72,7 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
     ngx_chat_redis_t  *redis;
     u_char             conv[CHAT_CONV_MAX];
     u_char             frame[NGX_CHAT_TYPING_FRAME_LEN];
-    u_char             channel[sizeof(NGX_CHAT_USER_CHANNEL) + CHAT_ID_MAX];
+    u_char             channel[sizeof(CHAT_KEY_USER_CHANNEL) + CHAT_ID_MAX];
 
     redis = ngx_chat_pubsub_redis();
 
@@ -97,7 +97,8 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
                          : chat_conv_dm((char *) conv, self, req->to);
 
     /* ids are of a charset that needs no JSON escaping */
-    p = ngx_sprintf(frame, "*\n{\"type\":\"typing\",\"conv\":\"%*s\","
+    p = ngx_sprintf(frame, CHAT_KEY_TARGET_ALL CHAT_KEY_PAYLOAD_SEP
+                    "{\"type\":\"typing\",\"conv\":\"%*s\","
                     "\"from\":\"%V\",\"state\":\"%s\"}",
                     len, conv, &cc->id.user,
                     req->typing == CHAT_TYPING_START ? "start" : "stop");
@@ -109,7 +110,7 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
 
     ngx_str_set(&argv[0], "PUBLISH");
     argv[1].data = channel;
-    argv[1].len = ngx_sprintf(channel, NGX_CHAT_USER_CHANNEL "%*s",
+    argv[1].len = ngx_sprintf(channel, CHAT_KEY_USER_CHANNEL "%*s",
                               req->to.len, req->to.s)
                   - channel;
     argv[2].data = frame;
@@ -144,8 +145,8 @@ ngx_chat_typing_group(ngx_chat_conn_t *cc, chat_req_t *req,
     if (req->id.len) {                 /* no id: s is NULL */
         ngx_memcpy(t->id, req->id.s, req->id.len);
     }
-    t->key_len = ngx_sprintf(t->key, "chat:gm:%*s", req->group.len,
-                             req->group.s)
+    t->key_len = ngx_sprintf(t->key, CHAT_KEY_GROUP_MEMBERS "%*s",
+                             req->group.len, req->group.s)
                  - t->key;
     t->from_len = cc->id.user.len;
     ngx_memcpy(t->from, cc->id.user.data, cc->id.user.len);

@@ -11,6 +11,8 @@
 #include "ngx_chat_module.h"
 #include "ngx_chat_stats.h"
 #include "chat_cid.h"
+#include "chat_frame.h"
+#include "chat_record.h"
 
 #include <openssl/rand.h>
 
@@ -55,8 +57,7 @@ ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req)
 void
 ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
 {
-    json_t            *media;
-    chat_str_t         self;
+    chat_record_t      rec;
     ngx_chat_write_t  *w;
 
     if (ngx_chat_writes_shed(cc, req)) {
@@ -70,48 +71,28 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
         return;
     }
 
-    self.s = (char *) cc->id.user.data;
-    self.len = cc->id.user.len;
+    ngx_chat_writes_record(cc, w, CHAT_RECORD_OP_SEND, &rec);
 
     if (req->group.len) {
         w->conv_len = chat_conv_group((char *) w->conv, req->group);
-        w->record = json_pack("{s:s%, s:s%}",
-                              "group", req->group.s, req->group.len,
-                              "conn", cc->conn_id.data, cc->conn_id.len);
+        rec.group = req->group;
 
     } else {
-        w->conv_len = chat_conv_dm((char *) w->conv, self, req->to);
-        w->record = json_pack("{s:s%}", "to", req->to.s, req->to.len);
+        w->conv_len = chat_conv_dm((char *) w->conv, rec.from, req->to);
+        rec.to = req->to;
     }
 
-    if (w->record == NULL
-        || json_object_update_new(w->record,
-               json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:s%, s:I}",
-                         "v", 1, "op", "send",
-                         "conv", w->conv, w->conv_len,
-                         "from", self.s, self.len,
-                         "body", req->body.s, req->body.len,
-                         "id", req->id.s, req->id.len,
-                         "ts", (json_int_t) w->ts))
-           != 0)
-    {
+    rec.conv.s = (char *) w->conv;
+    rec.conv.len = w->conv_len;
+    rec.body = req->body;
+    rec.id = req->id;
+    rec.has_media = req->has_media;
+    rec.media_ref = req->media;
+
+    w->record = chat_record_encode(&rec);
+    if (w->record == NULL) {
         ngx_chat_writes_failed(w);
         return;
-    }
-
-    if (req->has_media) {
-        /* json_object_set_new() releases the value even when it fails */
-        media = json_pack("{s:s%, s:s%, s:I}",
-                          "url", req->media.url.s, req->media.url.len,
-                          "mime", req->media.mime.s, req->media.mime.len,
-                          "size", (json_int_t) req->media.size);
-
-        if (media == NULL
-            || json_object_set_new(w->record, "media", media) != 0)
-        {
-            ngx_chat_writes_failed(w);
-            return;
-        }
     }
 
     ngx_chat_writes_reserve_mid(cc, w);
@@ -126,15 +107,12 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
 void
 ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req)
 {
-    const char        *action;
+    chat_record_t      rec;
     ngx_chat_write_t  *w;
 
     if (ngx_chat_writes_shed(cc, req)) {
         return;
     }
-
-    /* "group_create" -> "create", ... */
-    action = chat_req_type_name(req->type) + sizeof("group_") - 1;
 
     w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_GROUP, &req->id);
     if (w == NULL) {
@@ -143,21 +121,16 @@ ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req)
 
     w->conv_len = chat_conv_group((char *) w->conv, req->group);
 
-    w->record = json_pack("{s:i, s:s, s:s, s:s%, s:s%, s:s%, s:I}",
-                          "v", 1, "op", "group", "action", action,
-                          "group", req->group.s, req->group.len,
-                          "by", cc->id.user.data, cc->id.user.len,
-                          "conn", cc->conn_id.data, cc->conn_id.len,
-                          "ts", (json_int_t) w->ts);
+    ngx_chat_writes_record(cc, w, CHAT_RECORD_OP_GROUP, &rec);
+    /* the group requests are in the order of chat_record_group_e */
+    rec.action = (chat_record_group_e) (req->type - CHAT_REQ_GROUP_CREATE);
+    rec.group = req->group;
+    rec.by = rec.from;
+    rec.name = req->name;
+    rec.members = req->users;
 
-    if (ngx_chat_writes_add_id(w) != NGX_OK
-        || (req->name.len
-            && json_object_set_new(w->record, "name",
-                                   json_stringn(req->name.s, req->name.len))
-               != 0)
-        || (req->users
-            && json_object_set(w->record, "members", req->users) != 0))
-    {
+    w->record = chat_record_encode(&rec);
+    if (w->record == NULL) {
         ngx_chat_writes_failed(w);
         return;
     }
@@ -219,16 +192,9 @@ ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc, ngx_chat_write_t *w)
 static size_t
 ngx_chat_writes_cid_value(ngx_chat_write_t *w, u_char *value)
 {
-    chat_str_t   op, action, conv;
-    const char  *s;
+    chat_str_t  op, action, conv;
 
-    s = json_string_value(json_object_get(w->record, "op"));
-    op.s = s ? s : "";
-    op.len = s ? ngx_strlen(s) : 0;
-
-    s = json_string_value(json_object_get(w->record, "action"));
-    action.s = s ? s : "";
-    action.len = s ? ngx_strlen(s) : 0;
+    chat_record_what(w->record, &op, &action);
 
     conv.s = (char *) w->conv;
     conv.len = w->conv_len;
@@ -317,17 +283,18 @@ static ngx_int_t
 ngx_chat_writes_history_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
     int64_t before_seq, ngx_uint_t limit)
 {
-    w->record = json_pack("{s:i, s:s, s:s%, s:s%, s:s%, s:I, s:i, s:I, s:I}",
-                          "v", 1, "op", "history",
-                          "conv", w->conv, w->conv_len,
-                          "user", cc->id.user.data, cc->id.user.len,
-                          "conn", cc->conn_id.data, cc->conn_id.len,
-                          "before_seq", (json_int_t) before_seq,
-                          "limit", (int) limit,
-                          "max_bytes", (json_int_t) cc->conf->send_budget / 2,
-                          "ts", (json_int_t) w->ts);
+    chat_record_t  rec;
 
-    return ngx_chat_writes_add_id(w);
+    ngx_chat_writes_record(cc, w, CHAT_RECORD_OP_HISTORY, &rec);
+    rec.conv.s = (char *) w->conv;
+    rec.conv.len = w->conv_len;
+    rec.user = rec.from;
+    rec.before_seq = before_seq;
+    rec.limit = (int64_t) limit;
+
+    w->record = chat_record_encode(&rec);
+
+    return w->record ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -373,23 +340,27 @@ ngx_chat_writes_gap(ngx_chat_conn_t *cc, ngx_str_t *conv, int64_t before_seq,
 
 
 /*
- * The request's id, for the worker to echo in its answer, when it has one.
- * NGX_ERROR also when the record could not be built.
+ * The members every record of w takes from its connection: op, ts, the
+ * user (as from; the caller names it by, user...), the connection an
+ * answer goes to, the request's id for the worker to echo, and the most
+ * an answer may take: half the send budget, so that a page never closes
+ * the socket.
  */
-ngx_int_t
-ngx_chat_writes_add_id(ngx_chat_write_t *w)
+void
+ngx_chat_writes_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
+    chat_record_op_e op, chat_record_t *rec)
 {
-    if (w->record == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_memzero(rec, sizeof(chat_record_t));
 
-    if (w->id_len == 0) {
-        return NGX_OK;
-    }
-
-    return json_object_set_new(w->record, "id",
-                               json_stringn((char *) w->id, w->id_len))
-           == 0 ? NGX_OK : NGX_ERROR;
+    rec->op = op;
+    rec->ts = (int64_t) w->ts;
+    rec->from.s = (char *) cc->id.user.data;
+    rec->from.len = cc->id.user.len;
+    rec->conn.s = (char *) cc->conn_id.data;
+    rec->conn.len = cc->conn_id.len;
+    rec->id.s = (char *) w->id;
+    rec->id.len = w->id_len;
+    rec->max_bytes = (int64_t) (cc->conf->send_budget / 2);
 }
 
 
@@ -462,21 +433,20 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
 void
 ngx_chat_writes_produce(ngx_chat_write_t *w)
 {
-    char       *value;
-    size_t      len;
-    ngx_str_t   key;
+    char        *value;
+    size_t       len;
+    ngx_str_t    key;
+    chat_str_t   mid;
 
-    if (w->kind != NGX_CHAT_WRITE_RECEIPT && w->kind != NGX_CHAT_WRITE_SYNC
-        && w->kind != NGX_CHAT_WRITE_HISTORY && w->kind != NGX_CHAT_WRITE_GAP
-        && json_object_set_new(w->record, "mid",
-                               json_stringn((char *) w->mid, CHAT_MID_LEN))
-           != 0)
-    {
+    mid.s = (char *) w->mid;
+    mid.len = CHAT_MID_LEN;
+
+    if (chat_record_set_mid(w->record, mid) != 0) {
         ngx_chat_writes_failed(w);
         return;
     }
 
-    value = json_dumps(w->record, JSON_COMPACT);
+    value = chat_record_dump(w->record, &len);
     json_decref(w->record);
     w->record = NULL;
 
@@ -485,7 +455,6 @@ ngx_chat_writes_produce(ngx_chat_write_t *w)
         return;
     }
 
-    len = ngx_strlen(value);
     key.data = w->conv;
     key.len = w->conv_len;
 
@@ -521,7 +490,7 @@ ngx_chat_writes_init(void)
 static void
 ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok, ngx_uint_t exiting)
 {
-    json_t            *sent;
+    chat_str_t         id, mid, conv;
     ngx_chat_conn_t   *cc;
     ngx_chat_write_t  *w = opaque;
 
@@ -543,14 +512,15 @@ ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok, ngx_uint_t exiting)
     cc = ngx_chat_conn_find(w->conn);
 
     if (cc && w->kind == NGX_CHAT_WRITE_SEND) {
-        sent = json_pack("{s:s, s:s%, s:s%, s:s%, s:I}",
-                         "type", "sent",
-                         "id", w->id, w->id_len,
-                         "mid", w->mid, (size_t) CHAT_MID_LEN,
-                         "conv", w->conv, w->conv_len,
-                         "ts", (json_int_t) w->ts);
+        id.s = (char *) w->id;
+        id.len = w->id_len;
+        mid.s = (char *) w->mid;
+        mid.len = CHAT_MID_LEN;
+        conv.s = (char *) w->conv;
+        conv.len = w->conv_len;
 
-        (void) ngx_chat_reply(cc, sent);
+        (void) ngx_chat_reply(cc, chat_frame_sent(id, mid, conv,
+                                                  (int64_t) w->ts));
         ngx_chat_stat_inc(NGX_CHAT_STAT_SENT);
     }
 

@@ -15,7 +15,7 @@
 #include "chat_worker_log.h"
 #include "chat_worker_push.h"
 #include "chat_worker_push_msg.h"
-#include "chat_worker_record.h"
+#include "chat_record.h"
 
 
 #define CHAT_PUSH_START_RETRY_MS  1000   /* when libcurl cannot start one */
@@ -37,7 +37,7 @@ typedef struct {
     char                    *body;
     size_t                   len;
     int64_t                  seq;
-    char                     mid[CHAT_WORKER_MID_MAX + 1];
+    char                     mid[CHAT_RECORD_MID_MAX + 1];
     int                      tries;      /* POSTs started */
     int64_t                  start_ms;   /* monotonic: not before */
     int                      done;       /* sent or given up */

@@ -18,7 +18,7 @@ static char  chat_worker_push_due_error[CHAT_STORE_ERRSTR_LEN];
 
 typedef struct {
     chat_store_t                *store;
-    const chat_worker_record_t  *rec;
+    const chat_record_t         *rec;
     int64_t                      due_ms;
     int32_t                      part;
 } chat_worker_push_due_t;
@@ -52,11 +52,11 @@ chat_worker_push_due_member(chat_str_t user, void *data)
 
 int
 chat_worker_push_due(chat_store_t *store, const chat_worker_conf_t *conf,
-    const chat_worker_record_t *rec, int32_t part, chat_worker_result_t *res)
+    const chat_record_t *rec, int32_t part, chat_worker_result_t *res)
 {
     chat_worker_push_due_t  due;
 
-    if (conf->push_url == NULL || rec->op != CHAT_WORKER_OP_SEND
+    if (conf->push_url == NULL || rec->op != CHAT_RECORD_OP_SEND
         || res->duplicate || res->refused)
     {
         return CHAT_WORKER_APPLIED;

@@ -17,7 +17,7 @@
 #include "chat_store.h"
 #include "chat_worker_apply.h"
 #include "chat_worker_conf.h"
-#include "chat_worker_record.h"
+#include "chat_record.h"
 
 
 /*
@@ -28,6 +28,6 @@
  * res->reason.
  */
 int chat_worker_push_due(chat_store_t *store, const chat_worker_conf_t *conf,
-    const chat_worker_record_t *rec, int32_t part, chat_worker_result_t *res);
+    const chat_record_t *rec, int32_t part, chat_worker_result_t *res);
 
 #endif /* CHAT_WORKER_PUSH_DUE_H */

@@ -101,7 +101,7 @@ chat_worker_apply_fan_out(chat_worker_send_t *s, const chat_store_msg_t *msg)
  */
 
 static int
-chat_worker_apply_send(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_apply_send(chat_store_t *store, const chat_record_t *rec,
     chat_worker_out_t *out, chat_worker_result_t *res)
 {
     chat_worker_send_t  s = {
@@ -163,7 +163,7 @@ chat_worker_apply_sender(chat_str_t user, void *data)
 
 static int
 chat_worker_apply_senders(chat_store_t *store,
-    const chat_worker_record_t *rec, const chat_store_marks_t *marks,
+    const chat_record_t *rec, const chat_store_marks_t *marks,
     int64_t seq, json_t **senders)
 {
     int64_t  before;
@@ -193,7 +193,7 @@ chat_worker_apply_senders(chat_store_t *store,
  */
 
 static int
-chat_worker_apply_not_member(const chat_worker_record_t *rec,
+chat_worker_apply_not_member(const chat_record_t *rec,
     chat_worker_out_t *out, chat_worker_result_t *res)
 {
     int      rc;
@@ -204,8 +204,8 @@ chat_worker_apply_not_member(const chat_worker_record_t *rec,
                                       "\"conv\"");
     }
 
-    frame = chat_worker_frame_error(rec->id, "forbidden",
-                                    "not a member of this group");
+    frame = chat_frame_error(rec->id, "forbidden",
+                             "not a member of this group");
     if (frame == NULL) {
         return chat_worker_apply_fail(res, "out of memory");
     }
@@ -232,7 +232,7 @@ chat_worker_apply_not_member(const chat_worker_record_t *rec,
 
 static int
 chat_worker_apply_receipt(chat_store_t *store,
-    const chat_worker_record_t *rec, chat_worker_out_t *out,
+    const chat_record_t *rec, chat_worker_out_t *out,
     chat_worker_result_t *res)
 {
     int                  rc;
@@ -277,8 +277,8 @@ chat_worker_apply_receipt(chat_store_t *store,
                                       "receipt");
     }
 
-    walk.frame = chat_worker_frame_receipt(rec->conv, rec->status, res->seq,
-                                           rec->by, rec->ts);
+    walk.frame = chat_frame_receipt(rec->conv, rec->status, res->seq,
+                                    rec->by, rec->ts);
 
     rc = walk.frame ? chat_store_members(store, rec->conv,
                                          chat_worker_apply_to_others, &walk)
@@ -296,31 +296,31 @@ chat_worker_apply_receipt(chat_store_t *store,
 
 
 static int
-chat_worker_apply_op(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_apply_op(chat_store_t *store, const chat_record_t *rec,
     const chat_worker_limits_t *limits, chat_worker_out_t *out,
     chat_worker_result_t *res)
 {
     switch (rec->op) {
 
-    case CHAT_WORKER_OP_SEND:
+    case CHAT_RECORD_OP_SEND:
         if (rec->conv_parsed.kind == CHAT_CONV_GROUP) {
             return chat_worker_group_send(store, rec, out, res);
         }
 
         return chat_worker_apply_send(store, rec, out, res);
 
-    case CHAT_WORKER_OP_GROUP:
+    case CHAT_RECORD_OP_GROUP:
         return chat_worker_group_change(store, rec, limits->group_max, out,
                                         res);
 
-    case CHAT_WORKER_OP_RECEIPT:
+    case CHAT_RECORD_OP_RECEIPT:
         return chat_worker_apply_receipt(store, rec, out, res);
 
-    case CHAT_WORKER_OP_SYNC:
+    case CHAT_RECORD_OP_SYNC:
         return chat_worker_read_sync(store, rec, limits->sync_limit, out,
                                      res);
 
-    case CHAT_WORKER_OP_HISTORY:
+    case CHAT_RECORD_OP_HISTORY:
         return chat_worker_read_history(store, rec, out, res);
     }
 
@@ -329,7 +329,7 @@ chat_worker_apply_op(chat_store_t *store, const chat_worker_record_t *rec,
 
 
 int
-chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_apply(chat_store_t *store, const chat_record_t *rec,
     const chat_worker_limits_t *limits, chat_worker_out_t *out,
     chat_worker_result_t *res)
 {

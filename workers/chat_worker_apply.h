@@ -14,7 +14,7 @@
 
 #include "chat_store.h"
 #include "chat_worker_out.h"
-#include "chat_worker_record.h"
+#include "chat_record.h"
 
 
 #define CHAT_WORKER_APPLIED   0
@@ -50,7 +50,7 @@ typedef struct {
  * failure is retried is chat_worker_fault_sort()'s to say. A history that
  * the user may not read is APPLIED: its answer is the error frame.
  */
-int chat_worker_apply(chat_store_t *store, const chat_worker_record_t *rec,
+int chat_worker_apply(chat_store_t *store, const chat_record_t *rec,
     const chat_worker_limits_t *limits, chat_worker_out_t *out,
     chat_worker_result_t *res);
 

@@ -149,13 +149,13 @@ chat_worker_batch_apply_one(chat_worker_batch_t *b, rd_kafka_message_t *msg,
 {
     int                    rc;
     chat_worker_limits_t   limits;
-    chat_worker_record_t   rec;
+    chat_record_t          rec;
     chat_worker_result_t   res;
 
     limits.sync_limit = b->conf->sync_limit;
     limits.group_max = b->conf->group_max_members;
 
-    if (chat_worker_record_parse(msg->payload, msg->len, &rec, reason)
+    if (chat_record_decode(msg->payload, msg->len, &rec, reason)
         != 0)
     {
         rc = CHAT_WORKER_SKIPPED;
@@ -171,7 +171,7 @@ chat_worker_batch_apply_one(chat_worker_batch_t *b, rd_kafka_message_t *msg,
         *reason = res.reason ? res.reason : "no reason given";
     }
 
-    chat_worker_record_free(&rec);
+    chat_record_free(&rec);
 
     return rc;
 }

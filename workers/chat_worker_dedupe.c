@@ -20,7 +20,7 @@ chat_worker_dedupe_str_eq(chat_str_t a, chat_str_t b)
  * {"event":..,"members":[..]} (chat_worker_group.c). */
 
 static int
-chat_worker_dedupe_same_event(const chat_worker_record_t *rec,
+chat_worker_dedupe_same_event(const chat_record_t *rec,
     const chat_store_msg_t *msg)
 {
     int           same;
@@ -32,7 +32,7 @@ chat_worker_dedupe_same_event(const chat_worker_record_t *rec,
     event = json_string_value(json_object_get(body, "event"));
 
     same = event != NULL
-           && strcmp(event, chat_worker_group_event[rec->action]) == 0;
+           && strcmp(event, chat_record_group_event[rec->action]) == 0;
 
     json_decref(body);
 
@@ -41,13 +41,13 @@ chat_worker_dedupe_same_event(const chat_worker_record_t *rec,
 
 
 int
-chat_worker_dedupe_find(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_dedupe_find(chat_store_t *store, const chat_record_t *rec,
     chat_store_msg_t *msg)
 {
     int         rc, kind;
     chat_str_t  sender, key;
 
-    if (rec->op == CHAT_WORKER_OP_GROUP) {
+    if (rec->op == CHAT_RECORD_OP_GROUP) {
         sender = rec->by;
         key = rec->client_id;
         kind = CHAT_STORE_KIND_GROUP;
@@ -76,18 +76,18 @@ chat_worker_dedupe_find(chat_store_t *store, const chat_worker_record_t *rec,
 
 
 int
-chat_worker_dedupe_refuse(const chat_worker_record_t *rec,
+chat_worker_dedupe_refuse(const chat_record_t *rec,
     chat_worker_out_t *out, chat_worker_result_t *res)
 {
     int         rc;
     json_t     *frame;
     chat_str_t  user, target;
 
-    user = rec->op == CHAT_WORKER_OP_GROUP ? rec->by : rec->from;
+    user = rec->op == CHAT_RECORD_OP_GROUP ? rec->by : rec->from;
     target = rec->conn.len ? rec->conn : CHAT_WORKER_TARGET_ALL;
 
-    frame = chat_worker_frame_error(rec->id, "bad_request",
-                                    "\"id\" names another request");
+    frame = chat_frame_error(rec->id, "bad_request",
+                             "\"id\" names another request");
     if (frame == NULL) {
         res->reason = "out of memory";
         return CHAT_WORKER_FAILED;

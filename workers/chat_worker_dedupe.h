@@ -21,7 +21,7 @@
  * failed.
  */
 int chat_worker_dedupe_find(chat_store_t *store,
-    const chat_worker_record_t *rec, chat_store_msg_t *msg);
+    const chat_record_t *rec, chat_store_msg_t *msg);
 
 /*
  * Refuses a record whose id names another request: a bad_request error
@@ -30,7 +30,7 @@ int chat_worker_dedupe_find(chat_store_t *store,
  * reason set: the record conflicts with stored data (chat_worker_fault.h);
  * CHAT_WORKER_FAILED when out of memory.
  */
-int chat_worker_dedupe_refuse(const chat_worker_record_t *rec,
+int chat_worker_dedupe_refuse(const chat_record_t *rec,
     chat_worker_out_t *out, chat_worker_result_t *res);
 
 #endif /* CHAT_WORKER_DEDUPE_H */

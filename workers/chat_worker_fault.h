@@ -22,7 +22,7 @@ typedef enum {
 
 
 /*
- * Sorts rc, the code of chat_worker_record_parse() mapped to
+ * Sorts rc, the code of chat_record_decode() mapped to
  * CHAT_WORKER_SKIPPED on a failure, or of chat_worker_apply() and what
  * follows it: a CHAT_WORKER_FAILED is a retry unless the store's last
  * error (since the chat_store_clear_error() made before the record) was

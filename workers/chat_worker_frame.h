@@ -1,7 +1,7 @@
 /*
- * The frames chat-worker publishes (docs/PROTOCOL.md sections 3 and 4): msg,
- * group, receipt, history, sent, group_ok and error, and the sync_done and sync_more markers that
- * the module keeps for itself.
+ * The frames of stored rows (docs/PROTOCOL.md section 4): a message's msg
+ * frame, a membership change's group frame, as common/chat_frame.h builds
+ * them; the other frames the chat-worker publishes are built there too.
  */
 
 #ifndef CHAT_WORKER_FRAME_H
@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "chat_frame.h"
 #include "chat_store.h"
 
 
@@ -21,38 +22,6 @@
  * event body).
  */
 json_t *chat_worker_frame_msg(const chat_store_msg_t *msg);
-
-json_t *chat_worker_frame_receipt(chat_str_t conv,
-    chat_receipt_status_e status, int64_t seq, chat_str_t by, int64_t ts);
-
-/* {"type":"sync_done"}: the module compares it byte for byte. */
-json_t *chat_worker_frame_sync_done(void);
-
-/* {"type":"sync_more","conv":..,"seq":..}: the last message of a page, the
- * cursor of the next sync. */
-json_t *chat_worker_frame_sync_more(chat_str_t conv, int64_t seq);
-
-/*
- * {"type":"history","id":..,"conv":..,"messages":messages,"more":false}
- * ("id" left out when id.len is 0); the caller fills messages, which the
- * frame references, and sets "more".
- */
-json_t *chat_worker_frame_history(chat_str_t id, chat_str_t conv,
-    json_t *messages);
-
-/* {"type":"sent","id":..,"mid":..,"conv":..,"ts":..}: the answer of a
- * group send, which the worker gives ("id" left out when id.len is 0). */
-json_t *chat_worker_frame_sent(chat_str_t id, const chat_store_msg_t *msg);
-
-/* {"type":"group_ok","id":..,"group":..,"seq":..} ("id" left out when
- * id.len is 0). */
-json_t *chat_worker_frame_group_ok(chat_str_t id, chat_str_t group,
-    int64_t seq);
-
-/* {"type":"error","id":..,"code":..,"message":..} ("id" left out when
- * id.len is 0). */
-json_t *chat_worker_frame_error(chat_str_t id, const char *code,
-    const char *message);
 
 /* The bytes of frame as it is published (compact JSON). */
 size_t chat_worker_frame_size(const json_t *frame);

@@ -45,7 +45,7 @@ typedef struct {
     int64_t                      seq;        /* the event's */
     int64_t                      group_max;  /* most members */
     char                        *body;       /* the event row's */
-    const chat_worker_record_t  *rec;
+    const chat_record_t         *rec;
 } chat_worker_change_t;
 
 
@@ -122,7 +122,7 @@ chat_worker_group_find(const chat_worker_roster_t *r, chat_str_t user)
 
 static int
 chat_worker_group_answer(chat_worker_out_t *out, chat_str_t user,
-    const chat_worker_record_t *rec, json_t *frame,
+    const chat_record_t *rec, json_t *frame,
     chat_worker_result_t *res)
 {
     int  rc;
@@ -145,15 +145,14 @@ chat_worker_group_answer(chat_worker_out_t *out, chat_str_t user,
 
 static int
 chat_worker_group_refuse(chat_worker_out_t *out, chat_str_t user,
-    const chat_worker_record_t *rec, const char *code, const char *message,
+    const chat_record_t *rec, const char *code, const char *message,
     chat_worker_result_t *res)
 {
     res->refused = 1;
     res->reason = message;
 
     return chat_worker_group_answer(out, user, rec,
-                                    chat_worker_frame_error(rec->id, code,
-                                                            message),
+                                    chat_frame_error(rec->id, code, message),
                                     res);
 }
 
@@ -234,7 +233,8 @@ chat_worker_group_sent(chat_worker_send_t *s, const chat_store_msg_t *msg)
     int  rc;
 
     rc = chat_worker_group_answer(s->out, s->rec->from, s->rec,
-                                  chat_worker_frame_sent(s->rec->id, msg),
+                                  chat_frame_sent(s->rec->id, msg->mid,
+                                                  msg->conv, msg->ts),
                                   s->res);
 
     if (rc == CHAT_WORKER_APPLIED) {
@@ -246,7 +246,7 @@ chat_worker_group_sent(chat_worker_send_t *s, const chat_store_msg_t *msg)
 
 
 int
-chat_worker_group_send(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_group_send(chat_store_t *store, const chat_record_t *rec,
     chat_worker_out_t *out, chat_worker_result_t *res)
 {
     int                   rc;
@@ -350,11 +350,11 @@ static const char *
 chat_worker_group_decide(chat_worker_change_t *c, int64_t last,
     int64_t group_max, const char **why)
 {
-    const chat_worker_record_t  *rec = c->rec;
+    const chat_record_t         *rec = c->rec;
 
     switch (rec->action) {
 
-    case CHAT_WORKER_GROUP_CREATE:
+    case CHAT_RECORD_GROUP_CREATE:
         if (last > 0) {
             *why = "the group exists";
             return "forbidden";
@@ -370,21 +370,21 @@ chat_worker_group_decide(chat_worker_change_t *c, int64_t last,
 
         break;
 
-    case CHAT_WORKER_GROUP_ADD:
-    case CHAT_WORKER_GROUP_REMOVE:
+    case CHAT_RECORD_GROUP_ADD:
+    case CHAT_RECORD_GROUP_REMOVE:
         if (c->by == -1 || !c->r.m[c->by].admin) {
             *why = "only an admin of the group may do this";
             return "forbidden";
         }
 
-        if (rec->action == CHAT_WORKER_GROUP_REMOVE
+        if (rec->action == CHAT_RECORD_GROUP_REMOVE
             && chat_worker_group_in(rec->members, rec->by))
         {
             *why = "an admin leaves with group_leave";
             return "forbidden";
         }
 
-        if (chat_worker_group_pick(c, rec->action == CHAT_WORKER_GROUP_REMOVE)
+        if (chat_worker_group_pick(c, rec->action == CHAT_RECORD_GROUP_REMOVE)
             != 0)
         {
             *why = NULL;
@@ -393,7 +393,7 @@ chat_worker_group_decide(chat_worker_change_t *c, int64_t last,
 
         break;
 
-    case CHAT_WORKER_GROUP_LEAVE:
+    case CHAT_RECORD_GROUP_LEAVE:
         if (c->by == -1) {
             *why = "not a member of this group";
             return "forbidden";
@@ -407,8 +407,8 @@ chat_worker_group_decide(chat_worker_change_t *c, int64_t last,
         break;
     }
 
-    if (rec->action != CHAT_WORKER_GROUP_REMOVE
-        && rec->action != CHAT_WORKER_GROUP_LEAVE
+    if (rec->action != CHAT_RECORD_GROUP_REMOVE
+        && rec->action != CHAT_RECORD_GROUP_LEAVE
         && (int64_t) (c->r.n + json_array_size(c->changed)) > group_max)
     {
         *why = "the group would have too many members";
@@ -426,10 +426,10 @@ static int
 chat_worker_group_event_msg(chat_worker_change_t *c, chat_store_msg_t *msg)
 {
     json_t                      *event;
-    const chat_worker_record_t  *rec = c->rec;
+    const chat_record_t         *rec = c->rec;
 
     event = json_pack("{s:s, s:O}",
-                      "event", chat_worker_group_event[rec->action],
+                      "event", chat_record_group_event[rec->action],
                       "members", c->changed);
 
     c->body = event ? json_dumps(event, JSON_COMPACT) : NULL;
@@ -480,7 +480,7 @@ chat_worker_group_event_row(chat_worker_send_t *s, int64_t last,
     if (json_array_size(c->changed) == 0) {
         s->res->seq = last;
         return chat_worker_group_answer(s->out, c->rec->by, c->rec,
-                                        chat_worker_frame_group_ok(
+                                        chat_frame_group_ok(
                                             c->rec->id, c->rec->group, last),
                                         s->res);
     }
@@ -547,11 +547,11 @@ chat_worker_group_apply_members(chat_worker_send_t *s)
     chat_str_t                   user;
     chat_store_t                *store = s->store;
     chat_worker_change_t        *c = s->data;
-    const chat_worker_record_t  *rec = c->rec;
+    const chat_record_t         *rec = c->rec;
 
     rc = CHAT_STORE_OK;
 
-    if (rec->action == CHAT_WORKER_GROUP_CREATE) {
+    if (rec->action == CHAT_RECORD_GROUP_CREATE) {
         rc = chat_store_group_create(store, rec->conv, rec->name, rec->ts);
     }
 
@@ -563,12 +563,12 @@ chat_worker_group_apply_members(chat_worker_send_t *s)
             break;
         }
 
-        if (rec->action == CHAT_WORKER_GROUP_CREATE
-            || rec->action == CHAT_WORKER_GROUP_ADD)
+        if (rec->action == CHAT_RECORD_GROUP_CREATE
+            || rec->action == CHAT_RECORD_GROUP_ADD)
         {
             /* the creator, first, is the admin */
             rc = chat_store_member_join(store, rec->conv, user,
-                                        rec->action == CHAT_WORKER_GROUP_CREATE
+                                        rec->action == CHAT_RECORD_GROUP_CREATE
                                         && i == 0,
                                         c->seq - 1);
 
@@ -577,7 +577,7 @@ chat_worker_group_apply_members(chat_worker_send_t *s)
         }
     }
 
-    if (rc == CHAT_STORE_OK && rec->action == CHAT_WORKER_GROUP_LEAVE) {
+    if (rc == CHAT_STORE_OK && rec->action == CHAT_RECORD_GROUP_LEAVE) {
         rc = chat_worker_group_promote(store, c);
     }
 
@@ -601,8 +601,8 @@ chat_worker_group_member_set(chat_worker_out_t *out,
     chat_str_t          user;
     chat_worker_cmd_e   cmd;
 
-    gone = c->rec->action == CHAT_WORKER_GROUP_REMOVE
-           || c->rec->action == CHAT_WORKER_GROUP_LEAVE;
+    gone = c->rec->action == CHAT_RECORD_GROUP_REMOVE
+           || c->rec->action == CHAT_RECORD_GROUP_LEAVE;
     cmd = gone ? CHAT_WORKER_CMD_SREM : CHAT_WORKER_CMD_SADD;
 
     json_array_foreach(c->changed, i, v) {
@@ -645,7 +645,7 @@ chat_worker_group_changed(chat_worker_send_t *s, const chat_store_msg_t *msg)
     chat_worker_change_t  *c = s->data;
 
     rc = chat_worker_group_answer(s->out, c->rec->by, c->rec,
-                                  chat_worker_frame_group_ok(c->rec->id,
+                                  chat_frame_group_ok(c->rec->id,
                                                              c->rec->group,
                                                              msg->seq),
                                   s->res);
@@ -677,7 +677,7 @@ chat_worker_group_changed(chat_worker_send_t *s, const chat_store_msg_t *msg)
 
 
 int
-chat_worker_group_change(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_group_change(chat_store_t *store, const chat_record_t        *rec,
     int64_t group_max, chat_worker_out_t *out, chat_worker_result_t *res)
 {
     int                   rc;

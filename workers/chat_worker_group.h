@@ -20,10 +20,10 @@
  * with res->refused set, its error frame appended.
  */
 int chat_worker_group_send(chat_store_t *store,
-    const chat_worker_record_t *rec, chat_worker_out_t *out,
+    const chat_record_t *rec, chat_worker_out_t *out,
     chat_worker_result_t *res);
 int chat_worker_group_change(chat_store_t *store,
-    const chat_worker_record_t *rec, int64_t group_max,
+    const chat_record_t *rec, int64_t group_max,
     chat_worker_out_t *out, chat_worker_result_t *res);
 
 #endif /* CHAT_WORKER_GROUP_H */

@@ -153,7 +153,7 @@ chat_worker_out_key_add(chat_worker_out_t *out, const char *prefix,
 static chat_worker_pub_t *
 chat_worker_out_channel_add(chat_worker_out_t *out, chat_str_t user)
 {
-    return chat_worker_out_key_add(out, CHAT_WORKER_CHANNEL_PREFIX, user);
+    return chat_worker_out_key_add(out, CHAT_KEY_USER_CHANNEL, user);
 }
 
 
@@ -166,7 +166,7 @@ chat_worker_out_member(chat_worker_out_t *out, chat_worker_cmd_e cmd,
 
     start = out->len;
 
-    pub = chat_worker_out_key_add(out, CHAT_WORKER_MEMBERS_PREFIX, group);
+    pub = chat_worker_out_key_add(out, CHAT_KEY_GROUP_MEMBERS, group);
     if (pub == NULL) {
         return -1;
     }
@@ -203,7 +203,8 @@ chat_worker_out_publish(chat_worker_out_t *out, chat_str_t user,
     pub->payload = out->len;
 
     if (chat_worker_out_append(out, target.s, target.len) != 0
-        || chat_worker_out_append(out, "\n", 1) != 0
+        || chat_worker_out_append(out, CHAT_KEY_PAYLOAD_SEP,
+                                  sizeof(CHAT_KEY_PAYLOAD_SEP) - 1) != 0
         || json_dump_callback(frame, chat_worker_out_dump, out,
                               JSON_COMPACT) != 0)
     {

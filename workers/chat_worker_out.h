@@ -3,9 +3,8 @@
  * growing buffer, published in order once the batch's transaction has
  * committed.
  *
- * A payload is "<target>\n<frame>" on the channel "chat:u:<user>"
- * (docs/INTERNALS.md, "Redis"): target "*" for every device of the user,
- * or one connection id.
+ * A payload is "<target>\n<frame>" on a user's channel (common/chat_keys.h):
+ * target "*" for every device of the user, or one connection id.
  */
 
 #ifndef CHAT_WORKER_OUT_H
@@ -15,12 +14,11 @@
 #include <jansson.h>
 
 #include "chat_ids.h"
+#include "chat_keys.h"
 
 
-#define CHAT_WORKER_CHANNEL_PREFIX  "chat:u:"
-#define CHAT_WORKER_TARGET_ALL      ((chat_str_t) { "*", 1 })
-
-#define CHAT_WORKER_MEMBERS_PREFIX  "chat:gm:"
+#define CHAT_WORKER_TARGET_ALL                                                \
+    ((chat_str_t) { CHAT_KEY_TARGET_ALL, sizeof(CHAT_KEY_TARGET_ALL) - 1 })
 
 /* What an entry is sent as: a PUBLISH of payload on channel, or a change
  * of the set named by channel (a group's members), payload the member. */
@@ -68,7 +66,7 @@ int chat_worker_out_publish_same(chat_worker_out_t *out, chat_str_t user,
     size_t i);
 
 /*
- * Appends SADD (cmd) or SREM of user to the set "chat:gm:<group>": the
+ * Appends SADD (cmd) or SREM of user to the set of group's members: the
  * group's current members, which the module reads for group typing.
  * Returns 0, or -1 (out of memory) with out unchanged.
  */

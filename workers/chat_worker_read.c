@@ -113,7 +113,7 @@ chat_worker_read_pending_one(const chat_store_msg_t *msg, void *data)
 
 
 int
-chat_worker_read_sync(chat_store_t *store, const chat_worker_record_t *rec,
+chat_worker_read_sync(chat_store_t *store, const chat_record_t *rec,
     int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res)
 {
     int                      rc;
@@ -139,10 +139,10 @@ chat_worker_read_sync(chat_store_t *store, const chat_worker_record_t *rec,
     if (walk.page.more) {
         last.s = walk.last_conv;
         last.len = walk.last_conv_len;
-        marker = chat_worker_frame_sync_more(last, walk.last_seq);
+        marker = chat_frame_sync_more(last, walk.last_seq);
 
     } else {
-        marker = chat_worker_frame_sync_done();
+        marker = chat_frame_sync_done();
     }
 
     if (marker == NULL) {
@@ -188,7 +188,7 @@ chat_worker_read_history_one(const chat_store_msg_t *msg, void *data)
 
 static json_t *
 chat_worker_read_history_frame(chat_store_t *store,
-    const chat_worker_record_t *rec, chat_worker_result_t *res)
+    const chat_record_t *rec, chat_worker_result_t *res)
 {
     int                          rc;
     json_t                      *frame;
@@ -198,7 +198,7 @@ chat_worker_read_history_frame(chat_store_t *store,
     walk.page.limit = rec->limit;
 
     walk.messages = json_array();
-    frame = chat_worker_frame_history(rec->id, rec->conv, walk.messages);
+    frame = chat_frame_history(rec->id, rec->conv, walk.messages);
     json_decref(walk.messages);
 
     if (frame == NULL) {
@@ -218,8 +218,8 @@ chat_worker_read_history_frame(chat_store_t *store,
         && !chat_conv_dm_has(&rec->conv_parsed, rec->user))
     {
         json_decref(frame);
-        return chat_worker_frame_error(rec->id, "forbidden",
-                                       "not a member of this conversation");
+        return chat_frame_error(rec->id, "forbidden",
+                                "not a member of this conversation");
     }
 
     if (rc != CHAT_STORE_OK && rc != CHAT_STORE_NOT_FOUND) {
@@ -242,7 +242,7 @@ chat_worker_read_history_frame(chat_store_t *store,
 
 int
 chat_worker_read_history(chat_store_t *store,
-    const chat_worker_record_t *rec, chat_worker_out_t *out,
+    const chat_record_t *rec, chat_worker_out_t *out,
     chat_worker_result_t *res)
 {
     int      rc;

@@ -22,7 +22,7 @@
  * else sync_done.
  */
 int chat_worker_read_sync(chat_store_t *store,
-    const chat_worker_record_t *rec, int64_t sync_limit,
+    const chat_record_t *rec, int64_t sync_limit,
     chat_worker_out_t *out, chat_worker_result_t *res);
 
 /*
@@ -32,7 +32,7 @@ int chat_worker_read_sync(chat_store_t *store,
  * forbidden when the user may not read the conversation.
  */
 int chat_worker_read_history(chat_store_t *store,
-    const chat_worker_record_t *rec, chat_worker_out_t *out,
+    const chat_record_t *rec, chat_worker_out_t *out,
     chat_worker_result_t *res);
 
 #endif /* CHAT_WORKER_READ_H */

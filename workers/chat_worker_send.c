@@ -21,7 +21,7 @@ chat_worker_send_fail(chat_worker_result_t *res, const char *reason)
  * be freed; NULL when none). -1 when out of memory. */
 
 static int
-chat_worker_send_msg(const chat_worker_record_t *rec, int64_t seq,
+chat_worker_send_msg(const chat_record_t *rec, int64_t seq,
     chat_store_msg_t *msg, char **media)
 {
     *media = NULL;

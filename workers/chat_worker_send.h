@@ -21,7 +21,7 @@ typedef struct chat_worker_send_s  chat_worker_send_t;
 
 struct chat_worker_send_s {
     chat_store_t                *store;
-    const chat_worker_record_t  *rec;
+    const chat_record_t         *rec;
     chat_worker_out_t           *out;
     chat_worker_result_t        *res;
     void                        *data;    /* the handlers' */

@@ -29,17 +29,17 @@ bench_apply(chat_store_t *store, chat_worker_out_t *out, const char *text,
 {
     int                    rc;
     const char            *reason;
-    chat_worker_record_t   rec;
+    chat_record_t          rec;
     chat_worker_result_t   res;
 
-    if (chat_worker_record_parse(text, strlen(text), &rec, &reason) != 0) {
+    if (chat_record_decode(text, strlen(text), &rec, &reason) != 0) {
         fprintf(stderr, "refused: %s\n", reason);
-        chat_worker_record_free(&rec);
+        chat_record_free(&rec);
         return -1;
     }
 
     rc = chat_worker_apply(store, &rec, limits, out, &res);
-    chat_worker_record_free(&rec);
+    chat_record_free(&rec);
 
     return rc == CHAT_WORKER_APPLIED && !res.refused ? 0 : -1;
 }

@@ -83,7 +83,7 @@ apply(const char *fmt, ...)
     va_list                args;
     const char            *reason;
     chat_worker_limits_t   limits;
-    chat_worker_record_t   rec;
+    chat_record_t          rec;
 
     va_start(args, fmt);
     vsnprintf(buf, sizeof(buf), fmt, args);
@@ -92,9 +92,9 @@ apply(const char *fmt, ...)
     chat_worker_out_reset(&out);
     memset(&res, 0, sizeof(res));
 
-    if (chat_worker_record_parse(buf, strlen(buf), &rec, &reason) != 0) {
+    if (chat_record_decode(buf, strlen(buf), &rec, &reason) != 0) {
         res.reason = reason;
-        chat_worker_record_free(&rec);
+        chat_record_free(&rec);
         return -2;
     }
 
@@ -102,7 +102,7 @@ apply(const char *fmt, ...)
     limits.group_max = group_max;
 
     rc = chat_worker_apply(store, &rec, &limits, &out, &res);
-    chat_worker_record_free(&rec);
+    chat_record_free(&rec);
 
     return rc;
 }

@@ -264,11 +264,11 @@ TEST(receipt_of_a_non_member_is_skipped)
 TEST(malformed_records_are_refused_with_a_reason)
 {
     const char            *reason;
-    chat_worker_record_t   rec;
+    chat_record_t          rec;
 
-    CHECK_EQ(chat_worker_record_parse(NULL, 0, &rec, &reason), -1);
+    CHECK_EQ(chat_record_decode(NULL, 0, &rec, &reason), -1);
     CHECK(strcmp(reason, "empty record") == 0);
-    chat_worker_record_free(&rec);
+    chat_record_free(&rec);
 
     check_refused("{\"v\":1,\"op\":\"send\"", "malformed JSON");
     check_refused("[1,2]", "not a JSON object");

@@ -63,7 +63,7 @@ sent(const char *from, int64_t seq, int64_t ts, int duplicate)
 {
     char                  mid[16], cid[16];
     chat_store_msg_t      m;
-    chat_worker_record_t  rec;
+    chat_record_t         rec;
     chat_worker_result_t  res;
 
     snprintf(mid, sizeof(mid), "M%lld", (long long) seq);
@@ -83,7 +83,7 @@ sent(const char *from, int64_t seq, int64_t ts, int duplicate)
     }
 
     memset(&rec, 0, sizeof(rec));
-    rec.op = CHAT_WORKER_OP_SEND;
+    rec.op = CHAT_RECORD_OP_SEND;
     rec.conv = m.conv;
     rec.from = m.sender;
     rec.ts = ts;

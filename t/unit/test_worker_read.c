@@ -627,7 +627,7 @@ TEST(history_keeps_to_the_members_window)
  * decoded into rec (to be freed); 0, or -1 when refused. */
 
 static int
-decode_history(const char *extra, chat_worker_record_t *rec)
+decode_history(const char *extra, chat_record_t *rec)
 {
     char         buf[512];
     const char  *reason;
@@ -635,39 +635,39 @@ decode_history(const char *extra, chat_worker_record_t *rec)
     snprintf(buf, sizeof(buf), "{\"v\":1,\"op\":\"history\",\"conv\":\""
              AB "\",\"user\":\"bob\",\"conn\":\"k\",\"ts\":1%s}", extra);
 
-    return chat_worker_record_parse(buf, strlen(buf), rec, &reason);
+    return chat_record_decode(buf, strlen(buf), rec, &reason);
 }
 
 
 TEST(read_records_are_decoded_with_defaults_and_clamps)
 {
     const char            *reason;
-    chat_worker_record_t   rec;
+    chat_record_t          rec;
     static const char      sync[] =
         "{\"v\":1,\"op\":\"sync\",\"user\":\"bob\",\"conn\":\"k\",\"ts\":1,"
         "\"after\":{\"conv\":\"dm:bob:dave\",\"seq\":42},\"max_bytes\":10}";
 
-    CHECK_EQ(chat_worker_record_parse(sync, sizeof(sync) - 1, &rec, &reason),
+    CHECK_EQ(chat_record_decode(sync, sizeof(sync) - 1, &rec, &reason),
              0);
-    CHECK_EQ(rec.op, CHAT_WORKER_OP_SYNC);
+    CHECK_EQ(rec.op, CHAT_RECORD_OP_SYNC);
     CHECK_STR(rec.after_conv.s, rec.after_conv.len, "dm:bob:dave");
     CHECK_EQ(rec.after_seq, 42);
     CHECK_EQ(rec.max_bytes, 4096);
-    chat_worker_record_free(&rec);
+    chat_record_free(&rec);
 
     CHECK_EQ(decode_history(",\"id\":\"h1\",\"before_seq\":120,\"limit\":101,"
                             "\"max_bytes\":300000", &rec), 0);
-    CHECK_EQ(rec.op, CHAT_WORKER_OP_HISTORY);
+    CHECK_EQ(rec.op, CHAT_RECORD_OP_HISTORY);
     CHECK_STR(rec.id.s, rec.id.len, "h1");
     CHECK(rec.before_seq == 120 && rec.limit == 100);
     CHECK_EQ(rec.max_bytes, 300000);
-    chat_worker_record_free(&rec);
+    chat_record_free(&rec);
 
     /* the defaults */
     CHECK_EQ(decode_history("", &rec), 0);
     CHECK(rec.id.len == 0 && rec.before_seq == 0);
     CHECK(rec.limit == 50 && rec.max_bytes == 262144);
-    chat_worker_record_free(&rec);
+    chat_record_free(&rec);
 }
 
 
