@@ -393,7 +393,7 @@ ngx_chat_device(ngx_http_request_t *r, ngx_chat_identity_t *id)
         return NGX_OK;
     }
 
-    /* from OpenSSL's generator, not random(): see ngx_chat_session.c */
+    /* from OpenSSL's generator, not random(): see ngx_chat_dispatch.c */
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
         return NGX_ERROR;
     }

@@ -15,10 +15,97 @@
 #include "ngx_chat_module.h"
 
 
+static ngx_str_t *ngx_chat_conn_new_id(ngx_pool_t *pool, uint64_t *num);
 static void ngx_chat_conn_free_header_buffers(ngx_connection_t *c,
     ngx_http_connection_t *hc);
 static void ngx_chat_conn_close_handler(ngx_event_t *ev);
 static void ngx_chat_conn_cleanup(void *data);
+
+
+/* Connection ids: "<worker start, hex>-<pid, hex>-<counter, hex>". */
+static u_char             ngx_chat_conn_prefix[NGX_INT64_LEN * 2 + 2];
+static size_t             ngx_chat_conn_prefix_len;
+static uint64_t           ngx_chat_conn_counter;
+
+/* This worker's upgraded connections, by number (ngx_chat_conn_find). */
+static ngx_rbtree_t       ngx_chat_conn_tree;
+static ngx_rbtree_node_t  ngx_chat_conn_sentinel;
+
+
+/* Once per worker: its connection ids are its own. */
+void
+ngx_chat_conn_init_process(void)
+{
+    ngx_chat_conn_prefix_len = ngx_sprintf(ngx_chat_conn_prefix, "%xT-%xP-",
+                                           ngx_time(), ngx_pid)
+                               - ngx_chat_conn_prefix;
+    ngx_chat_conn_counter = 0;
+
+    ngx_rbtree_init(&ngx_chat_conn_tree, &ngx_chat_conn_sentinel,
+                    ngx_rbtree_insert_value);
+}
+
+
+static ngx_str_t *
+ngx_chat_conn_new_id(ngx_pool_t *pool, uint64_t *num)
+{
+    ngx_str_t  *id;
+
+    id = ngx_palloc(pool, sizeof(ngx_str_t) + ngx_chat_conn_prefix_len
+                          + NGX_INT64_LEN);
+    if (id == NULL) {
+        return NULL;
+    }
+
+    id->data = (u_char *) (id + 1);
+    *num = ++ngx_chat_conn_counter;
+    id->len = ngx_sprintf(id->data, "%*s%xL", ngx_chat_conn_prefix_len,
+                          ngx_chat_conn_prefix, *num)
+              - id->data;
+
+    return id;
+}
+
+
+/*
+ * An upgraded connection is found by its number: what answers it later
+ * (a delivery report, a Redis reply) names it by number, never by pointer.
+ */
+void
+ngx_chat_conn_register(ngx_chat_conn_t *cc)
+{
+    ngx_rbtree_insert(&ngx_chat_conn_tree, &cc->node);
+    cc->registered = 1;
+}
+
+
+void
+ngx_chat_conn_unregister(ngx_chat_conn_t *cc)
+{
+    cc->registered = 0;
+    ngx_rbtree_delete(&ngx_chat_conn_tree, &cc->node);
+}
+
+
+ngx_chat_conn_t *
+ngx_chat_conn_find(uint64_t num)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = ngx_chat_conn_tree.root;
+    sentinel = ngx_chat_conn_tree.sentinel;
+
+    while (node != sentinel) {
+        if (num == node->key) {
+            return (ngx_chat_conn_t *) ((u_char *) node
+                                        - offsetof(ngx_chat_conn_t, node));
+        }
+
+        node = num < node->key ? node->left : node->right;
+    }
+
+    return NULL;
+}
 
 
 /*
@@ -39,7 +126,7 @@ ngx_chat_conn_create(ngx_http_request_t *r, ngx_chat_identity_t *id)
 
     c = r->connection;
 
-    conn_id = ngx_chat_new_conn_id(r->pool, &num);
+    conn_id = ngx_chat_conn_new_id(r->pool, &num);
     if (conn_id == NULL) {
         return NULL;
     }

@@ -1,6 +1,7 @@
 /*
  * ngx_chat_event: the placeholder connection of the module's timers that
- * belong to no connection (ngx_chat_event.h says why there is one).
+ * belong to no connection (ngx_chat_event.h says why there is one), and
+ * the wall clock the module stamps what it writes with.
  */
 
 #include "ngx_chat_event.h"
@@ -20,4 +21,15 @@ ngx_chat_timer_init(ngx_event_t *ev, ngx_event_handler_pt handler,
     ev->data = &ngx_chat_event_no_conn;
     ev->log = log;
     ev->cancelable = 1;
+}
+
+
+int64_t
+ngx_chat_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
 }

@@ -28,4 +28,7 @@
 void ngx_chat_timer_init(ngx_event_t *ev, ngx_event_handler_pt handler,
     ngx_log_t *log);
 
+/* Milliseconds since the epoch, from nginx's cached time. */
+int64_t ngx_chat_now_ms(void);
+
 #endif /* NGX_CHAT_EVENT_H */

@@ -47,6 +47,8 @@ typedef struct {
     ngx_event_t          backstop;
     ngx_log_t           *log;
     ngx_uint_t           max_messages; /* its queue's, for shedding */
+    ngx_chat_kafka_delivered_pt  delivered;   /* registered by writes */
+    ngx_chat_kafka_queued_pt     queued;      /* registered by shedding */
     ngx_uint_t           brokers_down:1;
     ngx_uint_t           probing:1;    /* one write in flight while down */
     ngx_uint_t           exiting:1;
@@ -377,8 +379,8 @@ ngx_chat_kafka_available(void)
 
 /*
  * Produces value (len bytes, a malloc()ed buffer that librdkafka frees)
- * under key. On NGX_OK the opaque comes back through
- * ngx_chat_writes_delivered(); otherwise the caller still owns it.
+ * under key. On NGX_OK the opaque comes back through the delivery
+ * handler; otherwise the caller still owns it.
  */
 ngx_int_t
 ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len, void *opaque)
@@ -408,7 +410,13 @@ ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len, void *opaque)
     }
 
     ngx_chat_stat_inc(NGX_CHAT_STAT_KAFKA_PRODUCED);
-    ngx_chat_shed_check();
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_chat_kafka.log, 0,
+                   "chat kafka: produced %uz bytes, key \"%V\"", len, key);
+
+    if (ngx_chat_kafka.queued) {
+        ngx_chat_kafka.queued();
+    }
 
     return NGX_OK;
 }
@@ -437,8 +445,31 @@ ngx_chat_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 
     ngx_chat_kafka.probing = 0;
 
-    ngx_chat_writes_delivered(msg->_private, msg->err == 0,
-                               ngx_chat_kafka.exiting);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_chat_kafka.log, 0,
+                   "chat kafka: delivery report: %s%s",
+                   msg->err ? "failed" : "ok",
+                   ngx_chat_kafka.exiting ? ", exiting" : "");
+
+    if (ngx_chat_kafka.delivered) {
+        ngx_chat_kafka.delivered(msg->_private, msg->err == 0,
+                                 ngx_chat_kafka.exiting);
+    }
+}
+
+
+/* After ngx_chat_kafka_init(): who is told each delivery report. */
+void
+ngx_chat_kafka_on_delivery(ngx_chat_kafka_delivered_pt handler)
+{
+    ngx_chat_kafka.delivered = handler;
+}
+
+
+/* After ngx_chat_kafka_init(): who is told each record queued. */
+void
+ngx_chat_kafka_on_queued(ngx_chat_kafka_queued_pt handler)
+{
+    ngx_chat_kafka.queued = handler;
 }
 
 

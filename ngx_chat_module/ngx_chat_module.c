@@ -2,7 +2,7 @@
  * ngx_chat_module: directives, configuration, variables and the worker's
  * start. The WebSocket handshake is in ngx_chat_handshake.c, the token
  * checks in ngx_chat_auth.c, the connection's I/O in ngx_chat_ws.c and the
- * chat protocol in ngx_chat_session.c.
+ * chat protocol in ngx_chat_dispatch.c.
  */
 
 #include "ngx_chat_module.h"
@@ -344,13 +344,8 @@ static ngx_http_variable_t  ngx_chat_vars[] = {
 };
 
 
-ngx_chat_main_conf_t  *ngx_chat_main_conf;
-
-
-/* Connection ids: "<worker start, hex>-<pid, hex>-<counter, hex>". */
-static u_char      ngx_chat_conn_prefix[NGX_INT64_LEN * 2 + 2];
-static size_t      ngx_chat_conn_prefix_len;
-static uint64_t    ngx_chat_conn_counter;
+/* This worker's, once a location says "chat on"; NULL until then. */
+static ngx_chat_main_conf_t  *ngx_chat_main_conf;
 
 
 static void *
@@ -423,7 +418,7 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_chat_registry_init_conf(cf, cmcf);
+    return ngx_chat_session_set_init_conf(cf, cmcf);
 }
 
 
@@ -743,38 +738,6 @@ ngx_chat_device_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
-ngx_str_t *
-ngx_chat_new_conn_id(ngx_pool_t *pool, uint64_t *num)
-{
-    ngx_str_t  *id;
-
-    id = ngx_palloc(pool, sizeof(ngx_str_t) + ngx_chat_conn_prefix_len
-                          + NGX_INT64_LEN);
-    if (id == NULL) {
-        return NULL;
-    }
-
-    id->data = (u_char *) (id + 1);
-    *num = ++ngx_chat_conn_counter;
-    id->len = ngx_sprintf(id->data, "%*s%xL", ngx_chat_conn_prefix_len,
-                          ngx_chat_conn_prefix, *num)
-              - id->data;
-
-    return id;
-}
-
-
-int64_t
-ngx_chat_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + tp->msec;
-}
-
-
 /* Once per configuration read (start, reload): which build is running. */
 static ngx_int_t
 ngx_chat_init_module(ngx_cycle_t *cycle)
@@ -797,10 +760,7 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
 {
     ngx_chat_main_conf_t  *cmcf;
 
-    ngx_chat_conn_prefix_len = ngx_sprintf(ngx_chat_conn_prefix, "%xT-%xP-",
-                                           ngx_time(), ngx_pid)
-                               - ngx_chat_conn_prefix;
-    ngx_chat_conn_counter = 0;
+    ngx_chat_conn_init_process();
 
     cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_chat_module);
 
@@ -815,14 +775,24 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    ngx_chat_presence_watch_init();
-    ngx_chat_registry_init(ngx_chat_main_conf);
+    ngx_chat_writes_init();
+    ngx_chat_dispatch_init();
 
-    if (ngx_chat_presence_init(cycle, ngx_chat_main_conf) != NGX_OK) {
+    /* the features register with the pub/sub layer before it connects */
+    if (ngx_chat_delivery_init() != NGX_OK
+        || ngx_chat_presence_watch_init() != NGX_OK
+        || ngx_chat_receipts_init() != NGX_OK
+        || ngx_chat_session_set_init(ngx_chat_main_conf) != NGX_OK
+        || ngx_chat_presence_init(cycle, ngx_chat_main_conf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    if (ngx_chat_users_init(cycle, ngx_chat_main_conf) != NGX_OK) {
+    if (ngx_chat_pubsub_init(cmcf->redis, cmcf->redis_timeout,
+                             &cmcf->redis_user, &cmcf->redis_password,
+                             cycle->log)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -839,6 +809,6 @@ ngx_chat_exit_process(ngx_cycle_t *cycle)
 
     ngx_chat_shed_exit();
     ngx_chat_presence_exit();
-    ngx_chat_users_exit();
+    ngx_chat_pubsub_exit();
     ngx_chat_kafka_exit(ngx_chat_main_conf->kafka_flush_timeout);
 }

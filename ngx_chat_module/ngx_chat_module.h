@@ -17,9 +17,11 @@
 #include "chat_keys.h"
 #include "chat_mid.h"
 #include "chat_proto.h"
+#include "chat_record.h"
 #include "chat_ws_frame.h"
 #include "ngx_chat_event.h"
 #include "ngx_chat_limit.h"
+#include "ngx_chat_pubsub.h"
 #include "ngx_chat_redis.h"
 #include "ngx_chat_stats.h"
 
@@ -103,15 +105,15 @@ typedef struct {
 typedef struct ngx_chat_user_s  ngx_chat_user_t;
 typedef struct ngx_chat_held_s  ngx_chat_held_t;
 typedef struct ngx_chat_sync_after_s  ngx_chat_sync_after_t;
-typedef struct ngx_chat_shed_receipts_s  ngx_chat_shed_receipts_t;
+typedef struct ngx_chat_receipts_held_s  ngx_chat_receipts_held_t;
 typedef struct ngx_chat_order_s  ngx_chat_order_t;
 
 
-/* A user with connections on this worker (ngx_chat_users.c). */
+/* A user with connections on this worker (ngx_chat_delivery.c). */
 struct ngx_chat_user_s {
     ngx_str_node_t        sn;               /* sn.str: the user id */
     ngx_queue_t           conns;
-    ngx_uint_t            state;            /* of its channel's SUBSCRIBE */
+    ngx_chat_pubsub_sub_t *sub;             /* its channel */
 
     u_char                name[CHAT_ID_MAX];
 };
@@ -148,9 +150,16 @@ typedef enum {
     NGX_CHAT_WRITE_GAP                  /* a read for ngx_chat_order.c */
 } ngx_chat_write_kind_e;
 
-typedef struct {
+typedef struct ngx_chat_write_s  ngx_chat_write_t;
+
+/* The write did not reach the log, and its connection is still here. */
+typedef void (*ngx_chat_write_failed_pt)(ngx_chat_conn_t *cc,
+    ngx_chat_write_t *w);
+
+struct ngx_chat_write_s {
     uint64_t              conn;
     ngx_chat_write_kind_e kind;
+    ngx_chat_write_failed_pt failed;        /* NULL: "unavailable" */
     int64_t               ts;
     json_t               *record;           /* the Kafka value, until sent */
     size_t                id_len;
@@ -158,7 +167,7 @@ typedef struct {
     u_char                mid[CHAT_MID_LEN];
     u_char                id[CHAT_CLIENT_ID_MAX];
     u_char                conv[CHAT_CONV_MAX];
-} ngx_chat_write_t;
+};
 
 struct ngx_chat_conn_s {
     ngx_http_request_t   *request;          /* NULL once detached */
@@ -190,8 +199,8 @@ struct ngx_chat_conn_s {
     ngx_queue_t           watching;
     ngx_uint_t            nwatching;
 
-    /* receipts held back while shedding (ngx_chat_shed.c) */
-    ngx_chat_shed_receipts_t *shed_receipts;
+    /* receipts held back while shedding (ngx_chat_receipts.c) */
+    ngx_chat_receipts_held_t *receipts;
 
     chat_ws_parser_t      parser;
 
@@ -234,7 +243,11 @@ struct ngx_chat_conn_s {
 
 
 extern ngx_module_t  ngx_chat_module;
-extern ngx_chat_main_conf_t  *ngx_chat_main_conf;   /* of this cycle */
+
+/* The chat configuration of this worker's cycle. */
+#define ngx_chat_main_conf_get()                                              \
+    ((ngx_chat_main_conf_t *)                                                 \
+         ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_chat_module))
 
 
 /* ngx_chat_auth.c */
@@ -245,9 +258,23 @@ ngx_chat_identity_t *ngx_chat_identify(ngx_http_request_t *r);
 ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
     ngx_str_t *token, ngx_chat_identity_t *id);
 
+/* ngx_chat_headers.c: the request headers the handshake looks at */
+#define NGX_CHAT_SUBPROTOCOL     "chat.v1"
+
+typedef struct {
+    ngx_str_t   key;
+    ngx_str_t   version;
+    ngx_str_t   origin;
+    ngx_str_t   bearer;            /* a "bearer.<jwt>" subprotocol entry */
+    unsigned    upgrade_token:1;   /* Connection lists "upgrade" */
+    unsigned    chat_v1:1;         /* chat.v1 is offered */
+} ngx_chat_ws_headers_t;
+
+void ngx_chat_headers_scan(ngx_http_request_t *r, ngx_chat_ws_headers_t *h);
+ngx_int_t ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token);
+
 /* ngx_chat_handshake.c */
 ngx_int_t ngx_chat_handler(ngx_http_request_t *r);
-ngx_int_t ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token);
 
 /* ngx_chat_credential.c */
 char *ngx_chat_conf_set_credential_slot(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -264,8 +291,24 @@ void ngx_chat_conn_detach_handler(ngx_event_t *ev);
 void ngx_chat_conn_detach(ngx_chat_conn_t *cc);
 void ngx_chat_conn_close(ngx_chat_conn_t *cc);
 void ngx_chat_conn_free(ngx_chat_conn_t *cc);
+void ngx_chat_conn_init_process(void);
+void ngx_chat_conn_register(ngx_chat_conn_t *cc);
+void ngx_chat_conn_unregister(ngx_chat_conn_t *cc);
+ngx_chat_conn_t *ngx_chat_conn_find(uint64_t num);
 
-/* ngx_chat_ws.c */
+/* ngx_chat_ws.c: the socket. What the layer above it does at each step
+ * of a connection it registers once (ngx_chat_ws_handle). */
+typedef struct {
+    ngx_int_t   (*start)(ngx_chat_conn_t *cc);    /* upgraded: the hello */
+    ngx_int_t   (*open)(ngx_chat_conn_t *cc);     /* taken in: registered */
+    void        (*message)(ngx_chat_conn_t *cc, u_char *text, size_t len);
+    void        (*tick)(ngx_chat_conn_t *cc);     /* its timer, not closing */
+    ngx_msec_t  (*next)(ngx_chat_conn_t *cc);     /* ms to its own deadline */
+    void        (*heartbeat)(ngx_chat_conn_t *cc);    /* a ping went out */
+    void        (*release)(ngx_chat_conn_t *cc);  /* it ends, however */
+} ngx_chat_ws_handlers_t;
+
+void ngx_chat_ws_handle(const ngx_chat_ws_handlers_t *handlers);
 ngx_int_t ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head,
     u_char *early, size_t early_len);
 ngx_int_t ngx_chat_ws_send(ngx_chat_conn_t *cc, ngx_uint_t opcode,
@@ -287,25 +330,42 @@ void ngx_chat_ws_write_handler(ngx_event_t *wev);
 void ngx_chat_ws_flush(ngx_chat_conn_t *cc);
 void ngx_chat_ws_free_out(ngx_chat_conn_t *cc);
 
-/* ngx_chat_session.c */
-ngx_int_t ngx_chat_session_start(ngx_chat_conn_t *cc);
-void ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len);
-void ngx_chat_session_error(ngx_chat_conn_t *cc, chat_str_t *id,
+/* ngx_chat_reply.c */
+ngx_int_t ngx_chat_reply(ngx_chat_conn_t *cc, json_t *json);
+void ngx_chat_reply_error(ngx_chat_conn_t *cc, chat_str_t *id,
     const char *code, const char *message);
-ngx_int_t ngx_chat_session_reply(ngx_chat_conn_t *cc, json_t *json);
+
+/* ngx_chat_dispatch.c */
+void ngx_chat_dispatch_init(void);
 
 /* ngx_chat_writes.c */
 void ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req);
-void ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
-void ngx_chat_writes_receipt_now(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req);
-void ngx_chat_writes_sync(ngx_chat_conn_t *cc);
-void ngx_chat_writes_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker);
+ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
+    ngx_chat_write_kind_e kind, chat_str_t *id);
+void ngx_chat_writes_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
+    chat_record_op_e op, chat_record_t *rec);
+void ngx_chat_writes_produce(ngx_chat_write_t *w);
+void ngx_chat_writes_failed(ngx_chat_write_t *w);
+void ngx_chat_writes_free(ngx_chat_write_t *w);
+
+/* ngx_chat_receipts.c */
+ngx_int_t ngx_chat_receipts_init(void);
+void ngx_chat_receipts_request(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_receipts_conn_closed(ngx_chat_conn_t *cc);
 ngx_int_t ngx_chat_writes_gap(ngx_chat_conn_t *cc, ngx_str_t *conv,
     int64_t before_seq, ngx_uint_t limit, ngx_uint_t n);
-void ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
-    ngx_uint_t exiting);
+void ngx_chat_writes_init(void);
+
+/* ngx_chat_sync.c */
+void ngx_chat_sync_start(ngx_chat_conn_t *cc);
+ngx_uint_t ngx_chat_sync_marker(ngx_chat_conn_t *cc, ngx_str_t *frame);
+ngx_uint_t ngx_chat_sync_hold(ngx_chat_conn_t *cc, ngx_str_t *frame);
+void ngx_chat_sync_done(ngx_chat_conn_t *cc);
+ngx_msec_t ngx_chat_sync_next(ngx_chat_conn_t *cc);
+void ngx_chat_sync_tick(ngx_chat_conn_t *cc);
+void ngx_chat_sync_free(ngx_chat_conn_t *cc);
 
 /* ngx_chat_typing.c */
 void ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req);
@@ -317,30 +377,30 @@ void ngx_chat_presence_exit(void);
 ngx_uint_t ngx_chat_presence_enabled(void);
 void ngx_chat_presence_up(ngx_chat_user_t *u);
 void ngx_chat_presence_down(ngx_chat_user_t *u);
-void ngx_chat_presence_on_ready(void);
 ngx_int_t ngx_chat_presence_command(ngx_chat_redis_reply_pt handler,
     void *data, ngx_uint_t argc, ngx_str_t *argv);
 
 /* ngx_chat_presence_watch.c */
-void ngx_chat_presence_watch_init(void);
+ngx_int_t ngx_chat_presence_watch_init(void);
 void ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_presence_unsub(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_presence_conn_closed(ngx_chat_conn_t *cc);
-void ngx_chat_presence_on_sub_ready(void);
-/* payload NULL: the channel's subscription was confirmed */
-ngx_int_t ngx_chat_presence_on_message(ngx_str_t *channel,
-    ngx_str_t *payload);
-void ngx_chat_presence_flush(void);
 
-/* ngx_chat_registry.c */
-char *ngx_chat_registry_init_conf(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
-void ngx_chat_registry_init(ngx_chat_main_conf_t *cmcf);
-void ngx_chat_registry_on_ready(void);
-void ngx_chat_registry_add(ngx_chat_conn_t *cc);
-void ngx_chat_registry_refresh(ngx_chat_conn_t *cc);
-void ngx_chat_registry_remove(ngx_chat_conn_t *cc);
+/* ngx_chat_session_set.c */
+char *ngx_chat_session_set_init_conf(ngx_conf_t *cf,
+    ngx_chat_main_conf_t *cmcf);
+ngx_int_t ngx_chat_session_set_init(ngx_chat_main_conf_t *cmcf);
+void ngx_chat_session_set_add(ngx_chat_conn_t *cc);
+void ngx_chat_session_set_refresh(ngx_chat_conn_t *cc);
+void ngx_chat_session_set_remove(ngx_chat_conn_t *cc);
 
-/* ngx_chat_kafka.c */
+/* ngx_chat_kafka.c: the producer, one per worker. A record's opaque comes
+ * back to the delivery handler (exiting: the worker is flushing at exit);
+ * the queued handler runs after each record it queued. */
+typedef void (*ngx_chat_kafka_delivered_pt)(void *opaque, ngx_uint_t ok,
+    ngx_uint_t exiting);
+typedef void (*ngx_chat_kafka_queued_pt)(void);
+
 ngx_int_t ngx_chat_kafka_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
 char *ngx_chat_kafka_option(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_chat_kafka_check(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf);
@@ -349,6 +409,8 @@ ngx_int_t ngx_chat_kafka_produce(ngx_str_t *key, char *value, size_t len,
     void *opaque);
 void ngx_chat_kafka_exit(ngx_msec_t flush_timeout);
 void ngx_chat_kafka_queue(ngx_uint_t *queued, ngx_uint_t *limit);
+void ngx_chat_kafka_on_delivery(ngx_chat_kafka_delivered_pt handler);
+void ngx_chat_kafka_on_queued(ngx_chat_kafka_queued_pt handler);
 
 /* ngx_chat_order.c */
 ngx_int_t ngx_chat_order_deliver(ngx_chat_conn_t *cc, ngx_str_t *frame);
@@ -358,19 +420,23 @@ void ngx_chat_order_tick(ngx_chat_conn_t *cc);
 ngx_msec_t ngx_chat_order_next(ngx_chat_conn_t *cc);
 void ngx_chat_order_free(ngx_chat_conn_t *cc);
 
-/* ngx_chat_users.c */
-ngx_int_t ngx_chat_users_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
-void ngx_chat_users_exit(void);
-ngx_int_t ngx_chat_users_add(ngx_chat_conn_t *cc);
-void ngx_chat_users_remove(ngx_chat_conn_t *cc);
-ngx_chat_conn_t *ngx_chat_users_find_conn(uint64_t num);
-void ngx_chat_users_sync_done(ngx_chat_conn_t *cc);
-ngx_chat_redis_t *ngx_chat_users_redis(void);
-ngx_chat_redis_t *ngx_chat_users_subscriber(void);
-ngx_uint_t ngx_chat_users_listening(ngx_chat_conn_t *cc);
-ngx_chat_user_t *ngx_chat_users_lookup(ngx_str_t *name);
-ngx_chat_user_t *ngx_chat_users_first(void);
-ngx_chat_user_t *ngx_chat_users_next(ngx_chat_user_t *u);
+/* ngx_chat_delivery.c */
+typedef void (*ngx_chat_delivery_user_pt)(ngx_chat_user_t *u);
+
+void ngx_chat_delivery_on_user(ngx_chat_delivery_user_pt up,
+    ngx_chat_delivery_user_pt down);
+ngx_uint_t ngx_chat_delivery_live(ngx_chat_conn_t *cc);
+
+/* Whether an answer the workers publish to cc's user reaches cc. */
+#define ngx_chat_delivery_listening(cc)                                       \
+    ngx_chat_pubsub_listening((cc)->user ? (cc)->user->sub : NULL)
+
+ngx_int_t ngx_chat_delivery_init(void);
+ngx_int_t ngx_chat_delivery_add(ngx_chat_conn_t *cc);
+void ngx_chat_delivery_remove(ngx_chat_conn_t *cc);
+ngx_chat_user_t *ngx_chat_delivery_lookup(ngx_str_t *name);
+ngx_chat_user_t *ngx_chat_delivery_first(void);
+ngx_chat_user_t *ngx_chat_delivery_next(ngx_chat_user_t *u);
 
 /* ngx_chat_shed.c: what each shed level adds, in order */
 #define NGX_CHAT_SHED_TYPING       1    /* typing dropped */
@@ -385,20 +451,20 @@ ngx_chat_user_t *ngx_chat_users_next(ngx_chat_user_t *u);
 #define ngx_chat_shed_socket_busy(cc)                                         \
     ((cc)->out_bytes > (cc)->conf->send_budget / 2)
 
+/* Lets go what a feature holds while shedding (ngx_chat_shed_on_release). */
+typedef void (*ngx_chat_shed_release_pt)(void);
+
+ngx_int_t ngx_chat_shed_on_release(ngx_uint_t level,
+    ngx_chat_shed_release_pt handler, ngx_uint_t at_exit);
 char *ngx_chat_shed_levels(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 void ngx_chat_shed_init_conf(ngx_chat_main_conf_t *cmcf);
 ngx_int_t ngx_chat_shed_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf);
 void ngx_chat_shed_exit(void);
 ngx_uint_t ngx_chat_shed_level(void);
-void ngx_chat_shed_check(void);
+ngx_uint_t ngx_chat_shed_running(void);
 void ngx_chat_shed_arm_flush(void);
-ngx_int_t ngx_chat_shed_receipt(ngx_chat_conn_t *cc, chat_req_t *req);
-void ngx_chat_shed_conn_closed(ngx_chat_conn_t *cc);
 ngx_uint_t ngx_chat_shed_drop_live(ngx_chat_conn_t *cc, ngx_str_t *frame);
 
-/* ngx_chat_module.c */
-ngx_str_t *ngx_chat_new_conn_id(ngx_pool_t *pool, uint64_t *num);
-int64_t ngx_chat_now_ms(void);
 
 
 #endif /* NGX_CHAT_MODULE_H */

@@ -473,7 +473,7 @@ ngx_chat_order_ask(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
     oc->fill_before = oc->highest + 1 + oc->fill_limit;
     oc->fill = ++o->last_fill;
     oc->tries++;
-    oc->retry_at = ngx_current_msec + ngx_chat_main_conf->sync_timeout;
+    oc->retry_at = ngx_current_msec + ngx_chat_main_conf_get()->sync_timeout;
 
     conv.data = oc->conv;
     conv.len = oc->conv_len;
@@ -667,7 +667,7 @@ ngx_chat_order_give_up(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
     ngx_chat_stat_inc(NGX_CHAT_STAT_ORDER_RESYNCS);
 
     if (!cc->syncing) {
-        ngx_chat_writes_sync(cc);
+        ngx_chat_sync_start(cc);
 
         if (!cc->syncing) {
             /* no way to sync now: released at once */

@@ -69,6 +69,7 @@ typedef struct {
 } ngx_chat_presence_t;
 
 
+static void ngx_chat_presence_on_ready(void);
 static void ngx_chat_presence_beat(ngx_event_t *ev);
 static void ngx_chat_presence_beat_reply(redisReply *reply, void *data);
 static void ngx_chat_presence_sweep_reply(redisReply *reply, void *data);
@@ -111,6 +112,8 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_rbtree_init(&p->graces, &p->graces_sentinel,
                     ngx_str_rbtree_insert_value);
 
+    ngx_chat_delivery_on_user(ngx_chat_presence_up, ngx_chat_presence_down);
+
     if (cmcf->redis == NULL) {
         return NGX_OK;
     }
@@ -142,7 +145,8 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
 
     ngx_chat_timer_init(&p->beat, ngx_chat_presence_beat, cycle->log);
 
-    return NGX_OK;
+    return ngx_chat_pubsub_on_ready(NGX_CHAT_PUBSUB_COMMAND,
+                                    ngx_chat_presence_on_ready);
 }
 
 
@@ -173,7 +177,7 @@ ngx_chat_presence_exit(void)
     args[2] = args[1];
     ngx_chat_presence_arg_ms(&args[3], grace, ngx_chat_presence.grace);
 
-    for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+    for (u = ngx_chat_delivery_first(); u; u = ngx_chat_delivery_next(u)) {
         (void) ngx_chat_presence_eval(&u->sn.str, "down", args, 4, NULL,
                                       NULL);
     }
@@ -184,7 +188,7 @@ ngx_chat_presence_exit(void)
     argv[3] = ngx_chat_presence.inst;
 
     if (ngx_chat_presence_command(NULL, NULL, 4, argv) == NGX_OK) {
-        ngx_chat_redis_flush_now(ngx_chat_users_redis());
+        ngx_chat_redis_flush_now(ngx_chat_pubsub_redis());
     }
 
     ngx_chat_presence.enabled = 0;
@@ -311,7 +315,7 @@ ngx_chat_presence_settle(ngx_event_t *ev)
     g = ngx_chat_event_owner(ev, ngx_chat_grace_t, timer);
 
     /* a newer down is in flight: its reply decides */
-    if (g->replies == 0 && ngx_chat_users_lookup(&g->sn.str) == NULL) {
+    if (g->replies == 0 && ngx_chat_delivery_lookup(&g->sn.str) == NULL) {
         ngx_chat_presence_arg_ms(&args[0], ls, g->last_seen);
 
         (void) ngx_chat_presence_eval(&g->sn.str, "settle", args, 1,
@@ -328,7 +332,7 @@ ngx_chat_presence_forget(ngx_str_t *user)
 {
     ngx_str_t  argv[3];
 
-    if (ngx_chat_users_lookup(user)) {
+    if (ngx_chat_delivery_lookup(user)) {
         return;
     }
 
@@ -395,7 +399,7 @@ ngx_chat_presence_grace_done(ngx_chat_grace_t *g)
  * beats, every local user is up again, and users we answered for but no
  * longer hold (their down was lost with the connection) are taken down.
  */
-void
+static void
 ngx_chat_presence_on_ready(void)
 {
     ngx_str_t         argv[2];
@@ -410,7 +414,7 @@ ngx_chat_presence_on_ready(void)
     ngx_chat_presence.registered = 0;
     ngx_chat_presence_beat(&ngx_chat_presence.beat);
 
-    for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+    for (u = ngx_chat_delivery_first(); u; u = ngx_chat_delivery_next(u)) {
         ngx_chat_presence_up(u);
     }
 
@@ -440,7 +444,9 @@ ngx_chat_presence_reconcile_reply(redisReply *reply, void *data)
         user.data = (u_char *) reply->element[i]->str;
         user.len = reply->element[i]->len;
 
-        if (user.len <= CHAT_ID_MAX && ngx_chat_users_lookup(&user) == NULL) {
+        if (user.len <= CHAT_ID_MAX
+            && ngx_chat_delivery_lookup(&user) == NULL)
+        {
             (void) ngx_chat_presence_take_down(&user,
                                                &ngx_chat_presence.inst,
                                                ngx_chat_now_ms());
@@ -508,7 +514,7 @@ ngx_chat_presence_beat_reply(redisReply *reply, void *data)
                       "chat: presence instance \"%V\" was taken for dead, "
                       "announcing its users again", &ngx_chat_presence.inst);
 
-        for (u = ngx_chat_users_first(); u; u = ngx_chat_users_next(u)) {
+        for (u = ngx_chat_delivery_first(); u; u = ngx_chat_delivery_next(u)) {
             ngx_chat_presence_up(u);
         }
     }
@@ -751,7 +757,7 @@ ngx_chat_presence_command(ngx_chat_redis_reply_pt handler, void *data,
 {
     ngx_chat_redis_t  *redis;
 
-    redis = ngx_chat_users_redis();
+    redis = ngx_chat_pubsub_redis();
     if (redis == NULL || !ngx_chat_presence.enabled) {
         return NGX_DECLINED;
     }

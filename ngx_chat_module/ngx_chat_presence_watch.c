@@ -25,18 +25,11 @@
 #define NGX_CHAT_PRESENCE_FRAME_LEN (128 + CHAT_ID_MAX)
 
 
-typedef enum {
-    NGX_CHAT_WATCH_UNSUBSCRIBED = 0,
-    NGX_CHAT_WATCH_SUBSCRIBING,
-    NGX_CHAT_WATCH_SUBSCRIBED
-} ngx_chat_watch_state_e;
-
-
 /* A user watched by connections of this worker. */
 typedef struct {
     ngx_str_node_t          sn;
     ngx_queue_t             watchers;
-    ngx_chat_watch_state_e  state;
+    ngx_chat_pubsub_sub_t  *sub;             /* its channel */
     ngx_uint_t              refs;            /* reads in flight, walks */
     int64_t                 version;         /* of frame; -1: none yet */
     ngx_queue_t             held;            /* in ngx_chat_presence_held */
@@ -61,7 +54,10 @@ static ngx_int_t ngx_chat_presence_watch(ngx_chat_conn_t *cc,
     ngx_str_t *user);
 static void ngx_chat_presence_unwatch(ngx_chat_watcher_t *w);
 static void ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch,
-    const char *cmd);
+    ngx_log_t *log);
+static void ngx_chat_presence_on_message(ngx_str_t *channel,
+    ngx_str_t *payload);
+static void ngx_chat_presence_flush(void);
 static void ngx_chat_presence_query(ngx_chat_watch_t *watch);
 static void ngx_chat_presence_query_reply(redisReply *reply, void *data);
 static int64_t ngx_chat_presence_last_seen(ngx_str_t *user, redisReply *ls);
@@ -79,13 +75,27 @@ static ngx_rbtree_node_t  ngx_chat_presence_watches_sentinel;
 static ngx_queue_t        ngx_chat_presence_held;
 
 
-void
+/*
+ * The presence channels are routed here (ngx_chat_pubsub.c); what is held
+ * while shedding goes out with its level (and is dropped at exit).
+ */
+ngx_int_t
 ngx_chat_presence_watch_init(void)
 {
     ngx_rbtree_init(&ngx_chat_presence_watches,
                     &ngx_chat_presence_watches_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&ngx_chat_presence_held);
+
+    if (ngx_chat_shed_on_release(NGX_CHAT_SHED_PRESENCE,
+                                 ngx_chat_presence_flush, 0)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_chat_pubsub_handle(CHAT_KEY_PRESENCE_CHANNEL,
+                                  ngx_chat_presence_on_message);
 }
 
 
@@ -97,19 +107,19 @@ ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req)
     ngx_str_t   user;
 
     if (!ngx_chat_presence_enabled()) {
-        ngx_chat_session_error(cc, &req->id, "unavailable",
+        ngx_chat_reply_error(cc, &req->id, "unavailable",
                                "presence needs chat_redis");
         return;
     }
 
-    if (!ngx_chat_users_listening(cc)) {
-        ngx_chat_session_error(cc, &req->id, "unavailable",
+    if (!ngx_chat_delivery_listening(cc)) {
+        ngx_chat_reply_error(cc, &req->id, "unavailable",
                                "Redis is not available; retry later");
         return;
     }
 
     if (cc->nwatching + req->nusers > NGX_CHAT_PRESENCE_MAX_WATCH) {
-        ngx_chat_session_error(cc, &req->id, "too_large",
+        ngx_chat_reply_error(cc, &req->id, "too_large",
                                "a connection watches at most 1000 users");
         return;
     }
@@ -119,7 +129,7 @@ ngx_chat_presence_sub(ngx_chat_conn_t *cc, chat_req_t *req)
         user.len = json_string_length(item);
 
         if (ngx_chat_presence_watch(cc, &user) != NGX_OK) {
-            ngx_chat_session_error(cc, &req->id, "internal",
+            ngx_chat_reply_error(cc, &req->id, "internal",
                                    "out of memory");
             return;
         }
@@ -198,7 +208,7 @@ ngx_chat_presence_watch(ngx_chat_conn_t *cc, ngx_str_t *user)
         ngx_queue_init(&watch->watchers);
 
         ngx_rbtree_insert(&ngx_chat_presence_watches, &watch->sn.node);
-        ngx_chat_presence_watch_subscribe(watch, "SUBSCRIBE");
+        ngx_chat_presence_watch_subscribe(watch, cc->connection->log);
 
     } else {
         for (q = ngx_queue_head(&watch->watchers);
@@ -262,71 +272,33 @@ ngx_chat_presence_release(ngx_chat_watch_t *watch)
         ngx_queue_remove(&watch->held);
     }
 
-    if (watch->state != NGX_CHAT_WATCH_UNSUBSCRIBED) {
-        ngx_chat_presence_watch_subscribe(watch, "UNSUBSCRIBE");
-    }
-
+    ngx_chat_pubsub_unsubscribe(watch->sub);
     ngx_rbtree_delete(&ngx_chat_presence_watches, &watch->sn.node);
     ngx_free(watch);
 }
 
 
 static void
-ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch, const char *cmd)
+ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch, ngx_log_t *log)
 {
-    u_char             channel[sizeof(CHAT_KEY_PRESENCE_CHANNEL)
-                               + CHAT_ID_MAX];
-    ngx_str_t          argv[2];
-    ngx_chat_redis_t  *sub;
+    u_char     name[sizeof(CHAT_KEY_PRESENCE_CHANNEL) + CHAT_ID_MAX];
+    ngx_str_t  channel;
 
-    sub = ngx_chat_users_subscriber();
-
-    argv[0].data = (u_char *) cmd;
-    argv[0].len = ngx_strlen(cmd);
-    argv[1].data = channel;
-    argv[1].len = ngx_sprintf(channel, "%s%V", CHAT_KEY_PRESENCE_CHANNEL,
+    channel.data = name;
+    channel.len = ngx_sprintf(name, "%s%V", CHAT_KEY_PRESENCE_CHANNEL,
                               &watch->sn.str)
-                  - channel;
+                  - name;
 
-    if (sub && ngx_chat_redis_command(sub, NULL, NULL, 2, argv) == NGX_OK) {
-        watch->state = NGX_CHAT_WATCH_SUBSCRIBING;
-
-    } else {
-        watch->state = NGX_CHAT_WATCH_UNSUBSCRIBED;
-    }
-}
-
-
-/* The subscriber connection is (back): every watch listens again. */
-void
-ngx_chat_presence_on_sub_ready(void)
-{
-    ngx_chat_watch_t   *watch;
-    ngx_rbtree_node_t  *node, *root, *sentinel;
-
-    sentinel = ngx_chat_presence_watches.sentinel;
-    root = ngx_chat_presence_watches.root;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&ngx_chat_presence_watches, node))
-    {
-        watch = (ngx_chat_watch_t *) node;
-        ngx_chat_presence_watch_subscribe(watch, "SUBSCRIBE");
-    }
+    watch->sub = ngx_chat_pubsub_subscribe(&channel, log);
 }
 
 
 /*
- * A message or a subscription on a presence channel; NGX_DECLINED for any
- * other channel. Once subscribed, the state is read: what changes from
- * then on arrives here, so nothing falls between the read and the events.
+ * A message or a subscription on a presence channel. Once subscribed, the
+ * state is read: what changes from then on arrives here, so nothing falls
+ * between the read and the events.
  */
-ngx_int_t
+static void
 ngx_chat_presence_on_message(ngx_str_t *channel, ngx_str_t *payload)
 {
     u_char            *nl;
@@ -335,38 +307,32 @@ ngx_chat_presence_on_message(ngx_str_t *channel, ngx_str_t *payload)
     ngx_chat_watch_t  *watch;
 
     if (ngx_chat_presence_user_of(channel, &user) != NGX_OK) {
-        return NGX_DECLINED;
+        return;
     }
 
     watch = ngx_chat_presence_lookup(&user);
     if (watch == NULL) {
-        return NGX_OK;
+        return;
     }
 
     if (payload == NULL) {
-        if (watch->state == NGX_CHAT_WATCH_SUBSCRIBING) {
-            watch->state = NGX_CHAT_WATCH_SUBSCRIBED;
-            ngx_chat_presence_query(watch);
-        }
-
-        return NGX_OK;
+        ngx_chat_presence_query(watch);
+        return;
     }
 
     nl = ngx_strlchr(payload->data, payload->data + payload->len, '\n');
     if (nl == NULL) {
-        return NGX_OK;
+        return;
     }
 
     version = ngx_atoof(payload->data, nl - payload->data);
     if (version < 0) {
-        return NGX_OK;
+        return;
     }
 
     nl++;
     ngx_chat_presence_update(watch, version, nl,
                              payload->data + payload->len - nl);
-
-    return NGX_OK;
 }
 
 
@@ -551,7 +517,7 @@ ngx_chat_presence_hold(ngx_chat_watch_t *watch)
  * Tells every held watch's watchers its newest state. A watch held again
  * meanwhile (a socket still busy) waits for the next flush.
  */
-void
+static void
 ngx_chat_presence_flush(void)
 {
     ngx_queue_t        *q, held;

@@ -26,10 +26,11 @@
  * chat_send_budget (ngx_chat_shed_socket_busy).
  *
  * Levels: 1 typing dropped, 2 presence updates coalesced (in
- * ngx_chat_presence_watch.c), 3 receipts coalesced (here), 4 new
- * connections refused 503, 5 sends answered "unavailable". What is held
- * is delivered by a flush timer (chat_shed_flush), and at once when the
- * level falls below its own.
+ * ngx_chat_presence_watch.c), 3 receipts coalesced (ngx_chat_receipts.c),
+ * 4 new connections refused 503, 5 sends answered "unavailable". What a
+ * feature holds it lets go through the release handler it registered:
+ * called by a flush timer (chat_shed_flush), and at once when the level
+ * falls below the feature's own.
  */
 
 #include "ngx_chat_module.h"
@@ -42,27 +43,17 @@
 #define NGX_CHAT_SHED_MARGIN        10      /* % below a start to leave */
 #define NGX_CHAT_SHED_SAMPLES       3       /* a signal is their minimum */
 #define NGX_CHAT_SHED_REPLY_BYTES   16      /* a reply owed weighs this */
-#define NGX_CHAT_SHED_RECEIPTS_MAX  16      /* held per connection */
+#define NGX_CHAT_SHED_RELEASES      4
 
 #define NGX_CHAT_SHED_TYPING_FRAME  "{\"type\":\"typing\""
 
 
-/* A connection's newest receipt for one (conv, status): a watermark. */
+/* What a feature holds from a level on, and how it lets it go. */
 typedef struct {
-    int64_t                   seq;
-    chat_receipt_status_e     status;
-    size_t                    conv_len;
-    size_t                    id_len;
-    u_char                    conv[CHAT_CONV_MAX];
-    u_char                    id[CHAT_CLIENT_ID_MAX];
-} ngx_chat_shed_receipt_t;
-
-struct ngx_chat_shed_receipts_s {
-    ngx_queue_t               link;         /* in ngx_chat_shed.receipts */
-    ngx_chat_conn_t          *conn;
-    ngx_uint_t                n;
-    ngx_chat_shed_receipt_t   r[NGX_CHAT_SHED_RECEIPTS_MAX];
-};
+    ngx_uint_t                level;
+    ngx_chat_shed_release_pt  handler;
+    ngx_uint_t                at_exit;      /* else dropped at exit */
+} ngx_chat_shed_release_t;
 
 
 typedef struct {
@@ -79,22 +70,25 @@ typedef struct {
     ngx_uint_t                sample;       /* the next one of both */
 
     ngx_event_t               flush;
-    ngx_queue_t               receipts;     /* connections holding some */
     ngx_log_t                *log;
     unsigned                  running:1;
 } ngx_chat_shed_t;
 
 
+static void ngx_chat_shed_check(void);
 static unsigned ngx_chat_shed_pressure(void);
 static unsigned ngx_chat_shed_redis_sample(void);
 static void ngx_chat_shed_update(ngx_uint_t lower);
 static void ngx_chat_shed_tick_handler(ngx_event_t *ev);
 static void ngx_chat_shed_flush_handler(ngx_event_t *ev);
-static void ngx_chat_shed_receipts_flush_all(void);
-static void ngx_chat_shed_receipts_flush(ngx_chat_shed_receipts_t *h);
+static void ngx_chat_shed_release(ngx_uint_t below, ngx_uint_t exiting);
 
 
 static ngx_chat_shed_t  ngx_chat_shed;
+
+/* registered before ngx_chat_shed_init(), which leaves them */
+static ngx_chat_shed_release_t  ngx_chat_shed_releases[NGX_CHAT_SHED_RELEASES];
+static ngx_uint_t               ngx_chat_shed_nreleases;
 
 static ngx_uint_t  ngx_chat_shed_default_levels[CHAT_SHED_LEVELS] = {
     500, 600, 700, 800, 900
@@ -185,7 +179,6 @@ ngx_chat_shed_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_chat_shed.redis_limit = cmcf->shed_redis_backlog;
     ngx_chat_shed.flush_interval = cmcf->shed_flush;
     ngx_chat_shed.log = cycle->log;
-    ngx_queue_init(&ngx_chat_shed.receipts);
 
     ngx_chat_timer_init(&ngx_chat_shed.tick, ngx_chat_shed_tick_handler,
                         cycle->log);
@@ -196,22 +189,58 @@ ngx_chat_shed_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
     ngx_add_timer(&ngx_chat_shed.tick, NGX_CHAT_SHED_TICK);
     ngx_chat_shed.running = 1;
 
+    /* between the timer's samples, only a write can raise the level */
+    ngx_chat_kafka_on_queued(ngx_chat_shed_check);
+
     ngx_chat_gauge_set(NGX_CHAT_GAUGE_SHED_LEVEL, 0);
 
     return NGX_OK;
 }
 
 
-/* Worker exit: held receipts go to Kafka before it flushes; presence
- * frames held are only dropped. */
+/*
+ * A feature that holds things from a level on (handlers run in the order
+ * they registered). at_exit: what it holds still goes out at worker exit
+ * (receipts, to Kafka before it flushes), else it is only dropped
+ * (presence frames).
+ */
+ngx_int_t
+ngx_chat_shed_on_release(ngx_uint_t level, ngx_chat_shed_release_pt handler,
+    ngx_uint_t at_exit)
+{
+    ngx_chat_shed_release_t  *r;
+
+    if (ngx_chat_shed_nreleases == NGX_CHAT_SHED_RELEASES) {
+        return NGX_ERROR;
+    }
+
+    r = &ngx_chat_shed_releases[ngx_chat_shed_nreleases++];
+    r->level = level;
+    r->handler = handler;
+    r->at_exit = at_exit;
+
+    return NGX_OK;
+}
+
+
+/* Worker exit: what is held goes out, or is dropped (above). */
 void
 ngx_chat_shed_exit(void)
 {
-    if (!ngx_chat_shed.running) {
+    ngx_uint_t  running;
+
+    running = ngx_chat_shed.running;
+
+    if (running) {
+        ngx_chat_shed_release(0, 1);
+    }
+
+    ngx_chat_shed_nreleases = 0;
+
+    if (!running) {
         return;
     }
 
-    ngx_chat_shed_receipts_flush_all();
     ngx_chat_shed.running = 0;
 
     if (ngx_chat_shed.tick.timer_set) {
@@ -231,8 +260,16 @@ ngx_chat_shed_level(void)
 }
 
 
+/* Whether anything held will be let go: between init and exit. */
+ngx_uint_t
+ngx_chat_shed_running(void)
+{
+    return ngx_chat_shed.running;
+}
+
+
 /* On the way of a write: raises the level at once, never lowers it. */
-void
+static void
 ngx_chat_shed_check(void)
 {
     if (ngx_chat_shed.running) {
@@ -277,7 +314,7 @@ ngx_chat_shed_redis_sample(void)
 
     bytes = 0;
     replies = 0;
-    r = ngx_chat_users_redis();
+    r = ngx_chat_pubsub_redis();
 
     if (r) {
         ngx_chat_redis_backlog(r, &bytes, &replies);
@@ -314,16 +351,32 @@ ngx_chat_shed_update(ngx_uint_t lower)
     ngx_chat_gauge_set(NGX_CHAT_GAUGE_SHED_LEVEL, ngx_chat_shed.state.level);
 
     /* what a level held is let go as soon as the level is left */
-    if (old >= NGX_CHAT_SHED_PRESENCE
-        && ngx_chat_shed.state.level < NGX_CHAT_SHED_PRESENCE)
-    {
-        ngx_chat_presence_flush();
+    if (ngx_chat_shed.state.level < old) {
+        ngx_chat_shed_release(old, 0);
     }
+}
 
-    if (old >= NGX_CHAT_SHED_RECEIPTS
-        && ngx_chat_shed.state.level < NGX_CHAT_SHED_RECEIPTS)
-    {
-        ngx_chat_shed_receipts_flush_all();
+
+/*
+ * Lets go what the features hold: those of the levels left (at or below
+ * below, and above the level now), or all of them (below 0: the flush
+ * timer; exiting: only those that go out at exit).
+ */
+static void
+ngx_chat_shed_release(ngx_uint_t below, ngx_uint_t exiting)
+{
+    ngx_uint_t                i;
+    ngx_chat_shed_release_t  *r;
+
+    for (i = 0; i < ngx_chat_shed_nreleases; i++) {
+        r = &ngx_chat_shed_releases[i];
+
+        if (exiting ? r->at_exit
+            : below == 0 || (r->level <= below
+                             && ngx_chat_shed.state.level < r->level))
+        {
+            r->handler();
+        }
     }
 }
 
@@ -360,8 +413,7 @@ ngx_chat_shed_arm_flush(void)
 static void
 ngx_chat_shed_flush_handler(ngx_event_t *ev)
 {
-    ngx_chat_presence_flush();
-    ngx_chat_shed_receipts_flush_all();
+    ngx_chat_shed_release(0, 0);
 }
 
 
@@ -384,129 +436,4 @@ ngx_chat_shed_drop_live(ngx_chat_conn_t *cc, ngx_str_t *frame)
     ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_TYPING);
 
     return 1;
-}
-
-
-/*
- * From level 3 a receipt is held: per (conv, status) the highest seq wins,
- * as receipts are watermarks, and the newest client id is kept, so that an
- * error answer still has an id to go with. NGX_DECLINED: produce it now
- * (below the level, past the bound, or out of memory).
- */
-ngx_int_t
-ngx_chat_shed_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
-{
-    ngx_uint_t                 i;
-    ngx_chat_shed_receipt_t   *r;
-    ngx_chat_shed_receipts_t  *h;
-
-    if (ngx_chat_shed.state.level < NGX_CHAT_SHED_RECEIPTS
-        || !ngx_chat_shed.running)
-    {
-        return NGX_DECLINED;
-    }
-
-    h = cc->shed_receipts;
-
-    if (h == NULL) {
-        h = ngx_alloc(sizeof(ngx_chat_shed_receipts_t), cc->connection->log);
-        if (h == NULL) {
-            return NGX_DECLINED;
-        }
-
-        h->conn = cc;
-        h->n = 0;
-        ngx_queue_insert_tail(&ngx_chat_shed.receipts, &h->link);
-        cc->shed_receipts = h;
-        ngx_chat_shed_arm_flush();
-    }
-
-    for (i = 0; i < h->n; i++) {
-        r = &h->r[i];
-
-        if (r->status == req->status && r->conv_len == req->conv.len
-            && ngx_strncmp(r->conv, req->conv.s, r->conv_len) == 0)
-        {
-            r->seq = ngx_max(r->seq, req->seq);
-
-            if (req->id.len) {
-                r->id_len = req->id.len;
-                ngx_memcpy(r->id, req->id.s, req->id.len);
-            }
-
-            ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_RECEIPTS);
-            return NGX_OK;
-        }
-    }
-
-    if (h->n == NGX_CHAT_SHED_RECEIPTS_MAX) {
-        return NGX_DECLINED;
-    }
-
-    r = &h->r[h->n++];
-    r->seq = req->seq;
-    r->status = req->status;
-    r->conv_len = req->conv.len;
-    ngx_memcpy(r->conv, req->conv.s, req->conv.len);
-    r->id_len = req->id.len;
-
-    if (req->id.len) {
-        ngx_memcpy(r->id, req->id.s, req->id.len);
-    }
-
-    return NGX_OK;
-}
-
-
-/* A connection that ends has its held receipts produced, not lost. */
-void
-ngx_chat_shed_conn_closed(ngx_chat_conn_t *cc)
-{
-    if (cc->shed_receipts) {
-        ngx_chat_shed_receipts_flush(cc->shed_receipts);
-    }
-}
-
-
-static void
-ngx_chat_shed_receipts_flush_all(void)
-{
-    ngx_queue_t  *q;
-
-    while (!ngx_queue_empty(&ngx_chat_shed.receipts)) {
-        q = ngx_queue_head(&ngx_chat_shed.receipts);
-        ngx_chat_shed_receipts_flush(ngx_queue_data(q,
-                                                    ngx_chat_shed_receipts_t,
-                                                    link));
-    }
-}
-
-
-/* Unlinked first: producing may answer the client, even close it. */
-static void
-ngx_chat_shed_receipts_flush(ngx_chat_shed_receipts_t *h)
-{
-    ngx_uint_t                i;
-    chat_req_t                req;
-    ngx_chat_shed_receipt_t  *r;
-
-    ngx_queue_remove(&h->link);
-    h->conn->shed_receipts = NULL;
-
-    for (i = 0; i < h->n; i++) {
-        r = &h->r[i];
-
-        ngx_memzero(&req, sizeof(chat_req_t));
-        req.type = CHAT_REQ_RECEIPT;
-        req.conv.s = (char *) r->conv;
-        req.conv.len = r->conv_len;
-        req.status = r->status;
-        req.seq = r->seq;
-        req.id.s = r->id_len ? (char *) r->id : NULL;
-        req.id.len = r->id_len;
-
-        ngx_chat_writes_receipt_now(h->conn, &req);
-    }
-
-    ngx_free(h);
 }

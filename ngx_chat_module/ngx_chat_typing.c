@@ -64,7 +64,7 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
     u_char             frame[NGX_CHAT_TYPING_FRAME_LEN];
     u_char             channel[sizeof(CHAT_KEY_USER_CHANNEL) + CHAT_ID_MAX];
 
-    redis = ngx_chat_users_redis();
+    redis = ngx_chat_pubsub_redis();
 
     if (redis == NULL || cc->user == NULL) {
         return;
@@ -191,7 +191,7 @@ ngx_chat_typing_group_reply(redisReply *reply, void *data)
         && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0)
     {
         t->retried = 1;
-        redis = ngx_chat_users_redis();
+        redis = ngx_chat_pubsub_redis();
 
         if (redis && ngx_chat_typing_group_eval(redis, t) == NGX_OK) {
             return;
@@ -199,12 +199,12 @@ ngx_chat_typing_group_reply(redisReply *reply, void *data)
     }
 
     if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer < 0) {
-        cc = ngx_chat_users_find_conn(t->conn);
+        cc = ngx_chat_conn_find(t->conn);
 
         if (cc) {
             id.s = (char *) t->id;
             id.len = t->id_len;
-            ngx_chat_session_error(cc, &id, "forbidden",
+            ngx_chat_reply_error(cc, &id, "forbidden",
                                    "not a member of this group");
         }
     }

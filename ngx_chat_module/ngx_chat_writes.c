@@ -1,9 +1,11 @@
 /*
  * Writes: the requests that go through the log of writes (Kafka, keyed by
- * conversation) and are answered from its delivery reports: send, receipt,
- * history, a connection's request for its pending messages (sync), and its
- * read of a gap in a conversation (ngx_chat_order.c).
- * See docs/INTERNALS.md for the records.
+ * conversation) and are answered from its delivery reports. Here: send,
+ * group changes, history and the read of a gap in a conversation
+ * (ngx_chat_order.c), and what every write shares (a record, its mid, its
+ * produce and its delivery report), which receipts (ngx_chat_receipts.c)
+ * and a connection's request for its pending messages (ngx_chat_sync.c)
+ * use too. See docs/INTERNALS.md for the records.
  */
 
 #include "ngx_chat_module.h"
@@ -15,20 +17,15 @@
 #include <openssl/rand.h>
 
 
-static ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
-    ngx_chat_write_kind_e kind, chat_str_t *id);
 static void ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w);
-static void ngx_chat_writes_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
-    chat_record_op_e op, chat_record_t *rec);
 static ngx_int_t ngx_chat_writes_history_record(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w, int64_t before_seq, ngx_uint_t limit);
 static size_t ngx_chat_writes_cid_value(ngx_chat_write_t *w, u_char *value);
 static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req);
-static void ngx_chat_writes_produce(ngx_chat_write_t *w);
-static void ngx_chat_writes_failed(ngx_chat_write_t *w);
-static void ngx_chat_writes_free(ngx_chat_write_t *w);
+static void ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok,
+    ngx_uint_t exiting);
 
 
 /*
@@ -44,7 +41,7 @@ ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req)
     }
 
     ngx_chat_stat_inc(NGX_CHAT_STAT_SHED_SENDS);
-    ngx_chat_session_error(cc, &req->id, "unavailable",
+    ngx_chat_reply_error(cc, &req->id, "unavailable",
                            "the server is overloaded; "
                            "retry later with the same id");
     return 1;
@@ -159,7 +156,7 @@ ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc, ngx_chat_write_t *w)
     chat_str_t         user, id;
     ngx_chat_redis_t  *redis;
 
-    redis = ngx_chat_users_redis();
+    redis = ngx_chat_pubsub_redis();
 
     if (redis && w->id_len) {
         user.s = (char *) cc->id.user.data;
@@ -234,12 +231,12 @@ ngx_chat_writes_dedupe_reply(redisReply *reply, void *data)
         break;
 
     case 0:
-        cc = ngx_chat_users_find_conn(w->conn);
+        cc = ngx_chat_conn_find(w->conn);
 
         if (cc) {
             id.s = (char *) w->id;
             id.len = w->id_len;
-            ngx_chat_session_error(cc, &id, "bad_request",
+            ngx_chat_reply_error(cc, &id, "bad_request",
                                    "\"id\" names another request");
         }
 
@@ -248,154 +245,6 @@ ngx_chat_writes_dedupe_reply(redisReply *reply, void *data)
     }
 
     ngx_chat_writes_produce(w);
-}
-
-
-/*
- * A read (or delivered) watermark, ordered with the conversation's log;
- * while shedding, held and coalesced a while (ngx_chat_shed.c).
- */
-void
-ngx_chat_writes_receipt(ngx_chat_conn_t *cc, chat_req_t *req)
-{
-    if (ngx_chat_shed_receipt(cc, req) != NGX_OK) {
-        ngx_chat_writes_receipt_now(cc, req);
-    }
-}
-
-
-void
-ngx_chat_writes_receipt_now(ngx_chat_conn_t *cc, chat_req_t *req)
-{
-    chat_record_t      rec;
-    ngx_chat_write_t  *w;
-
-    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_RECEIPT, &req->id);
-    if (w == NULL) {
-        return;
-    }
-
-    ngx_memcpy(w->conv, req->conv.s, req->conv.len);
-    w->conv_len = req->conv.len;
-
-    /* the connection, to be told "forbidden" if not a member (groups) */
-    ngx_chat_writes_record(cc, w, CHAT_RECORD_OP_RECEIPT, &rec);
-    rec.conv = req->conv;
-    rec.by = rec.from;
-    rec.status = req->status;
-    rec.seq = req->seq;
-
-    w->record = chat_record_encode(&rec);
-    if (w->record == NULL) {
-        ngx_chat_writes_failed(w);
-        return;
-    }
-
-    ngx_chat_writes_produce(w);
-}
-
-
-/*
- * Asks the workers for this connection's pending messages (those above
- * the user's delivered watermarks), a page at a time: each page ends with
- * a marker, "sync_more" (then the next page is asked for, from where it
- * ended) or "sync_done". Live frames wait until the last page is out; see
- * ngx_chat_users.c.
- */
-void
-ngx_chat_writes_sync(ngx_chat_conn_t *cc)
-{
-    chat_str_t         none;
-    chat_record_t      rec;
-    ngx_chat_write_t  *w;
-
-    if (cc->closing || !ngx_chat_kafka_available()) {
-        /* no way to fetch them now: live frames are not held any longer */
-        if (cc->syncing) {
-            ngx_chat_users_sync_done(cc);
-        }
-
-        return;
-    }
-
-    none.s = NULL;
-    none.len = 0;
-
-    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_SYNC, &none);
-    if (w == NULL) {
-        return;
-    }
-
-    ngx_chat_writes_record(cc, w, CHAT_RECORD_OP_SYNC, &rec);
-    rec.user = rec.from;
-    w->conv_len = chat_record_user_key((char *) w->conv, rec.user);
-
-    if (cc->sync_after) {
-        rec.after_conv.s = (char *) cc->sync_after->conv;
-        rec.after_conv.len = cc->sync_after->conv_len;
-        rec.after_seq = cc->sync_after->seq;
-    }
-
-    w->record = chat_record_encode(&rec);
-    if (w->record == NULL) {
-        ngx_chat_writes_free(w);
-        return;
-    }
-
-    cc->syncing = 1;
-    cc->sync_tries++;
-    cc->sync_deadline = ngx_current_msec + ngx_chat_main_conf->sync_timeout;
-    ngx_chat_ws_rearm_tick(cc);
-
-    ngx_chat_writes_produce(w);
-}
-
-
-/*
- * A page of pending messages ended with {"type":"sync_more","conv":C,
- * "seq":S}: the next page starts after (C, S).
- */
-void
-ngx_chat_writes_sync_more(ngx_chat_conn_t *cc, ngx_str_t *marker)
-{
-    char                    conv[CHAT_CONV_MAX];
-    size_t                  conv_len;
-    int64_t                 seq;
-    ngx_chat_sync_after_t  *after;
-
-    if (!cc->syncing) {
-        return;    /* a late answer to a request that already timed out */
-    }
-
-    if (chat_frame_sync_marker((char *) marker->data, marker->len, conv,
-                               &conv_len, &seq)
-        != CHAT_FRAME_MARKER_MORE)
-    {
-        ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
-                      "chat: malformed \"sync_more\" marker");
-        ngx_chat_users_sync_done(cc);
-        return;
-    }
-
-    after = cc->sync_after;
-
-    if (after == NULL) {
-        after = ngx_alloc(sizeof(ngx_chat_sync_after_t), cc->connection->log);
-        if (after == NULL) {
-            ngx_chat_users_sync_done(cc);
-            return;
-        }
-
-        cc->sync_after = after;
-    }
-
-    after->conv_len = conv_len;
-    ngx_memcpy(after->conv, conv, conv_len);
-    after->seq = seq;
-
-    /* a page that arrived is progress: the retry budget starts over */
-    cc->sync_tries = 0;
-    ngx_chat_writes_sync(cc);
 }
 
 
@@ -497,7 +346,7 @@ ngx_chat_writes_gap(ngx_chat_conn_t *cc, ngx_str_t *conv, int64_t before_seq,
  * an answer may take: half the send budget, so that a page never closes
  * the socket.
  */
-static void
+void
 ngx_chat_writes_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
     chat_record_op_e op, chat_record_t *rec)
 {
@@ -519,7 +368,7 @@ ngx_chat_writes_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
  * A write record for a request of cc; NULL (the client already answered)
  * when the log cannot take it now.
  */
-static ngx_chat_write_t *
+ngx_chat_write_t *
 ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
     chat_str_t *id)
 {
@@ -527,7 +376,7 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
     ngx_chat_write_t  *w;
 
     if (!ngx_chat_kafka_available()) {
-        ngx_chat_session_error(cc, id, "unavailable",
+        ngx_chat_reply_error(cc, id, "unavailable",
                                "the message log is not available; "
                                "retry later with the same id");
         return NULL;
@@ -538,8 +387,8 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
      * taken all the same (it is durable, and a retry with its id gets the
      * answer once Redis is back)
      */
-    if (kind == NGX_CHAT_WRITE_HISTORY && !ngx_chat_users_listening(cc)) {
-        ngx_chat_session_error(cc, id, "unavailable",
+    if (kind == NGX_CHAT_WRITE_HISTORY && !ngx_chat_delivery_listening(cc)) {
+        ngx_chat_reply_error(cc, id, "unavailable",
                                "Redis is not available; "
                                "retry later with the same id");
         return NULL;
@@ -547,12 +396,13 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
 
     w = ngx_alloc(sizeof(ngx_chat_write_t), cc->connection->log);
     if (w == NULL) {
-        ngx_chat_session_error(cc, id, "internal", "out of memory");
+        ngx_chat_reply_error(cc, id, "internal", "out of memory");
         return NULL;
     }
 
     w->conn = cc->node.key;
     w->kind = kind;
+    w->failed = NULL;
     w->ts = ngx_chat_now_ms();
     w->record = NULL;
     w->conv_len = 0;
@@ -569,7 +419,7 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
      */
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
         ngx_free(w);
-        ngx_chat_session_error(cc, id, "internal", "no random bytes");
+        ngx_chat_reply_error(cc, id, "internal", "no random bytes");
         return NULL;
     }
 
@@ -580,7 +430,7 @@ ngx_chat_writes_new(ngx_chat_conn_t *cc, ngx_chat_write_kind_e kind,
 
 
 /* Serializes the record (with its mid, for a send) and produces it. */
-static void
+void
 ngx_chat_writes_produce(ngx_chat_write_t *w)
 {
     char        *value;
@@ -614,6 +464,10 @@ ngx_chat_writes_produce(ngx_chat_write_t *w)
         return;
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "chat writes: record produced: kind %d, conn %uL, "
+                   "%uz bytes", (int) w->kind, w->conn, len);
+
     if (w->kind == NGX_CHAT_WRITE_SEND || w->kind == NGX_CHAT_WRITE_GROUP_SEND)
     {
         ngx_chat_stat_inc(NGX_CHAT_STAT_SENDS);
@@ -621,16 +475,29 @@ ngx_chat_writes_produce(ngx_chat_write_t *w)
 }
 
 
+/* Every write's delivery report comes here (ngx_chat_kafka.c). */
+void
+ngx_chat_writes_init(void)
+{
+    ngx_chat_kafka_on_delivery(ngx_chat_writes_delivered);
+}
+
+
 /*
  * The delivery report of a write: "sent" for a send that is in the log,
  * "unavailable" for any write that is not. The connection may be gone.
  */
-void
-ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
-    ngx_uint_t exiting)
+static void
+ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok, ngx_uint_t exiting)
 {
-    chat_str_t        id, mid, conv;
-    ngx_chat_conn_t  *cc;
+    chat_str_t         id, mid, conv;
+    ngx_chat_conn_t   *cc;
+    ngx_chat_write_t  *w = opaque;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "chat writes: delivery report of a kind %d write "
+                   "of conn %uL: %s%s", (int) w->kind, w->conn,
+                   ok ? "in the log" : "failed", exiting ? ", exiting" : "");
 
     if (exiting) {
         ngx_chat_writes_free(w);
@@ -642,7 +509,7 @@ ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
         return;
     }
 
-    cc = ngx_chat_users_find_conn(w->conn);
+    cc = ngx_chat_conn_find(w->conn);
 
     if (cc && w->kind == NGX_CHAT_WRITE_SEND) {
         id.s = (char *) w->id;
@@ -652,9 +519,8 @@ ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
         conv.s = (char *) w->conv;
         conv.len = w->conv_len;
 
-        (void) ngx_chat_session_reply(cc,
-                                      chat_frame_sent(id, mid, conv,
-                                                      (int64_t) w->ts));
+        (void) ngx_chat_reply(cc, chat_frame_sent(id, mid, conv,
+                                                  (int64_t) w->ts));
         ngx_chat_stat_inc(NGX_CHAT_STAT_SENT);
     }
 
@@ -663,17 +529,17 @@ ngx_chat_writes_delivered(ngx_chat_write_t *w, ngx_uint_t ok,
 
 
 /* Tells the client its write was not taken, if it is still here. */
-static void
+void
 ngx_chat_writes_failed(ngx_chat_write_t *w)
 {
     chat_str_t        id;
     ngx_chat_conn_t  *cc;
 
-    cc = ngx_chat_users_find_conn(w->conn);
+    cc = ngx_chat_conn_find(w->conn);
 
     if (cc) {
-        if (w->kind == NGX_CHAT_WRITE_SYNC) {
-            ngx_chat_users_sync_done(cc);
+        if (w->failed) {
+            w->failed(cc, w);
 
         } else if (w->kind == NGX_CHAT_WRITE_GAP) {
             /* asked again at its retry (ngx_chat_order.c) */
@@ -681,7 +547,7 @@ ngx_chat_writes_failed(ngx_chat_write_t *w)
         } else {
             id.s = (char *) w->id;
             id.len = w->id_len;
-            ngx_chat_session_error(cc, &id, "unavailable",
+            ngx_chat_reply_error(cc, &id, "unavailable",
                                    "the write did not reach the message log; "
                                    "retry later with the same id");
         }
@@ -691,7 +557,7 @@ ngx_chat_writes_failed(ngx_chat_write_t *w)
 }
 
 
-static void
+void
 ngx_chat_writes_free(ngx_chat_write_t *w)
 {
     if (w->record) {

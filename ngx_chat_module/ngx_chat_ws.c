@@ -19,13 +19,6 @@
 #define NGX_CHAT_WS_READ_QUOTA  (256 * 1024)
 
 /*
- * Requests for pending messages before live ones go out regardless: with
- * chat_sync_timeout 5s, half a minute, about what a consumer group needs to
- * hand a stalled worker's partitions to another.
- */
-#define NGX_CHAT_WS_SYNC_TRIES  6
-
-/*
  * Wake-ups are rounded up to this grid of ngx_current_msec, so that the
  * heartbeats of many connections fall due together and a worker wakes a
  * few times a second for all of them, not once per connection: with 100k
@@ -36,7 +29,6 @@
 
 static void ngx_chat_ws_tick_handler(ngx_event_t *ev);
 static void ngx_chat_ws_going_away(ngx_chat_conn_t *cc);
-static void ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc);
 static void ngx_chat_ws_read(ngx_chat_conn_t *cc);
 static ngx_int_t ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p,
     size_t len);
@@ -49,6 +41,17 @@ static void ngx_chat_ws_on_close(ngx_chat_conn_t *cc, chat_ws_event_t *ev);
 
 /* One read buffer per worker: the parser keeps whatever it needs itself. */
 static u_char  ngx_chat_ws_buffer[16384];
+
+/* the layer above: the protocol on an open connection */
+static const ngx_chat_ws_handlers_t  *ngx_chat_ws_up;
+
+
+/* Once per worker, before any connection. */
+void
+ngx_chat_ws_handle(const ngx_chat_ws_handlers_t *handlers)
+{
+    ngx_chat_ws_up = handlers;
+}
 
 
 /*
@@ -83,7 +86,7 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     devices = ngx_chat_limit_devices(r, c->pool, &cc->id.user);
 
     if (devices == NGX_ERROR
-        || (devices == NGX_OK && ngx_chat_session_start(cc) != NGX_OK))
+        || (devices == NGX_OK && ngx_chat_ws_up->start(cc) != NGX_OK))
     {
         return NGX_ERROR;
     }
@@ -114,7 +117,7 @@ ngx_chat_ws_start(ngx_chat_conn_t *cc, ngx_str_t *head, u_char *early,
     } else if (ngx_exiting || ngx_terminate) {
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "server going away");
 
-    } else if (ngx_chat_users_add(cc) != NGX_OK) {
+    } else if (ngx_chat_ws_up->open(cc) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -259,9 +262,12 @@ ngx_chat_ws_consume(ngx_chat_conn_t *cc, u_char *p, size_t len)
 
         case CHAT_WS_MESSAGE:
             if (!cc->closing) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
+                               "chat ws: text message in, %uz bytes",
+                               cc->msg_len);
                 ngx_chat_stat_inc(NGX_CHAT_STAT_FRAMES_IN);
                 ngx_chat_stat_add(NGX_CHAT_STAT_BYTES_IN, cc->msg_len);
-                ngx_chat_session_message(cc, cc->msg, cc->msg_len);
+                ngx_chat_ws_up->message(cc, cc->msg, cc->msg_len);
             }
 
             ngx_chat_ws_message_done(cc);
@@ -380,9 +386,11 @@ ngx_chat_ws_message_clock(ngx_chat_conn_t *cc)
 static void
 ngx_chat_ws_going_away(ngx_chat_conn_t *cc)
 {
-    ngx_msec_t  spread;
+    ngx_msec_t             spread;
+    ngx_chat_main_conf_t  *cmcf;
 
-    spread = ngx_chat_main_conf ? ngx_chat_main_conf->shutdown_spread : 0;
+    cmcf = ngx_chat_main_conf_get();
+    spread = cmcf ? cmcf->shutdown_spread : 0;
 
     if (spread == 0 || cc->closing) {
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "server going away");
@@ -476,15 +484,7 @@ ngx_chat_ws_rearm_tick(ngx_chat_conn_t *cc)
         }
     }
 
-    if (cc->syncing && cc->sync_deadline - ngx_current_msec < next) {
-        next = cc->sync_deadline - ngx_current_msec;
-
-        if ((ngx_msec_int_t) next < 0) {
-            next = 0;
-        }
-    }
-
-    next = ngx_min(next, ngx_chat_order_next(cc));
+    next = ngx_min(next, ngx_chat_ws_up->next(cc));
 
     if (cc->going_away) {
         left = (ngx_msec_int_t) (cc->going_at - ngx_current_msec);
@@ -550,18 +550,12 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
         ngx_chat_ws_close(cc, CHAT_WS_CLOSE_GOING_AWAY, "heartbeat timeout");
 
     } else {
-        if (cc->syncing
-            && (ngx_msec_int_t) (ngx_current_msec - cc->sync_deadline) >= 0)
-        {
-            ngx_chat_ws_sync_timed_out(cc);
-        }
-
-        ngx_chat_order_tick(cc);
+        ngx_chat_ws_up->tick(cc);
 
         if (ngx_current_msec - cc->last_ping >= cc->conf->heartbeat) {
             cc->last_ping = ngx_current_msec;
             (void) ngx_chat_ws_send(cc, CHAT_WS_OP_PING, NULL, 0);
-            ngx_chat_registry_refresh(cc);
+            ngx_chat_ws_up->heartbeat(cc);
         }
 
         ngx_chat_ws_rearm_tick(cc);
@@ -570,30 +564,6 @@ ngx_chat_ws_tick_handler(ngx_event_t *ev)
     if (!cc->finalized) {
         ngx_chat_ws_flush(cc);
     }
-}
-
-
-/*
- * No answer to a connection's request for its pending messages (a worker
- * or its Redis was not there to answer): ask again, holding live frames
- * meanwhile so that nothing is seen out of order; after a few tries, give
- * up the order rather than the messages.
- */
-static void
-ngx_chat_ws_sync_timed_out(ngx_chat_conn_t *cc)
-{
-    if (cc->sync_tries < NGX_CHAT_WS_SYNC_TRIES) {
-        ngx_log_error(NGX_LOG_WARN, cc->connection->log, 0,
-                      "chat: no answer to the pending messages request, "
-                      "asking again");
-        ngx_chat_writes_sync(cc);
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
-                  "chat: no answer to %ui pending messages requests, "
-                  "delivering live messages", cc->sync_tries);
-    ngx_chat_users_sync_done(cc);
 }
 
 
@@ -615,9 +585,7 @@ ngx_chat_ws_finalize(ngx_chat_conn_t *cc)
 void
 ngx_chat_ws_release(ngx_chat_conn_t *cc)
 {
-    ngx_chat_held_t  *h, *hnext;
-
-    ngx_chat_users_remove(cc);
+    ngx_chat_ws_up->release(cc);
 
     if (cc->counted) {
         ngx_chat_gauge_add(NGX_CHAT_GAUGE_CONNECTIONS, -1);
@@ -626,15 +594,6 @@ ngx_chat_ws_release(ngx_chat_conn_t *cc)
     if (cc->tick.timer_set) {
         ngx_del_timer(&cc->tick);
     }
-
-    for (h = cc->held; h; h = hnext) {
-        hnext = h->next;
-        ngx_free(h);
-    }
-
-    cc->held = NULL;
-
-    ngx_chat_order_free(cc);
 
     if (cc->tick.posted) {
         ngx_delete_posted_event(&cc->tick);

@@ -262,6 +262,10 @@ ngx_chat_ws_alloc(ngx_chat_conn_t *cc, size_t size)
 static void
 ngx_chat_ws_enqueue(ngx_chat_conn_t *cc, ngx_chain_t *cl)
 {
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
+                   "chat ws: frame out, %uz bytes, %uz queued before",
+                   (size_t) (cl->buf->last - cl->buf->pos), cc->out_bytes);
+
     *cc->out_tail = cl;
     cc->out_tail = &cl->next;
     cc->out_bytes += cl->buf->end - cl->buf->start;

@@ -10,14 +10,42 @@
 #include "chat_frame.h"
 
 
-static ngx_uint_t ngx_chat_session_limited(ngx_chat_conn_t *cc,
+static ngx_uint_t ngx_chat_dispatch_limited(ngx_chat_conn_t *cc,
     chat_req_t *req, ngx_uint_t valid);
-static void ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req);
-static void ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req);
+static void ngx_chat_dispatch_pong(ngx_chat_conn_t *cc, chat_req_t *req);
+static void ngx_chat_dispatch_auth(ngx_chat_conn_t *cc, chat_req_t *req);
+static ngx_int_t ngx_chat_dispatch_start(ngx_chat_conn_t *cc);
+static ngx_int_t ngx_chat_dispatch_open(ngx_chat_conn_t *cc);
+static void ngx_chat_dispatch_message(ngx_chat_conn_t *cc, u_char *text,
+    size_t len);
+static void ngx_chat_dispatch_tick(ngx_chat_conn_t *cc);
+static ngx_msec_t ngx_chat_dispatch_next(ngx_chat_conn_t *cc);
+static void ngx_chat_dispatch_heartbeat(ngx_chat_conn_t *cc);
+static void ngx_chat_dispatch_release(ngx_chat_conn_t *cc);
 
 
-ngx_int_t
-ngx_chat_session_start(ngx_chat_conn_t *cc)
+static const ngx_chat_ws_handlers_t  ngx_chat_dispatch_handlers = {
+    ngx_chat_dispatch_start,
+    ngx_chat_dispatch_open,
+    ngx_chat_dispatch_message,
+    ngx_chat_dispatch_tick,
+    ngx_chat_dispatch_next,
+    ngx_chat_dispatch_heartbeat,
+    ngx_chat_dispatch_release
+};
+
+
+/* Every upgraded connection of this worker is served from here. */
+void
+ngx_chat_dispatch_init(void)
+{
+    ngx_chat_ws_handle(&ngx_chat_dispatch_handlers);
+}
+
+
+/* The hello, the first frame of every connection. */
+static ngx_int_t
+ngx_chat_dispatch_start(ngx_chat_conn_t *cc)
 {
     json_t  *hello;
 
@@ -30,12 +58,76 @@ ngx_chat_session_start(ngx_chat_conn_t *cc)
                       "max_message", (json_int_t) cc->conf->max_message,
                       "ts", (json_int_t) ngx_chat_now_ms());
 
-    return ngx_chat_session_reply(cc, hello);
+    return ngx_chat_reply(cc, hello);
 }
 
 
-void
-ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
+/*
+ * The connection is taken in: found by its number, under its user (whose
+ * channel is subscribed on the first), in the session registry; it asks
+ * for its pending messages once its user's channel is live.
+ */
+static ngx_int_t
+ngx_chat_dispatch_open(ngx_chat_conn_t *cc)
+{
+    ngx_queue_init(&cc->watching);
+
+    if (ngx_chat_delivery_add(cc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_chat_session_set_add(cc);
+
+    if (ngx_chat_delivery_live(cc)) {
+        ngx_chat_sync_start(cc);
+    }
+
+    return NGX_OK;
+}
+
+
+/* The connection ends: nothing it holds is lost, nothing refers to it. */
+static void
+ngx_chat_dispatch_release(ngx_chat_conn_t *cc)
+{
+    if (cc->registered) {
+        ngx_chat_receipts_conn_closed(cc);
+        ngx_chat_session_set_remove(cc);
+        ngx_chat_presence_conn_closed(cc);
+        ngx_chat_delivery_remove(cc);
+    }
+
+    ngx_chat_sync_free(cc);
+    ngx_chat_order_free(cc);
+}
+
+
+/* Its timer: a sync's wait, a gap's retry (heartbeat and expiry: ws). */
+static void
+ngx_chat_dispatch_tick(ngx_chat_conn_t *cc)
+{
+    ngx_chat_sync_tick(cc);
+    ngx_chat_order_tick(cc);
+}
+
+
+static ngx_msec_t
+ngx_chat_dispatch_next(ngx_chat_conn_t *cc)
+{
+    return ngx_min(ngx_chat_sync_next(cc), ngx_chat_order_next(cc));
+}
+
+
+/* Each heartbeat refreshes the connection's entry in the registry. */
+static void
+ngx_chat_dispatch_heartbeat(ngx_chat_conn_t *cc)
+{
+    ngx_chat_session_set_refresh(cc);
+}
+
+
+static void
+ngx_chat_dispatch_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
 {
     chat_str_t          self;
     chat_req_t          req;
@@ -48,27 +140,32 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
                        "chat: bad request: %s: %s", err.code, err.message);
 
-        if (!ngx_chat_session_limited(cc, &req, 0)) {
-            ngx_chat_session_error(cc, &req.id, err.code, err.message);
+        if (!ngx_chat_dispatch_limited(cc, &req, 0)) {
+            ngx_chat_reply_error(cc, &req.id, err.code, err.message);
         }
 
         chat_req_free(&req);
         return;
     }
 
-    if (ngx_chat_session_limited(cc, &req, 1)) {
+    if (ngx_chat_dispatch_limited(cc, &req, 1)) {
         chat_req_free(&req);
         return;
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cc->connection->log, 0,
+                   "chat dispatch: \"%s\", id \"%*s\"",
+                   chat_req_type_name(req.type), req.id.len,
+                   req.id.len ? req.id.s : "");
+
     switch (req.type) {
 
     case CHAT_REQ_PING:
-        ngx_chat_session_pong(cc, &req);
+        ngx_chat_dispatch_pong(cc, &req);
         break;
 
     case CHAT_REQ_AUTH:
-        ngx_chat_session_auth(cc, &req);
+        ngx_chat_dispatch_auth(cc, &req);
         break;
 
     case CHAT_REQ_SEND:
@@ -76,7 +173,7 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
         break;
 
     case CHAT_REQ_RECEIPT:
-        ngx_chat_writes_receipt(cc, &req);
+        ngx_chat_receipts_request(cc, &req);
         break;
 
     case CHAT_REQ_HISTORY:
@@ -116,7 +213,7 @@ ngx_chat_session_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
  * past flood times the burst: the connection closes.
  */
 static ngx_uint_t
-ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req,
+ngx_chat_dispatch_limited(ngx_chat_conn_t *cc, chat_req_t *req,
     ngx_uint_t valid)
 {
     ngx_int_t    rc;
@@ -153,7 +250,7 @@ ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req,
 
     ngx_chat_stat_error("rate_limited");
 
-    (void) ngx_chat_session_reply(cc,
+    (void) ngx_chat_reply(cc,
                chat_frame_error_retry(req->id, "rate_limited",
                                       "too many requests, retry later",
                                       (double) wait / 1000));
@@ -163,7 +260,7 @@ ngx_chat_session_limited(ngx_chat_conn_t *cc, chat_req_t *req,
 
 
 static void
-ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req)
+ngx_chat_dispatch_pong(ngx_chat_conn_t *cc, chat_req_t *req)
 {
     json_t  *pong;
 
@@ -175,7 +272,7 @@ ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req)
                             json_stringn(req->id.s, req->id.len));
     }
 
-    (void) ngx_chat_session_reply(cc, pong);
+    (void) ngx_chat_reply(cc, pong);
 }
 
 
@@ -185,7 +282,7 @@ ngx_chat_session_pong(ngx_chat_conn_t *cc, chat_req_t *req)
  * own, so refreshing does not grow the connection's memory.
  */
 static void
-ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
+ngx_chat_dispatch_auth(ngx_chat_conn_t *cc, chat_req_t *req)
 {
     json_t               *ok;
     ngx_str_t             token;
@@ -195,7 +292,7 @@ ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
 
     pool = ngx_create_pool(1024, cc->connection->log);
     if (pool == NULL) {
-        ngx_chat_session_error(cc, &req->id, "internal", "out of memory");
+        ngx_chat_reply_error(cc, &req->id, "internal", "out of memory");
         return;
     }
 
@@ -206,16 +303,16 @@ ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
     rc = ngx_chat_auth_verify(cc->conf, pool, &token, &fresh);
 
     if (rc == NGX_ERROR) {
-        ngx_chat_session_error(cc, &req->id, "internal", "out of memory");
+        ngx_chat_reply_error(cc, &req->id, "internal", "out of memory");
 
     } else if (rc == NGX_DECLINED) {
-        ngx_chat_session_error(cc, &req->id, "forbidden", fresh.error);
+        ngx_chat_reply_error(cc, &req->id, "forbidden", fresh.error);
 
     } else if (fresh.user.len != cc->id.user.len
                || ngx_memcmp(fresh.user.data, cc->id.user.data,
                              fresh.user.len) != 0)
     {
-        ngx_chat_session_error(cc, &req->id, "forbidden",
+        ngx_chat_reply_error(cc, &req->id, "forbidden",
                                "the token is for another user");
 
     } else {
@@ -235,37 +332,8 @@ ngx_chat_session_auth(ngx_chat_conn_t *cc, chat_req_t *req)
                                 json_stringn(req->id.s, req->id.len));
         }
 
-        (void) ngx_chat_session_reply(cc, ok);
+        (void) ngx_chat_reply(cc, ok);
     }
 
     ngx_destroy_pool(pool);
-}
-
-
-void
-ngx_chat_session_error(ngx_chat_conn_t *cc, chat_str_t *id, const char *code,
-    const char *message)
-{
-    ngx_chat_stat_error(code);
-
-    (void) ngx_chat_session_reply(cc, chat_frame_error(*id, code, message));
-}
-
-
-/* Sends and releases a reply built by the caller (NULL: out of memory). */
-ngx_int_t
-ngx_chat_session_reply(ngx_chat_conn_t *cc, json_t *json)
-{
-    ngx_int_t  rc;
-
-    if (json == NULL) {
-        ngx_log_error(NGX_LOG_ERR, cc->connection->log, 0,
-                      "chat: cannot build a reply: out of memory");
-        return NGX_ERROR;
-    }
-
-    rc = ngx_chat_ws_send_json(cc, json);
-    json_decref(json);
-
-    return rc == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }

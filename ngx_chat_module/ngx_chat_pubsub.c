@@ -1,0 +1,388 @@
+/*
+ * ngx_chat_pubsub: the two Redis connections of this worker, its
+ * subscriptions, and the routing of what arrives to the feature that
+ * registered the channel's prefix (ngx_chat_pubsub.h).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_chat_pubsub.h"
+
+
+#define NGX_CHAT_PUBSUB_PREFIXES  4
+#define NGX_CHAT_PUBSUB_HOOKS     4
+
+
+typedef enum {
+    NGX_CHAT_SUB_NONE = 0,       /* not asked (Redis is down) */
+    NGX_CHAT_SUB_PENDING,        /* SUBSCRIBE sent, not confirmed */
+    NGX_CHAT_SUB_ACTIVE
+} ngx_chat_sub_state_e;
+
+
+/* A channel subscribed on the subscriber connection. */
+struct ngx_chat_pubsub_sub_s {
+    ngx_str_node_t               sn;          /* sn.str: the channel */
+    ngx_uint_t                   users;
+    ngx_chat_sub_state_e         state;
+    u_char                       name[1];
+};
+
+
+typedef struct {
+    const char                  *prefix;
+    size_t                       len;
+    ngx_chat_pubsub_handler_pt   handler;
+} ngx_chat_pubsub_route_t;
+
+
+typedef struct {
+    ngx_chat_redis_t             cmd;
+    ngx_chat_redis_t             sub;
+
+    ngx_rbtree_t                 channels;
+    ngx_rbtree_node_t            sentinel;
+
+    ngx_chat_pubsub_route_t      routes[NGX_CHAT_PUBSUB_PREFIXES];
+    ngx_uint_t                   nroutes;
+    ngx_chat_pubsub_ready_pt     ready[2][NGX_CHAT_PUBSUB_HOOKS];
+    ngx_uint_t                   nready[2];
+
+    ngx_uint_t                   enabled;
+} ngx_chat_pubsub_t;
+
+
+static void ngx_chat_pubsub_send(ngx_chat_pubsub_sub_t *s, const char *cmd);
+static void ngx_chat_pubsub_on_cmd_ready(ngx_chat_redis_t *redis);
+static void ngx_chat_pubsub_on_sub_ready(ngx_chat_redis_t *redis);
+static void ngx_chat_pubsub_run_hooks(ngx_chat_pubsub_conn_e conn);
+static void ngx_chat_pubsub_on_push(redisReply *reply);
+static void ngx_chat_pubsub_route(ngx_str_t *channel, ngx_str_t *payload);
+static ngx_chat_pubsub_sub_t *ngx_chat_pubsub_lookup(ngx_str_t *channel);
+
+
+static ngx_chat_pubsub_t  ngx_chat_pubsub;
+
+
+ngx_int_t
+ngx_chat_pubsub_handle(const char *prefix, ngx_chat_pubsub_handler_pt handler)
+{
+    ngx_chat_pubsub_route_t  *r;
+
+    if (ngx_chat_pubsub.nroutes == NGX_CHAT_PUBSUB_PREFIXES) {
+        return NGX_ERROR;
+    }
+
+    r = &ngx_chat_pubsub.routes[ngx_chat_pubsub.nroutes++];
+    r->prefix = prefix;
+    r->len = ngx_strlen(prefix);
+    r->handler = handler;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_chat_pubsub_on_ready(ngx_chat_pubsub_conn_e conn,
+    ngx_chat_pubsub_ready_pt handler)
+{
+    if (ngx_chat_pubsub.nready[conn] == NGX_CHAT_PUBSUB_HOOKS) {
+        return NGX_ERROR;
+    }
+
+    ngx_chat_pubsub.ready[conn][ngx_chat_pubsub.nready[conn]++] = handler;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_chat_pubsub_init(ngx_addr_t *addr, ngx_msec_t timeout, ngx_str_t *user,
+    ngx_str_t *password, ngx_log_t *log)
+{
+    ngx_rbtree_init(&ngx_chat_pubsub.channels, &ngx_chat_pubsub.sentinel,
+                    ngx_str_rbtree_insert_value);
+
+    if (addr == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_chat_pubsub.enabled = 1;
+
+    ngx_chat_redis_init(&ngx_chat_pubsub.cmd, "command", addr, timeout, user,
+                        password, log);
+    ngx_chat_redis_init(&ngx_chat_pubsub.sub, "subscriber", addr, timeout,
+                        user, password, log);
+
+    ngx_chat_pubsub.sub.push = ngx_chat_pubsub_on_push;
+    ngx_chat_pubsub.sub.ready_handler = ngx_chat_pubsub_on_sub_ready;
+    ngx_chat_pubsub.cmd.ready_handler = ngx_chat_pubsub_on_cmd_ready;
+
+    ngx_chat_redis_connect(&ngx_chat_pubsub.cmd);
+    ngx_chat_redis_connect(&ngx_chat_pubsub.sub);
+
+    return NGX_OK;
+}
+
+
+/* The registrations go too: a process that starts again registers anew. */
+void
+ngx_chat_pubsub_exit(void)
+{
+    if (ngx_chat_pubsub.enabled) {
+        ngx_chat_redis_close(&ngx_chat_pubsub.cmd);
+        ngx_chat_redis_close(&ngx_chat_pubsub.sub);
+        ngx_chat_pubsub.enabled = 0;
+    }
+
+    ngx_chat_pubsub.nroutes = 0;
+    ngx_chat_pubsub.nready[NGX_CHAT_PUBSUB_COMMAND] = 0;
+    ngx_chat_pubsub.nready[NGX_CHAT_PUBSUB_SUBSCRIBER] = 0;
+}
+
+
+ngx_uint_t
+ngx_chat_pubsub_enabled(void)
+{
+    return ngx_chat_pubsub.enabled;
+}
+
+
+ngx_chat_redis_t *
+ngx_chat_pubsub_redis(void)
+{
+    return ngx_chat_pubsub.enabled ? &ngx_chat_pubsub.cmd : NULL;
+}
+
+
+ngx_uint_t
+ngx_chat_pubsub_up(void)
+{
+    return ngx_chat_pubsub.sub.ready && ngx_chat_pubsub.cmd.ready;
+}
+
+
+ngx_chat_pubsub_sub_t *
+ngx_chat_pubsub_subscribe(ngx_str_t *channel, ngx_log_t *log)
+{
+    ngx_chat_pubsub_sub_t  *s;
+
+    if (!ngx_chat_pubsub.enabled) {
+        return NULL;
+    }
+
+    s = ngx_chat_pubsub_lookup(channel);
+
+    if (s) {
+        s->users++;
+        return s;
+    }
+
+    s = ngx_alloc(sizeof(ngx_chat_pubsub_sub_t) + channel->len, log);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(s->name, channel->data, channel->len);
+    s->sn.str.data = s->name;
+    s->sn.str.len = channel->len;
+    s->sn.node.key = ngx_crc32_short(s->name, channel->len);
+    s->users = 1;
+    ngx_rbtree_insert(&ngx_chat_pubsub.channels, &s->sn.node);
+
+    ngx_chat_pubsub_send(s, "SUBSCRIBE");
+
+    return s;
+}
+
+
+void
+ngx_chat_pubsub_unsubscribe(ngx_chat_pubsub_sub_t *s)
+{
+    if (s == NULL || --s->users) {
+        return;
+    }
+
+    if (s->state != NGX_CHAT_SUB_NONE) {
+        ngx_chat_pubsub_send(s, "UNSUBSCRIBE");
+    }
+
+    ngx_rbtree_delete(&ngx_chat_pubsub.channels, &s->sn.node);
+    ngx_free(s);
+}
+
+
+/*
+ * Whether what the workers publish on the channel of sub reaches us: false
+ * while the subscriber connection is down (Redis gone, or AUTH refused) or
+ * could not ask for the channel. Such a request is answered "unavailable"
+ * rather than left waiting for nothing. A SUBSCRIBE still unconfirmed
+ * counts: its answer is on its way. Without Redis, nothing is waited for.
+ */
+ngx_uint_t
+ngx_chat_pubsub_listening(ngx_chat_pubsub_sub_t *sub)
+{
+    if (!ngx_chat_pubsub.enabled) {
+        return 1;
+    }
+
+    return ngx_chat_pubsub_up() && ngx_chat_pubsub_asked(sub);
+}
+
+
+ngx_uint_t
+ngx_chat_pubsub_asked(ngx_chat_pubsub_sub_t *s)
+{
+    return s && s->state != NGX_CHAT_SUB_NONE;
+}
+
+
+ngx_uint_t
+ngx_chat_pubsub_live(ngx_chat_pubsub_sub_t *s)
+{
+    return s && s->state == NGX_CHAT_SUB_ACTIVE;
+}
+
+
+static void
+ngx_chat_pubsub_send(ngx_chat_pubsub_sub_t *s, const char *cmd)
+{
+    ngx_str_t  argv[2];
+
+    argv[0].data = (u_char *) cmd;
+    argv[0].len = ngx_strlen(cmd);
+    argv[1] = s->sn.str;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "chat pubsub: %s \"%V\"", cmd, &s->sn.str);
+
+    s->state = ngx_chat_redis_command(&ngx_chat_pubsub.sub, NULL, NULL, 2,
+                                      argv)
+               == NGX_OK ? NGX_CHAT_SUB_PENDING : NGX_CHAT_SUB_NONE;
+}
+
+
+static void
+ngx_chat_pubsub_on_cmd_ready(ngx_chat_redis_t *redis)
+{
+    ngx_chat_pubsub_run_hooks(NGX_CHAT_PUBSUB_COMMAND);
+}
+
+
+/* Redis is (back) up: every channel is asked for again. */
+static void
+ngx_chat_pubsub_on_sub_ready(ngx_chat_redis_t *redis)
+{
+    ngx_rbtree_node_t  *node, *root, *sentinel;
+
+    sentinel = ngx_chat_pubsub.channels.sentinel;
+    root = ngx_chat_pubsub.channels.root;
+
+    if (root != sentinel) {
+        for (node = ngx_rbtree_min(root, sentinel);
+             node;
+             node = ngx_rbtree_next(&ngx_chat_pubsub.channels, node))
+        {
+            ngx_chat_pubsub_send((ngx_chat_pubsub_sub_t *) node, "SUBSCRIBE");
+        }
+    }
+
+    ngx_chat_pubsub_run_hooks(NGX_CHAT_PUBSUB_SUBSCRIBER);
+}
+
+
+static void
+ngx_chat_pubsub_run_hooks(ngx_chat_pubsub_conn_e conn)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ngx_chat_pubsub.nready[conn]; i++) {
+        ngx_chat_pubsub.ready[conn][i]();
+    }
+}
+
+
+/*
+ * A reply on the subscriber connection: a confirmation or a message, as a
+ * three-element array; the sharded kinds of Redis Cluster ("ssubscribe",
+ * "smessage") are the same to us.
+ */
+static void
+ngx_chat_pubsub_on_push(redisReply *reply)
+{
+    char                   *kind;
+    ngx_str_t               channel, payload;
+    ngx_chat_pubsub_sub_t  *s;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    kind = reply->element[0]->str;
+    channel.data = (u_char *) reply->element[1]->str;
+    channel.len = reply->element[1]->len;
+
+    if (ngx_strcmp(kind, "message") == 0 || ngx_strcmp(kind, "smessage") == 0)
+    {
+        if (reply->element[2]->type != REDIS_REPLY_STRING) {
+            return;
+        }
+
+        payload.data = (u_char *) reply->element[2]->str;
+        payload.len = reply->element[2]->len;
+
+        ngx_chat_pubsub_route(&channel, &payload);
+
+    } else if (ngx_strcmp(kind, "subscribe") == 0
+               || ngx_strcmp(kind, "ssubscribe") == 0)
+    {
+        s = ngx_chat_pubsub_lookup(&channel);
+
+        /* a confirmation for a channel since dropped (and maybe asked
+         * for again) */
+        if (s == NULL || s->state != NGX_CHAT_SUB_PENDING) {
+            return;
+        }
+
+        s->state = NGX_CHAT_SUB_ACTIVE;
+        ngx_chat_pubsub_route(&channel, NULL);
+    }
+}
+
+
+static void
+ngx_chat_pubsub_route(ngx_str_t *channel, ngx_str_t *payload)
+{
+    ngx_uint_t                i;
+    ngx_chat_pubsub_route_t  *r;
+
+    for (i = 0; i < ngx_chat_pubsub.nroutes; i++) {
+        r = &ngx_chat_pubsub.routes[i];
+
+        if (channel->len > r->len
+            && ngx_strncmp(channel->data, r->prefix, r->len) == 0)
+        {
+            ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                           "chat pubsub: %s on \"%V\", %uz bytes",
+                           payload ? "message" : "subscribed", channel,
+                           payload ? payload->len : 0);
+
+            r->handler(channel, payload);
+            return;
+        }
+    }
+}
+
+
+static ngx_chat_pubsub_sub_t *
+ngx_chat_pubsub_lookup(ngx_str_t *channel)
+{
+    return (ngx_chat_pubsub_sub_t *)
+               ngx_str_rbtree_lookup(&ngx_chat_pubsub.channels, channel,
+                                     ngx_crc32_short(channel->data,
+                                                     channel->len));
+}
