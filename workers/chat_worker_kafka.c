@@ -127,6 +127,12 @@ chat_worker_kafka_keep_assignment(chat_worker_kafka_t *k)
     k->nassigned = 0;
 
     err = rd_kafka_assignment(k->rk, &parts);
+
+    /* the consumer is closing: nothing is assigned any more */
+    if (err == RD_KAFKA_RESP_ERR__DESTROY) {
+        return;
+    }
+
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         chat_worker_log(CHAT_LOG_ERROR, "kafka: assignment: %s",
                         rd_kafka_err2str(err));
@@ -225,6 +231,8 @@ chat_worker_kafka_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /*
  * Syncs the store, then commits the offsets stored since the last commit:
  * waiting for the answer, or answered in chat_worker_kafka_committed().
+ * A commit that fails is made again at the next (the offsets of the
+ * partitions kept through a cooperative revocation are still to commit).
  * A failed sync commits nothing and is fatal (chat_worker_kafka_failed()),
  * and nothing is committed after a fatal error: a sync that succeeds
  * after one that failed proves nothing (the kernel may have dropped the
@@ -256,8 +264,15 @@ chat_worker_kafka_commit(chat_worker_kafka_t *k, int wait)
                : rd_kafka_commit_queue(k->rk, NULL, k->queue,
                                        chat_worker_kafka_committed, k);
 
-    return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR
-                                               : err;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        k->uncommitted = 1;
+    }
+
+    return err;
 }
 
 
@@ -275,7 +290,6 @@ chat_worker_kafka_commit_due(chat_worker_kafka_t *k)
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && !k->failed) {
         chat_worker_log(CHAT_LOG_WARN, "kafka: commit: %s",
                         rd_kafka_err2str(err));
-        k->uncommitted = 1;
     }
 }
 
