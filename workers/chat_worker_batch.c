@@ -3,8 +3,6 @@
  */
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,7 +36,7 @@ chat_worker_batch_init(chat_worker_batch_t *b, const chat_worker_conf_t *conf,
 void
 chat_worker_batch_free(chat_worker_batch_t *b)
 {
-    free(b->poison);
+    chat_worker_fault_free(&b->poison);
     chat_worker_out_free(&b->out);
 }
 
@@ -93,54 +91,6 @@ chat_worker_batch_skip(chat_worker_batch_t *b, rd_kafka_message_t *msg,
 }
 
 
-/* The reason msg failed half-way for its content in an earlier run of
- * this batch, or NULL. */
-
-static const char *
-chat_worker_batch_poisoned(chat_worker_batch_t *b, rd_kafka_message_t *msg)
-{
-    size_t  i;
-
-    for (i = 0; i < b->npoison; i++) {
-        if (b->poison[i].msg == msg) {
-            return b->poison[i].reason;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* Remembers msg as failed half-way for its content; -1 when out of
- * memory. */
-
-static int
-chat_worker_batch_poison(chat_worker_batch_t *b, rd_kafka_message_t *msg,
-    const char *reason)
-{
-    size_t                      cap;
-    chat_worker_batch_poison_t  *p;
-
-    if (b->npoison == b->poison_cap) {
-        cap = b->poison_cap ? b->poison_cap * 2 : 4;
-
-        p = realloc(b->poison, cap * sizeof(*p));
-        if (p == NULL) {
-            return -1;
-        }
-
-        b->poison = p;
-        b->poison_cap = cap;
-    }
-
-    p = &b->poison[b->npoison++];
-    p->msg = msg;
-    snprintf(p->reason, sizeof(p->reason), "%s", reason);
-
-    return 0;
-}
-
-
 /* Parses and applies one record (and its push state); the apply code. */
 
 static int
@@ -192,7 +142,8 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
     int          rc;
     const char  *reason;
 
-    reason = chat_worker_batch_poisoned(b, msg);
+    /* failed half-way for its content in an earlier run of this batch */
+    reason = chat_worker_fault_find(&b->poison, msg);
 
     if (reason != NULL) {
         chat_worker_batch_skip(b, msg, reason);
@@ -214,7 +165,8 @@ chat_worker_batch_record(chat_worker_batch_t *b, rd_kafka_message_t *msg)
 
     case CHAT_WORKER_SKIP:
         if (rc == CHAT_WORKER_FAILED) {
-            return chat_worker_batch_poison(b, msg, reason) == 0 ? -2 : -1;
+            return chat_worker_fault_add(&b->poison, msg, reason) == 0
+                   ? -2 : -1;
         }
 
         chat_worker_batch_skip(b, msg, reason);
@@ -296,7 +248,7 @@ chat_worker_batch_run(chat_worker_batch_t *b)
     clock_gettime(CLOCK_MONOTONIC, &start);
     backoff = CHAT_WORKER_RETRY_MIN;
 
-    b->npoison = 0;
+    b->poison.n = 0;
 
     while ((rc = chat_worker_batch_apply(b, msgs, n, &skipped)) != 0) {
 

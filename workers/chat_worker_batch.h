@@ -14,17 +14,11 @@
 #include "chat_store.h"
 #include "chat_worker_conf.h"
 #include "chat_worker_dead.h"
+#include "chat_worker_fault.h"
 #include "chat_worker_kafka.h"
 #include "chat_worker_out.h"
 #include "chat_worker_redis.h"
 
-
-/* A record of the batch in hand that failed half-way for its content:
- * the batch runs again without it. */
-typedef struct {
-    rd_kafka_message_t            *msg;
-    char                           reason[CHAT_STORE_ERRSTR_LEN];
-} chat_worker_batch_poison_t;
 
 typedef struct {
     const chat_worker_conf_t      *conf;
@@ -36,9 +30,9 @@ typedef struct {
 
     chat_worker_out_t              out;
 
-    chat_worker_batch_poison_t    *poison;    /* of the batch in hand */
-    size_t                         npoison;
-    size_t                         poison_cap;
+    /* the records of the batch in hand that failed half-way for their
+     * content: the batch runs again without them */
+    chat_worker_fault_list_t       poison;
 
     uint64_t                       records;   /* totals, for the log */
     uint64_t                       skipped;   /* for their content */

@@ -8,24 +8,19 @@
 #include <string.h>
 
 #include "chat_worker_dead.h"
+#include "chat_worker_fault.h"
 #include "chat_worker_kafka.h"
 #include "chat_worker_log.h"
 
 
-#define CHAT_WORKER_DEAD_REASON_MAX  160
+/* the longest chat-reason header, in bytes */
+#define CHAT_WORKER_DEAD_REASON_MAX  159
 
-
-typedef struct {
-    rd_kafka_message_t  *msg;
-    char                 reason[CHAT_WORKER_DEAD_REASON_MAX];
-} chat_worker_dead_held_t;
 
 struct chat_worker_dead_s {
-    rd_kafka_t               *rk;
-    char                     *topic;
-    chat_worker_dead_held_t  *held;
-    size_t                    n;
-    size_t                    cap;
+    rd_kafka_t                *rk;
+    char                      *topic;
+    chat_worker_fault_list_t   held;
 };
 
 
@@ -158,30 +153,11 @@ int
 chat_worker_dead_hold(chat_worker_dead_t *d, rd_kafka_message_t *msg,
     const char *reason)
 {
-    size_t                    cap;
-    chat_worker_dead_held_t  *h;
-
     if (d == NULL) {
         return 0;
     }
 
-    if (d->n == d->cap) {
-        cap = d->cap ? d->cap * 2 : 16;
-
-        h = realloc(d->held, cap * sizeof(*h));
-        if (h == NULL) {
-            return -1;
-        }
-
-        d->held = h;
-        d->cap = cap;
-    }
-
-    h = &d->held[d->n++];
-    h->msg = msg;
-    snprintf(h->reason, sizeof(h->reason), "%s", reason);
-
-    return 0;
+    return chat_worker_fault_add(&d->held, msg, reason);
 }
 
 
@@ -189,7 +165,7 @@ void
 chat_worker_dead_reset(chat_worker_dead_t *d)
 {
     if (d != NULL) {
-        d->n = 0;
+        d->held.n = 0;
     }
 }
 
@@ -197,8 +173,7 @@ chat_worker_dead_reset(chat_worker_dead_t *d)
 /* One held record, with where it came from and why it was skipped. */
 
 static int
-chat_worker_dead_produce(chat_worker_dead_t *d,
-    const chat_worker_dead_held_t *h)
+chat_worker_dead_produce(chat_worker_dead_t *d, const chat_worker_fault_t *h)
 {
     char                 part[16], offset[24];
     rd_kafka_message_t  *m = h->msg;
@@ -215,7 +190,8 @@ chat_worker_dead_produce(chat_worker_dead_t *d,
               RD_KAFKA_V_KEY(m->key, m->key_len),
               RD_KAFKA_V_VALUE(m->payload, m->len),
               RD_KAFKA_V_HEADER("chat-reason", h->reason,
-                                (ssize_t) strlen(h->reason)),
+                                (ssize_t) strnlen(h->reason,
+                                                  CHAT_WORKER_DEAD_REASON_MAX)),
               RD_KAFKA_V_HEADER("chat-topic", from, (ssize_t) strlen(from)),
               RD_KAFKA_V_HEADER("chat-partition", part,
                                 (ssize_t) strlen(part)),
@@ -245,13 +221,13 @@ chat_worker_dead_send(chat_worker_dead_t *d)
 
     sent = 0;
 
-    for (i = 0; i < d->n; i++) {
-        if (chat_worker_dead_produce(d, &d->held[i]) == 0) {
+    for (i = 0; i < d->held.n; i++) {
+        if (chat_worker_dead_produce(d, &d->held.elts[i]) == 0) {
             sent++;
         }
     }
 
-    d->n = 0;
+    d->held.n = 0;
 
     /* the reports of earlier ones, at every batch; never waits */
     rd_kafka_poll(d->rk, 0);
@@ -273,7 +249,7 @@ chat_worker_dead_close(chat_worker_dead_t *d, int timeout_ms)
     }
 
     rd_kafka_destroy(d->rk);
-    free(d->held);
+    chat_worker_fault_free(&d->held);
     free(d->topic);
     free(d);
 }

@@ -9,6 +9,9 @@
 #ifndef CHAT_WORKER_FAULT_H
 #define CHAT_WORKER_FAULT_H
 
+#include <stddef.h>
+#include <librdkafka/rdkafka.h>
+
 #include "chat_store.h"
 
 
@@ -30,5 +33,34 @@ typedef enum {
  * retried like a store failure: it says nothing of the record.
  */
 chat_worker_fault_e chat_worker_fault_sort(chat_store_t *store, int rc);
+
+
+/* A record of the batch in hand that could not be applied for its
+ * content, and why (a store error at most). */
+typedef struct {
+    rd_kafka_message_t        *msg;
+    char                       reason[CHAT_STORE_ERRSTR_LEN];
+} chat_worker_fault_t;
+
+/* The records of a batch held with their reasons: by the batch (those
+ * that failed half-way, left out when it runs again) and by the
+ * dead-letter producer (those skipped). Zeroed, it is empty. */
+typedef struct {
+    chat_worker_fault_t       *elts;
+    size_t                     n;
+    size_t                     cap;
+} chat_worker_fault_list_t;
+
+
+/* Holds msg (valid until the batch lets its records go) with a copy of
+ * reason; 0, or -1 when out of memory. */
+int chat_worker_fault_add(chat_worker_fault_list_t *list,
+    rd_kafka_message_t *msg, const char *reason);
+
+/* The reason held with msg, or NULL. */
+const char *chat_worker_fault_find(const chat_worker_fault_list_t *list,
+    const rd_kafka_message_t *msg);
+
+void chat_worker_fault_free(chat_worker_fault_list_t *list);
 
 #endif /* CHAT_WORKER_FAULT_H */

@@ -8,8 +8,11 @@
  * applied. The callback then has the caller finish the batch in hand
  * (apply, publish, store offsets), commits synchronously, and only then
  * gives the partitions up: their next owner starts exactly after what this
- * worker applied. Both the eager and the cooperative protocols
- * (partition.assignment.strategy) are handled.
+ * worker applied. A coordinator may refuse that commit (librdkafka's mock
+ * answers REBALANCE_IN_PROGRESS while an eager group is joining): the next
+ * owner then applies the batch again, which changes nothing. Both the
+ * eager and the cooperative protocols (partition.assignment.strategy) are
+ * handled (t/unit/test_worker_kafka.c).
  *
  * Commits: librdkafka's auto commit is off, because an offset may only be
  * committed once what its records changed is durable in the store. Every
@@ -45,6 +48,7 @@ struct chat_worker_kafka_s {
 
     int                          ready;     /* had an assignment */
     int                          failed;    /* a fatal error */
+    int                          closing;   /* in rd_kafka_consumer_close() */
 
     int32_t                     *assigned;  /* partitions, after the last */
     size_t                       nassigned; /* rebalance */
@@ -225,6 +229,8 @@ chat_worker_kafka_committed(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /*
  * Syncs the store, then commits the offsets stored since the last commit:
  * waiting for the answer, or answered in chat_worker_kafka_committed().
+ * A commit that fails is made again at the next (the offsets of the
+ * partitions kept through a cooperative revocation are still to commit).
  * A failed sync commits nothing and is fatal (chat_worker_kafka_failed()),
  * and nothing is committed after a fatal error: a sync that succeeds
  * after one that failed proves nothing (the kernel may have dropped the
@@ -256,8 +262,15 @@ chat_worker_kafka_commit(chat_worker_kafka_t *k, int wait)
                : rd_kafka_commit_queue(k->rk, NULL, k->queue,
                                        chat_worker_kafka_committed, k);
 
-    return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR
-                                               : err;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        k->uncommitted = 1;
+    }
+
+    return err;
 }
 
 
@@ -275,7 +288,6 @@ chat_worker_kafka_commit_due(chat_worker_kafka_t *k)
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && !k->failed) {
         chat_worker_log(CHAT_LOG_WARN, "kafka: commit: %s",
                         rd_kafka_err2str(err));
-        k->uncommitted = 1;
     }
 }
 
@@ -345,6 +357,14 @@ chat_worker_kafka_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         k->flush(k->data);
         rd_kafka_assign(rk, NULL);
         break;
+    }
+
+    /* rd_kafka_assignment() may never answer from the revocation of
+     * rd_kafka_consumer_close() (librdkafka 2.0): the group is going */
+
+    if (k->closing) {
+        k->nassigned = 0;
+        return;
     }
 
     chat_worker_kafka_keep_assignment(k);
@@ -699,6 +719,7 @@ chat_worker_kafka_close(chat_worker_kafka_t *k)
 
     /* leaves the group: the revocation's flush finds nothing in hand */
 
+    k->closing = 1;
     err = rd_kafka_consumer_close(k->rk);
 
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
