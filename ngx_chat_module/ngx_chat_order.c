@@ -473,6 +473,8 @@ ngx_chat_order_ask(ngx_chat_conn_t *cc, ngx_chat_order_conv_t *oc)
     oc->fill_before = oc->highest + 1 + oc->fill_limit;
     oc->fill = ++o->last_fill;
     oc->tries++;
+    /* the http main conf exists as long as a connection does */
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
     oc->retry_at = ngx_current_msec + ngx_chat_main_conf_get()->sync_timeout;
 
     conv.data = oc->conv;
