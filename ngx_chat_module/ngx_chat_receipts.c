@@ -187,12 +187,11 @@ ngx_chat_receipts_flush_all(void)
     ngx_queue_t  *q;
 
     while (!ngx_queue_empty(&ngx_chat_receipts_held)) {
+        q = ngx_queue_head(&ngx_chat_receipts_held);
         /* no use after free: a flush unlinks its head before the free */
         /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
-        q = ngx_queue_head(&ngx_chat_receipts_held);
-        ngx_chat_receipts_flush(ngx_queue_data(q,
-                                                    ngx_chat_receipts_held_t,
-                                                    link));
+        ngx_chat_receipts_flush(ngx_queue_data(q, ngx_chat_receipts_held_t,
+                                               link));
     }
 }
 
