@@ -215,6 +215,30 @@ chat_frame_sync_cursor(json_t *root, char *conv_buf, size_t *conv_len,
 }
 
 
+/* Whether "sync_" occurs in the frame (memmem is not C11). */
+static int
+chat_frame_may_be_marker(const char *frame, size_t len)
+{
+    const char  *p, *end;
+
+    end = frame + len;
+
+    for (p = frame; end - p >= 5; p++) {
+        p = memchr(p, 's', (size_t) (end - p) - 4);
+
+        if (p == NULL) {
+            return 0;
+        }
+
+        if (memcmp(p, "sync_", 5) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 chat_frame_marker_e
 chat_frame_sync_marker(const char *frame, size_t len, char *conv_buf,
     size_t *conv_len, int64_t *seq)
@@ -224,8 +248,14 @@ chat_frame_sync_marker(const char *frame, size_t len, char *conv_buf,
     json_error_t         jerr;
     chat_frame_marker_e  rc;
 
-    /* a marker is small: most frames are told apart without parsing */
-    if (len == 0 || len > CHAT_FRAME_MARKER_MAX) {
+    /*
+     * A marker is small and its type has "sync_" in it (the chat-workers'
+     * jansson escapes no letter): every other answer, a sent or an error or
+     * a pending msg, is told apart without parsing it.
+     */
+    if (len == 0 || len > CHAT_FRAME_MARKER_MAX
+        || !chat_frame_may_be_marker(frame, len))
+    {
         return CHAT_FRAME_MARKER_NONE;
     }
 
