@@ -44,18 +44,27 @@ typedef struct {
     chat_str_t   body;
     int64_t      ts;
     chat_str_t   id;
-    json_t      *media;
+    json_t      *media;         /* chat_media_object(), or NULL */
+    int64_t      expires;       /* ms; 0: the message does not expire */
 } chat_frame_msg_t;
 
 
 /* {"type":"msg","mid","conv","seq","from","body","ts","id", "to" or
- * "group", "media" when there is some}. */
+ * "group", "media" when there is some, "expires" when it is not 0}. */
 json_t *chat_frame_msg(const chat_frame_msg_t *msg);
 
 /* {"type":"group","conv","seq","event","by","members","ts"}: a membership
  * change; event and members are referenced. */
 json_t *chat_frame_group_event(chat_str_t conv, int64_t seq, json_t *event,
     chat_str_t by, json_t *members, int64_t ts);
+
+/* {"type":"conv","conv","seq","event":"ttl","ttl","by","ts"}: a conv_set
+ * (docs/PROTOCOL.md 3, disappearing messages), to every member. */
+json_t *chat_frame_conv_event(chat_str_t conv, int64_t seq, int64_t ttl,
+    chat_str_t by, int64_t ts);
+
+/* {"type":"conv_ok","id","conv","seq"}: the answer to a conv_set. */
+json_t *chat_frame_conv_ok(chat_str_t id, chat_str_t conv, int64_t seq);
 
 /* {"type":"receipt","conv","status","seq","by","ts"}. */
 json_t *chat_frame_receipt(chat_str_t conv, chat_receipt_status_e status,

@@ -23,6 +23,8 @@
 #define CHAT_PROTO_MAX_HISTORY     100   /* a larger limit is clamped */
 #define CHAT_PROTO_DEFAULT_HISTORY 50
 #define CHAT_PROTO_SERVER_ID_MARK  '~'   /* first byte of the server's own ids */
+#define CHAT_PROTO_MAX_TTL         7776000  /* conv_set: 90 days, in seconds */
+#define CHAT_PROTO_TTL_BAD         (-1)  /* conv_set: ttl absent or invalid */
 
 typedef enum {
     CHAT_REQ_PING = 1,
@@ -36,7 +38,8 @@ typedef enum {
     CHAT_REQ_GROUP_ADD,
     CHAT_REQ_GROUP_REMOVE,
     CHAT_REQ_GROUP_LEAVE,
-    CHAT_REQ_HISTORY
+    CHAT_REQ_HISTORY,
+    CHAT_REQ_CONV_SET
 } chat_req_type_e;
 
 typedef enum {
@@ -63,15 +66,24 @@ typedef struct {
     chat_str_t             group;       /* send, typing, group_*: group id */
     chat_str_t             body;        /* send */
     int                    has_media;
-    chat_media_t           media;       /* send */
+    chat_media_t           media;       /* send: url as sent (of the form
+                                           chat_media_url_parse() takes;
+                                           its signature is the caller's
+                                           to check); mime, size ignored */
 
-    chat_str_t             conv;        /* receipt, history */
+    chat_str_t             conv;        /* receipt, history, conv_set */
     chat_conv_t            conv_parsed;
     chat_receipt_status_e  status;      /* receipt */
     int64_t                seq;         /* receipt */
     chat_typing_state_e    typing;      /* typing */
 
     int64_t                before_seq;  /* history; 0 when absent */
+    int64_t                ttl;         /* conv_set: seconds, or
+                                           CHAT_PROTO_TTL_BAD: the frame is
+                                           decoded anyway, since who may
+                                           set it is checked first (by the
+                                           module for a DM, by the worker
+                                           for a group) */
     int                    limit;       /* history; 1..100 */
 
     chat_str_t             token;       /* auth */
