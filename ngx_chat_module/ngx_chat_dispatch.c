@@ -198,6 +198,10 @@ ngx_chat_dispatch_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
     case CHAT_REQ_GROUP_LEAVE:
         ngx_chat_writes_group(cc, &req);
         break;
+
+    case CHAT_REQ_CONV_SET:
+        /* never decoded yet: chat_proto.c does not know the frame */
+        break;
     }
 
     chat_req_free(&req);
