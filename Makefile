@@ -96,7 +96,8 @@ objs = $(patsubst %.c,$(OBJ)/$(1)/%.o,$(2))
 
 all: module programs
 
-programs: $(BUILD)/chat-worker $(BUILD)/chat-devbroker $(BUILD)/chat-bench
+programs: $(BUILD)/chat-worker $(BUILD)/chat-devbroker $(BUILD)/chat-bench \
+          $(BUILD)/chat-seed
 
 deps:
 	@scripts/deps
@@ -156,6 +157,13 @@ $(BUILD)/chat-worker: $(call objs,plain,$(WORKER_SRCS) $(COMMON_SRCS))
 $(BUILD)/asan/chat-worker: $(call objs,asan,$(WORKER_SRCS) $(COMMON_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) -o $@ $^ $(WORKER_LIBS)
+
+# the read side's benchmark fills the store through its interface
+STORE_SRCS   := $(wildcard store/*.c store/sqlite/*.c)
+
+$(BUILD)/chat-seed: $(call objs,plain,bench/api/chat_seed.c $(STORE_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(WORKER_LIBS)
 
 $(BUILD)/chat-devbroker: $(call objs,plain,devbroker/chat_devbroker.c)
 	@mkdir -p $(@D)
