@@ -50,7 +50,9 @@
  * messages_live holds the messages (kind 'msg', so neither events nor
  * tombstones) with what the conversation list reads of them: the newest
  * live one of a window and the unread count are walks of it that never
- * touch the table. history and pending walk it too, so that the
+ * touch the table (kind is a column too, though the same in every entry,
+ * because SQLite counts an index as covering only with every column the
+ * query names). history and pending walk it too, so that the
  * tombstones of a disappearing conversation are never stepped over.
  *
  * messages_expiring holds the rows that will expire and are not deleted
@@ -62,8 +64,8 @@
  * messages_media tells whether a message still references one.
  */
 #define CHAT_STORE_SQLITE_V4                                                  \
-    "CREATE INDEX messages_live"                                              \
-    "  ON messages (conv, seq, sender, expires_ms, ts) WHERE kind = 'msg';"   \
+    "CREATE INDEX messages_live ON messages"                                  \
+    "  (conv, seq, sender, expires_ms, ts, kind) WHERE kind = 'msg';"         \
     "CREATE INDEX messages_expiring ON messages (expires_ms)"                 \
     "  WHERE expires_ms > 0 AND kind IN ('msg', 'group', 'conv');"            \
     "CREATE INDEX messages_media ON messages (media_id)"                      \
