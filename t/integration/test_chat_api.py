@@ -3,7 +3,8 @@ asked directly with X-Chat-User as nginx names the user.
 
 A store seeded through the store API (build/chat-api-seed), a redis-server
 on a free port and chat-api on another, all started here and stopped at
-the end. CHAT_API (default build/chat-api) names the binary under test.
+the end. CHAT_API_BIN (default build/chat-api) names the binary under
+test, CHAT_API_ASAN_OPTIONS its ASAN_OPTIONS (the ASan run's leak check).
 """
 
 import base64
@@ -29,7 +30,7 @@ START_TIMEOUT = 15.0
 
 
 def api_binary():
-    return os.environ.get("CHAT_API") or str(REPO / "build" / "chat-api")
+    return os.environ.get("CHAT_API_BIN") or str(REPO / "build" / "chat-api")
 
 
 def seed_binary():
@@ -87,6 +88,9 @@ class Api:
         return (self.dir / "chat-api.log").read_text()
 
     def start_api(self):
+        env = dict(os.environ, API_KEY=KEY)
+        if os.environ.get("CHAT_API_ASAN_OPTIONS"):
+            env["ASAN_OPTIONS"] = os.environ["CHAT_API_ASAN_OPTIONS"]
         self.log_file = open(self.dir / "chat-api.log", "w")
         self.api = subprocess.Popen(
             [api_binary(), "--listen", "127.0.0.1:%d" % self.port,
@@ -95,7 +99,7 @@ class Api:
              "--media-dir", str(self.media), "--media-key", "env:API_KEY",
              "--media-max", str(MEDIA_MAX), "--media-url-ttl", str(URL_TTL),
              "--media-types", "image/* application/pdf", "--threads", "2"],
-            stderr=self.log_file, env=dict(os.environ, API_KEY=KEY))
+            stderr=self.log_file, env=env)
         wait_for(lambda: "chat-api: ready" in self.log()
                  or self.api.poll() is not None, START_TIMEOUT, "chat-api")
         assert self.api.poll() is None, self.log()
