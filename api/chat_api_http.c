@@ -128,6 +128,11 @@ chat_api_http_request(void *cls, struct MHD_Connection *c, const char *url,
                                     "no authenticated user");
     }
 
+    if (chat_worker_log_enabled(CHAT_LOG_DEBUG)) {
+        chat_worker_log(CHAT_LOG_DEBUG, "%s %s for \"%.*s\"", method, url,
+                        (int) req.user.len, req.user.s);
+    }
+
     if (req.route.route == CHAT_API_MEDIA) {
         return chat_api_media_start(&req, state);
     }
