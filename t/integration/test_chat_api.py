@@ -226,6 +226,28 @@ def test_wrong_method_is_405_with_allow(api):
         assert json.loads(data)["error"] == "method_not_allowed"
 
 
+def test_one_connection_serves_many_requests(api):
+    """nginx's keepalive upstream: answers, errors included, keep it open."""
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+    for path, user, status in (("/api/groups/team", "alice", 200),
+                               ("/api/nope", "alice", 404),
+                               ("/api/conversations", None, 401),
+                               ("/api/groups/team", "dave", 403),
+                               ("/api/conversations", "alice", 200)):
+        conn.request("GET", path, headers={"X-Chat-User": user} if user
+                     else {})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == status, path
+        assert (r.getheader("Connection") or "").lower() != "close", path
+    sock = conn.sock
+    conn.request("HEAD", "/api/groups/team", headers={"X-Chat-User": "bob"})
+    r = conn.getresponse()
+    assert r.status == 200 and r.read() == b""
+    assert conn.sock is sock
+    conn.close()
+
+
 # ------------------------------------------------- the conversation list
 
 def test_conversations_most_recent_first(api):
