@@ -533,3 +533,28 @@ def test_zz_refuses_a_public_address(api, tmp_path):
                           "--media-key", KEY], capture_output=True,
                          text=True, timeout=10)
     assert out.returncode == 2 and "127." in out.stderr
+
+
+def test_every_flag_is_in_the_readme():
+    out = subprocess.run([api_binary(), "--help"], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0
+    flags = [line.split()[0] for line in out.stdout.splitlines()
+             if line.startswith("  --")]
+    assert len(flags) >= 14, flags
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## chat-api\n", 1)[1].split("\n## ", 1)[0]
+    for flag in flags:
+        if flag not in ("--config", "--help", "--version"):
+            assert "flag:    %s " % flag in section, flag
+        else:
+            assert "`%s`" % flag in section, flag
+
+
+def test_version_and_bad_flags():
+    out = subprocess.run([api_binary(), "--version"], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.startswith("chat-api ")
+    out = subprocess.run([api_binary(), "--threads", "x", "--media-key",
+                          KEY], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2 and "--threads" in out.stderr
