@@ -274,6 +274,36 @@ chat_api_media_place(chat_api_req_t *req, chat_str_t id, char *path,
 }
 
 
+/* The folder of path synced: the rename, and so the file under its name,
+ * survives a crash of the machine once the store row names it. */
+
+static int
+chat_api_media_sync_dir(char *path)
+{
+    int    fd, rc;
+    char  *slash;
+
+    slash = strrchr(path, '/');
+    *slash = '\0';
+
+    fd = open(path, O_RDONLY | O_DIRECTORY);
+    rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+
+    if (rc != 0) {
+        chat_worker_log(CHAT_LOG_ERROR, "media: %s: %s", path,
+                        strerror(errno));
+    }
+
+    if (fd >= 0) {
+        close(fd);
+    }
+
+    *slash = '/';
+
+    return rc;
+}
+
+
 /* The temporary file synced, closed and renamed to path: the upload is in
  * place for good, or -1 (logged). */
 
@@ -301,6 +331,11 @@ chat_api_media_keep(chat_api_req_t *req, chat_api_upload_t *up,
 
     free(up->tmp);
     up->tmp = NULL;
+
+    if (chat_api_media_sync_dir(path) != 0) {
+        unlink(path);           /* no row will name it */
+        return -1;
+    }
 
     return 0;
 }
