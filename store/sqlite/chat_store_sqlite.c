@@ -295,6 +295,30 @@ chat_store_sqlite_copy(chat_store_sqlite_t *s, char **buf, size_t *size,
 
 
 int
+chat_store_sqlite_conv_int(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    chat_str_t conv, int64_t *v, const char *what)
+{
+    int  rc;
+
+    chat_store_sqlite_bind_str(stmt, 1, conv);
+
+    *v = 0;
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(stmt, 0);
+
+    } else if (rc != SQLITE_DONE) {
+        chat_store_sqlite_fail(s, what);
+        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    }
+
+    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+}
+
+
+int
 chat_store_sqlite_run(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
     const char *what)
 {

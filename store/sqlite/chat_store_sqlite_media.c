@@ -48,9 +48,9 @@ const char  *const chat_store_sqlite_media_sql[CHAT_SQL_MEDIA_N] = {
     /* the media of the rows about to be deleted: released, the sweep
      * checks whether another message still has them */
     "UPDATE media SET used = 2"
-    "  WHERE used = 1 AND id IN (SELECT e.media_id FROM ("
-    CHAT_STORE_SQLITE_EXPIRED("media_id") ") AS e"
-    "    WHERE e.media_id IS NOT NULL)",
+    "  WHERE used = 1 AND id IN (SELECT e.media_id FROM messages AS e"
+    "    WHERE e.rowid IN (" CHAT_STORE_SQLITE_EXPIRED("rowid") ")"
+    "      AND e.media_id IS NOT NULL)",
 
     /* an event keeps its body: dedupe compares a retried change with it */
     "UPDATE messages SET kind = '~' || kind,"
