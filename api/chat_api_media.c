@@ -341,25 +341,63 @@ chat_api_media_keep(chat_api_req_t *req, chat_api_upload_t *up,
 }
 
 
-/* The upload recorded in the store under id (its file removed if not). */
+/*
+ * The upload recorded in the store under id (its file removed if not), in
+ * a transaction of its own, synced: the 201 promises a send may name it,
+ * and a row lost to a crash would leave a file that no sweep removes.
+ */
 
 static int
 chat_api_media_record(chat_api_req_t *req, chat_api_upload_t *up,
     chat_str_t id, const char *path)
 {
-    int         rc;
-    chat_str_t  mime = { up->mime, up->mime_len };
+    int            rc, committed;
+    chat_str_t     mime = { up->mime, up->mime_len };
+    chat_store_t  *store;
 
+    committed = 0;
     req->slot = chat_api_pool_get(req->pool);
+    store = req->slot->store;
 
-    rc = chat_store_media_insert(req->slot->store, id, req->user, mime,
-                                 up->size, req->now_ms);
+    rc = chat_store_begin(store);
+
+    if (rc == CHAT_STORE_OK) {
+        rc = chat_store_media_insert(store, id, req->user, mime, up->size,
+                                     req->now_ms);
+    }
+
+    if (rc == CHAT_STORE_OK) {
+        rc = chat_store_commit(store);
+        committed = rc == CHAT_STORE_OK;
+    }
+
+    if (rc == CHAT_STORE_OK) {
+        rc = chat_store_sync(store);
+    }
 
     if (rc != CHAT_STORE_OK) {
-        unlink(path);
+        chat_store_rollback(store);
         up->answered = 1;
-        rc = chat_api_store_failed(req, "a media upload") == MHD_YES
-             ? 1 : -1;
+
+        /* a row committed but not synced keeps its file: unused, the
+         * sweep takes both after the grace */
+        if (!committed) {
+            unlink(path);
+        }
+
+        /* 16 random bytes taken already: the store's answer, not a fault */
+        if (rc == CHAT_STORE_EXISTS) {
+            chat_worker_log(CHAT_LOG_ERROR, "media id %.*s taken",
+                            (int) id.len, id.s);
+            rc = chat_api_reply_error(req->conn,
+                                      MHD_HTTP_SERVICE_UNAVAILABLE,
+                                      "media cannot be stored now, try "
+                                      "again");
+        } else {
+            rc = chat_api_store_failed(req, "a media upload");
+        }
+
+        rc = rc == MHD_YES ? 1 : -1;
     }
 
     chat_api_pool_put(req->pool, req->slot);

@@ -59,11 +59,11 @@ class Api:
         self.redis = None
         self.api = None
 
-    def seed(self, lines):
+    def seed(self, lines, ok=True):
         out = subprocess.run([seed_binary(), "sqlite:%s" % self.db],
                              input="\n".join(lines) + "\n", text=True,
                              capture_output=True, timeout=30)
-        assert out.returncode == 0, out.stderr
+        assert (out.returncode == 0) == ok, out.stderr
 
     def redis_cli(self, *args):
         return subprocess.run(["redis-cli", "-p", str(self.redis_port)]
@@ -451,6 +451,11 @@ def test_media_upload(api):
     stored = (api.media / body["id"][:2] / body["id"]).read_bytes()
     assert stored[256:] == data and b"image/png" in stored[:256]
     assert tmp_files(api) == []
+
+    # the store has it, with the type and size a send will take from it
+    api.seed(["use %s image/png %d" % (body["id"], len(data))])
+    api.seed(["use %s image/png %d" % (body["id"], len(data) + 1)], ok=False)
+    api.seed(["use %s image/png 1" % ("f" * 32)], ok=False)
 
 
 def test_media_chunked_upload(api):
