@@ -480,6 +480,22 @@ def test_media_wrong_type_is_415(api):
         assert json.loads(raw)["error"] == "unsupported_media_type"
 
 
+def test_media_refusals_are_read_after_the_whole_body(api):
+    """nginx sends a body whole before it reads the answer: an upload
+    refused on its headers still has its body read (and dropped), so that
+    the answer arrives instead of a broken pipe (nginx's 502)."""
+    big = b"q" * (2 * 1024 * 1024)
+    for ctype, user, status in (("text/plain", "alice", 415),
+                                ("image/png", "alice", 413),
+                                ("image/png", None, 401)):
+        status_got, r, raw = api.request("POST", "/api/media", user=user,
+                                         body=big,
+                                         headers={"Content-Type": ctype})
+        assert status_got == status, ctype
+        assert r.getheader("Content-Type") == "application/json"
+    assert tmp_files(api) == []
+
+
 def test_media_too_large_is_413(api):
     status, r, raw = api.request("POST", "/api/media",
                                  body=b"x" * (MEDIA_MAX + 1),
