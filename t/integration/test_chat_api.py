@@ -241,6 +241,12 @@ def test_one_connection_serves_many_requests(api):
         assert r.status == status, path
         assert (r.getheader("Connection") or "").lower() != "close", path
     sock = conn.sock
+    for ctype, status in (("text/plain", 415), ("image/png", 201)):
+        conn.request("POST", "/api/media", body=b"abc",
+                     headers={"X-Chat-User": "alice", "Content-Type": ctype})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == status
     conn.request("HEAD", "/api/groups/team", headers={"X-Chat-User": "bob"})
     r = conn.getresponse()
     assert r.status == 200 and r.read() == b""
