@@ -429,6 +429,13 @@ def test_presence_500_users(api):
     status, body = api.get("/api/presence?users=" + users)
     assert status == 200 and len(body["presence"]) == 500
 
+    # the longest query: 500 ids of 64 bytes, a URL of 32 KiB
+    users = ",".join("%064d" % i for i in range(500))
+    status, body = api.get("/api/presence?users=" + users)
+    assert status == 200 and len(body["presence"]) == 500
+    assert body["presence"][499] == {"user": "%064d" % 499,
+                                     "status": "offline"}
+
 
 def test_presence_bad_users(api):
     for q in ("", "users=", "users=bob,,carol", "users=a$b",
