@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -549,6 +550,34 @@ def test_media_needs_a_user(api):
     status, r, raw = api.request("POST", "/api/media", user=None, body=b"x",
                                  headers={"Content-Type": "image/png"})
     assert status == 401
+
+
+def test_concurrent_clients(api):
+    """More clients than threads: each answer whole and right (the slots
+    of store handles and Redis connections are shared by turns)."""
+    paths = ["/api/conversations", "/api/groups/team",
+             "/api/conversations/dm:alice:bob/messages?limit=2",
+             "/api/presence?users=bob,carol", "/api/nope"]
+    problems = []
+
+    def client(n):
+        conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=20)
+        for i in range(60):
+            path = paths[(n + i) % len(paths)]
+            conn.request("GET", path, headers={"X-Chat-User": "alice"})
+            r = conn.getresponse()
+            body = json.loads(r.read())
+            want = 404 if path == "/api/nope" else 200
+            if r.status != want or (want == 200 and "error" in body):
+                problems.append((path, r.status, body))
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert problems == []
 
 
 # ------------------------------------------------- Redis down, the end
