@@ -590,6 +590,14 @@ def test_zz_presence_with_redis_down_is_503(api):
     status, body = api.get("/api/groups/team")
     assert status == 200
 
+    # Redis back: presence is served again, on new connections
+    api.start_redis()
+    for _ in range(4):      # every thread's slot, whichever answers
+        status, body = api.get("/api/presence?users=bob")
+        assert status == 200
+        assert body == {"presence": [{"user": "bob", "status": "offline"}]}
+    api.stop_redis()
+
 
 def test_zz_refuses_a_public_address(api, tmp_path):
     out = subprocess.run([api_binary(), "--listen", "0.0.0.0:1",
