@@ -629,3 +629,13 @@ def test_version_and_bad_flags():
     out = subprocess.run([api_binary(), "--threads", "x", "--media-key",
                           KEY], capture_output=True, text=True, timeout=10)
     assert out.returncode == 2 and "--threads" in out.stderr
+
+
+def test_a_store_that_cannot_open_stops_it_at_start(tmp_path):
+    out = subprocess.run([api_binary(), "--listen", "127.0.0.1:0",
+                          "--store", "sqlite:%s/no/such/dir/chat.db"
+                          % tmp_path, "--media-dir", str(tmp_path / "m"),
+                          "--media-key", KEY], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 1
+    assert "store:" in out.stderr and "chat-api: ready" not in out.stderr
