@@ -279,6 +279,12 @@ chat_record_send(chat_record_t *rec, const char **reason)
 
     } else if (chat_record_dm(rec, reason) != 0) {
         return -1;
+
+    /* a DM with media is answered by the worker too: it has a conn */
+    } else if (json_object_get(rec->root, "conn") != NULL
+               && chat_record_conn(rec, reason) != 0)
+    {
+        return -1;
     }
 
     if (chat_json_string(rec->root, "body", &rec->body) != 1) {
@@ -794,7 +800,11 @@ chat_record_encode_send(const chat_record_t *r)
             goto failed;
         }
 
-    } else if (chat_json_put(rec, "to", chat_json_str(r->to)) != 0) {
+    } else if (chat_json_put(rec, "to", chat_json_str(r->to)) != 0
+               || (r->has_media
+                   && chat_json_put(rec, "conn", chat_json_str(r->conn))
+                      != 0))
+    {
         goto failed;
     }
 

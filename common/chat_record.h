@@ -87,8 +87,8 @@ typedef struct {
     int64_t                seq;
 
     chat_str_t             user;        /* sync, history */
-    chat_str_t             conn;        /* and group send, group,
-                                           conv_set */
+    chat_str_t             conn;        /* and group send, DM send with
+                                           media, group, conv_set */
     int64_t                max_bytes;   /* default applied, at least _MIN */
 
     chat_str_t             after_conv;  /* sync: the cursor, len 0 and */

@@ -152,7 +152,10 @@ typedef enum {
     NGX_CHAT_WRITE_RECEIPT,
     NGX_CHAT_WRITE_SYNC,
     NGX_CHAT_WRITE_HISTORY,
-    NGX_CHAT_WRITE_GROUP_SEND,          /* answered by the worker */
+    NGX_CHAT_WRITE_CHECKED_SEND,        /* answered by the worker, which
+                                           checks what only the store
+                                           knows: a group's members, an
+                                           upload's id */
     NGX_CHAT_WRITE_GROUP,
     NGX_CHAT_WRITE_CONV_SET,            /* answered by the worker */
     NGX_CHAT_WRITE_GAP                  /* a read for ngx_chat_order.c */

@@ -76,8 +76,11 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
         return;
     }
 
-    w = ngx_chat_writes_new(cc, req->group.len ? NGX_CHAT_WRITE_GROUP_SEND
-                                               : NGX_CHAT_WRITE_SEND,
+    /* a media id may be gone from the store (swept) although its URL is
+     * still valid: only the worker can tell, so it answers such a DM */
+    w = ngx_chat_writes_new(cc, req->group.len || req->has_media
+                                ? NGX_CHAT_WRITE_CHECKED_SEND
+                                : NGX_CHAT_WRITE_SEND,
                             &req->id);
     if (w == NULL) {
         return;
@@ -567,7 +570,7 @@ ngx_chat_writes_produce(ngx_chat_write_t *w)
                    "chat writes: record produced: kind %d, conn %uL, "
                    "%uz bytes", (int) w->kind, w->conn, len);
 
-    if (w->kind == NGX_CHAT_WRITE_SEND || w->kind == NGX_CHAT_WRITE_GROUP_SEND)
+    if (w->kind == NGX_CHAT_WRITE_SEND || w->kind == NGX_CHAT_WRITE_CHECKED_SEND)
     {
         ngx_chat_stat_inc(NGX_CHAT_STAT_SENDS);
     }

@@ -55,7 +55,9 @@ chat_worker_apply_str_eq(chat_str_t a, chat_str_t b)
 
 /*
  * Publishes a stored DM message to every device of both its members, the
- * sender included: the publish of chat_worker_send().
+ * sender included: the publish of chat_worker_send(). A DM with media
+ * names its connection: the module left its answer to this worker, which
+ * alone knows whether the upload is still there, so "sent" goes first.
  */
 
 static int
@@ -72,6 +74,18 @@ chat_worker_apply_fan_out(chat_worker_send_t *s, const chat_store_msg_t *msg)
     {
         /* the stored data, not the store, is wrong: retrying cannot help */
         return chat_worker_apply_skip(res, "stored message with a bad conv");
+    }
+
+    if (s->rec->conn.len) {
+        frame = chat_frame_sent(s->rec->id, msg->mid, msg->conv, msg->ts);
+        rc = frame ? chat_worker_out_publish(out, s->rec->from, s->rec->conn,
+                                             frame)
+                   : -1;
+        json_decref(frame);
+
+        if (rc != 0) {
+            return chat_worker_apply_fail(res, "out of memory");
+        }
     }
 
     /* a retry of a message that has expired since: nothing to show */

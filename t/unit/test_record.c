@@ -102,9 +102,10 @@ TEST(dm_send_with_media_round_trips)
     in.id = S("c-1");
     in.has_media = 1;
     in.media_id = S(MEDIA_ID);
+    in.conn = S("k-1");            /* its worker answers it */
 
     CHECK_EQ(round_trip(&in, MID1,
-        "{\"to\":\"bob\",\"v\":1,\"op\":\"send\",\"conv\":\"dm:alice:bob\","
+        "{\"to\":\"bob\",\"conn\":\"k-1\",\"v\":1,\"op\":\"send\",\"conv\":\"dm:alice:bob\","
         "\"from\":\"alice\",\"body\":\"hi \\\"x\\\"\",\"id\":\"c-1\","
         "\"ts\":1700000000123,\"media\":{\"id\":\"" MEDIA_ID "\"},"
         "\"mid\":\"" MID1 "\"}",
@@ -117,6 +118,7 @@ TEST(dm_send_with_media_round_trips)
     CHECK(SEQ(out.mid, MID1));
     CHECK(SEQ(out.from, "alice"));
     CHECK(SEQ(out.to, "bob"));
+    CHECK(SEQ(out.conn, "k-1"));
     CHECK_EQ(out.group.len, 0);
     CHECK(SEQ(out.body, "hi \"x\""));
     CHECK(SEQ(out.id, "c-1"));

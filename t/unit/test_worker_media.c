@@ -52,7 +52,8 @@ send_media(const char *mid, const char *to, const char *id,
     b = strcmp("alice", to) < 0 ? to : "alice";
 
     return apply("{\"v\":1,\"op\":\"send\",\"mid\":\"%s\",\"conv\":"
-                 "\"dm:%s:%s\",\"from\":\"alice\",\"to\":\"%s\",\"body\":"
+                 "\"dm:%s:%s\",\"from\":\"alice\",\"to\":\"%s\",\"conn\":"
+                 "\"k-alice\",\"body\":"
                  "\"\",\"id\":\"%s\",\"ts\":%lld,\"media\":{\"id\":\"%s\"}}",
                  mid, a, b, to, id, ts, media);
 }
@@ -102,16 +103,24 @@ check_media(json_t *f, const char *id, const char *mime, long long size,
 
 TEST(a_send_takes_the_type_and_size_of_the_upload_and_a_signed_url)
 {
+    json_t  *f;
+
     CHECK_EQ(upload(IMG, "image/png", 48213, T0 - 5000), 0);
     CHECK_EQ(send_media("M1", "bob", "c-1", IMG, T0), CHAT_WORKER_APPLIED);
     CHECK_EQ(res.refused, 0);
     CHECK_EQ(res.seq, 1);
 
-    /* both members, each device: a URL valid for the URL lifetime */
-    CHECK_EQ(out.npubs, 2);
-    check_media(pub(0, "chat:u:alice", "*"), IMG, "image/png", 48213,
+    /* the module left the answer to the worker: sent on the connection,
+     * then both members, each device: a URL valid for the URL lifetime */
+    CHECK_EQ(out.npubs, 3);
+    f = pub(0, "chat:u:alice", "k-alice");
+    CHECK(f != NULL && strcmp(str(f, "type"), "sent") == 0
+          && strcmp(str(f, "id"), "c-1") == 0
+          && strcmp(str(f, "mid"), "M1") == 0);
+    json_decref(f);
+    check_media(pub(1, "chat:u:alice", "*"), IMG, "image/png", 48213,
                 TEST_NOW / 1000 + TEST_URL_TTL);
-    check_media(pub(1, "chat:u:bob", "*"), IMG, "image/png", 48213,
+    check_media(pub(2, "chat:u:bob", "*"), IMG, "image/png", 48213,
                 TEST_NOW / 1000 + TEST_URL_TTL);
 }
 
@@ -124,7 +133,7 @@ TEST(unknown_media_is_bad_request_and_stores_nothing)
     CHECK_EQ(res.refused, 1);
     CHECK(res.reason != NULL && strcmp(res.reason, "unknown media") == 0);
     CHECK_EQ(out.npubs, 1);
-    check_error(pub(0, "chat:u:alice", "*"), "bad_request", "c-1");
+    check_error(pub(0, "chat:u:alice", "k-alice"), "bad_request", "c-1");
 
     CHECK_EQ(chat_store_conv_last_seq(store, S(AB), &last), 0);
     CHECK_EQ(last, 0);
@@ -164,7 +173,7 @@ TEST(without_a_media_key_a_send_with_media_is_bad_request)
     CHECK_EQ(upload(IMG, "image/png", 3, T0), 0);
     CHECK_EQ(send_media("M1", "bob", "c-1", IMG, T0), CHAT_WORKER_APPLIED);
     CHECK_EQ(res.refused, 1);
-    check_error(pub(0, "chat:u:alice", "*"), "bad_request", "c-1");
+    check_error(pub(0, "chat:u:alice", "k-alice"), "bad_request", "c-1");
     CHECK_EQ(chat_store_conv_last_seq(store, S(AB), &last), 0);
     CHECK_EQ(last, 0);
 
@@ -187,7 +196,7 @@ TEST(a_retried_send_is_sent_again_before_its_media_is_looked_at)
     CHECK_EQ(res.duplicate, 1);
     CHECK_EQ(res.refused, 0);
     CHECK_EQ(res.seq, 1);
-    f = pub(1, "chat:u:bob", "*");
+    f = pub(2, "chat:u:bob", "*");
     CHECK(strcmp(str(f, "mid"), "M1") == 0);
     check_media(f, IMG, "image/png", 3, TEST_NOW / 1000 + TEST_URL_TTL);
 }
