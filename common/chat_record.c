@@ -428,6 +428,8 @@ chat_record_sync(chat_record_t *rec, const char **reason)
 static int
 chat_record_history(chat_record_t *rec, const char **reason)
 {
+    json_t  *events;
+
     if (chat_record_conv(rec, reason) != 0
         || chat_record_reply_to(rec, reason) != 0)
     {
@@ -459,6 +461,14 @@ chat_record_history(chat_record_t *rec, const char **reason)
     } else if (rec->limit > CHAT_RECORD_HISTORY_LIMIT_MAX) {
         rec->limit = CHAT_RECORD_HISTORY_LIMIT_MAX;
     }
+
+    events = json_object_get(rec->root, "events");
+
+    if (events != NULL && !json_is_boolean(events)) {
+        return chat_record_bad(reason, "\"events\" is not a boolean");
+    }
+
+    rec->events = json_is_true(events);
 
     return 0;
 }
@@ -801,7 +811,7 @@ chat_record_encode_send(const chat_record_t *r)
         }
 
     } else if (chat_json_put(rec, "to", chat_json_str(r->to)) != 0
-               || (r->has_media
+               || (r->has_media && r->conn.len
                    && chat_json_put(rec, "conn", chat_json_str(r->conn))
                       != 0))
     {
@@ -970,6 +980,7 @@ chat_record_encode_history(const chat_record_t *r)
         || chat_json_put(rec, "before_seq", json_integer(r->before_seq))
            != 0
         || chat_json_put(rec, "limit", json_integer(r->limit)) != 0
+        || (r->events && chat_json_put(rec, "events", json_true()) != 0)
         || chat_json_put(rec, "max_bytes", json_integer(r->max_bytes)) != 0
         || chat_json_put(rec, "ts", json_integer(r->ts)) != 0
         || chat_record_put_id(rec, r->id) != 0)

@@ -96,6 +96,9 @@ typedef struct {
 
     int64_t                before_seq;  /* history: 0 for the newest */
     int64_t                limit;       /* history: clamped */
+    int                    events;      /* history: group and conv events
+                                           too (a connection's read of a
+                                           gap, chat_store_log()) */
 
     chat_record_group_e    action;      /* group */
     chat_str_t             name;        /* group create: len 0 if none */

@@ -22,7 +22,8 @@ static ngx_int_t ngx_chat_writes_media_id(ngx_chat_conn_t *cc,
 static void ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w);
 static ngx_int_t ngx_chat_writes_history_record(ngx_chat_conn_t *cc,
-    ngx_chat_write_t *w, int64_t before_seq, ngx_uint_t limit);
+    ngx_chat_write_t *w, int64_t before_seq, ngx_uint_t limit,
+    ngx_uint_t events);
 static size_t ngx_chat_writes_cid_value(ngx_chat_write_t *w, u_char *value);
 static void ngx_chat_writes_dedupe_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req);
@@ -369,7 +370,7 @@ ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req)
     ngx_memcpy(w->conv, req->conv.s, req->conv.len);
     w->conv_len = req->conv.len;
 
-    if (ngx_chat_writes_history_record(cc, w, req->before_seq, req->limit)
+    if (ngx_chat_writes_history_record(cc, w, req->before_seq, req->limit, 0)
         != NGX_OK)
     {
         ngx_chat_writes_failed(w);
@@ -380,10 +381,11 @@ ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req)
 }
 
 
-/* The history record of w (its conv and id set), for cc. */
+/* The history record of w (its conv and id set), for cc: a client's
+ * (messages only), or a gap's (events too). */
 static ngx_int_t
 ngx_chat_writes_history_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
-    int64_t before_seq, ngx_uint_t limit)
+    int64_t before_seq, ngx_uint_t limit, ngx_uint_t events)
 {
     chat_record_t  rec;
 
@@ -393,6 +395,7 @@ ngx_chat_writes_history_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,
     rec.user = rec.from;
     rec.before_seq = before_seq;
     rec.limit = (int64_t) limit;
+    rec.events = (int) events;
 
     w->record = chat_record_encode(&rec);
 
@@ -430,7 +433,9 @@ ngx_chat_writes_gap(ngx_chat_conn_t *cc, ngx_str_t *conv, int64_t before_seq,
     w->conv_len = conv->len;
     w->id_len = ngx_sprintf(w->id, "~gap:%ui", n) - w->id;
 
-    if (ngx_chat_writes_history_record(cc, w, before_seq, limit) != NGX_OK) {
+    if (ngx_chat_writes_history_record(cc, w, before_seq, limit, 1)
+        != NGX_OK)
+    {
         ngx_chat_writes_free(w);
         return NGX_ERROR;
     }

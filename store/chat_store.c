@@ -182,6 +182,16 @@ chat_store_history(chat_store_t *store, chat_str_t conv, chat_str_t user,
 
 
 int
+chat_store_log(chat_store_t *store, chat_str_t conv, chat_str_t user,
+    int64_t before_seq, int64_t limit, int64_t now_ms, chat_store_msg_pt cb,
+    void *data)
+{
+    return store->ops->log(store, conv, user, before_seq, limit, now_ms, cb,
+                           data);
+}
+
+
+int
 chat_store_members(chat_store_t *store, chat_str_t conv,
     chat_store_user_pt cb, void *data)
 {

@@ -178,8 +178,10 @@ int chat_store_raise_watermark(chat_store_t *store, chat_str_t conv,
  * them. Only those after the cursor (after_conv, after_seq) come: conv
  * above after_conv, or conv equal to it and seq above after_seq; an empty
  * after_conv (and after_seq 0) starts at the first. A caller that pages
- * asks for one more than it keeps, to learn whether more remain. Messages
- * expired at now_ms are skipped, and so are group and conv events.
+ * asks for one more than it keeps, to learn whether more remain. Group
+ * and conv events that another member made are pending like messages (a
+ * user added or removed while away learns it so); rows expired at now_ms
+ * are skipped.
  */
 int chat_store_pending(chat_store_t *store, chat_str_t user,
     chat_str_t after_conv, int64_t after_seq, int64_t limit, int64_t now_ms,
@@ -198,6 +200,17 @@ int chat_store_pending(chat_store_t *store, chat_str_t user,
 int chat_store_history(chat_store_t *store, chat_str_t conv,
     chat_str_t user, int64_t before_seq, int64_t after_seq, int64_t limit,
     int64_t now_ms, chat_store_msg_pt cb, void *data);
+
+/*
+ * The conversation's log as user may see it: like history newest first
+ * below before_seq, but group and conv events come too, each in its seq.
+ * What a connection reads to fill a gap in the seqs it was sent (the
+ * module's order filter), where an event missed is as missing as a
+ * message.
+ */
+int chat_store_log(chat_store_t *store, chat_str_t conv, chat_str_t user,
+    int64_t before_seq, int64_t limit, int64_t now_ms, chat_store_msg_pt cb,
+    void *data);
 
 /* Calls cb for each current member of conv, in user order; none when conv
  * does not exist. */

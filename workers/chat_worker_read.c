@@ -216,9 +216,14 @@ chat_worker_read_history_frame(chat_store_t *store,
     walk.page.room = rec->max_bytes
                      - (int64_t) chat_worker_frame_size(frame);
 
-    rc = chat_store_history(store, rec->conv, rec->user, rec->before_seq, 0,
-                            rec->limit + 1, limits->now_ms,
-                            chat_worker_read_history_one, &walk);
+    /* a client reads messages; a connection filling a gap, the log */
+    rc = rec->events
+         ? chat_store_log(store, rec->conv, rec->user, rec->before_seq,
+                          rec->limit + 1, limits->now_ms,
+                          chat_worker_read_history_one, &walk)
+         : chat_store_history(store, rec->conv, rec->user, rec->before_seq,
+                              0, rec->limit + 1, limits->now_ms,
+                              chat_worker_read_history_one, &walk);
 
     if (rc == CHAT_STORE_NOT_FOUND
         && !chat_conv_dm_has(&rec->conv_parsed, rec->user))

@@ -733,6 +733,7 @@ const chat_store_ops_t  chat_store_sqlite_ops = {
     chat_store_sqlite_raise_watermark,
     chat_store_sqlite_pending,
     chat_store_sqlite_history,
+    chat_store_sqlite_log,
     chat_store_sqlite_members,
     chat_store_sqlite_roster,
     chat_store_sqlite_member_join,

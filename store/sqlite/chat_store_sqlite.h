@@ -31,6 +31,7 @@ typedef enum {
     CHAT_SQL_WINDOW,
     CHAT_SQL_HISTORY,
     CHAT_SQL_HISTORY_AFTER,
+    CHAT_SQL_LOG,
     CHAT_SQL_MEMBERS,
     CHAT_SQL_N
 } chat_store_sqlite_stmt_e;
@@ -174,6 +175,9 @@ int chat_store_sqlite_pending(chat_store_t *store, chat_str_t user,
 int chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
     chat_str_t user, int64_t before_seq, int64_t after_seq, int64_t limit,
     int64_t now_ms, chat_store_msg_pt cb, void *data);
+int chat_store_sqlite_log(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t before_seq, int64_t limit, int64_t now_ms,
+    chat_store_msg_pt cb, void *data);
 int chat_store_sqlite_members(chat_store_t *store, chat_str_t conv,
     chat_store_user_pt cb, void *data);
 

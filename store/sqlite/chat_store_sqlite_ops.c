@@ -53,19 +53,21 @@ const char  *const chat_store_sqlite_sql[CHAT_SQL_N] = {
     "  WHERE conv = ?1 AND user = ?2",
 
     /* members_by_user gives the conversations of ?1 from the cursor's ?2
-     * on in conv order, and messages_live each one's range above the
+     * on in conv order, and (conv, seq) each one's range above the
      * watermark (and above ?3 in the cursor's conv) in seq order: no sort,
-     * no event nor tombstone stepped over, and LIMIT stops the scan; the
-     * expired that are not deleted yet (a minute's worth) are skipped */
+     * and LIMIT stops the scan; events come as they were published, the
+     * tombstones and the expired that are not deleted yet (a minute's
+     * worth) are skipped */
     "SELECT " CHAT_STORE_SQLITE_MSG_COLS
     "  FROM members AS b"
     "  LEFT JOIN watermarks AS w ON w.conv = b.conv AND w.user = b.user"
-    "  JOIN messages AS m INDEXED BY messages_live ON m.conv = b.conv"
+    "  JOIN messages AS m ON m.conv = b.conv"
     "   AND m.seq > max(b.joined_seq, coalesce(w.delivered_seq, 0),"
     "                   CASE WHEN b.conv = ?2 THEN ?3 ELSE 0 END)"
     "   AND (b.left_seq IS NULL OR m.seq <= b.left_seq)"
     " WHERE b.user = ?1 AND b.conv >= ?2 AND m.sender <> ?1"
-    "   AND m.kind = 'msg' AND" CHAT_STORE_SQLITE_LIVE("?5")
+    "   AND m.kind IN ('msg', 'group', 'conv') AND"
+    CHAT_STORE_SQLITE_LIVE("?5")
     " ORDER BY b.conv, m.seq"
     " LIMIT ?4",
 
@@ -86,6 +88,15 @@ const char  *const chat_store_sqlite_sql[CHAT_SQL_N] = {
     " WHERE m.conv = ?1 AND m.seq > ?2 AND m.seq <= ?3 AND m.kind = 'msg'"
     "   AND" CHAT_STORE_SQLITE_LIVE("?5")
     " ORDER BY m.seq"
+    " LIMIT ?4",
+
+    /* the log: (conv, seq) walked backwards from ?3, events included */
+    "SELECT " CHAT_STORE_SQLITE_MSG_COLS
+    "  FROM messages AS m"
+    " WHERE m.conv = ?1 AND m.seq > ?2 AND m.seq <= ?3"
+    "   AND m.kind IN ('msg', 'group', 'conv') AND"
+    CHAT_STORE_SQLITE_LIVE("?5")
+    " ORDER BY m.seq DESC"
     " LIMIT ?4",
 
     "SELECT user FROM members WHERE conv = ?1 AND left_seq IS NULL"
@@ -513,6 +524,39 @@ chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
     sqlite3_bind_int64(stmt, 5, now_ms);
 
     return chat_store_sqlite_each_msg(s, stmt, cb, data, "history");
+}
+
+
+int
+chat_store_sqlite_log(chat_store_t *store, chat_str_t conv, chat_str_t user,
+    int64_t before_seq, int64_t limit, int64_t now_ms, chat_store_msg_pt cb,
+    void *data)
+{
+    int                   rc;
+    int64_t               lo, hi;
+    sqlite3_stmt         *stmt;
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+
+    rc = chat_store_sqlite_window(s, conv, user, &lo, &hi);
+    if (rc != CHAT_STORE_OK) {
+        return rc;
+    }
+
+    if (before_seq > 0 && before_seq - 1 < hi) {
+        hi = before_seq - 1;
+    }
+
+    stmt = s->stmt[CHAT_SQL_LOG];
+
+    chat_store_sqlite_bind_str(stmt, 1, conv);
+    sqlite3_bind_int64(stmt, 2, lo);
+    sqlite3_bind_int64(stmt, 3, hi);
+    sqlite3_bind_int64(stmt, 4, limit);
+    sqlite3_bind_int64(stmt, 5, now_ms);
+
+    return chat_store_sqlite_each_msg(s, stmt, cb, data, "log");
 }
 
 

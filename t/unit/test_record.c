@@ -369,17 +369,30 @@ TEST(history_round_trips)
     in.limit = 20;
     in.max_bytes = 131072;
     in.id = S("~gap:3");
+    in.events = 1;                 /* a gap's read: the log */
 
     CHECK_EQ(round_trip(&in, NULL,
         "{\"v\":1,\"op\":\"history\",\"conv\":\"dm:alice:bob\","
         "\"user\":\"alice\",\"conn\":\"k-1\",\"before_seq\":30,\"limit\":20,"
-        "\"max_bytes\":131072,\"ts\":10,\"id\":\"~gap:3\"}", &out), 0);
+        "\"events\":true,\"max_bytes\":131072,\"ts\":10,\"id\":\"~gap:3\"}",
+        &out), 0);
 
     CHECK(SEQ(out.conv, "dm:alice:bob"));
     CHECK(SEQ(out.user, "alice"));
     CHECK_EQ(out.before_seq, 30);
     CHECK_EQ(out.limit, 20);
+    CHECK_EQ(out.events, 1);
     CHECK(SEQ(out.id, "~gap:3"));
+    chat_record_free(&out);
+
+    /* a client's: messages only, and no "events" on the wire */
+    in.events = 0;
+    in.id = S("h1");
+    CHECK_EQ(round_trip(&in, NULL,
+        "{\"v\":1,\"op\":\"history\",\"conv\":\"dm:alice:bob\","
+        "\"user\":\"alice\",\"conn\":\"k-1\",\"before_seq\":30,\"limit\":20,"
+        "\"max_bytes\":131072,\"ts\":10,\"id\":\"h1\"}", &out), 0);
+    CHECK_EQ(out.events, 0);
     chat_record_free(&out);
 }
 

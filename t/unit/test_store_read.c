@@ -435,7 +435,7 @@ test_history_at(chat_store_t *store, const char *user, int64_t before_seq,
  * messages, at 5000 (expires is the first moment it is gone) eight, at
  * 7000 seven; never the event.
  */
-TEST(history_and_pending_skip_the_expired_and_events)
+TEST(history_skips_the_expired_and_events_pending_and_the_log_keep_events)
 {
     int               i;
     char              mid[16], cid[16];
@@ -507,19 +507,36 @@ TEST(history_and_pending_skip_the_expired_and_events)
     CHECK(strcmp(rows.rows[2], CONV_AB "/8/M8") == 0);
     test_set_window(CONV_AB, "bob", 0, 11);
 
-    /* pending: alice's odd ones to bob, less the expired M3, and the
-     * event (alice's, but an event) never */
+    /* pending: alice's odd ones to bob, less the expired M3, and alice's
+     * event: an event is pending like a message */
     memset(&rows, 0, sizeof(rows));
     CHECK_EQ(chat_store_pending(store, S("bob"), NO_CONV, 0, 100, 4999,
                                 test_collect_msg, &rows), CHAT_STORE_OK);
-    CHECK_EQ(rows.n, 5);
+    CHECK_EQ(rows.n, 6);
 
     memset(&rows, 0, sizeof(rows));
     CHECK_EQ(chat_store_pending(store, S("bob"), NO_CONV, 0, 100, 5000,
                                 test_collect_msg, &rows), CHAT_STORE_OK);
-    CHECK_EQ(rows.n, 4);
+    CHECK_EQ(rows.n, 5);
     CHECK(strcmp(rows.rows[0], CONV_AB "/1/M1") == 0);
     CHECK(strcmp(rows.rows[1], CONV_AB "/5/M5") == 0);
+    CHECK(strcmp(rows.rows[4], CONV_AB "/11/E11") == 0);
+
+    /* the log: the event too, newest first, the expired still left out */
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_log(store, S(CONV_AB), S("bob"), 0, 3, 7000,
+                            test_collect_msg, &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 3);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/11/E11") == 0);
+    CHECK(strcmp(rows.rows[1], CONV_AB "/10/M10") == 0);
+    CHECK(strcmp(rows.rows[2], CONV_AB "/9/M9") == 0);
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_log(store, S(CONV_AB), S("bob"), 8, 100, 7000,
+                            test_collect_msg, &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 4);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/7/M7") == 0);
+    CHECK(strcmp(rows.rows[1], CONV_AB "/5/M5") == 0);
+    CHECK(strcmp(rows.rows[2], CONV_AB "/2/M2") == 0);
 
     memset(&rows, 0, sizeof(rows));
     CHECK_EQ(chat_store_pending(store, S("alice"), NO_CONV, 0, 100, 7000,
@@ -546,7 +563,7 @@ main(void)
     RUN(history_keeps_to_the_members_window);
     RUN(history_queries_need_no_sort_nor_scan);
     RUN(list_expiry_and_sweep_queries_use_indexes);
-    RUN(history_and_pending_skip_the_expired_and_events);
+    RUN(history_skips_the_expired_and_events_pending_and_the_log_keep_events);
 
     test_tmpdir_remove(test_dir);
 

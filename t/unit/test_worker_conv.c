@@ -328,18 +328,19 @@ TEST(expired_messages_are_gone_from_pending_and_history_at_once)
     CHECK_EQ(conv_set(AB, "alice", "S2", "s2", "0", T0 + 1), 0);
     CHECK_EQ(send_body("M2", "alice", "bob", "c-2", "long", T0 + 2), 0);
 
-    /* before M1 expires: both pending, both in history */
+    /* before M1 expires: both pending (and the two events), both in
+     * history */
     now_ms = T0 + 9999;
     CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\",\"conn\":"
                    "\"k\",\"ts\":9}"), 0);
-    CHECK_EQ(out.npubs, 3);
+    CHECK_EQ(out.npubs, 5);
 
     /* from its expires on: neither pending nor in history */
     now_ms = T0 + 10000;
     CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\",\"conn\":"
                    "\"k\",\"ts\":9}"), 0);
-    CHECK_EQ(out.npubs, 2);
-    f = pub(0, "chat:u:bob", "k");
+    CHECK_EQ(out.npubs, 4);
+    f = pub(2, "chat:u:bob", "k");
     CHECK(strcmp(str(f, "mid"), "M2") == 0);
     json_decref(f);
 
@@ -405,22 +406,36 @@ TEST(a_retried_send_of_an_expiring_message_answers_the_same_mid)
 }
 
 
-TEST(conv_events_are_never_pending_nor_history)
+TEST(conv_events_are_pending_and_in_the_log_not_in_history)
 {
     json_t  *f;
 
     CHECK_EQ(conv_set(AB, "alice", "S1", "s1", "60", T0), 0);
     CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\",\"conn\":"
                    "\"k\",\"ts\":9}"), 0);
-    CHECK_EQ(out.npubs, 1);
+    CHECK_EQ(out.npubs, 2);
     f = pub(0, "chat:u:bob", "k");
+    CHECK(strcmp(str(f, "type"), "conv") == 0 && num(f, "ttl") == 60);
+    json_decref(f);
+    f = pub(1, "chat:u:bob", "k");
     CHECK(strcmp(str(f, "type"), "sync_done") == 0);
     json_decref(f);
 
+    /* a client's history: messages only */
     CHECK_EQ(apply("{\"v\":1,\"op\":\"history\",\"conv\":\"" AB "\","
                    "\"user\":\"bob\",\"conn\":\"k\",\"ts\":9}"), 0);
     f = pub(0, "chat:u:bob", "k");
     CHECK_EQ(json_array_size(json_object_get(f, "messages")), 0);
+    json_decref(f);
+
+    /* a connection's read of a gap: the event, where its seq is */
+    CHECK_EQ(apply("{\"v\":1,\"op\":\"history\",\"conv\":\"" AB "\","
+                   "\"user\":\"bob\",\"conn\":\"k\",\"events\":true,"
+                   "\"ts\":9}"), 0);
+    f = pub(0, "chat:u:bob", "k");
+    CHECK_EQ(json_array_size(json_object_get(f, "messages")), 1);
+    CHECK(strcmp(str(json_array_get(json_object_get(f, "messages"), 0),
+                     "type"), "conv") == 0);
     json_decref(f);
 }
 
@@ -439,7 +454,7 @@ main(void)
     RUN_WITH_STORE(a_retried_conv_set_is_answered_again_and_stores_nothing);
     RUN_WITH_STORE(expired_messages_are_gone_from_pending_and_history_at_once);
     RUN_WITH_STORE(a_retried_send_of_an_expiring_message_answers_the_same_mid);
-    RUN_WITH_STORE(conv_events_are_never_pending_nor_history);
+    RUN_WITH_STORE(conv_events_are_pending_and_in_the_log_not_in_history);
 
     test_tmpdir_remove(test_dir);
 
