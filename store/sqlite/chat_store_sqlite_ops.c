@@ -487,17 +487,19 @@ chat_store_sqlite_window(chat_store_sqlite_t *s, chat_str_t conv,
 }
 
 
-int
-chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
-    chat_str_t user, int64_t before_seq, int64_t after_seq, int64_t limit,
-    int64_t now_ms, chat_store_msg_pt cb, void *data)
+/*
+ * The rows of the window of user in conv, at most limit, that statement
+ * stmt gives for (conv, lo, hi, limit, now_ms): those below before_seq
+ * (when not 0) and above after_seq.
+ */
+static int
+chat_store_sqlite_range(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    chat_str_t conv, chat_str_t user, int64_t before_seq, int64_t after_seq,
+    int64_t limit, int64_t now_ms, chat_store_msg_pt cb, void *data,
+    const char *what)
 {
-    int                   rc;
-    int64_t               lo, hi;
-    sqlite3_stmt         *stmt;
-    chat_store_sqlite_t  *s;
-
-    s = (chat_store_sqlite_t *) store;
+    int      rc;
+    int64_t  lo, hi;
 
     rc = chat_store_sqlite_window(s, conv, user, &lo, &hi);
     if (rc != CHAT_STORE_OK) {
@@ -508,14 +510,9 @@ chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
         hi = before_seq - 1;
     }
 
-    /* catching up: the oldest above after_seq first */
-
     if (after_seq > lo) {
         lo = after_seq;
     }
-
-    stmt = s->stmt[after_seq > 0 ? CHAT_SQL_HISTORY_AFTER
-                                 : CHAT_SQL_HISTORY];
 
     chat_store_sqlite_bind_str(stmt, 1, conv);
     sqlite3_bind_int64(stmt, 2, lo);
@@ -523,7 +520,25 @@ chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
     sqlite3_bind_int64(stmt, 4, limit);
     sqlite3_bind_int64(stmt, 5, now_ms);
 
-    return chat_store_sqlite_each_msg(s, stmt, cb, data, "history");
+    return chat_store_sqlite_each_msg(s, stmt, cb, data, what);
+}
+
+
+int
+chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, int64_t before_seq, int64_t after_seq, int64_t limit,
+    int64_t now_ms, chat_store_msg_pt cb, void *data)
+{
+    chat_store_sqlite_t  *s;
+
+    s = (chat_store_sqlite_t *) store;
+
+    /* catching up (after_seq): the oldest above it first */
+    return chat_store_sqlite_range(s, s->stmt[after_seq > 0
+                                              ? CHAT_SQL_HISTORY_AFTER
+                                              : CHAT_SQL_HISTORY],
+                                   conv, user, before_seq, after_seq, limit,
+                                   now_ms, cb, data, "history");
 }
 
 
@@ -532,31 +547,13 @@ chat_store_sqlite_log(chat_store_t *store, chat_str_t conv, chat_str_t user,
     int64_t before_seq, int64_t limit, int64_t now_ms, chat_store_msg_pt cb,
     void *data)
 {
-    int                   rc;
-    int64_t               lo, hi;
-    sqlite3_stmt         *stmt;
     chat_store_sqlite_t  *s;
 
     s = (chat_store_sqlite_t *) store;
 
-    rc = chat_store_sqlite_window(s, conv, user, &lo, &hi);
-    if (rc != CHAT_STORE_OK) {
-        return rc;
-    }
-
-    if (before_seq > 0 && before_seq - 1 < hi) {
-        hi = before_seq - 1;
-    }
-
-    stmt = s->stmt[CHAT_SQL_LOG];
-
-    chat_store_sqlite_bind_str(stmt, 1, conv);
-    sqlite3_bind_int64(stmt, 2, lo);
-    sqlite3_bind_int64(stmt, 3, hi);
-    sqlite3_bind_int64(stmt, 4, limit);
-    sqlite3_bind_int64(stmt, 5, now_ms);
-
-    return chat_store_sqlite_each_msg(s, stmt, cb, data, "log");
+    return chat_store_sqlite_range(s, s->stmt[CHAT_SQL_LOG], conv, user,
+                                   before_seq, 0, limit, now_ms, cb, data,
+                                   "log");
 }
 
 
