@@ -20,9 +20,25 @@ const chat_conf_unit_t  chat_conf_seconds[] = {
     { NULL, 0 }
 };
 
+const chat_conf_unit_t  chat_conf_msec[] = {
+    { "", 1000 }, { "ms", 1 }, { "s", 1000 }, { NULL, 0 }
+};
+
 static const chat_conf_unit_t  chat_conf_digits[] = {
     { "", 1 }, { NULL, 0 }
 };
+
+
+/* One parse: the table, where handler items go, the conf it fills and
+ * where a reason goes. */
+
+typedef struct {
+    const chat_conf_item_t  *items;
+    chat_conf_handler_pt     handler;
+    void                    *conf;
+    char                    *err;
+    size_t                   errlen;
+} chat_conf_ctx_t;
 
 
 static int
@@ -32,6 +48,14 @@ chat_conf_error(char *err, size_t errlen, const char *where,
     snprintf(err, errlen, "%s%s%s \"%s\"", where, where[0] ? ": " : "",
              what, value);
     return -1;
+}
+
+
+int
+chat_conf_refuse(char *err, size_t errlen, const char *what,
+    const char *value)
+{
+    return chat_conf_error(err, errlen, "", what, value);
 }
 
 
@@ -70,27 +94,44 @@ chat_conf_number(const char *value, const chat_conf_unit_t *units,
 }
 
 
-static int
-chat_conf_set(const chat_conf_item_t *item, void *conf, const char *value,
-    const char *where, char *err, size_t errlen)
-{
-    int       level;
-    char     *p, *copy;
-    int64_t   n;
+/* What a number of these units is, for the error that refuses one. */
 
-    p = (char *) conf + item->offset;
+static const char *
+chat_conf_number_error(const chat_conf_unit_t *units)
+{
+    if (units == chat_conf_seconds || units == chat_conf_msec) {
+        return "not a time in range";
+    }
+
+    return units == chat_conf_bytes ? "not a size in range"
+                                    : "not a number in range";
+}
+
+
+static int
+chat_conf_set(const chat_conf_ctx_t *ctx, const chat_conf_item_t *item,
+    const char *value, const char *where)
+{
+    int                      level;
+    char                    *p, *copy;
+    int64_t                  n;
+    const char              *why;
+    const chat_conf_unit_t  *units;
+
+    p = (char *) ctx->conf + item->offset;
 
     switch (item->type) {
 
     case CHAT_CONF_STRING:
         if (*value == '\0') {
-            return chat_conf_error(err, errlen, where, "empty", item->key);
+            return chat_conf_error(ctx->err, ctx->errlen, where, "empty",
+                                   item->key);
         }
 
         copy = strdup(value);
         if (copy == NULL) {
-            return chat_conf_error(err, errlen, where, "out of memory for",
-                                   item->key);
+            return chat_conf_error(ctx->err, ctx->errlen, where,
+                                   "out of memory for", item->key);
         }
 
         free(*(char **) p);
@@ -101,20 +142,28 @@ chat_conf_set(const chat_conf_item_t *item, void *conf, const char *value,
         level = chat_worker_log_level_parse(value);
 
         if (level < 0) {
-            return chat_conf_error(err, errlen, where, "unknown log level",
-                                   value);
+            return chat_conf_error(ctx->err, ctx->errlen, where,
+                                   "unknown log level", value);
         }
 
         *(int64_t *) p = level;
         return 0;
 
+    case CHAT_CONF_HANDLER:
+        why = ctx->handler ? ctx->handler(ctx->conf, item, value)
+                           : "no handler for";
+
+        return why == NULL ? 0 : chat_conf_error(ctx->err, ctx->errlen,
+                                                 where, why, value);
+
     default:
-        if (chat_conf_number(value, item->units ? item->units
-                                                : chat_conf_digits, &n)
-            != 0 || n < item->min || n > item->max)
+        units = item->units ? item->units : chat_conf_digits;
+
+        if (chat_conf_number(value, units, &n) != 0
+            || n < item->min || n > item->max)
         {
-            return chat_conf_error(err, errlen, where,
-                                   "not a value in range", value);
+            return chat_conf_error(ctx->err, ctx->errlen, where,
+                                   chat_conf_number_error(units), value);
         }
 
         *(int64_t *) p = n;
@@ -142,8 +191,7 @@ chat_conf_find(const chat_conf_item_t *items, const char *name, size_t len,
 
 
 static int
-chat_conf_line(const chat_conf_item_t *items, void *conf, char *line,
-    const char *where, char *err, size_t errlen)
+chat_conf_line(const chat_conf_ctx_t *ctx, char *line, const char *where)
 {
     size_t                   n;
     char                    *value;
@@ -162,20 +210,20 @@ chat_conf_line(const chat_conf_item_t *items, void *conf, char *line,
 
     n = strcspn(line, " \t");
     value = line + n + strspn(line + n, " \t");
-    item = chat_conf_find(items, line, n, 0);
+    item = chat_conf_find(ctx->items, line, n, 0);
 
     if (item == NULL) {
         line[n] = '\0';
-        return chat_conf_error(err, errlen, where, "unknown key", line);
+        return chat_conf_error(ctx->err, ctx->errlen, where, "unknown key",
+                               line);
     }
 
-    return chat_conf_set(item, conf, value, where, err, errlen);
+    return chat_conf_set(ctx, item, value, where);
 }
 
 
 static int
-chat_conf_file(const chat_conf_item_t *items, void *conf, const char *path,
-    char *err, size_t errlen)
+chat_conf_file(const chat_conf_ctx_t *ctx, const char *path)
 {
     int      rc;
     FILE    *f;
@@ -184,7 +232,7 @@ chat_conf_file(const chat_conf_item_t *items, void *conf, const char *path,
 
     f = fopen(path, "r");
     if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(ctx->err, ctx->errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
 
@@ -196,7 +244,13 @@ chat_conf_file(const chat_conf_item_t *items, void *conf, const char *path,
     while (rc == 0 && getline(&line, &size, f) != -1) {
         lineno++;
         snprintf(where, sizeof(where), "%s:%zu", path, lineno);
-        rc = chat_conf_line(items, conf, line, where, err, errlen);
+        rc = chat_conf_line(ctx, line, where);
+    }
+
+    /* a read error ends getline() as the end of the file does */
+    if (rc == 0 && ferror(f)) {
+        snprintf(ctx->err, ctx->errlen, "%s: %s", path, strerror(errno));
+        rc = -1;
     }
 
     free(line);
@@ -210,19 +264,19 @@ chat_conf_file(const chat_conf_item_t *items, void *conf, const char *path,
  * arguments it took, or -1. */
 
 static int
-chat_conf_flag(const chat_conf_item_t *items, int argc, char *const argv[],
-    int i, const chat_conf_item_t **item, const char **value, char *err,
-    size_t errlen)
+chat_conf_flag(const chat_conf_ctx_t *ctx, int argc, char *const argv[],
+    int i, const chat_conf_item_t **item, const char **value)
 {
     size_t       n;
     const char  *arg;
 
     arg = argv[i];
     n = strcspn(arg, "=");
-    *item = chat_conf_find(items, arg, n, 1);
+    *item = chat_conf_find(ctx->items, arg, n, 1);
 
     if (*item == NULL && !(n == 8 && strncmp(arg, "--config", 8) == 0)) {
-        return chat_conf_error(err, errlen, "", "unknown flag", arg);
+        return chat_conf_error(ctx->err, ctx->errlen, "", "unknown flag",
+                               arg);
     }
 
     if (arg[n] == '=') {
@@ -231,7 +285,8 @@ chat_conf_flag(const chat_conf_item_t *items, int argc, char *const argv[],
     }
 
     if (i + 1 >= argc) {
-        return chat_conf_error(err, errlen, "", "no value for", arg);
+        return chat_conf_error(ctx->err, ctx->errlen, "", "no value for",
+                               arg);
     }
 
     *value = argv[i + 1];
@@ -244,8 +299,18 @@ int
 chat_conf_parse(const chat_conf_item_t *items, void *conf, int argc,
     char *const argv[], char *err, size_t errlen)
 {
+    return chat_conf_parse_with(items, NULL, conf, argc, argv, err, errlen);
+}
+
+
+int
+chat_conf_parse_with(const chat_conf_item_t *items,
+    chat_conf_handler_pt handler, void *conf, int argc, char *const argv[],
+    char *err, size_t errlen)
+{
     int                      i, n, pass;
     const char              *value;
+    chat_conf_ctx_t          ctx;
     const chat_conf_item_t  *item;
 
     for (i = 1; i < argc; i++) {
@@ -258,26 +323,28 @@ chat_conf_parse(const chat_conf_item_t *items, void *conf, int argc,
         }
     }
 
+    ctx.items = items;
+    ctx.handler = handler;
+    ctx.conf = conf;
+    ctx.err = err;
+    ctx.errlen = errlen;
+
     /* the file of --config first, then the other flags over it */
 
     for (pass = 0; pass < 2; pass++) {
         for (i = 1; i < argc; i += n) {
-            n = chat_conf_flag(items, argc, argv, i, &item, &value, err,
-                               errlen);
+            n = chat_conf_flag(&ctx, argc, argv, i, &item, &value);
             if (n < 0) {
                 return -1;
             }
 
             if (item == NULL) {
-                if (pass == 0
-                    && chat_conf_file(items, conf, value, err, errlen) != 0)
-                {
+                if (pass == 0 && chat_conf_file(&ctx, value) != 0) {
                     return -1;
                 }
 
             } else if (pass == 1
-                       && chat_conf_set(item, conf, value, argv[i], err,
-                                        errlen) != 0)
+                       && chat_conf_set(&ctx, item, value, argv[i]) != 0)
             {
                 return -1;
             }
@@ -362,12 +429,23 @@ chat_conf_secret(const char *name, const char *spec, char **out,
 int
 chat_conf_hostport(const char *s, int dflt, char **host, int *port)
 {
+    const char  *why;
+
+    return chat_conf_hostport_why(s, dflt, 0, host, port, &why);
+}
+
+
+int
+chat_conf_hostport_why(const char *s, int dflt, int lowest, char **host,
+    int *port, const char **why)
+{
     char        *end;
     long         p;
     size_t       n;
     const char  *colon, *close;
 
     *host = NULL;
+    *why = "bad";
 
     if (s[0] == '[') {
         close = strchr(s, ']');
@@ -390,19 +468,26 @@ chat_conf_hostport(const char *s, int dflt, char **host, int *port)
         errno = 0;
         p = strtol(colon + 1, &end, 10);
 
-        if (errno != 0 || end == colon + 1 || *end != '\0' || p < 0
+        if (errno != 0 || end == colon + 1 || *end != '\0' || p < lowest
             || p > 65535)
         {
+            *why = "bad port in";
             return -1;
         }
     }
 
     if (n == 0) {
+        *why = "no host in";
         return -1;
     }
 
     *host = strndup(s, n);
     *port = (int) p;
 
-    return *host ? 0 : -1;
+    if (*host == NULL) {
+        *why = "out of memory for";
+        return -1;
+    }
+
+    return 0;
 }

@@ -33,6 +33,13 @@ chat_presence_ms(const char *s, size_t len)
 }
 
 
+int64_t
+chat_presence_version(const char *v, size_t len)
+{
+    return v == NULL ? 0 : chat_presence_ms(v, len);
+}
+
+
 void
 chat_presence_decode(const char *st, size_t st_len, const char *ls,
     size_t ls_len, chat_presence_t *p)

@@ -41,4 +41,11 @@ void chat_presence_decode(const char *st, size_t st_len, const char *ls,
 /* A last seen as the hash holds it: ms, digits only; -1 otherwise. */
 int64_t chat_presence_ms(const char *s, size_t len);
 
+/*
+ * The version of the field read (HMGET v), NULL when missing: 0 for a user
+ * never announced, the count when it is digits, -1 for what else Redis
+ * holds there (a state that cannot be put in order with the others).
+ */
+int64_t chat_presence_version(const char *v, size_t len);
+
 #endif /* CHAT_PRESENCE_H */

@@ -17,6 +17,7 @@
 #include "ngx_chat_module.h"
 #include "ngx_chat_stats.h"
 #include "ngx_chat_presence_lua.h"
+#include "chat_presence.h"
 
 
 #define NGX_CHAT_PRESENCE_MAX_WATCH 1000      /* per connection */
@@ -60,7 +61,7 @@ static void ngx_chat_presence_on_message(ngx_str_t *channel,
 static void ngx_chat_presence_flush(void);
 static void ngx_chat_presence_query(ngx_chat_watch_t *watch);
 static void ngx_chat_presence_query_reply(redisReply *reply, void *data);
-static int64_t ngx_chat_presence_last_seen(ngx_str_t *user, redisReply *ls);
+static redisReply *ngx_chat_presence_field(redisReply *r);
 static void ngx_chat_presence_update(ngx_chat_watch_t *watch,
     int64_t version, u_char *frame, size_t len);
 static void ngx_chat_presence_release(ngx_chat_watch_t *watch);
@@ -347,9 +348,9 @@ ngx_chat_presence_query(ngx_chat_watch_t *watch)
     argv[1].len = ngx_sprintf(key, "%s%V", CHAT_KEY_PRESENCE,
                               &watch->sn.str)
                   - key;
-    ngx_str_set(&argv[2], "st");
-    ngx_str_set(&argv[3], "ls");
-    ngx_str_set(&argv[4], "v");
+    ngx_str_set(&argv[2], CHAT_PRESENCE_STATUS);
+    ngx_str_set(&argv[3], CHAT_PRESENCE_LAST_SEEN);
+    ngx_str_set(&argv[4], CHAT_PRESENCE_VERSION);
 
     if (ngx_chat_presence_command(ngx_chat_presence_query_reply, watch, 5, argv)
         == NGX_OK)
@@ -360,43 +361,46 @@ ngx_chat_presence_query(ngx_chat_watch_t *watch)
 
 
 /*
- * [status, last seen, version]: all nil for a user never seen. What Redis
- * holds is not trusted into the frame: last seen is printed from the
- * number it parses as, and one that is not a number of ms is left out.
+ * [status, last seen, version]: all nil for a user never seen, decoded as
+ * every reader of the hash decodes it (chat_presence.h). What Redis holds
+ * is not trusted into the frame: last seen is printed from the number it
+ * parses as, and one that is not a number of ms is left out.
  */
 static void
 ngx_chat_presence_query_reply(redisReply *reply, void *data)
 {
     u_char            *p, frame[NGX_CHAT_PRESENCE_FRAME_LEN];
-    int64_t            version, last_seen;
-    ngx_uint_t         online;
+    int64_t            version;
     redisReply        *st, *ls, *v;
+    chat_presence_t    state;
     ngx_chat_watch_t  *watch = data;
 
     /* the read's reference is kept until the end: the update releases the
      * watch too, and would free it under us if nobody watches any more */
 
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3) {
-        st = reply->element[0];
-        ls = reply->element[1];
-        v = reply->element[2];
+        st = ngx_chat_presence_field(reply->element[0]);
+        ls = ngx_chat_presence_field(reply->element[1]);
+        v = ngx_chat_presence_field(reply->element[2]);
 
-        version = v->type == REDIS_REPLY_STRING
-                  ? ngx_atoof((u_char *) v->str, v->len) : 0;
+        version = chat_presence_version(v ? v->str : NULL, v ? v->len : 0);
 
-        online = st->type == REDIS_REPLY_STRING && st->len == 6
-                 && ngx_strncmp(st->str, "online", 6) == 0;
+        chat_presence_decode(st ? st->str : NULL, st ? st->len : 0,
+                             ls ? ls->str : NULL, ls ? ls->len : 0, &state);
 
         p = ngx_sprintf(frame, "{\"type\":\"presence\",\"user\":\"%V\","
                         "\"status\":\"%s\"", &watch->sn.str,
-                        online ? "online" : "offline");
+                        state.online ? "online" : "offline");
 
-        if (!online && ls->type == REDIS_REPLY_STRING) {
-            last_seen = ngx_chat_presence_last_seen(&watch->sn.str, ls);
+        if (state.last_seen >= 0) {
+            p = ngx_sprintf(p, ",\"last_seen\":%L", state.last_seen);
 
-            if (last_seen >= 0) {
-                p = ngx_sprintf(p, ",\"last_seen\":%L", last_seen);
-            }
+        } else if (!state.online && ls != NULL) {
+            /* someone or something else wrote the key */
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "chat: presence of \"%V\": last seen in Redis is "
+                          "not a time (%uz bytes), left out", &watch->sn.str,
+                          ls->len);
         }
 
         *p++ = '}';
@@ -411,25 +415,11 @@ ngx_chat_presence_query_reply(redisReply *reply, void *data)
 }
 
 
-/*
- * The last seen of user as Redis holds it: ms since the epoch, digits only,
- * at most what an int64 holds (ngx_atoof refuses the rest). -1, and a log
- * line, for anything else: someone or something else wrote the key.
- */
-static int64_t
-ngx_chat_presence_last_seen(ngx_str_t *user, redisReply *ls)
+/* A field of the HMGET reply: NULL when it is missing (nil). */
+static redisReply *
+ngx_chat_presence_field(redisReply *r)
 {
-    off_t  ms;
-
-    ms = ngx_atoof((u_char *) ls->str, ls->len);
-
-    if (ms == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "chat: presence of \"%V\": last seen in Redis is not "
-                      "a time (%uz bytes), left out", user, ls->len);
-    }
-
-    return ms;
+    return r->type == REDIS_REPLY_STRING ? r : NULL;
 }
 
 

@@ -82,7 +82,8 @@ typedef struct {
 /*
  * Fills conf from the defaults, then the file of --config, then the other
  * flags. Returns 0; 1 when --help was asked, 2 when --version was (nothing
- * else done); -1 with a reason in err. chat_worker_conf_free() must be called in every case.
+ * else done); -1 with a reason in err. chat_worker_conf_free() must be
+ * called in every case.
  */
 int chat_worker_conf_parse(chat_worker_conf_t *conf, int argc,
     char *const argv[], char *err, size_t errlen);

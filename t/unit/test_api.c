@@ -406,6 +406,14 @@ TEST(presence_decode)
     chat_presence_decode("onlinex", 7, "12", 2, &p);
     CHECK(!p.online);
     CHECK_EQ(p.last_seen, 12);
+
+    /* the version: none for a user never announced, else its count, and
+     * what is not a count refused */
+    CHECK_EQ(chat_presence_version(NULL, 0), 0);
+    CHECK_EQ(chat_presence_version("17", 2), 17);
+    CHECK_EQ(chat_presence_version("", 0), -1);
+    CHECK_EQ(chat_presence_version("3x", 2), -1);
+    CHECK_EQ(chat_presence_version("99999999999999999999", 20), -1);
 }
 
 
