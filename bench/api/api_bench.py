@@ -1,10 +1,17 @@
 #!/usr/bin/python3
 """The read side's latency (scripts/bench, phase api): sequential GETs
-through nginx to chat-api on one keep-alive connection, for the heavy
-user that bench/api/chat_seed.c made.
+through nginx to chat-api on one keep-alive connection, for a heavy user.
 
+    api_bench.py --seed --user heavy --convs 1000 --msgs 100 --unread 10 \\
+        | build/chat-api-seed sqlite:chat.db
     api_bench.py --port P --secret S --user heavy --convs 1000 \\
                  --requests 500 --json out.json
+
+--seed writes the rows of the heavy user for chat-api-seed (the store
+interface, so any backend fills the same way): --convs DMs of --msgs
+messages each, sent in turn by the user and the other member, the user's
+read watermark --unread messages below the end of each, the newest
+message of all now.
 
 Measures, each --requests times: the first page of the conversation list
 (default limit), a page of 200, a page further down (before_ts of the
@@ -37,6 +44,23 @@ def hs256_token(secret, sub, ttl=3600):
     return "%s.%s.%s" % (head, body, b64url(sig))
 
 
+def seed(a):
+    out = sys.stdout
+    t0 = int(time.time() * 1000) - a.convs * 1000 - a.msgs * 60000
+    for c in range(1, a.convs + 1):
+        peer = "u%06d" % c
+        if a.user >= peer:
+            sys.exit("api_bench: the user must sort before %s" % peer)
+        conv = "dm:%s:%s" % (a.user, peer)
+        for i in range(1, a.msgs + 1):
+            # conversation c's messages are a minute apart; c's are later
+            ts = t0 + c * 1000 + i * 60000
+            out.write("msg %s %d S%06d%07d %s c%06d-%d %d 0 message %d of %d\n"
+                      % (conv, i, c, i, peer if i % 2 else a.user, c, i, ts, i, c))
+        if a.msgs > a.unread:
+            out.write("mark %s %s read %d\n" % (conv, a.user, a.msgs - a.unread))
+
+
 def percentile(sorted_ms, p):
     i = min(len(sorted_ms) - 1, int(round(p / 100.0 * (len(sorted_ms) - 1))))
     return sorted_ms[i]
@@ -66,14 +90,21 @@ def summary(samples):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--secret", required=True)
+    ap.add_argument("--seed", action="store_true")
+    ap.add_argument("--msgs", type=int, default=100)
+    ap.add_argument("--unread", type=int, default=10)
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--secret")
     ap.add_argument("--user", default="heavy")
     ap.add_argument("--convs", type=int, default=1000)
     ap.add_argument("--requests", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--json")
     a = ap.parse_args()
+    if a.seed:
+        return seed(a)
+    if a.port is None or a.secret is None:
+        ap.error("--port and --secret are needed, or --seed")
 
     c = Client(a.port, hs256_token(a.secret, a.user))
     _, first = c.get("/api/conversations")
