@@ -2,15 +2,16 @@
  * Media served by nginx itself (docs/PROTOCOL.md 6): `chat_media <dir>;`
  * answers GET and HEAD of a URL chat-api or chat-worker signed
  * (common/chat_media.h), from the file chat-api stored, without asking
- * anyone: the signature and the expiry are checked here (constant-time),
- * the type comes from the file's header, and the bytes after it go out as
- * a file buffer, so that sendfile, the range filter (206), the
+ * anyone: the signature and the expiry are checked against the key
+ * (ngx_chat_media_key.c, below this file and the WebSocket write path
+ * both), the type comes from the file's header, and the bytes after it go
+ * out as a file buffer, so that sendfile, the range filter (206), the
  * not-modified filter and open_file_cache work as for static files.
  *
  * The URL is a capability: no token is needed, and a changed id, expiry or
- * signature, or a URL past its expiry, is 403. The key and the check of
- * a URL against it are ngx_chat_media_key.c's, which the WebSocket write
- * path uses too.
+ * signature, or a URL past its expiry, is 403. So no log holds its
+ * signature: ngx_chat_redact.c overwrites it in the request, and keeps the
+ * URL as sent for the check here.
  */
 
 #include "ngx_chat_module.h"
@@ -113,9 +114,9 @@ ngx_chat_media_handler(ngx_http_request_t *r)
 
     r->connection->log->action = "serving chat media";
 
-    /* the URL as the client sent it: the form that was signed */
-    url.s = (char *) r->unparsed_uri.data;
-    url.len = r->unparsed_uri.len;
+    /* the URL as the client sent it, the form that was signed: the
+     * request's own has its signature overwritten (ngx_chat_redact.c) */
+    ngx_chat_redact_media_url(r, &url);
 
     check = ngx_chat_media_check(url, &id, &expiry);
 

@@ -105,8 +105,10 @@ typedef struct {
     ngx_chat_loc_conf_t  *checked_by;       /* whose rules checked the token */
     ngx_chat_conn_t      *conn;             /* once upgraded */
     ngx_str_t             query_token;      /* ?access_token=, taken out */
+    ngx_str_t             media_url;        /* chat_media: as sent, with s= */
     unsigned              resolved:1;
     unsigned              query_taken:1;    /* and redacted in the request */
+    unsigned              media_taken:1;    /* s= redacted in the request */
 } ngx_chat_identity_t;
 
 
@@ -316,6 +318,7 @@ char *ngx_chat_conf_set_credential_slot(ngx_conf_t *cf, ngx_command_t *cmd,
 /* ngx_chat_redact.c */
 ngx_int_t ngx_chat_redact_init(ngx_conf_t *cf);
 ngx_int_t ngx_chat_redact_take(ngx_http_request_t *r);
+void ngx_chat_redact_media_url(ngx_http_request_t *r, chat_str_t *url);
 
 /* ngx_chat_conn.c */
 ngx_chat_conn_t *ngx_chat_conn_create(ngx_http_request_t *r,
