@@ -179,8 +179,8 @@ ngx_chat_redact_media(ngx_http_request_t *r)
 
 /*
  * The URL a chat_media location checks: as the client sent it, from
- * before its signature was overwritten (a subrequest's, never redacted,
- * is the request's own).
+ * before its signature was overwritten. A subrequest is never redacted:
+ * it checks its own unparsed URI, as before.
  */
 void
 ngx_chat_redact_media_url(ngx_http_request_t *r, chat_str_t *url)
