@@ -2,24 +2,22 @@
  * Media served by nginx itself (docs/PROTOCOL.md 6): `chat_media <dir>;`
  * answers GET and HEAD of a URL chat-api or chat-worker signed
  * (common/chat_media.h), from the file chat-api stored, without asking
- * anyone: the signature and the expiry are checked here (constant-time),
- * the type comes from the file's header, and the bytes after it go out as
- * a file buffer, so that sendfile, the range filter (206), the
+ * anyone: the signature and the expiry are checked against the key
+ * (ngx_chat_media_key.c, below this file and the WebSocket write path
+ * both), the type comes from the file's header, and the bytes after it go
+ * out as a file buffer, so that sendfile, the range filter (206), the
  * not-modified filter and open_file_cache work as for static files.
  *
  * The URL is a capability: no token is needed, and a changed id, expiry or
- * signature, or a URL past its expiry, is 403. The checks also serve a
- * send's media (ngx_chat_media_verify(), for ngx_chat_writes.c).
+ * signature, or a URL past its expiry, is 403. So no log holds its
+ * signature: ngx_chat_redact.c overwrites it in the request, and keeps the
+ * URL as sent for the check here.
  */
 
 #include "ngx_chat_module.h"
-#include "chat_media.h"
-#include "chat_secret.h"
 
 
 static ngx_int_t ngx_chat_media_handler(ngx_http_request_t *r);
-static chat_media_check_e ngx_chat_media_check(chat_str_t url,
-    chat_str_t *id, int64_t *expiry);
 static ngx_int_t ngx_chat_media_refuse(ngx_http_request_t *r,
     chat_media_check_e why);
 static ngx_int_t ngx_chat_media_open(ngx_http_request_t *r, ngx_str_t *path,
@@ -96,98 +94,6 @@ ngx_chat_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* init_main_conf: a key that can sign, and one wherever media is served. */
-ngx_int_t
-ngx_chat_media_check_conf(ngx_conf_t *cf, ngx_chat_main_conf_t *cmcf)
-{
-    const char  *why;
-
-    if (cmcf->media_key.len) {
-        why = cmcf->media_key.len < CHAT_MEDIA_KEY_MIN
-              ? "is too short"
-              : chat_secret_weak((char *) cmcf->media_key.data,
-                                 cmcf->media_key.len);
-
-        if (why) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "the key of \"chat_media_key\" %s: use %d or "
-                               "more random bytes (openssl rand -base64 48)",
-                               why, CHAT_MEDIA_KEY_MIN);
-            return NGX_ERROR;
-        }
-
-        return NGX_OK;
-    }
-
-    if (cmcf->media_used) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"chat_media\" needs \"chat_media_key\"");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * Whether url is a media URL this server signed, unexpired: NGX_OK with
- * its id. NGX_DECLINED otherwise: with id->len 0 when it is not one of
- * ours (malformed, forged, or no chat_media_key configured), with the id
- * set when it is ours but expired, so that a caller can say which.
- */
-ngx_int_t
-ngx_chat_media_verify(chat_str_t url, chat_str_t *id)
-{
-    int64_t  expiry;
-
-    switch (ngx_chat_media_check(url, id, &expiry)) {
-
-    case CHAT_MEDIA_URL_OK:
-        return NGX_OK;
-
-    case CHAT_MEDIA_URL_EXPIRED:
-        return NGX_DECLINED;
-
-    default:
-        id->s = NULL;
-        id->len = 0;
-        return NGX_DECLINED;
-    }
-}
-
-
-/*
- * chat_media_check_url() with this cycle's key and clock, that also gives
- * the id and expiry of a genuine URL past its expiry.
- */
-static chat_media_check_e
-ngx_chat_media_check(chat_str_t url, chat_str_t *id, int64_t *expiry)
-{
-    chat_str_t             sig;
-    chat_media_key_t       key;
-    ngx_chat_main_conf_t  *cmcf;
-
-    id->s = NULL;
-    id->len = 0;
-
-    cmcf = ngx_chat_main_conf_get();
-
-    /* without a key nothing was signed here */
-    if (cmcf == NULL || cmcf->media_key.len == 0) {
-        return CHAT_MEDIA_URL_FORGED;
-    }
-
-    if (chat_media_url_parse(url.s, url.len, id, expiry, &sig) != 0) {
-        return CHAT_MEDIA_URL_MALFORMED;
-    }
-
-    key.data = cmcf->media_key.data;
-    key.len = cmcf->media_key.len;
-
-    return chat_media_check(&key, *id, *expiry, sig, (int64_t) ngx_time());
-}
-
-
 static ngx_int_t
 ngx_chat_media_handler(ngx_http_request_t *r)
 {
@@ -208,9 +114,9 @@ ngx_chat_media_handler(ngx_http_request_t *r)
 
     r->connection->log->action = "serving chat media";
 
-    /* the URL as the client sent it: the form that was signed */
-    url.s = (char *) r->unparsed_uri.data;
-    url.len = r->unparsed_uri.len;
+    /* the URL as the client sent it, the form that was signed: the
+     * request's own has its signature overwritten (ngx_chat_redact.c) */
+    ngx_chat_redact_media_url(r, &url);
 
     check = ngx_chat_media_check(url, &id, &expiry);
 

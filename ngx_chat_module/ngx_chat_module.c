@@ -4,7 +4,7 @@
  * checks in ngx_chat_auth.c, the connection's I/O in ngx_chat_ws.c and the
  * chat protocol in ngx_chat_dispatch.c; the HTTP API's token check
  * (chat_auth) in ngx_chat_api_auth.c, the media files (chat_media) in
- * ngx_chat_media.c.
+ * ngx_chat_media.c and their key (chat_media_key) in ngx_chat_media_key.c.
  */
 
 #include "ngx_chat_module.h"

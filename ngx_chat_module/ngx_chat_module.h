@@ -15,6 +15,7 @@
 
 #include "chat_ids.h"
 #include "chat_keys.h"
+#include "chat_media.h"
 #include "chat_mid.h"
 #include "chat_proto.h"
 #include "chat_record.h"
@@ -57,7 +58,7 @@ typedef struct {
     size_t                shed_redis_backlog;
     ngx_msec_t            shed_flush;
 
-    /* the HMAC key of media URLs (ngx_chat_media.c); empty: none */
+    /* the HMAC key of media URLs (ngx_chat_media_key.c); empty: none */
     ngx_str_t             media_key;
 
     /* some location says "chat on": without one the module is inert */
@@ -104,8 +105,10 @@ typedef struct {
     ngx_chat_loc_conf_t  *checked_by;       /* whose rules checked the token */
     ngx_chat_conn_t      *conn;             /* once upgraded */
     ngx_str_t             query_token;      /* ?access_token=, taken out */
+    ngx_str_t             media_url;        /* chat_media: as sent, with s= */
     unsigned              resolved:1;
     unsigned              query_taken:1;    /* and redacted in the request */
+    unsigned              media_taken:1;    /* s= redacted in the request */
 } ngx_chat_identity_t;
 
 
@@ -280,11 +283,15 @@ ngx_int_t ngx_chat_response_header(ngx_http_request_t *r, const char *name,
 /* ngx_chat_api_auth.c */
 ngx_int_t ngx_chat_api_auth_init(ngx_conf_t *cf);
 
-/* ngx_chat_media.c */
-char *ngx_chat_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+/* ngx_chat_media_key.c: the key of media URLs, and their checks */
 ngx_int_t ngx_chat_media_check_conf(ngx_conf_t *cf,
     ngx_chat_main_conf_t *cmcf);
 ngx_int_t ngx_chat_media_verify(chat_str_t url, chat_str_t *id);
+chat_media_check_e ngx_chat_media_check(chat_str_t url, chat_str_t *id,
+    int64_t *expiry);
+
+/* ngx_chat_media.c: the chat_media location */
+char *ngx_chat_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* ngx_chat_headers.c: the request headers the handshake looks at */
 #define NGX_CHAT_SUBPROTOCOL     "chat.v1"
@@ -311,6 +318,7 @@ char *ngx_chat_conf_set_credential_slot(ngx_conf_t *cf, ngx_command_t *cmd,
 /* ngx_chat_redact.c */
 ngx_int_t ngx_chat_redact_init(ngx_conf_t *cf);
 ngx_int_t ngx_chat_redact_take(ngx_http_request_t *r);
+void ngx_chat_redact_media_url(ngx_http_request_t *r, chat_str_t *url);
 
 /* ngx_chat_conn.c */
 ngx_chat_conn_t *ngx_chat_conn_create(ngx_http_request_t *r,

@@ -13,6 +13,11 @@
  * pass over the same bytes changes nothing). A request proxy_pass hands on
  * from a chat_auth location carries the overwritten query too: the
  * upstream never sees the token.
+ *
+ * A chat_media location does the same to the signature of a media URL
+ * (?s=): a URL is a capability valid for days, and a log must not hold a
+ * usable one. What was signed is the URL as sent, so a copy of it is kept
+ * first for the media handler (ngx_chat_redact_media_url()).
  */
 
 #include "ngx_chat_module.h"
@@ -21,10 +26,19 @@
 #define NGX_CHAT_TOKEN_ARG      "access_token"
 #define NGX_CHAT_TOKEN_ARG_LEN  (sizeof(NGX_CHAT_TOKEN_ARG) - 1)
 
+/* the signature of a media URL (common/chat_media.h) */
+#define NGX_CHAT_MEDIA_SIG_ARG      "s"
+#define NGX_CHAT_MEDIA_SIG_ARG_LEN  (sizeof(NGX_CHAT_MEDIA_SIG_ARG) - 1)
+
 
 static ngx_int_t ngx_chat_redact_handler(ngx_http_request_t *r);
-static void ngx_chat_redact_query(u_char *p, u_char *last);
-static void ngx_chat_redact_after_mark(ngx_str_t *s);
+static ngx_int_t ngx_chat_redact_media(ngx_http_request_t *r);
+static void ngx_chat_redact_request(ngx_http_request_t *r, const char *name,
+    size_t len);
+static void ngx_chat_redact_query(u_char *p, u_char *last, const char *name,
+    size_t len);
+static void ngx_chat_redact_after_mark(ngx_str_t *s, const char *name,
+    size_t len);
 
 
 /* postconfiguration: the redaction runs first in the rewrite phase. */
@@ -54,11 +68,16 @@ ngx_chat_redact_handler(ngx_http_request_t *r)
 
     conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
 
-    if (!(conf->enable || conf->api_auth) || r != r->main) {
+    if (r != r->main) {
         return NGX_DECLINED;
     }
 
-    if (ngx_chat_redact_take(r) != NGX_OK) {
+    if ((conf->enable || conf->api_auth) && ngx_chat_redact_take(r) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (conf->media_dir.data && ngx_chat_redact_media(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -106,17 +125,91 @@ ngx_chat_redact_take(ngx_http_request_t *r)
     id->query_token.len = dst - id->query_token.data;
     id->query_taken = 1;
 
-    ngx_chat_redact_query(r->args.data, r->args.data + r->args.len);
-    ngx_chat_redact_after_mark(&r->unparsed_uri);
-    ngx_chat_redact_after_mark(&r->request_line);
+    ngx_chat_redact_request(r, NGX_CHAT_TOKEN_ARG, NGX_CHAT_TOKEN_ARG_LEN);
 
     return NGX_OK;
 }
 
 
+/*
+ * Keeps the URL as sent (in the request's pool), the form its signature
+ * was made for, and overwrites the signature in the request. Once per
+ * request: after an internal redirect the request holds it overwritten.
+ */
+static ngx_int_t
+ngx_chat_redact_media(ngx_http_request_t *r)
+{
+    u_char               *copy;
+    ngx_str_t             arg;
+    ngx_chat_identity_t  *id;
+
+    id = ngx_chat_identity_find(r);
+
+    if (id && id->media_taken) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_arg(r, (u_char *) NGX_CHAT_MEDIA_SIG_ARG,
+                     NGX_CHAT_MEDIA_SIG_ARG_LEN, &arg)
+        != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    id = ngx_chat_identity(r);
+    if (id == NULL) {
+        return NGX_ERROR;
+    }
+
+    copy = ngx_pstrdup(r->pool, &r->unparsed_uri);
+    if (copy == NULL) {
+        return NGX_ERROR;
+    }
+
+    id->media_url.data = copy;
+    id->media_url.len = r->unparsed_uri.len;
+    id->media_taken = 1;
+
+    ngx_chat_redact_request(r, NGX_CHAT_MEDIA_SIG_ARG,
+                            NGX_CHAT_MEDIA_SIG_ARG_LEN);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The URL a chat_media location checks: as the client sent it, from
+ * before its signature was overwritten. A subrequest is never redacted:
+ * it checks its own unparsed URI, as before.
+ */
+void
+ngx_chat_redact_media_url(ngx_http_request_t *r, chat_str_t *url)
+{
+    ngx_str_t            *sent;
+    ngx_chat_identity_t  *id;
+
+    id = ngx_chat_identity_find(r);
+    sent = (id && id->media_taken) ? &id->media_url : &r->unparsed_uri;
+
+    url->s = (char *) sent->data;
+    url->len = sent->len;
+}
+
+
+/* Overwrites the argument name wherever nginx keeps the query. */
+static void
+ngx_chat_redact_request(ngx_http_request_t *r, const char *name, size_t len)
+{
+    ngx_chat_redact_query(r->args.data, r->args.data + r->args.len, name,
+                          len);
+    ngx_chat_redact_after_mark(&r->unparsed_uri, name, len);
+    ngx_chat_redact_after_mark(&r->request_line, name, len);
+}
+
+
 /* The query part of a request line or URI: after its first '?'. */
 static void
-ngx_chat_redact_after_mark(ngx_str_t *s)
+ngx_chat_redact_after_mark(ngx_str_t *s, const char *name, size_t len)
 {
     u_char  *p, *last;
 
@@ -128,18 +221,18 @@ ngx_chat_redact_after_mark(ngx_str_t *s)
     p = ngx_strlchr(s->data, last, '?');
 
     if (p) {
-        ngx_chat_redact_query(p + 1, last);
+        ngx_chat_redact_query(p + 1, last, name, len);
     }
 }
 
 
 /*
- * Overwrites the value of every access_token argument (named as
- * ngx_http_arg() finds it: any case, at the start or after '&') up to the
- * next '&', or the blank before the protocol of a request line.
+ * Overwrites the value of every argument name (found as ngx_http_arg()
+ * finds it: any case, at the start or after '&') up to the next '&', or
+ * the blank before the protocol of a request line.
  */
 static void
-ngx_chat_redact_query(u_char *p, u_char *last)
+ngx_chat_redact_query(u_char *p, u_char *last, const char *name, size_t len)
 {
     u_char  *start;
 
@@ -150,13 +243,11 @@ ngx_chat_redact_query(u_char *p, u_char *last)
             p++;
         }
 
-        if ((size_t) (p - start) > NGX_CHAT_TOKEN_ARG_LEN
-            && start[NGX_CHAT_TOKEN_ARG_LEN] == '='
-            && ngx_strncasecmp(start, (u_char *) NGX_CHAT_TOKEN_ARG,
-                               NGX_CHAT_TOKEN_ARG_LEN)
-               == 0)
+        if ((size_t) (p - start) > len
+            && start[len] == '='
+            && ngx_strncasecmp(start, (u_char *) name, len) == 0)
         {
-            start += NGX_CHAT_TOKEN_ARG_LEN + 1;
+            start += len + 1;
             ngx_memset(start, 'x', p - start);
         }
 

@@ -3,7 +3,8 @@ checks the token of /api/ in nginx's access phase and hands the user on to
 the upstream in X-Chat-User (a client's own X-Chat-User never gets
 through); `chat_media` serves stored media behind signed expiring URLs
 (the signature, the stored type, Range, nosniff, Content-Disposition); and
-the configuration refuses what cannot work."""
+the configuration refuses what cannot work; and neither the token of a
+query nor the signature of a media URL reaches a log."""
 
 import base64
 import hashlib
@@ -11,6 +12,7 @@ import hmac
 import http.client
 import json
 import secrets
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,6 +86,21 @@ CONF = HARNESS_CONF[:HARNESS_CONF.index("    server {{")] + """\
 MEDIA_HTTP = "sendfile on; chat_media_key %s;" % MEDIA_KEY
 MEDIA_SERVER = "location /media/ { chat_media media; }"
 
+# the file's nginx logs its media locations with every variable that holds
+# the query too; /media/denied/ refuses in the access phase, before the
+# content phase checks the URL; and a server of HTTP/2 serves media too
+MEDIA_LOGGED_HTTP = MEDIA_HTTP + """
+    log_format media '$status "$request" args=$args uri=$request_uri arg=$arg_s';
+    server {
+        listen 127.0.0.1:%(h2)d http2;
+        location /media/ { chat_media media; %(log)s }
+    }"""
+MEDIA_LOG = "access_log %(dir)s/media.log media;"
+MEDIA_LOGS = MEDIA_LOG + " access_log %(dir)s/api.log api;"
+MEDIA_LOGGED_SERVER = """
+    location /media/ { chat_media media; %(logs)s }
+    location /media/denied/ { chat_media media; deny all; %(logs)s }"""
+
 
 class ApiNginx(Nginx):
     """An nginx of CONF: /api/ proxied to upstream_port, server added."""
@@ -148,8 +165,13 @@ def upstream():
 
 @pytest.fixture(scope="module")
 def api_nginx(tmp_path_factory, upstream):
-    n = ApiNginx(tmp_path_factory.mktemp("api"), upstream.port,
-                 http=MEDIA_HTTP, server=MEDIA_SERVER)
+    d, h2 = tmp_path_factory.mktemp("api"), free_port()
+    logs = MEDIA_LOGS % {"dir": d}
+    n = ApiNginx(d, upstream.port,
+                 http=MEDIA_LOGGED_HTTP % {"h2": h2,
+                                           "log": MEDIA_LOG % {"dir": d}},
+                 server=MEDIA_LOGGED_SERVER % {"logs": logs})
+    n.h2_port = h2
     (n.dir / "media").mkdir()
     n.start()
     yield n
@@ -540,6 +562,121 @@ def test_media_with_a_broken_header_is_500_not_served(api):
     short = store(api, "image/png", b"", header=b"chat-media 1\nimage/png\n")
     status, headers, body = request(api, "GET", media_url(short))
     assert_json_error(status, headers, body, 500, "internal")
+
+
+# ---------------------------------------------------------------- media in the logs
+
+def logged(n):
+    """The access logs and the error log (at info: every refusal with its
+    request line), once the request's access log line is written."""
+    time.sleep(0.3)
+    return "".join(p.read_text(errors="replace")
+                   for p in (n.dir / "media.log", n.api_log, n.error_log)
+                   if p.exists())
+
+
+def signature_of(url):
+    return url.split("s=")[1].split("&")[0]
+
+
+def media_log_line(n, url):
+    """The media log's line of url, the signature overwritten."""
+    sig = signature_of(url)
+    redacted = url.replace("s=" + sig, "s=" + "x" * len(sig))
+    lines = [l for l in (n.dir / "media.log").read_text().splitlines()
+             if redacted in l]
+    assert lines, (redacted, (n.dir / "media.log").read_text()[-2000:])
+    return lines[-1]
+
+
+MEDIA_OUTCOMES = [
+    pytest.param("GET", {}, "ok", 200, id="200_served"),
+    pytest.param("HEAD", {}, "ok", 200, id="200_head"),
+    pytest.param("GET", {"Range": "bytes=1-9"}, "ok", 206, id="206_range"),
+    pytest.param("GET", {}, "expired", 403, id="403_expired"),
+    pytest.param("GET", {}, "extra_argument", 403, id="403_changed"),
+    pytest.param("GET", {}, "missing", 404, id="404_missing"),
+    pytest.param("POST", {}, "ok", 405, id="405_method"),
+    pytest.param("GET", {}, "denied", 403, id="403_deny_all"),
+]
+
+
+@pytest.mark.parametrize("method,headers,url_kind,expected", MEDIA_OUTCOMES)
+def test_media_signature_never_logged(api, method, headers, url_kind,
+                                      expected):
+    """Whatever the answer, the access log ($request, $args, $request_uri,
+    $arg_s) and the error log hold the signature overwritten with x."""
+    media_id = store(api, "image/png", PNG)
+    url = media_url(media_id)
+    if url_kind == "expired":
+        url = media_url(media_id, int(time.time()) - 5)
+    elif url_kind == "extra_argument":
+        url = changed(url, "extra_argument")
+    elif url_kind == "missing":
+        url = media_url(secrets.token_hex(16))
+    elif url_kind == "denied":
+        url = url.replace("/media/", "/media/denied/")
+    status, _, body = request(api, method, url, headers)
+    assert status == expected, body
+    if expected == 200 and method == "GET":
+        assert body == PNG          # checked as sent, before the redaction
+    text = logged(api)
+    assert signature_of(url) not in text, text[-2000:]
+    line = media_log_line(api, url)
+    assert line.startswith("%d \"%s " % (expected, method)), line
+    assert line.endswith("arg=" + "x" * len(signature_of(url))), line
+
+
+def test_media_refusal_logged_at_info_without_the_signature(api):
+    media_id = store(api, "image/png", PNG)
+    url = media_url(media_id, int(time.time()) - 5)
+    assert request(api, "GET", url)[0] == 403
+    text = logged(api)
+    assert "media refused: the media URL has expired" in text, text[-2000:]
+    assert signature_of(url) not in text
+
+
+def test_media_every_signature_argument_is_redacted(api):
+    media_id = store(api, "image/png", PNG)
+    url = media_url(media_id)
+    other = sign(media_id, 1)
+    status, headers, body = request(api, "GET", url + "&S=" + other)
+    assert_json_error(status, headers, body, 403, "forbidden")
+    text = logged(api)
+    assert signature_of(url) not in text and other not in text, text[-2000:]
+    assert request(api, "GET", url)[0] == 200
+
+
+def test_media_url_served_after_redaction_again_and_again(api):
+    """The signature checked is the URL as sent, each time: a second request
+    of the same URL on a keepalive connection is served too."""
+    media_id = store(api, "image/png", PNG)
+    url = media_url(media_id)
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+    try:
+        for _ in range(2):
+            conn.request("GET", url)
+            r = conn.getresponse()
+            assert r.status == 200 and r.read() == PNG
+    finally:
+        conn.close()
+    assert signature_of(url) not in logged(api)
+
+
+def test_media_http2_request_line_copy_is_redacted(api):
+    """Over HTTP/2 the request line is a copy of the path: both are
+    overwritten, and the URL is still served."""
+    media_id = store(api, "image/png", PNG)
+    url = media_url(media_id)
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w",
+                          "%{http_code} %{http_version} %{size_download}",
+                          "--http2-prior-knowledge", "--noproxy", "*",
+                          "http://127.0.0.1:%d%s" % (api.h2_port, url)],
+                         capture_output=True, text=True, timeout=10).stdout
+    assert out == "200 2 %d" % len(PNG), out
+    text = logged(api)
+    assert "HTTP/2.0" in media_log_line(api, url), text[-2000:]
+    assert signature_of(url) not in text
 
 
 # ---------------------------------------------------------------- configuration
