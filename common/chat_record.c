@@ -277,12 +277,10 @@ chat_record_send(chat_record_t *rec, const char **reason)
             return -1;
         }
 
-    } else if (chat_record_dm(rec, reason) != 0) {
-        return -1;
-
-    /* a DM with media is answered by the worker too: it has a conn */
-    } else if (json_object_get(rec->root, "conn") != NULL
-               && chat_record_conn(rec, reason) != 0)
+    } else if (chat_record_dm(rec, reason) != 0
+               /* a DM with media is answered by its worker: a conn */
+               || (json_object_get(rec->root, "conn") != NULL
+                   && chat_record_conn(rec, reason) != 0))
     {
         return -1;
     }

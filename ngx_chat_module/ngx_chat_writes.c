@@ -117,7 +117,7 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
 
 /*
  * The media id a send's URL names, once the URL is known to be one this
- * server signed and still valid (ngx_chat_media.c, the configured key):
+ * server signed and still valid (ngx_chat_media_key.c, the configured key):
  * the record carries the id alone, and the worker takes the type and size
  * recorded at upload, whatever the client claimed. NGX_OK, or NGX_DECLINED
  * with the client answered bad_request.
