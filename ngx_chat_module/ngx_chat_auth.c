@@ -20,7 +20,6 @@ static ngx_int_t ngx_chat_auth_read_key(ngx_conf_t *cf,
 static ngx_int_t ngx_chat_device(ngx_http_request_t *r,
     ngx_chat_identity_t *id);
 static const char *ngx_chat_auth_directive(ngx_chat_loc_conf_t *conf);
-static void ngx_chat_identity_cleanup(void *data);
 
 
 static ngx_str_t  ngx_chat_secret_directive = ngx_string("\"chat_jwt_secret\"");
@@ -231,85 +230,6 @@ failed:
 
     ngx_close_file(file.fd);
     return NGX_ERROR;
-}
-
-
-/* Marks the identity in the request's pool (ngx_chat_identity_find). */
-static void
-ngx_chat_identity_cleanup(void *data)
-{
-}
-
-
-/*
- * The request's identity, NULL when none was made yet. nginx forgets the
- * module contexts of a request at an internal redirect (error_page,
- * try_files, a named location); the main request's identity lives on in
- * its pool, found by its cleanup's handler (as nginx's realip module keeps
- * its own), so that the token taken out of the query and the user checked
- * stay the same after one.
- */
-ngx_chat_identity_t *
-ngx_chat_identity_find(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t   *cln;
-    ngx_chat_identity_t  *id;
-
-    id = ngx_http_get_module_ctx(r, ngx_chat_module);
-
-    if (id || r != r->main || !(r->internal || r->filter_finalize)) {
-        return id;
-    }
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_chat_identity_cleanup) {
-            id = cln->data;
-            ngx_http_set_ctx(r, id, ngx_chat_module);
-            return id;
-        }
-    }
-
-    return NULL;
-}
-
-
-/*
- * The module context of a request, made on first use; NULL: no memory. A
- * subrequest's is its own (it shares the main request's pool, not its
- * identity).
- */
-ngx_chat_identity_t *
-ngx_chat_identity(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t   *cln;
-    ngx_chat_identity_t  *id;
-
-    id = ngx_chat_identity_find(r);
-
-    if (id) {
-        return id;
-    }
-
-    if (r == r->main) {
-        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_chat_identity_t));
-        if (cln == NULL) {
-            return NULL;
-        }
-
-        cln->handler = ngx_chat_identity_cleanup;
-        id = cln->data;
-        ngx_memzero(id, sizeof(ngx_chat_identity_t));
-
-    } else {
-        id = ngx_pcalloc(r->pool, sizeof(ngx_chat_identity_t));
-        if (id == NULL) {
-            return NULL;
-        }
-    }
-
-    ngx_http_set_ctx(r, id, ngx_chat_module);
-
-    return id;
 }
 
 

@@ -264,11 +264,14 @@ extern ngx_module_t  ngx_chat_module;
          ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_chat_module))
 
 
+/* ngx_chat_identity.c */
+ngx_chat_identity_t *ngx_chat_identity_find(ngx_http_request_t *r);
+ngx_chat_identity_t *ngx_chat_identity(ngx_http_request_t *r);
+
+
 /* ngx_chat_auth.c */
 ngx_int_t ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf);
 ngx_str_t *ngx_chat_auth_hs256_key(ngx_chat_loc_conf_t *conf);
-ngx_chat_identity_t *ngx_chat_identity_find(ngx_http_request_t *r);
-ngx_chat_identity_t *ngx_chat_identity(ngx_http_request_t *r);
 ngx_chat_identity_t *ngx_chat_identify(ngx_http_request_t *r);
 ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
     ngx_str_t *token, ngx_chat_identity_t *id);
