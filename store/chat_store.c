@@ -163,20 +163,21 @@ chat_store_raise_watermark(chat_store_t *store, chat_str_t conv,
 
 int
 chat_store_pending(chat_store_t *store, chat_str_t user,
-    chat_str_t after_conv, int64_t after_seq, int64_t limit,
+    chat_str_t after_conv, int64_t after_seq, int64_t limit, int64_t now_ms,
     chat_store_msg_pt cb, void *data)
 {
-    return store->ops->pending(store, user, after_conv, after_seq, limit, cb,
-                               data);
+    return store->ops->pending(store, user, after_conv, after_seq, limit,
+                               now_ms, cb, data);
 }
 
 
 int
 chat_store_history(chat_store_t *store, chat_str_t conv, chat_str_t user,
-    int64_t before_seq, int64_t limit, chat_store_msg_pt cb, void *data)
+    int64_t before_seq, int64_t after_seq, int64_t limit, int64_t now_ms,
+    chat_store_msg_pt cb, void *data)
 {
-    return store->ops->history(store, conv, user, before_seq, limit, cb,
-                               data);
+    return store->ops->history(store, conv, user, before_seq, after_seq,
+                               limit, now_ms, cb, data);
 }
 
 

@@ -47,9 +47,14 @@ typedef struct chat_store_s  chat_store_t;
  * is the user who made it. */
 #define CHAT_STORE_KIND_MSG    0
 #define CHAT_STORE_KIND_GROUP  1
+/* a conv_set (docs/PROTOCOL.md 3): body {"event":"ttl","ttl":N}, sender
+ * the user who set it */
+#define CHAT_STORE_KIND_CONV   2
 
 /* A stored message; media.len is 0 when it has none, else media holds the
- * compact JSON text of the media object. */
+ * compact JSON text {"id","mime","size"} of its media (the URL is signed
+ * when it is read, common/chat_media.h) and media_id the id alone, which
+ * keeps the media from the sweep while the message lives. */
 typedef struct {
     int         kind;           /* CHAT_STORE_KIND_*; 0 is a message */
     chat_str_t  conv;
@@ -59,7 +64,10 @@ typedef struct {
     chat_str_t  client_id;
     chat_str_t  body;
     chat_str_t  media;
+    chat_str_t  media_id;       /* len 0 when none */
     int64_t     ts;
+    int64_t     expires;        /* ms; 0: never (its conversation's ttl
+                                   was 0 when it was accepted) */
 } chat_store_msg_t;
 
 /* The (conv, user) watermarks after chat_store_raise_watermark(), and
@@ -167,23 +175,26 @@ int chat_store_raise_watermark(chat_store_t *store, chat_str_t conv,
  * them. Only those after the cursor (after_conv, after_seq) come: conv
  * above after_conv, or conv equal to it and seq above after_seq; an empty
  * after_conv (and after_seq 0) starts at the first. A caller that pages
- * asks for one more than it keeps, to learn whether more remain.
+ * asks for one more than it keeps, to learn whether more remain. Messages
+ * expired at now_ms are skipped, and so are group and conv events.
  */
 int chat_store_pending(chat_store_t *store, chat_str_t user,
-    chat_str_t after_conv, int64_t after_seq, int64_t limit,
+    chat_str_t after_conv, int64_t after_seq, int64_t limit, int64_t now_ms,
     chat_store_msg_pt cb, void *data);
 
 /*
- * Calls cb for the messages of conv that user may read, newest first:
- * those with seq below before_seq (any seq when before_seq is 0), within
- * the user's window of the conversation (above the seq they joined at, and
- * at most the seq they left at when they left); at most limit of them.
+ * Calls cb for the messages of conv that user may read (kind MSG only, not
+ * expired at now_ms), within the user's window of the conversation (above
+ * the seq they joined at, and at most the seq they left at when they
+ * left); at most limit of them. With after_seq 0: those with seq below
+ * before_seq (any seq when before_seq is 0), newest first; with after_seq
+ * above 0: those with seq above it, oldest first (before_seq is then 0).
  * CHAT_STORE_NOT_FOUND, without calling cb, when user has no member row in
  * conv (never a member, or no such conversation yet).
  */
 int chat_store_history(chat_store_t *store, chat_str_t conv,
-    chat_str_t user, int64_t before_seq, int64_t limit,
-    chat_store_msg_pt cb, void *data);
+    chat_str_t user, int64_t before_seq, int64_t after_seq, int64_t limit,
+    int64_t now_ms, chat_store_msg_pt cb, void *data);
 
 /* Calls cb for each current member of conv, in user order; none when conv
  * does not exist. */
@@ -217,6 +228,92 @@ int chat_store_group_create(chat_store_t *store, chat_str_t conv,
  */
 int chat_store_senders(chat_store_t *store, chat_str_t conv, int64_t lo,
     int64_t hi, chat_store_user_pt cb, void *data);
+
+
+/*
+ * Disappearing messages (docs/PROTOCOL.md 3): a conversation's ttl, in
+ * seconds, 0 meaning forever. The conv_set row itself is an insert_message
+ * of kind CONV; this records the value that the messages accepted after it
+ * get (expires = ts + ttl * 1000).
+ */
+int chat_store_conv_ttl(chat_store_t *store, chat_str_t conv, int64_t *ttl);
+int chat_store_conv_set_ttl(chat_store_t *store, chat_str_t conv,
+    int64_t ttl);
+
+/* A group as GET /api/groups/{group} shows it, for user. */
+typedef struct {
+    chat_str_t  name;
+    int64_t     created_ms;
+    int64_t     ttl;
+    int         member;         /* user is a current member */
+    int         former;         /* user was one, and left or was removed */
+} chat_store_group_t;
+
+/* The group conv, seen by user, into *group (strings valid until the next
+ * call on the handle); CHAT_STORE_NOT_FOUND when no such group exists. */
+int chat_store_group_get(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, chat_store_group_t *group);
+
+/* A row of the conversation list of a user (GET /api/conversations). */
+typedef struct {
+    chat_str_t        conv;
+    chat_str_t        name;         /* a group's; len 0 for a DM */
+    int64_t           ttl;
+    int64_t           delivered_seq;
+    int64_t           read_seq;
+    int64_t           unread;       /* messages of others above read_seq,
+                                       not expired; events not counted */
+    int64_t           activity_ts;  /* last's ts, or the join's */
+    int               has_last;
+    chat_store_msg_t  last;         /* the newest message not expired */
+} chat_store_conv_row_t;
+
+typedef int (*chat_store_conv_pt)(const chat_store_conv_row_t *row,
+    void *data);
+
+/*
+ * Calls cb for the conversations user is a current member of, the most
+ * recent activity first (activity_ts descending, then conv ascending),
+ * those with activity_ts below before_ts (any when before_ts is 0), at
+ * most limit of them; a DM without a message left at now_ms is not one.
+ * A caller that pages asks for one more than it keeps.
+ */
+int chat_store_conversations(chat_store_t *store, chat_str_t user,
+    int64_t before_ts, int64_t limit, int64_t now_ms, chat_store_conv_pt cb,
+    void *data);
+
+
+/*
+ * Media (docs/PROTOCOL.md 6). chat-api records each upload; a send names
+ * it by id and takes its type and size from here; a sweep deletes what no
+ * message references: once a message that used it is gone, or grace after
+ * the upload when none ever did.
+ */
+int chat_store_media_insert(chat_store_t *store, chat_str_t id,
+    chat_str_t owner, chat_str_t mime, int64_t size, int64_t created_ms);
+
+/*
+ * The type and size of media id into *mime (valid until the next call on
+ * the handle) and *size, marking it used: from now on the sweep takes it
+ * as soon as no message references it. CHAT_STORE_NOT_FOUND when there is
+ * no such media (never uploaded, or swept already).
+ */
+int chat_store_media_use(chat_store_t *store, chat_str_t id,
+    chat_str_t *mime, int64_t *size);
+
+/* Deletes at most limit messages (and events) expired at now_ms, of any
+ * conversation; *deleted is how many. */
+int chat_store_expire(chat_store_t *store, int64_t now_ms, int64_t limit,
+    int64_t *deleted);
+
+/*
+ * Deletes at most limit media rows that no message references and that
+ * were used, or uploaded at or before now_ms - grace_ms, calling cb with
+ * the id of each: the caller unlinks their files once the transaction is
+ * committed (whichever of many sweepers deleted the row, alone, does).
+ */
+int chat_store_media_sweep(chat_store_t *store, int64_t now_ms,
+    int64_t grace_ms, int64_t limit, chat_store_user_pt cb, void *data);
 
 
 /*

@@ -39,10 +39,10 @@ typedef struct {
         chat_store_marks_t *marks);
     int (*pending)(chat_store_t *store, chat_str_t user,
         chat_str_t after_conv, int64_t after_seq, int64_t limit,
-        chat_store_msg_pt cb, void *data);
+        int64_t now_ms, chat_store_msg_pt cb, void *data);
     int (*history)(chat_store_t *store, chat_str_t conv, chat_str_t user,
-        int64_t before_seq, int64_t limit, chat_store_msg_pt cb,
-        void *data);
+        int64_t before_seq, int64_t after_seq, int64_t limit, int64_t now_ms,
+        chat_store_msg_pt cb, void *data);
     int (*members)(chat_store_t *store, chat_str_t conv,
         chat_store_user_pt cb, void *data);
     int (*roster)(chat_store_t *store, chat_str_t conv,

@@ -4,6 +4,7 @@
  */
 
 #include <string.h>
+#include <time.h>
 
 #include "chat_worker_frame.h"
 #include "chat_worker_read.h"
@@ -33,6 +34,19 @@ typedef struct {
     chat_worker_page_t  page;
     json_t             *messages;   /* oldest first */
 } chat_worker_history_walk_t;
+
+
+/* The wall clock in ms, the clock of the messages' ts and expires. */
+
+static int64_t
+chat_worker_read_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 
 static int
@@ -129,8 +143,8 @@ chat_worker_read_sync(chat_store_t *store, const chat_record_t *rec,
     walk.target = rec->conn;
 
     if (chat_store_pending(store, rec->user, rec->after_conv, rec->after_seq,
-                           sync_limit + 1, chat_worker_read_pending_one,
-                           &walk)
+                           sync_limit + 1, chat_worker_read_now_ms(),
+                           chat_worker_read_pending_one, &walk)
         != CHAT_STORE_OK)
     {
         return chat_worker_read_fail(res, chat_store_errstr(store));
@@ -210,9 +224,9 @@ chat_worker_read_history_frame(chat_store_t *store,
     walk.page.room = rec->max_bytes
                      - (int64_t) chat_worker_frame_size(frame);
 
-    rc = chat_store_history(store, rec->conv, rec->user, rec->before_seq,
-                            rec->limit + 1, chat_worker_read_history_one,
-                            &walk);
+    rc = chat_store_history(store, rec->conv, rec->user, rec->before_seq, 0,
+                            rec->limit + 1, chat_worker_read_now_ms(),
+                            chat_worker_read_history_one, &walk);
 
     if (rc == CHAT_STORE_NOT_FOUND
         && !chat_conv_dm_has(&rec->conv_parsed, rec->user))

@@ -119,11 +119,11 @@ int chat_store_sqlite_raise_watermark(chat_store_t *store, chat_str_t conv,
     chat_str_t user, chat_receipt_status_e status, int64_t seq,
     chat_store_marks_t *marks);
 int chat_store_sqlite_pending(chat_store_t *store, chat_str_t user,
-    chat_str_t after_conv, int64_t after_seq, int64_t limit,
+    chat_str_t after_conv, int64_t after_seq, int64_t limit, int64_t now_ms,
     chat_store_msg_pt cb, void *data);
 int chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
-    chat_str_t user, int64_t before_seq, int64_t limit,
-    chat_store_msg_pt cb, void *data);
+    chat_str_t user, int64_t before_seq, int64_t after_seq, int64_t limit,
+    int64_t now_ms, chat_store_msg_pt cb, void *data);
 int chat_store_sqlite_members(chat_store_t *store, chat_str_t conv,
     chat_store_user_pt cb, void *data);
 

@@ -423,7 +423,7 @@ chat_store_sqlite_each_msg(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
 
 int
 chat_store_sqlite_pending(chat_store_t *store, chat_str_t user,
-    chat_str_t after_conv, int64_t after_seq, int64_t limit,
+    chat_str_t after_conv, int64_t after_seq, int64_t limit, int64_t now_ms,
     chat_store_msg_pt cb, void *data)
 {
     sqlite3_stmt         *stmt;
@@ -431,6 +431,8 @@ chat_store_sqlite_pending(chat_store_t *store, chat_str_t user,
 
     s = (chat_store_sqlite_t *) store;
     stmt = s->stmt[CHAT_SQL_PENDING];
+
+    (void) now_ms;      /* schema version 4 filters on it */
 
     chat_store_sqlite_bind_str(stmt, 1, user);
     chat_store_sqlite_bind_str(stmt, 2, after_conv);
@@ -484,8 +486,8 @@ chat_store_sqlite_window(chat_store_sqlite_t *s, chat_str_t conv,
 
 int
 chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
-    chat_str_t user, int64_t before_seq, int64_t limit,
-    chat_store_msg_pt cb, void *data)
+    chat_str_t user, int64_t before_seq, int64_t after_seq, int64_t limit,
+    int64_t now_ms, chat_store_msg_pt cb, void *data)
 {
     int                   rc;
     int64_t               lo, hi;
@@ -493,6 +495,9 @@ chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
     chat_store_sqlite_t  *s;
 
     s = (chat_store_sqlite_t *) store;
+
+    (void) after_seq;   /* schema version 4 pages on it */
+    (void) now_ms;
 
     rc = chat_store_sqlite_window(s, conv, user, &lo, &hi);
     if (rc != CHAT_STORE_OK) {

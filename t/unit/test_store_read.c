@@ -61,7 +61,7 @@ test_pending(chat_store_t *store, const char *user, const char *conv,
 
     memset(rows, 0, sizeof(*rows));
 
-    return chat_store_pending(store, u, c, seq, limit, test_collect_msg,
+    return chat_store_pending(store, u, c, seq, limit, 0, test_collect_msg,
                               rows);
 }
 
@@ -125,7 +125,7 @@ TEST(pending_empty_then_ordered_by_conv_and_seq)
 
     memset(&rows, 0, sizeof(rows));
     rows.stop_at = 1;
-    CHECK_EQ(chat_store_pending(store, S("carol"), NO_CONV, 0, 100,
+    CHECK_EQ(chat_store_pending(store, S("carol"), NO_CONV, 0, 100, 0,
                                 test_collect_msg, &rows), CHAT_STORE_ERROR);
 
     CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
@@ -233,7 +233,7 @@ TEST(pending_starts_after_the_cursor)
     memset(&rows, 0, sizeof(rows));
     rows.stop_at = 2;
     rows.stop_rc = CHAT_STORE_STOP;
-    CHECK_EQ(chat_store_pending(store, S("alice"), NO_CONV, 0, 100,
+    CHECK_EQ(chat_store_pending(store, S("alice"), NO_CONV, 0, 100, 0,
                                 test_collect_msg, &rows), CHAT_STORE_OK);
     CHECK_EQ(rows.n, 2);
 
@@ -305,7 +305,7 @@ test_history(chat_store_t *store, const char *conv, const char *user,
 
     memset(rows, 0, sizeof(*rows));
 
-    return chat_store_history(store, c, u, before_seq, limit,
+    return chat_store_history(store, c, u, before_seq, 0, limit, 0,
                               test_collect_msg, rows);
 }
 
