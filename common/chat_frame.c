@@ -65,7 +65,10 @@ chat_frame_msg(const chat_frame_msg_t *msg)
                 ? chat_json_put(frame, "group", chat_json_str(msg->group))
                 : chat_json_put(frame, "to", chat_json_str(msg->to))) != 0
                || (msg->media
-                   && json_object_set(frame, "media", msg->media) != 0));
+                   && json_object_set(frame, "media", msg->media) != 0)
+               || (msg->expires
+                   && chat_json_put(frame, "expires",
+                                    json_integer(msg->expires)) != 0));
 }
 
 
@@ -80,6 +83,21 @@ chat_frame_group_event(chat_str_t conv, int64_t seq, json_t *event,
                      "event", event,
                      "by", by.s, by.len,
                      "members", members,
+                     "ts", (json_int_t) ts);
+}
+
+
+json_t *
+chat_frame_conv_event(chat_str_t conv, int64_t seq, int64_t ttl,
+    chat_str_t by, int64_t ts)
+{
+    return json_pack("{s:s, s:s%, s:I, s:s, s:I, s:s%, s:I}",
+                     "type", "conv",
+                     "conv", conv.s, conv.len,
+                     "seq", (json_int_t) seq,
+                     "event", "ttl",
+                     "ttl", (json_int_t) ttl,
+                     "by", by.s, by.len,
                      "ts", (json_int_t) ts);
 }
 
@@ -114,17 +132,35 @@ chat_frame_sent(chat_str_t id, chat_str_t mid, chat_str_t conv, int64_t ts)
 }
 
 
-json_t *
-chat_frame_group_ok(chat_str_t id, chat_str_t group, int64_t seq)
+/* The answer to a write that took a seq in a conversation: what it
+ * changed (key: value), then the seq. */
+
+static json_t *
+chat_frame_write_ok(const char *type, chat_str_t id, const char *key,
+    chat_str_t value, int64_t seq)
 {
     json_t  *frame;
 
-    frame = chat_frame_answer("group_ok", id);
+    frame = chat_frame_answer(type, id);
 
     return chat_frame_done(frame,
                frame == NULL
-               || chat_json_put(frame, "group", chat_json_str(group)) != 0
+               || chat_json_put(frame, key, chat_json_str(value)) != 0
                || chat_json_put(frame, "seq", json_integer(seq)) != 0);
+}
+
+
+json_t *
+chat_frame_group_ok(chat_str_t id, chat_str_t group, int64_t seq)
+{
+    return chat_frame_write_ok("group_ok", id, "group", group, seq);
+}
+
+
+json_t *
+chat_frame_conv_ok(chat_str_t id, chat_str_t conv, int64_t seq)
+{
+    return chat_frame_write_ok("conv_ok", id, "conv", conv, seq);
 }
 
 

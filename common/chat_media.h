@@ -106,8 +106,9 @@ json_t *chat_media_object(const chat_media_key_t *key, chat_str_t id,
  * not part of it: the caller cuts them off. */
 int chat_media_mime_valid(chat_str_t mime);
 
-/* 1 when mime is in types, a list of "type/subtype" and "type/*"
- * separated by blanks or commas; else 0. */
+/* 1 when mime is valid and in types, a list separated by blanks or
+ * commas of entries "type/subtype" (that type) and "type/" then an
+ * asterisk (any subtype of type), matched without regard to case; else 0. */
 int chat_media_type_allowed(const char *types, chat_str_t mime);
 
 /* The header of a stored file of type mime into buf; -1 when mime is not

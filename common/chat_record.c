@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "chat_json.h"
+#include "chat_media.h"
 #include "chat_record.h"
 
 
@@ -24,7 +25,7 @@ static const char  *const chat_record_group_action[] = {
 };
 
 static const char  *const chat_record_op_name[] = {
-    NULL, "send", "receipt", "sync", "history", "group"
+    NULL, "send", "receipt", "sync", "history", "group", "conv_set"
 };
 
 
@@ -32,6 +33,7 @@ static int chat_record_request_id(chat_record_t *rec,
     const char **reason);
 static int chat_record_group(chat_record_t *rec,
     const char **reason);
+static void chat_record_client_id(chat_record_t *rec);
 
 
 static int
@@ -116,28 +118,45 @@ chat_record_mid_valid(chat_str_t mid)
 }
 
 
-/* media, when present: an object with a string url and mime and an integer
- * size; it is stored and forwarded as it is. */
+/* media, when present: {"id":<media id>}, the id the module took from a
+ * URL it checked; the type and size are the store's, recorded at upload,
+ * so the record carries neither. */
 
 static int
 chat_record_media(chat_record_t *rec)
 {
-    rec->media = json_object_get(rec->root, "media");
+    json_t  *media;
 
-    if (rec->media == NULL) {
+    media = json_object_get(rec->root, "media");
+
+    if (media == NULL) {
         return 0;
     }
 
-    if (!json_is_object(rec->media)
-        || chat_json_string(rec->media, "url", &rec->media_ref.url) != 1
-        || chat_json_string(rec->media, "mime", &rec->media_ref.mime) != 1
-        || chat_record_integer(rec->media, "size", 0, &rec->media_ref.size)
-           != 0)
+    if (!json_is_object(media)
+        || chat_json_string(media, "id", &rec->media_id) != 1
+        || !chat_media_id_valid(rec->media_id))
     {
         return -1;
     }
 
     rec->has_media = 1;
+
+    return 0;
+}
+
+
+/* The mid of a write (send, group, conv_set): present and valid. */
+
+static int
+chat_record_mid(chat_record_t *rec, const char **reason)
+{
+    if (chat_json_string(rec->root, "mid", &rec->mid) != 1
+        || !chat_record_mid_valid(rec->mid))
+    {
+        return chat_record_bad(reason, "\"mid\" is not a valid "
+                                      "message id");
+    }
 
     return 0;
 }
@@ -238,11 +257,8 @@ chat_record_conn(chat_record_t *rec, const char **reason)
 static int
 chat_record_send(chat_record_t *rec, const char **reason)
 {
-    if (chat_json_string(rec->root, "mid", &rec->mid) != 1
-        || !chat_record_mid_valid(rec->mid))
-    {
-        return chat_record_bad(reason, "\"mid\" is not a valid "
-                                      "message id");
+    if (chat_record_mid(rec, reason) != 0) {
+        return -1;
     }
 
     if (chat_record_conv(rec, reason) != 0) {
@@ -278,7 +294,7 @@ chat_record_send(chat_record_t *rec, const char **reason)
 
     if (chat_record_media(rec) != 0) {
         return chat_record_bad(reason, "\"media\" is not an object "
-                                      "with url, mime and size");
+                                      "with a media id");
     }
 
     return 0;
@@ -461,6 +477,27 @@ chat_record_request_id(chat_record_t *rec, const char **reason)
 }
 
 
+/*
+ * The dedupe key of a group change or a conv_set: (by or from, id), or
+ * "~" and the mid without an id: no client id starts with "~" and the
+ * same record replayed has the same mid.
+ */
+
+static void
+chat_record_client_id(chat_record_t *rec)
+{
+    if (rec->id.len) {
+        rec->client_id = rec->id;
+        return;
+    }
+
+    rec->client_id_buf[0] = '~';
+    memcpy(rec->client_id_buf + 1, rec->mid.s, rec->mid.len);
+    rec->client_id.s = rec->client_id_buf;
+    rec->client_id.len = 1 + rec->mid.len;
+}
+
+
 /* members: an array of user ids for create, add and remove (possibly
  * empty: the change may be none); absent for leave. */
 
@@ -521,11 +558,8 @@ chat_record_action(chat_record_t *rec, const char **reason)
 }
 
 
-/*
- * group: a membership change, written in the conversation grp:<group>.
- * Its dedupe key is (by, id), or (by, "~" mid) without an id: no client
- * id starts with "~" and the same record replayed has the same mid.
- */
+/* group: a membership change, written in the conversation grp:<group>;
+ * its dedupe key is chat_record_client_id()'s. */
 
 static int
 chat_record_group(chat_record_t *rec, const char **reason)
@@ -550,11 +584,8 @@ chat_record_group(chat_record_t *rec, const char **reason)
                                       "user id");
     }
 
-    if (chat_json_string(rec->root, "mid", &rec->mid) != 1
-        || !chat_record_mid_valid(rec->mid))
-    {
-        return chat_record_bad(reason, "\"mid\" is not a valid "
-                                      "message id");
+    if (chat_record_mid(rec, reason) != 0) {
+        return -1;
     }
 
     if (chat_record_conn(rec, reason) != 0
@@ -571,15 +602,57 @@ chat_record_group(chat_record_t *rec, const char **reason)
                                       "of at most 128 bytes");
     }
 
-    if (rec->id.len) {
-        rec->client_id = rec->id;
+    chat_record_client_id(rec);
 
-    } else {
-        rec->client_id_buf[0] = '~';
-        memcpy(rec->client_id_buf + 1, rec->mid.s, rec->mid.len);
-        rec->client_id.s = rec->client_id_buf;
-        rec->client_id.len = 1 + rec->mid.len;
+    return 0;
+}
+
+
+/* conv_set: the ttl of messages accepted from now on, written in the
+ * conversation's log like a membership change; "from" set it. The ttl
+ * may be CHAT_PROTO_TTL_BAD: the setter's right is checked before the
+ * field (a group's admins are the worker's to know), so the record of a
+ * bad ttl is still produced, and answered bad_request once the right is
+ * checked. */
+
+static int
+chat_record_conv_set(chat_record_t *rec, const char **reason)
+{
+    if (chat_record_conv(rec, reason) != 0) {
+        return -1;
     }
+
+    if (chat_record_user(rec->root, "from", &rec->from) != 0) {
+        return chat_record_bad(reason, "\"from\" is not a valid "
+                                      "user id");
+    }
+
+    if (rec->conv_parsed.kind == CHAT_CONV_DM
+        && !chat_conv_dm_has(&rec->conv_parsed, rec->from))
+    {
+        return chat_record_bad(reason, "\"from\" is not a member of "
+                                      "the DM \"conv\"");
+    }
+
+    if (chat_record_integer(rec->root, "ttl", CHAT_PROTO_TTL_BAD, &rec->ttl)
+        != 0
+        || rec->ttl > CHAT_PROTO_MAX_TTL)
+    {
+        return chat_record_bad(reason, "\"ttl\" is not an integer "
+                                      "-1..7776000");
+    }
+
+    if (chat_record_mid(rec, reason) != 0) {
+        return -1;
+    }
+
+    if (chat_record_conn(rec, reason) != 0
+        || chat_record_request_id(rec, reason) != 0)
+    {
+        return -1;
+    }
+
+    chat_record_client_id(rec);
 
     return 0;
 }
@@ -641,6 +714,11 @@ chat_record_decode(const char *data, size_t len,
     if (op.len == 5 && memcmp(op.s, "group", 5) == 0) {
         rec->op = CHAT_RECORD_OP_GROUP;
         return chat_record_group(rec, reason);
+    }
+
+    if (op.len == 8 && memcmp(op.s, "conv_set", 8) == 0) {
+        rec->op = CHAT_RECORD_OP_CONV_SET;
+        return chat_record_conv_set(rec, reason);
     }
 
     if (op.len == 4 && memcmp(op.s, "sync", 4) == 0) {
@@ -732,12 +810,8 @@ chat_record_encode_send(const chat_record_t *r)
 
     if (r->has_media
         && chat_json_put(rec, "media",
-                           json_pack("{s:s%, s:s%, s:I}",
-                                     "url", r->media_ref.url.s,
-                                     r->media_ref.url.len,
-                                     "mime", r->media_ref.mime.s,
-                                     r->media_ref.mime.len,
-                                     "size", (json_int_t) r->media_ref.size))
+                           json_pack("{s:s%}", "id", r->media_id.s,
+                                     r->media_id.len))
            != 0)
     {
         goto failed;
@@ -774,6 +848,32 @@ chat_record_encode_group(const chat_record_t *r)
             && chat_json_put(rec, "name", chat_json_str(r->name)) != 0)
         || (r->members
             && json_object_set(rec, "members", r->members) != 0))
+    {
+        json_decref(rec);
+        return NULL;
+    }
+
+    return rec;
+}
+
+
+/* conn is where the answer (conv_ok or an error) goes */
+
+static json_t *
+chat_record_encode_conv_set(const chat_record_t *r)
+{
+    json_t  *rec;
+
+    rec = json_object();
+
+    if (rec == NULL
+        || chat_record_put_head(rec, r) != 0
+        || chat_json_put(rec, "conv", chat_json_str(r->conv)) != 0
+        || chat_json_put(rec, "from", chat_json_str(r->from)) != 0
+        || chat_json_put(rec, "ttl", json_integer(r->ttl)) != 0
+        || chat_record_put_id(rec, r->id) != 0
+        || chat_json_put(rec, "conn", chat_json_str(r->conn)) != 0
+        || chat_json_put(rec, "ts", json_integer(r->ts)) != 0)
     {
         json_decref(rec);
         return NULL;
@@ -887,6 +987,10 @@ chat_record_encode(const chat_record_t *rec)
         record = chat_record_encode_group(rec);
         break;
 
+    case CHAT_RECORD_OP_CONV_SET:
+        record = chat_record_encode_conv_set(rec);
+        break;
+
     case CHAT_RECORD_OP_RECEIPT:
         return chat_record_encode_receipt(rec);
 
@@ -919,7 +1023,8 @@ chat_record_set_mid(json_t *record, chat_str_t mid)
     chat_record_what(record, &op, &action);
 
     if (!(op.len == 4 && memcmp(op.s, "send", 4) == 0)
-        && !(op.len == 5 && memcmp(op.s, "group", 5) == 0))
+        && !(op.len == 5 && memcmp(op.s, "group", 5) == 0)
+        && !(op.len == 8 && memcmp(op.s, "conv_set", 8) == 0))
     {
         return 0;
     }

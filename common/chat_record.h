@@ -44,7 +44,8 @@ typedef enum {
     CHAT_RECORD_OP_RECEIPT,
     CHAT_RECORD_OP_SYNC,
     CHAT_RECORD_OP_HISTORY,
-    CHAT_RECORD_OP_GROUP
+    CHAT_RECORD_OP_GROUP,
+    CHAT_RECORD_OP_CONV_SET
 } chat_record_op_e;
 
 /* The membership changes of a group record; the event each one makes is
@@ -62,7 +63,8 @@ typedef struct {
     chat_record_op_e       op;
     int64_t                ts;
 
-    chat_str_t             conv;        /* send, receipt, history */
+    chat_str_t             conv;        /* send, receipt, history,
+                                           conv_set */
     chat_conv_t            conv_parsed;
 
     chat_str_t             mid;         /* send */
@@ -71,18 +73,22 @@ typedef struct {
     chat_str_t             group;       /* group send, group */
     chat_str_t             body;
     chat_str_t             id;          /* send: the sender's client id;
-                                           history, group: the request id,
-                                           len 0 when absent */
-    json_t                *media;       /* NULL when absent; borrowed */
-    int                    has_media;   /* send: media_* are set */
-    chat_media_t           media_ref;   /* url, mime, size of media */
+                                           history, group, conv_set: the
+                                           request id, len 0 when absent */
+    int                    has_media;   /* send: media_id is set */
+    chat_str_t             media_id;    /* send: {"media":{"id":..}}, an id
+                                           the module took from a URL it
+                                           checked (common/chat_media.h);
+                                           its type and size are the
+                                           store's, recorded at upload */
 
     chat_str_t             by;          /* receipt, group */
     chat_receipt_status_e  status;
     int64_t                seq;
 
     chat_str_t             user;        /* sync, history */
-    chat_str_t             conn;        /* and group send, group */
+    chat_str_t             conn;        /* and group send, group,
+                                           conv_set */
     int64_t                max_bytes;   /* default applied, at least _MIN */
 
     chat_str_t             after_conv;  /* sync: the cursor, len 0 and */
@@ -95,8 +101,15 @@ typedef struct {
     chat_str_t             name;        /* group create: len 0 if none */
     json_t                *members;     /* group: an array of user ids, or
                                            NULL (leave); borrowed */
-    chat_str_t             client_id;   /* group: the dedupe key, the id or
-                                           "~" and the mid */
+    chat_str_t             client_id;   /* group, conv_set: the dedupe key,
+                                           the id or "~" and the mid */
+
+    int64_t                ttl;         /* conv_set: seconds, 0..
+                                           CHAT_PROTO_MAX_TTL, or
+                                           CHAT_PROTO_TTL_BAD (answered
+                                           bad_request once the setter's
+                                           right is checked); "from" is
+                                           the setter */
 
     char                   conv_buf[CHAT_CONV_MAX];
     char                   client_id_buf[1 + CHAT_RECORD_MID_MAX];
@@ -107,14 +120,16 @@ typedef struct {
 
 /*
  * The record rec->op names, as a new JSON object in the member order the
- * module has always produced, "mid" last when rec->mid.len (send, group).
+ * module has always produced, "mid" last when rec->mid.len (send, group,
+ * conv_set).
  * The strings of rec are copied; members is referenced. NULL when out of
  * memory. The module encodes before it knows the final mid (a retry reuses
  * the first attempt's): chat_record_set_mid() adds it then.
  */
 json_t *chat_record_encode(const chat_record_t *rec);
 
-/* Adds "mid" to an encoded record whose op carries one (send and group);
+/* Adds "mid" to an encoded record whose op carries one (send, group and
+ * conv_set);
  * leaves the others alone. 0, or -1 when out of memory. */
 int chat_record_set_mid(json_t *record, chat_str_t mid);
 

@@ -12,11 +12,14 @@
 #include "ngx_chat_stats.h"
 #include "chat_cid.h"
 #include "chat_frame.h"
+#include "chat_media.h"
 #include "chat_record.h"
 
 #include <openssl/rand.h>
 
 
+static ngx_int_t ngx_chat_writes_media_id(ngx_chat_conn_t *cc,
+    chat_req_t *req, chat_str_t *media_id);
 static void ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc,
     ngx_chat_write_t *w);
 static ngx_int_t ngx_chat_writes_history_record(ngx_chat_conn_t *cc,
@@ -57,10 +60,20 @@ ngx_chat_writes_shed(ngx_chat_conn_t *cc, chat_req_t *req)
 void
 ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
 {
+    chat_str_t         media_id;
     chat_record_t      rec;
     ngx_chat_write_t  *w;
 
     if (ngx_chat_writes_shed(cc, req)) {
+        return;
+    }
+
+    media_id.s = NULL;
+    media_id.len = 0;
+
+    if (req->has_media
+        && ngx_chat_writes_media_id(cc, req, &media_id) != NGX_OK)
+    {
         return;
     }
 
@@ -87,7 +100,7 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
     rec.body = req->body;
     rec.id = req->id;
     rec.has_media = req->has_media;
-    rec.media_ref = req->media;
+    rec.media_id = media_id;
 
     w->record = chat_record_encode(&rec);
     if (w->record == NULL) {
@@ -96,6 +109,42 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
     }
 
     ngx_chat_writes_reserve_mid(cc, w);
+}
+
+
+/*
+ * The media id a send's URL names, once the URL is known to be one this
+ * server issued: the record carries the id alone, and the worker takes the
+ * type and size recorded at upload, whatever the client claimed. NGX_OK,
+ * or NGX_DECLINED with the client answered bad_request.
+ */
+static ngx_int_t
+ngx_chat_writes_media_id(ngx_chat_conn_t *cc, chat_req_t *req,
+    chat_str_t *media_id)
+{
+    int64_t     expiry;
+    chat_str_t  sig;
+
+    /* the decoder (chat_proto.c) took only a URL of this form */
+    if (chat_media_url_parse(req->media.url.s, req->media.url.len, media_id,
+                             &expiry, &sig)
+        != 0)
+    {
+        ngx_chat_reply_error(cc, &req->id, "bad_request",
+                               "media.url must be a URL that "
+                               "POST /api/media returned");
+        return NGX_DECLINED;
+    }
+
+    /*
+     * ISSUE 15, the one call site of the signature check: when
+     * ngx_chat_media.c (ngx_chat_media_verify, the configured key) lands,
+     * a URL it declines is answered here: bad_request "media.url has
+     * expired" when expiry < ngx_time(), else "media.url is not a valid
+     * URL of this server".
+     */
+
+    return NGX_OK;
 }
 
 

@@ -322,6 +322,9 @@ chat_worker_apply_op(chat_store_t *store, const chat_record_t *rec,
 
     case CHAT_RECORD_OP_HISTORY:
         return chat_worker_read_history(store, rec, out, res);
+
+    case CHAT_RECORD_OP_CONV_SET:
+        break;
     }
 
     return chat_worker_apply_skip(res, "unknown op");

@@ -26,8 +26,9 @@ chat_worker_send_msg(const chat_record_t *rec, int64_t seq,
 {
     *media = NULL;
 
-    if (rec->media != NULL) {
-        *media = json_dumps(rec->media, JSON_COMPACT);
+    if (rec->has_media) {
+        *media = json_dumps(json_object_get(rec->root, "media"),
+                            JSON_COMPACT);
         if (*media == NULL) {
             return -1;
         }

@@ -9,9 +9,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* An invariant of a target: a broken one aborts, which both libFuzzer and
+ * the replay's sanitizers report as a finding. */
+static inline void
+must(int cond)
+{
+    if (!cond) {
+        abort();
+    }
+}
 
 
 #endif /* FUZZ_H */

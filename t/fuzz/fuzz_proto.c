@@ -18,15 +18,6 @@
 #define NOW   1795318602
 
 
-static void
-must(int cond)
-{
-    if (!cond) {
-        abort();
-    }
-}
-
-
 static int
 str_eq(chat_str_t a, const char *b)
 {

@@ -59,9 +59,7 @@ fuzz_same_record(const chat_record_t *a, const chat_record_t *b)
            && fuzz_same(a->from, b->from) && fuzz_same(a->to, b->to)
            && fuzz_same(a->group, b->group) && fuzz_same(a->body, b->body)
            && fuzz_same(a->id, b->id) && a->has_media == b->has_media
-           && fuzz_same(a->media_ref.url, b->media_ref.url)
-           && fuzz_same(a->media_ref.mime, b->media_ref.mime)
-           && a->media_ref.size == b->media_ref.size
+           && fuzz_same(a->media_id, b->media_id) && a->ttl == b->ttl
            && fuzz_same(a->by, b->by) && a->status == b->status
            && a->seq == b->seq && fuzz_same(a->user, b->user)
            && fuzz_same(a->conn, b->conn) && a->max_bytes == b->max_bytes

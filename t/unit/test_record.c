@@ -24,6 +24,7 @@
 #define MID1  "01J00000000000000000000001"
 #define MID2  "01J00000000000000000000002"
 #define MID3  "01J00000000000000000000003"
+#define MEDIA_ID  "0123456789abcdef0123456789abcdef"
 
 
 /* The bytes of an encoded record (its mid set), then decoded into out
@@ -100,15 +101,13 @@ TEST(dm_send_with_media_round_trips)
     in.body = S("hi \"x\"");
     in.id = S("c-1");
     in.has_media = 1;
-    in.media_ref.url = S("https://m/1");
-    in.media_ref.mime = S("image/png");
-    in.media_ref.size = 2048;
+    in.media_id = S(MEDIA_ID);
 
     CHECK_EQ(round_trip(&in, MID1,
         "{\"to\":\"bob\",\"v\":1,\"op\":\"send\",\"conv\":\"dm:alice:bob\","
         "\"from\":\"alice\",\"body\":\"hi \\\"x\\\"\",\"id\":\"c-1\","
-        "\"ts\":1700000000123,\"media\":{\"url\":\"https://m/1\","
-        "\"mime\":\"image/png\",\"size\":2048},\"mid\":\"" MID1 "\"}",
+        "\"ts\":1700000000123,\"media\":{\"id\":\"" MEDIA_ID "\"},"
+        "\"mid\":\"" MID1 "\"}",
         &out), 0);
 
     CHECK_EQ(out.op, CHAT_RECORD_OP_SEND);
@@ -121,11 +120,8 @@ TEST(dm_send_with_media_round_trips)
     CHECK_EQ(out.group.len, 0);
     CHECK(SEQ(out.body, "hi \"x\""));
     CHECK(SEQ(out.id, "c-1"));
-    CHECK(out.media != NULL);
     CHECK_EQ(out.has_media, 1);
-    CHECK(SEQ(out.media_ref.url, "https://m/1"));
-    CHECK(SEQ(out.media_ref.mime, "image/png"));
-    CHECK_EQ(out.media_ref.size, 2048);
+    CHECK(SEQ(out.media_id, MEDIA_ID));
     chat_record_free(&out);
 }
 
@@ -155,8 +151,8 @@ TEST(group_send_round_trips)
     CHECK(SEQ(out.conn, "k-1"));
     CHECK(SEQ(out.mid, MID2));
     CHECK_EQ(out.to.len, 0);
-    CHECK(out.media == NULL);
     CHECK_EQ(out.has_media, 0);
+    CHECK_EQ(out.media_id.len, 0);
     chat_record_free(&out);
 }
 
@@ -209,6 +205,75 @@ TEST(group_changes_round_trip)
     CHECK_EQ(out.id.len, 0);
     CHECK(SEQ(out.client_id, "~" MID1));
     CHECK(strcmp(chat_record_group_event[out.action], "left") == 0);
+    chat_record_free(&out);
+}
+
+
+/* a conv_set: keyed by its conv, answered on conn, deduped like a group
+ * change; its ttl may be CHAT_PROTO_TTL_BAD (answered once the setter's
+ * right is checked) */
+
+TEST(conv_set_round_trips)
+{
+    chat_record_t  in, out;
+
+    record_init(&in, CHAT_RECORD_OP_CONV_SET, 12);
+    in.conv = S("dm:alice:bob");
+    in.from = S("bob");
+    in.ttl = 86400;
+    in.id = S("s1");
+    in.conn = S("k-2");
+
+    CHECK_EQ(round_trip(&in, MID2,
+        "{\"v\":1,\"op\":\"conv_set\",\"conv\":\"dm:alice:bob\","
+        "\"from\":\"bob\",\"ttl\":86400,\"id\":\"s1\",\"conn\":\"k-2\","
+        "\"ts\":12,\"mid\":\"" MID2 "\"}", &out), 0);
+
+    CHECK_EQ(out.op, CHAT_RECORD_OP_CONV_SET);
+    CHECK(SEQ(out.conv, "dm:alice:bob"));
+    CHECK_EQ(out.conv_parsed.kind, CHAT_CONV_DM);
+    CHECK(SEQ(out.from, "bob"));
+    CHECK_EQ(out.ttl, 86400);
+    CHECK(SEQ(out.id, "s1"));
+    CHECK(SEQ(out.conn, "k-2"));
+    CHECK(SEQ(out.mid, MID2));
+    CHECK(SEQ(out.client_id, "s1"));
+    chat_record_free(&out);
+
+    /* a group's, without an id, its ttl bad, the mid in the struct */
+    record_init(&in, CHAT_RECORD_OP_CONV_SET, 13);
+    in.conv = S("grp:team");
+    in.from = S("carol");
+    in.ttl = CHAT_PROTO_TTL_BAD;
+    in.conn = S("k-3");
+    in.mid = S(MID3);
+
+    CHECK_EQ(round_trip(&in, NULL,
+        "{\"v\":1,\"op\":\"conv_set\",\"conv\":\"grp:team\","
+        "\"from\":\"carol\",\"ttl\":-1,\"conn\":\"k-3\",\"ts\":13,"
+        "\"mid\":\"" MID3 "\"}", &out), 0);
+
+    CHECK_EQ(out.conv_parsed.kind, CHAT_CONV_GROUP);
+    CHECK_EQ(out.ttl, CHAT_PROTO_TTL_BAD);
+    CHECK_EQ(out.id.len, 0);
+    CHECK(SEQ(out.client_id, "~" MID3));
+    chat_record_free(&out);
+
+    /* 0 (forever) and the longest */
+    in.ttl = 0;
+    CHECK_EQ(round_trip(&in, NULL,
+        "{\"v\":1,\"op\":\"conv_set\",\"conv\":\"grp:team\","
+        "\"from\":\"carol\",\"ttl\":0,\"conn\":\"k-3\",\"ts\":13,"
+        "\"mid\":\"" MID3 "\"}", &out), 0);
+    CHECK_EQ(out.ttl, 0);
+    chat_record_free(&out);
+
+    in.ttl = CHAT_PROTO_MAX_TTL;
+    CHECK_EQ(round_trip(&in, NULL,
+        "{\"v\":1,\"op\":\"conv_set\",\"conv\":\"grp:team\","
+        "\"from\":\"carol\",\"ttl\":7776000,\"conn\":\"k-3\",\"ts\":13,"
+        "\"mid\":\"" MID3 "\"}", &out), 0);
+    CHECK_EQ(out.ttl, CHAT_PROTO_MAX_TTL);
     chat_record_free(&out);
 }
 
@@ -351,6 +416,22 @@ TEST(what_a_record_is)
     CHECK_EQ(action.len, 0);
     json_decref(rec);
 
+    record_init(&in, CHAT_RECORD_OP_CONV_SET, 1);
+    in.conv = S("dm:alice:bob");
+    in.from = S("alice");
+    in.conn = S("k");
+
+    rec = chat_record_encode(&in);
+    CHECK(rec != NULL);
+    chat_record_what(rec, &op, &action);
+    CHECK(SEQ(op, "conv_set"));
+    CHECK_EQ(action.len, 0);
+    CHECK_EQ(chat_record_set_mid(rec, S(MID1)), 0);
+    CHECK(SEQ(((chat_str_t) { json_string_value(json_object_get(rec, "mid")),
+                              json_string_length(json_object_get(rec, "mid"))
+                            }), MID1));
+    json_decref(rec);
+
     in.op = (chat_record_op_e) 0;
     CHECK(chat_record_encode(&in) == NULL);
 }
@@ -382,6 +463,7 @@ check_reason(const char *record, const char *why)
 #define DM       "\"mid\":\"M1\",\"conv\":\"dm:alice:bob\",\"from\":\"alice\","
 #define REST     "\"body\":\"x\",\"id\":\"c-1\"}"
 #define REPLY    "\"user\":\"bob\",\"conn\":\"k\""
+#define CONV_SET "\"op\":\"conv_set\",\"conv\":\"dm:alice:bob\","
 #define GROUP    "\"op\":\"group\",\"group\":\"team\",\"by\":\"alice\","     \
                  "\"mid\":\"M1\",\"conn\":\"k\","
 
@@ -426,7 +508,14 @@ TEST(bad_records_are_refused_with_their_reason)
                  "\"id\":\"\"}", "\"id\" is not a valid client id");
     check_reason(HEAD "\"op\":\"send\"," DM "\"to\":\"bob\",\"body\":\"x\","
                  "\"id\":\"c\",\"media\":{\"url\":\"u\",\"mime\":\"m\"}}",
-                 "\"media\" is not an object with url, mime and size");
+                 "\"media\" is not an object with a media id");
+    check_reason(HEAD "\"op\":\"send\"," DM "\"to\":\"bob\",\"body\":\"x\","
+                 "\"id\":\"c\",\"media\":{\"id\":\"0123456789ABCDEF"
+                 "0123456789abcdef\"}}",
+                 "\"media\" is not an object with a media id");
+    check_reason(HEAD "\"op\":\"send\"," DM "\"to\":\"bob\",\"body\":\"x\","
+                 "\"id\":\"c\",\"media\":\"" MEDIA_ID "\"}",
+                 "\"media\" is not an object with a media id");
 
     /* receipt */
     check_reason(HEAD "\"op\":\"receipt\",\"conv\":\"dm:alice:bob\","
@@ -468,6 +557,29 @@ TEST(bad_records_are_refused_with_their_reason)
     check_reason(HEAD GROUP "\"action\":\"add\",\"members\":[],"
                  "\"name\":false}",
                  "\"name\" is not a string of at most 128 bytes");
+
+    /* conv_set */
+    check_reason(HEAD "\"op\":\"conv_set\",\"conv\":\"dm:bob:alice\"}",
+                 "\"conv\" is not a valid conversation id");
+    check_reason(HEAD CONV_SET "\"from\":\"\",\"ttl\":1}",
+                 "\"from\" is not a valid user id");
+    check_reason(HEAD CONV_SET "\"from\":\"carol\",\"ttl\":1}",
+                 "\"from\" is not a member of the DM \"conv\"");
+    check_reason(HEAD CONV_SET "\"from\":\"bob\"}",
+                 "\"ttl\" is not an integer -1..7776000");
+    check_reason(HEAD CONV_SET "\"from\":\"bob\",\"ttl\":-2}",
+                 "\"ttl\" is not an integer -1..7776000");
+    check_reason(HEAD CONV_SET "\"from\":\"bob\",\"ttl\":7776001}",
+                 "\"ttl\" is not an integer -1..7776000");
+    check_reason(HEAD CONV_SET "\"from\":\"bob\",\"ttl\":1.5}",
+                 "\"ttl\" is not an integer -1..7776000");
+    check_reason(HEAD CONV_SET "\"from\":\"bob\",\"ttl\":1}",
+                 "\"mid\" is not a valid message id");
+    check_reason(HEAD CONV_SET "\"from\":\"bob\",\"ttl\":1,\"mid\":\"M1\"}",
+                 "\"conn\" is not a valid connection id");
+    check_reason(HEAD CONV_SET "\"from\":\"bob\",\"ttl\":1,\"mid\":\"M1\","
+                 "\"conn\":\"k\",\"id\":\"\"}",
+                 "\"id\" is not a valid client id");
 }
 
 
@@ -586,6 +698,35 @@ TEST(frames_have_one_shape)
                    "\"seq\":2,\"from\":\"alice\",\"body\":\"hi\",\"ts\":5,"
                    "\"id\":\"c-1\",\"group\":\"t\"}"));
 
+    /* a message accepted under a ttl says when it goes, after its media */
+    m.expires = 86400005;
+    CHECK(frame_is(chat_frame_msg(&m),
+                   "{\"type\":\"msg\",\"mid\":\"" MID1 "\",\"conv\":\"grp:t\","
+                   "\"seq\":2,\"from\":\"alice\",\"body\":\"hi\",\"ts\":5,"
+                   "\"id\":\"c-1\",\"group\":\"t\",\"expires\":86400005}"));
+    media = json_pack("{s:s}", "url", "u");
+    m.media = media;
+    CHECK(frame_is(chat_frame_msg(&m),
+                   "{\"type\":\"msg\",\"mid\":\"" MID1 "\",\"conv\":\"grp:t\","
+                   "\"seq\":2,\"from\":\"alice\",\"body\":\"hi\",\"ts\":5,"
+                   "\"id\":\"c-1\",\"group\":\"t\",\"media\":{\"url\":\"u\"},"
+                   "\"expires\":86400005}"));
+    json_decref(media);
+
+    CHECK(frame_is(chat_frame_conv_ok(S("s1"), S("dm:alice:bob"), 9),
+                   "{\"type\":\"conv_ok\",\"id\":\"s1\","
+                   "\"conv\":\"dm:alice:bob\",\"seq\":9}"));
+    CHECK(frame_is(chat_frame_conv_ok(S(""), S("grp:t"), 1),
+                   "{\"type\":\"conv_ok\",\"conv\":\"grp:t\",\"seq\":1}"));
+    CHECK(frame_is(chat_frame_conv_event(S("dm:alice:bob"), 9, 86400,
+                                         S("alice"), 1795318602103),
+                   "{\"type\":\"conv\",\"conv\":\"dm:alice:bob\",\"seq\":9,"
+                   "\"event\":\"ttl\",\"ttl\":86400,\"by\":\"alice\","
+                   "\"ts\":1795318602103}"));
+    CHECK(frame_is(chat_frame_conv_event(S("grp:t"), 2, 0, S("bob"), 3),
+                   "{\"type\":\"conv\",\"conv\":\"grp:t\",\"seq\":2,"
+                   "\"event\":\"ttl\",\"ttl\":0,\"by\":\"bob\",\"ts\":3}"));
+
     a = json_string("added");
     b = json_pack("[s]", "bob");
     CHECK(frame_is(chat_frame_group_event(S("grp:t"), 3, a, S("alice"), b, 4),
@@ -697,6 +838,7 @@ main(void)
     RUN(dm_send_with_media_round_trips);
     RUN(group_send_round_trips);
     RUN(group_changes_round_trip);
+    RUN(conv_set_round_trips);
     RUN(receipt_round_trips);
     RUN(sync_round_trips);
     RUN(history_round_trips);
