@@ -19,6 +19,7 @@ static ngx_int_t ngx_chat_auth_read_key(ngx_conf_t *cf,
     ngx_chat_loc_conf_t *conf);
 static ngx_int_t ngx_chat_device(ngx_http_request_t *r,
     ngx_chat_identity_t *id);
+static const char *ngx_chat_auth_directive(ngx_chat_loc_conf_t *conf);
 
 
 static ngx_str_t  ngx_chat_secret_directive = ngx_string("\"chat_jwt_secret\"");
@@ -38,10 +39,18 @@ ngx_chat_alg_name(ngx_uint_t alg)
 }
 
 
+/* The directive that makes a location check tokens, for its errors. */
+static const char *
+ngx_chat_auth_directive(ngx_chat_loc_conf_t *conf)
+{
+    return conf->enable ? "chat" : "chat_auth";
+}
+
+
 /*
  * Reads the key file (once, at configuration: an HS256 secret, or the
  * public key of RS256/ES256), refuses a weak HS256 secret, and makes sure
- * a location that has chat on can verify tokens at all.
+ * a location that has chat or chat_auth on can verify tokens at all.
  */
 ngx_int_t
 ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
@@ -62,10 +71,11 @@ ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
         return ngx_chat_auth_check_secret(cf, conf);
     }
 
-    if (conf->enable && conf->jwt_key.data == NULL) {
+    if ((conf->enable || conf->api_auth) && conf->jwt_key.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"chat\" with %s tokens needs "
+                           "\"%s\" with %s tokens needs "
                            "\"chat_jwt_key_file\"",
+                           ngx_chat_auth_directive(conf),
                            ngx_chat_alg_name(conf->jwt_alg));
         return NGX_ERROR;
     }
@@ -94,11 +104,12 @@ ngx_chat_auth_check_secret(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf)
     secret = ngx_chat_auth_hs256_key(conf);
 
     if (secret->len == 0) {
-        if (conf->enable) {
+        if (conf->enable || conf->api_auth) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"chat\" with HS256 tokens needs "
+                               "\"%s\" with HS256 tokens needs "
                                "\"chat_jwt_key_file\" or "
-                               "\"chat_jwt_secret\"");
+                               "\"chat_jwt_secret\"",
+                               ngx_chat_auth_directive(conf));
             return NGX_ERROR;
         }
 

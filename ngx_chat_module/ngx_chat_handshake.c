@@ -187,8 +187,6 @@ static ngx_int_t
 ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status, const char *why,
     const char *name, const char *value)
 {
-    ngx_table_elt_t  *h;
-
     if (why) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "chat: handshake refused: %s", why);
@@ -196,17 +194,8 @@ ngx_chat_refuse(ngx_http_request_t *r, ngx_uint_t status, const char *why,
 
     ngx_chat_stat_refused(status);
 
-    if (name) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        h->key.data = (u_char *) name;
-        h->key.len = ngx_strlen(name);
-        h->value.data = (u_char *) value;
-        h->value.len = ngx_strlen(value);
+    if (name && ngx_chat_response_header(r, name, value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return status;

@@ -31,6 +31,7 @@ static char *ngx_chat_check_size(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_chat_check_seconds(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_chat_check_ttl(ngx_conf_t *cf, void *post, void *data);
 static ngx_int_t ngx_chat_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_chat_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_chat_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_chat_device_variable(ngx_http_request_t *r,
@@ -206,6 +207,13 @@ static ngx_command_t  ngx_chat_commands[] = {
       offsetof(ngx_chat_loc_conf_t, enable),
       NULL },
 
+    { ngx_string("chat_auth"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_chat_loc_conf_t, api_auth),
+      NULL },
+
     { ngx_string("chat_jwt_algorithm"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -303,7 +311,7 @@ static ngx_command_t  ngx_chat_commands[] = {
 
 static ngx_http_module_t  ngx_chat_module_ctx = {
     ngx_chat_add_variables,                /* preconfiguration */
-    ngx_chat_redact_init,                  /* postconfiguration */
+    ngx_chat_postconfiguration,            /* postconfiguration */
 
     ngx_chat_create_main_conf,             /* create main configuration */
     ngx_chat_init_main_conf,               /* init main configuration */
@@ -481,9 +489,11 @@ ngx_chat_create_loc_conf(ngx_conf_t *cf)
      *     conf->jwt_issuer = { 0, NULL };
      *     conf->jwt_audience = { 0, NULL };
      *     conf->allowed_origins = NULL;
+     *     conf->media_dir = { 0, NULL };
      */
 
     conf->enable = NGX_CONF_UNSET;
+    conf->api_auth = NGX_CONF_UNSET;
     conf->jwt_alg = NGX_CONF_UNSET_UINT;
     conf->jwt_leeway = NGX_CONF_UNSET;
     conf->jwt_max_length = NGX_CONF_UNSET_SIZE;
@@ -505,6 +515,7 @@ ngx_chat_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_chat_loc_conf_t  *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->api_auth, prev->api_auth, 0);
     ngx_conf_merge_uint_value(conf->jwt_alg, prev->jwt_alg, JWT_ALG_HS256);
     ngx_conf_merge_str_value(conf->jwt_secret, prev->jwt_secret, "");
     ngx_conf_merge_str_value(conf->jwt_issuer, prev->jwt_issuer, "");
@@ -661,6 +672,18 @@ ngx_chat_check_seconds(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* The phase handlers: the token's redaction, then the API's check. */
+static ngx_int_t
+ngx_chat_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_chat_redact_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_chat_api_auth_init(cf);
 }
 
 

@@ -57,13 +57,19 @@ typedef struct {
     size_t                shed_redis_backlog;
     ngx_msec_t            shed_flush;
 
+    /* the HMAC key of media URLs (ngx_chat_media.c); empty: none */
+    ngx_str_t             media_key;
+
     /* some location says "chat on": without one the module is inert */
     unsigned              used:1;
+    unsigned              media_used:1;     /* and some says "chat_media" */
 } ngx_chat_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t            enable;
+    ngx_flag_t            api_auth;         /* chat_auth: the token checked */
+    ngx_str_t             media_dir;        /* chat_media: full, NUL-ended */
 
     ngx_uint_t            jwt_alg;          /* a libjwt jwt_alg_t */
     ngx_str_t             jwt_secret;       /* HS256, inline */
@@ -257,6 +263,22 @@ ngx_chat_identity_t *ngx_chat_identity(ngx_http_request_t *r);
 ngx_chat_identity_t *ngx_chat_identify(ngx_http_request_t *r);
 ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,
     ngx_str_t *token, ngx_chat_identity_t *id);
+
+/* ngx_chat_api_error.c: the JSON errors of HTTP locations */
+ngx_int_t ngx_chat_api_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *name,
+    const char *value);
+ngx_int_t ngx_chat_response_header(ngx_http_request_t *r, const char *name,
+    const char *value);
+
+/* ngx_chat_api_auth.c */
+ngx_int_t ngx_chat_api_auth_init(ngx_conf_t *cf);
+
+/* ngx_chat_media.c */
+char *ngx_chat_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_chat_media_check_conf(ngx_conf_t *cf,
+    ngx_chat_main_conf_t *cmcf);
+ngx_int_t ngx_chat_media_verify(chat_str_t url, chat_str_t *id);
 
 /* ngx_chat_headers.c: the request headers the handshake looks at */
 #define NGX_CHAT_SUBPROTOCOL     "chat.v1"

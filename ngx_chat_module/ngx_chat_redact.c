@@ -1,15 +1,18 @@
 /*
- * A token given as ?access_token= never reaches a log. In a chat location
- * it is copied out of the request in the rewrite phase, before any later
- * phase can refuse the request and log it (limit_req's 503, deny's 403,
- * the handshake's 400/401/403/405/426/429/503, the 101 itself), and its
- * bytes are overwritten with 'x' wherever nginx keeps the query: $args,
- * $request_uri and the request line that the access log's $request and
- * every error log line's request: "..." show.
+ * A token given as ?access_token= never reaches a log. In a chat or a
+ * chat_auth location it is copied out of the request in the rewrite phase,
+ * before any later phase can refuse the request and log it (limit_req's
+ * 503, deny's 403, the handshake's 400/401/403/405/426/429/503, the 101
+ * itself, chat_auth's 401), and its bytes are overwritten with 'x'
+ * wherever nginx keeps the query: $args, $request_uri and the request line
+ * that the access log's $request and every error log line's request: "..."
+ * show.
  *
  * Over HTTP/1 the three share the bytes of the request head; over HTTP/2
  * the request line is a copy, so each is overwritten on its own (a second
- * pass over the same bytes changes nothing).
+ * pass over the same bytes changes nothing). A request proxy_pass hands on
+ * from a chat_auth location carries the overwritten query too: the
+ * upstream never sees the token.
  */
 
 #include "ngx_chat_module.h"
@@ -51,7 +54,7 @@ ngx_chat_redact_handler(ngx_http_request_t *r)
 
     conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
 
-    if (!conf->enable || r != r->main) {
+    if (!(conf->enable || conf->api_auth) || r != r->main) {
         return NGX_DECLINED;
     }
 
