@@ -1,11 +1,11 @@
 # ngx_chat: build the nginx module, the tests and the tools.
 #
 #   make            the module, build/ngx_chat_module.so (for Debian's nginx),
-#                   and the programs: build/chat-worker, build/chat-devbroker,
-#                   build/chat-bench
+#                   and the programs: build/chat-worker, build/chat-api,
+#                   build/chat-devbroker, build/chat-bench
 #   make run        the whole system in the foreground (Ctrl-C stops it)
 #   make test       every test: unit, integration, integration under ASan
-#   make asan       the module and chat-worker built with ASan+UBSan,
+#   make asan       the module, chat-worker and chat-api built with ASan+UBSan,
 #                   build/asan/
 #   make debug      the module built against nginx configured --with-debug,
 #                   build/debug/ (its ngx_log_debug tracing compiled in)
@@ -57,6 +57,17 @@ FUZZ_REPLAYS := $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))
 # the targets that exercise the worker link it (but its main)
 FUZZ_WORKER  := fuzz_record
 
+# chat-api: its endpoints and the store it reads (not the worker's
+# pipeline); API_LIB, all but its main(), for its unit tests; API_SEED,
+# the test helper that seeds a store through the store API
+API_SRCS     := $(filter-out api/chat_api_seed.c,$(wildcard api/*.c)) \
+                $(wildcard store/*.c store/sqlite/*.c)
+API_MAIN     := api/chat_api_main.c
+API_LIB      := $(filter-out $(API_MAIN),$(filter api/%,$(API_SRCS)))
+API_LIBS     := -lmicrohttpd -lhiredis -lsqlite3 -ljansson -lcrypto -lpthread
+API_SEED     := api/chat_api_seed.c $(wildcard store/*.c store/sqlite/*.c)
+API_UNIT     := $(filter $(BUILD)/unit/test_api%,$(UNIT_TESTS))
+
 # what the load generators share: the WebSocket transport (on the
 # project's frame codec), the flags, the report, the histogram and the
 # handshake values
@@ -77,7 +88,7 @@ SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer \
 # the same list as scripts/build-module passes to the module build
 WARN         := -Wall -Wextra -Werror -Wpointer-arith -Wstrict-prototypes \
                 -Wshadow -Wmissing-prototypes -Wformat=2
-CPPFLAGS     := -D_GNU_SOURCE -Icommon $(addprefix -I,$(WORKER_DIRS))
+CPPFLAGS     := -D_GNU_SOURCE -Icommon $(addprefix -I,$(WORKER_DIRS)) -Iapi
 DEPFLAGS     := -MMD -MP
 CFLAGS_plain := -std=c11 $(WARN) -O2 -g
 CFLAGS_asan  := -std=c11 $(WARN) -O1 -g $(SANITIZE)
@@ -94,7 +105,8 @@ objs = $(patsubst %.c,$(OBJ)/$(1)/%.o,$(2))
 
 all: module programs
 
-programs: $(BUILD)/chat-worker $(BUILD)/chat-devbroker $(BUILD)/chat-bench
+programs: $(BUILD)/chat-worker $(BUILD)/chat-api $(BUILD)/chat-api-seed \
+          $(BUILD)/chat-devbroker $(BUILD)/chat-bench
 
 deps:
 	@scripts/deps
@@ -133,7 +145,8 @@ MODULE_INPUTS := config scripts/build-module scripts/lua-header \
 $(BUILD)/ngx_chat_module.so: $(MODULE_INPUTS)
 	+scripts/build-module "$(NGINX_SRC)" "$(BUILD)/nginx" "$@"
 
-asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker
+asan: $(BUILD)/asan/ngx_chat_module.so $(BUILD)/asan/chat-worker \
+      $(BUILD)/asan/chat-api
 
 $(BUILD)/asan/ngx_chat_module.so: $(MODULE_INPUTS)
 	+CHAT_CC_OPT="$(SANITIZE)" CHAT_LD_OPT="$(SANITIZE)" \
@@ -154,6 +167,19 @@ $(BUILD)/chat-worker: $(call objs,plain,$(WORKER_SRCS) $(COMMON_SRCS))
 $(BUILD)/asan/chat-worker: $(call objs,asan,$(WORKER_SRCS) $(COMMON_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) -o $@ $^ $(WORKER_LIBS)
+
+$(BUILD)/chat-api: $(call objs,plain,$(API_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(API_LIBS)
+
+$(BUILD)/asan/chat-api: $(call objs,asan,$(API_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ $(API_LIBS)
+
+# t/integration/test_chat_api.py seeds its store with it
+$(BUILD)/chat-api-seed: $(call objs,plain,$(API_SEED) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(API_LIBS)
 
 $(BUILD)/chat-devbroker: $(call objs,plain,devbroker/chat_devbroker.c)
 	@mkdir -p $(@D)
@@ -181,6 +207,10 @@ $(UNIT_TESTS): $(BUILD)/unit/%: $(OBJ)/asan/t/unit/%.o \
                $(call objs,asan,$(COMMON_SRCS) $(WORKER_LIB))
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) -o $@ $^ $(WORKER_LIBS)
+
+# chat-api's unit tests link its objects too
+$(API_UNIT): $(call objs,asan,$(API_LIB))
+$(API_UNIT): WORKER_LIBS += -lmicrohttpd -lpthread
 
 # not part of test: it needs scripts/bench-deps and takes minutes
 bench: module programs

@@ -1,5 +1,5 @@
 /*
- * chat-worker's log on stderr.
+ * The programs' log on stderr.
  */
 
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 
 
 static chat_log_level_e  chat_worker_log_level = CHAT_LOG_INFO;
+static const char       *chat_worker_log_program = "chat-worker";
 
 static const char  *chat_worker_log_names[] = {
     "error", "warn", "info", "debug"
@@ -25,6 +26,13 @@ void
 chat_worker_log_set_level(chat_log_level_e level)
 {
     chat_worker_log_level = level;
+}
+
+
+void
+chat_worker_log_set_program(const char *name)
+{
+    chat_worker_log_program = name;
 }
 
 
@@ -67,10 +75,11 @@ chat_worker_log(chat_log_level_e level, const char *fmt, ...)
     localtime_r(&now.tv_sec, &tm);
 
     n = snprintf(line, sizeof(line),
-                 "%04d/%02d/%02d %02d:%02d:%02d.%03ld [%s] %ld chat-worker: ",
+                 "%04d/%02d/%02d %02d:%02d:%02d.%03ld [%s] %ld %s: ",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                  tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000,
-                 chat_worker_log_names[level], (long) getpid());
+                 chat_worker_log_names[level], (long) getpid(),
+                 chat_worker_log_program);
 
     va_start(args, fmt);
     m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, args);

@@ -1,10 +1,11 @@
 /*
- * chat-worker's log: one line per event on stderr,
+ * The log of the project's programs (chat-worker, where it began, and
+ * chat-api): one line per event on stderr,
  *
  *     2026/11/22 04:41:22.123 [info] 4242 chat-worker: ready
  *
- * written with one write(2), so that lines of librdkafka's threads and of
- * the main thread never mix.
+ * written with one write(2), so that lines of the library threads and of
+ * the main thread never mix. The name after the pid is the program's.
  */
 
 #ifndef CHAT_WORKER_LOG_H
@@ -20,6 +21,10 @@ typedef enum {
 
 /* Set once at start, before any thread exists. */
 void chat_worker_log_set_level(chat_log_level_e level);
+
+/* The program named in each line ("chat-worker" unless set); set once at
+ * start, before any thread exists, to a string that outlives the log. */
+void chat_worker_log_set_program(const char *name);
 
 int chat_worker_log_enabled(chat_log_level_e level);
 
