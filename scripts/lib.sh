@@ -624,27 +624,36 @@ chat_sed_escape() {
     printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'
 }
 
-# The servers of the chat_api upstream, one line per chat-api, for the
-# rendered config. With none running it is still one (where nothing
-# listens): nginx refuses an upstream without servers, and /api/ answers
-# 503 unavailable, as it does when every chat-api is down.
-chat_api_servers() {
+# The ports of the chat-apis, one per line, for the rendered config. With
+# none running it is still one (where nothing listens): nginx refuses an
+# upstream without servers, and /api/ answers 503 unavailable, as it does
+# when every chat-api is down.
+chat_api_ports() {
     local n count=$CHAT_APIS
     [ "$count" -gt 0 ] || count=1
     for ((n = 1; n <= count; n++)); do
-        printf '        server 127.0.0.1:%s;\n' "$(chat_api_port "$n")"
+        chat_api_port "$n"
     done
 }
 
 # stdin to stdout, the "server" lines of "upstream chat_api { ... }"
-# replaced by $1 (where the first of them was); the rest of the block
+# replaced by one per port in $1 (a copy of the first, its options kept,
+# its port changed, where that first one was); the rest of the block
 # (keepalive, ...) stays.
 chat_render_upstream() {
-    awk -v servers="$1" '
+    awk -v ports="$1" '
         /^[ \t]*upstream[ \t]+chat_api[ \t]*[{]/ { inside = 1; print; next }
         inside && /^[ \t]*[}]/ { inside = 0 }
         inside && /^[ \t]*server[ \t]/ {
-            if (!done) { print servers; done = 1 }
+            if (!done) {
+                n = split(ports, port, "\n")
+                for (i = 1; i <= n; i++) {
+                    line = $0
+                    sub(/127\.0\.0\.1:[0-9]+/, "127.0.0.1:" port[i], line)
+                    print line
+                }
+                done = 1
+            }
             next
         }
         { print }'
@@ -667,7 +676,7 @@ chat_render_config() {
         -e "s|^\(\s*\)chat_kafka_brokers .*;|\1chat_kafka_brokers $brokers;|" \
         -e "s|^\(\s*\)chat_redis .*;|\1chat_redis 127.0.0.1:${CHAT_REDIS_PORT:-6379};|" \
         "$CHAT_CONF_TEMPLATE" \
-        | chat_render_upstream "$(chat_api_servers)" > "$CHAT_STATE_DIR/nginx.conf"
+        | chat_render_upstream "$(chat_api_ports)" > "$CHAT_STATE_DIR/nginx.conf"
 }
 
 # Sets CHAT_NGINX_ARGV to nginx's command line with the rendered config.
