@@ -230,6 +230,71 @@ chat_store_senders(chat_store_t *store, chat_str_t conv, int64_t lo,
 
 
 int
+chat_store_conv_ttl(chat_store_t *store, chat_str_t conv, int64_t *ttl)
+{
+    return store->ops->conv_ttl(store, conv, ttl);
+}
+
+
+int
+chat_store_conv_set_ttl(chat_store_t *store, chat_str_t conv, int64_t ttl)
+{
+    return store->ops->conv_set_ttl(store, conv, ttl);
+}
+
+
+int
+chat_store_group_get(chat_store_t *store, chat_str_t conv, chat_str_t user,
+    chat_store_group_t *group)
+{
+    return store->ops->group_get(store, conv, user, group);
+}
+
+
+int
+chat_store_conversations(chat_store_t *store, chat_str_t user,
+    int64_t before_ts, int64_t limit, int64_t now_ms, chat_store_conv_pt cb,
+    void *data)
+{
+    return store->ops->conversations(store, user, before_ts, limit, now_ms,
+                                     cb, data);
+}
+
+
+int
+chat_store_media_insert(chat_store_t *store, chat_str_t id, chat_str_t owner,
+    chat_str_t mime, int64_t size, int64_t created_ms)
+{
+    return store->ops->media_insert(store, id, owner, mime, size,
+                                    created_ms);
+}
+
+
+int
+chat_store_media_use(chat_store_t *store, chat_str_t id, chat_str_t *mime,
+    int64_t *size)
+{
+    return store->ops->media_use(store, id, mime, size);
+}
+
+
+int
+chat_store_expire(chat_store_t *store, int64_t now_ms, int64_t limit,
+    int64_t *deleted)
+{
+    return store->ops->expire(store, now_ms, limit, deleted);
+}
+
+
+int
+chat_store_media_sweep(chat_store_t *store, int64_t now_ms, int64_t grace_ms,
+    int64_t limit, chat_store_user_pt cb, void *data)
+{
+    return store->ops->media_sweep(store, now_ms, grace_ms, limit, cb, data);
+}
+
+
+int
 chat_store_push_schedule(chat_store_t *store, chat_str_t conv,
     chat_str_t user, int64_t due_ms, int32_t part)
 {

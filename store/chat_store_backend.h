@@ -56,6 +56,23 @@ typedef struct {
     int (*senders)(chat_store_t *store, chat_str_t conv, int64_t lo,
         int64_t hi, chat_store_user_pt cb, void *data);
 
+    int (*conv_ttl)(chat_store_t *store, chat_str_t conv, int64_t *ttl);
+    int (*conv_set_ttl)(chat_store_t *store, chat_str_t conv, int64_t ttl);
+    int (*group_get)(chat_store_t *store, chat_str_t conv, chat_str_t user,
+        chat_store_group_t *group);
+    int (*conversations)(chat_store_t *store, chat_str_t user,
+        int64_t before_ts, int64_t limit, int64_t now_ms,
+        chat_store_conv_pt cb, void *data);
+
+    int (*media_insert)(chat_store_t *store, chat_str_t id, chat_str_t owner,
+        chat_str_t mime, int64_t size, int64_t created_ms);
+    int (*media_use)(chat_store_t *store, chat_str_t id, chat_str_t *mime,
+        int64_t *size);
+    int (*expire)(chat_store_t *store, int64_t now_ms, int64_t limit,
+        int64_t *deleted);
+    int (*media_sweep)(chat_store_t *store, int64_t now_ms, int64_t grace_ms,
+        int64_t limit, chat_store_user_pt cb, void *data);
+
     int (*push_schedule)(chat_store_t *store, chat_str_t conv,
         chat_str_t user, int64_t due_ms, int32_t part);
     int (*push_due)(chat_store_t *store, int32_t part, int64_t now_ms,

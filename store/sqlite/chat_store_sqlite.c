@@ -30,7 +30,7 @@
 
 
 #define CHAT_STORE_SQLITE_BUSY_MS  5000
-#define CHAT_STORE_SQLITE_VERSION  3      /* PRAGMA user_version */
+#define CHAT_STORE_SQLITE_VERSION  4      /* PRAGMA user_version */
 
 
 /* The name of each group; its members are rows of members. */
@@ -42,13 +42,52 @@
     ") WITHOUT ROWID;"
 
 
-/* Version 3 of the schema (docs/INTERNALS.md, "Store"). */
+/*
+ * What version 4 (issue 15: disappearing messages, media, the read side)
+ * adds besides its columns: the index of the live messages, the index of
+ * what expiry has to delete, the messages by media and the media.
+ *
+ * messages_live holds the messages (kind 'msg', so neither events nor
+ * tombstones) with what the conversation list reads of them: the newest
+ * live one of a window and the unread count are walks of it that never
+ * touch the table. history and pending walk it too, so that the
+ * tombstones of a disappearing conversation are never stepped over.
+ *
+ * messages_expiring holds the rows that will expire and are not deleted
+ * yet, in the order they expire: chat_store_expire() takes the head.
+ *
+ * media: used is 0 until a send takes the media (chat_store_media_use()),
+ * 1 while messages may reference it, 2 once expiry deleted one of them:
+ * media_sweepable holds the 0 and 2 rows, which the sweep checks, and
+ * messages_media tells whether a message still references one.
+ */
+#define CHAT_STORE_SQLITE_V4                                                  \
+    "CREATE INDEX messages_live"                                              \
+    "  ON messages (conv, seq, sender, expires_ms, ts) WHERE kind = 'msg';"   \
+    "CREATE INDEX messages_expiring ON messages (expires_ms)"                 \
+    "  WHERE expires_ms > 0 AND kind IN ('msg', 'group', 'conv');"            \
+    "CREATE INDEX messages_media ON messages (media_id)"                      \
+    "  WHERE media_id IS NOT NULL;"                                           \
+    "CREATE TABLE media ("                                                    \
+    "  id          TEXT PRIMARY KEY,"                                         \
+    "  owner       TEXT NOT NULL,"             /* who uploaded it */          \
+    "  mime        TEXT NOT NULL,"                                            \
+    "  size        INTEGER NOT NULL,"                                         \
+    "  created_ms  INTEGER NOT NULL,"                                         \
+    "  used        INTEGER NOT NULL DEFAULT 0"  /* 0, 1 or 2: above */        \
+    ") WITHOUT ROWID;"                                                        \
+    "CREATE INDEX media_sweepable ON media (used, created_ms)"                \
+    "  WHERE used <> 1;"
+
+
+/* Version 4 of the schema (docs/INTERNALS.md, "Store"). */
 static const char  chat_store_sqlite_schema[] =
     "CREATE TABLE conversations ("
     "  conv        TEXT PRIMARY KEY,"
     "  kind        TEXT NOT NULL,"             /* 'dm' or 'group' */
     "  last_seq    INTEGER NOT NULL,"
-    "  created_ms  INTEGER NOT NULL"
+    "  created_ms  INTEGER NOT NULL,"
+    "  ttl         INTEGER NOT NULL DEFAULT 0"  /* s; 0: forever */
     ") WITHOUT ROWID;"
 
     "CREATE TABLE members ("
@@ -74,7 +113,10 @@ static const char  chat_store_sqlite_schema[] =
     "  body        TEXT NOT NULL,"
     "  media       TEXT,"                      /* JSON object, or NULL */
     "  ts          INTEGER NOT NULL,"
-    "  kind        TEXT NOT NULL DEFAULT 'msg',"  /* 'msg' or 'group' */
+    /* 'msg', 'group' or 'conv'; a tombstone's has a '~' before it */
+    "  kind        TEXT NOT NULL DEFAULT 'msg',"
+    "  expires_ms  INTEGER NOT NULL DEFAULT 0,"  /* 0: never */
+    "  media_id    TEXT,"                      /* NULL: no media */
     "  UNIQUE (conv, seq),"                    /* history, pending */
     "  UNIQUE (sender, client_id)"             /* dedupe */
     ");"
@@ -95,7 +137,8 @@ static const char  chat_store_sqlite_schema[] =
     "CREATE INDEX IF NOT EXISTS watermarks_push_due"
     "  ON watermarks (part, push_due_ms) WHERE push_due_ms IS NOT NULL;"
 
-    CHAT_STORE_SQLITE_GROUPS;
+    CHAT_STORE_SQLITE_GROUPS
+    CHAT_STORE_SQLITE_V4;
 
 
 /* Version 1 (issue 3) had no push hook state. */
@@ -112,6 +155,15 @@ static const char  chat_store_sqlite_from_1[] =
 static const char  chat_store_sqlite_from_2[] =
     "ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'msg';"
     CHAT_STORE_SQLITE_GROUPS;
+
+
+/* Version 3 (issue 5) had neither disappearing messages nor media: every
+ * conversation keeps its messages forever, no message has a media id. */
+static const char  chat_store_sqlite_from_3[] =
+    "ALTER TABLE conversations ADD COLUMN ttl INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN media_id TEXT;"
+    CHAT_STORE_SQLITE_V4;
 
 
 static chat_store_t *chat_store_sqlite_open(const char *location, char *err,
@@ -199,8 +251,44 @@ chat_store_sqlite_row(sqlite3_stmt *stmt, chat_store_msg_t *msg)
     msg->body = chat_store_sqlite_column_str(stmt, 5);
     msg->media = chat_store_sqlite_column_str(stmt, 6);
     msg->ts = sqlite3_column_int64(stmt, 7);
-    msg->kind = sqlite3_column_int(stmt, 8) ? CHAT_STORE_KIND_GROUP
-                                            : CHAT_STORE_KIND_MSG;
+    msg->kind = sqlite3_column_int(stmt, 8);
+    msg->media_id = chat_store_sqlite_column_str(stmt, 9);
+    msg->expires = sqlite3_column_int64(stmt, 10);
+}
+
+
+int
+chat_store_sqlite_copy(chat_store_sqlite_t *s, char **buf, size_t *size,
+    chat_str_t *const *str, size_t n)
+{
+    char    *p;
+    size_t   i, need;
+
+    need = 1;
+
+    for (i = 0; i < n; i++) {
+        need += str[i]->len;
+    }
+
+    if (need > *size) {
+        p = realloc(*buf, need);
+        if (p == NULL) {
+            return chat_store_set_error(&s->store, "out of memory");
+        }
+
+        *buf = p;
+        *size = need;
+    }
+
+    p = *buf;
+
+    for (i = 0; i < n; i++) {
+        memcpy(p, str[i]->s, str[i]->len);
+        str[i]->s = p;
+        p += str[i]->len;
+    }
+
+    return CHAT_STORE_OK;
 }
 
 
@@ -415,6 +503,10 @@ chat_store_sqlite_schema_init(chat_store_sqlite_t *s, char *err,
             && sqlite3_exec(s->db, chat_store_sqlite_from_2, NULL, NULL,
                             NULL)
                != SQLITE_OK)
+        || (version >= 1 && version <= 3
+            && sqlite3_exec(s->db, chat_store_sqlite_from_3, NULL, NULL,
+                            NULL)
+               != SQLITE_OK)
         || (version != CHAT_STORE_SQLITE_VERSION
             && sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK))
     {
@@ -474,7 +566,13 @@ chat_store_sqlite_prepare(chat_store_sqlite_t *s, char *err, size_t errlen)
 
     if (chat_store_sqlite_prepare_all(s, chat_store_sqlite_group_sql,
                                       s->group, CHAT_SQL_GROUP_N, err,
-                                      errlen) != 0)
+                                      errlen) != 0
+        || chat_store_sqlite_prepare_all(s, chat_store_sqlite_conv_sql,
+                                         s->conv, CHAT_SQL_CONV_N, err,
+                                         errlen) != 0
+        || chat_store_sqlite_prepare_all(s, chat_store_sqlite_media_sql,
+                                         s->media, CHAT_SQL_MEDIA_N, err,
+                                         errlen) != 0)
     {
         return -1;
     }
@@ -505,10 +603,19 @@ chat_store_sqlite_close(chat_store_t *store)
         sqlite3_finalize(s->group[i]);
     }
 
+    for (i = 0; i < CHAT_SQL_CONV_N; i++) {
+        sqlite3_finalize(s->conv[i]);
+    }
+
+    for (i = 0; i < CHAT_SQL_MEDIA_N; i++) {
+        sqlite3_finalize(s->media[i]);
+    }
+
     /* an open transaction is rolled back by the close */
     sqlite3_close(s->db);
 
     free(s->found);
+    free(s->kept);
     free(s);
 }
 
@@ -606,6 +713,14 @@ const chat_store_ops_t  chat_store_sqlite_ops = {
     chat_store_sqlite_member_leave,
     chat_store_sqlite_group_create,
     chat_store_sqlite_senders,
+    chat_store_sqlite_conv_ttl,
+    chat_store_sqlite_conv_set_ttl,
+    chat_store_sqlite_group_get,
+    chat_store_sqlite_conversations,
+    chat_store_sqlite_media_insert,
+    chat_store_sqlite_media_use,
+    chat_store_sqlite_expire,
+    chat_store_sqlite_media_sweep,
     chat_store_sqlite_push_schedule,
     chat_store_sqlite_push_due,
     chat_store_sqlite_push_messages,

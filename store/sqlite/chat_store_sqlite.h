@@ -1,8 +1,10 @@
 /*
- * The SQLite backend of the store, shared by its two files:
- * chat_store_sqlite.c (the handle: open, schema, transactions) and
+ * The SQLite backend of the store, shared by its files:
+ * chat_store_sqlite.c (the handle: open, schema, transactions),
  * chat_store_sqlite_ops.c (the operations on conversations, messages and
- * watermarks). Not for users of the store.
+ * watermarks), _group.c (groups), _conv.c (the conversation list and a
+ * conversation's ttl), _media.c (media, expiry) and _push.c (the push
+ * hook's state). Not for users of the store.
  */
 
 #ifndef CHAT_STORE_SQLITE_H
@@ -28,6 +30,7 @@ typedef enum {
     CHAT_SQL_PENDING,
     CHAT_SQL_WINDOW,
     CHAT_SQL_HISTORY,
+    CHAT_SQL_HISTORY_AFTER,
     CHAT_SQL_MEMBERS,
     CHAT_SQL_N
 } chat_store_sqlite_stmt_e;
@@ -41,6 +44,28 @@ typedef enum {
     CHAT_SQL_GROUP_SENDERS,
     CHAT_SQL_GROUP_N
 } chat_store_sqlite_group_stmt_e;
+
+/* The statements of the conversation list and of a conversation's
+ * settings (chat_store_sqlite_conv.c). */
+typedef enum {
+    CHAT_SQL_CONV_TTL = 0,
+    CHAT_SQL_CONV_SET_TTL,
+    CHAT_SQL_CONV_GROUP_GET,
+    CHAT_SQL_CONV_LIST,
+    CHAT_SQL_CONV_LAST,
+    CHAT_SQL_CONV_UNREAD,
+    CHAT_SQL_CONV_N
+} chat_store_sqlite_conv_stmt_e;
+
+/* The statements of media and expiry (chat_store_sqlite_media.c). */
+typedef enum {
+    CHAT_SQL_MEDIA_INSERT = 0,
+    CHAT_SQL_MEDIA_USE,
+    CHAT_SQL_MEDIA_RELEASE,
+    CHAT_SQL_MEDIA_EXPIRE,
+    CHAT_SQL_MEDIA_SWEEP,
+    CHAT_SQL_MEDIA_N
+} chat_store_sqlite_media_stmt_e;
 
 /* The push hook's statements (chat_store_sqlite_push.c). */
 typedef enum {
@@ -58,10 +83,16 @@ typedef struct {
     sqlite3_stmt  *stmt[CHAT_SQL_N];
     sqlite3_stmt  *push[CHAT_SQL_PUSH_N];
     sqlite3_stmt  *group[CHAT_SQL_GROUP_N];
+    sqlite3_stmt  *conv[CHAT_SQL_CONV_N];
+    sqlite3_stmt  *media[CHAT_SQL_MEDIA_N];
 
     /* the strings of the last find_by_client_id() */
     char          *found;
     size_t         found_size;
+
+    /* the strings of the last group_get() or media_use() */
+    char          *kept;
+    size_t         kept_size;
 } chat_store_sqlite_t;
 
 
@@ -70,6 +101,8 @@ typedef struct {
 extern const char  *const chat_store_sqlite_sql[CHAT_SQL_N];
 extern const char  *const chat_store_sqlite_push_sql[CHAT_SQL_PUSH_N];
 extern const char  *const chat_store_sqlite_group_sql[CHAT_SQL_GROUP_N];
+extern const char  *const chat_store_sqlite_conv_sql[CHAT_SQL_CONV_N];
+extern const char  *const chat_store_sqlite_media_sql[CHAT_SQL_MEDIA_N];
 
 
 /* Sets the store's error to what and SQLite's message; CHAT_STORE_ERROR. */
@@ -90,6 +123,12 @@ int chat_store_sqlite_bind_str(sqlite3_stmt *stmt, int i, chat_str_t s);
 /* A text column; "" for NULL. Points into the statement's row. */
 chat_str_t chat_store_sqlite_column_str(sqlite3_stmt *stmt, int i);
 
+/* Copies the n strings *str[i] into *buf (grown as needed, *size bytes)
+ * and points them at the copies, so that they outlive the statement they
+ * came from: CHAT_STORE_OK, or CHAT_STORE_ERROR when out of memory. */
+int chat_store_sqlite_copy(chat_store_sqlite_t *s, char **buf,
+    size_t *size, chat_str_t *const *str, size_t n);
+
 /* Reads the current row of a walk for its caller; non-zero stops it. */
 typedef int (*chat_store_sqlite_row_pt)(sqlite3_stmt *stmt, void *data);
 
@@ -103,7 +142,13 @@ int chat_store_sqlite_walk(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
 /* Columns of a message row, as chat_store_sqlite_row() reads them. */
 #define CHAT_STORE_SQLITE_MSG_COLS                                            \
     "m.conv, m.seq, m.mid, m.sender, m.client_id, m.body, m.media, m.ts,"    \
-    " m.kind = 'group'"
+    " CASE ltrim(m.kind, '~') WHEN 'group' THEN 1 WHEN 'conv' THEN 2"        \
+    "  ELSE 0 END, m.media_id, m.expires_ms"
+
+/* A row of m that is live at ?N: it never expires, or expires after it
+ * (CHAT_STORE_SQLITE_LIVE("?5")). */
+#define CHAT_STORE_SQLITE_LIVE(now)                                           \
+    " (m.expires_ms = 0 OR m.expires_ms > " now ")"
 
 /* Fills msg from the current row; the strings point into the statement. */
 void chat_store_sqlite_row(sqlite3_stmt *stmt, chat_store_msg_t *msg);
@@ -137,6 +182,25 @@ int chat_store_sqlite_group_create(chat_store_t *store, chat_str_t conv,
     chat_str_t name, int64_t created_ms);
 int chat_store_sqlite_senders(chat_store_t *store, chat_str_t conv,
     int64_t lo, int64_t hi, chat_store_user_pt cb, void *data);
+
+int chat_store_sqlite_conv_ttl(chat_store_t *store, chat_str_t conv,
+    int64_t *ttl);
+int chat_store_sqlite_conv_set_ttl(chat_store_t *store, chat_str_t conv,
+    int64_t ttl);
+int chat_store_sqlite_group_get(chat_store_t *store, chat_str_t conv,
+    chat_str_t user, chat_store_group_t *group);
+int chat_store_sqlite_conversations(chat_store_t *store, chat_str_t user,
+    int64_t before_ts, int64_t limit, int64_t now_ms, chat_store_conv_pt cb,
+    void *data);
+
+int chat_store_sqlite_media_insert(chat_store_t *store, chat_str_t id,
+    chat_str_t owner, chat_str_t mime, int64_t size, int64_t created_ms);
+int chat_store_sqlite_media_use(chat_store_t *store, chat_str_t id,
+    chat_str_t *mime, int64_t *size);
+int chat_store_sqlite_expire(chat_store_t *store, int64_t now_ms,
+    int64_t limit, int64_t *deleted);
+int chat_store_sqlite_media_sweep(chat_store_t *store, int64_t now_ms,
+    int64_t grace_ms, int64_t limit, chat_store_user_pt cb, void *data);
 
 int chat_store_sqlite_push_schedule(chat_store_t *store, chat_str_t conv,
     chat_str_t user, int64_t due_ms, int32_t part);

@@ -25,9 +25,9 @@ const char  *const chat_store_sqlite_sql[CHAT_SQL_N] = {
     "SELECT last_seq FROM conversations WHERE conv = ?1",
 
     /* any unique key taken: nothing is written (sqlite3_changes() == 0) */
-    "INSERT INTO messages"
-    "  (conv, seq, mid, sender, client_id, body, media, ts, kind)"
-    "  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    "INSERT INTO messages (conv, seq, mid, sender, client_id, body, media,"
+    "    ts, kind, expires_ms, media_id)"
+    "  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     "  ON CONFLICT DO NOTHING",
 
     "INSERT INTO conversations (conv, kind, last_seq, created_ms)"
@@ -53,26 +53,39 @@ const char  *const chat_store_sqlite_sql[CHAT_SQL_N] = {
     "  WHERE conv = ?1 AND user = ?2",
 
     /* members_by_user gives the conversations of ?1 from the cursor's ?2
-     * on in conv order, and the unique (conv, seq) of messages each one's
-     * range above the watermark (and above ?3 in the cursor's conv) in seq
-     * order: no sort, and LIMIT stops the scan */
+     * on in conv order, and messages_live each one's range above the
+     * watermark (and above ?3 in the cursor's conv) in seq order: no sort,
+     * no event nor tombstone stepped over, and LIMIT stops the scan; the
+     * expired that are not deleted yet (a minute's worth) are skipped */
     "SELECT " CHAT_STORE_SQLITE_MSG_COLS
     "  FROM members AS b"
     "  LEFT JOIN watermarks AS w ON w.conv = b.conv AND w.user = b.user"
-    "  JOIN messages AS m ON m.conv = b.conv"
+    "  JOIN messages AS m INDEXED BY messages_live ON m.conv = b.conv"
     "   AND m.seq > max(b.joined_seq, coalesce(w.delivered_seq, 0),"
     "                   CASE WHEN b.conv = ?2 THEN ?3 ELSE 0 END)"
     "   AND (b.left_seq IS NULL OR m.seq <= b.left_seq)"
     " WHERE b.user = ?1 AND b.conv >= ?2 AND m.sender <> ?1"
+    "   AND m.kind = 'msg' AND" CHAT_STORE_SQLITE_LIVE("?5")
     " ORDER BY b.conv, m.seq"
     " LIMIT ?4",
 
     "SELECT joined_seq, left_seq FROM members WHERE conv = ?1 AND user = ?2",
 
-    /* the unique (conv, seq) walked backwards from ?3: no sort */
+    /* messages_live walked backwards from ?3: no sort, and neither the
+     * events nor the tombstones of the range are stepped over */
     "SELECT " CHAT_STORE_SQLITE_MSG_COLS
-    "  FROM messages AS m WHERE m.conv = ?1 AND m.seq > ?2 AND m.seq <= ?3"
+    "  FROM messages AS m INDEXED BY messages_live"
+    " WHERE m.conv = ?1 AND m.seq > ?2 AND m.seq <= ?3 AND m.kind = 'msg'"
+    "   AND" CHAT_STORE_SQLITE_LIVE("?5")
     " ORDER BY m.seq DESC"
+    " LIMIT ?4",
+
+    /* the same walked forwards from ?2, catching up */
+    "SELECT " CHAT_STORE_SQLITE_MSG_COLS
+    "  FROM messages AS m INDEXED BY messages_live"
+    " WHERE m.conv = ?1 AND m.seq > ?2 AND m.seq <= ?3 AND m.kind = 'msg'"
+    "   AND" CHAT_STORE_SQLITE_LIVE("?5")
+    " ORDER BY m.seq"
     " LIMIT ?4",
 
     "SELECT user FROM members WHERE conv = ?1 AND left_seq IS NULL"
@@ -88,9 +101,7 @@ const char  *const chat_store_sqlite_sql[CHAT_SQL_N] = {
 static int
 chat_store_sqlite_keep(chat_store_sqlite_t *s, chat_store_msg_t *msg)
 {
-    char        *p;
-    size_t       i, need;
-    chat_str_t  *str[6];
+    chat_str_t  *str[7];
 
     str[0] = &msg->conv;
     str[1] = &msg->mid;
@@ -98,32 +109,9 @@ chat_store_sqlite_keep(chat_store_sqlite_t *s, chat_store_msg_t *msg)
     str[3] = &msg->client_id;
     str[4] = &msg->body;
     str[5] = &msg->media;
+    str[6] = &msg->media_id;
 
-    need = 1;
-
-    for (i = 0; i < 6; i++) {
-        need += str[i]->len;
-    }
-
-    if (need > s->found_size) {
-        p = realloc(s->found, need);
-        if (p == NULL) {
-            return chat_store_set_error(&s->store, "out of memory");
-        }
-
-        s->found = p;
-        s->found_size = need;
-    }
-
-    p = s->found;
-
-    for (i = 0; i < 6; i++) {
-        memcpy(p, str[i]->s, str[i]->len);
-        str[i]->s = p;
-        p += str[i]->len;
-    }
-
-    return CHAT_STORE_OK;
+    return chat_store_sqlite_copy(s, &s->found, &s->found_size, str, 7);
 }
 
 
@@ -237,6 +225,22 @@ chat_store_sqlite_conv_update(chat_store_sqlite_t *s,
 }
 
 
+/* The kind column of a row of kind (CHAT_STORE_KIND_*). */
+
+static const char *
+chat_store_sqlite_kind(int kind)
+{
+    switch (kind) {
+    case CHAT_STORE_KIND_GROUP:
+        return "group";
+    case CHAT_STORE_KIND_CONV:
+        return "conv";
+    default:
+        return "msg";
+    }
+}
+
+
 int
 chat_store_sqlite_insert_message(chat_store_t *store,
     const chat_store_msg_t *msg)
@@ -271,9 +275,16 @@ chat_store_sqlite_insert_message(chat_store_t *store,
     }
 
     sqlite3_bind_int64(stmt, 8, msg->ts);
-    sqlite3_bind_text(stmt, 9, msg->kind == CHAT_STORE_KIND_GROUP ? "group"
-                                                                  : "msg",
-                      -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 9, chat_store_sqlite_kind(msg->kind), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 10, msg->expires);
+
+    if (msg->media_id.len) {
+        chat_store_sqlite_bind_str(stmt, 11, msg->media_id);
+
+    } else {
+        sqlite3_bind_null(stmt, 11);
+    }
 
     if (chat_store_sqlite_run(s, stmt, "inserting a message") != 0) {
         return CHAT_STORE_ERROR;
@@ -432,12 +443,11 @@ chat_store_sqlite_pending(chat_store_t *store, chat_str_t user,
     s = (chat_store_sqlite_t *) store;
     stmt = s->stmt[CHAT_SQL_PENDING];
 
-    (void) now_ms;      /* schema version 4 filters on it */
-
     chat_store_sqlite_bind_str(stmt, 1, user);
     chat_store_sqlite_bind_str(stmt, 2, after_conv);
     sqlite3_bind_int64(stmt, 3, after_seq);
     sqlite3_bind_int64(stmt, 4, limit);
+    sqlite3_bind_int64(stmt, 5, now_ms);
 
     return chat_store_sqlite_each_msg(s, stmt, cb, data, "pending");
 }
@@ -496,9 +506,6 @@ chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
 
     s = (chat_store_sqlite_t *) store;
 
-    (void) after_seq;   /* schema version 4 pages on it */
-    (void) now_ms;
-
     rc = chat_store_sqlite_window(s, conv, user, &lo, &hi);
     if (rc != CHAT_STORE_OK) {
         return rc;
@@ -508,12 +515,20 @@ chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
         hi = before_seq - 1;
     }
 
-    stmt = s->stmt[CHAT_SQL_HISTORY];
+    /* catching up: the oldest above after_seq first */
+
+    if (after_seq > lo) {
+        lo = after_seq;
+    }
+
+    stmt = s->stmt[after_seq > 0 ? CHAT_SQL_HISTORY_AFTER
+                                 : CHAT_SQL_HISTORY];
 
     chat_store_sqlite_bind_str(stmt, 1, conv);
     sqlite3_bind_int64(stmt, 2, lo);
     sqlite3_bind_int64(stmt, 3, hi);
     sqlite3_bind_int64(stmt, 4, limit);
+    sqlite3_bind_int64(stmt, 5, now_ms);
 
     return chat_store_sqlite_each_msg(s, stmt, cb, data, "history");
 }

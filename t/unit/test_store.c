@@ -34,6 +34,17 @@ test_collect_user(chat_str_t user, void *data)
 }
 
 
+/* Takes a version 4 file back to version 3: what issue 15 added dropped. */
+#define TEST_BACK_TO_3                                                        \
+    "DROP INDEX messages_live;"                                               \
+    "DROP INDEX messages_expiring;"                                           \
+    "DROP INDEX messages_media;"                                              \
+    "DROP TABLE media;"                                                       \
+    "ALTER TABLE conversations DROP COLUMN ttl;"                              \
+    "ALTER TABLE messages DROP COLUMN expires_ms;"                            \
+    "ALTER TABLE messages DROP COLUMN media_id;"
+
+
 TEST(open_refuses_bad_uris)
 {
     char           err[256];
@@ -124,7 +135,7 @@ TEST(open_upgrades_version_1)
     sqlite3_stmt  *stmt;
     chat_store_t  *store;
 
-    /* version 3 taken back to version 1 */
+    /* version 4 taken back to version 1 */
     store = test_open();
     CHECK(store != NULL);
     if (store) {
@@ -133,6 +144,7 @@ TEST(open_upgrades_version_1)
 
     CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
+              TEST_BACK_TO_3
               "DROP TABLE groups;"
               "ALTER TABLE messages DROP COLUMN kind;"
               "DROP INDEX watermarks_push_due;"
@@ -179,6 +191,7 @@ TEST(open_upgrades_version_2)
 
     CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
+              TEST_BACK_TO_3
               "DROP TABLE groups;"
               "ALTER TABLE messages DROP COLUMN kind;"
               "INSERT INTO messages (conv, seq, mid, sender, client_id, body,"
