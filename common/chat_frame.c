@@ -132,17 +132,14 @@ chat_frame_sent(chat_str_t id, chat_str_t mid, chat_str_t conv, int64_t ts)
 }
 
 
-/* The answer to a write that took a seq in a conversation: what it
- * changed (key: value), then the seq. */
+/* The answer to a write that took a seq in a conversation (frame, from
+ * chat_frame_answer(), or NULL): what it changed (key: value), then the
+ * seq. */
 
 static json_t *
-chat_frame_write_ok(const char *type, chat_str_t id, const char *key,
-    chat_str_t value, int64_t seq)
+chat_frame_write_ok(json_t *frame, const char *key, chat_str_t value,
+    int64_t seq)
 {
-    json_t  *frame;
-
-    frame = chat_frame_answer(type, id);
-
     return chat_frame_done(frame,
                frame == NULL
                || chat_json_put(frame, key, chat_json_str(value)) != 0
@@ -153,14 +150,16 @@ chat_frame_write_ok(const char *type, chat_str_t id, const char *key,
 json_t *
 chat_frame_group_ok(chat_str_t id, chat_str_t group, int64_t seq)
 {
-    return chat_frame_write_ok("group_ok", id, "group", group, seq);
+    return chat_frame_write_ok(chat_frame_answer("group_ok", id), "group",
+                               group, seq);
 }
 
 
 json_t *
 chat_frame_conv_ok(chat_str_t id, chat_str_t conv, int64_t seq)
 {
-    return chat_frame_write_ok("conv_ok", id, "conv", conv, seq);
+    return chat_frame_write_ok(chat_frame_answer("conv_ok", id), "conv", conv,
+                               seq);
 }
 
 

@@ -8,16 +8,13 @@
 #include <string.h>
 
 #include "chat_json.h"
+#include "chat_media.h"
 #include "chat_proto.h"
 
 
 #define CHAT_PROTO_STR(x)       #x
 #define CHAT_PROTO_XSTR(x)      CHAT_PROTO_STR(x)
 
-#define CHAT_PROTO_MEDIA_PREFIX "/media/"
-#define CHAT_PROTO_MAX_URL      1024
-#define CHAT_PROTO_MIN_MIME     3
-#define CHAT_PROTO_MAX_MIME     127
 
 
 typedef int (*chat_proto_handler_pt)(chat_req_t *req,
@@ -326,170 +323,20 @@ chat_proto_group(chat_req_t *req, chat_proto_error_t *err)
 
 
 /*
- * Media URLs are the ones POST /api/media issues (PROTOCOL.md 6), and only
- * in their shape: "/media/", path segments of A-Z a-z 0-9 _ - . separated
- * by one '/', none empty and none starting with '.', then optionally '?'
- * and name=value pairs (names of a-z, values of A-Z a-z 0-9 _ -) joined by
- * '&'. So no "." or ".." segment, no "//", no '%' (nothing percent-encoded,
- * a dot or a slash least of all), no backslash, no fragment: whoever
- * resolves the URL later, it names a file under the media root.
+ * A send's media names an upload of this server by the URL POST /api/media
+ * answered (PROTOCOL.md 6): "url" must be of exactly that form
+ * (chat_media_url_parse), so that it names an id and nothing else; whether
+ * this server signed it, and it is unexpired, needs the key, and is the
+ * module's to check. "mime" and "size", when a client sends them, are not
+ * read: every reader gets the type and size recorded at upload.
  */
-
-static int
-chat_proto_url_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-           || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-
-/* The length of the path (up to '?' or the end), or 0 when it is bad. */
-
-static size_t
-chat_proto_url_path(const char *s, size_t len)
-{
-    size_t  i, seg;
-
-    seg = 0;
-
-    for (i = 0; i < len && s[i] != '?'; i++) {
-
-        if (s[i] == '/') {
-            if (seg == 0) {
-                return 0;
-            }
-
-            seg = 0;
-            continue;
-        }
-
-        if (s[i] == '.' ? seg == 0 : !chat_proto_url_char(s[i])) {
-            return 0;
-        }
-
-        seg++;
-    }
-
-    return seg == 0 ? 0 : i;
-}
-
-
-static int
-chat_proto_url_query(const char *s, size_t len)
-{
-    size_t  i, start;
-
-    i = 0;
-
-    for ( ;; ) {
-
-        for (start = i; i < len && s[i] >= 'a' && s[i] <= 'z'; i++) {
-            /* void */
-        }
-
-        if (i == start || i == len || s[i] != '=') {
-            return 0;
-        }
-
-        for (start = ++i; i < len && chat_proto_url_char(s[i]); i++) {
-            /* void */
-        }
-
-        if (i == start) {
-            return 0;
-        }
-
-        if (i == len) {
-            return 1;
-        }
-
-        if (s[i] != '&') {
-            return 0;
-        }
-
-        i++;
-    }
-}
-
-
-static int
-chat_proto_url_valid(chat_str_t url)
-{
-    size_t       n, path;
-    const char  *s;
-
-    n = sizeof(CHAT_PROTO_MEDIA_PREFIX) - 1;
-
-    if (url.len <= n || url.len > CHAT_PROTO_MAX_URL
-        || memcmp(url.s, CHAT_PROTO_MEDIA_PREFIX, n) != 0)
-    {
-        return 0;
-    }
-
-    s = url.s + n;
-    n = url.len - n;
-
-    path = chat_proto_url_path(s, n);
-
-    if (path == 0) {
-        return 0;
-    }
-
-    return path == n || chat_proto_url_query(s + path + 1, n - path - 1);
-}
-
-
-/*
- * The "restricted-name" characters of RFC 6838 section 4.2; NUL is tested
- * apart because strchr() would find the terminator.
- */
-
-static int
-chat_proto_mime_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-           || (c >= '0' && c <= '9')
-           || (c != '\0' && strchr("!#$&^_.+-", c) != NULL);
-}
-
-
-static int
-chat_proto_mime_valid(chat_str_t mime)
-{
-    size_t  i, slash;
-
-    if (mime.len < CHAT_PROTO_MIN_MIME || mime.len > CHAT_PROTO_MAX_MIME) {
-        return 0;
-    }
-
-    slash = 0;
-
-    for (i = 0; i < mime.len; i++) {
-        if (mime.s[i] == '/') {
-            if (slash != 0) {
-                return 0;
-            }
-
-            slash = i;
-            continue;
-        }
-
-        if (!chat_proto_mime_char((unsigned char) mime.s[i])) {
-            return 0;
-        }
-    }
-
-    /* one '/', with a name on either side */
-
-    return slash != 0 && slash != mime.len - 1;
-}
-
 
 static int
 chat_proto_media(chat_req_t *req, chat_proto_error_t *err)
 {
-    json_t        *media;
-    chat_media_t  *m;
+    json_t      *media;
+    int64_t      expiry;
+    chat_str_t   id, sig;
 
     media = json_object_get(req->root, "media");
 
@@ -501,24 +348,13 @@ chat_proto_media(chat_req_t *req, chat_proto_error_t *err)
         return chat_proto_bad(err, "\"media\" must be an object");
     }
 
-    m = &req->media;
-
-    if (chat_json_string(media, "url", &m->url) != 1
-        || !chat_proto_url_valid(m->url))
+    if (chat_json_string(media, "url", &req->media.url) != 1
+        || chat_media_url_parse(req->media.url.s, req->media.url.len, &id,
+                                &expiry, &sig)
+           != 0)
     {
-        return chat_proto_bad(err, "\"media.url\" must be a /media/ URL"
-                              " as the server issues them, of at most"
-                              " 1024 bytes");
-    }
-
-    if (chat_json_string(media, "mime", &m->mime) != 1
-        || !chat_proto_mime_valid(m->mime))
-    {
-        return chat_proto_bad(err, "\"media.mime\" must be a MIME type");
-    }
-
-    if (chat_proto_integer(media, "size", 0, &m->size) != 1) {
-        return chat_proto_bad(err, "\"media.size\" must be an integer >= 0");
+        return chat_proto_bad(err, "media.url must be a URL that "
+                              "POST /api/media returned");
     }
 
     req->has_media = 1;
@@ -695,6 +531,31 @@ chat_proto_history(chat_req_t *req, chat_proto_error_t *err)
 }
 
 
+/*
+ * conv_set: a malformed conv is refused here, like any frame's; a bad ttl
+ * is not. Who may set a conversation's ttl is checked before its fields
+ * (PROTOCOL.md 3): a DM's members are known from its id (chat_proto_self,
+ * forbidden), a group's admins only to the worker, so the request goes on
+ * with CHAT_PROTO_TTL_BAD and is refused once the setter's right is known.
+ */
+
+static int
+chat_proto_conv_set(chat_req_t *req, chat_proto_error_t *err)
+{
+    if (chat_proto_conv(req, err) != 0) {
+        return -1;
+    }
+
+    if (chat_proto_integer(req->root, "ttl", 0, &req->ttl) != 1
+        || req->ttl > CHAT_PROTO_MAX_TTL)
+    {
+        req->ttl = CHAT_PROTO_TTL_BAD;
+    }
+
+    return 0;
+}
+
+
 /* a NULL handler: nothing but the type to check */
 
 static const chat_proto_type_t  chat_proto_types[] = {
@@ -709,7 +570,8 @@ static const chat_proto_type_t  chat_proto_types[] = {
     { "group_add",      CHAT_REQ_GROUP_ADD,      chat_proto_group_change },
     { "group_remove",   CHAT_REQ_GROUP_REMOVE,   chat_proto_group_change },
     { "group_leave",    CHAT_REQ_GROUP_LEAVE,    chat_proto_group },
-    { "history",        CHAT_REQ_HISTORY,        chat_proto_history }
+    { "history",        CHAT_REQ_HISTORY,        chat_proto_history },
+    { "conv_set",       CHAT_REQ_CONV_SET,       chat_proto_conv_set }
 };
 
 #define CHAT_PROTO_NTYPES                                                     \

@@ -200,7 +200,7 @@ ngx_chat_dispatch_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
         break;
 
     case CHAT_REQ_CONV_SET:
-        /* never decoded yet: chat_proto.c does not know the frame */
+        ngx_chat_writes_conv_set(cc, &req);
         break;
     }
 
@@ -210,7 +210,7 @@ ngx_chat_dispatch_message(ngx_chat_conn_t *cc, u_char *text, size_t len)
 
 /*
  * Every frame counts, before anything is reserved, produced or asked of
- * Redis: sends and group changes against the user's send rate, typing
+ * Redis: sends, group changes and ttls against the user's send rate, typing
  * against its own (ngx_chat_typing.c), everything else, a frame that is
  * not a valid request (valid 0) included, at its cost against the user's
  * request budget. Past a limit: an error that says when to try again;
@@ -230,6 +230,7 @@ ngx_chat_dispatch_limited(ngx_chat_conn_t *cc, chat_req_t *req,
     case CHAT_REQ_GROUP_ADD:
     case CHAT_REQ_GROUP_REMOVE:
     case CHAT_REQ_GROUP_LEAVE:
+    case CHAT_REQ_CONV_SET:
         rc = ngx_chat_limit_send(&cc->limit, cc->connection->log,
                                  &cc->id.user, &wait);
         break;

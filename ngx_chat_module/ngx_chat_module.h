@@ -153,6 +153,7 @@ typedef enum {
     NGX_CHAT_WRITE_HISTORY,
     NGX_CHAT_WRITE_GROUP_SEND,          /* answered by the worker */
     NGX_CHAT_WRITE_GROUP,
+    NGX_CHAT_WRITE_CONV_SET,            /* answered by the worker */
     NGX_CHAT_WRITE_GAP                  /* a read for ngx_chat_order.c */
 } ngx_chat_write_kind_e;
 
@@ -364,6 +365,7 @@ void ngx_chat_dispatch_init(void);
 void ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_history(ngx_chat_conn_t *cc, chat_req_t *req);
 void ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req);
+void ngx_chat_writes_conv_set(ngx_chat_conn_t *cc, chat_req_t *req);
 ngx_chat_write_t *ngx_chat_writes_new(ngx_chat_conn_t *cc,
     ngx_chat_write_kind_e kind, chat_str_t *id);
 void ngx_chat_writes_record(ngx_chat_conn_t *cc, ngx_chat_write_t *w,

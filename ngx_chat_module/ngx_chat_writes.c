@@ -1,7 +1,7 @@
 /*
  * Writes: the requests that go through the log of writes (Kafka, keyed by
  * conversation) and are answered from its delivery reports. Here: send,
- * group changes, history and the read of a gap in a conversation
+ * group changes, a conversation's ttl, history and the read of a gap in a conversation
  * (ngx_chat_order.c), and what every write shares (a record, its mid, its
  * produce and its delivery report), which receipts (ngx_chat_receipts.c)
  * and a connection's request for its pending messages (ngx_chat_sync.c)
@@ -32,8 +32,8 @@ static void ngx_chat_writes_delivered(void *opaque, ngx_uint_t ok,
 
 
 /*
- * Shedding's last level refuses the writes a user makes (messages and group
- * changes) before anything is reserved or produced; the client is told the
+ * Shedding's last level refuses the writes a user makes (messages, group
+ * changes and ttls) before anything is reserved or produced; the client is told the
  * truth, "unavailable", and retries with the same id.
  */
 static ngx_uint_t
@@ -177,6 +177,69 @@ ngx_chat_writes_group(ngx_chat_conn_t *cc, chat_req_t *req)
     rec.by = rec.from;
     rec.name = req->name;
     rec.members = req->users;
+
+    w->record = chat_record_encode(&rec);
+    if (w->record == NULL) {
+        ngx_chat_writes_failed(w);
+        return;
+    }
+
+    ngx_chat_writes_reserve_mid(cc, w);
+}
+
+
+/*
+ * How long a conversation's messages live (disappearing messages): a write
+ * in its log, ordered like a membership change; the worker answers
+ * conv_ok (with its seq) or an error to this connection, and tells every
+ * member. Who may set it is checked before the ttl: a DM's members are
+ * known from its id, so a DM is checked here; a group's admins only to
+ * its worker, which gets the record whatever the ttl and refuses a bad
+ * one once it has checked the setter.
+ */
+void
+ngx_chat_writes_conv_set(ngx_chat_conn_t *cc, chat_req_t *req)
+{
+    chat_str_t         self;
+    chat_record_t      rec;
+    ngx_chat_write_t  *w;
+
+    if (req->conv_parsed.kind == CHAT_CONV_DM) {
+        self.s = (char *) cc->id.user.data;
+        self.len = cc->id.user.len;
+
+        /* the decoder refuses a DM of others already; this write must
+         * never go out for one, whoever calls it */
+        if (!chat_conv_dm_has(&req->conv_parsed, self)) {
+            ngx_chat_reply_error(cc, &req->id, "forbidden",
+                                   "not a member of this conversation");
+            return;
+        }
+
+        if (req->ttl == CHAT_PROTO_TTL_BAD) {
+            ngx_chat_reply_error(cc, &req->id, "bad_request",
+                                   "\"ttl\" must be an integer number of "
+                                   "seconds, 0 to 7776000");
+            return;
+        }
+    }
+
+    if (ngx_chat_writes_shed(cc, req)) {
+        return;
+    }
+
+    w = ngx_chat_writes_new(cc, NGX_CHAT_WRITE_CONV_SET, &req->id);
+    if (w == NULL) {
+        return;
+    }
+
+    ngx_memcpy(w->conv, req->conv.s, req->conv.len);
+    w->conv_len = req->conv.len;
+
+    ngx_chat_writes_record(cc, w, CHAT_RECORD_OP_CONV_SET, &rec);
+    rec.conv.s = (char *) w->conv;
+    rec.conv.len = w->conv_len;
+    rec.ttl = req->ttl;
 
     w->record = chat_record_encode(&rec);
     if (w->record == NULL) {

@@ -11,6 +11,7 @@
 
 #include "chat_proto.h"
 #include "chat_jwt.h"
+#include "chat_media.h"
 #include "fuzz.h"
 
 
@@ -92,7 +93,9 @@ check_conv(const chat_req_t *req)
 static void
 check_send(const chat_req_t *req)
 {
-    json_t  *media;
+    json_t      *media;
+    int64_t      expiry;
+    chat_str_t   id, sig;
 
     must(req->id.len > 0);
     check_target(req);
@@ -103,12 +106,11 @@ check_send(const chat_req_t *req)
         media = json_object_get(req->root, "media");
         must(json_is_object(media));
         in_doc(req->media.url, media, "url");
-        in_doc(req->media.mime, media, "mime");
-        must(req->media.url.len >= 7 && req->media.url.len <= 1024);
-        must(memcmp(req->media.url.s, "/media/", 7) == 0);
-        must(req->media.mime.len >= 3 && req->media.mime.len <= 127);
-        must(memchr(req->media.mime.s, '/', req->media.mime.len) != NULL);
-        must(req->media.size >= 0);
+        must(chat_media_url_parse(req->media.url.s, req->media.url.len, &id,
+                                  &expiry, &sig) == 0);
+        must(req->media.url.len < CHAT_MEDIA_URL_MAX);
+        /* the client's claims of type and size are never read */
+        must(req->media.mime.len == 0 && req->media.size == 0);
     }
 }
 
@@ -179,6 +181,12 @@ check_req(const chat_req_t *req)
         check_conv(req);
         must(req->before_seq >= 0);
         must(req->limit >= 1 && req->limit <= CHAT_PROTO_MAX_HISTORY);
+        break;
+
+    case CHAT_REQ_CONV_SET:
+        check_conv(req);
+        must(req->ttl == CHAT_PROTO_TTL_BAD
+             || (req->ttl >= 0 && req->ttl <= CHAT_PROTO_MAX_TTL));
         break;
 
     case CHAT_REQ_PING:
