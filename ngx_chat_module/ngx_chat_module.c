@@ -200,6 +200,20 @@ static ngx_command_t  ngx_chat_commands[] = {
       offsetof(ngx_chat_main_conf_t, shed_flush),
       NULL },
 
+    { ngx_string("chat_media_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_chat_conf_set_credential_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, media_key),
+      NULL },
+
+    { ngx_string("chat_media"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_chat_media,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("chat"),
       NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_chat_enable,
@@ -375,7 +389,9 @@ ngx_chat_create_main_conf(ngx_conf_t *cf)
      *     cmcf->redis_user = { 0, NULL };
      *     cmcf->redis_password = { 0, NULL };
      *     cmcf->node_name = { 0, NULL };
+     *     cmcf->media_key = { 0, NULL };
      *     cmcf->used = 0;
+     *     cmcf->media_used = 0;
      */
 
     cmcf->kafka_options = NGX_CONF_UNSET_PTR;
@@ -423,6 +439,10 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"chat_redis_user\" needs "
                            "\"chat_redis_password\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_chat_media_check_conf(cf, cmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -55,7 +55,7 @@ CONF = HARNESS_CONF[:HARNESS_CONF.index("    server {{")] + """\
 }}
 """
 
-MEDIA_HTTP = "chat_media_key %s;" % MEDIA_KEY
+MEDIA_HTTP = "sendfile on; chat_media_key %s;" % MEDIA_KEY
 MEDIA_SERVER = "location /media/ { chat_media media; }"
 
 
@@ -122,7 +122,7 @@ def upstream():
 @pytest.fixture(scope="module")
 def api_nginx(tmp_path_factory, upstream):
     n = ApiNginx(tmp_path_factory.mktemp("api"), upstream.port,
-                 http="", server="")
+                 http=MEDIA_HTTP, server=MEDIA_SERVER)
     (n.dir / "media").mkdir()
     n.start()
     yield n
@@ -277,6 +277,217 @@ def test_upstream_gets_the_user_not_the_token(api):
     assert doc["users"] == ["dave"] and doc["authorization"] is None, doc
 
 
+# ---------------------------------------------------------------- media
+
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def sign(media_id, expiry, key=MEDIA_KEY):
+    """common/chat_media.h: base64url(HMAC-SHA256(key, "<id>.<expiry>"))."""
+    msg = ("%s.%d" % (media_id, expiry)).encode()
+    return b64url(hmac.new(key.encode(), msg, hashlib.sha256).digest())
+
+
+def media_url(media_id, expiry=None, key=MEDIA_KEY):
+    expiry = int(time.time()) + 3600 if expiry is None else expiry
+    return "/media/%s?e=%d&s=%s" % (media_id, expiry, sign(media_id, expiry, key))
+
+
+def store(n, mime, data, media_id=None, header=None):
+    """Writes a stored file as chat-api does: the header (a magic line, the
+    type, NUL padding to HEADER_SIZE), then the bytes. Returns the id."""
+    media_id = media_id or secrets.token_hex(16)
+    if header is None:
+        header = ("chat-media 1\n%s\n" % mime).encode()
+        header += b"\0" * (HEADER_SIZE - len(header))
+    path = n.dir / "media" / media_id[:2] / media_id
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + data)
+    return media_id
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+
+
+def test_media_served_exact_with_its_type(api):
+    media_id = store(api, "image/png", PNG)
+    expiry = int(time.time()) + 3600
+    status, headers, body = request(api, "GET", media_url(media_id, expiry))
+    assert status == 200, body
+    assert body == PNG
+    assert headers["content-type"] == "image/png"
+    assert headers["content-length"] == str(len(PNG))
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["content-disposition"] == "inline"
+    assert headers["accept-ranges"] == "bytes"
+    assert headers["last-modified"] and headers["etag"]
+    cache = headers["cache-control"]
+    assert cache.startswith("private, max-age="), cache
+    assert 3590 <= int(cache.split("=")[1]) <= expiry - int(time.time())
+
+
+def test_media_served_without_a_token_and_without_auth_headers(api):
+    media_id = store(api, "audio/ogg", b"OggS" + b"\1" * 100)
+    status, headers, body = request(api, "GET", media_url(media_id),
+                                    {"Authorization": "Bearer nonsense"})
+    assert status == 200 and body == b"OggS" + b"\1" * 100
+    assert "www-authenticate" not in headers
+
+
+def test_media_head_has_the_headers_no_body(api):
+    media_id = store(api, "image/png", PNG)
+    status, headers, body = request(api, "HEAD", media_url(media_id))
+    assert status == 200 and body == b""
+    assert headers["content-length"] == str(len(PNG))
+    assert headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize("spec, start, end", [
+    ("bytes=10-99", 10, 99),
+    ("bytes=0-0", 0, 0),
+    ("bytes=-7", len(PNG) - 7, len(PNG) - 1),
+    ("bytes=%d-" % (len(PNG) - 300), len(PNG) - 300, len(PNG) - 1),
+])
+def test_media_range_is_206_with_the_exact_bytes(api, spec, start, end):
+    media_id = store(api, "video/mp4", PNG)
+    status, headers, body = request(api, "GET", media_url(media_id),
+                                    {"Range": spec})
+    assert status == 206, body
+    assert body == PNG[start:end + 1]
+    assert headers["content-range"] == "bytes %d-%d/%d" % (start, end, len(PNG))
+    assert headers["content-type"] == "video/mp4"
+
+
+def test_media_two_ranges_are_multipart(api):
+    media_id = store(api, "video/mp4", PNG)
+    status, headers, body = request(api, "GET", media_url(media_id),
+                                    {"Range": "bytes=0-3,100-109"})
+    assert status == 206, body
+    assert headers["content-type"].startswith("multipart/byteranges")
+    assert b"Content-Range: bytes 0-3/%d" % len(PNG) in body
+    assert b"Content-Range: bytes 100-109/%d" % len(PNG) in body
+    assert PNG[0:4] in body and PNG[100:110] in body
+
+
+def test_media_range_past_the_end_is_416(api):
+    media_id = store(api, "video/mp4", PNG)
+    status, headers, _ = request(api, "GET", media_url(media_id),
+                                 {"Range": "bytes=%d-" % len(PNG)})
+    assert status == 416
+    assert headers["content-range"] == "bytes */%d" % len(PNG)
+
+
+def test_media_large_file_exact(api):
+    data = secrets.token_bytes(3 * 1024 * 1024 + 17)
+    media_id = store(api, "video/webm", data)
+    status, _, body = request(api, "GET", media_url(media_id))
+    assert status == 200 and body == data
+
+
+def test_media_empty_file(api):
+    media_id = store(api, "audio/mpeg", b"")
+    status, headers, body = request(api, "GET", media_url(media_id))
+    assert status == 200 and body == b""
+    assert headers["content-length"] == "0"
+
+
+def test_media_not_modified_by_etag(api):
+    media_id = store(api, "image/png", PNG)
+    url = media_url(media_id)
+    _, headers, _ = request(api, "GET", url)
+    status, _, body = request(api, "GET", url,
+                              {"If-None-Match": headers["etag"]})
+    assert status == 304 and body == b""
+
+
+@pytest.mark.parametrize("mime, disposition", [
+    ("application/pdf", "attachment"),
+    ("image/svg+xml", "inline"),
+    ("video/quicktime", "inline"),
+    ("text/html", "attachment"),
+])
+def test_media_disposition_by_type(api, mime, disposition):
+    media_id = store(api, mime, b"%PDF-1.4 or anything")
+    status, headers, body = request(api, "GET", media_url(media_id))
+    assert status == 200 and body == b"%PDF-1.4 or anything"
+    assert headers["content-type"] == mime
+    assert headers["content-disposition"] == disposition
+    assert headers["x-content-type-options"] == "nosniff"
+    # what a browser shows runs no script (an SVG may carry one)
+    assert headers["content-security-policy"] == "sandbox"
+
+
+def changed(url, what):
+    media_id = url[len("/media/"):url.index("?")]
+    expiry = int(url.split("e=")[1].split("&")[0])
+    sig = url.split("s=")[1]
+    if what == "id":
+        other = ("0" if media_id[0] != "0" else "1") + media_id[1:]
+        return "/media/%s?e=%d&s=%s" % (other, expiry, sig)
+    if what == "expiry":
+        return "/media/%s?e=%d&s=%s" % (media_id, expiry + 1, sig)
+    if what == "signature":
+        flipped = ("A" if sig[0] != "A" else "B") + sig[1:]
+        return "/media/%s?e=%d&s=%s" % (media_id, expiry, flipped)
+    if what == "other_key":
+        return media_url(media_id, expiry, key="another-key-" + "z" * 40)
+    if what == "no_signature":
+        return "/media/%s?e=%d" % (media_id, expiry)
+    if what == "no_expiry":
+        return "/media/%s?s=%s" % (media_id, sig)
+    if what == "extra_argument":
+        return url + "&x=1"
+    if what == "uppercase_id":
+        return url.replace(media_id, media_id.upper())
+    raise AssertionError(what)
+
+
+@pytest.mark.parametrize("what", [
+    "id", "expiry", "signature", "other_key", "no_signature", "no_expiry",
+    "extra_argument", "uppercase_id"])
+def test_media_changed_url_is_403(api, what):
+    media_id = store(api, "image/png", PNG)
+    store(api, "image/png", PNG, media_id=("0" if media_id[0] != "0" else "1")
+          + media_id[1:])       # the changed id exists too
+    url = media_url(media_id)
+    status, headers, body = request(api, "GET", changed(url, what))
+    assert_json_error(status, headers, body, 403, "forbidden")
+    assert request(api, "GET", url)[0] == 200      # the original still works
+
+
+def test_media_expired_url_is_403(api):
+    media_id = store(api, "image/png", PNG)
+    status, headers, body = request(api, "GET",
+                                    media_url(media_id, int(time.time()) - 5))
+    doc = assert_json_error(status, headers, body, 403, "forbidden")
+    assert "expired" in doc["message"], doc
+
+
+def test_media_missing_file_is_404(api):
+    status, headers, body = request(api, "GET",
+                                    media_url(secrets.token_hex(16)))
+    assert_json_error(status, headers, body, 404, "not_found")
+
+
+def test_media_other_methods_are_405(api):
+    media_id = store(api, "image/png", PNG)
+    for method in ("POST", "PUT", "DELETE"):
+        status, headers, body = request(api, method, media_url(media_id))
+        assert_json_error(status, headers, body, 405, "method_not_allowed")
+        assert headers["allow"] == "GET, HEAD"
+
+
+def test_media_with_a_broken_header_is_500_not_served(api):
+    media_id = store(api, "image/png", PNG, header=b"\0" * HEADER_SIZE)
+    status, headers, body = request(api, "GET", media_url(media_id))
+    assert_json_error(status, headers, body, 500, "internal")
+    assert PNG not in body
+    short = store(api, "image/png", b"", header=b"chat-media 1\nimage/png\n")
+    status, headers, body = request(api, "GET", media_url(short))
+    assert_json_error(status, headers, body, 500, "internal")
+
+
 # ---------------------------------------------------------------- configuration
 
 def config_error(tmp_path, upstream, **kw):
@@ -296,3 +507,24 @@ def test_chat_auth_takes_on_or_off(tmp_path, upstream):
     err = config_error(tmp_path, upstream,
                        server="location /x/ { chat_auth yes; }")
     assert 'invalid value "yes"' in err, err
+
+
+def test_chat_media_needs_a_key(tmp_path, upstream):
+    err = config_error(tmp_path, upstream, server=MEDIA_SERVER)
+    assert '"chat_media" needs "chat_media_key"' in err, err
+
+
+def test_chat_media_key_too_short_is_refused(tmp_path, upstream):
+    err = config_error(tmp_path, upstream, server=MEDIA_SERVER,
+                       http="chat_media_key %s;" % ("k7" * 15))
+    assert '"chat_media_key"' in err and "too short" in err, err
+
+
+def test_chat_media_key_from_a_file(tmp_path, upstream):
+    key = tmp_path / "media.key"
+    key.write_text(MEDIA_KEY + "\n")
+    key.chmod(0o600)
+    n = ApiNginx(tmp_path / "conf", upstream.port, server=MEDIA_SERVER,
+                 http="chat_media_key file:%s;" % key)
+    rc, err = n.test_config()
+    assert rc == 0, err
