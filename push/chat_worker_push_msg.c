@@ -10,7 +10,8 @@
 #include "chat_worker_push_msg.h"
 
 
-/* Adds "group" or "media" when msg has them. */
+/* Adds "group" or "media" when msg has them: the media's mime and size
+ * (a push carries no URL, and the media id alone is of no use). */
 
 static int
 chat_worker_push_body_extras(json_t *body, const chat_store_msg_t *msg,
@@ -33,7 +34,15 @@ chat_worker_push_body_extras(json_t *body, const chat_store_msg_t *msg,
 
     media = json_loadb(msg->media.s, msg->media.len, 0, &jerr);
 
-    return media ? json_object_set_new(body, "media", media) : -1;
+    if (media == NULL
+        || (json_object_get(media, "id") != NULL
+            && json_object_del(media, "id") != 0))
+    {
+        json_decref(media);
+        return -1;
+    }
+
+    return json_object_set_new(body, "media", media);
 }
 
 

@@ -8,7 +8,8 @@
  *     {"push_id":"<mid>:<user>","user":U,"mid":M,"conv":C,"seq":N,
  *      "from":F,"ts":T,"body":B}
  *
- * plus "group" for a group message and "media" when it has some. Pushes
+ * plus "group" for a group message and "media" {"mime","size"} when it
+ * has some (no URL: a push is no client frame). Pushes
  * are at least once: a worker that dies between a POST and recording it
  * POSTs again after its restart, so receivers dedupe by push_id.
  */

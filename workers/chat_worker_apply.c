@@ -1,11 +1,13 @@
 /*
- * Applying one record: send and receipt here; sync and history, which only
- * read, in chat_worker_read.c.
+ * Applying one record: send and receipt here; groups in
+ * chat_worker_group.c, conv_set in chat_worker_conv.c; sync and history,
+ * which only read, in chat_worker_read.c.
  */
 
 #include <string.h>
 
 #include "chat_worker_apply.h"
+#include "chat_worker_conv.h"
 #include "chat_worker_frame.h"
 #include "chat_worker_group.h"
 #include "chat_worker_read.h"
@@ -72,7 +74,7 @@ chat_worker_apply_fan_out(chat_worker_send_t *s, const chat_store_msg_t *msg)
         return chat_worker_apply_skip(res, "stored message with a bad conv");
     }
 
-    frame = chat_worker_frame_msg(msg);
+    frame = chat_worker_frame_msg(msg, &s->limits->sign);
     if (frame == NULL) {
         return chat_worker_apply_fail(res, "cannot build a msg frame");
     }
@@ -102,10 +104,11 @@ chat_worker_apply_fan_out(chat_worker_send_t *s, const chat_store_msg_t *msg)
 
 static int
 chat_worker_apply_send(chat_store_t *store, const chat_record_t *rec,
-    chat_worker_out_t *out, chat_worker_result_t *res)
+    const chat_worker_limits_t *limits, chat_worker_out_t *out,
+    chat_worker_result_t *res)
 {
     chat_worker_send_t  s = {
-        .store = store, .rec = rec, .out = out, .res = res,
+        .store = store, .rec = rec, .limits = limits, .out = out, .res = res,
         .publish = chat_worker_apply_fan_out
     };
 
@@ -304,27 +307,25 @@ chat_worker_apply_op(chat_store_t *store, const chat_record_t *rec,
 
     case CHAT_RECORD_OP_SEND:
         if (rec->conv_parsed.kind == CHAT_CONV_GROUP) {
-            return chat_worker_group_send(store, rec, out, res);
+            return chat_worker_group_send(store, rec, limits, out, res);
         }
 
-        return chat_worker_apply_send(store, rec, out, res);
+        return chat_worker_apply_send(store, rec, limits, out, res);
 
     case CHAT_RECORD_OP_GROUP:
-        return chat_worker_group_change(store, rec, limits->group_max, out,
-                                        res);
+        return chat_worker_group_change(store, rec, limits, out, res);
+
+    case CHAT_RECORD_OP_CONV_SET:
+        return chat_worker_conv_set(store, rec, limits, out, res);
 
     case CHAT_RECORD_OP_RECEIPT:
         return chat_worker_apply_receipt(store, rec, out, res);
 
     case CHAT_RECORD_OP_SYNC:
-        return chat_worker_read_sync(store, rec, limits->sync_limit, out,
-                                     res);
+        return chat_worker_read_sync(store, rec, limits, out, res);
 
     case CHAT_RECORD_OP_HISTORY:
-        return chat_worker_read_history(store, rec, out, res);
-
-    case CHAT_RECORD_OP_CONV_SET:
-        break;
+        return chat_worker_read_history(store, rec, limits, out, res);
     }
 
     return chat_worker_apply_skip(res, "unknown op");

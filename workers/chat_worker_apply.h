@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "chat_store.h"
+#include "chat_worker_frame.h"
 #include "chat_worker_out.h"
 #include "chat_record.h"
 
@@ -23,18 +24,25 @@
                                       stored */
 #define CHAT_WORKER_FAILED   -1    /* the store failed: retry the batch */
 
-/* What bounds the work of a record (from the worker's settings). */
+/* What bounds and shapes the work of a record (from the worker's settings
+ * and its clock). */
 typedef struct {
-    int64_t      sync_limit;  /* most messages of one sync page */
-    int64_t      group_max;   /* most members of a group */
+    int64_t             sync_limit;  /* most messages of one sync page */
+    int64_t             group_max;   /* most members of a group */
+    int64_t             now_ms;      /* Unix ms: what is expired (reads
+                                        skip it) */
+    chat_worker_sign_t  sign;        /* the media URLs of the frames; a
+                                        send with media needs a key */
 } chat_worker_limits_t;
 
 typedef struct {
     const char  *reason;      /* SKIPPED, FAILED: why */
     int          duplicate;   /* send, group: it was stored already */
-    int          refused;     /* group send, group: answered with an
-                                 error, nothing stored */
-    int64_t      seq;         /* send, group: its seq; receipt: the
+    int          refused;     /* answered with an error, nothing
+                                 stored (group send, group, conv_set, a
+                                 send with unknown media) */
+    int64_t      seq;         /* send, group, conv_set: its seq;
+                                 receipt: the
                                  clamped seq */
     int          rose;        /* receipt: a watermark rose */
     size_t       published;   /* publishes appended to out */

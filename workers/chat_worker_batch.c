@@ -29,6 +29,9 @@ chat_worker_batch_init(chat_worker_batch_t *b, const chat_worker_conf_t *conf,
     b->redis = redis;
     b->stop = stop;
 
+    b->media_key.data = conf->media_secret;
+    b->media_key.len = conf->media_secret_len;
+
     chat_worker_out_init(&b->out);
 }
 
@@ -50,6 +53,19 @@ chat_worker_batch_ms(const struct timespec *since)
 
     return (now.tv_sec - since->tv_sec) * 1e3
            + (now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+
+/* The wall clock in ms, the clock of the messages' ts and expires. */
+
+static int64_t
+chat_worker_batch_wall_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 
@@ -104,6 +120,11 @@ chat_worker_batch_apply_one(chat_worker_batch_t *b, rd_kafka_message_t *msg,
 
     limits.sync_limit = b->conf->sync_limit;
     limits.group_max = b->conf->group_max_members;
+
+    /* the clock of the record: what is expired, how long URLs live */
+    limits.now_ms = chat_worker_batch_wall_ms();
+    limits.sign.key = b->media_key.data ? &b->media_key : NULL;
+    limits.sign.url_expiry = limits.now_ms / 1000 + b->conf->media_url_ttl;
 
     if (chat_record_decode(msg->payload, msg->len, &rec, reason)
         != 0)

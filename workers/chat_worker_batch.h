@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "chat_media.h"
 #include "chat_store.h"
 #include "chat_worker_conf.h"
 #include "chat_worker_dead.h"
@@ -29,6 +30,9 @@ typedef struct {
     volatile sig_atomic_t         *stop;      /* set by SIGTERM, SIGINT */
 
     chat_worker_out_t              out;
+
+    /* conf's media key, as frames sign with it; key.data NULL: none */
+    chat_media_key_t               media_key;
 
     /* the records of the batch in hand that failed half-way for their
      * content: the batch runs again without them */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_media.h"
 #include "chat_secret_src.h"
 #include "chat_worker_conf.h"
 #include "chat_worker_log.h"
@@ -110,6 +111,26 @@ static const chat_worker_conf_item_t  chat_worker_conf_items[] = {
     { "--push-concurrency", "chat_push_concurrency", CHAT_CONF_NUM,
       CHAT_CONF_OFF(push_concurrency), 1, 10000, "n",
       "push POSTs in flight at once (32)" },
+
+    { "--media-key", "chat_media_key", CHAT_CONF_STR,
+      CHAT_CONF_OFF(media_key), 0, 0, "file:PATH|env:NAME|key",
+      "signs media URLs, as chat-api and nginx do (none: no media)" },
+
+    { "--media-url-ttl", "chat_media_url_ttl", CHAT_CONF_NUM,
+      CHAT_CONF_OFF(media_url_ttl), 1, 31536000, "seconds",
+      "how long a media URL in a frame is valid (604800: 7 days)" },
+
+    { "--media-dir", "chat_media_dir", CHAT_CONF_STR,
+      CHAT_CONF_OFF(media_dir), 0, 0, "path",
+      "where chat-api stores uploads (none: files not unlinked)" },
+
+    { "--media-grace", "chat_media_grace", CHAT_CONF_NUM,
+      CHAT_CONF_OFF(media_grace), 1, 31536000, "seconds",
+      "an upload no message uses is deleted after (86400: 24 h)" },
+
+    { "--cleanup-interval", "chat_cleanup_interval", CHAT_CONF_MSEC,
+      CHAT_CONF_OFF(cleanup_interval), 0, 86400000, "time",
+      "how often expired messages and unused media go (10s; 0: never)" },
 
     { "--log-level", "chat_log_level", CHAT_CONF_LEVEL,
       CHAT_CONF_OFF(log_level), 0, 0, "level",
@@ -458,27 +479,21 @@ chat_worker_conf_redis(chat_worker_conf_t *conf, char *err, size_t errlen)
 
 
 /*
- * Reads chat_redis_password from where it names (chat_secret_src.h): a
- * file (relative to the working directory), the environment, or inline.
+ * Reads the credential spec of key (chat_secret_src.h) into a new copy in
+ * *secret (its length in *len): a file (relative to the working
+ * directory), the environment, or inline.
  */
 
 static int
-chat_worker_conf_redis_auth(chat_worker_conf_t *conf, char *err,
-    size_t errlen)
+chat_worker_conf_secret(const char *spec, const char *key, char **secret,
+    size_t *len, char *err, size_t errlen)
 {
     int          exposed;
-    char         buf[CHAT_SECRET_SRC_BUF];
+    char         buf[CHAT_SECRET_SRC_BUF], what_key[128];
     ssize_t      n;
     const char  *what, *v;
 
-    if (conf->redis_password == NULL) {
-        return conf->redis_user == NULL ? 0
-               : chat_worker_conf_error(err, errlen, "", "chat_redis_user "
-                                        "needs chat_redis_password, user",
-                                        conf->redis_user);
-    }
-
-    switch (chat_secret_src_kind(conf->redis_password, &what)) {
+    switch (chat_secret_src_kind(spec, &what)) {
 
     case CHAT_SECRET_FILE:
         n = chat_secret_src_file(what, buf, sizeof(buf), &exposed, err,
@@ -499,9 +514,9 @@ chat_worker_conf_redis_auth(chat_worker_conf_t *conf, char *err,
         v = getenv(what);
 
         if (v == NULL || v[0] == '\0' || strlen(v) > CHAT_SECRET_SRC_MAX) {
-            return chat_worker_conf_error(err, errlen, "", "chat_redis_password:"
-                                          " not set, empty or too long:"
-                                          " environment variable", what);
+            snprintf(what_key, sizeof(what_key), "%s: not set, empty or too "
+                     "long: environment variable", key);
+            return chat_worker_conf_error(err, errlen, "", what_key, what);
         }
 
         n = (ssize_t) strlen(v);
@@ -512,12 +527,64 @@ chat_worker_conf_redis_auth(chat_worker_conf_t *conf, char *err,
         n = (ssize_t) strlen(v);
     }
 
-    conf->redis_secret = strndup(v, (size_t) n);
-    conf->redis_secret_len = (size_t) n;
+    *secret = strndup(v, (size_t) n);
+    *len = (size_t) n;
     explicit_bzero(buf, sizeof(buf));
 
-    if (conf->redis_secret == NULL) {
+    if (*secret == NULL) {
         snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* chat_redis_password, read; chat_redis_user needs it. */
+
+static int
+chat_worker_conf_redis_auth(chat_worker_conf_t *conf, char *err,
+    size_t errlen)
+{
+    if (conf->redis_password == NULL) {
+        return conf->redis_user == NULL ? 0
+               : chat_worker_conf_error(err, errlen, "", "chat_redis_user "
+                                        "needs chat_redis_password, user",
+                                        conf->redis_user);
+    }
+
+    return chat_worker_conf_secret(conf->redis_password,
+                                   "chat_redis_password",
+                                   &conf->redis_secret,
+                                   &conf->redis_secret_len, err, errlen);
+}
+
+
+/* chat_media_key, read: a key as short as a guessable password is
+ * refused, as the module refuses it (CHAT_MEDIA_KEY_MIN). */
+
+static int
+chat_worker_conf_media_key(chat_worker_conf_t *conf, char *err,
+    size_t errlen)
+{
+    char  *secret;
+
+    if (conf->media_key == NULL) {
+        return 0;
+    }
+
+    if (chat_worker_conf_secret(conf->media_key, "chat_media_key", &secret,
+                                &conf->media_secret_len, err, errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    conf->media_secret = (unsigned char *) secret;
+
+    if (conf->media_secret_len < CHAT_MEDIA_KEY_MIN) {
+        snprintf(err, errlen, "chat_media_key: %zu bytes, at least %d "
+                 "needed", conf->media_secret_len, CHAT_MEDIA_KEY_MIN);
         return -1;
     }
 
@@ -562,6 +629,9 @@ chat_worker_conf_defaults(chat_worker_conf_t *conf)
     conf->push_timeout = CHAT_WORKER_DEFAULT_PUSH_MS;
     conf->push_retries = CHAT_WORKER_DEFAULT_PUSH_TRIES;
     conf->push_concurrency = CHAT_WORKER_DEFAULT_PUSH_CONC;
+    conf->media_url_ttl = CHAT_MEDIA_DEFAULT_URL_TTL;
+    conf->media_grace = CHAT_MEDIA_DEFAULT_GRACE;
+    conf->cleanup_interval = CHAT_WORKER_DEFAULT_CLEANUP_MS;
 
     if (chat_worker_conf_str(&conf->brokers, CHAT_WORKER_DEFAULT_BROKERS)
         || chat_worker_conf_str(&conf->topic, CHAT_WORKER_DEFAULT_TOPIC)
@@ -666,7 +736,8 @@ chat_worker_conf_parse(chat_worker_conf_t *conf, int argc,
     }
 
     if (chat_worker_conf_push_url(conf, err, errlen) != 0
-        || chat_worker_conf_redis_auth(conf, err, errlen) != 0)
+        || chat_worker_conf_redis_auth(conf, err, errlen) != 0
+        || chat_worker_conf_media_key(conf, err, errlen) != 0)
     {
         return -1;
     }
@@ -707,10 +778,17 @@ chat_worker_conf_free(chat_worker_conf_t *conf)
     free(conf->redis_user);
     free(conf->redis_password);
     free(conf->push_url);
+    free(conf->media_key);
+    free(conf->media_dir);
 
     if (conf->redis_secret != NULL) {
         explicit_bzero(conf->redis_secret, conf->redis_secret_len);
         free(conf->redis_secret);
+    }
+
+    if (conf->media_secret != NULL) {
+        explicit_bzero(conf->media_secret, conf->media_secret_len);
+        free(conf->media_secret);
     }
 
     memset(conf, 0, sizeof(*conf));

@@ -27,6 +27,7 @@
 #define CHAT_WORKER_DEFAULT_PUSH_MS     5000
 #define CHAT_WORKER_DEFAULT_PUSH_TRIES  5
 #define CHAT_WORKER_DEFAULT_PUSH_CONC   32
+#define CHAT_WORKER_DEFAULT_CLEANUP_MS  10000    /* ms */
 
 typedef struct {
     char     *name;
@@ -54,6 +55,12 @@ typedef struct {
     int64_t            push_retries;
     int64_t            push_concurrency; /* POSTs held at once */
 
+    char              *media_key;        /* inline, file:PATH or env:NAME */
+    int64_t            media_url_ttl;    /* s, the URLs frames carry */
+    char              *media_dir;        /* NULL: no file is unlinked */
+    int64_t            media_grace;      /* s, an upload no message uses */
+    int64_t            cleanup_interval; /* ms, 0: no cleanup job */
+
     chat_worker_kv_t  *kafka_options;    /* in the order given */
     size_t             nkafka_options;
 
@@ -65,6 +72,10 @@ typedef struct {
     /* chat_redis_password, read: NULL when none (no AUTH) */
     char              *redis_secret;
     size_t             redis_secret_len;
+
+    /* chat_media_key, read: NULL when none (sends with media refused) */
+    unsigned char     *media_secret;
+    size_t             media_secret_len;
 } chat_worker_conf_t;
 
 

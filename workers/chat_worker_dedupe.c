@@ -17,22 +17,29 @@ chat_worker_dedupe_str_eq(chat_str_t a, chat_str_t b)
 
 
 /* 1 when the event row msg is the change the record asks: its body is
- * {"event":..,"members":[..]} (chat_worker_group.c). */
+ * {"event":..,"members":[..]} for a group (chat_worker_group.c), and
+ * {"event":"ttl","ttl":N} for a conv_set (chat_worker_conv.c). */
 
 static int
 chat_worker_dedupe_same_event(const chat_record_t *rec,
     const chat_store_msg_t *msg)
 {
     int           same;
-    json_t       *body;
+    json_t       *body, *ttl;
     const char   *event;
     json_error_t  jerr;
 
     body = json_loadb(msg->body.s, msg->body.len, 0, &jerr);
     event = json_string_value(json_object_get(body, "event"));
 
-    same = event != NULL
-           && strcmp(event, chat_record_group_event[rec->action]) == 0;
+    if (rec->op == CHAT_RECORD_OP_CONV_SET) {
+        ttl = json_object_get(body, "ttl");
+        same = json_is_integer(ttl) && json_integer_value(ttl) == rec->ttl;
+
+    } else {
+        same = event != NULL
+               && strcmp(event, chat_record_group_event[rec->action]) == 0;
+    }
 
     json_decref(body);
 
@@ -52,6 +59,11 @@ chat_worker_dedupe_find(chat_store_t *store, const chat_record_t *rec,
         key = rec->client_id;
         kind = CHAT_STORE_KIND_GROUP;
 
+    } else if (rec->op == CHAT_RECORD_OP_CONV_SET) {
+        sender = rec->from;
+        key = rec->client_id;
+        kind = CHAT_STORE_KIND_CONV;
+
     } else {
         sender = rec->from;
         key = rec->id;
@@ -65,7 +77,7 @@ chat_worker_dedupe_find(chat_store_t *store, const chat_record_t *rec,
     }
 
     if (msg->kind != kind || !chat_worker_dedupe_str_eq(msg->conv, rec->conv)
-        || (kind == CHAT_STORE_KIND_GROUP
+        || (kind != CHAT_STORE_KIND_MSG
             && !chat_worker_dedupe_same_event(rec, msg)))
     {
         return CHAT_STORE_EXISTS;

@@ -15,7 +15,7 @@
 
 /*
  * The row stored under the record's dedupe key (send: from and id; group:
- * by and client_id). CHAT_STORE_OK with it in msg when it is this very
+ * by and client_id; conv_set: from and client_id). CHAT_STORE_OK with it in msg when it is this very
  * request; CHAT_STORE_NOT_FOUND when the key is free; CHAT_STORE_EXISTS
  * when the key names another request; CHAT_STORE_ERROR when the store
  * failed.

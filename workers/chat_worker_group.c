@@ -182,15 +182,15 @@ chat_worker_group_publish(chat_worker_out_t *out, size_t first,
 
 static int
 chat_worker_group_fan_out(chat_worker_out_t *out,
-    const chat_worker_roster_t *r, json_t *extra, const chat_store_msg_t *msg,
-    chat_worker_result_t *res)
+    const chat_worker_sign_t *sign, const chat_worker_roster_t *r,
+    json_t *extra, const chat_store_msg_t *msg, chat_worker_result_t *res)
 {
     int          rc;
     size_t       i, first;
     json_t      *frame, *v;
     chat_str_t   user;
 
-    frame = chat_worker_frame_msg(msg);
+    frame = chat_worker_frame_msg(msg, sign);
     if (frame == NULL) {
         return chat_worker_group_fail(res, "cannot build the frame of a "
                                       "stored row");
@@ -238,7 +238,8 @@ chat_worker_group_sent(chat_worker_send_t *s, const chat_store_msg_t *msg)
                                   s->res);
 
     if (rc == CHAT_WORKER_APPLIED) {
-        rc = chat_worker_group_fan_out(s->out, s->data, NULL, msg, s->res);
+        rc = chat_worker_group_fan_out(s->out, &s->limits->sign, s->data,
+                                       NULL, msg, s->res);
     }
 
     return rc;
@@ -247,12 +248,14 @@ chat_worker_group_sent(chat_worker_send_t *s, const chat_store_msg_t *msg)
 
 int
 chat_worker_group_send(chat_store_t *store, const chat_record_t *rec,
-    chat_worker_out_t *out, chat_worker_result_t *res)
+    const chat_worker_limits_t *limits, chat_worker_out_t *out,
+    chat_worker_result_t *res)
 {
     int                   rc;
     chat_worker_roster_t  r;
     chat_worker_send_t    s = {
-        .store = store, .rec = rec, .out = out, .res = res, .data = &r,
+        .store = store, .rec = rec, .limits = limits, .out = out, .res = res,
+        .data = &r,
         .publish = chat_worker_group_sent
     };
 
@@ -656,7 +659,7 @@ chat_worker_group_changed(chat_worker_send_t *s, const chat_store_msg_t *msg)
     if (s->res->duplicate) {
         event = json_loadb(msg->body.s, msg->body.len, 0, &jerr);
 
-        rc = chat_worker_group_fan_out(s->out, &c->r,
+        rc = chat_worker_group_fan_out(s->out, &s->limits->sign, &c->r,
                                        json_object_get(event, "members"),
                                        msg, s->res);
 
@@ -665,7 +668,8 @@ chat_worker_group_changed(chat_worker_send_t *s, const chat_store_msg_t *msg)
         return rc;
     }
 
-    rc = chat_worker_group_fan_out(s->out, &c->r, c->changed, msg, s->res);
+    rc = chat_worker_group_fan_out(s->out, &s->limits->sign, &c->r,
+                                   c->changed, msg, s->res);
 
     if (rc == CHAT_WORKER_APPLIED && chat_worker_group_member_set(s->out, c))
     {
@@ -677,13 +681,15 @@ chat_worker_group_changed(chat_worker_send_t *s, const chat_store_msg_t *msg)
 
 
 int
-chat_worker_group_change(chat_store_t *store, const chat_record_t        *rec,
-    int64_t group_max, chat_worker_out_t *out, chat_worker_result_t *res)
+chat_worker_group_change(chat_store_t *store, const chat_record_t *rec,
+    const chat_worker_limits_t *limits, chat_worker_out_t *out,
+    chat_worker_result_t *res)
 {
     int                   rc;
     chat_worker_change_t  c;
     chat_worker_send_t    s = {
-        .store = store, .rec = rec, .out = out, .res = res, .data = &c,
+        .store = store, .rec = rec, .limits = limits, .out = out, .res = res,
+        .data = &c,
         .row = chat_worker_group_event_row,
         .also = chat_worker_group_apply_members,
         .publish = chat_worker_group_changed
@@ -691,7 +697,7 @@ chat_worker_group_change(chat_store_t *store, const chat_record_t        *rec,
 
     memset(&c, 0, sizeof(c));
     c.rec = rec;
-    c.group_max = group_max;
+    c.group_max = limits->group_max;
 
     c.changed = json_array();
     if (c.changed == NULL) {

@@ -15,15 +15,15 @@
 
 
 /*
- * A send in a group, and a membership change within group_max members.
- * Called by chat_worker_apply(), with its codes; a refused one is APPLIED
- * with res->refused set, its error frame appended.
+ * A send in a group, and a membership change within limits->group_max
+ * members. Called by chat_worker_apply(), with its codes; a refused one is
+ * APPLIED with res->refused set, its error frame appended.
  */
 int chat_worker_group_send(chat_store_t *store,
-    const chat_record_t *rec, chat_worker_out_t *out,
-    chat_worker_result_t *res);
+    const chat_record_t *rec, const chat_worker_limits_t *limits,
+    chat_worker_out_t *out, chat_worker_result_t *res);
 int chat_worker_group_change(chat_store_t *store,
-    const chat_record_t *rec, int64_t group_max,
+    const chat_record_t *rec, const chat_worker_limits_t *limits,
     chat_worker_out_t *out, chat_worker_result_t *res);
 
 #endif /* CHAT_WORKER_GROUP_H */

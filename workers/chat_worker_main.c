@@ -7,7 +7,8 @@
  *
  * The loop: gather a batch (up to --batch records, without waiting once the
  * first is there), apply it in one transaction, publish, store the offsets;
- * between two batches, move the push hook's POSTs on (chat_worker_push.h).
+ * between two batches, move the push hook's POSTs on (chat_worker_push.h)
+ * and run the cleanup job when it is due (chat_worker_cleanup.h).
  * SIGTERM or SIGINT: the batch in hand is finished, the offsets committed,
  * the group left, and the process exits 0; if that takes more than
  * CHAT_WORKER_STOP_TIMEOUT seconds, it exits 2.
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "chat_worker_batch.h"
+#include "chat_worker_cleanup.h"
 #include "chat_worker_conf.h"
 #include "chat_worker_dead.h"
 #include "chat_worker_kafka.h"
@@ -98,13 +100,13 @@ chat_worker_signals(void)
 
 /*
  * Gathers and runs batches until a signal or a fatal consumer error; the
- * pusher (NULL when push is off) moves on between two batches, outside
- * their transactions.
+ * pusher (NULL when push is off) and the cleanup job move on between two
+ * batches, outside their transactions.
  */
 
 static int
 chat_worker_loop(chat_worker_batch_t *b, chat_worker_kafka_t *k,
-    chat_worker_push_t *push)
+    chat_worker_push_t *push, chat_worker_cleanup_t *cleanup)
 {
     int             timeout;
     size_t          nparts;
@@ -118,6 +120,7 @@ chat_worker_loop(chat_worker_batch_t *b, chat_worker_kafka_t *k,
 
         parts = chat_worker_kafka_assigned(k, &nparts);
         chat_worker_push_run(push, parts, nparts);
+        chat_worker_cleanup_run(cleanup);
 
         /* the POSTs on the wire move only when the loop comes by */
         timeout = chat_worker_push_busy(push) ? CHAT_WORKER_POLL_BUSY_MS
@@ -139,13 +142,14 @@ chat_worker_loop(chat_worker_batch_t *b, chat_worker_kafka_t *k,
 static int
 chat_worker_run(const chat_worker_conf_t *conf)
 {
-    int                   rc;
-    char                  err[512];
-    chat_store_t         *store;
-    chat_worker_kafka_t  *k;
-    chat_worker_push_t   *push;
-    chat_worker_redis_t  *redis;
-    chat_worker_batch_t   b;
+    int                     rc;
+    char                    err[512];
+    chat_store_t           *store;
+    chat_worker_kafka_t    *k;
+    chat_worker_push_t     *push;
+    chat_worker_redis_t    *redis;
+    chat_worker_batch_t     b;
+    chat_worker_cleanup_t   cleanup;
 
     /* the consumer first, so that a bad option fails before any file is
      * created; it joins the group once the store is open */
@@ -196,12 +200,19 @@ chat_worker_run(const chat_worker_conf_t *conf)
         goto failed;
     }
 
-    chat_worker_log(CHAT_LOG_INFO, "started: brokers %s, topic %s, group %s, "
-                    "store %s, redis %s, dead letters %s", conf->brokers,
-                    conf->topic, conf->group, conf->store, conf->redis,
-                    conf->dead_letter ? conf->dead_letter : "off");
+    chat_worker_cleanup_init(&cleanup, conf, store);
 
-    rc = chat_worker_loop(&b, k, push) == 0 ? 0 : 1;
+    chat_worker_log(CHAT_LOG_INFO, "started: brokers %s, topic %s, group %s, "
+                    "store %s, redis %s, dead letters %s, media %s, "
+                    "cleanup %s", conf->brokers,
+                    conf->topic, conf->group, conf->store, conf->redis,
+                    conf->dead_letter ? conf->dead_letter : "off",
+                    conf->media_secret ? "on" : "off (no media key)",
+                    conf->cleanup_interval == 0 ? "off"
+                    : conf->media_dir ? "on"
+                    : "on (no media dir: media not swept)");
+
+    rc = chat_worker_loop(&b, k, push, &cleanup) == 0 ? 0 : 1;
 
     /* before the batch: POSTs answered now are recorded, not sent again */
     chat_worker_push_close(push);

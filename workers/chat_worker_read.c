@@ -4,7 +4,6 @@
  */
 
 #include <string.h>
-#include <time.h>
 
 #include "chat_worker_frame.h"
 #include "chat_worker_read.h"
@@ -12,10 +11,12 @@
 
 /* A page being filled from the rows of the store. */
 typedef struct {
-    int64_t             limit;      /* messages */
-    int64_t             room;       /* bytes still free */
-    int64_t             n;          /* messages taken */
-    int                 more;       /* a message is left for a next page */
+    const chat_worker_sign_t  *sign;    /* the frames' media URLs */
+    int64_t                    limit;   /* messages */
+    int64_t                    room;    /* bytes still free */
+    int64_t                    n;       /* messages taken */
+    int                        more;    /* a message is left for a next
+                                           page */
 } chat_worker_page_t;
 
 /* The state of a pending() walk: one page of a sync. */
@@ -34,19 +35,6 @@ typedef struct {
     chat_worker_page_t  page;
     json_t             *messages;   /* oldest first */
 } chat_worker_history_walk_t;
-
-
-/* The wall clock in ms, the clock of the messages' ts and expires. */
-
-static int64_t
-chat_worker_read_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 static int
@@ -78,7 +66,7 @@ chat_worker_read_take(chat_worker_page_t *page, const chat_store_msg_t *msg,
         return CHAT_STORE_STOP;
     }
 
-    *frame = chat_worker_frame_msg(msg);
+    *frame = chat_worker_frame_msg(msg, page->sign);
     if (*frame == NULL) {
         return -1;
     }
@@ -128,7 +116,8 @@ chat_worker_read_pending_one(const chat_store_msg_t *msg, void *data)
 
 int
 chat_worker_read_sync(chat_store_t *store, const chat_record_t *rec,
-    int64_t sync_limit, chat_worker_out_t *out, chat_worker_result_t *res)
+    const chat_worker_limits_t *limits, chat_worker_out_t *out,
+    chat_worker_result_t *res)
 {
     int                      rc;
     json_t                  *marker;
@@ -136,14 +125,15 @@ chat_worker_read_sync(chat_store_t *store, const chat_record_t *rec,
     chat_worker_sync_walk_t  walk;
 
     memset(&walk, 0, sizeof(walk));
-    walk.page.limit = sync_limit;
+    walk.page.sign = &limits->sign;
+    walk.page.limit = limits->sync_limit;
     walk.page.room = rec->max_bytes;
     walk.out = out;
     walk.user = rec->user;
     walk.target = rec->conn;
 
     if (chat_store_pending(store, rec->user, rec->after_conv, rec->after_seq,
-                           sync_limit + 1, chat_worker_read_now_ms(),
+                           limits->sync_limit + 1, limits->now_ms,
                            chat_worker_read_pending_one, &walk)
         != CHAT_STORE_OK)
     {
@@ -202,13 +192,15 @@ chat_worker_read_history_one(const chat_store_msg_t *msg, void *data)
 
 static json_t *
 chat_worker_read_history_frame(chat_store_t *store,
-    const chat_record_t *rec, chat_worker_result_t *res)
+    const chat_record_t *rec, const chat_worker_limits_t *limits,
+    chat_worker_result_t *res)
 {
     int                          rc;
     json_t                      *frame;
     chat_worker_history_walk_t   walk;
 
     memset(&walk, 0, sizeof(walk));
+    walk.page.sign = &limits->sign;
     walk.page.limit = rec->limit;
 
     walk.messages = json_array();
@@ -225,7 +217,7 @@ chat_worker_read_history_frame(chat_store_t *store,
                      - (int64_t) chat_worker_frame_size(frame);
 
     rc = chat_store_history(store, rec->conv, rec->user, rec->before_seq, 0,
-                            rec->limit + 1, chat_worker_read_now_ms(),
+                            rec->limit + 1, limits->now_ms,
                             chat_worker_read_history_one, &walk);
 
     if (rc == CHAT_STORE_NOT_FOUND
@@ -256,13 +248,13 @@ chat_worker_read_history_frame(chat_store_t *store,
 
 int
 chat_worker_read_history(chat_store_t *store,
-    const chat_record_t *rec, chat_worker_out_t *out,
-    chat_worker_result_t *res)
+    const chat_record_t *rec, const chat_worker_limits_t *limits,
+    chat_worker_out_t *out, chat_worker_result_t *res)
 {
     int      rc;
     json_t  *frame;
 
-    frame = chat_worker_read_history_frame(store, rec, res);
+    frame = chat_worker_read_history_frame(store, rec, limits, res);
 
     if (frame == NULL) {
         return chat_worker_read_fail(res, res->reason ? res->reason

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_frame.h"
 #include "chat_worker_dedupe.h"
 #include "chat_worker_send.h"
 
@@ -17,21 +18,104 @@ chat_worker_send_fail(chat_worker_result_t *res, const char *reason)
 }
 
 
-/* The row of a send record at seq, its media as JSON text in *media (to
- * be freed; NULL when none). -1 when out of memory. */
+int
+chat_worker_send_refuse(chat_worker_send_t *s, const char *code,
+    const char *message)
+{
+    int                   rc;
+    json_t               *frame;
+    const chat_record_t  *rec = s->rec;
+
+    frame = chat_frame_error(rec->id, code, message);
+    if (frame == NULL) {
+        return chat_worker_send_fail(s->res, "out of memory");
+    }
+
+    rc = chat_worker_out_publish(s->out, rec->from,
+                                 rec->conn.len ? rec->conn
+                                               : CHAT_WORKER_TARGET_ALL,
+                                 frame);
+    json_decref(frame);
+
+    if (rc != 0) {
+        return chat_worker_send_fail(s->res, "out of memory");
+    }
+
+    s->res->refused = 1;
+    s->res->reason = message;
+
+    return CHAT_WORKER_APPLIED;
+}
+
+
+/*
+ * The media of a send as it is stored, {"id","mime","size"} in *media (to
+ * be freed), the type and size those of the upload: CHAT_WORKER_SEND_ROW,
+ * or the record's code when it is refused or the store failed.
+ */
 
 static int
-chat_worker_send_msg(const chat_record_t *rec, int64_t seq,
+chat_worker_send_media(chat_worker_send_t *s, char **media)
+{
+    int         rc;
+    json_t     *obj;
+    int64_t     size;
+    chat_str_t  mime, id;
+
+    if (s->limits->sign.key == NULL) {
+        return chat_worker_send_refuse(s, "bad_request", "media is not "
+                                       "enabled on this server");
+    }
+
+    id = s->rec->media_id;
+
+    rc = chat_store_media_use(s->store, id, &mime, &size);
+
+    if (rc == CHAT_STORE_NOT_FOUND) {
+        return chat_worker_send_refuse(s, "bad_request", "unknown media");
+    }
+
+    if (rc != CHAT_STORE_OK) {
+        return chat_worker_send_fail(s->res, chat_store_errstr(s->store));
+    }
+
+    obj = json_pack("{s:s%, s:s%, s:I}", "id", id.s, id.len,
+                    "mime", mime.s, mime.len, "size", (json_int_t) size);
+
+    *media = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+
+    if (*media == NULL) {
+        return chat_worker_send_fail(s->res, "out of memory");
+    }
+
+    return CHAT_WORKER_SEND_ROW;
+}
+
+
+/* The row of a send record at seq, its media as JSON text in *media (to
+ * be freed; NULL when none): CHAT_WORKER_SEND_ROW, or the record's code. */
+
+static int
+chat_worker_send_msg(chat_worker_send_t *s, int64_t seq,
     chat_store_msg_t *msg, char **media)
 {
+    int                   rc;
+    int64_t               ttl;
+    const chat_record_t  *rec = s->rec;
+
     *media = NULL;
 
     if (rec->has_media) {
-        *media = json_dumps(json_object_get(rec->root, "media"),
-                            JSON_COMPACT);
-        if (*media == NULL) {
-            return -1;
+        rc = chat_worker_send_media(s, media);
+        if (rc != CHAT_WORKER_SEND_ROW) {
+            return rc;
         }
+    }
+
+    /* the ttl of now: a message keeps what it was accepted with */
+    if (chat_store_conv_ttl(s->store, rec->conv, &ttl) != CHAT_STORE_OK) {
+        return chat_worker_send_fail(s->res, chat_store_errstr(s->store));
     }
 
     memset(msg, 0, sizeof(*msg));
@@ -44,9 +128,11 @@ chat_worker_send_msg(const chat_record_t *rec, int64_t seq,
     msg->body = rec->body;
     msg->media.s = *media;
     msg->media.len = *media ? strlen(*media) : 0;
+    msg->media_id = *media ? rec->media_id : (chat_str_t) { NULL, 0 };
     msg->ts = rec->ts;
+    msg->expires = ttl > 0 ? rec->ts + ttl * 1000 : 0;
 
-    return 0;
+    return CHAT_WORKER_SEND_ROW;
 }
 
 
@@ -62,11 +148,7 @@ chat_worker_send_row(chat_worker_send_t *s, int64_t last,
         return s->row(s, last, msg);
     }
 
-    if (chat_worker_send_msg(s->rec, last + 1, msg, media) != 0) {
-        return chat_worker_send_fail(s->res, "out of memory");
-    }
-
-    return CHAT_WORKER_SEND_ROW;
+    return chat_worker_send_msg(s, last + 1, msg, media);
 }
 
 
@@ -88,6 +170,7 @@ chat_worker_send_new(chat_worker_send_t *s)
 
     rc = chat_worker_send_row(s, last, &msg, &media);
     if (rc != CHAT_WORKER_SEND_ROW) {
+        free(media);
         return rc;
     }
 

@@ -22,6 +22,7 @@ typedef struct chat_worker_send_s  chat_worker_send_t;
 struct chat_worker_send_s {
     chat_store_t                *store;
     const chat_record_t         *rec;
+    const chat_worker_limits_t  *limits;
     chat_worker_out_t           *out;
     chat_worker_result_t        *res;
     void                        *data;    /* the handlers' */
@@ -30,7 +31,12 @@ struct chat_worker_send_s {
      * Makes in *msg the row at seq last + 1 (what it points to is the
      * caller's to free) and returns CHAT_WORKER_SEND_ROW; or stores
      * nothing and returns the record's code (a refusal or an answer
-     * appended, res set). NULL: the row is the record's message.
+     * appended, res set). NULL: the row is the record's message, with
+     * its media, whose type and size the store has from the upload
+     * (chat_store_media_use(), which keeps it from the sweep), and with
+     * expires when the conversation's ttl is not 0; media that the store
+     * does not know (never uploaded here, or swept), or any media when the
+     * worker has no media key, is refused (bad_request).
      */
     int   (*row)(chat_worker_send_t *s, int64_t last, chat_store_msg_t *msg);
 
@@ -43,6 +49,15 @@ struct chat_worker_send_s {
     int   (*publish)(chat_worker_send_t *s, const chat_store_msg_t *msg);
 };
 
+
+/*
+ * Refuses s->rec: the error code with message to its sender, to its
+ * connection when the record names one, else to every device; nothing
+ * stored, res->refused set. CHAT_WORKER_APPLIED, or CHAT_WORKER_FAILED when
+ * out of memory.
+ */
+int chat_worker_send_refuse(chat_worker_send_t *s, const char *code,
+    const char *message);
 
 /*
  * Dedupes s->rec: a retry of a stored request is published again, an id

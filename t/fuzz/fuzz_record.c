@@ -124,8 +124,15 @@ fuzz_record(const char *p, size_t len)
     chat_record_t          rec;
     chat_worker_result_t   res;
 
+    static const unsigned char  key[] = "fuzz media key, 32 bytes or more";
+    static const chat_media_key_t  media_key = { key, sizeof(key) - 1 };
+
+    memset(&limits, 0, sizeof(limits));
     limits.sync_limit = 50;
     limits.group_max = 8;
+    limits.now_ms = 1795318602103;
+    limits.sign.key = &media_key;
+    limits.sign.url_expiry = 1795318602 + CHAT_MEDIA_DEFAULT_URL_TTL;
 
     chat_store_clear_error(fuzz_store);
     memset(&res, 0, sizeof(res));

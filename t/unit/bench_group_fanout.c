@@ -100,6 +100,7 @@ main(void)
     }
 
     chat_worker_out_init(&out);
+    memset(&limits, 0, sizeof(limits));
     limits.sync_limit = 500;
     limits.group_max = BENCH_MEMBERS;
 

@@ -33,6 +33,18 @@ static chat_worker_out_t     out;
 static chat_worker_result_t  res;
 static int64_t               sync_limit;    /* 100 at each setup() */
 static int64_t               group_max;     /* 256 at each setup() */
+static int64_t               now_ms;        /* the records' clock:
+                                               TEST_NOW at each setup() */
+static int                   no_media_key;  /* 0 at each setup() */
+
+/* the key frames sign with, and the clock */
+#define TEST_MEDIA_KEY  "a media key of the unit tests, 32 bytes or more"
+#define TEST_NOW        1795318602103LL
+#define TEST_URL_TTL    3600
+
+static const chat_media_key_t  test_media_key = {
+    (const unsigned char *) TEST_MEDIA_KEY, sizeof(TEST_MEDIA_KEY) - 1
+};
 
 
 /* A new empty store with a transaction open, and an empty out. */
@@ -58,6 +70,8 @@ setup(void)
     chat_worker_out_init(&out);
     sync_limit = 100;
     group_max = 256;
+    now_ms = TEST_NOW;
+    no_media_key = 0;
 
     return chat_store_begin(store);
 }
@@ -98,8 +112,12 @@ apply(const char *fmt, ...)
         return -2;
     }
 
+    memset(&limits, 0, sizeof(limits));
     limits.sync_limit = sync_limit;
     limits.group_max = group_max;
+    limits.now_ms = now_ms;
+    limits.sign.key = no_media_key ? NULL : &test_media_key;
+    limits.sign.url_expiry = now_ms / 1000 + TEST_URL_TTL;
 
     rc = chat_worker_apply(store, &rec, &limits, &out, &res);
     chat_record_free(&rec);
