@@ -58,12 +58,13 @@ FUZZ_REPLAYS := $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))
 FUZZ_WORKER  := fuzz_record
 
 # chat-api: its endpoints and the store it reads (not the worker's
-# pipeline); API_LIB, all but its main(), for its unit tests; API_SEED,
+# pipeline); API_PURE, its parts that need neither a store nor a server,
+# for its unit tests; API_SEED,
 # the test helper that seeds a store through the store API
 API_SRCS     := $(filter-out api/chat_api_seed.c,$(wildcard api/*.c)) \
                 $(wildcard store/*.c store/sqlite/*.c)
-API_MAIN     := api/chat_api_main.c
-API_LIB      := $(filter-out $(API_MAIN),$(filter api/%,$(API_SRCS)))
+API_PURE     := api/chat_api_conf.c api/chat_api_query.c \
+                api/chat_api_route.c api/chat_api_reply.c
 API_LIBS     := -lmicrohttpd -lhiredis -lsqlite3 -ljansson -lcrypto -lpthread
 API_SEED     := api/chat_api_seed.c $(wildcard store/*.c store/sqlite/*.c)
 API_UNIT     := $(filter $(BUILD)/unit/test_api%,$(UNIT_TESTS))
@@ -209,7 +210,7 @@ $(UNIT_TESTS): $(BUILD)/unit/%: $(OBJ)/asan/t/unit/%.o \
 	$(CC) $(SANITIZE) -o $@ $^ $(WORKER_LIBS)
 
 # chat-api's unit tests link its objects too
-$(API_UNIT): $(call objs,asan,$(API_LIB))
+$(API_UNIT): $(call objs,asan,$(API_PURE))
 $(API_UNIT): WORKER_LIBS += -lmicrohttpd -lpthread
 
 # not part of test: it needs scripts/bench-deps and takes minutes

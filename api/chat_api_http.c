@@ -185,12 +185,13 @@ chat_api_http_start(chat_api_http_t *http, const chat_api_conf_t *conf,
 
     http->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, chat_api_http_request, http,
+        /* first, so that the library logs nothing its own way */
+        MHD_OPTION_EXTERNAL_LOGGER, chat_api_http_log, http,
         MHD_OPTION_SOCK_ADDR, &conf->listen_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) conf->threads,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CHAT_API_CONN_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) CHAT_API_IDLE_SECONDS,
         MHD_OPTION_NOTIFY_COMPLETED, chat_api_http_completed, http,
-        MHD_OPTION_EXTERNAL_LOGGER, chat_api_http_log, http,
         MHD_OPTION_END);
 
     if (http->daemon == NULL) {
