@@ -105,6 +105,15 @@ def roomy_limits(text):
     return text
 
 
+def as_test_user(text):
+    """Under root, nginx's workers run as the test user too (as harness.py's
+    nginx does), not as nobody: they open media files in the state dir,
+    which is under pytest's private (mode 700) directory."""
+    if os.geteuid() != 0 or re.search(r"^user\s", text, re.M):
+        return text
+    return "user root;\n" + text
+
+
 def worker_binary():
     return Path(os.environ.get("CHAT_WORKER_BIN") or REPO / "build" / "chat-worker")
 
@@ -215,7 +224,7 @@ class Stack:
         if not self.limits:
             text = roomy_limits(text)
         self.conf_template.write_text(
-            with_log_level(self.conf(text) if self.conf else text))
+            as_test_user(with_log_level(self.conf(text) if self.conf else text)))
         offsets = self.log_offsets()
         for _ in range(3):
             rc, out = self._script("dev-up", UP_TIMEOUT)

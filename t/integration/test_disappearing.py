@@ -27,7 +27,7 @@ DELETED_S = 60              # and from the store within this
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     with running_stack(tmp_path_factory.mktemp("disappearing"),
-                       env={"CHAT_WORKER_ARGS": "--cleanup-interval 1"}) as s:
+                       env={"CHAT_WORKER_ARGS": "--cleanup-interval 1s"}) as s:
         yield s
 
 

@@ -41,7 +41,7 @@ def small_body_cap(text):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     env = {"CHAT_API_ARGS": "--media-max %d" % MEDIA_MAX,
-           "CHAT_WORKER_ARGS": "--media-grace %d --cleanup-interval %d"
+           "CHAT_WORKER_ARGS": "--media-grace %d --cleanup-interval %ds"
                                % (GRACE, CLEANUP)}
     with running_stack(tmp_path_factory.mktemp("media"), conf=small_body_cap,
                        env=env) as s:
