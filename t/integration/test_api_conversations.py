@@ -12,6 +12,7 @@ import asyncio
 
 import pytest
 
+from harness import token as make_token
 from stack import (api_error, dm, eventually, running_stack, without_type)
 
 LIST = "/api/conversations"
@@ -208,7 +209,7 @@ def test_no_token_is_401_with_www_authenticate_bearer(stack):
 @pytest.mark.parametrize("kind", ["garbage", "wrong_key", "expired"])
 def test_a_bad_or_expired_token_is_401_invalid_token(stack, kind):
     token = {"garbage": "not.a.token",
-             "wrong_key": stack.token("alice", key="another-secret-of-32-bytes-or-more!"),
+             "wrong_key": make_token("alice", key="another-secret-of-32-bytes-or-more!"),
              "expired": stack.token("alice", exp_in=-3600)}[kind]
     r = stack.http("GET", LIST, token=token)
     api_error(r, 401, "unauthorized")

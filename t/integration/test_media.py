@@ -90,8 +90,9 @@ def test_an_upload_is_201_with_its_id_signed_url_mime_and_size(stack):
     assert id in stack.media_files()
     # a chunked body (no Content-Length) streams the same way
     chunks = [data[i:i + 1000] for i in range(0, len(data), 1000)]
+    # (http.client sends an iterable without Content-Length chunked)
     r = stack.http("POST", "/api/media", body=iter(chunks), token=stack.token(alice),
-                   headers={"Content-Type": "image/png", "Transfer-Encoding": "chunked"})
+                   headers={"Content-Type": "image/png"})
     assert r.status == 201 and r.json()["size"] == len(data), r
     assert get(stack, r.json()["url"]).body == data
 
@@ -226,6 +227,8 @@ def test_a_send_with_media_this_server_did_not_issue_is_bad_request(stack):
         "forged": "/media/%s?e=%d&s=%s" % (id, expiry, "A" * 43),
         "expiry changed": "/media/%s?e=%d&s=%s" % (id, expiry + 60, sig),
         "expired": stack.media_url(id, int(time.time()) - 5),
+        # our key's signature, for an id this server never stored
+        "never uploaded": stack.media_url("0" * 32, int(time.time()) + 600),
         "elsewhere": "https://cdn.example.com/media/%s?e=%d&s=%s" % (id, expiry, sig),
     }
 
@@ -240,12 +243,15 @@ def test_a_send_with_media_this_server_did_not_issue_is_bad_request(stack):
                                   "media": {"url": body["url"], "mime": "image/png",
                                             "size": body["size"]}})
             await asyncio.sleep(0.5)
-            return answers, ok, a.msgs()
-    answers, ok, msgs = asyncio.run(main())
+            return answers, ok, a.msgs(), a.frames
+    answers, ok, msgs, frames = asyncio.run(main())
 
     for what, answer in answers.items():
         assert (answer["type"], answer.get("code")) == ("error", "bad_request"), \
             (what, answer)
+        # refused once: no "sent" before or after
+        assert [f["type"] for f in frames if f.get("id") == answer["id"]] == ["error"], \
+            (what, [f for f in frames if f.get("id") == answer["id"]])
     assert ok["type"] == "sent", ok
     assert [m["id"] for m in msgs] == ["good"], "a refused send was delivered"
 
@@ -305,6 +311,8 @@ def test_upload_and_send_racing_the_cleanup_never_lose_referenced_media(stack):
                                "size": len(files[i])}}))
             # the job runs a few more times over everything
             await asyncio.sleep(GRACE + 3 * CLEANUP)
+            late = [f for f in a.frames if f.get("type") == "error"]
+            assert not late, "errors after sent: %s" % late
             return answers, a.msgs()
     answers, msgs = asyncio.run(main())
 
@@ -315,7 +323,8 @@ def test_upload_and_send_racing_the_cleanup_never_lose_referenced_media(stack):
     for i, answer in enumerate(answers):
         if answer["type"] != "sent":
             continue
-        m = by_id["r-%d" % i]
+        m = by_id.get("r-%d" % i)
+        assert m, "r-%d answered %s, never delivered (answers %s)" % (i, answer, kinds)
         assert bodies[i]["id"] in stack.media_files(), \
             "the file of sent message r-%d was deleted" % i
         r = get(stack, m["media"]["url"])
