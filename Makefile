@@ -15,6 +15,8 @@
 #   make lint       clang-tidy (.clang-tidy) and cppcheck over our C, clean
 #                   or failing (scripts/lint); needs the module configured
 #   make bench-group   sends in a 256-member group through chat_worker_apply
+#   make bench-store   the conversation list and history pages of a user
+#                   with 1,000 conversations (p50 and p99)
 #   make bench      the benchmark suite (scripts/bench; BENCH_SCALE=small|full):
 #                   a report and plots under bench/results/<UTC timestamp>/
 #   make build/nchan-bench   the load generator of the Nchan peer
@@ -102,7 +104,7 @@ WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcrypto -lcurl -lm
 objs = $(patsubst %.c,$(OBJ)/$(1)/%.o,$(2))
 
 .PHONY: all module programs asan debug unit fuzz fuzz-replay lint test run deps clean \
-        bench-group bench
+        bench-group bench-store bench
 
 all: module programs
 
@@ -222,6 +224,14 @@ bench-group: $(BUILD)/bench_group_fanout
 
 $(BUILD)/bench_group_fanout: $(call objs,plain,t/unit/bench_group_fanout.c \
                                  $(COMMON_SRCS) $(WORKER_LIB))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(WORKER_LIBS)
+
+bench-store: $(BUILD)/bench_store_read
+	$(BUILD)/bench_store_read
+
+$(BUILD)/bench_store_read: $(call objs,plain,t/unit/bench_store_read.c \
+                               $(COMMON_SRCS) $(WORKER_LIB))
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(WORKER_LIBS)
 

@@ -137,7 +137,10 @@ int chat_store_sync(chat_store_t *store);
 /*
  * Looks up the message that sender sent with client_id. On CHAT_STORE_OK,
  * msg's strings stay valid until the next find_by_client_id() on the handle
- * or its close; CHAT_STORE_NOT_FOUND when there is none.
+ * or its close; CHAT_STORE_NOT_FOUND when there is none. A message that
+ * expiry deleted is still found (its tombstone: the same conv, seq, mid and
+ * ts, of its kind; a message's body, media and media_id empty), so that a
+ * retry of its send answers the same mid and creates nothing.
  */
 int chat_store_find_by_client_id(chat_store_t *store, chat_str_t sender,
     chat_str_t client_id, chat_store_msg_t *msg);
@@ -234,7 +237,10 @@ int chat_store_senders(chat_store_t *store, chat_str_t conv, int64_t lo,
  * Disappearing messages (docs/PROTOCOL.md 3): a conversation's ttl, in
  * seconds, 0 meaning forever. The conv_set row itself is an insert_message
  * of kind CONV; this records the value that the messages accepted after it
- * get (expires = ts + ttl * 1000).
+ * get (expires = ts + ttl * 1000). conv_ttl: 0 for a conversation without
+ * a row yet. conv_set_ttl: after the conv_set row is inserted (which
+ * creates the conversation's row); CHAT_STORE_NOT_FOUND when there is no
+ * such conversation, CHAT_STORE_ERROR (the data's fault) for a ttl below 0.
  */
 int chat_store_conv_ttl(chat_store_t *store, chat_str_t conv, int64_t *ttl);
 int chat_store_conv_set_ttl(chat_store_t *store, chat_str_t conv,
@@ -277,6 +283,14 @@ typedef int (*chat_store_conv_pt)(const chat_store_conv_row_t *row,
  * those with activity_ts below before_ts (any when before_ts is 0), at
  * most limit of them; a DM without a message left at now_ms is not one.
  * A caller that pages asks for one more than it keeps.
+ *
+ * last is the newest message of the user's window not expired at now_ms
+ * (has_last 0: none); activity_ts its ts, or for a group without one the
+ * ts of the event that added the user (the group's creation when that is
+ * unknown). unread counts the messages (kind MSG) of others with seq
+ * above the larger of read_seq and the seq the user joined at, not
+ * expired at now_ms. The strings of row are valid during the call only;
+ * cb answers as for the other walks.
  */
 int chat_store_conversations(chat_store_t *store, chat_str_t user,
     int64_t before_ts, int64_t limit, int64_t now_ms, chat_store_conv_pt cb,
@@ -288,6 +302,10 @@ int chat_store_conversations(chat_store_t *store, chat_str_t user,
  * it by id and takes its type and size from here; a sweep deletes what no
  * message references: once a message that used it is gone, or grace after
  * the upload when none ever did.
+ *
+ * media_insert: CHAT_STORE_EXISTS, with nothing written, when the id is
+ * taken; CHAT_STORE_ERROR (the data's fault) for an empty id or mime or a
+ * size below 0.
  */
 int chat_store_media_insert(chat_store_t *store, chat_str_t id,
     chat_str_t owner, chat_str_t mime, int64_t size, int64_t created_ms);
@@ -296,13 +314,21 @@ int chat_store_media_insert(chat_store_t *store, chat_str_t id,
  * The type and size of media id into *mime (valid until the next call on
  * the handle) and *size, marking it used: from now on the sweep takes it
  * as soon as no message references it. CHAT_STORE_NOT_FOUND when there is
- * no such media (never uploaded, or swept already).
+ * no such media (never uploaded, or swept already). Called in the send's
+ * transaction, before the insert of the message that has media_id: the
+ * two commit together or not at all, so a sweep (its own transaction,
+ * serialized with it) sees either both or neither.
  */
 int chat_store_media_use(chat_store_t *store, chat_str_t id,
     chat_str_t *mime, int64_t *size);
 
-/* Deletes at most limit messages (and events) expired at now_ms, of any
- * conversation; *deleted is how many. */
+/*
+ * Deletes at most limit messages (and events) expired at now_ms, of any
+ * conversation, the first to expire first; *deleted is how many. A deleted
+ * row leaves its tombstone (find_by_client_id() above), which no read
+ * answers and which the store keeps for as long as itself; its media is
+ * released to the sweep.
+ */
 int chat_store_expire(chat_store_t *store, int64_t now_ms, int64_t limit,
     int64_t *deleted);
 
@@ -311,6 +337,9 @@ int chat_store_expire(chat_store_t *store, int64_t now_ms, int64_t limit,
  * were used, or uploaded at or before now_ms - grace_ms, calling cb with
  * the id of each: the caller unlinks their files once the transaction is
  * committed (whichever of many sweepers deleted the row, alone, does).
+ * The rows are deleted before cb is called: cb cannot stop the sweep, any
+ * non-zero answer (CHAT_STORE_STOP too) makes it CHAT_STORE_ERROR, and
+ * the caller rolls back.
  */
 int chat_store_media_sweep(chat_store_t *store, int64_t now_ms,
     int64_t grace_ms, int64_t limit, chat_store_user_pt cb, void *data);

@@ -50,7 +50,9 @@
  * messages_live holds the messages (kind 'msg', so neither events nor
  * tombstones) with what the conversation list reads of them: the newest
  * live one of a window and the unread count are walks of it that never
- * touch the table. history and pending walk it too, so that the
+ * touch the table (kind is a column too, though the same in every entry,
+ * because SQLite counts an index as covering only with every column the
+ * query names). history and pending walk it too, so that the
  * tombstones of a disappearing conversation are never stepped over.
  *
  * messages_expiring holds the rows that will expire and are not deleted
@@ -62,8 +64,8 @@
  * messages_media tells whether a message still references one.
  */
 #define CHAT_STORE_SQLITE_V4                                                  \
-    "CREATE INDEX messages_live"                                              \
-    "  ON messages (conv, seq, sender, expires_ms, ts) WHERE kind = 'msg';"   \
+    "CREATE INDEX messages_live ON messages"                                  \
+    "  (conv, seq, sender, expires_ms, ts, kind) WHERE kind = 'msg';"         \
     "CREATE INDEX messages_expiring ON messages (expires_ms)"                 \
     "  WHERE expires_ms > 0 AND kind IN ('msg', 'group', 'conv');"            \
     "CREATE INDEX messages_media ON messages (media_id)"                      \
@@ -289,6 +291,30 @@ chat_store_sqlite_copy(chat_store_sqlite_t *s, char **buf, size_t *size,
     }
 
     return CHAT_STORE_OK;
+}
+
+
+int
+chat_store_sqlite_conv_int(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    chat_str_t conv, int64_t *v, const char *what)
+{
+    int  rc;
+
+    chat_store_sqlite_bind_str(stmt, 1, conv);
+
+    *v = 0;
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(stmt, 0);
+
+    } else if (rc != SQLITE_DONE) {
+        chat_store_sqlite_fail(s, what);
+        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    }
+
+    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
 }
 
 

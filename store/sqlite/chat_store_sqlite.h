@@ -123,6 +123,11 @@ int chat_store_sqlite_bind_str(sqlite3_stmt *stmt, int i, chat_str_t s);
 /* A text column; "" for NULL. Points into the statement's row. */
 chat_str_t chat_store_sqlite_column_str(sqlite3_stmt *stmt, int i);
 
+/* Runs stmt, a read of one number of a conversation (?1 = conv), into *v:
+ * 0 when the conversation has no row. */
+int chat_store_sqlite_conv_int(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    chat_str_t conv, int64_t *v, const char *what);
+
 /* Copies the n strings *str[i] into *buf (grown as needed, *size bytes)
  * and points them at the copies, so that they outlive the statement they
  * came from: CHAT_STORE_OK, or CHAT_STORE_ERROR when out of memory. */

@@ -93,28 +93,12 @@ int
 chat_store_sqlite_conv_ttl(chat_store_t *store, chat_str_t conv,
     int64_t *ttl)
 {
-    int                   rc;
-    sqlite3_stmt         *stmt;
     chat_store_sqlite_t  *s;
 
     s = (chat_store_sqlite_t *) store;
-    stmt = s->conv[CHAT_SQL_CONV_TTL];
 
-    chat_store_sqlite_bind_str(stmt, 1, conv);
-
-    *ttl = 0;
-
-    rc = sqlite3_step(stmt);
-
-    if (rc == SQLITE_ROW) {
-        *ttl = sqlite3_column_int64(stmt, 0);
-
-    } else if (rc != SQLITE_DONE) {
-        chat_store_sqlite_fail(s, "conv_ttl");
-        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
-    }
-
-    return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
+    return chat_store_sqlite_conv_int(s, s->conv[CHAT_SQL_CONV_TTL], conv,
+                                      ttl, "conv_ttl");
 }
 
 

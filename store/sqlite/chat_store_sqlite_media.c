@@ -48,9 +48,9 @@ const char  *const chat_store_sqlite_media_sql[CHAT_SQL_MEDIA_N] = {
     /* the media of the rows about to be deleted: released, the sweep
      * checks whether another message still has them */
     "UPDATE media SET used = 2"
-    "  WHERE used = 1 AND id IN (SELECT e.media_id FROM ("
-    CHAT_STORE_SQLITE_EXPIRED("media_id") ") AS e"
-    "    WHERE e.media_id IS NOT NULL)",
+    "  WHERE used = 1 AND id IN (SELECT e.media_id FROM messages AS e"
+    "    WHERE e.rowid IN (" CHAT_STORE_SQLITE_EXPIRED("rowid") ")"
+    "      AND e.media_id IS NOT NULL)",
 
     /* an event keeps its body: dedupe compares a retried change with it */
     "UPDATE messages SET kind = '~' || kind,"
@@ -61,15 +61,21 @@ const char  *const chat_store_sqlite_media_sql[CHAT_SQL_MEDIA_N] = {
     /*
      * media_sweepable holds what was never used and what expiry released:
      * the first are taken after the grace (?1 is now - grace), the second
-     * at once, each only when no message references it (messages_media).
+     * at once, each only when no message references it (messages_media);
+     * two ranges of the index, so that the uploads still in their grace
+     * are never stepped over.
      * RETURNING answers the rows this statement deleted: a concurrent
      * sweeper, serialized behind it, no longer finds them.
      */
     "DELETE FROM media WHERE id IN ("
-    "  SELECT d.id FROM media AS d INDEXED BY media_sweepable"
-    "   WHERE d.used <> 1 AND (d.used = 2 OR d.created_ms <= ?1)"
-    "     AND NOT EXISTS (SELECT 1 FROM messages AS m"
-    "                      WHERE m.media_id = d.id)"
+    "  SELECT c.id FROM ("
+    "    SELECT d.id FROM media AS d INDEXED BY media_sweepable"
+    "     WHERE d.used <> 1 AND d.used = 2"
+    "    UNION ALL"
+    "    SELECT d.id FROM media AS d INDEXED BY media_sweepable"
+    "     WHERE d.used <> 1 AND d.used = 0 AND d.created_ms <= ?1) AS c"
+    "   WHERE NOT EXISTS (SELECT 1 FROM messages AS m"
+    "                      WHERE m.media_id = c.id)"
     "   LIMIT ?2)"
     "  RETURNING id",
 };

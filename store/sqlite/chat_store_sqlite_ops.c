@@ -151,30 +151,12 @@ int
 chat_store_sqlite_conv_last_seq(chat_store_t *store, chat_str_t conv,
     int64_t *seq)
 {
-    int                   rc;
-    sqlite3_stmt         *stmt;
     chat_store_sqlite_t  *s;
 
     s = (chat_store_sqlite_t *) store;
-    stmt = s->stmt[CHAT_SQL_LAST_SEQ];
 
-    chat_store_sqlite_bind_str(stmt, 1, conv);
-
-    rc = sqlite3_step(stmt);
-
-    if (rc == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(stmt, 0);
-        return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
-    }
-
-    if (rc == SQLITE_DONE) {
-        *seq = 0;
-        return chat_store_sqlite_done(stmt, CHAT_STORE_OK);
-    }
-
-    chat_store_sqlite_fail(s, "conv_last_seq");
-
-    return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    return chat_store_sqlite_conv_int(s, s->stmt[CHAT_SQL_LAST_SEQ], conv,
+                                      seq, "conv_last_seq");
 }
 
 

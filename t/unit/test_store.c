@@ -227,6 +227,101 @@ TEST(open_upgrades_version_2)
 }
 
 
+/* A store of issue 5 (version 3), made with that version's schema:
+ * it opens, gaining ttl, expires_ms, media_id and media, its rows kept
+ * and read as messages that never expire. */
+TEST(open_upgrades_version_3)
+{
+    int                n;
+    int64_t            ttl;
+    sqlite3           *db;
+    sqlite3_stmt      *st;
+    chat_store_t      *store;
+    chat_store_msg_t   got;
+
+    unlink(test_db);
+    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+              "CREATE TABLE conversations (conv TEXT PRIMARY KEY,"
+              "  kind TEXT NOT NULL, last_seq INTEGER NOT NULL,"
+              "  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+              "CREATE TABLE members (conv TEXT NOT NULL, user TEXT NOT NULL,"
+              "  role TEXT NOT NULL, joined_seq INTEGER NOT NULL,"
+              "  left_seq INTEGER, PRIMARY KEY (conv, user)) WITHOUT ROWID;"
+              "CREATE UNIQUE INDEX members_by_user ON members (user, conv);"
+              "CREATE TABLE messages (conv TEXT NOT NULL,"
+              "  seq INTEGER NOT NULL, mid TEXT NOT NULL UNIQUE,"
+              "  sender TEXT NOT NULL, client_id TEXT NOT NULL,"
+              "  body TEXT NOT NULL, media TEXT, ts INTEGER NOT NULL,"
+              "  kind TEXT NOT NULL DEFAULT 'msg', UNIQUE (conv, seq),"
+              "  UNIQUE (sender, client_id));"
+              "CREATE TABLE watermarks (conv TEXT NOT NULL,"
+              "  user TEXT NOT NULL, delivered_seq INTEGER NOT NULL,"
+              "  read_seq INTEGER NOT NULL,"
+              "  pushed_seq INTEGER NOT NULL DEFAULT 0,"
+              "  push_due_ms INTEGER, part INTEGER,"
+              "  PRIMARY KEY (conv, user)) WITHOUT ROWID;"
+              "CREATE INDEX watermarks_push_due ON watermarks"
+              "  (part, push_due_ms) WHERE push_due_ms IS NOT NULL;"
+              "CREATE TABLE groups (grp TEXT PRIMARY KEY,"
+              "  name TEXT NOT NULL, created_ms INTEGER NOT NULL)"
+              "  WITHOUT ROWID;"
+              "INSERT INTO conversations VALUES ('dm:a:b', 'dm', 2, 5);"
+              "INSERT INTO members VALUES ('dm:a:b', 'a', 'member', 0, NULL),"
+              "  ('dm:a:b', 'b', 'member', 0, NULL);"
+              "INSERT INTO messages (conv, seq, mid, sender, client_id,"
+              "  body, media, ts) VALUES"
+              "  ('dm:a:b', 1, 'M1', 'a', 'c-1', 'hi', NULL, 5),"
+              "  ('dm:a:b', 2, 'M2', 'b', 'c-1', 'yo',"
+              "   '{\"url\":\"/media/x\"}', 6);"
+              "INSERT INTO watermarks (conv, user, delivered_seq, read_seq)"
+              "  VALUES ('dm:a:b', 'a', 1, 1);"
+              "PRAGMA user_version = 3;", NULL, NULL, NULL)
+          == SQLITE_OK);
+    sqlite3_close(db);
+
+    store = test_reopen();
+    CHECK(store != NULL);
+    if (store == NULL) {
+        return;
+    }
+
+    memset(&got, 0, sizeof(got));
+    CHECK_EQ(chat_store_find_by_client_id(store, S("b"), S("c-1"), &got),
+             CHAT_STORE_OK);
+    CHECK_STR(got.mid.s, got.mid.len, "M2");
+    CHECK_EQ(got.expires, 0);
+    CHECK_EQ(got.media_id.len, 0);
+    CHECK_STR(got.media.s, got.media.len, "{\"url\":\"/media/x\"}");
+
+    ttl = -1;
+    CHECK_EQ(chat_store_conv_ttl(store, S("dm:a:b"), &ttl), CHAT_STORE_OK);
+    CHECK_EQ(ttl, 0);
+
+    /* the old rows in the new indexes: read at any clock */
+    n = 0;
+    CHECK_EQ(chat_store_history(store, S("dm:a:b"), S("a"), 0, 0, 100,
+                                INT64_MAX, test_count_msg, &n),
+             CHAT_STORE_OK);
+    CHECK_EQ(n, 2);
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_media_insert(store, S("m1"), S("a"), S("image/png"),
+                                     3, 7), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_conv_set_ttl(store, S("dm:a:b"), 60), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+    chat_store_close(store);
+
+    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL)
+          == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_EQ(sqlite3_column_int(st, 0), 4);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+
 TEST(find_by_client_id_found_and_not_found)
 {
     chat_store_t      *store;
@@ -516,6 +611,7 @@ main(void)
     RUN(open_refuses_another_schema_version);
     RUN(open_upgrades_version_1);
     RUN(open_upgrades_version_2);
+    RUN(open_upgrades_version_3);
     RUN(find_by_client_id_found_and_not_found);
     RUN(insert_creates_conversation_and_members);
     RUN(insert_refuses_taken_keys_and_writes_nothing);

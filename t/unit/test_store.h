@@ -4,7 +4,7 @@
  * test in a temporary directory, and messages to put in it.
  *
  * Each test file includes it once; its helpers are static, and each file
- * uses them all.
+ * uses them all, but for the inline ones, which not every file needs.
  */
 
 #ifndef CHAT_TEST_STORE_H
@@ -88,6 +88,37 @@ test_insert(chat_store_t *store, const char *conv, int64_t seq,
     m = test_msg(conv, seq, mid, sender, cid, "hi");
 
     return chat_store_insert_message(store, &m);
+}
+
+
+/* test_open() with a transaction open; NULL when either fails. Inline:
+ * not every file that includes this one opens one at once. */
+
+static inline chat_store_t *
+test_open_begun(void)
+{
+    chat_store_t  *store;
+
+    store = test_open();
+
+    if (store != NULL && chat_store_begin(store) != CHAT_STORE_OK) {
+        chat_store_close(store);
+        store = NULL;
+    }
+
+    return store;
+}
+
+
+/* A walk's callback that counts the rows into the int at data. */
+
+static inline int
+test_count_msg(const chat_store_msg_t *msg, void *data)
+{
+    (void) msg;
+    (*(int *) data)++;
+
+    return 0;
 }
 
 

@@ -8,22 +8,8 @@
 #include "test_store.h"
 
 
-/* test_open() with a transaction open; NULL when either fails. */
-
-static chat_store_t *
-test_open_begun(void)
-{
-    chat_store_t  *store;
-
-    store = test_open();
-
-    if (store != NULL && chat_store_begin(store) != CHAT_STORE_OK) {
-        chat_store_close(store);
-        store = NULL;
-    }
-
-    return store;
-}
+/* The clock of the reads: after every ts of test_msg(). */
+#define TEST_NOW  100000
 
 
 static int
@@ -61,8 +47,8 @@ test_pending(chat_store_t *store, const char *user, const char *conv,
 
     memset(rows, 0, sizeof(*rows));
 
-    return chat_store_pending(store, u, c, seq, limit, 0, test_collect_msg,
-                              rows);
+    return chat_store_pending(store, u, c, seq, limit, TEST_NOW,
+                              test_collect_msg, rows);
 }
 
 
@@ -134,16 +120,16 @@ TEST(pending_empty_then_ordered_by_conv_and_seq)
 
 
 /*
- * Checks the query plan of statement i on the schema: each table is
+ * Checks the query plan of the statement text on the schema: each table is
  * searched by an index (no SCAN) and nothing is sorted in a temporary
  * b-tree.
  */
 
 static void
-test_plan_uses_indexes(chat_store_sqlite_stmt_e i)
+test_plan_of(const char *text)
 {
     int            sorted, scanned;
-    char           sql[1024];
+    char           sql[4096];
     sqlite3       *db;
     const char    *d;
     sqlite3_stmt  *st;
@@ -154,8 +140,7 @@ test_plan_uses_indexes(chat_store_sqlite_stmt_e i)
     chat_store_close(store);
 
     CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
-    snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s",
-             chat_store_sqlite_sql[i]);
+    snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", text);
     CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
 
     sorted = 0;
@@ -172,6 +157,13 @@ test_plan_uses_indexes(chat_store_sqlite_stmt_e i)
 
     sqlite3_finalize(st);
     sqlite3_close(db);
+}
+
+
+static void
+test_plan_uses_indexes(chat_store_sqlite_stmt_e i)
+{
+    test_plan_of(chat_store_sqlite_sql[i]);
 }
 
 
@@ -305,8 +297,8 @@ test_history(chat_store_t *store, const char *conv, const char *user,
 
     memset(rows, 0, sizeof(*rows));
 
-    return chat_store_history(store, c, u, before_seq, 0, limit, 0,
-                              test_collect_msg, rows);
+    return chat_store_history(store, c, u, before_seq, 0, limit,
+                              TEST_NOW, test_collect_msg, rows);
 }
 
 
@@ -403,6 +395,140 @@ TEST(history_queries_need_no_sort_nor_scan)
 {
     test_plan_uses_indexes(CHAT_SQL_WINDOW);
     test_plan_uses_indexes(CHAT_SQL_HISTORY);
+    test_plan_uses_indexes(CHAT_SQL_HISTORY_AFTER);
+}
+
+
+/* The list's per-row reads, expiry and the sweep walk indexes too (the
+ * list itself sorts the user's conversations: bench-store measures it). */
+TEST(list_expiry_and_sweep_queries_use_indexes)
+{
+    test_plan_of(chat_store_sqlite_conv_sql[CHAT_SQL_CONV_LAST]);
+    test_plan_of(chat_store_sqlite_conv_sql[CHAT_SQL_CONV_UNREAD]);
+    test_plan_of(chat_store_sqlite_media_sql[CHAT_SQL_MEDIA_RELEASE]);
+    test_plan_of(chat_store_sqlite_media_sql[CHAT_SQL_MEDIA_EXPIRE]);
+    test_plan_of(chat_store_sqlite_media_sql[CHAT_SQL_MEDIA_SWEEP]);
+}
+
+
+/*
+ * history() of conv for user after after_seq (0: before before_seq) at
+ * now into rows; its code.
+ */
+
+static int
+test_history_at(chat_store_t *store, const char *user, int64_t before_seq,
+    int64_t after_seq, int64_t limit, int64_t now, test_rows_t *rows)
+{
+    memset(rows, 0, sizeof(*rows));
+
+    return chat_store_history(store, S(CONV_AB),
+                              (chat_str_t) { user, strlen(user) },
+                              before_seq, after_seq, limit, now,
+                              test_collect_msg, rows);
+}
+
+
+/*
+ * dm:alice:bob with M1..M10 where M3 and M4 expire at 5000 and M6 at
+ * 7000, and a conv event at seq 11: the reads at 4999 see all ten
+ * messages, at 5000 (expires is the first moment it is gone) eight, at
+ * 7000 seven; never the event.
+ */
+TEST(history_and_pending_skip_the_expired_and_events)
+{
+    int               i;
+    char              mid[16], cid[16];
+    test_rows_t       rows;
+    chat_store_t     *store;
+    chat_store_msg_t  m;
+
+    store = test_open_begun();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    for (i = 1; i <= 10; i++) {
+        snprintf(mid, sizeof(mid), "M%d", i);
+        snprintf(cid, sizeof(cid), "c-%d", i);
+        m = test_msg(CONV_AB, i, mid, i % 2 ? "alice" : "bob", cid, "hi");
+        m.expires = (i == 3 || i == 4) ? 5000 : i == 6 ? 7000 : 0;
+        CHECK_EQ(chat_store_insert_message(store, &m), CHAT_STORE_OK);
+    }
+
+    m = test_msg(CONV_AB, 11, "E11", "alice", "s1",
+                 "{\"event\":\"ttl\",\"ttl\":60}");
+    m.kind = CHAT_STORE_KIND_CONV;
+    CHECK_EQ(chat_store_insert_message(store, &m), CHAT_STORE_OK);
+
+    CHECK_EQ(test_history_at(store, "bob", 0, 0, 100, 4999, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 10);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/10/M10") == 0);
+
+    CHECK_EQ(test_history_at(store, "bob", 0, 0, 100, 5000, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 8);
+    CHECK(strcmp(rows.rows[5], CONV_AB "/5/M5") == 0);
+    CHECK(strcmp(rows.rows[6], CONV_AB "/2/M2") == 0);
+
+    /* before_seq pages on over the gap: the limit counts live messages */
+    CHECK_EQ(test_history_at(store, "bob", 6, 0, 2, 7000, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 2);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/5/M5") == 0);
+    CHECK(strcmp(rows.rows[1], CONV_AB "/2/M2") == 0);
+
+    /* after_seq: the oldest above it first, over the gap, no event */
+    CHECK_EQ(test_history_at(store, "bob", 0, 2, 3, 7000, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 3);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/5/M5") == 0);
+    CHECK(strcmp(rows.rows[1], CONV_AB "/7/M7") == 0);
+    CHECK(strcmp(rows.rows[2], CONV_AB "/8/M8") == 0);
+
+    CHECK_EQ(test_history_at(store, "bob", 0, 8, 100, 7000, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 2);
+    CHECK(strcmp(rows.rows[1], CONV_AB "/10/M10") == 0);
+
+    CHECK_EQ(test_history_at(store, "bob", 0, 10, 100, 7000, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 0);
+
+    /* after_seq keeps to the window as before_seq does */
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+    test_set_window(CONV_AB, "bob", 4, 8);
+    CHECK_EQ(test_history_at(store, "bob", 0, 1, 100, 7000, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 3);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/5/M5") == 0);
+    CHECK(strcmp(rows.rows[2], CONV_AB "/8/M8") == 0);
+    test_set_window(CONV_AB, "bob", 0, 11);
+
+    /* pending: alice's odd ones to bob, less the expired M3, and the
+     * event (alice's, but an event) never */
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_pending(store, S("bob"), NO_CONV, 0, 100, 4999,
+                                test_collect_msg, &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 5);
+
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_pending(store, S("bob"), NO_CONV, 0, 100, 5000,
+                                test_collect_msg, &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 4);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/1/M1") == 0);
+    CHECK(strcmp(rows.rows[1], CONV_AB "/5/M5") == 0);
+
+    memset(&rows, 0, sizeof(rows));
+    CHECK_EQ(chat_store_pending(store, S("alice"), NO_CONV, 0, 100, 7000,
+                                test_collect_msg, &rows), CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 3);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/2/M2") == 0);
+    CHECK(strcmp(rows.rows[1], CONV_AB "/8/M8") == 0);
+
+    chat_store_close(store);
 }
 
 
@@ -419,6 +545,8 @@ main(void)
     RUN(history_is_newest_first_below_before_seq);
     RUN(history_keeps_to_the_members_window);
     RUN(history_queries_need_no_sort_nor_scan);
+    RUN(list_expiry_and_sweep_queries_use_indexes);
+    RUN(history_and_pending_skip_the_expired_and_events);
 
     test_tmpdir_remove(test_dir);
 
