@@ -12,7 +12,6 @@
 #include "ngx_chat_stats.h"
 #include "chat_cid.h"
 #include "chat_frame.h"
-#include "chat_media.h"
 #include "chat_record.h"
 
 #include <openssl/rand.h>
@@ -114,37 +113,25 @@ ngx_chat_writes_send(ngx_chat_conn_t *cc, chat_req_t *req)
 
 /*
  * The media id a send's URL names, once the URL is known to be one this
- * server issued: the record carries the id alone, and the worker takes the
- * type and size recorded at upload, whatever the client claimed. NGX_OK,
- * or NGX_DECLINED with the client answered bad_request.
+ * server signed and still valid (ngx_chat_media.c, the configured key):
+ * the record carries the id alone, and the worker takes the type and size
+ * recorded at upload, whatever the client claimed. NGX_OK, or NGX_DECLINED
+ * with the client answered bad_request.
  */
 static ngx_int_t
 ngx_chat_writes_media_id(ngx_chat_conn_t *cc, chat_req_t *req,
     chat_str_t *media_id)
 {
-    int64_t     expiry;
-    chat_str_t  sig;
-
-    /* the decoder (chat_proto.c) took only a URL of this form */
-    if (chat_media_url_parse(req->media.url.s, req->media.url.len, media_id,
-                             &expiry, &sig)
-        != 0)
-    {
-        ngx_chat_reply_error(cc, &req->id, "bad_request",
-                               "media.url must be a URL that "
-                               "POST /api/media returned");
-        return NGX_DECLINED;
+    if (ngx_chat_media_verify(req->media.url, media_id) == NGX_OK) {
+        return NGX_OK;
     }
 
-    /*
-     * ISSUE 15, the one call site of the signature check: when
-     * ngx_chat_media.c (ngx_chat_media_verify, the configured key) lands,
-     * a URL it declines is answered here: bad_request "media.url has
-     * expired" when expiry < ngx_time(), else "media.url is not a valid
-     * URL of this server".
-     */
-
-    return NGX_OK;
+    /* an id is given back only for a genuine URL past its expiry */
+    ngx_chat_reply_error(cc, &req->id, "bad_request",
+                           media_id->len ? "media.url has expired"
+                                         : "media.url is not a valid URL "
+                                           "of this server");
+    return NGX_DECLINED;
 }
 
 

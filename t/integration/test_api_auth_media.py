@@ -528,3 +528,9 @@ def test_chat_media_key_from_a_file(tmp_path, upstream):
                  http="chat_media_key file:%s;" % key)
     rc, err = n.test_config()
     assert rc == 0, err
+
+
+def test_chat_media_key_weak_is_refused(tmp_path, upstream):
+    err = config_error(tmp_path, upstream, server=MEDIA_SERVER,
+                       http="chat_media_key CHANGE-ME-%s;" % ("q" * 40))
+    assert '"chat_media_key"' in err and "placeholder" in err, err
