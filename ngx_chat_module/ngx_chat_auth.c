@@ -20,6 +20,7 @@ static ngx_int_t ngx_chat_auth_read_key(ngx_conf_t *cf,
 static ngx_int_t ngx_chat_device(ngx_http_request_t *r,
     ngx_chat_identity_t *id);
 static const char *ngx_chat_auth_directive(ngx_chat_loc_conf_t *conf);
+static void ngx_chat_identity_cleanup(void *data);
 
 
 static ngx_str_t  ngx_chat_secret_directive = ngx_string("\"chat_jwt_secret\"");
@@ -233,22 +234,80 @@ failed:
 }
 
 
-/* The module context of a request, made on first use; NULL: no memory. */
-ngx_chat_identity_t *
-ngx_chat_identity(ngx_http_request_t *r)
+/* Marks the identity in the request's pool (ngx_chat_identity_find). */
+static void
+ngx_chat_identity_cleanup(void *data)
 {
+}
+
+
+/*
+ * The request's identity, NULL when none was made yet. nginx forgets the
+ * module contexts of a request at an internal redirect (error_page,
+ * try_files, a named location); the main request's identity lives on in
+ * its pool, found by its cleanup's handler (as nginx's realip module keeps
+ * its own), so that the token taken out of the query and the user checked
+ * stay the same after one.
+ */
+ngx_chat_identity_t *
+ngx_chat_identity_find(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
     ngx_chat_identity_t  *id;
 
     id = ngx_http_get_module_ctx(r, ngx_chat_module);
 
-    if (id == NULL) {
+    if (id || r != r->main || !(r->internal || r->filter_finalize)) {
+        return id;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_chat_identity_cleanup) {
+            id = cln->data;
+            ngx_http_set_ctx(r, id, ngx_chat_module);
+            return id;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The module context of a request, made on first use; NULL: no memory. A
+ * subrequest's is its own (it shares the main request's pool, not its
+ * identity).
+ */
+ngx_chat_identity_t *
+ngx_chat_identity(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_chat_identity_t  *id;
+
+    id = ngx_chat_identity_find(r);
+
+    if (id) {
+        return id;
+    }
+
+    if (r == r->main) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_chat_identity_t));
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_chat_identity_cleanup;
+        id = cln->data;
+        ngx_memzero(id, sizeof(ngx_chat_identity_t));
+
+    } else {
         id = ngx_pcalloc(r->pool, sizeof(ngx_chat_identity_t));
         if (id == NULL) {
             return NULL;
         }
-
-        ngx_http_set_ctx(r, id, ngx_chat_module);
     }
+
+    ngx_http_set_ctx(r, id, ngx_chat_module);
 
     return id;
 }
@@ -256,7 +315,9 @@ ngx_chat_identity(ngx_http_request_t *r)
 
 /*
  * The request's identity, resolved once and kept in the module context:
- * the token's subject when a JWT key is configured here, and the device.
+ * the token's subject when a JWT key is configured here (checked again in
+ * a location of other JWT rules, after an internal redirect), and the
+ * device.
  * Returns NULL only when out of memory.
  */
 ngx_chat_identity_t *
@@ -271,17 +332,23 @@ ngx_chat_identify(ngx_http_request_t *r)
         return NULL;
     }
 
-    if (id->resolved) {
+    conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
+
+    if (id->resolved && id->checked_by == conf) {
         return id;
     }
 
-    id->resolved = 1;
+    if (!id->resolved) {
+        id->resolved = 1;
 
-    if (ngx_chat_device(r, id) == NGX_ERROR) {
-        return NULL;
+        if (ngx_chat_device(r, id) == NGX_ERROR) {
+            return NULL;
+        }
     }
 
-    conf = ngx_http_get_module_loc_conf(r, ngx_chat_module);
+    /* again after an internal redirect to a location of other rules */
+    id->checked_by = conf;
+    ngx_str_null(&id->user);
 
     if (conf->jwt_secret.len == 0 && conf->jwt_key.len == 0) {
         id->error = "no JWT key configured";

@@ -51,7 +51,7 @@ ngx_chat_token(ngx_http_request_t *r, ngx_str_t *token)
     }
 
     /* a chat location took it out of the query (ngx_chat_redact.c) */
-    id = ngx_http_get_module_ctx(r, ngx_chat_module);
+    id = ngx_chat_identity_find(r);
 
     if (id && id->query_taken) {
         *token = id->query_token;

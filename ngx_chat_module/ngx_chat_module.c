@@ -2,7 +2,9 @@
  * ngx_chat_module: directives, configuration, variables and the worker's
  * start. The WebSocket handshake is in ngx_chat_handshake.c, the token
  * checks in ngx_chat_auth.c, the connection's I/O in ngx_chat_ws.c and the
- * chat protocol in ngx_chat_dispatch.c.
+ * chat protocol in ngx_chat_dispatch.c; the HTTP API's token check
+ * (chat_auth) in ngx_chat_api_auth.c, the media files (chat_media) in
+ * ngx_chat_media.c.
  */
 
 #include "ngx_chat_module.h"

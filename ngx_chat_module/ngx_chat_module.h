@@ -101,6 +101,7 @@ typedef struct {
     ngx_str_t             device;
     time_t                exp;
     const char           *error;            /* why authentication failed */
+    ngx_chat_loc_conf_t  *checked_by;       /* whose rules checked the token */
     ngx_chat_conn_t      *conn;             /* once upgraded */
     ngx_str_t             query_token;      /* ?access_token=, taken out */
     unsigned              resolved:1;
@@ -260,6 +261,7 @@ extern ngx_module_t  ngx_chat_module;
 /* ngx_chat_auth.c */
 ngx_int_t ngx_chat_auth_load_key(ngx_conf_t *cf, ngx_chat_loc_conf_t *conf);
 ngx_str_t *ngx_chat_auth_hs256_key(ngx_chat_loc_conf_t *conf);
+ngx_chat_identity_t *ngx_chat_identity_find(ngx_http_request_t *r);
 ngx_chat_identity_t *ngx_chat_identity(ngx_http_request_t *r);
 ngx_chat_identity_t *ngx_chat_identify(ngx_http_request_t *r);
 ngx_int_t ngx_chat_auth_verify(ngx_chat_loc_conf_t *conf, ngx_pool_t *pool,

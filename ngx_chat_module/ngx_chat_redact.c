@@ -77,7 +77,7 @@ ngx_chat_redact_take(ngx_http_request_t *r)
     ngx_str_t             arg;
     ngx_chat_identity_t  *id;
 
-    id = ngx_http_get_module_ctx(r, ngx_chat_module);
+    id = ngx_chat_identity_find(r);
 
     if (id && id->query_taken) {
         return NGX_OK;

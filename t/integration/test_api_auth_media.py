@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from harness import CONF as HARNESS_CONF
-from harness import (DEFAULT_AUTH, Nginx, fail_on_log_problems, module_path,
-                     token, with_log_level)
+from harness import (DEFAULT_AUTH, Nginx, fail_on_log_problems, free_port,
+                     module_path, token, with_log_level)
 
 MEDIA_KEY = secrets.token_urlsafe(40)
 HEADER_SIZE = 256        # CHAT_MEDIA_HEADER_SIZE
@@ -48,6 +48,32 @@ CONF = HARNESS_CONF[:HARNESS_CONF.index("    server {{")] + """\
             proxy_set_header Authorization "";
         }}
 
+        # chat-api down: a JSON 503 from a named location, user known
+        location /api/down/ {{
+            chat_auth on;
+            proxy_pass http://127.0.0.1:{dead};
+            error_page 502 = @api_down;
+        }}
+
+        location @api_down {{
+            default_type application/json;
+            return 503 '{{"error":"unavailable","message":"$chat_user"}}';
+        }}
+
+        # the same, to a location of other rules: checked again by them
+        location /api/strict/ {{
+            chat_auth on;
+            proxy_pass http://127.0.0.1:{dead};
+            error_page 502 = @api_strict;
+        }}
+
+        location @api_strict {{
+            chat_auth on;
+            chat_jwt_audience chat-admin;
+            proxy_pass http://chat_api;
+            proxy_set_header X-Chat-User $chat_user;
+        }}
+
         {server}
 
         location / {{ return 404; }}
@@ -71,7 +97,8 @@ class ApiNginx(Nginx):
     def write_conf(self, port):
         self.conf.write_text(with_log_level(CONF.format(
             dir=self.dir, module=module_path(), port=port, auth=self.auth,
-            http=self.http, server=self.server, upstream=self.upstream_port)))
+            http=self.http, server=self.server, upstream=self.upstream_port,
+            dead=free_port())))
 
 
 class Upstream:
@@ -258,6 +285,33 @@ def test_query_token_accepted_and_kept_from_upstream_and_logs(api):
     text = api.api_log.read_text() + api.error_log.read_text()
     assert signature not in text
     assert "user=carol" in text
+
+
+@pytest.mark.parametrize("where", ["header", "query"])
+def test_identity_kept_across_an_internal_redirect(api, where):
+    """error_page to a named location forgets the module's context: the
+    token taken out of the query and the user checked live on."""
+    t = token("frank")
+    path, headers = "/api/down/x", bearer(t)
+    if where == "query":
+        path, headers = "/api/down/x?access_token=" + t, {}
+    status, _, body = request(api, "GET", path, headers)
+    assert status == 503, body
+    assert json.loads(body) == {"error": "unavailable", "message": "frank"}
+    time.sleep(0.3)
+    text = api.api_log.read_text()
+    assert t.rsplit(".", 1)[1] not in text + api.error_log.read_text()
+    assert "user=frank" in text.splitlines()[-1], text[-500:]
+
+
+def test_redirect_to_other_rules_checks_the_token_again(api):
+    status, headers, body = request(api, "GET", "/api/strict/x",
+                                    bearer(token("frank")))
+    assert_json_error(status, headers, body, 401, "unauthorized")
+    assert headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    status, _, body = request(api, "GET", "/api/strict/x",
+                              bearer(token("frank", aud="chat-admin")))
+    assert status == 200 and json.loads(body)["users"] == ["frank"], body
 
 
 def test_bad_query_token_is_invalid_and_not_logged(api):
