@@ -74,6 +74,11 @@ chat_worker_apply_fan_out(chat_worker_send_t *s, const chat_store_msg_t *msg)
         return chat_worker_apply_skip(res, "stored message with a bad conv");
     }
 
+    /* a retry of a message that has expired since: nothing to show */
+    if (chat_worker_send_gone(s, msg)) {
+        return CHAT_WORKER_APPLIED;
+    }
+
     frame = chat_worker_frame_msg(msg, &s->limits->sign);
     if (frame == NULL) {
         return chat_worker_apply_fail(res, "cannot build a msg frame");

@@ -225,7 +225,7 @@ chat_worker_group_fan_out(chat_worker_out_t *out,
 /* A group send's publish: the sent answer to its connection, then the row
  * to the members at its seq (data: the roster); a retry is answered like
  * the first, and published again to the members of now (a first attempt
- * may have died before its publish). */
+ * may have died before its publish) unless it has expired. */
 
 static int
 chat_worker_group_sent(chat_worker_send_t *s, const chat_store_msg_t *msg)
@@ -237,7 +237,8 @@ chat_worker_group_sent(chat_worker_send_t *s, const chat_store_msg_t *msg)
                                                   msg->conv, msg->ts),
                                   s->res);
 
-    if (rc == CHAT_WORKER_APPLIED) {
+    /* a retry of a message expired since is answered, not shown */
+    if (rc == CHAT_WORKER_APPLIED && !chat_worker_send_gone(s, msg)) {
         rc = chat_worker_group_fan_out(s->out, &s->limits->sign, s->data,
                                        NULL, msg, s->res);
     }

@@ -19,6 +19,14 @@ chat_worker_send_fail(chat_worker_result_t *res, const char *reason)
 
 
 int
+chat_worker_send_gone(const chat_worker_send_t *s,
+    const chat_store_msg_t *msg)
+{
+    return msg->expires != 0 && msg->expires <= s->limits->now_ms;
+}
+
+
+int
 chat_worker_send_refuse(chat_worker_send_t *s, const char *code,
     const char *message)
 {

@@ -50,6 +50,11 @@ struct chat_worker_send_s {
 };
 
 
+/* 1 when the stored row msg has expired at the record's clock: a retry
+ * of its send is answered, but the message is gone and not published. */
+int chat_worker_send_gone(const chat_worker_send_t *s,
+    const chat_store_msg_t *msg);
+
 /*
  * Refuses s->rec: the error code with message to its sender, to its
  * connection when the record names one, else to every device; nothing

@@ -428,6 +428,88 @@ TEST(redis_password_refusals)
 }
 
 
+TEST(media_flags_and_keys)
+{
+    char                err[256], spec[96];
+    chat_worker_conf_t  c;
+
+    /* the defaults: no key (sends with media refused), no directory (no
+     * media swept), the cleanup every 10 s */
+    CHECK_EQ(parse(&c, err, 0), 0);
+    CHECK(c.media_secret == NULL && c.media_dir == NULL);
+    CHECK_EQ(c.media_url_ttl, 7 * 86400);
+    CHECK_EQ(c.media_grace, 86400);
+    CHECK_EQ(c.cleanup_interval, 10000);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 10, "--media-key",
+                   "0123456789abcdef0123456789abcdef", "--media-url-ttl",
+                   "3600", "--media-dir", "/var/lib/chat/media",
+                   "--media-grace", "60", "--cleanup-interval", "500ms"), 0);
+    CHECK_STR((const char *) c.media_secret, c.media_secret_len,
+              "0123456789abcdef0123456789abcdef");
+    CHECK_EQ(c.media_url_ttl, 3600);
+    CHECK(strcmp(c.media_dir, "/var/lib/chat/media") == 0);
+    CHECK_EQ(c.media_grace, 60);
+    CHECK_EQ(c.cleanup_interval, 500);
+    chat_worker_conf_free(&c);
+
+    /* the file's keys, and a key from a file or the environment */
+    write_file("chat_media_key env:CHAT_TEST_MEDIA_KEY;\n"
+               "chat_media_url_ttl 120;\nchat_media_dir /m;\n"
+               "chat_media_grace 30;\nchat_cleanup_interval 0;\n");
+    setenv("CHAT_TEST_MEDIA_KEY", "a key from the environment, long enough",
+           1);
+    CHECK_EQ(parse(&c, err, 2, "--config", test_file), 0);
+    CHECK_STR((const char *) c.media_secret, c.media_secret_len,
+              "a key from the environment, long enough");
+    CHECK_EQ(c.media_url_ttl, 120);
+    CHECK(strcmp(c.media_dir, "/m") == 0);
+    CHECK_EQ(c.media_grace, 30);
+    CHECK_EQ(c.cleanup_interval, 0);
+    chat_worker_conf_free(&c);
+    unsetenv("CHAT_TEST_MEDIA_KEY");
+
+    write_file("a media key of a file, 32 bytes and more\n");
+    snprintf(spec, sizeof(spec), "file:%s", test_file);
+    CHECK_EQ(parse(&c, err, 2, "--media-key", spec), 0);
+    CHECK_STR((const char *) c.media_secret, c.media_secret_len,
+              "a media key of a file, 32 bytes and more");
+    chat_worker_conf_free(&c);
+}
+
+
+TEST(media_refusals)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    /* shorter than CHAT_MEDIA_KEY_MIN, as the module refuses it */
+    CHECK_EQ(parse(&c, err, 2, "--media-key", "short"), -1);
+    CHECK(strstr(err, "chat_media_key: 5 bytes, at least 32") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--media-key", "env:CHAT_TEST_NO_SUCH_VAR"),
+             -1);
+    CHECK(strstr(err, "chat_media_key") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--media-url-ttl", "0"), -1);
+    CHECK(strstr(err, "not a number in range") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--media-grace", "1h"), -1);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--cleanup-interval", "-1"), -1);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 2, "--media-dir", ""), -1);
+    CHECK(strstr(err, "empty") != NULL);
+    chat_worker_conf_free(&c);
+}
+
+
 int
 main(void)
 {
@@ -454,6 +536,8 @@ main(void)
     RUN(version_is_asked_before_anything_is_checked);
     RUN(redis_password_sources);
     RUN(redis_password_refusals);
+    RUN(media_flags_and_keys);
+    RUN(media_refusals);
     RUN(usage_shows_the_sync_limit_and_its_default);
 
     unlink(test_file);

@@ -8,6 +8,7 @@
  */
 
 #include "test_worker.h"
+#include "chat_worker_cleanup.h"
 
 
 #define TEAM  "grp:team"
@@ -54,6 +55,27 @@ gsend(const char *mid, const char *from, const char *id, long long ts)
                  "\",\"group\":\"team\",\"from\":\"%s\",\"conn\":\"k-%s\","
                  "\"body\":\"hello %s\",\"id\":\"%s\",\"ts\":%lld}",
                  mid, from, from, id, id, ts);
+}
+
+
+/* One run of the cleanup job at ms (no media directory); how many
+ * messages it deleted. */
+
+static int64_t
+cleanup(int64_t ms)
+{
+    int64_t                expired;
+    chat_worker_conf_t     conf;
+    chat_worker_cleanup_t  c;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.cleanup_interval = 10000;
+    conf.media_grace = 3600;
+
+    chat_worker_cleanup_init(&c, &conf, store);
+
+    return chat_worker_cleanup_once(&c, ms, &expired, NULL) == 0 ? expired
+                                                                 : -1;
 }
 
 
@@ -341,11 +363,21 @@ TEST(a_retried_send_of_an_expiring_message_answers_the_same_mid)
     CHECK_EQ(gsend("M1", "bob", "c-1", T0 + 1), 0);
     CHECK_EQ(res.seq, 3);
 
-    /* long after it expired, the retry: sent with the same mid, nothing
-     * stored */
-    now_ms = T0 + 60000;
-    CHECK_EQ(gsend("M1R", "bob", "c-1", T0 + 59000), 0);
+    /* before it expires, a retry is published again */
+    CHECK_EQ(gsend("M1R", "bob", "c-1", T0 + 500), 0);
     CHECK_EQ(res.duplicate, 1);
+    CHECK_EQ(out.npubs, 3);
+
+    /* long after it expired, and after the cleanup deleted it: sent with
+     * the same mid, nothing stored, nothing shown */
+    now_ms = T0 + 60000;
+    CHECK_EQ(chat_store_commit(store), 0);
+    CHECK_EQ(cleanup(now_ms), 1);
+    CHECK_EQ(chat_store_begin(store), 0);
+
+    CHECK_EQ(gsend("M1S", "bob", "c-1", T0 + 59000), 0);
+    CHECK_EQ(res.duplicate, 1);
+    CHECK_EQ(out.npubs, 1);
     f = pub(0, "chat:u:bob", "k-bob");
     CHECK(strcmp(str(f, "type"), "sent") == 0);
     CHECK(strcmp(str(f, "mid"), "M1") == 0);
@@ -353,6 +385,23 @@ TEST(a_retried_send_of_an_expiring_message_answers_the_same_mid)
 
     CHECK_EQ(chat_store_conv_last_seq(store, S(TEAM), &last), 0);
     CHECK_EQ(last, 3);
+
+    /* a DM alike: its module answered sent, the worker shows nothing */
+    now_ms = T0 + 500;
+    CHECK_EQ(conv_set(AB, "alice", "S2", "s2", "1", T0), 0);
+    CHECK_EQ(send_body("M2", "alice", "bob", "c-2", "brief", T0), 0);
+    CHECK_EQ(out.npubs, 2);
+    now_ms = T0 + 1000;
+    CHECK_EQ(send_body("M2R", "alice", "bob", "c-2", "brief", T0), 0);
+    CHECK_EQ(res.duplicate, 1);
+    CHECK_EQ(out.npubs, 0);
+
+    /* a record that comes after its message's expires (it waited in the
+     * log longer than the ttl): stored, its seq taken, never shown */
+    CHECK_EQ(send_body("M3", "bob", "alice", "c-3", "late", T0), 0);
+    CHECK_EQ(res.duplicate, 0);
+    CHECK_EQ(res.seq, 3);
+    CHECK_EQ(out.npubs, 0);
 }
 
 

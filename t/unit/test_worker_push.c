@@ -373,7 +373,9 @@ TEST(body_has_every_field_and_the_push_id)
     json_decref(want);
 
     m.conv = STR("grp:team");
-    m.media = STR("{\"url\":\"/media/x\",\"mime\":\"image/png\",\"size\":3}");
+    /* the media as stored: its type and size, not its id */
+    m.media = STR("{\"id\":\"0123456789abcdef0123456789abcdef\","
+                  "\"mime\":\"image/png\",\"size\":3}");
 
     j = body_of(&m, "carol");
     CHECK(j != NULL);
@@ -381,6 +383,8 @@ TEST(body_has_every_field_and_the_push_id)
           == 0);
     CHECK_EQ(json_integer_value(json_object_get(json_object_get(j, "media"),
                                                 "size")), 3);
+    CHECK_EQ(json_object_size(json_object_get(j, "media")), 2);
+    CHECK(json_object_get(json_object_get(j, "media"), "id") == NULL);
     CHECK(strcmp(json_string_value(json_object_get(j, "push_id")),
                  "01JDMID:carol") == 0);
     CHECK_EQ(json_object_size(j), 10);
