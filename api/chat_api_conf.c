@@ -363,9 +363,12 @@ chat_api_conf_listen(chat_api_conf_t *conf, char *err, size_t errlen)
     char            *host;
     struct in_addr   a;
 
+    host = NULL;
+
     if (chat_api_conf_hostport(conf->listen, -1, &host, &port) != 0
         || port < 0)
     {
+        free(host);
         return chat_api_conf_error(err, errlen, "", "--listen takes "
                                    "ADDR:PORT, not", conf->listen);
     }

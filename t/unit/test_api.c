@@ -253,6 +253,8 @@ TEST(conf_refusals)
     char             *unknown[] = { "chat-api", "--nope", "1", NULL };
     char             *threads[] = { "chat-api", "--media-key", KEY,
                                     "--threads", "0", NULL };
+    char             *noport[] = { "chat-api", "--listen", "127.0.0.1",
+                                   "--media-key", KEY, NULL };
 
     CHECK_EQ(parse(&conf, public, err, sizeof(err)), -1);
     CHECK(strstr(err, "127.") != NULL);
@@ -274,6 +276,10 @@ TEST(conf_refusals)
     chat_api_conf_free(&conf);
 
     CHECK_EQ(parse(&conf, threads, err, sizeof(err)), -1);
+    chat_api_conf_free(&conf);
+
+    CHECK_EQ(parse(&conf, noport, err, sizeof(err)), -1);
+    CHECK(strstr(err, "ADDR:PORT") != NULL);
     chat_api_conf_free(&conf);
 }
 
