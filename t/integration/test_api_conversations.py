@@ -233,3 +233,27 @@ def test_the_token_may_come_as_access_token_and_x_chat_user_cannot_be_forged(sta
     # the header alone is no token
     api_error(stack.http("GET", LIST, headers={"X-Chat-User": bob}), 401,
               "unauthorized")
+
+
+def test_any_number_of_chat_apis_each_restarted_alone(tmp_path):
+    """CHAT_APIS=2: two chat-apis on consecutive ports, one server line
+    each in the rendered upstream; with one killed the other serves; dev-up
+    restarts just the dead one; with both down nginx answers 503 JSON."""
+    with running_stack(tmp_path / "two-apis", apis=2) as s:
+        conf = (s.state_dir / "nginx.conf").read_text()
+        assert "server 127.0.0.1:%d max_fails=0;" % s.api_port in conf
+        assert "server 127.0.0.1:%d max_fails=0;" % (s.api_port + 1) in conf
+        first, second = s.pid("api-1"), s.pid("api-2")
+        assert "chat-api: ready" in (s.logs / "api-2.log").read_text()
+
+        s.kill("api-1")
+        assert [s.get(LIST, "alice").status for _ in range(4)] == [200] * 4
+        s.restart("api-1")
+        assert s.pid("api-2") == second and s.pid("api-1") != first
+        assert (s.logs / "api-1.log").read_text().count("chat-api: ready") == 2
+
+        s.kill("api-1")
+        s.kill("api-2")
+        api_error(s.get(LIST, "alice"), 503, "unavailable")
+        s.restart()
+        assert s.get(LIST, "alice").status == 200
