@@ -109,7 +109,7 @@ objs = $(patsubst %.c,$(OBJ)/$(1)/%.o,$(2))
 all: module programs
 
 programs: $(BUILD)/chat-worker $(BUILD)/chat-api $(BUILD)/chat-api-seed \
-          $(BUILD)/chat-devbroker $(BUILD)/chat-bench
+          $(BUILD)/chat-devbroker $(BUILD)/chat-bench $(BUILD)/chat-seed
 
 deps:
 	@scripts/deps
@@ -183,6 +183,13 @@ $(BUILD)/asan/chat-api: $(call objs,asan,$(API_SRCS) $(COMMON_SRCS))
 $(BUILD)/chat-api-seed: $(call objs,plain,$(API_SEED) $(COMMON_SRCS))
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(API_LIBS)
+
+# the read side's benchmark fills the store through its interface
+STORE_SRCS   := $(wildcard store/*.c store/sqlite/*.c)
+
+$(BUILD)/chat-seed: $(call objs,plain,bench/api/chat_seed.c $(STORE_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(WORKER_LIBS)
 
 $(BUILD)/chat-devbroker: $(call objs,plain,devbroker/chat_devbroker.c)
 	@mkdir -p $(@D)

@@ -34,6 +34,8 @@ GOAL_P99_MS = 15.0
 GOAL_TYPING_P99_MS = 2.0
 GOAL_HANDSHAKES = 10000
 GOAL_IDLE_CPU_PCT = 5.0
+GOAL_API_LIST_P99_MS = 20.0     # issue 15: 1,000 conversations
+GOAL_API_HISTORY_P99_MS = 5.0
 
 # a step counts as sustained when this share of the offered load arrived,
 # with an e2e p99 under this: a load beyond the capacity is still all
@@ -245,6 +247,11 @@ def typing_results(raw, cpu):
             "nginx_cpu_s": cpu.get("typing")}
 
 
+def api_results(raw):
+    path = os.path.join(raw, "api.json")
+    return load(path) if os.path.exists(path) else None
+
+
 def commands(raw):
     """The command lines by phase, with the results dir written $OUT."""
     out = {}
@@ -343,6 +350,18 @@ def goals(r):
         out.append(goal("typing p99", "<= %.0f ms" % GOAL_TYPING_P99_MS,
                         "%.2f ms" % p99, p99 <= GOAL_TYPING_P99_MS,
                         "at %.0f/s" % typ["offered_per_s"]))
+    api = r.get("api")
+    if api:
+        note = "%d conversations, %d requests" % (
+            api["convs"], api["results"]["conversations"]["requests"])
+        p99 = api["results"]["conversations"]["p99"]
+        out.append(goal("GET /api/conversations p99",
+                        "<= %.0f ms" % GOAL_API_LIST_P99_MS, "%.2f ms" % p99,
+                        p99 <= GOAL_API_LIST_P99_MS, note))
+        p99 = api["results"]["history"]["p99"]
+        out.append(goal("history page p99 (HTTP)",
+                        "<= %.0f ms" % GOAL_API_HISTORY_P99_MS, "%.2f ms" % p99,
+                        p99 <= GOAL_API_HISTORY_P99_MS, note))
     hs = r.get("handshake")
     if hs:
         out.append(goal("authenticated handshakes/s",
@@ -540,6 +559,18 @@ def report_md(r, pngs):
               % (typ["offered_per_s"], typ["delivered_per_s"],
                  typ["typing_lost"], md_latency(typ["latency_ms"]))]
 
+    api = r.get("api")
+    if api:
+        L += ["", "## Read side (HTTP)", "",
+              "One user with %d DMs (the store also holds what the other "
+              "phases wrote), sequential GETs on one keep-alive connection "
+              "through nginx to chat-api; milliseconds, client time "
+              "included:" % api["convs"], "",
+              "| request | p50 | p99 | max |", "|---|---|---|---|"]
+        for name, v in api["results"].items():
+            L.append("| %s | %.2f | %.2f | %.2f |"
+                     % (name, v["p50"], v["p99"], v["max"]))
+
     L += ["", "## Peers (same run, same machine)", ""]
     if not r["peers"]:
         L.append("No peer ran (no executable `bench/peers/*.sh`).")
@@ -601,7 +632,8 @@ def main(argv):
                      ("handshake", lambda: handshake_results(raw, cpu)),
                      ("msg", lambda: msg_results(
                          raw, cpu, float(st.get("BENCH_MSG_WARMUP", 0)))),
-                     ("typing", lambda: typing_results(raw, cpu))):
+                     ("typing", lambda: typing_results(raw, cpu)),
+                     ("api", lambda: api_results(raw))):
         v = fn()
         if v:
             r[name] = v

@@ -352,8 +352,8 @@ int chat_store_media_sweep(chat_store_t *store, int64_t now_ms,
  * part, the Kafka partition of conv, so that only its owner pushes.
  *
  * A message is pushable for user when another member sent it, user was a
- * member at its seq, and its seq is above both user's delivered watermark
- * and pushed_seq.
+ * member at its seq, its seq is above both user's delivered watermark
+ * and pushed_seq, and it has not expired (by the machine's clock).
  */
 
 /*

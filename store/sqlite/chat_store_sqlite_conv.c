@@ -10,10 +10,11 @@
 
 
 /*
- * The newest live message of the window of member row b at ?2 (now): a
- * walk backwards of messages_live from the window's top, which stops at
- * the first live row (the expired not deleted yet, at most a minute's
- * worth, are stepped over; tombstones and events are not in the index).
+ * Column col of the newest live message of the window of member row b at
+ * ?2 (now): a walk backwards of messages_live from the window's top, which
+ * stops at the first live row (the expired not deleted yet, at most a
+ * minute's worth, are stepped over; tombstones and events are not in the
+ * index).
  */
 #define CHAT_STORE_SQLITE_NEWEST(col)                                         \
     "(SELECT m." col " FROM messages AS m INDEXED BY messages_live"           \
@@ -37,40 +38,48 @@ const char  *const chat_store_sqlite_conv_sql[CHAT_SQL_CONV_N] = {
 
     /*
      * The page of the list: members_by_user gives the user's current
-     * conversations; for each, two seeks of messages_live (the newest live
-     * message's seq and ts), and for a group with none the ts of the event
-     * that added the user (seq joined_seq + 1: a tombstone keeps its ts),
-     * else the group's creation. MATERIALIZED: each row's activity is
-     * computed once, not again for the filter and the sort. The sort is
-     * of the user's conversations (1,000 rows for a heavy user), and only
-     * the page's rows are joined to their names and watermarks.
+     * conversations; for each, one seek of messages_live (the newest live
+     * message's ts), and for a group with none the ts of the event that
+     * added the user (seq joined_seq + 1: a tombstone keeps its ts), else
+     * the group's creation. MATERIALIZED: each row's activity is computed
+     * once, not again for the filter and the sort. The sort is of the
+     * user's conversations (1,000 rows for a heavy user), and only the
+     * page's rows are joined to their names and watermarks.
      */
     "WITH mine AS MATERIALIZED ("
-    "  SELECT b.conv AS conv, b.joined_seq AS joined, c.ttl AS ttl,"
-    "    " CHAT_STORE_SQLITE_NEWEST("seq") " AS last_seq,"
-    "    CASE WHEN c.kind = 'dm' THEN " CHAT_STORE_SQLITE_NEWEST("ts")
-    "      ELSE coalesce(" CHAT_STORE_SQLITE_NEWEST("ts") ","
-    "        (SELECT j.ts FROM messages AS j"
-    "          WHERE j.conv = b.conv AND j.seq = b.joined_seq + 1),"
-    "        (SELECT g.created_ms FROM groups AS g WHERE g.grp = b.conv),"
-    "        c.created_ms) END AS activity"
+    "  SELECT b.conv AS conv, b.joined_seq AS joined, c.kind AS kind,"
+    "    c.ttl AS ttl, c.created_ms AS created,"
+    "    " CHAT_STORE_SQLITE_NEWEST("ts") " AS last_ts"
     "    FROM members AS b JOIN conversations AS c ON c.conv = b.conv"
     "   WHERE b.user = ?1 AND b.left_seq IS NULL"
     "), page AS MATERIALIZED ("
-    "  SELECT * FROM mine"
+    "  SELECT * FROM ("
+    "    SELECT conv, joined, ttl, last_ts,"
+    "      CASE WHEN last_ts IS NOT NULL THEN last_ts"
+    "        WHEN kind = 'group' THEN coalesce("
+    "          (SELECT j.ts FROM messages AS j"
+    "            WHERE j.conv = mine.conv AND j.seq = mine.joined + 1),"
+    "          (SELECT g.created_ms FROM groups AS g"
+    "            WHERE g.grp = mine.conv),"
+    "          created) END AS activity"
+    "      FROM mine)"
     "   WHERE activity IS NOT NULL AND (?3 = 0 OR activity < ?3)"
     "   ORDER BY activity DESC, conv LIMIT ?4"
     ")"
     "SELECT p.conv, coalesce(g.name, ''), p.ttl,"
     "    coalesce(w.delivered_seq, 0), coalesce(w.read_seq, 0), p.joined,"
-    "    p.activity, p.last_seq"
+    "    p.activity, p.last_ts IS NOT NULL"
     "  FROM page AS p"
     "  LEFT JOIN groups AS g ON g.grp = p.conv"
     "  LEFT JOIN watermarks AS w ON w.conv = p.conv AND w.user = ?1"
     " ORDER BY p.activity DESC, p.conv",
 
+    /* the newest live message of the window, as the list found its ts */
     "SELECT " CHAT_STORE_SQLITE_MSG_COLS
-    "  FROM messages AS m WHERE m.conv = ?1 AND m.seq = ?2",
+    "  FROM messages AS m INDEXED BY messages_live"
+    " WHERE m.conv = ?1 AND m.seq > ?2 AND m.kind = 'msg'"
+    "   AND" CHAT_STORE_SQLITE_LIVE("?3")
+    " ORDER BY m.seq DESC LIMIT 1",
 
     /*
      * The unread count of one row of the page, computed when read, never
@@ -186,7 +195,7 @@ chat_store_sqlite_conv_row(chat_store_sqlite_t *s, sqlite3_stmt *list,
     row->delivered_seq = sqlite3_column_int64(list, 3);
     row->read_seq = sqlite3_column_int64(list, 4);
     row->activity_ts = sqlite3_column_int64(list, 6);
-    row->has_last = sqlite3_column_type(list, 7) != SQLITE_NULL;
+    row->has_last = sqlite3_column_int(list, 7);
 
     above = sqlite3_column_int64(list, 5);
     if (row->read_seq > above) {
@@ -218,7 +227,8 @@ chat_store_sqlite_conv_row(chat_store_sqlite_t *s, sqlite3_stmt *list,
     stmt = s->conv[CHAT_SQL_CONV_LAST];
 
     chat_store_sqlite_bind_str(stmt, 1, row->conv);
-    sqlite3_bind_int64(stmt, 2, sqlite3_column_int64(list, 7));
+    sqlite3_bind_int64(stmt, 2, sqlite3_column_int64(list, 5));
+    sqlite3_bind_int64(stmt, 3, now_ms);
 
     rc = sqlite3_step(stmt);
 

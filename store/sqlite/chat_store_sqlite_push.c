@@ -10,7 +10,9 @@
 /*
  * The pushable messages of user ?2 in conv ?1 (chat_store.h), in seq
  * order: the members row gives what user may see, the messages' (conv,
- * seq) key the range above "after", a list of seqs.
+ * seq) key the range above "after", a list of seqs. A message expired by
+ * the machine's clock (in ms, as expires_ms) is not pushed: the push
+ * hook's operations take no clock of the caller's.
  */
 #define CHAT_STORE_SQLITE_PUSHABLE(after)                                     \
     "  FROM members AS b"                                                     \
@@ -18,7 +20,8 @@
     "   AND m.seq > max(b.joined_seq, " after ")"                             \
     "   AND (b.left_seq IS NULL OR m.seq <= b.left_seq)"                      \
     " WHERE b.conv = ?1 AND b.user = ?2 AND m.sender <> ?2"                   \
-    "   AND m.kind = 'msg'"                                                   \
+    "   AND m.kind = 'msg' AND" CHAT_STORE_SQLITE_LIVE(                       \
+        "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)")         \
     " ORDER BY m.seq"
 
 

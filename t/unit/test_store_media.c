@@ -358,6 +358,40 @@ TEST(expiry_leaves_a_tombstone_that_dedupe_finds)
 }
 
 
+/* An expired message is not pushed, even before expiry deleted it (by
+ * the machine's clock: 1 ms after the epoch is long past). */
+TEST(an_expired_message_is_not_pushable)
+{
+    int                n;
+    chat_store_t      *store;
+    chat_store_msg_t   m;
+
+    store = test_open_begun();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    m = test_msg(CONV_AB, 1, "M1", "alice", "c-1", "gone");
+    m.expires = 1;
+    CHECK_EQ(chat_store_insert_message(store, &m), CHAT_STORE_OK);
+    m = test_msg(CONV_AB, 2, "M2", "alice", "c-2", "kept");
+    m.expires = INT64_MAX;
+    CHECK_EQ(chat_store_insert_message(store, &m), CHAT_STORE_OK);
+    CHECK_EQ(test_insert(store, CONV_AB, 3, "M3", "alice", "c-3"), 0);
+    CHECK_EQ(chat_store_push_schedule(store, S(CONV_AB), S("bob"), 5, 0),
+             CHAT_STORE_OK);
+
+    n = 0;
+    CHECK_EQ(chat_store_push_messages(store, S(CONV_AB), S("bob"), 100,
+                                      test_count_msg, &n), CHAT_STORE_OK);
+    CHECK_EQ(n, 2);
+
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+    chat_store_close(store);
+}
+
+
 int
 main(void)
 {
@@ -369,6 +403,7 @@ main(void)
     RUN(sweep_takes_the_unused_after_grace_and_the_released);
     RUN(sweepers_report_only_what_they_deleted);
     RUN(expiry_leaves_a_tombstone_that_dedupe_finds);
+    RUN(an_expired_message_is_not_pushable);
 
     test_tmpdir_remove(test_dir);
 
