@@ -114,23 +114,23 @@ static const chat_worker_conf_item_t  chat_worker_conf_items[] = {
 
     { "--media-key", "chat_media_key", CHAT_CONF_STR,
       CHAT_CONF_OFF(media_key), 0, 0, "file:PATH|env:NAME|key",
-      "signs media URLs, as chat-api and nginx do (none: no media)" },
+      "the key of media URLs (none: no media)" },
 
     { "--media-url-ttl", "chat_media_url_ttl", CHAT_CONF_NUM,
       CHAT_CONF_OFF(media_url_ttl), 1, 31536000, "seconds",
-      "how long a media URL in a frame is valid (604800: 7 days)" },
+      "a media URL's lifetime (604800: 7 days)" },
 
     { "--media-dir", "chat_media_dir", CHAT_CONF_STR,
       CHAT_CONF_OFF(media_dir), 0, 0, "path",
-      "where chat-api stores uploads (none: files not unlinked)" },
+      "chat-api's uploads (none: media not swept)" },
 
     { "--media-grace", "chat_media_grace", CHAT_CONF_NUM,
       CHAT_CONF_OFF(media_grace), 1, 31536000, "seconds",
-      "an upload no message uses is deleted after (86400: 24 h)" },
+      "unused uploads are deleted after (86400)" },
 
     { "--cleanup-interval", "chat_cleanup_interval", CHAT_CONF_MSEC,
       CHAT_CONF_OFF(cleanup_interval), 0, 86400000, "time",
-      "how often expired messages and unused media go (10s; 0: never)" },
+      "the cleanup job's period (10s; 0: off)" },
 
     { "--log-level", "chat_log_level", CHAT_CONF_LEVEL,
       CHAT_CONF_OFF(log_level), 0, 0, "level",
