@@ -1,8 +1,9 @@
 # ngx_chat: build the nginx module, the tests and the tools.
 #
 #   make            the module, build/ngx_chat_module.so (for Debian's nginx),
-#                   and the programs: build/chat-worker, build/chat-api,
-#                   build/chat-devbroker, build/chat-bench
+#                   and the programs: build/chat-worker, build/chat-api
+#                   (and build/chat-api-seed, which its test seeds a store
+#                   with), build/chat-devbroker, build/chat-bench
 #   make run        the whole system in the foreground (Ctrl-C stops it)
 #   make test       every test: unit, integration, integration under ASan
 #   make asan       the module, chat-worker and chat-api built with ASan+UBSan,

@@ -38,27 +38,34 @@ chat_api_http_arg(chat_api_req_t *req, const char *name)
 }
 
 
-/* The user nginx names; len 0 when the header is absent or no user id. */
+/* The user nginx names into req->user; -1 when the header is absent or
+ * no user id. */
 
-static chat_str_t
-chat_api_http_user(struct MHD_Connection *c)
+static int
+chat_api_http_user(chat_api_req_t *req, const char *method, const char *url)
 {
     size_t       len;
-    chat_str_t   user = { NULL, 0 };
     const char  *v;
 
-    if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND,
+    if (MHD_lookup_connection_value_n(req->conn, MHD_HEADER_KIND,
                                       CHAT_API_USER_HEADER,
                                       sizeof(CHAT_API_USER_HEADER) - 1, &v,
                                       &len)
-        == MHD_YES
-        && chat_id_valid(v, len))
+        != MHD_YES
+        || !chat_id_valid(v, len))
     {
-        user.s = v;
-        user.len = len;
+        return -1;
     }
 
-    return user;
+    req->user.s = v;
+    req->user.len = len;
+
+    if (chat_worker_log_enabled(CHAT_LOG_DEBUG)) {
+        chat_worker_log(CHAT_LOG_DEBUG, "%s %s for \"%.*s\"", method, url,
+                        (int) len, v);
+    }
+
+    return 0;
 }
 
 
@@ -91,6 +98,39 @@ chat_api_http_dispatch(chat_api_req_t *req)
 }
 
 
+/*
+ * The state of a request that is not an upload. libmicrohttpd closes the
+ * connection after an answer given on the first call (the headers alone),
+ * since it cannot tell what body would have followed; such a request is
+ * answered on the call after, once the request is complete, so that
+ * nginx's keepalive connection stays open. An upload's refusals (415,
+ * 413, 401) go on the first call: the body is then not read at all.
+ */
+static char  chat_api_http_plain;
+
+
+static enum MHD_Result
+chat_api_http_answer(chat_api_req_t *req, const char *method,
+    const char *url)
+{
+    if (req->route.route == CHAT_API_NONE) {
+        return chat_api_reply_error(req->conn, MHD_HTTP_NOT_FOUND,
+                                    "no such path");
+    }
+
+    if (!req->route.allowed) {
+        return chat_api_reply_not_allowed(req->conn, req->route.allow);
+    }
+
+    if (chat_api_http_user(req, method, url) != 0) {
+        return chat_api_reply_error(req->conn, MHD_HTTP_UNAUTHORIZED,
+                                    "no authenticated user");
+    }
+
+    return chat_api_http_dispatch(req);
+}
+
+
 static enum MHD_Result
 chat_api_http_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *data, size_t *size,
@@ -107,32 +147,33 @@ chat_api_http_request(void *cls, struct MHD_Connection *c, const char *url,
     req.pool = http->pool;
     req.now_ms = chat_api_http_now_ms();
 
+    if (*state == &chat_api_http_plain) {
+        if (*size != 0) {
+            *size = 0;              /* a body where none is read: dropped */
+            return MHD_YES;
+        }
+
+        chat_api_route(method, url, &req.route);
+        return chat_api_http_answer(&req, method, url);
+    }
+
     if (*state != NULL) {
         return chat_api_media_body(&req, *state, data, size);
     }
 
     chat_api_route(method, url, &req.route);
 
-    if (req.route.route == CHAT_API_NONE) {
-        return chat_api_reply_error(c, MHD_HTTP_NOT_FOUND, "no such path");
+    if (req.route.route != CHAT_API_MEDIA || !req.route.allowed) {
+        *state = &chat_api_http_plain;
+        return MHD_YES;
     }
 
-    if (!req.route.allowed) {
-        return chat_api_reply_not_allowed(c, req.route.allow);
-    }
-
-    req.user = chat_api_http_user(c);
-
-    if (req.user.len == 0) {
+    if (chat_api_http_user(&req, method, url) != 0) {
         return chat_api_reply_error(c, MHD_HTTP_UNAUTHORIZED,
                                     "no authenticated user");
     }
 
-    if (req.route.route == CHAT_API_MEDIA) {
-        return chat_api_media_start(&req, state);
-    }
-
-    return chat_api_http_dispatch(&req);
+    return chat_api_media_start(&req, state);
 }
 
 
@@ -144,10 +185,11 @@ chat_api_http_completed(void *cls, struct MHD_Connection *c, void **state,
     (void) c;
     (void) why;
 
-    if (*state != NULL) {
+    if (*state != NULL && *state != &chat_api_http_plain) {
         chat_api_media_done(*state);
-        *state = NULL;
     }
+
+    *state = NULL;
 }
 
 

@@ -274,6 +274,139 @@ chat_api_media_place(chat_api_req_t *req, chat_str_t id, char *path,
 }
 
 
+/* The folder of path synced: the rename, and so the file under its name,
+ * survives a crash of the machine once the store row names it. */
+
+static int
+chat_api_media_sync_dir(char *path)
+{
+    int    fd, rc;
+    char  *slash;
+
+    slash = strrchr(path, '/');
+    *slash = '\0';
+
+    fd = open(path, O_RDONLY | O_DIRECTORY);
+    rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+
+    if (rc != 0) {
+        chat_worker_log(CHAT_LOG_ERROR, "media: %s: %s", path,
+                        strerror(errno));
+    }
+
+    if (fd >= 0) {
+        close(fd);
+    }
+
+    *slash = '/';
+
+    return rc;
+}
+
+
+/* The temporary file synced, closed and renamed to path: the upload is in
+ * place for good, or -1 (logged). */
+
+static int
+chat_api_media_keep(chat_api_req_t *req, chat_api_upload_t *up,
+    chat_str_t id, char *path, size_t size)
+{
+    int  rc;
+
+    rc = fsync(up->fd);
+
+    if (close(up->fd) != 0) {
+        rc = -1;
+    }
+
+    up->fd = -1;
+
+    if (rc != 0 || chat_api_media_place(req, id, path, size) != 0
+        || rename(up->tmp, path) != 0)
+    {
+        chat_worker_log(CHAT_LOG_ERROR, "media: %s: %s", up->tmp,
+                        strerror(errno));
+        return -1;
+    }
+
+    free(up->tmp);
+    up->tmp = NULL;
+
+    if (chat_api_media_sync_dir(path) != 0) {
+        unlink(path);           /* no row will name it */
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The upload recorded in the store under id (its file removed if not), in
+ * a transaction of its own, synced: the 201 promises a send may name it,
+ * and a row lost to a crash would leave a file that no sweep removes.
+ */
+
+static int
+chat_api_media_record(chat_api_req_t *req, chat_api_upload_t *up,
+    chat_str_t id, const char *path)
+{
+    int            rc, committed;
+    chat_str_t     mime = { up->mime, up->mime_len };
+    chat_store_t  *store;
+
+    committed = 0;
+    req->slot = chat_api_pool_get(req->pool);
+    store = req->slot->store;
+
+    rc = chat_store_begin(store);
+
+    if (rc == CHAT_STORE_OK) {
+        rc = chat_store_media_insert(store, id, req->user, mime, up->size,
+                                     req->now_ms);
+    }
+
+    if (rc == CHAT_STORE_OK) {
+        rc = chat_store_commit(store);
+        committed = rc == CHAT_STORE_OK;
+    }
+
+    if (rc == CHAT_STORE_OK) {
+        rc = chat_store_sync(store);
+    }
+
+    if (rc != CHAT_STORE_OK) {
+        chat_store_rollback(store);
+        up->answered = 1;
+
+        /* a row committed but not synced keeps its file: unused, the
+         * sweep takes both after the grace */
+        if (!committed) {
+            unlink(path);
+        }
+
+        /* 16 random bytes taken already: the store's answer, not a fault */
+        if (rc == CHAT_STORE_EXISTS) {
+            chat_worker_log(CHAT_LOG_ERROR, "media id %.*s taken",
+                            (int) id.len, id.s);
+            rc = chat_api_reply_error(req->conn,
+                                      MHD_HTTP_SERVICE_UNAVAILABLE,
+                                      "media cannot be stored now, try "
+                                      "again");
+        } else {
+            rc = chat_api_store_failed(req, "a media upload");
+        }
+
+        rc = rc == MHD_YES ? 1 : -1;
+    }
+
+    chat_api_pool_put(req->pool, req->slot);
+    req->slot = NULL;
+
+    return rc;
+}
+
+
 static enum MHD_Result
 chat_api_media_store(chat_api_req_t *req, chat_api_upload_t *up)
 {
@@ -282,7 +415,6 @@ chat_api_media_store(chat_api_req_t *req, chat_api_upload_t *up)
     size_t         n;
     json_t        *body;
     chat_str_t     id = { idbuf, CHAT_MEDIA_ID_LEN };
-    chat_str_t     mime = { up->mime, up->mime_len };
     unsigned char  rnd[16];
 
     n = strlen(req->conf->media_dir) + CHAT_MEDIA_PATH_EXTRA;
@@ -298,35 +430,19 @@ chat_api_media_store(chat_api_req_t *req, chat_api_upload_t *up)
 
     chat_media_id_make(rnd, idbuf);
 
-    if (fsync(up->fd) != 0 || close(up->fd) != 0
-        || (up->fd = -1, chat_api_media_place(req, id, path, n)) != 0
-        || rename(up->tmp, path) != 0)
-    {
-        chat_worker_log(CHAT_LOG_ERROR, "media: %s: %s", up->tmp,
-                        strerror(errno));
+    if (chat_api_media_keep(req, up, id, path, n) != 0) {
         free(path);
         return chat_api_media_fail(req, up, MHD_HTTP_SERVICE_UNAVAILABLE,
                                    "media cannot be stored now");
     }
 
-    free(up->tmp);
-    up->tmp = NULL;
-
-    req->slot = chat_api_pool_get(req->pool);
-    rc = chat_store_media_insert(req->slot->store, id, req->user, mime,
-                                 up->size, req->now_ms);
-
-    if (rc != CHAT_STORE_OK) {
-        unlink(path);
-        free(path);
-        up->answered = 1;
-        rc = chat_api_store_failed(req, "a media upload");
-        chat_api_pool_put(req->pool, req->slot);
-        return rc;
-    }
-
-    chat_api_pool_put(req->pool, req->slot);
+    rc = chat_api_media_record(req, up, id, path);
     free(path);
+
+    if (rc != 0) {
+        /* the store's failure was answered */
+        return rc > 0 ? MHD_YES : MHD_NO;
+    }
 
     chat_media_url(url, &req->conf->key, id,
                    req->now_ms / 1000 + req->conf->media_url_ttl);

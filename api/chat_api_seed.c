@@ -17,6 +17,8 @@
  *     mark CONV USER delivered|read SEQ
  *     ttl CONV TTL
  *     media ID OWNER MIME SIZE CREATED_MS
+ *     use ID MIME SIZE        (marks media used; fails unless it is there
+ *                              with that type and size)
  *
  * Not a tool for production: it writes what it is told.
  */
@@ -131,6 +133,32 @@ chat_seed_mark(chat_store_t *store, chat_seed_line_t *l)
 }
 
 
+/* chat_store_media_use(), and the type and size it answers checked. */
+
+static int
+chat_seed_use(chat_store_t *store, chat_seed_line_t *l)
+{
+    int         rc;
+    int64_t     size;
+    chat_str_t  mime;
+
+    rc = chat_store_media_use(store, l->f[1], &mime, &size);
+
+    if (rc == CHAT_STORE_OK
+        && (mime.len != l->f[2].len
+            || memcmp(mime.s, l->f[2].s, mime.len) != 0
+            || size != chat_seed_num(l->f[3])))
+    {
+        fprintf(stderr, "chat-api-seed: media %.*s is %.*s of %lld bytes\n",
+                (int) l->f[1].len, l->f[1].s, (int) mime.len, mime.s,
+                (long long) size);
+        return CHAT_STORE_ERROR;
+    }
+
+    return rc;
+}
+
+
 static int
 chat_seed_line(chat_store_t *store, char *line)
 {
@@ -177,6 +205,10 @@ chat_seed_line(chat_store_t *store, char *line)
 
     if (l.n == 3 && strncmp(line, "ttl", 3) == 0) {
         return chat_store_conv_set_ttl(store, l.f[1], chat_seed_num(l.f[2]));
+    }
+
+    if (l.n == 4 && strncmp(line, "use", 3) == 0) {
+        return chat_seed_use(store, &l);
     }
 
     if (l.n == 6 && strncmp(line, "media", 5) == 0) {

@@ -59,11 +59,11 @@ class Api:
         self.redis = None
         self.api = None
 
-    def seed(self, lines):
+    def seed(self, lines, ok=True):
         out = subprocess.run([seed_binary(), "sqlite:%s" % self.db],
                              input="\n".join(lines) + "\n", text=True,
                              capture_output=True, timeout=30)
-        assert out.returncode == 0, out.stderr
+        assert (out.returncode == 0) == ok, out.stderr
 
     def redis_cli(self, *args):
         return subprocess.run(["redis-cli", "-p", str(self.redis_port)]
@@ -224,6 +224,28 @@ def test_wrong_method_is_405_with_allow(api):
         assert r.getheader("Allow") == allow
         assert r.getheader("Content-Type") == "application/json"
         assert json.loads(data)["error"] == "method_not_allowed"
+
+
+def test_one_connection_serves_many_requests(api):
+    """nginx's keepalive upstream: answers, errors included, keep it open."""
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+    for path, user, status in (("/api/groups/team", "alice", 200),
+                               ("/api/nope", "alice", 404),
+                               ("/api/conversations", None, 401),
+                               ("/api/groups/team", "dave", 403),
+                               ("/api/conversations", "alice", 200)):
+        conn.request("GET", path, headers={"X-Chat-User": user} if user
+                     else {})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == status, path
+        assert (r.getheader("Connection") or "").lower() != "close", path
+    sock = conn.sock
+    conn.request("HEAD", "/api/groups/team", headers={"X-Chat-User": "bob"})
+    r = conn.getresponse()
+    assert r.status == 200 and r.read() == b""
+    assert conn.sock is sock
+    conn.close()
 
 
 # ------------------------------------------------- the conversation list
@@ -430,6 +452,11 @@ def test_media_upload(api):
     assert stored[256:] == data and b"image/png" in stored[:256]
     assert tmp_files(api) == []
 
+    # the store has it, with the type and size a send will take from it
+    api.seed(["use %s image/png %d" % (body["id"], len(data))])
+    api.seed(["use %s image/png %d" % (body["id"], len(data) + 1)], ok=False)
+    api.seed(["use %s image/png 1" % ("f" * 32)], ok=False)
+
 
 def test_media_chunked_upload(api):
     conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
@@ -511,3 +538,28 @@ def test_zz_refuses_a_public_address(api, tmp_path):
                           "--media-key", KEY], capture_output=True,
                          text=True, timeout=10)
     assert out.returncode == 2 and "127." in out.stderr
+
+
+def test_every_flag_is_in_the_readme():
+    out = subprocess.run([api_binary(), "--help"], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0
+    flags = [line.split()[0] for line in out.stdout.splitlines()
+             if line.startswith("  --")]
+    assert len(flags) >= 14, flags
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## chat-api\n", 1)[1].split("\n## ", 1)[0]
+    for flag in flags:
+        if flag not in ("--config", "--help", "--version"):
+            assert "flag:    %s " % flag in section, flag
+        else:
+            assert "`%s`" % flag in section, flag
+
+
+def test_version_and_bad_flags():
+    out = subprocess.run([api_binary(), "--version"], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.startswith("chat-api ")
+    out = subprocess.run([api_binary(), "--threads", "x", "--media-key",
+                          KEY], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2 and "--threads" in out.stderr
