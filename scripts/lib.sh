@@ -121,8 +121,9 @@ chat_check_settings() {
             && [ "$CHAT_PORT" -lt $((CHAT_API_PORT + CHAT_APIS)) ]; } \
        || { [ "$CHAT_REDIS_PORT" -ge "$CHAT_API_PORT" ] \
             && [ "$CHAT_REDIS_PORT" -lt $((CHAT_API_PORT + CHAT_APIS)) ]; }; then
-        chat_err "CHAT_API_PORT ($CHAT_API_PORT) and the $CHAT_APIS after it must be ports" \
-                 "other than CHAT_PORT ($CHAT_PORT) and CHAT_REDIS_PORT ($CHAT_REDIS_PORT)"
+        chat_err "the chat-apis' ports, from CHAT_API_PORT ($CHAT_API_PORT) on, one per" \
+                 "chat-api (CHAT_APIS $CHAT_APIS), must be ports other than CHAT_PORT" \
+                 "($CHAT_PORT) and CHAT_REDIS_PORT ($CHAT_REDIS_PORT)"
         return 1
     fi
 }
