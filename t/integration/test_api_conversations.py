@@ -257,3 +257,13 @@ def test_any_number_of_chat_apis_each_restarted_alone(tmp_path):
         api_error(s.get(LIST, "alice"), 503, "unavailable")
         s.restart()
         assert s.get(LIST, "alice").status == 200
+
+
+def test_with_no_chat_api_the_api_answers_503_json(tmp_path):
+    """CHAT_APIS=0: nginx still starts (its upstream keeps one server line,
+    where nothing listens) and /api/ answers 503 unavailable in JSON."""
+    with running_stack(tmp_path / "no-api", workers=0, warm_up=False, apis=0) as s:
+        assert not any(name.startswith("api-") for name in s.pids())
+        r = s.get(LIST, "alice")
+        api_error(r, 503, "unavailable")
+        assert r.headers.get("Retry-After") == "1", r.headers
