@@ -332,6 +332,44 @@ TEST(cleanup_deletes_expired_messages_and_unused_media_and_their_files)
 }
 
 
+TEST(cleanup_work_is_bounded_per_run)
+{
+    int                    i;
+    char                   mid[32], id[32];
+    int64_t                expired, swept;
+    chat_worker_conf_t     conf;
+    chat_worker_cleanup_t  c;
+
+    CHECK_EQ(apply("{\"v\":1,\"op\":\"conv_set\",\"conv\":\"" AB "\","
+                   "\"from\":\"alice\",\"mid\":\"S1\",\"conn\":\"k\","
+                   "\"ts\":%lld,\"ttl\":1}", (long long) T0), 0);
+
+    for (i = 0; i < CHAT_WORKER_CLEANUP_EXPIRE_MAX + 1; i++) {
+        snprintf(mid, sizeof(mid), "M%d", i);
+        snprintf(id, sizeof(id), "c-%d", i);
+        CHECK_EQ(send_msg(mid, "alice", "bob", id, T0), 0);
+    }
+
+    memset(&conf, 0, sizeof(conf));
+    conf.media_grace = 3600;
+    conf.cleanup_interval = 10000;
+
+    CHECK_EQ(chat_store_commit(store), 0);
+    chat_worker_cleanup_init(&c, &conf, store);
+
+    /* a backlog goes a bounded step at a time, never in one long
+     * transaction that would hold the batches up */
+    CHECK_EQ(chat_worker_cleanup_once(&c, T0 + 2000, &expired, &swept), 0);
+    CHECK_EQ(expired, CHAT_WORKER_CLEANUP_EXPIRE_MAX);
+    CHECK_EQ(chat_worker_cleanup_once(&c, T0 + 2000, &expired, &swept), 0);
+    CHECK_EQ(expired, 1);
+    CHECK_EQ(chat_worker_cleanup_once(&c, T0 + 2000, &expired, &swept), 0);
+    CHECK_EQ(expired, 0);
+
+    CHECK_EQ(chat_store_begin(store), 0);
+}
+
+
 TEST(cleanup_without_a_media_dir_sweeps_no_media)
 {
     int64_t                expired, swept;
@@ -370,6 +408,7 @@ main(void)
     RUN_WITH_STORE(a_retried_send_is_sent_again_before_its_media_is_looked_at);
     RUN_WITH_STORE(pending_and_history_sign_the_url_when_they_are_read);
     RUN_WITH_STORE(cleanup_deletes_expired_messages_and_unused_media_and_their_files);
+    RUN_WITH_STORE(cleanup_work_is_bounded_per_run);
     RUN_WITH_STORE(cleanup_without_a_media_dir_sweeps_no_media);
 
     test_tmpdir_remove(test_dir);
