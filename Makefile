@@ -60,16 +60,19 @@ FUZZ_REPLAYS := $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))
 # the targets that exercise the worker link it (but its main)
 FUZZ_WORKER  := fuzz_record
 
+# the store and its backends, for the programs that link it without the
+# worker
+STORE_SRCS   := $(wildcard store/*.c store/sqlite/*.c)
 # chat-api: its endpoints and the store it reads (not the worker's
 # pipeline); API_PURE, its parts that need neither a store nor a server,
-# for its unit tests; API_SEED,
-# the test helper that seeds a store through the store API
+# for its unit tests; API_SEED, the test helper that seeds a store
+# through the store API
 API_SRCS     := $(filter-out api/chat_api_seed.c,$(wildcard api/*.c)) \
-                $(wildcard store/*.c store/sqlite/*.c)
+                $(STORE_SRCS)
 API_PURE     := api/chat_api_conf.c api/chat_api_query.c \
                 api/chat_api_route.c api/chat_api_reply.c
 API_LIBS     := -lmicrohttpd -lhiredis -lsqlite3 -ljansson -lcrypto -lpthread
-API_SEED     := api/chat_api_seed.c $(wildcard store/*.c store/sqlite/*.c)
+API_SEED     := api/chat_api_seed.c $(STORE_SRCS)
 API_UNIT     := $(filter $(BUILD)/unit/test_api%,$(UNIT_TESTS))
 
 # what the load generators share: the WebSocket transport (on the
@@ -186,8 +189,6 @@ $(BUILD)/chat-api-seed: $(call objs,plain,$(API_SEED) $(COMMON_SRCS))
 	$(CC) -o $@ $^ $(API_LIBS)
 
 # the read side's benchmark fills the store through its interface
-STORE_SRCS   := $(wildcard store/*.c store/sqlite/*.c)
-
 $(BUILD)/chat-seed: $(call objs,plain,bench/api/chat_seed.c $(STORE_SRCS) $(COMMON_SRCS))
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(WORKER_LIBS)

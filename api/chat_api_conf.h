@@ -59,10 +59,4 @@ void chat_api_conf_free(chat_api_conf_t *conf);
 
 void chat_api_conf_usage(FILE *f, const char *prog);
 
-/*
- * Splits "host:port", "[v6]:port" or "host" (then port is dflt) into a new
- * string *host and *port. 0, or -1 when it is not of that form.
- */
-int chat_api_conf_hostport(const char *s, int dflt, char **host, int *port);
-
 #endif /* CHAT_API_CONF_H */

@@ -26,10 +26,12 @@ enum MHD_Result chat_api_presence(chat_api_req_t *req);
 
 /*
  * chat_api_media.c: POST /api/media, in the calls libmicrohttpd makes: the
- * first (headers only) checks the type and size and opens the temporary
- * file, *state then holding the upload; each next one writes a chunk; the
- * last (*size 0) stores the file and answers. chat_api_media_done() frees
- * the state, whether the upload ended or was cut.
+ * first (headers only; req->user len 0 when there is none) decides whether
+ * the upload is taken and opens its temporary file, *state then holding
+ * the upload; each next one writes a chunk, or drops it when refused; the
+ * last (*size 0) stores the file and answers, or answers the refusal.
+ * chat_api_media_done() frees the state, whether the upload ended or was
+ * cut.
  */
 enum MHD_Result chat_api_media_start(chat_api_req_t *req, void **state);
 enum MHD_Result chat_api_media_body(chat_api_req_t *req, void *state,

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <jansson.h>
 
 #include "chat_api_conf.h"
 #include "chat_api_http.h"
@@ -139,6 +140,10 @@ main(int argc, char **argv)
     }
 
     chat_worker_log_set_level((chat_log_level_e) conf.log_level);
+
+    /* jansson's hash seed, made here once rather than raced for by the
+     * first objects of the serving threads */
+    json_object_seed(0);
 
     rc = chat_api_main_serve(&conf);
 

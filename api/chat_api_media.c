@@ -2,12 +2,19 @@
  * POST /api/media (docs/PROTOCOL.md 6): an upload, streamed to disk.
  *
  * The type is checked on the headers, before any byte of the body is
- * read (415), and so is a Content-Length over the limit (413). The body
- * goes in chunks to a temporary file of <media dir>/tmp, after the header
- * that records its type (common/chat_media.h); one byte over the limit and
- * the file is removed and 413 answered. At the end the file is synced and
- * renamed to its place under a random id, recorded in the store, and its
- * signed URL answered (201). A cut upload leaves nothing behind.
+ * read (415), and so are the user (401) and a Content-Length over the
+ * limit (413). The body goes in chunks to a temporary file of
+ * <media dir>/tmp, after the header that records its type
+ * (common/chat_media.h); one byte over the limit and the file is removed
+ * (413). At the end the file is synced and renamed to its place under a
+ * random id, recorded in the store, and its signed URL answered (201). A
+ * cut upload leaves nothing behind.
+ *
+ * A refused upload's body is still read, and dropped, up to
+ * CHAT_API_MEDIA_DRAIN bytes, and the refusal answered at its end: nginx
+ * sends a body whole before it reads the answer, and an upstream that
+ * closes before (what libmicrohttpd does after an early answer) turns the
+ * refusal into nginx's 502. Past that many bytes the answer goes at once.
  */
 
 #include <ctype.h>
@@ -26,13 +33,16 @@
 #include "chat_worker_log.h"
 
 
-#define CHAT_API_MEDIA_TMP  "/tmp/up-XXXXXX"
+#define CHAT_API_MEDIA_TMP    "/tmp/up-XXXXXX"
+#define CHAT_API_MEDIA_DRAIN  (64 * 1024 * 1024)
 
 typedef struct {
-    int      fd;                /* -1 once closed */
-    int      status;            /* an error to answer, or 0 */
-    int      answered;          /* the error was answered early */
-    int64_t  size;              /* bytes of the body so far */
+    int          fd;            /* -1 once closed */
+    int          status;        /* a refusal to answer, or 0 */
+    const char  *message;       /* its message */
+    int          answered;
+    int64_t      size;          /* bytes of the body kept */
+    int64_t      dropped;       /* bytes of the body dropped */
     size_t   mime_len;
     char     mime[CHAT_MEDIA_MIME_MAX + 1];
     char    *tmp;               /* the temporary file, while it exists */
@@ -171,6 +181,28 @@ chat_api_media_done(void *state)
 }
 
 
+/* A refusal, answered at the end of the body: whatever was written of it
+ * is removed now. */
+
+static void
+chat_api_media_refuse(chat_api_upload_t *up, int status, const char *message)
+{
+    chat_api_media_discard(up);
+    up->status = status;
+    up->message = message;
+}
+
+
+static enum MHD_Result
+chat_api_media_answer_refusal(chat_api_req_t *req, chat_api_upload_t *up)
+{
+    up->answered = 1;
+
+    return chat_api_reply_error(req->conn, (unsigned) up->status,
+                                up->message);
+}
+
+
 enum MHD_Result
 chat_api_media_start(chat_api_req_t *req, void **state)
 {
@@ -182,44 +214,24 @@ chat_api_media_start(chat_api_req_t *req, void **state)
     }
 
     up->fd = -1;
-
-    if (chat_api_media_type(req, up) != 0) {
-        free(up);
-        return chat_api_reply_error(req->conn,
-                                    MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                    "this type of media is not allowed");
-    }
-
-    if (chat_api_media_declared_too_large(req)) {
-        free(up);
-        return chat_api_reply_error(req->conn, MHD_HTTP_CONTENT_TOO_LARGE,
-                                    "the media is larger than allowed");
-    }
-
-    if (chat_api_media_open(req, up) != 0) {
-        chat_api_media_done(up);
-        return chat_api_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                    "media cannot be stored now");
-    }
-
     *state = up;
 
-    return MHD_YES;
-}
+    if (req->user.len == 0) {
+        chat_api_media_refuse(up, MHD_HTTP_UNAUTHORIZED,
+                              "no authenticated user");
 
+    } else if (chat_api_media_type(req, up) != 0) {
+        chat_api_media_refuse(up, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                              "this type of media is not allowed");
 
-/* An error found while the body comes: the file is removed at once, and
- * the answer goes now if the library takes it mid-body, else at the end
- * (the rest of the body read and dropped meanwhile). */
+    } else if (chat_api_media_declared_too_large(req)) {
+        chat_api_media_refuse(up, MHD_HTTP_CONTENT_TOO_LARGE,
+                              "the media is larger than allowed");
 
-static enum MHD_Result
-chat_api_media_fail(chat_api_req_t *req, chat_api_upload_t *up,
-    unsigned status, const char *message)
-{
-    chat_api_media_discard(up);
-    up->status = (int) status;
-    up->answered = chat_api_reply_error(req->conn, status, message)
-                   == MHD_YES;
+    } else if (chat_api_media_open(req, up) != 0) {
+        chat_api_media_refuse(up, MHD_HTTP_SERVICE_UNAVAILABLE,
+                              "media cannot be stored now");
+    }
 
     return MHD_YES;
 }
@@ -424,16 +436,18 @@ chat_api_media_store(chat_api_req_t *req, chat_api_upload_t *up)
         || getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
     {
         free(path);
-        return chat_api_media_fail(req, up, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                   "media cannot be stored now");
+        chat_api_media_refuse(up, MHD_HTTP_SERVICE_UNAVAILABLE,
+                              "media cannot be stored now");
+        return chat_api_media_answer_refusal(req, up);
     }
 
     chat_media_id_make(rnd, idbuf);
 
     if (chat_api_media_keep(req, up, id, path, n) != 0) {
         free(path);
-        return chat_api_media_fail(req, up, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                   "media cannot be stored now");
+        chat_api_media_refuse(up, MHD_HTTP_SERVICE_UNAVAILABLE,
+                              "media cannot be stored now");
+        return chat_api_media_answer_refusal(req, up);
     }
 
     rc = chat_api_media_record(req, up, id, path);
@@ -475,43 +489,39 @@ chat_api_media_body(chat_api_req_t *req, void *state, const char *data,
         return MHD_YES;
     }
 
-    if (n > 0) {
-        if (up->status != 0) {
-            return MHD_YES;         /* dropped: the error goes at the end */
-        }
-
+    if (n > 0 && up->status == 0) {
         if ((int64_t) n > req->conf->media_max - up->size) {
-            return chat_api_media_fail(req, up, MHD_HTTP_CONTENT_TOO_LARGE,
-                                       "the media is larger than allowed");
-        }
+            chat_api_media_refuse(up, MHD_HTTP_CONTENT_TOO_LARGE,
+                                  "the media is larger than allowed");
 
-        up->size += (int64_t) n;
-
-        if (chat_api_media_write(up, data, n) != 0) {
+        } else if (chat_api_media_write(up, data, n) != 0) {
             chat_worker_log(CHAT_LOG_ERROR, "media: %s: %s", up->tmp,
                             strerror(errno));
-            return chat_api_media_fail(req, up, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                       "media cannot be stored now");
-        }
+            chat_api_media_refuse(up, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                  "media cannot be stored now");
 
-        return MHD_YES;
+        } else {
+            up->size += (int64_t) n;
+            return MHD_YES;
+        }
+    }
+
+    if (n > 0) {
+        up->dropped += (int64_t) n;
+
+        return up->dropped > CHAT_API_MEDIA_DRAIN
+               ? chat_api_media_answer_refusal(req, up) : MHD_YES;
     }
 
     /* the end of the body */
 
     if (up->status != 0) {
-        up->answered = 1;
-        return chat_api_reply_error(req->conn, (unsigned) up->status,
-                                    up->status == MHD_HTTP_CONTENT_TOO_LARGE
-                                    ? "the media is larger than allowed"
-                                    : "media cannot be stored now");
+        return chat_api_media_answer_refusal(req, up);
     }
 
     if (up->size == 0) {
-        chat_api_media_discard(up);
-        up->answered = 1;
-        return chat_api_reply_error(req->conn, MHD_HTTP_BAD_REQUEST,
-                                    "the body is empty");
+        chat_api_media_refuse(up, MHD_HTTP_BAD_REQUEST, "the body is empty");
+        return chat_api_media_answer_refusal(req, up);
     }
 
     return chat_api_media_store(req, up);

@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -241,6 +242,12 @@ def test_one_connection_serves_many_requests(api):
         assert r.status == status, path
         assert (r.getheader("Connection") or "").lower() != "close", path
     sock = conn.sock
+    for ctype, status in (("text/plain", 415), ("image/png", 201)):
+        conn.request("POST", "/api/media", body=b"abc",
+                     headers={"X-Chat-User": "alice", "Content-Type": ctype})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == status
     conn.request("HEAD", "/api/groups/team", headers={"X-Chat-User": "bob"})
     r = conn.getresponse()
     assert r.status == 200 and r.read() == b""
@@ -423,6 +430,13 @@ def test_presence_500_users(api):
     status, body = api.get("/api/presence?users=" + users)
     assert status == 200 and len(body["presence"]) == 500
 
+    # the longest query: 500 ids of 64 bytes, a URL of 32 KiB
+    users = ",".join("%064d" % i for i in range(500))
+    status, body = api.get("/api/presence?users=" + users)
+    assert status == 200 and len(body["presence"]) == 500
+    assert body["presence"][499] == {"user": "%064d" % 499,
+                                     "status": "offline"}
+
 
 def test_presence_bad_users(api):
     for q in ("", "users=", "users=bob,,carol", "users=a$b",
@@ -480,6 +494,22 @@ def test_media_wrong_type_is_415(api):
         assert json.loads(raw)["error"] == "unsupported_media_type"
 
 
+def test_media_refusals_are_read_after_the_whole_body(api):
+    """nginx sends a body whole before it reads the answer: an upload
+    refused on its headers still has its body read (and dropped), so that
+    the answer arrives instead of a broken pipe (nginx's 502)."""
+    big = b"q" * (2 * 1024 * 1024)
+    for ctype, user, status in (("text/plain", "alice", 415),
+                                ("image/png", "alice", 413),
+                                ("image/png", None, 401)):
+        status_got, r, raw = api.request("POST", "/api/media", user=user,
+                                         body=big,
+                                         headers={"Content-Type": ctype})
+        assert status_got == status, ctype
+        assert r.getheader("Content-Type") == "application/json"
+    assert tmp_files(api) == []
+
+
 def test_media_too_large_is_413(api):
     status, r, raw = api.request("POST", "/api/media",
                                  body=b"x" * (MEDIA_MAX + 1),
@@ -522,6 +552,34 @@ def test_media_needs_a_user(api):
     assert status == 401
 
 
+def test_concurrent_clients(api):
+    """More clients than threads: each answer whole and right (the slots
+    of store handles and Redis connections are shared by turns)."""
+    paths = ["/api/conversations", "/api/groups/team",
+             "/api/conversations/dm:alice:bob/messages?limit=2",
+             "/api/presence?users=bob,carol", "/api/nope"]
+    problems = []
+
+    def client(n):
+        conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=20)
+        for i in range(60):
+            path = paths[(n + i) % len(paths)]
+            conn.request("GET", path, headers={"X-Chat-User": "alice"})
+            r = conn.getresponse()
+            body = json.loads(r.read())
+            want = 404 if path == "/api/nope" else 200
+            if r.status != want or (want == 200 and "error" in body):
+                problems.append((path, r.status, body))
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert problems == []
+
+
 # ------------------------------------------------- Redis down, the end
 
 def test_zz_presence_with_redis_down_is_503(api):
@@ -531,6 +589,14 @@ def test_zz_presence_with_redis_down_is_503(api):
     # the rest does not need Redis
     status, body = api.get("/api/groups/team")
     assert status == 200
+
+    # Redis back: presence is served again, on new connections
+    api.start_redis()
+    for _ in range(4):      # every thread's slot, whichever answers
+        status, body = api.get("/api/presence?users=bob")
+        assert status == 200
+        assert body == {"presence": [{"user": "bob", "status": "offline"}]}
+    api.stop_redis()
 
 
 def test_zz_refuses_a_public_address(api, tmp_path):
