@@ -46,7 +46,7 @@ void chat_api_media_done(void *state);
  */
 json_t *chat_api_msg(const chat_api_req_t *req, const chat_store_msg_t *msg);
 
-/* The answer of a store failure: 503, logged. */
+/* chat_api_http.c: the answer of a store failure, 503, logged. */
 enum MHD_Result chat_api_store_failed(chat_api_req_t *req, const char *what);
 
 #endif /* CHAT_API_ENDPOINTS_H */

@@ -69,6 +69,20 @@ chat_api_http_user(chat_api_req_t *req, const char *method, const char *url)
 }
 
 
+/* The answer of a store failure: 503, logged with the store's reason. */
+
+enum MHD_Result
+chat_api_store_failed(chat_api_req_t *req, const char *what)
+{
+    chat_worker_log(CHAT_LOG_ERROR, "%s for \"%.*s\": %s", what,
+                    (int) req->user.len, req->user.s,
+                    chat_store_errstr(req->slot->store));
+
+    return chat_api_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                "the store is unavailable, try again later");
+}
+
+
 static enum MHD_Result
 chat_api_http_dispatch(chat_api_req_t *req)
 {

@@ -3,9 +3,7 @@
  */
 
 #include "chat_api_endpoints.h"
-#include "chat_api_reply.h"
 #include "chat_store_frame.h"
-#include "chat_worker_log.h"
 
 
 json_t *
@@ -23,16 +21,4 @@ chat_api_msg(const chat_api_req_t *req, const chat_store_msg_t *msg)
     }
 
     return frame;
-}
-
-
-enum MHD_Result
-chat_api_store_failed(chat_api_req_t *req, const char *what)
-{
-    chat_worker_log(CHAT_LOG_ERROR, "%s for \"%.*s\": %s", what,
-                    (int) req->user.len, req->user.s,
-                    chat_store_errstr(req->slot->store));
-
-    return chat_api_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                "the store is unavailable, try again later");
 }

@@ -384,6 +384,20 @@ def test_history_of_a_removed_member_ends_at_the_removal(api):
     assert body["messages"][1]["group"] == "team"
 
 
+def test_a_new_write_shows_at_once(api):
+    """Each read sees what was committed before it: no handle keeps an old
+    snapshot of the store (every thread's, whichever answers)."""
+    conv = "/api/conversations/dm:xena:yann/messages"
+    for _ in range(4):
+        assert seqs(api.get(conv, user="xena")[1]) == []
+        assert api.get("/api/conversations", user="yann")[1]["conversations"] == []
+    api.seed(["msg dm:xena:yann 1 m90 yann y1 %d 0 new" % api.now])
+    for _ in range(4):
+        assert seqs(api.get(conv, user="xena")[1]) == [1]
+        rows = api.get("/api/conversations", user="yann")[1]["conversations"]
+        assert [r["conv"] for r in rows] == ["dm:xena:yann"]
+
+
 # ------------------------------------------------------------- groups
 
 def test_group_roster(api):
@@ -629,3 +643,13 @@ def test_version_and_bad_flags():
     out = subprocess.run([api_binary(), "--threads", "x", "--media-key",
                           KEY], capture_output=True, text=True, timeout=10)
     assert out.returncode == 2 and "--threads" in out.stderr
+
+
+def test_a_store_that_cannot_open_stops_it_at_start(tmp_path):
+    out = subprocess.run([api_binary(), "--listen", "127.0.0.1:0",
+                          "--store", "sqlite:%s/no/such/dir/chat.db"
+                          % tmp_path, "--media-dir", str(tmp_path / "m"),
+                          "--media-key", KEY], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 1
+    assert "store:" in out.stderr and "chat-api: ready" not in out.stderr

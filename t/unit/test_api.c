@@ -12,6 +12,7 @@
 #include "chat_api_query.h"
 #include "chat_api_reply.h"
 #include "chat_api_route.h"
+#include "chat_conf.h"
 #include "chat_presence.h"
 
 
@@ -323,6 +324,61 @@ TEST(conf_file_and_env)
 }
 
 
+TEST(conf_hostport)
+{
+    int    port;
+    char  *host;
+
+    CHECK_EQ(chat_conf_hostport("redis.internal", 6379, &host, &port), 0);
+    CHECK(strcmp(host, "redis.internal") == 0);
+    CHECK_EQ(port, 6379);
+    free(host);
+
+    CHECK_EQ(chat_conf_hostport("127.0.0.1:0", -1, &host, &port), 0);
+    CHECK_EQ(port, 0);
+    free(host);
+
+    CHECK_EQ(chat_conf_hostport("[::1]", 1, &host, &port), 0);
+    CHECK(strcmp(host, "::1") == 0);
+    CHECK_EQ(port, 1);
+    free(host);
+
+    CHECK_EQ(chat_conf_hostport(":80", 1, &host, &port), -1);
+    CHECK(host == NULL);
+    CHECK_EQ(chat_conf_hostport("h:65536", 1, &host, &port), -1);
+    CHECK_EQ(chat_conf_hostport("h:", 1, &host, &port), -1);
+    CHECK_EQ(chat_conf_hostport("h:8x", 1, &host, &port), -1);
+    CHECK_EQ(chat_conf_hostport("[::1", 1, &host, &port), -1);
+    CHECK_EQ(chat_conf_hostport("[::1]x", 1, &host, &port), -1);
+}
+
+
+TEST(conf_units)
+{
+    char              err[512];
+    chat_api_conf_t   conf;
+    char             *ok[] = { "chat-api", "--media-key", KEY,
+                               "--media-max", "512k", "--media-url-ttl",
+                               "30m", NULL };
+    char             *days[] = { "chat-api", "--media-key", KEY,
+                                 "--media-url-ttl", "366d", NULL };
+    char             *suffix[] = { "chat-api", "--media-key", KEY,
+                                   "--media-max", "5kb", NULL };
+
+    CHECK_EQ(parse(&conf, ok, err, sizeof(err)), 0);
+    CHECK_EQ(conf.media_max, 512 * 1024);
+    CHECK_EQ(conf.media_url_ttl, 1800);
+    chat_api_conf_free(&conf);
+
+    /* above the range, an unknown suffix */
+    CHECK_EQ(parse(&conf, days, err, sizeof(err)), -1);
+    CHECK(strstr(err, "--media-url-ttl") != NULL);
+    chat_api_conf_free(&conf);
+    CHECK_EQ(parse(&conf, suffix, err, sizeof(err)), -1);
+    chat_api_conf_free(&conf);
+}
+
+
 TEST(presence_decode)
 {
     chat_presence_t  p;
@@ -365,6 +421,8 @@ main(void)
     RUN(conf_flags);
     RUN(conf_refusals);
     RUN(conf_file_and_env);
+    RUN(conf_hostport);
+    RUN(conf_units);
     RUN(presence_decode);
 
     return test_summary("api");
