@@ -20,16 +20,30 @@
 #                      set (the ASan run checks their leaks, not nginx's)
 #   CHAT_WORKER_ARGS   more flags for every chat-worker, split on blanks
 #                      (e.g. "--push-url http://127.0.0.1:9000/push")
+#   CHAT_APIS          how many chat-api processes (default 1; 0 for none:
+#                      then /api/ answers 503)
+#   CHAT_API_PORT      port of the first chat-api, on 127.0.0.1; api-N
+#                      listens on CHAT_API_PORT+N-1 (default CHAT_PORT+2000)
+#   CHAT_API_BIN       the chat-api program (default build/chat-api)
+#   CHAT_API_ARGS      more flags for every chat-api, split on blanks
+#                      (e.g. "--media-max 1048576")
+#   CHAT_API_ASAN_OPTIONS  ASAN_OPTIONS of the chat-apis alone, when set
+#   CHAT_MEDIA_KEY     the key that signs media URLs, written to the state
+#                      dir's chat-media.secret; unset, made once like the
+#                      token secret
 #   CHAT_BROKER_BIN    the dev Kafka broker (default build/chat-devbroker)
 #   CHAT_REDIS_SERVER  the redis-server program (default: Debian's)
 #   CHAT_CONF_TEMPLATE the nginx config to render (default nginx.conf.example)
 #   CHAT_WORKER_TIMEOUT seconds a starting worker gets to be ready (default 30)
+#   CHAT_API_TIMEOUT   seconds a starting chat-api gets to be ready (default 10)
 #
 # The state dir holds run/<name>.pid and run/<name>.cmd (its command line)
-# for each component (redis, broker, worker-N, nginx), run/kafka.address (the
-# dev broker's bootstrap list), logs/ (one log per component, nginx's
-# error.log and access.log), redis/ (its append-only file), chat.db and
-# the secrets: chat-jwt.secret (tokens) and redis.password (mode 600).
+# for each component (redis, broker, worker-N, api-N, nginx), run/kafka.address
+# (the dev broker's bootstrap list), logs/ (one log per component, nginx's
+# error.log and access.log), redis/ (its append-only file), chat.db, media/
+# (the uploaded files, which nginx serves and the workers clean up) and the
+# secrets: chat-jwt.secret (tokens), chat-media.secret (media URLs) and
+# redis.password (mode 600).
 
 CHAT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CHAT_PORT=${CHAT_PORT:-8080}
@@ -40,6 +54,8 @@ CHAT_NGINX=${CHAT_NGINX:-/usr/sbin/nginx}
 CHAT_WORKERS=${CHAT_WORKERS:-1}
 CHAT_PARTITIONS=${CHAT_PARTITIONS:-8}
 CHAT_WORKER_BIN=${CHAT_WORKER_BIN:-$CHAT_TOP/build/chat-worker}
+CHAT_APIS=${CHAT_APIS:-1}
+CHAT_API_BIN=${CHAT_API_BIN:-$CHAT_TOP/build/chat-api}
 CHAT_BROKER_BIN=${CHAT_BROKER_BIN:-$CHAT_TOP/build/chat-devbroker}
 CHAT_REDIS_SERVER=${CHAT_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}
 CHAT_CONF_TEMPLATE=${CHAT_CONF_TEMPLATE:-$CHAT_TOP/nginx.conf.example}
@@ -54,6 +70,7 @@ CHAT_GROUP=chat-workers
 # (9-18 s measured against the dev broker), hence more than the others.
 CHAT_START_TIMEOUT=10
 CHAT_WORKER_TIMEOUT=${CHAT_WORKER_TIMEOUT:-30}
+CHAT_API_TIMEOUT=${CHAT_API_TIMEOUT:-10}
 CHAT_STOP_TIMEOUT=10
 
 # Names of the components this invocation started, in order (for rollback).
@@ -71,7 +88,7 @@ chat_err() {
 # gives a message rather than a half-started system.
 chat_check_settings() {
     local name value
-    for name in CHAT_PORT CHAT_WORKERS CHAT_PARTITIONS; do
+    for name in CHAT_PORT CHAT_WORKERS CHAT_PARTITIONS CHAT_APIS; do
         value=${!name}
         if ! [[ $value =~ ^[0-9]+$ ]]; then
             chat_err "$name must be a number, not '$value'"
@@ -93,12 +110,28 @@ chat_check_settings() {
         chat_err "CHAT_WORKERS must be from 0 to 64"
         return 1
     fi
+    if [ "$CHAT_APIS" -gt 64 ]; then
+        chat_err "CHAT_APIS must be from 0 to 64"
+        return 1
+    fi
+    CHAT_API_PORT=${CHAT_API_PORT:-$((CHAT_PORT + 2000))}
+    if ! [[ $CHAT_API_PORT =~ ^[0-9]+$ ]] || [ "$CHAT_API_PORT" -lt 1 ] \
+       || [ $((CHAT_API_PORT + CHAT_APIS)) -gt 65536 ] \
+       || { [ "$CHAT_PORT" -ge "$CHAT_API_PORT" ] \
+            && [ "$CHAT_PORT" -lt $((CHAT_API_PORT + CHAT_APIS)) ]; } \
+       || { [ "$CHAT_REDIS_PORT" -ge "$CHAT_API_PORT" ] \
+            && [ "$CHAT_REDIS_PORT" -lt $((CHAT_API_PORT + CHAT_APIS)) ]; }; then
+        chat_err "the chat-apis' ports, from CHAT_API_PORT ($CHAT_API_PORT) on, one per" \
+                 "chat-api (CHAT_APIS $CHAT_APIS), must be ports other than CHAT_PORT" \
+                 "($CHAT_PORT) and CHAT_REDIS_PORT ($CHAT_REDIS_PORT)"
+        return 1
+    fi
 }
 
 # Creates the state dir and makes CHAT_STATE_DIR absolute: redis, the
 # workers and nginx -p all get paths in it, from other working directories.
 chat_init_state() {
-    mkdir -p "$CHAT_STATE_DIR"/{logs,tmp,modules,run,redis}
+    mkdir -p "$CHAT_STATE_DIR"/{logs,tmp,modules,run,redis,media}
     CHAT_STATE_DIR=$(cd "$CHAT_STATE_DIR" && pwd)
 }
 
@@ -120,6 +153,13 @@ chat_secret_file() {
 # the rendered nginx.conf) and scripts/chat-token signs with.
 chat_init_jwt_secret() {
     chat_secret_file chat-jwt.secret "${CHAT_JWT_SECRET:-}"
+}
+
+# The key that signs media URLs: nginx checks them (chat_media_key
+# file:chat-media.secret), chat-api and the workers sign them
+# (--media-key file:...). Kept across runs, so URLs handed out stay valid.
+chat_init_media_key() {
+    chat_secret_file chat-media.secret "${CHAT_MEDIA_KEY:-}"
 }
 
 # Redis's password: redis-server reads it from redis/redis.conf (not its
@@ -180,14 +220,23 @@ chat_pid() {
     cat "$(chat_pidfile "$1")"
 }
 
-# The worker names that have a pid file, whatever CHAT_WORKERS is now.
-chat_worker_names() {
+# chat_names PREFIX : the names PREFIX-N that have a pid file, whatever
+# CHAT_WORKERS or CHAT_APIS is now.
+chat_names() {
     local f
-    for f in "$CHAT_STATE_DIR"/run/worker-*.pid; do
+    for f in "$CHAT_STATE_DIR/run/$1"-*.pid; do
         [ -e "$f" ] || continue
         f=${f##*/}
         echo "${f%.pid}"
     done
+}
+
+chat_worker_names() {
+    chat_names worker
+}
+
+chat_api_names() {
+    chat_names api
 }
 
 # True when something accepts connections on 127.0.0.1:$1. The subshell
@@ -294,12 +343,13 @@ chat_stop_signal() {
 }
 
 # Stops everything in the state dir, front to back: nginx first so that no
-# new write is produced, the workers so that they commit what they applied,
-# then the broker (its log is lost) and redis.
+# new write or read is produced, the chat-apis (readers only), the workers
+# so that they commit what they applied, then the broker (its log is lost)
+# and redis.
 chat_down() {
     local name
     chat_stop nginx QUIT
-    for name in $(chat_worker_names); do
+    for name in $(chat_api_names) $(chat_worker_names); do
         chat_stop "$name" TERM
     done
     chat_stop broker TERM
@@ -342,6 +392,17 @@ chat_build_missing() {
         chat_err "$CHAT_WORKER_BIN: no such program"
         return 1
     fi
+    if [ "$CHAT_APIS" -gt 0 ] && [ ! -x "$CHAT_API_BIN" ] \
+       && [ "$CHAT_API_BIN" = "$CHAT_TOP/build/chat-api" ]; then
+        make -s -C "$CHAT_TOP" build/chat-api || {
+            chat_err "could not build build/chat-api (set CHAT_API_BIN, or CHAT_APIS=0 for none)"
+            return 1
+        }
+    fi
+    if [ "$CHAT_APIS" -gt 0 ] && [ ! -x "$CHAT_API_BIN" ]; then
+        chat_err "$CHAT_API_BIN: no such program"
+        return 1
+    fi
 }
 
 # The dev broker cannot be restarted under running clients: its log is in
@@ -350,7 +411,7 @@ chat_build_missing() {
 chat_check_broker() {
     local name others=()
     chat_alive broker && return 0
-    for name in redis nginx $(chat_worker_names); do
+    for name in redis nginx $(chat_worker_names) $(chat_api_names); do
         if chat_alive "$name"; then
             others+=("$name")
         fi
@@ -448,37 +509,23 @@ chat_start_broker() {
     return 1
 }
 
-# Starts every worker that is not running, then waits for each one it
-# started to log "chat-worker: ready" (they join the group together, so
-# they wait together). Each log is appended to over restarts, so only what
-# a worker wrote after its start counts.
-chat_start_workers() {
-    local n name log end pending=() offsets=() ready extra=() asan=()
-    read -r -a extra <<<"${CHAT_WORKER_ARGS:-}"
-    if [ -n "${CHAT_WORKER_ASAN_OPTIONS:-}" ]; then
-        asan=(env "ASAN_OPTIONS=$CHAT_WORKER_ASAN_OPTIONS")
-    fi
-    for ((n = 1; n <= CHAT_WORKERS; n++)); do
-        name=worker-$n
-        if chat_alive "$name"; then
-            chat_log "$name already running (pid $(chat_pid "$name"))"
-            continue
-        fi
-        log="$CHAT_STATE_DIR/logs/$name.log"
-        offsets+=("$(stat -c %s "$log" 2>/dev/null || echo 0)")
-        pending+=("$name")
-        chat_spawn "$name" "$log" "${asan[@]}" "$CHAT_WORKER_BIN" \
-            --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
-            --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
-            --redis-password "file:$CHAT_STATE_DIR/redis.password" \
-            --store "sqlite:$CHAT_STATE_DIR/chat.db" "${extra[@]}"
+# chat_wait_logged WHAT TIMEOUT NAME=OFFSET... : waits until each named
+# component wrote "WHAT: ready" to logs/NAME.log past OFFSET (each log is
+# appended to over restarts, so only what it wrote since its start counts);
+# fails when one exits first or the time runs out.
+chat_wait_logged() {
+    local what=$1 timeout=$2 n name log end ready pending=() offsets=()
+    shift 2
+    for n in "$@"; do
+        pending+=("${n%%=*}")
+        offsets+=("${n#*=}")
     done
-    for ((end = SECONDS + CHAT_WORKER_TIMEOUT; SECONDS < end && ${#pending[@]} > 0; )); do
+    for ((end = SECONDS + timeout; SECONDS < end && ${#pending[@]} > 0; )); do
         ready=()
         for n in "${!pending[@]}"; do
             name=${pending[n]}
             log="$CHAT_STATE_DIR/logs/$name.log"
-            if tail -c +$((offsets[n] + 1)) "$log" 2>/dev/null | grep -q 'chat-worker: ready'; then
+            if tail -c +$((offsets[n] + 1)) "$log" 2>/dev/null | grep -q "$what: ready"; then
                 chat_log "$name ready (pid $(chat_pid "$name"))"
                 ready+=("$n")
             elif ! chat_alive "$name"; then
@@ -495,10 +542,82 @@ chat_start_workers() {
         fi
     done
     for name in "${pending[@]}"; do
-        chat_err "$name did not log 'chat-worker: ready' within $CHAT_WORKER_TIMEOUT s"
+        chat_err "$name did not log '$what: ready' within $timeout s"
         chat_show_log "$CHAT_STATE_DIR/logs/$name.log"
         return 1
     done
+}
+
+# The size of a component's log now: where what it writes next begins.
+chat_log_offset() {
+    stat -c %s "$CHAT_STATE_DIR/logs/$1.log" 2>/dev/null || echo 0
+}
+
+# Starts every worker that is not running, then waits for each one it
+# started to log "chat-worker: ready" (they join the group together, so
+# they wait together). They sign the media URLs of the msgs they hand out
+# and delete the files of media that no message references.
+chat_start_workers() {
+    local n name started=() extra=() asan=()
+    read -r -a extra <<<"${CHAT_WORKER_ARGS:-}"
+    if [ -n "${CHAT_WORKER_ASAN_OPTIONS:-}" ]; then
+        asan=(env "ASAN_OPTIONS=$CHAT_WORKER_ASAN_OPTIONS")
+    fi
+    for ((n = 1; n <= CHAT_WORKERS; n++)); do
+        name=worker-$n
+        if chat_alive "$name"; then
+            chat_log "$name already running (pid $(chat_pid "$name"))"
+            continue
+        fi
+        started+=("$name=$(chat_log_offset "$name")")
+        chat_spawn "$name" "$CHAT_STATE_DIR/logs/$name.log" "${asan[@]}" "$CHAT_WORKER_BIN" \
+            --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
+            --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
+            --redis-password "file:$CHAT_STATE_DIR/redis.password" \
+            --store "sqlite:$CHAT_STATE_DIR/chat.db" \
+            --media-key "file:$CHAT_STATE_DIR/chat-media.secret" \
+            --media-dir "$CHAT_STATE_DIR/media" "${extra[@]}"
+    done
+    chat_wait_logged chat-worker "$CHAT_WORKER_TIMEOUT" "${started[@]}"
+}
+
+# The port of chat-api number $1 (from 1).
+chat_api_port() {
+    echo $((${CHAT_API_PORT:-$((CHAT_PORT + 2000))} + $1 - 1))
+}
+
+# Starts every chat-api that is not running, each on its own port of
+# loopback (nginx is its only client), then waits for each one it started
+# to log "chat-api: ready". They read the store that the workers write
+# (SQLite in WAL mode lets readers in beside the writer) and Redis
+# (presence), and write uploads into media/.
+chat_start_apis() {
+    local n name port started=() extra=() asan=()
+    read -r -a extra <<<"${CHAT_API_ARGS:-}"
+    if [ -n "${CHAT_API_ASAN_OPTIONS:-}" ]; then
+        asan=(env "ASAN_OPTIONS=$CHAT_API_ASAN_OPTIONS")
+    fi
+    for ((n = 1; n <= CHAT_APIS; n++)); do
+        name=api-$n
+        port=$(chat_api_port "$n")
+        if chat_alive "$name"; then
+            chat_log "$name already running (pid $(chat_pid "$name"))"
+            continue
+        fi
+        if chat_port_busy "$port"; then
+            chat_err "port $port (CHAT_API_PORT, $name) is taken by another process"
+            return 1
+        fi
+        started+=("$name=$(chat_log_offset "$name")")
+        chat_spawn "$name" "$CHAT_STATE_DIR/logs/$name.log" "${asan[@]}" "$CHAT_API_BIN" \
+            --listen "127.0.0.1:$port" \
+            --store "sqlite:$CHAT_STATE_DIR/chat.db" \
+            --redis "127.0.0.1:$CHAT_REDIS_PORT" \
+            --redis-password "file:$CHAT_STATE_DIR/redis.password" \
+            --media-dir "$CHAT_STATE_DIR/media" \
+            --media-key "file:$CHAT_STATE_DIR/chat-media.secret" "${extra[@]}"
+    done
+    chat_wait_logged chat-api "$CHAT_API_TIMEOUT" "${started[@]}"
 }
 
 # Escapes a replacement text for sed's s|...|...|.
@@ -506,13 +625,49 @@ chat_sed_escape() {
     printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'
 }
 
+# The ports of the chat-apis, one per line, for the rendered config. With
+# none running it is still one (where nothing listens): nginx refuses an
+# upstream without servers, and /api/ answers 503 unavailable, as it does
+# when every chat-api is down.
+chat_api_ports() {
+    local n count=$CHAT_APIS
+    [ "$count" -gt 0 ] || count=1
+    for ((n = 1; n <= count; n++)); do
+        chat_api_port "$n"
+    done
+}
+
+# stdin to stdout, the "server" lines of "upstream chat_api { ... }"
+# replaced by one per port in $1 (a copy of the first, its options kept,
+# its port changed, where that first one was); the rest of the block
+# (keepalive, ...) stays.
+chat_render_upstream() {
+    awk -v ports="$1" '
+        /^[ \t]*upstream[ \t]+chat_api[ \t]*[{]/ { inside = 1; print; next }
+        inside && /^[ \t]*[}]/ { inside = 0 }
+        inside && /^[ \t]*server[ \t]/ {
+            if (!done) {
+                n = split(ports, port, "\n")
+                for (i = 1; i <= n; i++) {
+                    line = $0
+                    sub(/127\.0\.0\.1:[0-9]+/, "127.0.0.1:" port[i], line)
+                    print line
+                }
+                done = 1
+            }
+            next
+        }
+        { print }'
+}
+
 # Renders the config template into the state dir: the module, port, pid
-# file, Kafka brokers and Redis of this run. Every relative path in it is
-# under the state dir (nginx -p), the secrets' files too.
+# file, Kafka brokers, Redis and chat-apis of this run. Every relative path
+# in it is under the state dir (nginx -p), the secrets' files and media/ too.
 chat_render_config() {
     local brokers
     chat_init_state
     chat_init_jwt_secret
+    chat_init_media_key
     ln -sf "$(cd "$(dirname "$CHAT_MODULE")" && pwd)/$(basename "$CHAT_MODULE")" \
         "$CHAT_STATE_DIR/modules/ngx_chat_module.so"
     brokers=$(chat_sed_escape "${CHAT_KAFKA_ADDRESS:-127.0.0.1:9092}")
@@ -521,7 +676,8 @@ chat_render_config() {
         -e "s|^\(\s*\)pid .*;|\1pid run/nginx.pid;|" \
         -e "s|^\(\s*\)chat_kafka_brokers .*;|\1chat_kafka_brokers $brokers;|" \
         -e "s|^\(\s*\)chat_redis .*;|\1chat_redis 127.0.0.1:${CHAT_REDIS_PORT:-6379};|" \
-        "$CHAT_CONF_TEMPLATE" > "$CHAT_STATE_DIR/nginx.conf"
+        "$CHAT_CONF_TEMPLATE" \
+        | chat_render_upstream "$(chat_api_ports)" > "$CHAT_STATE_DIR/nginx.conf"
 }
 
 # Sets CHAT_NGINX_ARGV to nginx's command line with the rendered config.
@@ -605,8 +761,12 @@ chat_up() {
     chat_check_broker
     chat_start_redis
     chat_start_broker
+    chat_init_media_key
     if [ "$CHAT_WORKERS" -gt 0 ]; then
         chat_start_workers
+    fi
+    if [ "$CHAT_APIS" -gt 0 ]; then
+        chat_start_apis
     fi
     chat_start_nginx "$mode"
     # what was running already must answer too
@@ -619,7 +779,7 @@ chat_up() {
 # True when any component of the state dir runs.
 chat_any_alive() {
     local name
-    for name in nginx redis broker $(chat_worker_names); do
+    for name in nginx redis broker $(chat_worker_names) $(chat_api_names); do
         if chat_alive "$name"; then
             return 0
         fi

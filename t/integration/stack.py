@@ -1,9 +1,9 @@
 """The whole ngx_chat stack for end-to-end and fault-injection tests.
 
-running_stack(directory, workers=N, env=None, conf=None) starts Redis, the
-dev Kafka broker, N chat-workers and nginx with the module through
-scripts/dev-up, in a fresh state directory on free ports, and yields a
-Stack. env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
+running_stack(directory, workers=N, env=None, conf=None, apis=M) starts
+Redis, the dev Kafka broker, N chat-workers, M chat-apis (default 1) and
+nginx with the module through scripts/dev-up, in a fresh state directory on
+free ports, and yields a Stack. env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
 (a function str -> str) runs nginx with f(nginx.conf.example): the result
 is written to the state dir and passed to dev-up as CHAT_CONF_TEMPLATE,
 which it renders as usual (port, secret, pid file, brokers, Redis).
@@ -13,7 +13,15 @@ test_limits.py tests the limits themselves.
 
 
   stack.port, stack.secret, stack.state_dir, stack.redis_port
+  stack.api_port                    the first chat-api's (api-N: + N-1)
+  stack.media_dir                   where uploads are stored
   stack.token(user)                 a valid token for this stack's secret
+  stack.http(method, path, ...)     an HTTP request to nginx: a Response
+                                    (status, headers, body, .json())
+  stack.get(path, user) / stack.post(path, user, body, mime)
+                                    the same with user's token
+  stack.upload(user, data, mime)    POST /api/media: its Response
+  stack.media_url(id, expiry)       a URL signed with this stack's media key
   await stack.connect(user, device) a Client (below), hello already read
   stack.pid(name)                   from $CHAT_STATE_DIR/run/<name>.pid
   stack.kill(name, sig)             signal one component (redis, broker,
@@ -33,7 +41,7 @@ the environment; dev-up applies them. The debug run passes CHAT_MODULE (the
 Client: one WebSocket connection whose reader task keeps every frame.
   recv(type)        the next frame of that type (a cursor per type), bounded
   request(obj)      sends a request, returns its answer ("sent", "error",
-                    "group_ok", "history"), bounded
+                    "group_ok", "conv_ok", "history"), bounded
   wait_until(pred)  bounded wait for a predicate over the frames
 
 Traffic: a continuous stream of sends from a few senders to a few
@@ -43,12 +51,17 @@ section 5 over everything that was accepted.
 """
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
+import http.client
 import json
 import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -67,6 +80,7 @@ DOWN_TIMEOUT = 60.0 * SLOW   # dev-down gives each component 10 s
 READY_TIMEOUT = 45.0 * SLOW
 LOG_PROBLEMS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "[alert]")
 WORKER_READY = "chat-worker: ready"
+HTTP_TIMEOUT = 10.0 * SLOW
 SYNC_SETTLE = 1.0 * SLOW
 ROOMY_SEND = "chat_limit_send rate=100000r/s burst=100000;"
 PORT_TAKEN = ("is taken by another process", "Address already in use")
@@ -91,24 +105,42 @@ def roomy_limits(text):
     return text
 
 
+def as_test_user(text):
+    """Under root, nginx's workers run as the test user too (as harness.py's
+    nginx does), not as nobody: they open media files in the state dir,
+    which is under pytest's private (mode 700) directory."""
+    if os.geteuid() != 0 or re.search(r"^user\s", text, re.M):
+        return text
+    return "user root;\n" + text
+
+
 def worker_binary():
     return Path(os.environ.get("CHAT_WORKER_BIN") or REPO / "build" / "chat-worker")
 
 
-def require_programs():
-    missing = [str(p) for p in (worker_binary(), REPO / "build" / "chat-devbroker")
-               if not os.access(p, os.X_OK)]
+def api_binary():
+    return Path(os.environ.get("CHAT_API_BIN") or REPO / "build" / "chat-api")
+
+
+def require_programs(apis=1):
+    programs = [worker_binary(), REPO / "build" / "chat-devbroker"]
+    if apis:
+        programs.append(api_binary())
+    missing = [str(p) for p in programs if not os.access(p, os.X_OK)]
     if missing:
         pytest.fail("the end-to-end stack needs %s: build it with `make programs` "
-                    "(or point CHAT_WORKER_BIN at the worker)" % " and ".join(missing),
+                    "(or point CHAT_WORKER_BIN, CHAT_API_BIN at them)" % " and ".join(missing),
                     pytrace=False)
 
 
 # ---------------------------------------------------------------- the stack
 
 class Stack:
-    def __init__(self, state_dir, workers=1, conf=None, env=None, limits=False):
+    def __init__(self, state_dir, workers=1, conf=None, env=None, limits=False,
+                 apis=1):
         self.state_dir = Path(state_dir)
+        self.media_dir = self.state_dir / "media"
+        self.apis = apis
         self.extra_env = dict(env or {})
         self.logs = self.state_dir / "logs"
         self.workers = workers
@@ -126,6 +158,19 @@ class Stack:
         self.redis_port = free_port()
         while self.redis_port == self.port:
             self.redis_port = free_port()
+        self.api_port = self._free_ports(max(self.apis, 1),
+                                         {self.port, self.redis_port})
+
+    @staticmethod
+    def _free_ports(n, taken):
+        """The first of n consecutive ports that are free now (api-1 ...
+        api-n listen on them) and not in taken."""
+        while True:
+            base = free_port()
+            wanted = set(range(base, base + n))
+            if base + n <= 65536 and not wanted & taken \
+                    and all(_port_free(p) for p in range(base + 1, base + n)):
+                return base
 
     # -- processes
 
@@ -134,7 +179,8 @@ class Stack:
         env.pop("LD_PRELOAD", None)          # dev-up preloads nginx only
         env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
                    CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
-                   CHAT_WORKERS=str(self.workers))
+                   CHAT_WORKERS=str(self.workers), CHAT_APIS=str(self.apis),
+                   CHAT_API_PORT=str(self.api_port))
         # the stack is on loopback: a proxy of the machine is not in the way
         for name in ("no_proxy", "NO_PROXY"):
             env[name] = ",".join(filter(None, ["127.0.0.1,localhost", env.get(name)]))
@@ -145,6 +191,8 @@ class Stack:
             # the chat-workers' leaks are checked as they exit (nginx's
             # are not: a worker's pools go with the process)
             env.setdefault("CHAT_WORKER_ASAN_OPTIONS",
+                           "detect_leaks=1:abort_on_error=0")
+            env.setdefault("CHAT_API_ASAN_OPTIONS",
                            "detect_leaks=1:abort_on_error=0")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         return env
@@ -170,13 +218,13 @@ class Stack:
         return rc, text
 
     def up(self):
-        require_programs()
+        require_programs(self.apis)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         text = (REPO / "nginx.conf.example").read_text()
         if not self.limits:
             text = roomy_limits(text)
         self.conf_template.write_text(
-            with_log_level(self.conf(text) if self.conf else text))
+            as_test_user(with_log_level(self.conf(text) if self.conf else text)))
         offsets = self.log_offsets()
         for _ in range(3):
             rc, out = self._script("dev-up", UP_TIMEOUT)
@@ -348,6 +396,54 @@ class Stack:
     def token(self, user, **kw):
         return make_token(user, key=self.secret, **kw)
 
+    # -- HTTP: the API and media, through nginx
+
+    def http(self, method, path, body=None, headers=None, token=None, port=None):
+        """One request to nginx (or to port); token: sent as a Bearer
+        header. A Response, whatever its status."""
+        headers = dict(headers or {})
+        if token is not None:
+            headers["Authorization"] = "Bearer " + token
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.port,
+                                          timeout=HTTP_TIMEOUT)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            return Response(r.status, r.headers, r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, user, headers=None):
+        return self.http("GET", path, headers=headers, token=self.token(user))
+
+    def post(self, path, user, body=b"", mime="application/json", headers=None):
+        return self.http("POST", path, body=body, token=self.token(user),
+                         headers=dict({"Content-Type": mime}, **(headers or {})))
+
+    def upload(self, user, data, mime="image/png"):
+        """POST /api/media with data as the file; its Response (201 and
+        {"id","url","mime","size"} when accepted)."""
+        return self.post("/api/media", user, data, mime)
+
+    def media_key(self):
+        """The key dev-up generated into chat-media.secret (as nginx, the
+        workers and chat-api read it: the file's line, without its end)."""
+        return (self.state_dir / "chat-media.secret").read_text().rstrip("\n").encode()
+
+    def media_url(self, id, expiry, key=None):
+        """/media/<id>?e=<expiry>&s=<sig>, signed as common/chat_media.h
+        says: base64url(HMAC-SHA256(key, "<id>.<expiry>")), unpadded."""
+        mac = hmac.new(key or self.media_key(), ("%s.%d" % (id, expiry)).encode(),
+                       hashlib.sha256).digest()
+        sig = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        return "/media/%s?e=%d&s=%s" % (id, expiry, sig)
+
+    def media_files(self):
+        """The ids of the files under media/ (<2 chars>/<id>)."""
+        if not self.media_dir.is_dir():
+            return set()
+        return {p.name for p in self.media_dir.glob("*/*") if p.is_file()}
+
     def names(self, *bases):
         """Fresh user names (alice -> alice7), so that tests sharing a stack
         do not share conversations."""
@@ -400,6 +496,65 @@ class Stack:
             await c.close()
 
 
+class Response:
+    """An HTTP answer: status, headers (case-insensitive), body (bytes)."""
+
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def __repr__(self):
+        return "<HTTP %d %s %r>" % (self.status, self.headers.get("Content-Type"),
+                                    self.body[:300])
+
+    def json(self):
+        """The body as JSON; fails, naming the answer, when it is not JSON."""
+        ctype = self.headers.get("Content-Type", "")
+        assert ctype.split(";")[0].strip() == "application/json", \
+            "not a JSON answer: %r" % self
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise AssertionError("not a JSON body: %r" % self) from None
+
+
+def api_error(r, status, code):
+    """r is the JSON error of PROTOCOL.md 6: that status, {"error": code,
+    "message": text}. Returns the body."""
+    assert r.status == status, "expected %d %s, got %r" % (status, code, r)
+    body = r.json()
+    assert body.get("error") == code and isinstance(body.get("message"), str), r
+    return body
+
+
+async def eventually(fn, timeout=1.0, what="a condition", every=0.05):
+    """fn()'s value once it is true (fn: a quick blocking read, such as an
+    HTTP request), polled; fails with its last value after timeout seconds
+    (scaled under ASan)."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("no %s within %.1fs (last: %r)"
+                                 % (what, timeout * SLOW, value))
+        await asyncio.sleep(every)
+
+
+def without_type(frame):
+    """A msg frame as the HTTP API shows it (PROTOCOL.md 6: without "type")."""
+    return {k: v for k, v in frame.items() if k != "type"}
+
+
+def _port_free(port):
+    with contextlib.closing(socket.socket()) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 STATUS_LINE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
 
 
@@ -448,12 +603,12 @@ def _alive(pid):
 
 @contextlib.contextmanager
 def running_stack(directory, workers=1, warm_up=True, conf=None, env=None,
-                  limits=False):
+                  limits=False, apis=1):
     """A started stack (see Stack); dev-down and the log check afterwards.
     warm_up sends one message end to end first, so tests start on a
     pipeline that is known to flow. conf, env, limits: see the top of this
     file."""
-    stack = Stack(directory, workers, conf, env, limits)
+    stack = Stack(directory, workers, conf, env, limits, apis)
     try:
         stack.up()
         if warm_up:
@@ -560,7 +715,7 @@ class Client:
         self._cursors[type] = end
         return self.frames[end - 1]
 
-    ANSWERS = ("sent", "error", "group_ok", "history")
+    ANSWERS = ("sent", "error", "group_ok", "conv_ok", "history")
 
     def answer_of(self, id, start=0):
         for f in self.frames[start:]:

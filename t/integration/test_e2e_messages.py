@@ -215,7 +215,10 @@ def test_live_messages_during_pending_drain_come_after_it_in_seq_order(stack):
 
 def test_media_goes_with_the_message_to_every_device_and_into_history(stack):
     alice, bob = stack.names("alice", "bob")
-    media = {"url": "/media/ab12/cat.png", "mime": "image/png", "size": 48213}
+    data = b"\x89PNG\r\n\x1a\n" + b"cat" * 1000
+    up = stack.upload(alice, data, "image/png")
+    assert up.status == 201, up
+    media = {"url": up.json()["url"], "mime": "image/png", "size": len(data)}
 
     async def main():
         async with stack.connected((alice, "laptop"), (bob, "phone")) as (a, b):
@@ -223,11 +226,40 @@ def test_media_goes_with_the_message_to_every_device_and_into_history(stack):
             sent = await a.request({"type": "send", "id": "c-1", "to": bob, "body": "",
                                     "media": media})
             got = await b.recv("msg")
+            mine = await a.recv("msg")
             hist = await b.request({"type": "history", "id": "h", "conv": dm(alice, bob)},
                                    timeout=15)
-            return sent, got, hist
-    sent, got, hist = asyncio.run(main())
+            return sent, got, mine, hist
+    sent, got, mine, hist = asyncio.run(main())
 
     assert sent["type"] == "sent", sent
-    assert (got["mid"], got["body"], got["media"]) == (sent["mid"], "", media), got
-    assert [m.get("media") for m in hist["messages"]] == [media], hist
+    copies = [got, mine] + hist["messages"]
+    assert [(m["mid"], m["body"]) for m in copies] == [(sent["mid"], "")] * 3, copies
+    for m in copies:
+        # a URL signed as it is handed out (not necessarily the upload's),
+        # and the type and size recorded at upload
+        assert m["media"]["url"].startswith("/media/%s?" % up.json()["id"]), m
+        assert (m["media"]["mime"], m["media"]["size"]) == ("image/png", len(data)), m
+        r = stack.http("GET", m["media"]["url"])
+        assert r.status == 200 and r.body == data, r
+
+
+def test_media_this_server_did_not_issue_is_refused(stack):
+    """An unsigned URL (accepted before media were signed) is bad_request,
+    and nothing is delivered."""
+    alice, bob = stack.names("alice", "bob")
+    media = {"url": "/media/ab12/cat.png", "mime": "image/png", "size": 48213}
+
+    async def main():
+        async with stack.connected((alice, "laptop"), (bob, "phone")) as (a, b):
+            await stack.settle()
+            refused = await a.request({"type": "send", "id": "c-1", "to": bob,
+                                       "body": "", "media": media})
+            after = await a.request(send("c-2", bob, "after"))
+            first = await b.recv("msg")
+            return refused, after, first
+    refused, after, first = asyncio.run(main())
+
+    assert (refused["type"], refused["code"], refused["id"]) == \
+        ("error", "bad_request", "c-1"), refused
+    assert after["type"] == "sent" and first["id"] == "c-2", (after, first)
