@@ -141,7 +141,11 @@ chat_api_media_open(chat_api_req_t *req, chat_api_upload_t *up)
         return -1;
     }
 
-    if (chat_media_header_encode(header, mime) != 0
+    /* mkstemp() makes it 0600; nginx's workers, which serve it, run as
+     * another user (nobody, www-data): readable once renamed out of the
+     * private tmp directory, where no one else can reach it meanwhile */
+    if (fchmod(up->fd, 0644) != 0
+        || chat_media_header_encode(header, mime) != 0
         || write(up->fd, header, sizeof(header)) != (ssize_t) sizeof(header))
     {
         chat_worker_log(CHAT_LOG_ERROR, "media: %s: %s", up->tmp,

@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -476,9 +477,13 @@ def test_media_upload(api):
     assert len(body["id"]) == 32
     check_url(body["url"], body["id"])
 
-    stored = (api.media / body["id"][:2] / body["id"]).read_bytes()
+    path = api.media / body["id"][:2] / body["id"]
+    stored = path.read_bytes()
     assert stored[256:] == data and b"image/png" in stored[:256]
     assert tmp_files(api) == []
+    # nginx's workers, another user, serve it: readable by all, written by
+    # chat-api alone
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644, oct(path.stat().st_mode)
 
     # the store has it, with the type and size a send will take from it
     api.seed(["use %s image/png %d" % (body["id"], len(data))])
