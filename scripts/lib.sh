@@ -678,6 +678,21 @@ chat_render_config() {
         -e "s|^\(\s*\)chat_redis .*;|\1chat_redis 127.0.0.1:${CHAT_REDIS_PORT:-6379};|" \
         "$CHAT_CONF_TEMPLATE" \
         | chat_render_upstream "$(chat_api_ports)" > "$CHAT_STATE_DIR/nginx.conf"
+    chat_check_media_reach
+}
+
+# Under root, nginx's workers run as nobody (the config names no user), and
+# they open the uploads themselves: a state dir below a private directory
+# (root's home, say) serves every /media/ URL a 500. Said once, at start.
+chat_check_media_reach() {
+    local probe=$CHAT_STATE_DIR/media
+    if [ "$(id -u)" -ne 0 ] || ! command -v runuser >/dev/null; then
+        return 0
+    fi
+    if ! grep -q '^\s*user ' "$CHAT_STATE_DIR/nginx.conf" \
+       && ! runuser -u nobody -- test -x "$probe" 2>/dev/null; then
+        chat_err "warning: nginx's workers (user nobody) cannot reach $probe: uploads will not be served; put CHAT_STATE_DIR where nobody can read (e.g. under /var/tmp)"
+    fi
 }
 
 # Sets CHAT_NGINX_ARGV to nginx's command line with the rendered config.
