@@ -277,11 +277,7 @@ chat_record_send(chat_record_t *rec, const char **reason)
             return -1;
         }
 
-    } else if (chat_record_dm(rec, reason) != 0
-               /* a DM with media is answered by its worker: a conn */
-               || (json_object_get(rec->root, "conn") != NULL
-                   && chat_record_conn(rec, reason) != 0))
-    {
+    } else if (chat_record_dm(rec, reason) != 0) {
         return -1;
     }
 
@@ -299,6 +295,20 @@ chat_record_send(chat_record_t *rec, const char **reason)
     if (chat_record_media(rec) != 0) {
         return chat_record_bad(reason, "\"media\" is not an object "
                                       "with a media id");
+    }
+
+    /* a DM with media is answered by its worker, on conn; one without is
+     * answered by the module, so it names no conn the worker would answer
+     * too */
+    if (rec->group.len == 0 && json_object_get(rec->root, "conn") != NULL) {
+        if (!rec->has_media) {
+            return chat_record_bad(reason, "\"conn\" on a DM send "
+                                          "without media");
+        }
+
+        if (chat_record_conn(rec, reason) != 0) {
+            return -1;
+        }
     }
 
     return 0;

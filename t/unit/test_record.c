@@ -528,6 +528,14 @@ TEST(bad_records_are_refused_with_their_reason)
                  "\"id\":\"c\",\"media\":{\"id\":\"0123456789ABCDEF"
                  "0123456789abcdef\"}}",
                  "\"media\" is not an object with a media id");
+    /* a DM names its conn only with media: its worker answers it then */
+    check_reason(HEAD "\"op\":\"send\"," DM "\"to\":\"bob\",\"conn\":\"k1\","
+                 "\"body\":\"x\",\"id\":\"c\"}",
+                 "\"conn\" on a DM send without media");
+    check_reason(HEAD "\"op\":\"send\"," DM "\"to\":\"bob\",\"conn\":\"*\","
+                 "\"body\":\"x\",\"id\":\"c\",\"media\":{\"id\":\""
+                 "0123456789abcdef0123456789abcdef\"}}",
+                 "\"conn\" is not a valid connection id");
     check_reason(HEAD "\"op\":\"send\"," DM "\"to\":\"bob\",\"body\":\"x\","
                  "\"id\":\"c\",\"media\":\"" MEDIA_ID "\"}",
                  "\"media\" is not an object with a media id");
