@@ -79,11 +79,10 @@ chat_api_msgs_parse(chat_api_req_t *req, chat_api_msgs_query_t *q,
         why = "before_seq must be a seq (an integer of at least 1)";
 
     } else if (chat_api_query_cursor(chat_api_http_arg(req, "after_seq"),
-                                     1, &q->after_seq) != 0)
+                                     0, &q->after_seq) != 0)
     {
-        /* the store's history pages oldest first above a seq of 1 at
-         * least: the first page of all is before_seq absent */
-        why = "after_seq must be a seq (an integer of at least 1)";
+        /* 0 catches up from the first message of all */
+        why = "after_seq must be an integer of at least 0";
 
     } else if (chat_api_http_arg(req, "before_seq") != NULL
                && chat_api_http_arg(req, "after_seq") != NULL)
@@ -97,6 +96,10 @@ chat_api_msgs_parse(chat_api_req_t *req, chat_api_msgs_query_t *q,
         why = "limit must be an integer of at least 1";
 
     } else {
+        if (chat_api_http_arg(req, "after_seq") == NULL) {
+            q->after_seq = CHAT_STORE_NEWEST;
+        }
+
         return 0;
     }
 
@@ -165,7 +168,7 @@ chat_api_messages(chat_api_req_t *req)
     memset(&walk, 0, sizeof(walk));
     walk.req = req;
     walk.limit = q.limit;
-    walk.newest_first = q.after_seq == 0;
+    walk.newest_first = q.after_seq == CHAT_STORE_NEWEST;
     walk.messages = json_array();
 
     body = json_pack("{s:s%, s:o, s:b}", "conv", q.conv.s, q.conv.len,

@@ -191,12 +191,15 @@ int chat_store_pending(chat_store_t *store, chat_str_t user,
  * Calls cb for the messages of conv that user may read (kind MSG only, not
  * expired at now_ms), within the user's window of the conversation (above
  * the seq they joined at, and at most the seq they left at when they
- * left); at most limit of them. With after_seq 0: those with seq below
- * before_seq (any seq when before_seq is 0), newest first; with after_seq
- * above 0: those with seq above it, oldest first (before_seq is then 0).
+ * left); at most limit of them. With after_seq CHAT_STORE_NEWEST: those
+ * with seq below before_seq (any seq when before_seq is 0), newest first;
+ * with after_seq 0 or above: those with seq above it, oldest first
+ * (before_seq is then 0), from the first when it is 0.
  * CHAT_STORE_NOT_FOUND, without calling cb, when user has no member row in
  * conv (never a member, or no such conversation yet).
  */
+#define CHAT_STORE_NEWEST  (-1)     /* history: no after_seq */
+
 int chat_store_history(chat_store_t *store, chat_str_t conv,
     chat_str_t user, int64_t before_seq, int64_t after_seq, int64_t limit,
     int64_t now_ms, chat_store_msg_pt cb, void *data);

@@ -222,7 +222,8 @@ chat_worker_read_history_frame(chat_store_t *store,
                           rec->limit + 1, limits->now_ms,
                           chat_worker_read_history_one, &walk)
          : chat_store_history(store, rec->conv, rec->user, rec->before_seq,
-                              0, rec->limit + 1, limits->now_ms,
+                              CHAT_STORE_NEWEST, rec->limit + 1,
+                              limits->now_ms,
                               chat_worker_read_history_one, &walk);
 
     if (rc == CHAT_STORE_NOT_FOUND

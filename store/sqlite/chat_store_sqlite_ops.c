@@ -534,7 +534,7 @@ chat_store_sqlite_history(chat_store_t *store, chat_str_t conv,
     s = (chat_store_sqlite_t *) store;
 
     /* catching up (after_seq): the oldest above it first */
-    return chat_store_sqlite_range(s, s->stmt[after_seq > 0
+    return chat_store_sqlite_range(s, s->stmt[after_seq >= 0
                                               ? CHAT_SQL_HISTORY_AFTER
                                               : CHAT_SQL_HISTORY],
                                    conv, user, before_seq, after_seq, limit,
@@ -552,8 +552,8 @@ chat_store_sqlite_log(chat_store_t *store, chat_str_t conv, chat_str_t user,
     s = (chat_store_sqlite_t *) store;
 
     return chat_store_sqlite_range(s, s->stmt[CHAT_SQL_LOG], conv, user,
-                                   before_seq, 0, limit, now_ms, cb, data,
-                                   "log");
+                                   before_seq, CHAT_STORE_NEWEST, limit,
+                                   now_ms, cb, data, "log");
 }
 
 

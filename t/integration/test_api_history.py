@@ -88,6 +88,9 @@ def test_after_seq_catches_up_oldest_first(stack, talk):
     tail = page(stack, alice, conv, "?after_seq=%d" % (N - 3))
     assert seqs(tail) == [N - 2, N - 1, N] and tail["more"] is False
     assert page(stack, alice, conv, "?after_seq=%d" % N)["messages"] == []
+    # 0: from the very first message
+    head = page(stack, alice, conv, "?after_seq=0&limit=3")
+    assert seqs(head) == [1, 2, 3] and head["more"] is True
 
 
 def test_limit_defaults_to_50_and_counts_as_100_above(stack, talk):

@@ -331,6 +331,8 @@ def test_history_paging(api):
     assert seqs(body) == [2, 3] and body["more"] is True
     status, body = api.get(base + "?after_seq=3")
     assert seqs(body) == [5] and body["more"] is False
+    status, body = api.get(base + "?after_seq=0&limit=3")
+    assert seqs(body) == [1, 2, 3] and body["more"] is True
     status, body = api.get(base + "?limit=1000")
     assert status == 200 and seqs(body) == [1, 2, 3, 5]
 

@@ -306,8 +306,9 @@ bench_measure(chat_store_t *reader, const char *state)
         return -1;
     }
 
-    return bench_history(reader, 0, 0, "  history, newest 50")
-           || bench_history(reader, 60, 0, "  history, 50 before seq 60")
+    return bench_history(reader, 0, CHAT_STORE_NEWEST, "  history, newest 50")
+           || bench_history(reader, 60, CHAT_STORE_NEWEST,
+                            "  history, 50 before seq 60")
            || bench_history(reader, 0, 20, "  history, 50 after seq 20");
 }
 

@@ -300,7 +300,8 @@ TEST(open_upgrades_version_3)
 
     /* the old rows in the new indexes: read at any clock */
     n = 0;
-    CHECK_EQ(chat_store_history(store, S("dm:a:b"), S("a"), 0, 0, 100,
+    CHECK_EQ(chat_store_history(store, S("dm:a:b"), S("a"), 0,
+                                CHAT_STORE_NEWEST, 100,
                                 INT64_MAX, test_count_msg, &n),
              CHAT_STORE_OK);
     CHECK_EQ(n, 2);

@@ -334,7 +334,8 @@ TEST(expiry_leaves_a_tombstone_that_dedupe_finds)
 
     /* gone from every read, even at a clock before its expiry */
     n = 0;
-    CHECK_EQ(chat_store_history(store, S(CONV_AB), S("bob"), 0, 0, 100, 1,
+    CHECK_EQ(chat_store_history(store, S(CONV_AB), S("bob"), 0,
+                                CHAT_STORE_NEWEST, 100, 1,
                                 test_count_msg, &n), CHAT_STORE_OK);
     CHECK_EQ(n, 1);
     n = 0;

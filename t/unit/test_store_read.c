@@ -297,8 +297,8 @@ test_history(chat_store_t *store, const char *conv, const char *user,
 
     memset(rows, 0, sizeof(*rows));
 
-    return chat_store_history(store, c, u, before_seq, 0, limit,
-                              TEST_NOW, test_collect_msg, rows);
+    return chat_store_history(store, c, u, before_seq, CHAT_STORE_NEWEST,
+                              limit, TEST_NOW, test_collect_msg, rows);
 }
 
 
@@ -462,19 +462,19 @@ TEST(history_skips_the_expired_and_events_pending_and_the_log_keep_events)
     m.kind = CHAT_STORE_KIND_CONV;
     CHECK_EQ(chat_store_insert_message(store, &m), CHAT_STORE_OK);
 
-    CHECK_EQ(test_history_at(store, "bob", 0, 0, 100, 4999, &rows),
+    CHECK_EQ(test_history_at(store, "bob", 0, CHAT_STORE_NEWEST, 100, 4999, &rows),
              CHAT_STORE_OK);
     CHECK_EQ(rows.n, 10);
     CHECK(strcmp(rows.rows[0], CONV_AB "/10/M10") == 0);
 
-    CHECK_EQ(test_history_at(store, "bob", 0, 0, 100, 5000, &rows),
+    CHECK_EQ(test_history_at(store, "bob", 0, CHAT_STORE_NEWEST, 100, 5000, &rows),
              CHAT_STORE_OK);
     CHECK_EQ(rows.n, 8);
     CHECK(strcmp(rows.rows[5], CONV_AB "/5/M5") == 0);
     CHECK(strcmp(rows.rows[6], CONV_AB "/2/M2") == 0);
 
     /* before_seq pages on over the gap: the limit counts live messages */
-    CHECK_EQ(test_history_at(store, "bob", 6, 0, 2, 7000, &rows),
+    CHECK_EQ(test_history_at(store, "bob", 6, CHAT_STORE_NEWEST, 2, 7000, &rows),
              CHAT_STORE_OK);
     CHECK_EQ(rows.n, 2);
     CHECK(strcmp(rows.rows[0], CONV_AB "/5/M5") == 0);
@@ -506,6 +506,13 @@ TEST(history_skips_the_expired_and_events_pending_and_the_log_keep_events)
     CHECK(strcmp(rows.rows[0], CONV_AB "/5/M5") == 0);
     CHECK(strcmp(rows.rows[2], CONV_AB "/8/M8") == 0);
     test_set_window(CONV_AB, "bob", 0, 11);
+
+    /* after_seq 0: oldest first from the very first */
+    CHECK_EQ(test_history_at(store, "bob", 0, 0, 2, 7000, &rows),
+             CHAT_STORE_OK);
+    CHECK_EQ(rows.n, 2);
+    CHECK(strcmp(rows.rows[0], CONV_AB "/1/M1") == 0);
+    CHECK(strcmp(rows.rows[1], CONV_AB "/2/M2") == 0);
 
     /* pending: alice's odd ones to bob, less the expired M3, and alice's
      * event: an event is pending like a message */
