@@ -216,6 +216,28 @@ chat_store_sqlite_done(sqlite3_stmt *stmt, int rc)
 
 
 int
+chat_store_sqlite_one_row(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    const char *what)
+{
+    int  rc;
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        return CHAT_STORE_OK;
+    }
+
+    if (rc == SQLITE_DONE) {
+        return chat_store_sqlite_done(stmt, CHAT_STORE_NOT_FOUND);
+    }
+
+    chat_store_sqlite_fail(s, what);
+
+    return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+}
+
+
+int
 chat_store_sqlite_bind_str(sqlite3_stmt *stmt, int i, chat_str_t s)
 {
     /* SQLITE_STATIC: every statement is reset before its strings go away */

@@ -113,6 +113,13 @@ int chat_store_sqlite_fail(chat_store_sqlite_t *s, const char *what);
  * pointer; returns rc. */
 int chat_store_sqlite_done(sqlite3_stmt *stmt, int rc);
 
+/* Steps stmt to its one row: CHAT_STORE_OK with the row to read (the
+ * caller resets it with chat_store_sqlite_done()), or, reset already,
+ * CHAT_STORE_NOT_FOUND when there is none and CHAT_STORE_ERROR (what
+ * named in the error) when the step failed. */
+int chat_store_sqlite_one_row(chat_store_sqlite_t *s, sqlite3_stmt *stmt,
+    const char *what);
+
 /* Runs a statement that returns no row, then resets it: CHAT_STORE_OK or
  * CHAT_STORE_ERROR with what in the reason. */
 int chat_store_sqlite_run(chat_store_sqlite_t *s, sqlite3_stmt *stmt,

@@ -155,15 +155,9 @@ chat_store_sqlite_group_get(chat_store_t *store, chat_str_t conv,
     chat_store_sqlite_bind_str(stmt, 1, conv);
     chat_store_sqlite_bind_str(stmt, 2, user);
 
-    rc = sqlite3_step(stmt);
-
-    if (rc == SQLITE_DONE) {
-        return chat_store_sqlite_done(stmt, CHAT_STORE_NOT_FOUND);
-    }
-
-    if (rc != SQLITE_ROW) {
-        chat_store_sqlite_fail(s, "group_get");
-        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    rc = chat_store_sqlite_one_row(s, stmt, "group_get");
+    if (rc != CHAT_STORE_OK) {
+        return rc;
     }
 
     group->name = chat_store_sqlite_column_str(stmt, 0);

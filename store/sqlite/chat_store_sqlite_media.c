@@ -133,15 +133,9 @@ chat_store_sqlite_media_use(chat_store_t *store, chat_str_t id,
 
     chat_store_sqlite_bind_str(stmt, 1, id);
 
-    rc = sqlite3_step(stmt);
-
-    if (rc == SQLITE_DONE) {
-        return chat_store_sqlite_done(stmt, CHAT_STORE_NOT_FOUND);
-    }
-
-    if (rc != SQLITE_ROW) {
-        chat_store_sqlite_fail(s, "media_use");
-        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    rc = chat_store_sqlite_one_row(s, stmt, "media_use");
+    if (rc != CHAT_STORE_OK) {
+        return rc;
     }
 
     *mime = chat_store_sqlite_column_str(stmt, 0);

@@ -140,15 +140,9 @@ chat_store_sqlite_find_by_client_id(chat_store_t *store, chat_str_t sender,
     chat_store_sqlite_bind_str(stmt, 1, sender);
     chat_store_sqlite_bind_str(stmt, 2, client_id);
 
-    rc = sqlite3_step(stmt);
-
-    if (rc == SQLITE_DONE) {
-        return chat_store_sqlite_done(stmt, CHAT_STORE_NOT_FOUND);
-    }
-
-    if (rc != SQLITE_ROW) {
-        chat_store_sqlite_fail(s, "find_by_client_id");
-        return chat_store_sqlite_done(stmt, CHAT_STORE_ERROR);
+    rc = chat_store_sqlite_one_row(s, stmt, "find_by_client_id");
+    if (rc != CHAT_STORE_OK) {
+        return rc;
     }
 
     chat_store_sqlite_row(stmt, msg);
