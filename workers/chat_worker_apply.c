@@ -77,14 +77,10 @@ chat_worker_apply_fan_out(chat_worker_send_t *s, const chat_store_msg_t *msg)
     }
 
     if (s->rec->conn.len) {
-        frame = chat_frame_sent(s->rec->id, msg->mid, msg->conv, msg->ts);
-        rc = frame ? chat_worker_out_publish(out, s->rec->from, s->rec->conn,
-                                             frame)
-                   : -1;
-        json_decref(frame);
-
-        if (rc != 0) {
-            return chat_worker_apply_fail(res, "out of memory");
+        rc = chat_worker_send_answer(s, chat_frame_sent(s->rec->id, msg->mid,
+                                                        msg->conv, msg->ts));
+        if (rc != CHAT_WORKER_APPLIED) {
+            return rc;
         }
     }
 

@@ -211,23 +211,13 @@ chat_worker_conv_fan_out(chat_worker_send_t *s, const chat_store_msg_t *msg)
 static int
 chat_worker_conv_publish(chat_worker_send_t *s, const chat_store_msg_t *msg)
 {
-    int                   rc;
-    json_t               *ok;
-    const chat_record_t  *rec = s->rec;
+    int  rc;
 
-    ok = chat_frame_conv_ok(rec->id, rec->conv, msg->seq);
-    if (ok == NULL) {
-        return chat_worker_conv_fail(s->res, "out of memory");
-    }
-
-    rc = chat_worker_out_publish(s->out, rec->from,
-                                 rec->conn.len ? rec->conn
-                                               : CHAT_WORKER_TARGET_ALL,
-                                 ok);
-    json_decref(ok);
-
-    if (rc != 0) {
-        return chat_worker_conv_fail(s->res, "out of memory");
+    rc = chat_worker_send_answer(s, chat_frame_conv_ok(s->rec->id,
+                                                       s->rec->conv,
+                                                       msg->seq));
+    if (rc != CHAT_WORKER_APPLIED) {
+        return rc;
     }
 
     return chat_worker_conv_fan_out(s, msg);

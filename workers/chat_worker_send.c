@@ -27,14 +27,11 @@ chat_worker_send_gone(const chat_worker_send_t *s,
 
 
 int
-chat_worker_send_refuse(chat_worker_send_t *s, const char *code,
-    const char *message)
+chat_worker_send_answer(chat_worker_send_t *s, json_t *frame)
 {
     int                   rc;
-    json_t               *frame;
     const chat_record_t  *rec = s->rec;
 
-    frame = chat_frame_error(rec->id, code, message);
     if (frame == NULL) {
         return chat_worker_send_fail(s->res, "out of memory");
     }
@@ -45,8 +42,21 @@ chat_worker_send_refuse(chat_worker_send_t *s, const char *code,
                                  frame);
     json_decref(frame);
 
-    if (rc != 0) {
-        return chat_worker_send_fail(s->res, "out of memory");
+    return rc == 0 ? CHAT_WORKER_APPLIED
+                   : chat_worker_send_fail(s->res, "out of memory");
+}
+
+
+int
+chat_worker_send_refuse(chat_worker_send_t *s, const char *code,
+    const char *message)
+{
+    int  rc;
+
+    rc = chat_worker_send_answer(s, chat_frame_error(s->rec->id, code,
+                                                     message));
+    if (rc != CHAT_WORKER_APPLIED) {
+        return rc;
     }
 
     s->res->refused = 1;

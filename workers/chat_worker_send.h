@@ -56,6 +56,13 @@ int chat_worker_send_gone(const chat_worker_send_t *s,
     const chat_store_msg_t *msg);
 
 /*
+ * Publishes frame (NULL: out of memory), the answer to the record, to its
+ * sender's connection (every device when it names none), and frees it:
+ * CHAT_WORKER_APPLIED, or CHAT_WORKER_FAILED when out of memory.
+ */
+int chat_worker_send_answer(chat_worker_send_t *s, json_t *frame);
+
+/*
  * Refuses s->rec: the error code with message to its sender, to its
  * connection when the record names one, else to every device; nothing
  * stored, res->refused set. CHAT_WORKER_APPLIED, or CHAT_WORKER_FAILED when
