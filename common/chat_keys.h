@@ -1,8 +1,15 @@
 /*
  * Every Redis key and channel the module and the chat-workers share, and
  * the payload formats on them (docs/INTERNALS.md, "Redis"): the one place
- * they are spelled. A name is a prefix; the id that follows it (a user, a
- * group, an instance) is appended by the caller.
+ * they are spelled. A name is a prefix; a key or channel of an id (a user,
+ * a group, an instance) is "<prefix>{<id>}", built and read only by
+ * chat_key() and chat_key_id() below. The braces are Redis Cluster's hash
+ * tag: every key and channel of one user hashes to the slot of the user's
+ * id, so the presence script, which updates "chat:p:{<user>}" and
+ * publishes on "chat:pr:{<user>}", runs on one shard, and a user's
+ * deliveries, sessions, presence and client ids live together (one
+ * shard's failover touches its own users only). A plain Redis ignores
+ * them.
  */
 
 #ifndef CHAT_KEYS_H
@@ -42,6 +49,26 @@
 #define CHAT_KEY_PRESENCE_CHANNEL "chat:pr:"
 #define CHAT_KEY_INSTANCES        "chat:insts"
 #define CHAT_KEY_INSTANCE_USERS   "chat:iu:"
+
+
+#define CHAT_KEY_TAG_OPEN         "{"
+#define CHAT_KEY_TAG_CLOSE        "}"
+
+/* The size of the key of an id of id_len bytes under prefix (a string
+ * literal), no NUL: a buffer of this size holds chat_key()'s output. */
+#define CHAT_KEY_LEN(prefix, id_len)                                        \
+    (sizeof(prefix) - 1 + sizeof(CHAT_KEY_TAG_OPEN CHAT_KEY_TAG_CLOSE) - 1  \
+     + (id_len))
+
+/* Writes "<prefix>{<id>}" into out (CHAT_KEY_LEN bytes, not
+ * NUL-terminated); returns its length. */
+size_t chat_key(char *out, const char *prefix, const char *id, size_t id_len);
+
+/* The id of a key or channel "<prefix>{<id>}" (pointing into key): 0, or
+ * -1 when key is not one of prefix (another prefix, no braces, an empty
+ * id). */
+int chat_key_id(const char *key, size_t len, const char *prefix,
+    chat_str_t *id);
 
 
 /*
