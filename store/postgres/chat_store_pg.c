@@ -496,7 +496,8 @@ chat_store_pg_exec(chat_store_pg_t *s, const chat_store_pg_stmt_t *stmt,
 
     if (rows != NULL) {
         *rows = PQresultStatus(res) == PGRES_TUPLES_OK
-                ? PQntuples(res) : atoll(PQcmdTuples(res));
+                ? PQntuples(res)
+                : strtoll(PQcmdTuples(res), NULL, 10);
     }
 
     PQclear(res);

@@ -169,7 +169,8 @@ chat_store_pg_version(PGconn *conn, char *err, size_t errlen)
         return -1;
     }
 
-    version = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
+    version = PQgetisnull(res, 0, 0)
+              ? 0 : (int) strtol(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
 
     return version;
