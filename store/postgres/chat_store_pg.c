@@ -830,6 +830,7 @@ static int
 chat_store_pg_commit(chat_store_t *store)
 {
     int               rc;
+    PGresult         *res;
     chat_store_pg_t  *s;
 
     s = (chat_store_pg_t *) store;
@@ -848,9 +849,24 @@ chat_store_pg_commit(chat_store_t *store)
     /* a commit that fails (or whose answer is lost) is retried as a whole
      * batch: the apply is idempotent */
 
-    rc = chat_store_pg_exec(s, CHAT_STORE_PG_COMMIT, NULL, NULL, "commit");
+    res = chat_store_pg_query(s, CHAT_STORE_PG_COMMIT, NULL, "commit");
 
     s->in_tx = 0;
+
+    if (res == NULL) {
+        return CHAT_STORE_ERROR;
+    }
+
+    /* a transaction in which a statement failed is rolled back by its
+     * COMMIT, which answers ROLLBACK and no error: never a success, where
+     * SQLite would have kept the writes that did not fail */
+
+    rc = strcmp(PQcmdStatus(res), "ROLLBACK") == 0
+         ? chat_store_set_error(store, "postgres: commit: the transaction "
+                                "had failed and was rolled back")
+         : CHAT_STORE_OK;
+
+    PQclear(res);
 
     return rc;
 }

@@ -655,6 +655,60 @@ TEST(pg_open_creates_the_schema_and_reopens)
 }
 
 
+/* Opens test_uri, then closes it; *(int *) arg gets 1 when it failed. */
+
+static void *
+test_open_close(void *arg)
+{
+    char           err[256];
+    chat_store_t  *store;
+
+    store = chat_store_open(test_uri, err, sizeof(err));
+    if (store == NULL) {
+        fprintf(stderr, "  open: %s\n", err);
+        *(int *) arg = 1;
+    }
+
+    chat_store_close(store);
+
+    return NULL;
+}
+
+
+/* PostgreSQL: workers and chat-apis that start together on a new
+ * database all open it: the first one makes the schema under the
+ * migrations' lock, the others wait and find it made. */
+TEST(pg_opens_at_once_on_a_new_database_all_succeed)
+{
+    int        i, failed[4];
+    char       text[16];
+    pthread_t  t[4];
+
+    /* a new, empty schema: test_open()'s, then dropped again */
+    chat_store_close(test_open());
+    CHECK_EQ(test_backend_sql(test_dir, "chat",
+                              "DROP SCHEMA chat_test_chat CASCADE;"
+                              "CREATE SCHEMA chat_test_chat"), 0);
+
+    for (i = 0; i < 4; i++) {
+        failed[i] = 0;
+        CHECK_EQ(pthread_create(&t[i], NULL, test_open_close, &failed[i]),
+                 0);
+    }
+
+    for (i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ(failed[i], 0);
+    }
+
+    CHECK_EQ(test_backend_text(test_dir, "chat",
+                               "SELECT count(*) || ',' || max(version)"
+                               " FROM schema_version", text, sizeof(text)),
+             0);
+    CHECK(strcmp(text, "1,1") == 0);
+}
+
+
 /* One batch of the worker's: two messages of CONV_AB after its last seq,
  * each skipped when its client id is stored already. */
 
@@ -772,7 +826,8 @@ TEST(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once)
 
 
 /* A value the server refuses for its content (a NUL in a text) is the
- * data's fault: the record is refused, not retried. */
+ * data's fault: the record is refused, not retried. The server then
+ * fails the whole transaction, which a commit does not hide. */
 TEST(pg_a_value_refused_for_its_content_is_the_datas_fault)
 {
     chat_store_t  *store;
@@ -788,6 +843,11 @@ TEST(pg_a_value_refused_for_its_content_is_the_datas_fault)
                                      ((chat_str_t) { "a\0b", 3 }), 5),
              CHAT_STORE_ERROR);
     CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_DATA);
+
+    /* the server failed the transaction: its commit keeps nothing and
+     * says so */
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_ERROR);
+    CHECK(strstr(chat_store_errstr(store), "rolled back") != NULL);
     CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
 
     /* and the handle goes on */
@@ -897,6 +957,7 @@ main(void)
 
     if (test_on_pg()) {
         RUN(pg_open_creates_the_schema_and_reopens);
+        RUN(pg_opens_at_once_on_a_new_database_all_succeed);
         RUN(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once);
         RUN(pg_a_value_refused_for_its_content_is_the_datas_fault);
 
