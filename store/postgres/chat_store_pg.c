@@ -34,6 +34,9 @@
 #include "chat_store_pg.h"
 
 
+#define CHAT_STORE_PG_LOCK_TIMEOUT  "'5s'"
+
+
 static const chat_store_pg_stmt_t  chat_store_pg_tx_sql[] = {
     { "begin", "BEGIN" },
     { "commit", "COMMIT" },
@@ -56,7 +59,8 @@ static void chat_store_pg_close(chat_store_t *store);
  * the encoding; class 23, constraints; 54000, a value over a limit, such
  * as an index row too big) is the data's, as SQLite's CONSTRAINT, TOOBIG,
  * MISMATCH and RANGE are; everything else is the store's and is retried:
- * 40001 and 40P01 (serialization, deadlock), 08 (the connection), 57P
+ * 40001 and 40P01 (serialization, deadlock), 55P03 (a lock not had
+ * within lock_timeout), 08 (the connection), 57P
  * (the server shut down or the backend was terminated), 53 (out of
  * resources), 25P02 (a transaction already failed).
  */
@@ -713,9 +717,13 @@ chat_store_pg_connect(chat_store_pg_t *s, char *err, size_t errlen)
     }
 
     /* a commit answers once it is durable (chat_store_sync()), whatever
-     * the server's default */
+     * the server's default; a lock held by another worker (a zombie's
+     * conversation, stuck in its transaction) is waited for as long as
+     * SQLite waits for its write lock, then the batch fails (55P03) and
+     * is retried */
 
-    res = PQexec(s->conn, "SET synchronous_commit = on");
+    res = PQexec(s->conn, "SET synchronous_commit = on;"
+                 "SET lock_timeout = " CHAT_STORE_PG_LOCK_TIMEOUT);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "store: postgres: %s",

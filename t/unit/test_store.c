@@ -825,6 +825,53 @@ TEST(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once)
 }
 
 
+/*
+ * PostgreSQL: two interleaved handles on one conversation, as a zombie
+ * and the new owner of its partition. The second waits for the first
+ * one's lock on the conversation; one held past the lock timeout (a
+ * zombie stuck in its transaction) fails the second's batch as the
+ * store's fault, and once the first committed, the retry reads the seq
+ * it left.
+ */
+TEST(pg_a_conversation_locked_by_another_handle_is_retried)
+{
+    char           err[256];
+    int64_t        last;
+    chat_store_t  *a, *b;
+
+    a = test_open();
+    b = a ? chat_store_open(test_uri, err, sizeof(err)) : NULL;
+    if (b == NULL) {
+        CHECK(0);
+        chat_store_close(a);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(a), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(a, "A1", "A2"), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    chat_store_clear_error(b);
+    CHECK_EQ(chat_store_conv_last_seq(b, S(CONV_AB), &last),
+             CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_fault(b), CHAT_STORE_FAULT_STORE);
+    CHECK(strstr(chat_store_errstr(b), "55P03") != NULL);
+    CHECK_EQ(chat_store_rollback(b), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_commit(a), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(b, "A2", "B1"), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(b), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_conv_last_seq(a, S(CONV_AB), &last), CHAT_STORE_OK);
+    CHECK_EQ(last, 3);
+
+    chat_store_close(a);
+    chat_store_close(b);
+}
+
+
 /* A value the server refuses for its content (a NUL in a text) is the
  * data's fault: the record is refused, not retried. The server then
  * fails the whole transaction, which a commit does not hide. */
@@ -959,6 +1006,7 @@ main(void)
         RUN(pg_open_creates_the_schema_and_reopens);
         RUN(pg_opens_at_once_on_a_new_database_all_succeed);
         RUN(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once);
+        RUN(pg_a_conversation_locked_by_another_handle_is_retried);
         RUN(pg_a_value_refused_for_its_content_is_the_datas_fault);
 
     } else {
