@@ -326,11 +326,14 @@ chat_store_pg_ready(chat_store_pg_t *s, const char *what)
     char  err[CHAT_STORE_ERRSTR_LEN];
 
     /* between transactions, what the server said while the connection
-     * was idle is read first (without waiting): a server that ended it
-     * (a restart, pg_terminate_backend) has closed it, and a new one is
-     * made now rather than failing the next batch once more */
+     * was idle is read first (without waiting: libpq's socket never
+     * blocks): a server that ended it (a restart, pg_terminate_backend)
+     * sent its reason, then closed it, which the second read finds. A new
+     * one is then made now rather than failing one more batch. */
 
-    if (!s->in_tx && !s->broken && PQconsumeInput(s->conn) == 0) {
+    if (!s->in_tx && !s->broken
+        && (PQconsumeInput(s->conn) == 0 || PQconsumeInput(s->conn) == 0))
+    {
         s->broken = 1;
     }
 

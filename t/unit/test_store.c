@@ -813,12 +813,19 @@ TEST(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once)
         CHECK(strcmp(text, "1=M0,2=M1,3=M1b,4=M2,5=M2b") == 0);
     }
 
-    /* outside a transaction too, a lost connection is made again */
+    /* outside a transaction, a connection the server closed while it was
+     * idle is found closed and made again before the call (or, when the
+     * close had not arrived yet, the call fails and the next one makes
+     * it) */
     CHECK_EQ(test_pg_kill(store), 0);
-    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
-             CHAT_STORE_ERROR);
-    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
-             CHAT_STORE_OK);
+    last = 0;
+    if (chat_store_conv_last_seq(store, S(CONV_AB), &last)
+        != CHAT_STORE_OK)
+    {
+        CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_STORE);
+        CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
+                 CHAT_STORE_OK);
+    }
     CHECK_EQ(last, 5);
 
     chat_store_close(store);
