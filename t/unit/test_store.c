@@ -884,7 +884,8 @@ TEST(pg_a_conversation_locked_by_another_handle_is_retried)
  * fails the whole transaction, which a commit does not hide. */
 TEST(pg_a_value_refused_for_its_content_is_the_datas_fault)
 {
-    chat_store_t  *store;
+    chat_store_t        *store;
+    chat_store_marks_t   mk;
 
     store = test_open_begun();
     if (store == NULL) {
@@ -904,10 +905,25 @@ TEST(pg_a_value_refused_for_its_content_is_the_datas_fault)
     CHECK(strstr(chat_store_errstr(store), "rolled back") != NULL);
     CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
 
+    /* the first of a pipeline of two (the old marks, the raise) failing:
+     * the second is not run, the pipeline is read to its end */
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    chat_store_clear_error(store);
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB),
+                                        ((chat_str_t) { "b\0b", 3 }),
+                                        CHAT_RECEIPT_READ, 1, &mk),
+             CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_DATA);
+    CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
+
     /* and the handle goes on */
     CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
     CHECK_EQ(chat_store_group_create(store, S("grp:g"), S("G"), 5),
              CHAT_STORE_OK);
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("bob"),
+                                        CHAT_RECEIPT_READ, 1, &mk),
+             CHAT_STORE_OK);
+    CHECK(mk.rose && mk.read_seq == 1);
     CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
 
     chat_store_close(store);
