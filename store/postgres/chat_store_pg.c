@@ -375,20 +375,23 @@ chat_store_pg_run(chat_store_pg_t *s, size_t n,
     begin = s->begin_due;
     s->begin_due = 0;
 
+    /* a pipeline that could not be sent whole is not to be read: the
+     * connection is made again */
+
     if ((begin && chat_store_pg_send(s, CHAT_STORE_PG_BEGIN, NULL) != 0)
         || PQpipelineStatus(s->conn) != PQ_PIPELINE_ON)
     {
-        return chat_store_pg_fail(s, NULL, what);
+        goto lost;
     }
 
     for (i = 0; i < n; i++) {
         if (chat_store_pg_send(s, stmt[i], param[i]) != 0) {
-            return chat_store_pg_fail(s, NULL, what);
+            goto lost;
         }
     }
 
     if (PQpipelineSync(s->conn) != 1) {
-        return chat_store_pg_fail(s, NULL, what);
+        goto lost;
     }
 
     /* the first error is the one to tell; those after it are the
@@ -450,6 +453,12 @@ chat_store_pg_run(chat_store_pg_t *s, size_t n,
     }
 
     return CHAT_STORE_ERROR;
+
+lost:
+
+    s->broken = 1;
+
+    return chat_store_pg_fail(s, NULL, what);
 }
 
 
