@@ -12,12 +12,20 @@
 #include "test_store.h"
 
 
+/* Another handle on the test's store (told on stderr when it fails). */
+
 static chat_store_t *
 test_reopen(void)
 {
-    char  err[256];
+    char           err[256];
+    chat_store_t  *store;
 
-    return chat_store_open(test_uri, err, sizeof(err));
+    store = chat_store_open(test_uri, err, sizeof(err));
+    if (store == NULL) {
+        fprintf(stderr, "  open: %s\n", err);
+    }
+
+    return store;
 }
 
 
@@ -660,12 +668,10 @@ TEST(pg_open_creates_the_schema_and_reopens)
 static void *
 test_open_close(void *arg)
 {
-    char           err[256];
     chat_store_t  *store;
 
-    store = chat_store_open(test_uri, err, sizeof(err));
+    store = test_reopen();
     if (store == NULL) {
-        fprintf(stderr, "  open: %s\n", err);
         *(int *) arg = 1;
     }
 
@@ -842,12 +848,11 @@ TEST(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once)
  */
 TEST(pg_a_conversation_locked_by_another_handle_is_retried)
 {
-    char           err[256];
     int64_t        last;
     chat_store_t  *a, *b;
 
     a = test_open();
-    b = a ? chat_store_open(test_uri, err, sizeof(err)) : NULL;
+    b = a ? test_reopen() : NULL;
     if (b == NULL) {
         CHECK(0);
         chat_store_close(a);
@@ -939,12 +944,12 @@ static void *
 test_race_worker(void *arg)
 {
     int            i, tries, *failed;
-    char           err[256], mid1[32], mid2[32];
+    char           mid1[32], mid2[32];
     chat_store_t  *store;
 
     failed = arg;
 
-    store = chat_store_open(test_uri, err, sizeof(err));
+    store = test_reopen();
     if (store == NULL) {
         *failed = 1;
         return NULL;
