@@ -450,11 +450,20 @@ class Stack:
         self._names += 1
         return tuple("%s%d" % (b, self._names) for b in bases)
 
-    async def connect(self, user, device=None, on_frame=None):
+    def node(self):
+        """(host, port) of this stack's nginx."""
+        return ("127.0.0.1", self.port)
+
+    async def connect(self, user, device=None, on_frame=None, node=None):
+        """A Client of the nginx at node, (host, port) (this stack's own by
+        default)."""
+        host, port = node or self.node()
         stack = contextlib.AsyncExitStack()
         ws, hello = await stack.enter_async_context(
-            chat(self.port, user, token=self.token(user), device=device))
-        return Client(user, device, ws, hello, stack, on_frame)
+            chat(port, user, token=self.token(user), device=device, host=host))
+        client = Client(user, device, ws, hello, stack, on_frame)
+        client.node = (host, port)
+        return client
 
     @contextlib.asynccontextmanager
     async def connected(self, *devices):
@@ -827,10 +836,15 @@ LIVE_SETTLE = 20.0         # at most this long for live delivery to catch up
 
 class Device:
     """A device that stays connected: it reconnects, with the same device
-    id, whenever its connection closes, until stop()."""
+    id, whenever its connection closes, until stop(). nodes: the (host,
+    port) of each nginx it may use, the one it prefers first (the stack's
+    own when None); as behind a load balancer, a node that refuses it
+    sends it to the next one."""
 
-    def __init__(self, stack, user, device):
+    def __init__(self, stack, user, device, nodes=None):
         self.stack, self.user, self.device = stack, user, device
+        self.nodes = list(nodes or [stack.node()])
+        self.node_index = 0            # the node it tries next
         self.connections = []          # every Client, oldest first
         self.close_codes = []
         self.client = None
@@ -843,8 +857,10 @@ class Device:
     async def _run(self):
         while not self.stopping:
             try:
-                c = await self.stack.connect(self.user, self.device, self.on_frame)
+                c = await self.stack.connect(self.user, self.device, self.on_frame,
+                                             self.nodes[self.node_index])
             except CONNECT_ERRORS:
+                self.node_index = (self.node_index + 1) % len(self.nodes)
                 await asyncio.sleep(RECONNECT_DELAY)
                 continue
             self.connections.append(c)
@@ -884,12 +900,12 @@ class Device:
 
 class Sender(Device):
     """Sends ~rate messages per second, to its recipients in turn, ids
-    "<user>-<n>". A request counts as accepted once its "sent" arrived;
+    "<user>-<n>"; a recipient "grp:<g>" is group g. A request counts as accepted once its "sent" arrived;
     an "unavailable" one is retried (same id) after RETRY_AFTER; on
     reconnect, every unanswered request is sent again with its id."""
 
-    def __init__(self, stack, user, recipients, rate):
-        super().__init__(stack, user, "sender")
+    def __init__(self, stack, user, recipients, rate, nodes=None):
+        super().__init__(stack, user, "sender", nodes)
         self.recipients, self.interval = recipients, 1.0 / rate
         self.requests = {}        # id -> the send frame, every one made
         self.outbox = {}          # id -> time it is due (again); unanswered ids
@@ -943,8 +959,11 @@ class Sender(Device):
         self.n += 1
         id = "%s-%05d" % (self.user, self.n)
         to = self.recipients[self.n % len(self.recipients)]
-        self.requests[id] = {"type": "send", "id": id, "to": to,
-                             "body": "body of %s" % id}
+        self.requests[id] = {"type": "send", "id": id, "body": "body of %s" % id}
+        if to.startswith("grp:"):
+            self.requests[id]["group"] = to[4:]
+        else:
+            self.requests[id]["to"] = to
         self.outbox[id] = 0.0
 
     async def loop(self):
@@ -982,9 +1001,9 @@ class Reader(Device):
     seqs from 1 (over all its connections), so that no message it did not
     see is covered by its watermark."""
 
-    def __init__(self, stack, user, device):
-        super().__init__(stack, user, device)
-        self.seen = {}            # conv -> seqs received
+    def __init__(self, stack, user, device, nodes=None):
+        super().__init__(stack, user, device, nodes)
+        self.seen = {}            # conv -> seqs received (msgs, group events)
         self.acked = {}           # conv -> [seqs of the receipts sent], rising
         self.errors = []          # error frames other than "unavailable"
         self.n = 0
@@ -1000,7 +1019,9 @@ class Reader(Device):
     def on_frame(self, client, f):
         if f.get("type") == "error" and f.get("code") != "unavailable":
             self.errors.append(f)
-        if f.get("type") != "msg":
+        # a group's events take seqs of its log too: without them the run
+        # from 1 would stop at the group's creation
+        if f.get("type") not in SEQ_FRAMES or "seq" not in f:
             return
         self.seen.setdefault(f["conv"], set()).add(f["seq"])
         top = self.prefix(f["conv"])
@@ -1021,13 +1042,25 @@ class Reader(Device):
 
 class Traffic:
     """senders each send to every recipient in turn, rate msgs/s in all;
-    the recipients acknowledge what they receive (Reader)."""
+    the recipients acknowledge what they receive (Reader).
+    groups: {group: members}, groups the first sender creates (with every
+    sender and recipient named in members) before the traffic starts;
+    each sender then sends to each group too, in turn with the recipients.
+    nodes: [(host, port), ...], the nginx nodes the devices spread over,
+    one after the other; each device falls back to the next when its own
+    refuses it (the stack's one nginx when None)."""
 
     def __init__(self, stack, senders=("alice", "carol", "erin"),
-                 recipients=("bob", "dave"), rate=50.0):
+                 recipients=("bob", "dave"), rate=50.0, groups=None, nodes=None):
         self.stack = stack
-        self.recipients = {u: Reader(stack, u, "phone") for u in recipients}
-        self.senders = {u: Sender(stack, u, list(recipients), rate / len(senders))
+        self.groups = {g: list(m) for g, m in (groups or {}).items()}
+        nodes = list(nodes or [stack.node()])
+        spread = (nodes[i % len(nodes):] + nodes[:i % len(nodes)]
+                  for i in range(len(senders) + len(recipients)))
+        self.recipients = {u: Reader(stack, u, "phone", next(spread))
+                           for u in recipients}
+        targets = list(recipients) + ["grp:" + g for g in self.groups]
+        self.senders = {u: Sender(stack, u, targets, rate / len(senders), next(spread))
                         for u in senders}
         self.final = {}           # recipient -> the Client of the final check
         self.final_incomplete = {}  # recipient -> why its final check ended early
@@ -1041,7 +1074,44 @@ class Traffic:
             s.start()
         for s in self.senders.values():
             await s.wait_connected()
+        for group, members in self.groups.items():
+            await self._create_group(group, members)
+        for s in self.senders.values():
             s.generating = True
+
+    async def _create_group(self, group, members, timeout=30.0):
+        """group_create by the first sender, retried (same id) while the
+        answer is "unavailable" or none comes; a retry of one that was
+        applied meanwhile is answered group_ok too (PROTOCOL.md 4.7)."""
+        creator = next(iter(self.senders.values()))
+        deadline = time.monotonic() + timeout * SLOW
+        request = {"type": "group_create", "id": "create-" + group, "group": group,
+                   "members": [m for m in members if m != creator.user]}
+        while True:
+            assert time.monotonic() < deadline, "group %s never created" % group
+            c = creator.client
+            if c is None:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                answer = await c.request(request, timeout=5)
+            except (AssertionError, ConnectionClosed):     # closed, or no answer
+                answer = None
+            if answer is not None and answer["type"] == "group_ok":
+                return
+            assert answer is None or answer.get("code") == "unavailable", answer
+            await asyncio.sleep(RETRY_AFTER)
+
+    def targets(self, sender, req):
+        """The recipients (Readers) an accepted request must reach."""
+        if "group" in req:
+            return [m for m in self.groups[req["group"]]
+                    if m in self.recipients and m != sender]
+        return [req["to"]]
+
+    @staticmethod
+    def conv_of(sender, req):
+        return "grp:" + req["group"] if "group" in req else dm(sender, req["to"])
 
     def stop_generating(self):
         for s in self.senders.values():
@@ -1072,9 +1142,10 @@ class Traffic:
         for (sender, id), req in self.accepted().items():
             if self.senders[sender].first_tx[id] < since:
                 continue
-            first = self.recipients[req["to"]].connections[0]
-            if not any(f["id"] == id and f["from"] == sender for f in first.msgs()):
-                missing.append(id)
+            for to in self.targets(sender, req):
+                first = self.recipients[to].connections[0]
+                if not any(f["id"] == id and f["from"] == sender for f in first.msgs()):
+                    missing.append(id)
         return missing
 
     def unavailable(self):
@@ -1108,11 +1179,12 @@ class Traffic:
         copy) and the seqs its recipient's connections saw in its conv."""
         sender = id.rsplit("-", 1)[0]
         req = self.senders[sender].requests[id]
-        conv, to = dm(sender, req["to"]), req["to"]
+        conv = self.conv_of(sender, req)
         seqs = {f["seq"] for f in by_key.get((sender, id), [])}
         seen = []
-        conns = self.recipients[to].connections + (
-            [self.final[to]] if to in self.final else [])
+        conns = [c for to in self.targets(sender, req)
+                 for c in self.recipients[to].connections
+                 + ([self.final[to]] if to in self.final else [])]
         for c in conns:
             got = sorted({f["seq"] for f in c.msgs(conv)})
             seen.append("%r (closed %s): %d seqs %s..%s" % (
@@ -1128,7 +1200,8 @@ class Traffic:
 
     def _live_complete(self):
         received = {u: self._received(u, final=False) for u in self.recipients}
-        return all(key in received[req["to"]] for key, req in self.accepted().items())
+        return all(key in received[to] for key, req in self.accepted().items()
+                   for to in self.targets(key[0], req))
 
     async def finish(self, timeout=20.0):
         """Stops making new requests; waits until every one is accepted
@@ -1159,8 +1232,10 @@ class Traffic:
             acked = {(f["from"], f["id"]) for f in reader.msgs()
                      if f["seq"] <= reader.prefix(f["conv"])}
             want = {(s, id) for (s, id), req in accepted.items()
-                    if req["to"] == user and (s, id) not in acked}
-            c = await self.stack.connect(user, "final-check")
+                    if user in self.targets(s, req) and (s, id) not in acked}
+            # through the node its Reader used last (another may be gone)
+            c = await self.stack.connect(user, "final-check", node=(
+                reader.connections[-1].node if reader.connections else None))
             try:
                 await c.wait_until(
                     lambda: want <= {(f["from"], f["id"]) for f in c.msgs()},
@@ -1213,9 +1288,8 @@ class Traffic:
         lost = []
         received = {u: self._received(u) for u in self.recipients}
         for (sender, id), req in self.accepted().items():
-            to = req["to"]
             mids = self.senders[sender].sent[id]
-            if (sender, id) not in received[to]:
+            if any((sender, id) not in received[to] for to in self.targets(sender, req)):
                 lost.append(id)
                 continue
             copies = by_key[(sender, id)]
@@ -1225,8 +1299,9 @@ class Traffic:
             if not allow_new_mid_on_retry and set(mids) != delivered:
                 problems.append("%s: \"sent\" said mid %s, delivered as %s"
                                 % (id, sorted(set(mids)), sorted(delivered)))
-            expect = {"conv": dm(sender, to), "from": sender, "to": to,
+            expect = {"conv": self.conv_of(sender, req), "from": sender,
                       "body": req["body"]}
+            expect.update({k: req[k] for k in ("to", "group") if k in req})
             wrong = [f for f in copies
                      if {k: f.get(k) for k in expect} != expect]
             if wrong:
@@ -1254,8 +1329,9 @@ class Traffic:
         for user, c in self.final.items():
             problems += connection_order_problems(c.frames, repr(c))
             by_conv = {}
-            for f in c.msgs():
-                by_conv.setdefault(f["conv"], []).append(f["seq"])
+            for f in c.frames:
+                if f.get("type") in SEQ_FRAMES and "seq" in f:
+                    by_conv.setdefault(f["conv"], []).append(f["seq"])
             for conv, seqs in by_conv.items():
                 start = self.recipients[user].prefix(conv) + 1
                 if seqs[0] > start or seqs != list(range(seqs[0], seqs[0] + len(seqs))):
@@ -1293,11 +1369,12 @@ class Traffic:
     def summary(self):
         live = {u: self._received(u, final=False) for u in self.recipients}
         accepted = self.accepted()
-        return ("%d accepted, %d reached their recipient only by the final "
+        return ("%d accepted, %d reached a recipient only by the final "
                 "pending push, %d receipts sent, %d unavailable answers, slowest "
                 "answer %s, reconnects %s" % (
                     len(accepted),
-                    sum(key not in live[req["to"]] for key, req in accepted.items()),
+                    sum(key not in live[to] for key, req in accepted.items()
+                        for to in self.targets(key[0], req)),
                     sum(r.n for r in self.recipients.values()),
                     len(self.unavailable()),
                     max(s.slowest for s in self.senders.values()),
