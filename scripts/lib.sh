@@ -36,11 +36,22 @@
 #   CHAT_CONF_TEMPLATE the nginx config to render (default nginx.conf.example)
 #   CHAT_WORKER_TIMEOUT seconds a starting worker gets to be ready (default 30)
 #   CHAT_API_TIMEOUT   seconds a starting chat-api gets to be ready (default 10)
+#   CHAT_STORE         the store of the workers and chat-apis: sqlite (the
+#                      default: the state dir's chat.db) or postgres (a
+#                      PostgreSQL cluster of the state dir's own, started as
+#                      the component "postgres": scripts/lib-postgres.sh)
+#   CHAT_PG_PORT       port of that cluster, on 127.0.0.1 (default CHAT_PORT+3000)
+#   CHAT_PG_TIMEOUT    seconds it gets to answer (default 60: the first
+#                      start runs initdb)
+#   CHAT_STORE_URI     an external store instead, as the programs' --store
+#                      takes it (e.g. "postgres:host=db1 dbname=chat"):
+#                      then no store is started or stopped here
 #
 # The state dir holds run/<name>.pid and run/<name>.cmd (its command line)
-# for each component (redis, broker, worker-N, api-N, nginx), run/kafka.address
-# (the dev broker's bootstrap list), logs/ (one log per component, nginx's
-# error.log and access.log), redis/ (its append-only file), chat.db, media/
+# for each component (redis, broker, postgres, worker-N, api-N, nginx),
+# run/kafka.address (the dev broker's bootstrap list), logs/ (one log per
+# component, nginx's error.log and access.log), redis/ (its append-only
+# file), chat.db (SQLite) or postgres/ (the cluster's data dir), media/
 # (the uploaded files, which nginx serves and the workers clean up) and the
 # secrets: chat-jwt.secret (tokens), chat-media.secret (media URLs) and
 # redis.password (mode 600).
@@ -75,6 +86,9 @@ CHAT_STOP_TIMEOUT=10
 
 # Names of the components this invocation started, in order (for rollback).
 CHAT_STARTED=()
+
+# shellcheck source=scripts/lib-postgres.sh
+. "$CHAT_TOP/scripts/lib-postgres.sh"
 
 chat_log() {
     echo "${CHAT_SCRIPT:-chat}: $*"
@@ -126,6 +140,7 @@ chat_check_settings() {
                  "($CHAT_PORT) and CHAT_REDIS_PORT ($CHAT_REDIS_PORT)"
         return 1
     fi
+    chat_check_store_settings
 }
 
 # Creates the state dir and makes CHAT_STATE_DIR absolute: redis, the
@@ -334,24 +349,27 @@ chat_stop_nginx_orphans() {
 
 # The signal that stops each component gracefully: nginx finishes its
 # requests and closes WebSockets with 1001; the others shut down on TERM
-# (redis flushes its append-only file first).
+# (redis flushes its append-only file first); postgres on INT (its "fast"
+# shutdown, which does not wait for a client that stays connected).
 chat_stop_signal() {
     case $1 in
         nginx) echo QUIT ;;
+        postgres) echo INT ;;
         *)     echo TERM ;;
     esac
 }
 
 # Stops everything in the state dir, front to back: nginx first so that no
 # new write or read is produced, the chat-apis (readers only), the workers
-# so that they commit what they applied, then the broker (its log is lost)
-# and redis.
+# so that they commit what they applied, then their store, the broker (its
+# log is lost) and redis.
 chat_down() {
     local name
     chat_stop nginx QUIT
     for name in $(chat_api_names) $(chat_worker_names); do
         chat_stop "$name" TERM
     done
+    chat_stop postgres INT
     chat_stop broker TERM
     chat_stop redis TERM
     rm -f "$CHAT_STATE_DIR/run/kafka.address"
@@ -403,6 +421,7 @@ chat_build_missing() {
         chat_err "$CHAT_API_BIN: no such program"
         return 1
     fi
+    chat_check_postgres_programs
 }
 
 # The dev broker cannot be restarted under running clients: its log is in
@@ -411,7 +430,7 @@ chat_build_missing() {
 chat_check_broker() {
     local name others=()
     chat_alive broker && return 0
-    for name in redis nginx $(chat_worker_names) $(chat_api_names); do
+    for name in redis postgres nginx $(chat_worker_names) $(chat_api_names); do
         if chat_alive "$name"; then
             others+=("$name")
         fi
@@ -574,7 +593,7 @@ chat_start_workers() {
             --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
             --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
             --redis-password "file:$CHAT_STATE_DIR/redis.password" \
-            --store "sqlite:$CHAT_STATE_DIR/chat.db" \
+            --store "$(chat_store_uri)" \
             --media-key "file:$CHAT_STATE_DIR/chat-media.secret" \
             --media-dir "$CHAT_STATE_DIR/media" "${extra[@]}"
     done
@@ -589,7 +608,8 @@ chat_api_port() {
 # Starts every chat-api that is not running, each on its own port of
 # loopback (nginx is its only client), then waits for each one it started
 # to log "chat-api: ready". They read the store that the workers write
-# (SQLite in WAL mode lets readers in beside the writer) and Redis
+# (SQLite in WAL mode lets readers in beside the writer; PostgreSQL is
+# shared by design) and Redis
 # (presence), and write uploads into media/.
 chat_start_apis() {
     local n name port started=() extra=() asan=()
@@ -611,7 +631,7 @@ chat_start_apis() {
         started+=("$name=$(chat_log_offset "$name")")
         chat_spawn "$name" "$CHAT_STATE_DIR/logs/$name.log" "${asan[@]}" "$CHAT_API_BIN" \
             --listen "127.0.0.1:$port" \
-            --store "sqlite:$CHAT_STATE_DIR/chat.db" \
+            --store "$(chat_store_uri)" \
             --redis "127.0.0.1:$CHAT_REDIS_PORT" \
             --redis-password "file:$CHAT_STATE_DIR/redis.password" \
             --media-dir "$CHAT_STATE_DIR/media" \
@@ -776,6 +796,7 @@ chat_up() {
     chat_check_broker
     chat_start_redis
     chat_start_broker
+    chat_start_postgres
     chat_init_media_key
     if [ "$CHAT_WORKERS" -gt 0 ]; then
         chat_start_workers
@@ -794,7 +815,7 @@ chat_up() {
 # True when any component of the state dir runs.
 chat_any_alive() {
     local name
-    for name in nginx redis broker $(chat_worker_names) $(chat_api_names); do
+    for name in nginx redis broker postgres $(chat_worker_names) $(chat_api_names); do
         if chat_alive "$name"; then
             return 0
         fi

@@ -1,9 +1,12 @@
 """The whole ngx_chat stack for end-to-end and fault-injection tests.
 
-running_stack(directory, workers=N, env=None, conf=None, apis=M) starts
-Redis, the dev Kafka broker, N chat-workers, M chat-apis (default 1) and
-nginx with the module through scripts/dev-up, in a fresh state directory on
-free ports, and yields a Stack. env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
+running_stack(directory, workers=N, env=None, conf=None, apis=M, store=S)
+starts Redis, the dev Kafka broker, N chat-workers, M chat-apis (default 1)
+and nginx with the module through scripts/dev-up, in a fresh state directory
+on free ports, and yields a Stack. store: "sqlite" or "postgres" (a cluster
+of the stack's own on a port of its own), by default CHAT_STORE from the
+environment, else sqlite (the integration-pg step of scripts/test sets
+CHAT_STORE=postgres). env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
 (a function str -> str) runs nginx with f(nginx.conf.example): the result
 is written to the state dir and passed to dev-up as CHAT_CONF_TEMPLATE,
 which it renders as usual (port, secret, pid file, brokers, Redis).
@@ -30,6 +33,9 @@ test_limits.py tests the limits themselves.
                                     not running, waits for worker readiness
   stack.redis_cli(*args)            redis-cli -p <port> ..., with the password
                                     dev-up made (Redis runs with requirepass)
+  stack.store, stack.pg_port        the store's backend (pg_port: None on sqlite)
+  stack.store_dump()                every row of the store as text (SQLite's
+                                    dump, or pg_dump's), for what no read shows
 
 On exit it runs scripts/dev-down (bounded), then fails the test if any log
 in $CHAT_STATE_DIR/logs shows a sanitizer report or an [alert].
@@ -62,6 +68,7 @@ import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -84,6 +91,8 @@ HTTP_TIMEOUT = 10.0 * SLOW
 SYNC_SETTLE = 1.0 * SLOW
 ROOMY_SEND = "chat_limit_send rate=100000r/s burst=100000;"
 PORT_TAKEN = ("is taken by another process", "Address already in use")
+
+STORES = ("sqlite", "postgres")
 
 CONNECT_ERRORS = (OSError, asyncio.TimeoutError, AssertionError,
                   WebSocketException)
@@ -137,8 +146,10 @@ def require_programs(apis=1):
 
 class Stack:
     def __init__(self, state_dir, workers=1, conf=None, env=None, limits=False,
-                 apis=1):
+                 apis=1, store=None):
         self.state_dir = Path(state_dir)
+        self.store = store or os.environ.get("CHAT_STORE") or "sqlite"
+        assert self.store in STORES, "store must be one of %s, not %r" % (STORES, self.store)
         self.media_dir = self.state_dir / "media"
         self.apis = apis
         self.extra_env = dict(env or {})
@@ -160,6 +171,11 @@ class Stack:
             self.redis_port = free_port()
         self.api_port = self._free_ports(max(self.apis, 1),
                                          {self.port, self.redis_port})
+        self.pg_port = None
+        if self.store == "postgres":
+            taken = {self.port, self.redis_port,
+                     *range(self.api_port, self.api_port + max(self.apis, 1))}
+            self.pg_port = self._free_ports(1, taken)
 
     @staticmethod
     def _free_ports(n, taken):
@@ -180,7 +196,10 @@ class Stack:
         env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
                    CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
                    CHAT_WORKERS=str(self.workers), CHAT_APIS=str(self.apis),
-                   CHAT_API_PORT=str(self.api_port))
+                   CHAT_API_PORT=str(self.api_port), CHAT_STORE=self.store)
+        env.pop("CHAT_STORE_URI", None)      # the stack's own store, always
+        if self.pg_port:
+            env["CHAT_PG_PORT"] = str(self.pg_port)
         # the stack is on loopback: a proxy of the machine is not in the way
         for name in ("no_proxy", "NO_PROXY"):
             env[name] = ",".join(filter(None, ["127.0.0.1,localhost", env.get(name)]))
@@ -220,6 +239,8 @@ class Stack:
     def up(self):
         require_programs(self.apis)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.store == "postgres":
+            reachable_by_postgres(self.state_dir)
         text = (REPO / "nginx.conf.example").read_text()
         if not self.limits:
             text = roomy_limits(text)
@@ -305,6 +326,28 @@ class Stack:
         r = subprocess.run(["redis-cli", "-p", str(self.redis_port), *map(str, args)],
                            capture_output=True, text=True, timeout=10, env=env)
         return r.stdout.strip()
+
+    def pg_conninfo(self):
+        # the superuser is the user initdb ran as: postgres under root
+        user = "postgres" if os.geteuid() == 0 else None
+        return "host=127.0.0.1 port=%d dbname=chat%s" % (
+            self.pg_port, " user=" + user if user else "")
+
+    def store_dump(self):
+        """Every row of the store, as text: SQLite's dump of chat.db (the
+        WAL included), or pg_dump's of the cluster's database."""
+        if self.store == "sqlite":
+            db = sqlite3.connect("file:%s?mode=ro" % (self.state_dir / "chat.db"),
+                                 uri=True, timeout=5)
+            try:
+                return "\n".join(db.iterdump())
+            finally:
+                db.close()
+        r = subprocess.run(["pg_dump", "--data-only", "--inserts", "--no-owner",
+                            "-d", self.pg_conninfo()],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, "pg_dump failed (%d): %s" % (r.returncode, r.stderr)
+        return r.stdout
 
     # -- worker readiness, from their logs
 
@@ -555,6 +598,19 @@ def without_type(frame):
     return {k: v for k, v in frame.items() if k != "type"}
 
 
+def reachable_by_postgres(path):
+    """Under root, scripts/pg runs the server as user postgres, which must
+    reach its data dir below the state dir: pytest's temporary directories
+    are mode 700. Each directory on the way gets o+x (traversal, not
+    listing)."""
+    if os.geteuid() != 0:
+        return
+    for d in [Path(path), *Path(path).parents]:
+        mode = d.stat().st_mode
+        if not mode & 0o001:
+            d.chmod(mode | 0o001)
+
+
 def _port_free(port):
     with contextlib.closing(socket.socket()) as s:
         try:
@@ -612,12 +668,13 @@ def _alive(pid):
 
 @contextlib.contextmanager
 def running_stack(directory, workers=1, warm_up=True, conf=None, env=None,
-                  limits=False, apis=1):
+                  limits=False, apis=1, store=None):
     """A started stack (see Stack); dev-down and the log check afterwards.
     warm_up sends one message end to end first, so tests start on a
     pipeline that is known to flow. conf, env, limits: see the top of this
-    file."""
-    stack = Stack(directory, workers, conf, env, limits, apis)
+    file. store: "sqlite" or "postgres" (default: CHAT_STORE, else
+    sqlite)."""
+    stack = Stack(directory, workers, conf, env, limits, apis, store)
     try:
         stack.up()
         if warm_up:
