@@ -961,9 +961,12 @@ class Sender(Device):
     an "unavailable" one is retried (same id) after RETRY_AFTER; on
     reconnect, every unanswered request is sent again with its id."""
 
-    def __init__(self, stack, user, recipients, rate, nodes=None):
+    def __init__(self, stack, user, recipients, rate, nodes=None, stall=STALL,
+                 retry_stalled=False):
         super().__init__(stack, user, "sender", nodes)
         self.recipients, self.interval = recipients, 1.0 / rate
+        self.stall = stall        # an answer later than this is a stall: sent again
+        self.retry_stalled = retry_stalled   # True: as a client's timeout, no problem
         self.requests = {}        # id -> the send frame, every one made
         self.outbox = {}          # id -> time it is due (again); unanswered ids
         self.transmitted = {}     # id -> (time, client) of the last transmission
@@ -973,6 +976,7 @@ class Sender(Device):
         self.slowest = (0.0, "")  # (seconds, id): the slowest first answer
         self.sent = {}            # id -> mids of its "sent" answers
         self.sent_at = {}         # id -> time of its first "sent"
+        self.made_at = {}         # id -> time it was made
         self.unavailable = []     # (time, id)
         self.errors = []          # any other error frame
         self.stalls = []          # ids unanswered for STALL on an open connection
@@ -1022,6 +1026,7 @@ class Sender(Device):
         else:
             self.requests[id]["to"] = to
         self.outbox[id] = 0.0
+        self.made_at[id] = time.monotonic()
 
     async def loop(self):
         next_new = time.monotonic()
@@ -1038,7 +1043,7 @@ class Sender(Device):
                     await self._transmit(id)
                 for id in [i for i, d in self.outbox.items() if d == float("inf")]:
                     at, c = self.transmitted.get(id, (t, None))
-                    if c is self.client and t - at > STALL:
+                    if c is self.client and t - at > self.stall:
                         self.stalls.append(id)
                         self.outbox[id] = 0.0
             await asyncio.sleep(min(0.01, self.interval / 2))
@@ -1105,10 +1110,17 @@ class Traffic:
     each sender then sends to each group too, in turn with the recipients.
     nodes: [(host, port), ...], the nginx nodes the devices spread over,
     one after the other; each device falls back to the next when its own
-    refuses it (the stack's one nginx when None)."""
+    refuses it (the stack's one nginx when None). stall: how long a send
+    may stay unanswered on an open connection (STALL by default; a group
+    message is answered by the chat-worker that applies it, so a worker's
+    death holds its answer until the group moved the worker's partitions);
+    with retry_stalled, a stalled send is sent again as a client whose
+    answer timed out would, and that is no problem (an answer published
+    through a Redis that dies on the way is lost)."""
 
     def __init__(self, stack, senders=("alice", "carol", "erin"),
-                 recipients=("bob", "dave"), rate=50.0, groups=None, nodes=None):
+                 recipients=("bob", "dave"), rate=50.0, groups=None, nodes=None,
+                 stall=STALL, retry_stalled=False):
         self.stack = stack
         self.groups = {g: list(m) for g, m in (groups or {}).items()}
         nodes = list(nodes or [stack.node()])
@@ -1117,8 +1129,8 @@ class Traffic:
         self.recipients = {u: Reader(stack, u, "phone", next(spread))
                            for u in recipients}
         targets = list(recipients) + ["grp:" + g for g in self.groups]
-        self.senders = {u: Sender(stack, u, targets, rate / len(senders), next(spread))
-                        for u in senders}
+        self.senders = {u: Sender(stack, u, targets, rate / len(senders), next(spread),
+                                  stall, retry_stalled) for u in senders}
         self.final = {}           # recipient -> the Client of the final check
         self.final_incomplete = {}  # recipient -> why its final check ended early
 
@@ -1207,6 +1219,34 @@ class Traffic:
 
     def unavailable(self):
         return [u for s in self.senders.values() for u in s.unavailable]
+
+    def flowing_since(self, t):
+        """True once each sender got "sent" for a request to each of its
+        recipients (a user or a group) that it first transmitted at or
+        after t: every conversation's write path works again (each may be
+        on another partition, worker or shard)."""
+        for s in self.senders.values():
+            flowing = {self.conv_of(s.user, s.requests[id]) for id in s.sent_at
+                       if s.first_tx.get(id, -1) >= t}
+            if len(flowing) < len(s.recipients):
+                return False
+        return True
+
+    def made_before(self, t):
+        """{(sender, id): request} of every request made before t, answered
+        or not."""
+        return {(s.user, id): s.requests[id] for s in self.senders.values()
+                for id, at in s.made_at.items() if at < t}
+
+    def caught_up(self, requests):
+        """True once every one of requests ({(sender, id): request}) was
+        answered "sent" and reached every recipient's device live (its
+        pending push on a reconnect included)."""
+        accepted = self.accepted()
+        live = {u: self._received(u, final=False) for u in self.recipients}
+        return all(key in accepted for key in requests) and \
+            all(key in live[to] for key, req in requests.items()
+                for to in self.targets(key[0], req))
 
     def _devices(self):
         return list(self.senders.values()) + list(self.recipients.values())
@@ -1321,11 +1361,11 @@ class Traffic:
         for s in self.senders.values():
             if s.errors:
                 problems.append("%s got errors: %s" % (s.user, s.errors[:3]))
-            if s.stalls:
+            if s.stalls and not s.retry_stalled:
                 problems.append("%s: %d sends unanswered for %.0fs on an open "
                                 "connection (chat_kafka_timeout, 5s by default, "
                                 "bounds the answer): %s" % (s.user, len(s.stalls),
-                                                            STALL, s.stalls[:5]))
+                                                            s.stall, s.stalls[:5]))
 
         observers = [c for d in self._devices() for c in d.connections] \
             + list(self.final.values())

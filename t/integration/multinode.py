@@ -1,0 +1,212 @@
+"""Several nginx nodes in front of one set of back ends, on loopback.
+
+running_cluster(directory) starts, through the project's scripts:
+  node A (a Stack, stack.py): scripts/dev-up with its nginx on
+         NODE_ADDRS[0]; it starts the back ends too (the store, Kafka,
+         Redis, the chat-workers of one group, a chat-api);
+  node B (a Node): nginx alone on NODE_ADDRS[1], its own state dir and
+         its own config rendered from the same template by scripts/lib.sh's
+         chat_start_nginx, with node A's secrets and back ends;
+and yields a Cluster. On exit it stops node B, then node A (dev-down), and
+fails the test if a log of either shows a sanitizer report or an [alert].
+
+  cluster.nodes                 [node A, node B] (Stack objects)
+  cluster.addresses()           their (host, port): what a client dials
+  cluster.kill_nginx(node)      kill -9 of that node's master and workers
+  cluster.restart_nginx(node)   its nginx again (the rest is left alone)
+  cluster.kill_worker(name)     kill -9 of one chat-worker
+  cluster.kill_redis()          kill -9 of Redis ...
+  cluster.restart_redis()       ... and its start again on the same port/dir
+"""
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from harness import REPO, pids_with_parent
+from stack import CONNECT_ERRORS, UP_TIMEOUT, DOWN_TIMEOUT, Stack, _alive
+
+NODE_ADDRS = ("127.0.0.2", "127.0.0.3")
+
+
+class CoreNode(Stack):
+    """Node A: the whole system of scripts/dev-up, its nginx on addr."""
+
+    def __init__(self, state_dir, addr, **kw):
+        self.addr = addr
+        super().__init__(state_dir, **kw)
+        self.extra_env["CHAT_ADDR"] = addr
+
+    def node(self):
+        return (self.addr, self.port)
+
+
+class Node(Stack):
+    """An nginx of its own in front of core's back ends: scripts/lib.sh
+    renders its config (core's template, secrets, broker list, Redis and
+    chat-api ports) into its own state dir and starts it there."""
+
+    def __init__(self, core, state_dir, addr):
+        self.core, self.addr = core, addr
+        super().__init__(state_dir, workers=0, apis=core.apis, store=core.store)
+        self.secret = core.secret
+        self.pick_ports()
+
+    def pick_ports(self):
+        # the same port as node A, on another address: as behind a balancer
+        core = self.core
+        self.port, self.redis_port = core.port, core.redis_port
+        self.api_port, self.pg_port = core.api_port, core.pg_port
+
+    def node(self):
+        return (self.addr, self.port)
+
+    def env(self):
+        env = self.core.env()
+        core_run = self.core.state_dir / "run"
+        env.update(CHAT_STATE_DIR=str(self.state_dir), CHAT_ADDR=self.addr,
+                   CHAT_WORKERS="0",
+                   CHAT_REDIS_PASSWORD=self.core.redis_password(),
+                   CHAT_MEDIA_KEY=self.core.media_key().decode(),
+                   CHAT_KAFKA_ADDRESS=(core_run / "kafka.address").read_text().strip(),
+                   CHAT_CONF_TEMPLATE=str(self.core.conf_template))
+        return env
+
+    def lib(self, what, commands, timeout):
+        return run_lib(self, what, commands, timeout)
+
+    def up(self):
+        # chat_init_redis_password: the redis.password its config names
+        rc, out = self.lib("node-up", "chat_init_redis_password; chat_start_nginx",
+                           UP_TIMEOUT)
+        if rc != 0:
+            pytest.fail("nginx of node %s did not start (%s):\n%s\n%s"
+                        % (self.addr, rc, out, self.log_tails()), pytrace=False)
+        return self
+
+    def restart(self, name=None):
+        self.up()
+
+    def down(self):
+        rc, out = self.lib("node-down", "chat_stop nginx QUIT", DOWN_TIMEOUT)
+        if rc != 0:
+            self.down_error = "stopping nginx of node %s failed (%s): %s" % (
+                self.addr, rc, out)
+        for pid in self.pids().values():
+            if _alive(pid):
+                for p in pids_with_parent(pid) + [pid]:
+                    with contextlib.suppress(OSError):
+                        os.kill(p, signal.SIGKILL)
+
+
+def run_lib(stack, what, commands, timeout):
+    """Runs commands (bash) after sourcing scripts/lib.sh, with the settings
+    of stack (its env()); (exit code or None on timeout, output)."""
+    script = ('set -eu; CHAT_SCRIPT=%s; . "%s/scripts/lib.sh"; '
+              'chat_check_settings; chat_init_state; %s' % (what, REPO, commands))
+    out_path = stack.state_dir / ("%s.out" % what)
+    stack.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_path, "ab") as out:
+        start = out.tell()
+        try:
+            rc = subprocess.run(["bash", "-c", script], env=stack.env(),
+                                stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+    with open(out_path, "rb") as f:
+        f.seek(start)
+        return rc, f.read().decode(errors="replace")
+
+
+class Cluster:
+    def __init__(self, core, other):
+        self.core = core
+        self.nodes = [core, other]
+
+    def addresses(self):
+        return [n.node() for n in self.nodes]
+
+    def kill_nginx(self, node):
+        """kill -9 of the master first (so that it logs no alert for its
+        workers), then of each of its workers: the node is gone at once."""
+        master = node.pid("nginx")
+        workers = pids_with_parent(master)
+        assert workers, "nginx of %s (pid %d) has no workers" % (node.addr, master)
+        for pid in [master] + workers:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while any(_alive(p) for p in [master] + workers):
+            assert time.monotonic() < deadline, "nginx of %s survived kill -9" % node.addr
+            time.sleep(0.02)
+
+    def restart_nginx(self, node):
+        node.restart()
+
+    def kill_worker(self, name):
+        self.core.kill(name)
+
+    def kill_redis(self):
+        self.core.kill("redis")
+
+    def restart_redis(self):
+        rc, out = run_lib(self.core, "redis-up", "chat_start_redis", UP_TIMEOUT)
+        assert rc == 0, "redis did not start again (%s): %s" % (rc, out)
+
+    def fail_on_log_problems(self):
+        for node in self.nodes:
+            node.fail_on_log_problems()
+
+
+async def warm_up(core, node, timeout=60.0):
+    """One message from a user on node to one on node A, until "sent" and
+    delivered: the whole write path works through both nodes."""
+    a, b = core.names("warm-a", "warm-b")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            rx = await core.connect(b, "warm", node=core.node())
+            tx = await core.connect(a, "warm", node=node.node())
+            break
+        except CONNECT_ERRORS:
+            assert time.monotonic() < deadline, "cannot connect to both nodes"
+            await asyncio.sleep(0.3)
+    try:
+        while True:
+            reply = await tx.request({"type": "send", "id": "warm", "to": b,
+                                      "body": "warm-up"}, timeout=10)
+            if reply["type"] == "sent":
+                break
+            assert reply.get("code") == "unavailable", reply
+            assert time.monotonic() < deadline, "every send is unavailable"
+            await asyncio.sleep(0.3)
+        await rx.recv("msg", timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        await tx.close()
+        await rx.close()
+
+
+@contextlib.contextmanager
+def running_cluster(directory, workers=2, store=None, env=None):
+    core = CoreNode(directory / "node-a", NODE_ADDRS[0], workers=workers,
+                    store=store, env=env)
+    other = Node(core, directory / "node-b", NODE_ADDRS[1])
+    cluster = Cluster(core, other)
+    try:
+        core.up()
+        other.up()
+        try:
+            asyncio.run(warm_up(core, other))
+        except (AssertionError, *CONNECT_ERRORS) as e:
+            pytest.fail("the first message through both nodes failed: %r\n%s\n%s"
+                        % (e, core.log_tails(), other.log_tails()), pytrace=False)
+        yield cluster
+    finally:
+        other.down()
+        core.down()
+    cluster.fail_on_log_problems()
