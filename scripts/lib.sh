@@ -32,6 +32,18 @@
 #                      dir's chat-media.secret; unset, made once like the
 #                      token secret
 #   CHAT_BROKER_BIN    the dev Kafka broker (default build/chat-devbroker)
+#   CHAT_KAFKA         dev (default): the dev broker, librdkafka's mock
+#                      cluster in one process; real: Apache Kafka (see
+#                      scripts/lib-kafka.sh), a cluster in the state dir
+#   CHAT_KAFKA_NODES   real: its nodes, 1 (default) or 3, each a broker and
+#                      controller; topics are replicated on all of them
+#   CHAT_KAFKA_PORT    real: the first node's port (default CHAT_PORT+3000);
+#                      node K takes CHAT_KAFKA_PORT+2(K-1) and the next one
+#   CHAT_KAFKA_HEAP    real: each node's Java heap (default 256m)
+#   CHAT_KAFKA_LIB     real: the broker's jars, which `make deps` fetches
+#                      (default /var/cache/ngx_chat/kafka-VERSION/lib, or
+#                      ~/.cache/ngx_chat/... where /var/cache is not ours)
+#   CHAT_KAFKA_TIMEOUT real: seconds the cluster gets to start (default 90)
 #   CHAT_REDIS_SERVER  the redis-server program (default: Debian's)
 #   CHAT_CONF_TEMPLATE the nginx config to render (default nginx.conf.example)
 #   CHAT_WORKER_TIMEOUT seconds a starting worker gets to be ready (default 30)
@@ -48,10 +60,11 @@
 #                      then no store is started or stopped here
 #
 # The state dir holds run/<name>.pid and run/<name>.cmd (its command line)
-# for each component (redis, broker, postgres, worker-N, api-N, nginx),
-# run/kafka.address (the dev broker's bootstrap list), logs/ (one log per
-# component, nginx's error.log and access.log), redis/ (its append-only
-# file), chat.db (SQLite) or postgres/ (the cluster's data dir), media/
+# for each component (redis, broker or kafka-K, postgres, worker-N, api-N,
+# nginx), run/kafka.address (the bootstrap list), kafka/ (CHAT_KAFKA=real:
+# the cluster's configs and log dirs), logs/ (one log per component, nginx's
+# error.log and access.log), redis/ (its append-only file), chat.db (SQLite)
+# or postgres/ (the cluster's data dir), media/
 # (the uploaded files, which nginx serves and the workers clean up) and the
 # secrets: chat-jwt.secret (tokens), chat-media.secret (media URLs) and
 # redis.password (mode 600).
@@ -70,6 +83,7 @@ CHAT_API_BIN=${CHAT_API_BIN:-$CHAT_TOP/build/chat-api}
 CHAT_BROKER_BIN=${CHAT_BROKER_BIN:-$CHAT_TOP/build/chat-devbroker}
 CHAT_REDIS_SERVER=${CHAT_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}
 CHAT_CONF_TEMPLATE=${CHAT_CONF_TEMPLATE:-$CHAT_TOP/nginx.conf.example}
+CHAT_KAFKA=${CHAT_KAFKA:-dev}
 
 # Fixed names: the topic and group the module and the workers agree on.
 CHAT_TOPIC=chat.writes
@@ -128,6 +142,11 @@ chat_check_settings() {
         chat_err "CHAT_APIS must be from 0 to 64"
         return 1
     fi
+    case $CHAT_KAFKA in
+        dev) ;;
+        real) chat_kafka_check_settings || return 1 ;;
+        *) chat_err "CHAT_KAFKA must be dev or real, not '$CHAT_KAFKA'"; return 1 ;;
+    esac
     CHAT_API_PORT=${CHAT_API_PORT:-$((CHAT_PORT + 2000))}
     if ! [[ $CHAT_API_PORT =~ ^[0-9]+$ ]] || [ "$CHAT_API_PORT" -lt 1 ] \
        || [ $((CHAT_API_PORT + CHAT_APIS)) -gt 65536 ] \
@@ -361,8 +380,8 @@ chat_stop_signal() {
 
 # Stops everything in the state dir, front to back: nginx first so that no
 # new write or read is produced, the chat-apis (readers only), the workers
-# so that they commit what they applied, then their store, the broker (its
-# log is lost) and redis.
+# so that they commit what they applied, then their store, the broker (the
+# dev broker's log is lost, a real cluster's is kept in kafka/) and redis.
 chat_down() {
     local name
     chat_stop nginx QUIT
@@ -371,6 +390,7 @@ chat_down() {
     done
     chat_stop postgres INT
     chat_stop broker TERM
+    chat_kafka_down
     chat_stop redis TERM
     rm -f "$CHAT_STATE_DIR/run/kafka.address"
 }
@@ -392,7 +412,8 @@ chat_build_missing() {
     if [ ! -f "$CHAT_MODULE" ]; then
         make -s -C "$CHAT_TOP" module
     fi
-    if [ ! -x "$CHAT_BROKER_BIN" ] && [ "$CHAT_BROKER_BIN" = "$CHAT_TOP/build/chat-devbroker" ]; then
+    if [ "$CHAT_KAFKA" = dev ] && [ ! -x "$CHAT_BROKER_BIN" ] \
+       && [ "$CHAT_BROKER_BIN" = "$CHAT_TOP/build/chat-devbroker" ]; then
         make -s -C "$CHAT_TOP" build/chat-devbroker
     fi
     if [ "$CHAT_WORKERS" -gt 0 ] && [ ! -x "$CHAT_WORKER_BIN" ] \
@@ -403,9 +424,20 @@ chat_build_missing() {
         }
     fi
     local prog
-    for prog in "$CHAT_BROKER_BIN" "$CHAT_REDIS_SERVER" "$CHAT_NGINX"; do
+    for prog in "$CHAT_REDIS_SERVER" "$CHAT_NGINX"; do
         [ -x "$prog" ] || { chat_err "$prog: no such program"; return 1; }
     done
+    if [ "$CHAT_KAFKA" = dev ] && [ ! -x "$CHAT_BROKER_BIN" ]; then
+        chat_err "$CHAT_BROKER_BIN: no such program"
+        return 1
+    fi
+    if [ "$CHAT_KAFKA" = real ]; then
+        command -v java >/dev/null || { chat_err "java not found: run 'make deps'"; return 1; }
+        if [ ! -f "$CHAT_KAFKA_LIB/.complete" ]; then
+            chat_err "Apache Kafka is not in $CHAT_KAFKA_LIB (CHAT_KAFKA_LIB): run 'make deps'"
+            return 1
+        fi
+    fi
     if [ "$CHAT_WORKERS" -gt 0 ] && [ ! -x "$CHAT_WORKER_BIN" ]; then
         chat_err "$CHAT_WORKER_BIN: no such program"
         return 1
@@ -429,6 +461,7 @@ chat_build_missing() {
 # that is gone and offsets that no longer exist.
 chat_check_broker() {
     local name others=()
+    [ "$CHAT_KAFKA" = dev ] || return 0
     chat_alive broker && return 0
     for name in redis postgres nginx $(chat_worker_names) $(chat_api_names); do
         if chat_alive "$name"; then
@@ -492,11 +525,17 @@ chat_start_redis() {
     return 1
 }
 
-# The dev broker; sets CHAT_KAFKA_ADDRESS to its bootstrap list, which it
-# writes (whole, by a rename) once its cluster is up.
+# The dev broker, or with CHAT_KAFKA=real the state dir's Kafka cluster;
+# sets CHAT_KAFKA_ADDRESS to its bootstrap list, which run/kafka.address
+# holds (the dev broker writes it, whole, by a rename, once it is up).
 chat_start_broker() {
     local log="$CHAT_STATE_DIR/logs/broker.log"
     local address="$CHAT_STATE_DIR/run/kafka.address" end
+    if [ "$CHAT_KAFKA" = real ]; then
+        chat_kafka_up || return 1
+        echo "$CHAT_KAFKA_ADDRESS" >"$address.tmp" && mv -f "$address.tmp" "$address"
+        return 0
+    fi
     if chat_alive broker; then
         if [ ! -s "$address" ]; then
             chat_err "the dev broker runs (pid $(chat_pid broker)) but $address is missing; run scripts/dev-down first"
@@ -815,10 +854,14 @@ chat_up() {
 # True when any component of the state dir runs.
 chat_any_alive() {
     local name
-    for name in nginx redis broker postgres $(chat_worker_names) $(chat_api_names); do
+    for name in nginx redis broker postgres $(chat_kafka_names) $(chat_worker_names) \
+                $(chat_api_names); do
         if chat_alive "$name"; then
             return 0
         fi
     done
     return 1
 }
+
+# shellcheck source=scripts/lib-kafka.sh
+. "$CHAT_TOP/scripts/lib-kafka.sh"
