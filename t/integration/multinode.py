@@ -17,6 +17,7 @@ fails the test if a log of either shows a sanitizer report or an [alert].
   cluster.kill_worker(name)     kill -9 of one chat-worker
   cluster.kill_redis()          kill -9 of Redis ...
   cluster.restart_redis()       ... and its start again on the same port/dir
+  cluster.restart_kafka(node)   a Kafka broker stopped and started again
 """
 
 import asyncio
@@ -32,18 +33,41 @@ from harness import REPO, pids_with_parent
 from stack import CONNECT_ERRORS, UP_TIMEOUT, DOWN_TIMEOUT, Stack, _alive
 
 NODE_ADDRS = ("127.0.0.2", "127.0.0.3")
+KAFKA_NODES = 1        # the 3-node cluster's broker kill is test_faults_kafka's
 
 
 class CoreNode(Stack):
-    """Node A: the whole system of scripts/dev-up, its nginx on addr."""
+    """Node A: the whole system of scripts/dev-up, its nginx on addr, with
+    a real Kafka (CHAT_KAFKA=real, KAFKA_NODES nodes on ports of their own)."""
 
     def __init__(self, state_dir, addr, **kw):
         self.addr = addr
         super().__init__(state_dir, **kw)
-        self.extra_env["CHAT_ADDR"] = addr
+        self.extra_env.update(CHAT_ADDR=addr, CHAT_KAFKA="real",
+                              CHAT_KAFKA_NODES=str(KAFKA_NODES))
+
+    def pick_ports(self):
+        super().pick_ports()
+        taken = {self.port, self.redis_port, self.pg_port,
+                 *range(self.api_port, self.api_port + max(self.apis, 1))}
+        # node K: a client and a controller port, from kafka_port + 2(K-1)
+        self.kafka_port = self._free_ports(2 * KAFKA_NODES, taken)
+
+    def env(self):
+        env = super().env()
+        env["CHAT_KAFKA_PORT"] = str(self.kafka_port)
+        return env
 
     def node(self):
         return (self.addr, self.port)
+
+    def kafka(self, *args, timeout=UP_TIMEOUT):
+        """scripts/kafka ARGS over this state dir's cluster."""
+        r = subprocess.run([str(REPO / "scripts" / "kafka"), *map(str, args)],
+                           env=self.env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout)
+        assert r.returncode == 0, "scripts/kafka %s failed (%d): %s%s" % (
+            " ".join(map(str, args)), r.returncode, r.stdout, r.stderr)
 
 
 class Node(Stack):
@@ -157,6 +181,13 @@ class Cluster:
     def restart_redis(self):
         rc, out = run_lib(self.core, "redis-up", "chat_start_redis", UP_TIMEOUT)
         assert rc == 0, "redis did not start again (%s): %s" % (rc, out)
+
+    def restart_kafka(self, node=1):
+        """Stops Kafka node `node` (TERM: a broker's restart), then starts
+        it again on its ports and log dir, waiting until it is back in the
+        cluster."""
+        self.core.kafka("stop", self.core.state_dir, node)
+        self.core.kafka("restart", self.core.state_dir, node)
 
     def fail_on_log_problems(self):
         for node in self.nodes:

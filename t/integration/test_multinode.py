@@ -34,6 +34,10 @@ WORKER_GONE_STALL = 30.0 * SLOW
 # the sender's node): one published as Redis dies is lost, and the client
 # sends again after its timeout, this one.
 ANSWER_LOST_RETRY = 3.0
+# While the only broker restarts, a send waits chat_kafka_timeout (5 s) and
+# is answered "unavailable" (retried); a group message waits for the
+# worker, which waits for the broker.
+KAFKA_GONE_STALL = 40.0 * SLOW
 
 
 @pytest.fixture
@@ -116,6 +120,8 @@ def test_nodes_killed_under_load_lose_nothing(cluster, capsys):
         rows.append(await run_phase(cluster, "kill -9 Redis, restart",
                                     redis_down_and_up, allow_new_mid_on_retry=True,
                                     stall=ANSWER_LOST_RETRY, retry_stalled=True))
+        rows.append(await run_phase(cluster, "restart of Kafka broker 1",
+                                    cluster.restart_kafka, stall=KAFKA_GONE_STALL))
 
     asyncio.run(main())
     with capsys.disabled():
