@@ -171,7 +171,7 @@ enum MHD_Result
 chat_api_presence(chat_api_req_t *req)
 {
     int            rc;
-    char           key[sizeof(CHAT_KEY_PRESENCE) + CHAT_ID_MAX];
+    char           key[CHAT_KEY_LEN(CHAT_KEY_PRESENCE, CHAT_ID_MAX)];
     size_t         i, n, len;
     json_t        *list;
     chat_str_t     users[CHAT_API_PRESENCE_MAX];
@@ -188,9 +188,7 @@ chat_api_presence(chat_api_req_t *req)
     r = chat_api_presence_redis(req);
 
     for (i = 0; r != NULL && i < n; i++) {
-        len = (size_t) snprintf(key, sizeof(key), "%s%.*s",
-                                CHAT_KEY_PRESENCE, (int) users[i].len,
-                                users[i].s);
+        len = chat_key(key, CHAT_KEY_PRESENCE, users[i].s, users[i].len);
 
         if (redisAppendCommand(r, "HMGET %b %s %s", key, len,
                                CHAT_PRESENCE_STATUS,

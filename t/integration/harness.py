@@ -62,6 +62,12 @@ def with_log_level(text):
                   r"\1 %s;" % ERROR_LOG_LEVEL, text, flags=re.M)
 
 
+def rkey(prefix, ident):
+    """A Redis key or channel of an id, "<prefix>{<id>}" (common/chat_keys.h):
+    the braces are Redis Cluster's hash tag."""
+    return "%s{%s}" % (prefix, ident)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -428,11 +428,11 @@ def test_group_errors(api):
 # ----------------------------------------------------------- presence
 
 def test_presence(api):
-    api.redis_cli("HSET", "chat:p:bob", "st", "online", "i:x", "1", "v", "1")
-    api.redis_cli("HSET", "chat:p:carol", "st", "offline", "ls",
+    api.redis_cli("HSET", "chat:p:{bob}", "st", "online", "i:x", "1", "v", "1")
+    api.redis_cli("HSET", "chat:p:{carol}", "st", "offline", "ls",
                   "1795318602103", "v", "2")
     # what the script never writes is not trusted into the answer
-    api.redis_cli("HSET", "chat:p:erin", "st", "offline", "ls", "soon")
+    api.redis_cli("HSET", "chat:p:{erin}", "st", "offline", "ls", "soon")
     status, body = api.get("/api/presence?users=bob,carol,dave,erin")
     assert status == 200
     assert body == {"presence": [

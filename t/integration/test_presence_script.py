@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness import REPO, free_port
+from harness import REPO, free_port, rkey
 
 HEADER = REPO / "ngx_chat_module" / "ngx_chat_presence_lua.h"
 # the script's C literal, as scripts/build-module generates it for the module
@@ -126,10 +126,10 @@ class Presence:
         Presence.names += 1
         self.user = "u%d" % Presence.names
         self.sub = Resp(port)
-        self.sub.call("SUBSCRIBE", "chat:pr:" + self.user)
+        self.sub.call("SUBSCRIBE", rkey("chat:pr:", self.user))
 
     def op(self, *args):
-        return self.r.call("EVALSHA", self.sha, 1, "chat:p:" + self.user,
+        return self.r.call("EVALSHA", self.sha, 1, rkey("chat:p:", self.user),
                            args[0], self.user, *args[1:])
 
     def up(self, inst, now):
@@ -158,7 +158,7 @@ class Presence:
         return out
 
     def field(self, name):
-        return self.r.call("HGET", "chat:p:" + self.user, name)
+        return self.r.call("HGET", rkey("chat:p:", self.user), name)
 
 
 def online(u):
@@ -187,7 +187,7 @@ def test_last_device_gone_settles_offline_with_its_last_seen(redis):
     assert p.settle(3000) == 0            # twice (two settlers): announced once
     assert p.announced() == [(2, offline(p.user, 3000))]
     assert p.field("st") == "offline"
-    assert p.r.call("PTTL", "chat:p:" + p.user) > 0      # kept 30 days, not forever
+    assert p.r.call("PTTL", rkey("chat:p:", p.user)) > 0      # kept 30 days, not forever
 
 
 def test_a_device_back_within_the_grace_period_announces_nothing(redis):
@@ -203,9 +203,9 @@ def test_a_device_back_within_the_grace_period_announces_nothing(redis):
     assert p.announced() == []
     assert p.settle(ls2) == 1
     assert p.announced() == [(2, offline(p.user, 4000))]
-    assert p.r.call("PTTL", "chat:p:" + p.user) > 0
+    assert p.r.call("PTTL", rkey("chat:p:", p.user)) > 0
     p.up("w1", 5000)                      # online again: kept for good
-    assert p.r.call("PTTL", "chat:p:" + p.user) == -1
+    assert p.r.call("PTTL", rkey("chat:p:", p.user)) == -1
     assert p.announced() == [(3, online(p.user))]
 
 
@@ -252,8 +252,8 @@ def test_a_last_seen_that_is_not_ms_is_replaced_not_announced(redis, ls):
     p = Presence(redis)
     p.up("w1", 1000)
     p.announced()
-    p.r.call("HDEL", "chat:p:" + p.user, "i:w1")      # its device is gone
-    p.r.call("HSET", "chat:p:" + p.user, "ls", ls)
+    p.r.call("HDEL", rkey("chat:p:", p.user), "i:w1")      # its device is gone
+    p.r.call("HSET", rkey("chat:p:", p.user), "ls", ls)
     assert p.down("w1", 2000, 2000) == 2000
     assert p.field("ls") == "2000"
     assert p.settle(2000) == 1
@@ -264,7 +264,7 @@ def test_a_last_seen_of_15_digits_is_kept(redis):
     p = Presence(redis)
     p.up("w1", 1000)
     p.announced()
-    p.r.call("HDEL", "chat:p:" + p.user, "i:w1")
-    p.r.call("HSET", "chat:p:" + p.user, "ls", "1795318602103")
+    p.r.call("HDEL", rkey("chat:p:", p.user), "i:w1")
+    p.r.call("HSET", rkey("chat:p:", p.user), "ls", "1795318602103")
     assert p.down("w1", 2000, 2000 + GRACE + 1795318602103) == 0   # due already
     assert p.announced() == [(2, offline(p.user, 1795318602103))]
