@@ -225,6 +225,22 @@ static ngx_chat_metric_t  ngx_chat_metrics[] = {
 
     { "chat_redis_reconnects_total", "Redis connections re-established.",
       NGX_CHAT_METRIC_COUNTER, NULL, NGX_CHAT_STAT_REDIS_RECONNECTS, 0 },
+    { "chat_redis_cluster_redirects_total", "Redis Cluster answers "
+      "followed: MOVED, ASK, TRYAGAIN or CLUSTERDOWN (sent again later).",
+      NGX_CHAT_METRIC_COUNTER, "kind=\"moved\"", NGX_CHAT_STAT_REDIS_MOVED,
+      0 },
+    { NULL, NULL, NGX_CHAT_METRIC_COUNTER, "kind=\"ask\"",
+      NGX_CHAT_STAT_REDIS_ASK, 0 },
+    { NULL, NULL, NGX_CHAT_METRIC_COUNTER, "kind=\"tryagain\"",
+      NGX_CHAT_STAT_REDIS_TRYAGAIN, 0 },
+    { "chat_redis_cluster_map_changes_total", "Redis Cluster slot maps "
+      "read with another master (failovers, reshards).",
+      NGX_CHAT_METRIC_COUNTER, NULL, NGX_CHAT_STAT_REDIS_MAP_CHANGES, 0 },
+    { "chat_redis_cluster_masters", "Redis Cluster masters in the slot map.",
+      NGX_CHAT_METRIC_GAUGE_MAX, NULL, NGX_CHAT_GAUGE_REDIS_MASTERS, 0 },
+    { "chat_redis_cluster_connections_down", "Connections to Redis Cluster "
+      "masters (command and subscriber, every worker) not up now.",
+      NGX_CHAT_METRIC_GAUGE_SUM, NULL, NGX_CHAT_GAUGE_REDIS_CONNS_DOWN, 0 },
 
     { "chat_order_total", "Frames of a conversation a connection was sent "
       "already (dropped), gaps it waited for, gaps it gave up on (re-sync).",
