@@ -737,6 +737,7 @@ ngx_chat_cluster_command(ngx_uint_t key, ngx_chat_redis_reply_pt handler,
         p = ngx_cpymem(p, argv[i].data, argv[i].len);
     }
 
+    ngx_memzero(&c->retry, sizeof(ngx_event_t));
     ngx_chat_timer_init(&c->retry, ngx_chat_cluster_retry_handler, cl->log);
 
     if (ngx_chat_cluster_send(c, node, 0) != NGX_OK) {
