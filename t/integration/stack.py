@@ -1,7 +1,8 @@
 """The whole ngx_chat stack for end-to-end and fault-injection tests.
 
 running_stack(directory, workers=N, env=None, conf=None, apis=M) starts
-Redis, the dev Kafka broker, N chat-workers, M chat-apis (default 1) and
+Redis, Kafka (the dev broker, or with CHAT_KAFKA=real in the environment or
+in env a real cluster of CHAT_KAFKA_NODES nodes, 1 by default), N chat-workers, M chat-apis (default 1) and
 nginx with the module through scripts/dev-up, in a fresh state directory on
 free ports, and yields a Stack. env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
 (a function str -> str) runs nginx with f(nginx.conf.example): the result
@@ -25,7 +26,10 @@ test_limits.py tests the limits themselves.
   await stack.connect(user, device) a Client (below), hello already read
   stack.pid(name)                   from $CHAT_STATE_DIR/run/<name>.pid
   stack.kill(name, sig)             signal one component (redis, broker,
-                                    worker-1, nginx, ...)
+                                    kafka-1, worker-1, nginx, ...)
+  stack.kafka_real, .kafka_nodes    which Kafka runs (real: Apache Kafka)
+  stack.broker_names()              its processes: ["broker"] (the dev
+                                    broker) or ["kafka-1", ...]
   stack.restart(name)               scripts/dev-up again: restarts what is
                                     not running, waits for worker readiness
   stack.redis_cli(*args)            redis-cli -p <port> ..., with the password
@@ -75,7 +79,9 @@ from harness import (REPO, SANITIZED, free_port, pids_with_parent,
 from wsclient import TIMEOUT, chat
 
 SLOW = 2.0 if SANITIZED else 1.0          # timeouts scale under ASan
-UP_TIMEOUT = 60.0 * SLOW
+# a real Kafka node is a JVM: its start and a controlled stop take seconds
+KAFKA_REAL = os.environ.get("CHAT_KAFKA", "dev") == "real"
+UP_TIMEOUT = (150.0 if KAFKA_REAL else 60.0) * SLOW
 DOWN_TIMEOUT = 60.0 * SLOW   # dev-down gives each component 10 s
 READY_TIMEOUT = 45.0 * SLOW
 LOG_PROBLEMS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "[alert]")
@@ -122,8 +128,10 @@ def api_binary():
     return Path(os.environ.get("CHAT_API_BIN") or REPO / "build" / "chat-api")
 
 
-def require_programs(apis=1):
-    programs = [worker_binary(), REPO / "build" / "chat-devbroker"]
+def require_programs(apis=1, kafka_real=False):
+    programs = [worker_binary()]
+    if not kafka_real:
+        programs.append(REPO / "build" / "chat-devbroker")
     if apis:
         programs.append(api_binary())
     missing = [str(p) for p in programs if not os.access(p, os.X_OK)]
@@ -148,6 +156,10 @@ class Stack:
         self.limits = limits        # False: roomy_limits() first
         self.conf_template = self.state_dir / "nginx.conf.template"
         self.secret = secrets.token_urlsafe(32)     # dev-up writes it
+        self.kafka_real = self.extra_env.get(
+            "CHAT_KAFKA", os.environ.get("CHAT_KAFKA", "dev")) == "real"
+        self.kafka_nodes = int(self.extra_env.get(
+            "CHAT_KAFKA_NODES", os.environ.get("CHAT_KAFKA_NODES", "1")))
         self.pick_ports()
         self.down_error = None
         self._names = 0
@@ -160,6 +172,11 @@ class Stack:
             self.redis_port = free_port()
         self.api_port = self._free_ports(max(self.apis, 1),
                                          {self.port, self.redis_port})
+        # a real Kafka node takes two ports: clients, then its controller
+        self.kafka_port = self._free_ports(
+            2 * self.kafka_nodes,
+            {self.port, self.redis_port}
+            | set(range(self.api_port, self.api_port + max(self.apis, 1))))
 
     @staticmethod
     def _free_ports(n, taken):
@@ -180,7 +197,10 @@ class Stack:
         env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
                    CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
                    CHAT_WORKERS=str(self.workers), CHAT_APIS=str(self.apis),
-                   CHAT_API_PORT=str(self.api_port))
+                   CHAT_API_PORT=str(self.api_port),
+                   CHAT_KAFKA=("real" if self.kafka_real else "dev"),
+                   CHAT_KAFKA_NODES=str(self.kafka_nodes),
+                   CHAT_KAFKA_PORT=str(self.kafka_port))
         # the stack is on loopback: a proxy of the machine is not in the way
         for name in ("no_proxy", "NO_PROXY"):
             env[name] = ",".join(filter(None, ["127.0.0.1,localhost", env.get(name)]))
@@ -218,7 +238,7 @@ class Stack:
         return rc, text
 
     def up(self):
-        require_programs(self.apis)
+        require_programs(self.apis, self.kafka_real)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         text = (REPO / "nginx.conf.example").read_text()
         if not self.limits:
@@ -294,6 +314,12 @@ class Stack:
                 time.sleep(0.02)
             assert not _alive(pid), "%s (pid %d) survived SIGKILL" % (name, pid)
         return pid
+
+    def broker_names(self):
+        """The Kafka processes: the dev broker, or each node of the real one."""
+        if self.kafka_real:
+            return ["kafka-%d" % k for k in range(1, self.kafka_nodes + 1)]
+        return ["broker"]
 
     def redis_password(self):
         """The password dev-up generated for this stack's redis-server."""
