@@ -528,17 +528,9 @@ def report_md(r, pngs):
               "e2e p99 ≤ %.0f ms): **%.0f msgs/s**."
               % (SUSTAINED * 100, SUSTAINED_P99_MS,
                  msg["max_sustained_per_s"])]
-        comps = [(s["offered_per_s"], s["cpu_s_by_process"])
-                 for s in msg["steps"] if s.get("cpu_s_by_process")]
-        if comps:
-            names = sorted({k for _, c in comps for k in c})
-            L += ["", "CPU seconds of each server process during each step "
-                  "(warm-up, window, drain; the clients not counted):", "",
-                  "| offered/s | " + " | ".join(names) + " |",
-                  "|---|" + "---|" * len(names)]
-            for offered, c in comps:
-                L.append("| %d | " % offered + " | ".join(
-                    "%.2f" % c.get(k, 0) for k in names) + " |")
+        L += cpu_by_process_md(msg["steps"], "CPU seconds of each server "
+                               "process during each step (warm-up, window, "
+                               "drain; the clients not counted):")
         L += ["", "Caveat: the stack is `scripts/dev-up`'s, whose Kafka is "
               "the dev broker (librdkafka's mock cluster). It answers a "
               "fetch only when the consumer's `fetch.wait.max.ms` has "
@@ -646,17 +638,23 @@ def kafka_md(r):
     L += ["", "Highest sustained on the real Kafka: **%.0f msgs/s**%s."
           % (real["max_sustained_per_s"],
              " (dev broker: %.0f)" % dev["max_sustained_per_s"] if dev else "")]
+    return L + cpu_by_process_md(real["steps"], "CPU seconds of each server "
+                                 "process during each real-Kafka step "
+                                 "(kafka-1 is the broker's JVM):")
+
+
+def cpu_by_process_md(steps, caption):
+    """A table of each msg step's CPU seconds by server process."""
     comps = [(s["offered_per_s"], s["cpu_s_by_process"])
-             for s in real["steps"] if s.get("cpu_s_by_process")]
-    if comps:
-        names = sorted({k for _, c in comps for k in c})
-        L += ["", "CPU seconds of each server process during each real-Kafka "
-              "step (kafka-1 is the broker's JVM):", "",
-              "| offered/s | " + " | ".join(names) + " |",
-              "|---|" + "---|" * len(names)]
-        for offered, c in comps:
-            L.append("| %d | " % offered + " | ".join(
-                "%.2f" % c.get(k, 0) for k in names) + " |")
+             for s in steps if s.get("cpu_s_by_process")]
+    if not comps:
+        return []
+    names = sorted({k for _, c in comps for k in c})
+    L = ["", caption, "", "| offered/s | " + " | ".join(names) + " |",
+         "|---|" + "---|" * len(names)]
+    for offered, c in comps:
+        L.append("| %d | " % offered + " | ".join(
+            "%.2f" % c.get(k, 0) for k in names) + " |")
     return L
 
 
