@@ -11,7 +11,9 @@
 # The broker's classes come from CHAT_KAFKA_LIB, which `scripts/kafka fetch`
 # (run by scripts/deps) fills with Maven from kafka/pom.xml.
 
-CHAT_KAFKA_VERSION=3.9.1
+# the version kafka/pom.xml fetches: one place says it
+CHAT_KAFKA_VERSION=$(sed -n 's:.*<kafka\.version>\(.*\)</kafka\.version>.*:\1:p' \
+                         "$CHAT_TOP/kafka/pom.xml")
 CHAT_KAFKA_NODES=${CHAT_KAFKA_NODES:-1}
 CHAT_KAFKA_HEAP=${CHAT_KAFKA_HEAP:-256m}
 CHAT_KAFKA_TIMEOUT=${CHAT_KAFKA_TIMEOUT:-90}
@@ -197,10 +199,14 @@ chat_kafka_init_cluster() {
         fi
         return 0
     fi
-    # a cluster id is 16 random bytes in URL-safe base64, unpadded
-    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c 1-22)
-    echo "$id $wanted_nodes $wanted_port" >"$dir/cluster.tmp"
-    mv -f "$dir/cluster.tmp" "$dir/cluster"
+    # a cluster id is 16 random bytes in URL-safe base64, unpadded; like
+    # Kafka's own, never one that starts with "-" (an option, to a tool)
+    id=-
+    while [[ $id == -* ]]; do
+        id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c 1-22)
+    done
+    echo "$id $wanted_nodes $wanted_port" >"$dir/cluster.tmp" \
+        && mv -f "$dir/cluster.tmp" "$dir/cluster" || return 1
     chat_kafka_read_cluster
 }
 
@@ -210,13 +216,13 @@ chat_kafka_configure() {
     local k dir pids=() failed=0 pid
     for ((k = 1; k <= CHAT_KAFKA_NODES; k++)); do
         dir=$(chat_kafka_dir)/node-$k
-        mkdir -p "$dir"
-        chat_kafka_server_properties "$k" >"$dir/server.properties"
-        chat_kafka_log4j_properties >"$dir/log4j.properties"
+        mkdir -p "$dir" || return 1
+        chat_kafka_server_properties "$k" >"$dir/server.properties" || return 1
+        chat_kafka_log4j_properties >"$dir/log4j.properties" || return 1
         [ -f "$dir/data/meta.properties" ] && continue
         chat_kafka_java "$k"
         "${CHAT_KAFKA_ARGV[@]}" kafka.tools.StorageTool format \
-            -t "$CHAT_KAFKA_ID" -c "$dir/server.properties" --ignore-formatted \
+            "--cluster-id=$CHAT_KAFKA_ID" -c "$dir/server.properties" --ignore-formatted \
             >>"$CHAT_STATE_DIR/logs/kafka-$k.log" 2>&1 &
         pids+=("$!")
     done
@@ -297,8 +303,10 @@ chat_kafka_names() {
 # CHAT_KAFKA_ADDRESS.
 chat_kafka_start() {
     local k name port started=0 t0=$SECONDS
-    chat_kafka_init_cluster
-    chat_kafka_configure
+    # each step returns on failure itself: a caller's `||` (chat_start_broker)
+    # turns set -e off in here
+    chat_kafka_init_cluster || return 1
+    chat_kafka_configure || return 1
     for ((k = 1; k <= CHAT_KAFKA_NODES; k++)); do
         name=kafka-$k
         if chat_alive "$name"; then
@@ -315,7 +323,7 @@ chat_kafka_start() {
             kafka.Kafka "$(chat_kafka_dir)/node-$k/server.properties"
         started=$((started + 1))
     done
-    chat_kafka_wait
+    chat_kafka_wait || return 1
     CHAT_KAFKA_ADDRESS=$(chat_kafka_address)
     if [ "$started" -gt 0 ]; then
         chat_log "Kafka $CHAT_KAFKA_VERSION: $started of $CHAT_KAFKA_NODES node(s) started in" \
@@ -328,8 +336,8 @@ chat_kafka_start() {
 # The cluster of the state dir and the topics the module and the workers
 # use: the writes, and the worker's dead letters (--dead-letter).
 chat_kafka_up() {
-    chat_kafka_start
-    chat_kafka_topic "$CHAT_TOPIC" "$CHAT_PARTITIONS"
+    chat_kafka_start || return 1
+    chat_kafka_topic "$CHAT_TOPIC" "$CHAT_PARTITIONS" || return 1
     chat_kafka_topic "$CHAT_DEAD_TOPIC" 1
 }
 

@@ -1,12 +1,14 @@
 """The whole ngx_chat stack for end-to-end and fault-injection tests.
 
 running_stack(directory, workers=N, env=None, conf=None, apis=M, store=S)
-starts Redis, the dev Kafka broker, N chat-workers, M chat-apis (default 1)
-and nginx with the module through scripts/dev-up, in a fresh state directory
-on free ports, and yields a Stack. store: "sqlite" or "postgres" (a cluster
-of the stack's own on a port of its own), by default CHAT_STORE from the
-environment, else sqlite (the integration-pg step of scripts/test sets
-CHAT_STORE=postgres). env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
+starts Redis, Kafka (the dev broker, or with CHAT_KAFKA=real in the
+environment or in env a real cluster of CHAT_KAFKA_NODES nodes, 1 by
+default), N chat-workers, M chat-apis (default 1) and nginx with the module
+through scripts/dev-up, in a fresh state directory on free ports, and
+yields a Stack. store: "sqlite" or "postgres" (a cluster of the stack's own
+on a port of its own), by default CHAT_STORE from the environment, else
+sqlite (the integration-pg step of scripts/test sets CHAT_STORE=postgres).
+env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
 (a function str -> str) runs nginx with f(nginx.conf.example): the result
 is written to the state dir and passed to dev-up as CHAT_CONF_TEMPLATE,
 which it renders as usual (port, secret, pid file, brokers, Redis).
@@ -28,7 +30,10 @@ test_limits.py tests the limits themselves.
   await stack.connect(user, device) a Client (below), hello already read
   stack.pid(name)                   from $CHAT_STATE_DIR/run/<name>.pid
   stack.kill(name, sig)             signal one component (redis, broker,
-                                    worker-1, nginx, ...)
+                                    kafka-1, worker-1, nginx, ...)
+  stack.kafka_real, .kafka_nodes    which Kafka runs (real: Apache Kafka)
+  stack.broker_names()              its processes: ["broker"] (the dev
+                                    broker) or ["kafka-1", ...]
   stack.restart(name)               scripts/dev-up again: restarts what is
                                     not running, waits for worker readiness
   stack.redis_cli(*args)            redis-cli -p <port> ..., with the password
@@ -82,7 +87,9 @@ from harness import (REPO, SANITIZED, free_port, pids_with_parent,
 from wsclient import TIMEOUT, chat
 
 SLOW = 2.0 if SANITIZED else 1.0          # timeouts scale under ASan
-UP_TIMEOUT = 60.0 * SLOW
+# a real Kafka node is a JVM: its start and a controlled stop take seconds
+KAFKA_REAL = os.environ.get("CHAT_KAFKA", "dev") == "real"
+UP_TIMEOUT = (150.0 if KAFKA_REAL else 60.0) * SLOW
 DOWN_TIMEOUT = 60.0 * SLOW   # dev-down gives each component 10 s
 READY_TIMEOUT = 45.0 * SLOW
 LOG_PROBLEMS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "[alert]")
@@ -131,8 +138,10 @@ def api_binary():
     return Path(os.environ.get("CHAT_API_BIN") or REPO / "build" / "chat-api")
 
 
-def require_programs(apis=1):
-    programs = [worker_binary(), REPO / "build" / "chat-devbroker"]
+def require_programs(apis=1, kafka_real=False):
+    programs = [worker_binary()]
+    if not kafka_real:
+        programs.append(REPO / "build" / "chat-devbroker")
     if apis:
         programs.append(api_binary())
     missing = [str(p) for p in programs if not os.access(p, os.X_OK)]
@@ -159,6 +168,10 @@ class Stack:
         self.limits = limits        # False: roomy_limits() first
         self.conf_template = self.state_dir / "nginx.conf.template"
         self.secret = secrets.token_urlsafe(32)     # dev-up writes it
+        self.kafka_real = self.extra_env.get(
+            "CHAT_KAFKA", os.environ.get("CHAT_KAFKA", "dev")) == "real"
+        self.kafka_nodes = int(self.extra_env.get(
+            "CHAT_KAFKA_NODES", os.environ.get("CHAT_KAFKA_NODES", "1")))
         self.pick_ports()
         self.down_error = None
         self._names = 0
@@ -171,11 +184,14 @@ class Stack:
             self.redis_port = free_port()
         self.api_port = self._free_ports(max(self.apis, 1),
                                          {self.port, self.redis_port})
+        taken = {self.port, self.redis_port} \
+            | set(range(self.api_port, self.api_port + max(self.apis, 1)))
         self.pg_port = None
         if self.store == "postgres":
-            taken = {self.port, self.redis_port,
-                     *range(self.api_port, self.api_port + max(self.apis, 1))}
             self.pg_port = self._free_ports(1, taken)
+            taken.add(self.pg_port)
+        # a real Kafka node takes two ports: clients, then its controller
+        self.kafka_port = self._free_ports(2 * self.kafka_nodes, taken)
 
     @staticmethod
     def _free_ports(n, taken):
@@ -196,7 +212,10 @@ class Stack:
         env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
                    CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
                    CHAT_WORKERS=str(self.workers), CHAT_APIS=str(self.apis),
-                   CHAT_API_PORT=str(self.api_port), CHAT_STORE=self.store)
+                   CHAT_API_PORT=str(self.api_port), CHAT_STORE=self.store,
+                   CHAT_KAFKA=("real" if self.kafka_real else "dev"),
+                   CHAT_KAFKA_NODES=str(self.kafka_nodes),
+                   CHAT_KAFKA_PORT=str(self.kafka_port))
         env.pop("CHAT_STORE_URI", None)      # the stack's own store, always
         if self.pg_port:
             env["CHAT_PG_PORT"] = str(self.pg_port)
@@ -237,7 +256,7 @@ class Stack:
         return rc, text
 
     def up(self):
-        require_programs(self.apis)
+        require_programs(self.apis, self.kafka_real)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.store == "postgres":
             reachable_by_postgres(self.state_dir)
@@ -315,6 +334,12 @@ class Stack:
                 time.sleep(0.02)
             assert not _alive(pid), "%s (pid %d) survived SIGKILL" % (name, pid)
         return pid
+
+    def broker_names(self):
+        """The Kafka processes: the dev broker, or each node of the real one."""
+        if self.kafka_real:
+            return ["kafka-%d" % k for k in range(1, self.kafka_nodes + 1)]
+        return ["broker"]
 
     def redis_password(self):
         """The password dev-up generated for this stack's redis-server."""
