@@ -2,8 +2,8 @@
 
 running_cluster(directory) starts, through the project's scripts:
   node A (a Stack, stack.py): scripts/dev-up with its nginx on
-         NODE_ADDRS[0]; it starts the back ends too (the store, Kafka,
-         Redis, the chat-workers of one group, a chat-api);
+         NODE_ADDRS[0]; it starts the back ends too (PostgreSQL, Apache
+         Kafka, a Redis Cluster, the chat-workers of one group, a chat-api);
   node B (a Node): nginx alone on NODE_ADDRS[1], its own state dir and
          its own config rendered from the same template by scripts/lib.sh's
          chat_start_nginx, with node A's secrets and back ends;
@@ -15,8 +15,7 @@ fails the test if a log of either shows a sanitizer report or an [alert].
   cluster.kill_nginx(node)      kill -9 of that node's master and workers
   cluster.restart_nginx(node)   its nginx again (the rest is left alone)
   cluster.kill_worker(name)     kill -9 of one chat-worker
-  cluster.kill_redis()          kill -9 of Redis ...
-  cluster.restart_redis()       ... and its start again on the same port/dir
+  cluster.kill_redis_master(u)  kill -9 of the Redis master of user u's slot
   cluster.restart_kafka(node)   a Kafka broker stopped and started again
 """
 
@@ -30,33 +29,33 @@ import time
 import pytest
 
 from harness import REPO, pids_with_parent
-from stack import CONNECT_ERRORS, UP_TIMEOUT, DOWN_TIMEOUT, Stack, _alive
+from harness import free_port
+from stack import (CONNECT_ERRORS, UP_TIMEOUT, DOWN_TIMEOUT, Stack, _alive,
+                   _port_free)
 
 NODE_ADDRS = ("127.0.0.2", "127.0.0.3")
+REDIS_NODES = 6        # scripts/redis-cluster's, as lib.sh starts it
 KAFKA_NODES = 1        # the 3-node cluster's broker kill is test_faults_kafka's
 
 
 class CoreNode(Stack):
-    """Node A: the whole system of scripts/dev-up, its nginx on addr, with
-    a real Kafka (CHAT_KAFKA=real, KAFKA_NODES nodes on ports of their own)."""
+    """Node A: the whole system of scripts/dev-up, its nginx on addr, on
+    the production engines: PostgreSQL (CHAT_STORE=postgres), a real Kafka
+    (CHAT_KAFKA=real, KAFKA_NODES nodes) and a Redis Cluster
+    (CHAT_REDIS=cluster: 3 masters, 3 replicas)."""
 
-    def __init__(self, state_dir, addr, **kw):
+    def __init__(self, state_dir, addr, env=None, **kw):
         self.addr = addr
-        super().__init__(state_dir, **kw)
-        self.extra_env.update(CHAT_ADDR=addr, CHAT_KAFKA="real",
-                              CHAT_KAFKA_NODES=str(KAFKA_NODES))
+        env = dict(env or {}, CHAT_ADDR=addr, CHAT_KAFKA="real",
+                   CHAT_KAFKA_NODES=str(KAFKA_NODES), CHAT_REDIS="cluster")
+        super().__init__(state_dir, env=env, store="postgres", **kw)
 
     def pick_ports(self):
         super().pick_ports()
-        taken = {self.port, self.redis_port, self.pg_port,
-                 *range(self.api_port, self.api_port + max(self.apis, 1))}
-        # node K: a client and a controller port, from kafka_port + 2(K-1)
-        self.kafka_port = self._free_ports(2 * KAFKA_NODES, taken)
-
-    def env(self):
-        env = super().env()
-        env["CHAT_KAFKA_PORT"] = str(self.kafka_port)
-        return env
+        taken = {self.port, self.pg_port,
+                 *range(self.api_port, self.api_port + max(self.apis, 1)),
+                 *range(self.kafka_port, self.kafka_port + 2 * KAFKA_NODES)}
+        self.redis_port = cluster_ports(taken)
 
     def node(self):
         return (self.addr, self.port)
@@ -68,6 +67,18 @@ class CoreNode(Stack):
                            capture_output=True, text=True, timeout=timeout)
         assert r.returncode == 0, "scripts/kafka %s failed (%d): %s%s" % (
             " ".join(map(str, args)), r.returncode, r.stdout, r.stderr)
+
+
+def cluster_ports(taken):
+    """The first of REDIS_NODES consecutive ports free now, their cluster
+    buses (each port + 10000) too, none in taken."""
+    while True:
+        base = free_port()
+        ports = set(range(base, base + REDIS_NODES))
+        buses = {p + 10000 for p in ports}
+        if base + REDIS_NODES + 10000 <= 65536 and not (ports | buses) & taken \
+                and all(_port_free(p) for p in (ports | buses) - {base}):
+            return base
 
 
 class Node(Stack):
@@ -102,7 +113,23 @@ class Node(Stack):
         return env
 
     def lib(self, what, commands, timeout):
-        return run_lib(self, what, commands, timeout)
+        """Runs commands (bash) after sourcing scripts/lib.sh, with the settings
+        of this node; (exit code or None on timeout, output)."""
+        script = ('set -eu; CHAT_SCRIPT=%s; . "%s/scripts/lib.sh"; '
+                  'chat_check_settings; chat_init_state; %s' % (what, REPO, commands))
+        out_path = self.state_dir / ("%s.out" % what)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(out_path, "ab") as out:
+            start = out.tell()
+            try:
+                rc = subprocess.run(["bash", "-c", script], env=self.env(),
+                                    stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, timeout=timeout).returncode
+            except subprocess.TimeoutExpired:
+                rc = None
+        with open(out_path, "rb") as f:
+            f.seek(start)
+            return rc, f.read().decode(errors="replace")
 
     def up(self):
         # chat_init_redis_password: the redis.password its config names
@@ -126,26 +153,6 @@ class Node(Stack):
                 for p in pids_with_parent(pid) + [pid]:
                     with contextlib.suppress(OSError):
                         os.kill(p, signal.SIGKILL)
-
-
-def run_lib(stack, what, commands, timeout):
-    """Runs commands (bash) after sourcing scripts/lib.sh, with the settings
-    of stack (its env()); (exit code or None on timeout, output)."""
-    script = ('set -eu; CHAT_SCRIPT=%s; . "%s/scripts/lib.sh"; '
-              'chat_check_settings; chat_init_state; %s' % (what, REPO, commands))
-    out_path = stack.state_dir / ("%s.out" % what)
-    stack.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_path, "ab") as out:
-        start = out.tell()
-        try:
-            rc = subprocess.run(["bash", "-c", script], env=stack.env(),
-                                stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            rc = None
-    with open(out_path, "rb") as f:
-        f.seek(start)
-        return rc, f.read().decode(errors="replace")
 
 
 class Cluster:
@@ -175,12 +182,34 @@ class Cluster:
     def kill_worker(self, name):
         self.core.kill(name)
 
-    def kill_redis(self):
-        self.core.kill("redis")
+    def kill_redis_master(self, user):
+        """kill -9 of the Redis master that holds user's keys (the slot of
+        chat:u:{user}): its replica is promoted after cluster-node-timeout.
+        Returns the port it listened on."""
+        core = self.core
+        slot = int(core.redis_cli("CLUSTER", "KEYSLOT", "chat:u:{%s}" % user))
+        for line in core.redis_cli("CLUSTER", "NODES").splitlines():
+            fields = line.split()
+            flags = fields[2].split(",")
+            if "master" not in flags or "fail" in flags:
+                continue
+            for r in fields[8:]:
+                low, _, high = r.partition("-")
+                if not low.isdigit():
+                    continue            # a slot being migrated: [...]
+                if int(low) <= slot <= int(high or low):
+                    port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+                    self.redis_cluster("kill", core.state_dir / "redis-cluster", port)
+                    return port
+        raise AssertionError("no master serves slot %d" % slot)
 
-    def restart_redis(self):
-        rc, out = run_lib(self.core, "redis-up", "chat_start_redis", UP_TIMEOUT)
-        assert rc == 0, "redis did not start again (%s): %s" % (rc, out)
+    def redis_cluster(self, *args):
+        """scripts/redis-cluster ARGS."""
+        r = subprocess.run([str(REPO / "scripts" / "redis-cluster"), *map(str, args)],
+                           env=self.core.env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=UP_TIMEOUT)
+        assert r.returncode == 0, "scripts/redis-cluster %s failed (%d): %s%s" % (
+            " ".join(map(str, args)), r.returncode, r.stdout, r.stderr)
 
     def restart_kafka(self, node=1):
         """Stops Kafka node `node` (TERM: a broker's restart), then starts
@@ -223,9 +252,8 @@ async def warm_up(core, node, timeout=60.0):
 
 
 @contextlib.contextmanager
-def running_cluster(directory, workers=2, store=None, env=None):
-    core = CoreNode(directory / "node-a", NODE_ADDRS[0], workers=workers,
-                    store=store, env=env)
+def running_cluster(directory, workers=2, env=None):
+    core = CoreNode(directory / "node-a", NODE_ADDRS[0], workers=workers, env=env)
     other = Node(core, directory / "node-b", NODE_ADDRS[1])
     cluster = Cluster(core, other)
     try:
