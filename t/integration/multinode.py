@@ -113,23 +113,12 @@ class Node(Stack):
         return env
 
     def lib(self, what, commands, timeout):
-        """Runs commands (bash) after sourcing scripts/lib.sh, with the settings
-        of this node; (exit code or None on timeout, output)."""
+        """Runs commands (bash) after sourcing scripts/lib.sh, with the
+        settings of this node; (exit code or None on timeout, output)."""
         script = ('set -eu; CHAT_SCRIPT=%s; . "%s/scripts/lib.sh"; '
                   'chat_check_settings; chat_init_state; %s' % (what, REPO, commands))
-        out_path = self.state_dir / ("%s.out" % what)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with open(out_path, "ab") as out:
-            start = out.tell()
-            try:
-                rc = subprocess.run(["bash", "-c", script], env=self.env(),
-                                    stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, timeout=timeout).returncode
-            except subprocess.TimeoutExpired:
-                rc = None
-        with open(out_path, "rb") as f:
-            f.seek(start)
-            return rc, f.read().decode(errors="replace")
+        return self._run(["bash", "-c", script], what, timeout)
 
     def up(self):
         # chat_init_redis_password: the redis.password its config names

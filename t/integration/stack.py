@@ -237,13 +237,19 @@ class Stack:
 
     def _script(self, name, timeout):
         """Runs scripts/<name>; returns (exit code or None on timeout, its
+        output)."""
+        return self._run([str(REPO / "scripts" / name)], name, timeout)
+
+    def _run(self, argv, name, timeout):
+        """Runs argv with this stack's environment, its output kept in
+        <state dir>/<name>.out; returns (exit code or None on timeout, its
         output). The output goes through a file, not a pipe: the daemons it
         starts may keep inherited descriptors open."""
         out_path = self.state_dir / ("%s.out" % name)
         with open(out_path, "ab") as out:
             start = out.tell()
             try:
-                rc = subprocess.run([str(REPO / "scripts" / name)], env=self.env(),
+                rc = subprocess.run(argv, env=self.env(),
                                     stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, timeout=timeout).returncode
             except subprocess.TimeoutExpired:
