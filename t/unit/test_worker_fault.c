@@ -144,7 +144,7 @@ TEST(pg_a_dropped_connection_is_retried)
     chat_store_clear_error(store);
     CHECK_EQ(sorted(send_msg("M1", "alice", "bob", "c-1", 10)),
              CHAT_WORKER_DONE);
-    check_msg(pub(0, "chat:u:alice", "*"), "M1", 1, "alice", "bob", "c-1",
+    check_msg(pub(0, "chat:u:{alice}", "*"), "M1", 1, "alice", "bob", "c-1",
               10);
 }
 
