@@ -34,6 +34,9 @@
 #include "chat_store_pg.h"
 
 
+#define CHAT_STORE_PG_LOCK_TIMEOUT  "'5s'"
+
+
 static const chat_store_pg_stmt_t  chat_store_pg_tx_sql[] = {
     { "begin", "BEGIN" },
     { "commit", "COMMIT" },
@@ -56,7 +59,8 @@ static void chat_store_pg_close(chat_store_t *store);
  * the encoding; class 23, constraints; 54000, a value over a limit, such
  * as an index row too big) is the data's, as SQLite's CONSTRAINT, TOOBIG,
  * MISMATCH and RANGE are; everything else is the store's and is retried:
- * 40001 and 40P01 (serialization, deadlock), 08 (the connection), 57P
+ * 40001 and 40P01 (serialization, deadlock), 55P03 (a lock not had
+ * within lock_timeout), 08 (the connection), 57P
  * (the server shut down or the backend was terminated), 53 (out of
  * resources), 25P02 (a transaction already failed).
  */
@@ -322,11 +326,14 @@ chat_store_pg_ready(chat_store_pg_t *s, const char *what)
     char  err[CHAT_STORE_ERRSTR_LEN];
 
     /* between transactions, what the server said while the connection
-     * was idle is read first (without waiting): a server that ended it
-     * (a restart, pg_terminate_backend) has closed it, and a new one is
-     * made now rather than failing the next batch once more */
+     * was idle is read first (without waiting: libpq's socket never
+     * blocks): a server that ended it (a restart, pg_terminate_backend)
+     * sent its reason, then closed it, which the second read finds. A new
+     * one is then made now rather than failing one more batch. */
 
-    if (!s->in_tx && !s->broken && PQconsumeInput(s->conn) == 0) {
+    if (!s->in_tx && !s->broken
+        && (PQconsumeInput(s->conn) == 0 || PQconsumeInput(s->conn) == 0))
+    {
         s->broken = 1;
     }
 
@@ -368,20 +375,23 @@ chat_store_pg_run(chat_store_pg_t *s, size_t n,
     begin = s->begin_due;
     s->begin_due = 0;
 
+    /* a pipeline that could not be sent whole is not to be read: the
+     * connection is made again */
+
     if ((begin && chat_store_pg_send(s, CHAT_STORE_PG_BEGIN, NULL) != 0)
         || PQpipelineStatus(s->conn) != PQ_PIPELINE_ON)
     {
-        return chat_store_pg_fail(s, NULL, what);
+        goto lost;
     }
 
     for (i = 0; i < n; i++) {
         if (chat_store_pg_send(s, stmt[i], param[i]) != 0) {
-            return chat_store_pg_fail(s, NULL, what);
+            goto lost;
         }
     }
 
     if (PQpipelineSync(s->conn) != 1) {
-        return chat_store_pg_fail(s, NULL, what);
+        goto lost;
     }
 
     /* the first error is the one to tell; those after it are the
@@ -443,6 +453,12 @@ chat_store_pg_run(chat_store_pg_t *s, size_t n,
     }
 
     return CHAT_STORE_ERROR;
+
+lost:
+
+    s->broken = 1;
+
+    return chat_store_pg_fail(s, NULL, what);
 }
 
 
@@ -713,9 +729,13 @@ chat_store_pg_connect(chat_store_pg_t *s, char *err, size_t errlen)
     }
 
     /* a commit answers once it is durable (chat_store_sync()), whatever
-     * the server's default */
+     * the server's default; a lock held by another worker (a zombie's
+     * conversation, stuck in its transaction) is waited for as long as
+     * SQLite waits for its write lock, then the batch fails (55P03) and
+     * is retried */
 
-    res = PQexec(s->conn, "SET synchronous_commit = on");
+    res = PQexec(s->conn, "SET synchronous_commit = on;"
+                 "SET lock_timeout = " CHAT_STORE_PG_LOCK_TIMEOUT);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "store: postgres: %s",
