@@ -6,6 +6,8 @@
 #                   with), build/chat-devbroker, build/chat-bench
 #   make run        the whole system in the foreground (Ctrl-C stops it)
 #   make test       every test: unit, integration, integration under ASan
+#   make unit       the C unit tests, those of the store on SQLite and again
+#                   on a throwaway PostgreSQL cluster (scripts/pg)
 #   make asan       the module, chat-worker and chat-api built with ASan+UBSan,
 #                   build/asan/
 #   make debug      the module built against nginx configured --with-debug,
@@ -50,12 +52,18 @@ COMMON_HDRS  := $(wildcard common/*.h)
 MODULE_DEPS  := $(wildcard ngx_chat_module/*.c ngx_chat_module/*.h)
 # the chat-worker: its pipeline, the store and its backends, the push hook;
 # a directory may be empty or absent
-WORKER_DIRS  := workers store store/sqlite push
+WORKER_DIRS  := workers store store/sqlite store/postgres push
 WORKER_SRCS  := $(wildcard $(addsuffix /*.c,$(WORKER_DIRS)))
 WORKER_MAIN  := workers/chat_worker_main.c
 # everything of the worker but its main(), for the tests that link it
 WORKER_LIB   := $(filter-out $(WORKER_MAIN),$(WORKER_SRCS))
 UNIT_TESTS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
+# the unit tests that use the store, which `make unit` runs a second time
+# on PostgreSQL (t/unit/test_backend.h); not test_store_sync, which
+# counts SQLite's own syncs, nor test_worker_conf, which opens none
+STORE_UNIT   := $(filter-out %/test_store_sync %/test_worker_conf,\
+                $(filter $(BUILD)/unit/test_store% $(BUILD)/unit/test_worker_%,\
+                $(UNIT_TESTS)))
 FUZZ_NAMES   := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
 FUZZ_REPLAYS := $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))
@@ -64,7 +72,7 @@ FUZZ_WORKER  := fuzz_record
 
 # the store and its backends, for the programs that link it without the
 # worker
-STORE_SRCS   := $(wildcard store/*.c store/sqlite/*.c)
+STORE_SRCS   := $(wildcard store/*.c store/sqlite/*.c store/postgres/*.c)
 # chat-api: its endpoints and the store it reads (not the worker's
 # pipeline); API_PURE, its parts that need neither a store nor a server,
 # for its unit tests; API_SEED, the test helper that seeds a store
@@ -73,7 +81,7 @@ API_SRCS     := $(filter-out api/chat_api_seed.c,$(wildcard api/*.c)) \
                 $(STORE_SRCS)
 API_PURE     := api/chat_api_conf.c api/chat_api_query.c \
                 api/chat_api_route.c api/chat_api_reply.c
-API_LIBS     := -lmicrohttpd -lhiredis -lsqlite3 -ljansson -lcrypto -lpthread
+API_LIBS     := -lmicrohttpd -lhiredis -lsqlite3 -lpq -ljansson -lcrypto -lpthread
 API_SEED     := api/chat_api_seed.c $(STORE_SRCS)
 API_UNIT     := $(filter $(BUILD)/unit/test_api%,$(UNIT_TESTS))
 
@@ -97,14 +105,15 @@ SANITIZE     := -fsanitize=address,undefined -fno-omit-frame-pointer \
 # the same list as scripts/build-module passes to the module build
 WARN         := -Wall -Wextra -Werror -Wpointer-arith -Wstrict-prototypes \
                 -Wshadow -Wmissing-prototypes -Wformat=2
-CPPFLAGS     := -D_GNU_SOURCE -Icommon $(addprefix -I,$(WORKER_DIRS)) -Iapi
+CPPFLAGS     := -D_GNU_SOURCE -Icommon $(addprefix -I,$(WORKER_DIRS)) -Iapi \
+                -I/usr/include/postgresql
 DEPFLAGS     := -MMD -MP
 CFLAGS_plain := -std=c11 $(WARN) -O2 -g
 CFLAGS_asan  := -std=c11 $(WARN) -O1 -g $(SANITIZE)
 CFLAGS_fuzz  := -std=c11 $(WARN) -O1 -g -fsanitize=fuzzer-no-link \
                 $(SANITIZE)
 LIBS         := -ljansson -lcrypto
-WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcrypto -lcurl -lm
+WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -lpq -ljansson -lcrypto -lcurl -lm
 
 # objects FLAVOUR, SOURCES: the object of each source in that flavour
 objs = $(patsubst %.c,$(OBJ)/$(1)/%.o,$(2))
@@ -209,8 +218,10 @@ $(BUILD)/xmpp-bench: $(call objs,plain,$(XMPP_BENCH_SRCS))
 
 # ---------------------------------------------------------------- tests
 
+# every unit test on SQLite, then the store's again on a throwaway
+# PostgreSQL cluster (scripts/pg, started and stopped by run-unit)
 unit: $(UNIT_TESTS)
-	@scripts/run-unit $(UNIT_TESTS)
+	@scripts/run-unit $(UNIT_TESTS) --postgres $(STORE_UNIT)
 
 $(UNIT_TESTS): $(BUILD)/unit/%: $(OBJ)/asan/t/unit/%.o \
                $(call objs,asan,$(COMMON_SRCS) $(WORKER_LIB))

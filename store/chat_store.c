@@ -12,6 +12,7 @@
 
 static const chat_store_ops_t  *chat_store_backends[] = {
     &chat_store_sqlite_ops,
+    &chat_store_pg_ops,
     NULL
 };
 
@@ -28,7 +29,8 @@ chat_store_open(const char *uri, char *err, size_t errlen)
 
     if (colon == NULL) {
         snprintf(err, errlen, "store \"%s\": expected <scheme>:<location>, "
-                 "e.g. sqlite:/var/lib/chat/chat.db", uri);
+                 "e.g. sqlite:/var/lib/chat/chat.db or "
+                 "postgres:host=db dbname=chat", uri);
         return NULL;
     }
 

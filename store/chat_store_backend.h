@@ -19,7 +19,7 @@
 
 
 typedef struct {
-    const char  *scheme;     /* the URI scheme, "sqlite" */
+    const char  *scheme;     /* the URI scheme, "sqlite" or "postgres" */
 
     /* location: the URI after "<scheme>:" */
     chat_store_t *(*open)(const char *location, char *err, size_t errlen);
@@ -95,6 +95,7 @@ struct chat_store_s {
 
 
 extern const chat_store_ops_t  chat_store_sqlite_ops;
+extern const chat_store_ops_t  chat_store_pg_ops;
 
 
 /* Formats the reason of the current error, a failure of the store

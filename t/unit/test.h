@@ -8,6 +8,7 @@
 #define CHAT_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int  test_passed, test_failed, test_case_failed;
@@ -42,16 +43,28 @@ static int  test_passed, test_failed, test_case_failed;
         name();                                                               \
         if (test_case_failed) {                                               \
             test_failed++;                                                    \
-            fprintf(stderr, "FAIL %s\n", #name);                              \
+            fprintf(stderr, "FAIL %s%s\n", #name, test_backend_tag());        \
         } else {                                                              \
             test_passed++;                                                    \
         }                                                                     \
     } while (0)
 
+/* " (postgres)" when the store's tests run on PostgreSQL
+ * (t/unit/test_backend.h), so that each line says which backend it is
+ * about; "" otherwise. */
+static inline const char *
+test_backend_tag(void)
+{
+    const char  *b = getenv("CHAT_TEST_STORE");
+
+    return b != NULL && strcmp(b, "postgres") == 0 ? " (postgres)" : "";
+}
+
 static int
 test_summary(const char *suite)
 {
-    printf("%s: %d passed, %d failed\n", suite, test_passed, test_failed);
+    printf("%s%s: %d passed, %d failed\n", suite, test_backend_tag(),
+           test_passed, test_failed);
     return test_failed ? 1 : 0;
 }
 

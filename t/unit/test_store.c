@@ -1,8 +1,13 @@
 /*
- * Unit tests of the store (store/chat_store.h) on its SQLite backend:
- * opening, and the operations that write (t/unit/test_store.h has the
- * helpers; the reads, pending and history, are in test_store_read.c).
+ * Unit tests of the store (store/chat_store.h) on the backend of
+ * t/unit/test_backend.h: opening, and the operations that write
+ * (t/unit/test_store.h has the helpers; the reads, pending and history,
+ * are in test_store_read.c). Each backend's own schema and failures have
+ * tests of their own, run on it alone: SQLite's file and upgrades,
+ * PostgreSQL's schema, a connection killed mid-batch.
  */
+
+#include <pthread.h>
 
 #include "test_store.h"
 
@@ -55,9 +60,16 @@ TEST(open_refuses_bad_uris)
     CHECK(store == NULL);
     CHECK(strstr(err, "<scheme>:<location>") != NULL);
 
-    store = chat_store_open("postgres://x/y", err, sizeof(err));
+    store = chat_store_open("mysql://x/y", err, sizeof(err));
     CHECK(store == NULL);
-    CHECK(strstr(err, "unknown scheme \"postgres\"") != NULL);
+    CHECK(strstr(err, "unknown scheme \"mysql\"") != NULL);
+
+    /* no server there: the reason names the store */
+    err[0] = '\0';
+    store = chat_store_open("postgres:host=/nonexistent-dir port=1", err,
+                            sizeof(err));
+    CHECK(store == NULL);
+    CHECK(strstr(err, "postgres:host=/nonexistent-dir") != NULL);
 
     store = chat_store_open("sqlite:", err, sizeof(err));
     CHECK(store == NULL);
@@ -109,17 +121,15 @@ TEST(open_creates_wal_schema_and_reopens)
 TEST(open_refuses_another_schema_version)
 {
     char           err[256];
-    sqlite3       *db;
     chat_store_t  *store;
 
     store = test_open();
     CHECK(store != NULL);
     chat_store_close(store);
 
-    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL)
-          == SQLITE_OK);
-    sqlite3_close(db);
+    CHECK_EQ(test_backend_sql(test_dir, "chat", test_on_pg()
+                              ? "UPDATE schema_version SET version = 99"
+                              : "PRAGMA user_version = 99"), 0);
 
     err[0] = '\0';
     store = chat_store_open(test_uri, err, sizeof(err));
@@ -600,6 +610,282 @@ TEST(watermarks_rise_and_never_fall)
 }
 
 
+/* PostgreSQL: the schema made at open, at its version, in the URI's
+ * schema; a second open (a worker starting beside another) finds it. */
+TEST(pg_open_creates_the_schema_and_reopens)
+{
+    char           text[64];
+    chat_store_t  *store;
+
+    store = test_open();
+    CHECK(store != NULL);
+    if (store == NULL) {
+        return;
+    }
+
+    chat_store_close(store);
+
+    CHECK_EQ(test_backend_text(test_dir, "chat",
+                               "SELECT count(*) FROM pg_tables"
+                               " WHERE schemaname = current_schema()"
+                               "   AND tablename IN ('conversations',"
+                               "   'members', 'messages', 'watermarks',"
+                               "   'groups', 'media', 'schema_version')",
+                               text, sizeof(text)), 0);
+    CHECK(strcmp(text, "7") == 0);
+
+    CHECK_EQ(test_backend_text(test_dir, "chat",
+                               "SELECT count(*) FROM pg_indexes"
+                               " WHERE schemaname = current_schema()"
+                               "   AND indexname IN ('members_by_user',"
+                               "   'messages_live', 'messages_expiring',"
+                               "   'messages_media', 'media_sweepable',"
+                               "   'watermarks_push_due')",
+                               text, sizeof(text)), 0);
+    CHECK(strcmp(text, "6") == 0);
+
+    CHECK_EQ(test_backend_text(test_dir, "chat",
+                               "SELECT version FROM schema_version",
+                               text, sizeof(text)), 0);
+    CHECK(strcmp(text, "1") == 0);
+
+    store = test_reopen();
+    CHECK(store != NULL);
+    chat_store_close(store);
+}
+
+
+/* One batch of the worker's: two messages of CONV_AB after its last seq,
+ * each skipped when its client id is stored already. */
+
+static int
+test_batch(chat_store_t *store, const char *mid1, const char *mid2)
+{
+    int                i, rc;
+    int64_t            last;
+    const char        *mids[2];
+    chat_store_msg_t   m, got;
+
+    mids[0] = mid1;
+    mids[1] = mid2;
+
+    for (i = 0; i < 2; i++) {
+        rc = chat_store_find_by_client_id(store, S("alice"),
+                                          (chat_str_t) { mids[i],
+                                                         strlen(mids[i]) },
+                                          &got);
+        if (rc == CHAT_STORE_OK) {
+            continue;
+        }
+
+        if (rc != CHAT_STORE_NOT_FOUND
+            || chat_store_conv_last_seq(store, S(CONV_AB), &last)
+               != CHAT_STORE_OK)
+        {
+            return CHAT_STORE_ERROR;
+        }
+
+        m = test_msg(CONV_AB, last + 1, mids[i], "alice", mids[i], "hi");
+
+        rc = chat_store_insert_message(store, &m);
+        if (rc != CHAT_STORE_OK) {
+            return rc;
+        }
+    }
+
+    return CHAT_STORE_OK;
+}
+
+
+/*
+ * PostgreSQL: the server ends the store's connection in the middle of a
+ * batch. The next operation fails as the store's fault (the worker
+ * retries the batch), the rollback is fine, the next begin connects
+ * again, and the batch run again stores each message once, in seq order.
+ */
+TEST(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once)
+{
+    int64_t        last;
+    chat_store_t  *store;
+
+    store = test_open();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    CHECK_EQ(test_insert(store, CONV_AB, 1, "M0", "alice", "M0"), 0);
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(store, "M1", "M1b"), CHAT_STORE_OK);
+
+    CHECK_EQ(test_pg_kill(store), 0);
+
+    chat_store_clear_error(store);
+    CHECK_EQ(test_batch(store, "M2", "M2b"), CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_STORE);
+    CHECK(strstr(chat_store_errstr(store), "postgres") != NULL);
+
+    /* still in the lost transaction: nothing goes until the rollback */
+    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
+             CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_STORE);
+    CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
+
+    /* the retry of the whole batch, on a new connection */
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(store, "M1", "M1b"), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(store, "M2", "M2b"), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+
+    /* run once more (a zombie's replay): nothing doubled */
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(store, "M1", "M2"), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
+             CHAT_STORE_OK);
+    CHECK_EQ(last, 5);
+
+    {
+        char  text[128];
+
+        CHECK_EQ(test_backend_text(test_dir, "chat",
+                                   "SELECT string_agg(seq || '=' || mid, ','"
+                                   " ORDER BY seq) FROM messages",
+                                   text, sizeof(text)), 0);
+        CHECK(strcmp(text, "1=M0,2=M1,3=M1b,4=M2,5=M2b") == 0);
+    }
+
+    /* outside a transaction too, a lost connection is made again */
+    CHECK_EQ(test_pg_kill(store), 0);
+    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
+             CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
+             CHAT_STORE_OK);
+    CHECK_EQ(last, 5);
+
+    chat_store_close(store);
+}
+
+
+/* A value the server refuses for its content (a NUL in a text) is the
+ * data's fault: the record is refused, not retried. */
+TEST(pg_a_value_refused_for_its_content_is_the_datas_fault)
+{
+    chat_store_t  *store;
+
+    store = test_open_begun();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    chat_store_clear_error(store);
+    CHECK_EQ(chat_store_group_create(store, S("grp:g"),
+                                     ((chat_str_t) { "a\0b", 3 }), 5),
+             CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_DATA);
+    CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
+
+    /* and the handle goes on */
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_group_create(store, S("grp:g"), S("G"), 5),
+             CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
+
+    chat_store_close(store);
+}
+
+
+#define TEST_RACE_BATCHES  40
+
+/* One of two workers applying batches to CONV_AB at once: each batch,
+ * retried until it commits, stores two messages of its own. */
+
+static void *
+test_race_worker(void *arg)
+{
+    int            i, tries, *failed;
+    char           err[256], mid1[32], mid2[32];
+    chat_store_t  *store;
+
+    failed = arg;
+
+    store = chat_store_open(test_uri, err, sizeof(err));
+    if (store == NULL) {
+        *failed = 1;
+        return NULL;
+    }
+
+    for (i = 0; i < TEST_RACE_BATCHES; i++) {
+        snprintf(mid1, sizeof(mid1), "W%p-%d-a", (void *) failed, i);
+        snprintf(mid2, sizeof(mid2), "W%p-%d-b", (void *) failed, i);
+
+        for (tries = 0; tries < 100; tries++) {
+            if (chat_store_begin(store) == CHAT_STORE_OK
+                && test_batch(store, mid1, mid2) == CHAT_STORE_OK
+                && chat_store_commit(store) == CHAT_STORE_OK)
+            {
+                break;
+            }
+
+            chat_store_rollback(store);
+        }
+
+        if (tries == 100) {
+            *failed = 1;
+        }
+    }
+
+    chat_store_close(store);
+
+    return NULL;
+}
+
+
+/* Two handles (two workers during a rebalance) apply to one conversation
+ * at once: every seq from 1 to the last is taken once, no gap, no
+ * duplicate, and every message is stored once. */
+TEST(two_handles_racing_on_one_conversation_leave_no_gap)
+{
+    int            failed[2];
+    char           text[64];
+    pthread_t      t[2];
+    chat_store_t  *store;
+
+    store = test_open();
+    if (store == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    failed[0] = 0;
+    failed[1] = 0;
+
+    CHECK_EQ(pthread_create(&t[0], NULL, test_race_worker, &failed[0]), 0);
+    CHECK_EQ(pthread_create(&t[1], NULL, test_race_worker, &failed[1]), 0);
+    pthread_join(t[0], NULL);
+    pthread_join(t[1], NULL);
+
+    CHECK_EQ(failed[0], 0);
+    CHECK_EQ(failed[1], 0);
+
+    /* 4 x BATCHES rows, seqs 1..4 x BATCHES, mids all distinct */
+    CHECK_EQ(test_backend_text(test_dir, "chat",
+                               "SELECT count(*) || ',' || min(seq) || ','"
+                               " || max(seq) || ',' || count(DISTINCT seq)"
+                               " || ',' || count(DISTINCT mid)"
+                               " FROM messages WHERE conv = '" CONV_AB "'",
+                               text, sizeof(text)), 0);
+    CHECK(strcmp(text, "160,1,160,160,160") == 0);
+
+    chat_store_close(store);
+}
+
+
 int
 main(void)
 {
@@ -608,17 +894,27 @@ main(void)
     }
 
     RUN(open_refuses_bad_uris);
-    RUN(open_creates_wal_schema_and_reopens);
+
+    if (test_on_pg()) {
+        RUN(pg_open_creates_the_schema_and_reopens);
+        RUN(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once);
+        RUN(pg_a_value_refused_for_its_content_is_the_datas_fault);
+
+    } else {
+        RUN(open_creates_wal_schema_and_reopens);
+        RUN(open_upgrades_version_1);
+        RUN(open_upgrades_version_2);
+        RUN(open_upgrades_version_3);
+    }
+
     RUN(open_refuses_another_schema_version);
-    RUN(open_upgrades_version_1);
-    RUN(open_upgrades_version_2);
-    RUN(open_upgrades_version_3);
     RUN(find_by_client_id_found_and_not_found);
     RUN(insert_creates_conversation_and_members);
     RUN(insert_refuses_taken_keys_and_writes_nothing);
     RUN(commit_keeps_and_rollback_discards);
     RUN(second_handle_reads_beside_the_writer);
     RUN(watermarks_rise_and_never_fall);
+    RUN(two_handles_racing_on_one_conversation_leave_no_gap);
 
     test_tmpdir_remove(test_dir);
 

@@ -1,7 +1,8 @@
 /*
  * What the unit tests of the store share (t/unit/test_store.c, the writes,
- * and t/unit/test_store_read.c, the reads): a new database file for each
- * test in a temporary directory, and messages to put in it.
+ * and t/unit/test_store_read.c, the reads): a new store for each test, a
+ * database file in a temporary directory or a PostgreSQL schema
+ * (t/unit/test_backend.h), and messages to put in it.
  *
  * Each test file includes it once; its helpers are static, and each file
  * uses them all, but for the inline ones, which not every file needs.
@@ -15,6 +16,7 @@
 
 #include "test.h"
 #include "test_tmpdir.h"
+#include "test_backend.h"
 #include "chat_store.h"
 #include "chat_store_sqlite.h"
 
@@ -31,10 +33,10 @@
 
 static char  test_dir[64];
 static char  test_db[128];
-static char  test_uri[160];
+static char  test_uri[640];
 
 
-/* A new, empty database for each test. */
+/* A new, empty store for each test (test_db its file on SQLite). */
 
 static chat_store_t *
 test_open(void)
@@ -43,13 +45,12 @@ test_open(void)
     chat_store_t  *store;
 
     snprintf(test_db, sizeof(test_db), "%s/chat.db", test_dir);
-    snprintf(test_uri, sizeof(test_uri), "sqlite:%s", test_db);
 
-    unlink(test_db);
-    snprintf(err, sizeof(err), "%s-wal", test_db);
-    unlink(err);
-    snprintf(err, sizeof(err), "%s-shm", test_db);
-    unlink(err);
+    if (test_backend_uri(test_uri, sizeof(test_uri), test_dir, "chat")
+        != 0)
+    {
+        return NULL;
+    }
 
     store = chat_store_open(test_uri, err, sizeof(err));
     if (store == NULL) {

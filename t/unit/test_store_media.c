@@ -196,15 +196,9 @@ TEST(sweep_takes_the_unused_after_grace_and_the_released)
     CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
     CHECK_EQ(test_send_media(store, 4, "M4", NULL, 6000), 0);
     CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
-    {
-        sqlite3  *db;
-
-        CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
-        CHECK(sqlite3_exec(db, "UPDATE messages SET expires_ms = 6000"
-                           " WHERE mid = 'M3'", NULL, NULL, NULL)
-              == SQLITE_OK);
-        sqlite3_close(db);
-    }
+    CHECK_EQ(test_backend_sql(test_dir, "chat",
+                              "UPDATE messages SET expires_ms = 6000"
+                              " WHERE mid = 'M3'"), 0);
 
     CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
     CHECK_EQ(chat_store_expire(store, 6000, 100, &n), CHAT_STORE_OK);
@@ -278,9 +272,8 @@ TEST(sweepers_report_only_what_they_deleted)
 TEST(expiry_leaves_a_tombstone_that_dedupe_finds)
 {
     int                n;
+    char               text[64];
     int64_t            deleted;
-    sqlite3           *db;
-    sqlite3_stmt      *st;
     chat_store_t      *store;
     chat_store_msg_t   m, got;
 
@@ -343,17 +336,14 @@ TEST(expiry_leaves_a_tombstone_that_dedupe_finds)
                                 test_count_msg, &n), CHAT_STORE_OK);
     CHECK_EQ(n, 0);
 
-    /* its body and media are gone from the file */
-    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
-    CHECK(sqlite3_prepare_v2(db, "SELECT kind, body, media IS NULL FROM"
-                             " messages WHERE mid = 'M1'", -1, &st, NULL)
-          == SQLITE_OK);
-    CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK(strcmp((const char *) sqlite3_column_text(st, 0), "~msg") == 0);
-    CHECK(strcmp((const char *) sqlite3_column_text(st, 1), "") == 0);
-    CHECK_EQ(sqlite3_column_int(st, 2), 1);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    /* its body and media are gone from the store */
+    CHECK_EQ(test_backend_text(test_dir, "chat",
+                               "SELECT kind || '|' || length(body) || '|'"
+                               " || CASE WHEN media IS NULL"
+                               "    AND media_id IS NULL THEN 1 ELSE 0 END"
+                               " FROM messages WHERE mid = 'M1'",
+                               text, sizeof(text)), 0);
+    CHECK(strcmp(text, "~msg|0|1") == 0);
 
     chat_store_close(store);
 }

@@ -240,17 +240,15 @@ TEST(pending_starts_after_the_cursor)
 static void
 test_set_window(const char *conv, const char *user, int joined, int left)
 {
-    char      sql[256];
-    sqlite3  *db;
+    char  sql[256], text[16];
 
+    /* RETURNING: one row when one row was changed */
     snprintf(sql, sizeof(sql), "UPDATE members SET joined_seq = %d, "
-             "left_seq = %d WHERE conv = '%s' AND user = '%s'",
-             joined, left, conv, user);
+             "left_seq = %d WHERE conv = '%s' AND \"user\" = '%s'"
+             " RETURNING 'one'", joined, left, conv, user);
 
-    CHECK(sqlite3_open(test_db, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
-    CHECK_EQ(sqlite3_changes(db), 1);
-    sqlite3_close(db);
+    CHECK_EQ(test_backend_text(test_dir, "chat", sql, text, sizeof(text)),
+             0);
 }
 
 
@@ -564,12 +562,17 @@ main(void)
     }
 
     RUN(pending_empty_then_ordered_by_conv_and_seq);
-    RUN(pending_query_needs_no_sort_nor_scan);
     RUN(pending_starts_after_the_cursor);
     RUN(history_is_newest_first_below_before_seq);
     RUN(history_keeps_to_the_members_window);
-    RUN(history_queries_need_no_sort_nor_scan);
-    RUN(list_expiry_and_sweep_queries_use_indexes);
+
+    /* the plans of SQLite's statements */
+    if (!test_on_pg()) {
+        RUN(pending_query_needs_no_sort_nor_scan);
+        RUN(history_queries_need_no_sort_nor_scan);
+        RUN(list_expiry_and_sweep_queries_use_indexes);
+    }
+
     RUN(history_skips_the_expired_and_events_pending_and_the_log_keep_events);
 
     test_tmpdir_remove(test_dir);

@@ -1,6 +1,7 @@
 /*
  * What the unit tests of chat-worker's records share
- * (t/unit/test_worker_*.c): a SQLite store in a temporary directory,
+ * (t/unit/test_worker_*.c): a new store for each test (a SQLite file in
+ * a temporary directory, or a PostgreSQL schema: t/unit/test_backend.h),
  * records that go in as the JSON the module produces, and what would be
  * published coming out as (channel, payload) pairs.
  *
@@ -17,6 +18,7 @@
 
 #include "test.h"
 #include "test_tmpdir.h"
+#include "test_backend.h"
 #include "chat_worker_apply.h"
 
 
@@ -52,14 +54,11 @@ static const chat_media_key_t  test_media_key = {
 static int
 setup(void)
 {
-    char  path[128], err[256];
+    char  path[640], err[256];
 
-    snprintf(path, sizeof(path), "rm -f %s/chat.db*", test_dir);
-    if (system(path) != 0) {
+    if (test_backend_uri(path, sizeof(path), test_dir, "chat") != 0) {
         return -1;
     }
-
-    snprintf(path, sizeof(path), "sqlite:%s/chat.db", test_dir);
 
     store = chat_store_open(path, err, sizeof(err));
     if (store == NULL) {

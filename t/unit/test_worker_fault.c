@@ -3,7 +3,9 @@
  * (workers/chat_worker_fault.c): what a record holds can only make it
  * skipped, never the batch retried; only a failure of the store itself
  * (read-only, locked) is retried (t/unit/test_worker.h has the store and
- * the helpers).
+ * the helpers). Each backend's failures of its own are staged on it
+ * alone: SQLite's read-only and locked file, PostgreSQL's dropped
+ * connection and read-only server.
  */
 
 #include <sqlite3.h>
@@ -123,6 +125,90 @@ TEST(a_locked_store_is_retried)
 }
 
 
+/* PostgreSQL: the server ends the connection (a restart, an operator's
+ * pg_terminate_backend) under a record: the record fails as the store's
+ * fault, the batch is retried, and after the rollback the next begin
+ * connects again and the same record applies. */
+TEST(pg_a_dropped_connection_is_retried)
+{
+    CHECK_EQ(test_pg_kill(store), 0);
+
+    chat_store_clear_error(store);
+    CHECK_EQ(send_msg("M1", "alice", "bob", "c-1", 10), CHAT_WORKER_FAILED);
+    CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_STORE);
+    CHECK_EQ(sorted(CHAT_WORKER_FAILED), CHAT_WORKER_RETRY);
+
+    CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+
+    chat_store_clear_error(store);
+    CHECK_EQ(sorted(send_msg("M1", "alice", "bob", "c-1", 10)),
+             CHAT_WORKER_DONE);
+    check_msg(pub(0, "chat:u:alice", "*"), "M1", 1, "alice", "bob", "c-1",
+              10);
+}
+
+
+/* Sends M1 in a new transaction after the store's connection was killed:
+ * the first try may still meet the connection lost (57P01), which the
+ * batch retries; the code of the first try that meets the server. */
+
+static int
+send_after_kill(void)
+{
+    int  i, rc;
+
+    rc = CHAT_WORKER_FAILED;
+
+    for (i = 0; i < 2; i++) {
+        CHECK_EQ(chat_store_begin(store), 0);
+        chat_store_clear_error(store);
+
+        rc = send_msg("M1", "alice", "bob", "c-1", 10);
+
+        if (rc != CHAT_WORKER_FAILED
+            || strstr(chat_store_errstr(store), "57P01") == NULL)
+        {
+            break;
+        }
+
+        CHECK_EQ(sorted(rc), CHAT_WORKER_RETRY);
+        CHECK_EQ(chat_store_rollback(store), 0);
+    }
+
+    return rc;
+}
+
+
+/* PostgreSQL: a server that refuses writes (a standby, or read-only for
+ * its role) fails the record as the store's fault, never the data's. */
+TEST(pg_a_read_only_store_is_retried)
+{
+    CHECK_EQ(chat_store_rollback(store), 0);
+    CHECK_EQ(test_backend_sql(test_dir, "chat", "ALTER ROLE CURRENT_USER"
+                              " SET default_transaction_read_only = on"), 0);
+
+    /* its next connection has the role's new default */
+    CHECK_EQ(test_pg_kill(store), 0);
+
+    CHECK_EQ(send_after_kill(), CHAT_WORKER_FAILED);
+    CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_STORE);
+    CHECK(strstr(chat_store_errstr(store), "25006") != NULL);
+    CHECK_EQ(sorted(CHAT_WORKER_FAILED), CHAT_WORKER_RETRY);
+    CHECK_EQ(chat_store_rollback(store), 0);
+
+    CHECK_EQ(test_backend_sql(test_dir, "chat",
+                              "BEGIN READ WRITE;"
+                              "ALTER ROLE CURRENT_USER"
+                              " RESET default_transaction_read_only;"
+                              "COMMIT"), 0);
+
+    /* once the store is back, the same record applies */
+    CHECK_EQ(test_pg_kill(store), 0);
+    CHECK_EQ(sorted(send_after_kill()), CHAT_WORKER_DONE);
+}
+
+
 TEST(media_unknown_to_the_store_is_answered_not_retried)
 {
     /* swept, or never uploaded here: the sender is told, and the record
@@ -150,8 +236,16 @@ main(void)
 
     RUN_WITH_STORE(applied_records_are_done);
     RUN_WITH_STORE(content_failures_are_skipped);
-    RUN_WITH_STORE(a_read_only_store_is_retried);
-    RUN_WITH_STORE(a_locked_store_is_retried);
+
+    if (test_on_pg()) {
+        RUN_WITH_STORE(pg_a_dropped_connection_is_retried);
+        RUN_WITH_STORE(pg_a_read_only_store_is_retried);
+
+    } else {
+        RUN_WITH_STORE(a_read_only_store_is_retried);
+        RUN_WITH_STORE(a_locked_store_is_retried);
+    }
+
     RUN_WITH_STORE(media_unknown_to_the_store_is_answered_not_retried);
 
     test_tmpdir_remove(test_dir);

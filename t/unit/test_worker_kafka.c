@@ -19,6 +19,7 @@
 
 #include "test.h"
 #include "test_tmpdir.h"
+#include "test_backend.h"
 #include "chat_worker_batch.h"
 #include "chat_worker_kafka.h"
 #include "chat_worker_log.h"
@@ -37,7 +38,7 @@
 typedef struct {
     chat_worker_conf_t      conf;
     chat_worker_kv_t        opts[5];
-    char                    store_uri[128];
+    char                    store_uri[640];
     char                    redis_path[128];
 
     chat_store_t           *store;
@@ -59,6 +60,7 @@ static rd_kafka_mock_cluster_t  *test_cluster;
 static char                      test_group[32];   /* the test's */
 static char                      test_topic[32];
 static int                       test_groups;
+static char                      test_group_store[640];  /* its store */
 
 
 static int64_t
@@ -120,6 +122,13 @@ test_new_group(void)
     snprintf(test_group, sizeof(test_group), "g%d", test_groups);
     snprintf(test_topic, sizeof(test_topic), "chat.writes.%d", test_groups);
 
+    /* the store its workers share, new and empty */
+    if (test_backend_uri(test_group_store, sizeof(test_group_store),
+                         test_dir, test_group) != 0)
+    {
+        return -1;
+    }
+
     return rd_kafka_mock_topic_create(test_cluster, test_topic, TEST_NPARTS,
                                       1) == RD_KAFKA_RESP_ERR_NO_ERROR
            ? 0 : -1;
@@ -139,8 +148,7 @@ test_worker_open(test_worker_t *w, const char *strategy)
 
     memset(w, 0, sizeof(*w));
 
-    snprintf(w->store_uri, sizeof(w->store_uri), "sqlite:%s/%s.db", test_dir,
-             test_group);
+    snprintf(w->store_uri, sizeof(w->store_uri), "%s", test_group_store);
     snprintf(w->redis_path, sizeof(w->redis_path), "%s/no-redis.sock",
              test_dir);
 

@@ -5,7 +5,6 @@
  * the helpers).
  */
 
-#include <sqlite3.h>
 
 #include "test_worker.h"
 
@@ -599,20 +598,15 @@ TEST(history_drops_the_oldest_to_fit_max_bytes)
 
 TEST(history_keeps_to_the_members_window)
 {
-    char      sql[256];
-    sqlite3  *db;
-
     send_n(10, 0, NULL);
 
     /* bob joined after 3 and left at 7: what a group's member row holds
      * once groups come (a DM's members never leave) */
     CHECK_EQ(chat_store_commit(store), 0);
 
-    snprintf(sql, sizeof(sql), "%s/chat.db", test_dir);
-    CHECK(sqlite3_open(sql, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "UPDATE members SET joined_seq = 3, left_seq = 7"
-                       " WHERE user = 'bob'", NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    CHECK_EQ(test_backend_sql(test_dir, "chat", "UPDATE members"
+                              " SET joined_seq = 3, left_seq = 7"
+                              " WHERE \"user\" = 'bob'"), 0);
 
     CHECK_EQ(chat_store_begin(store), 0);
 
