@@ -342,8 +342,10 @@ class Stack:
                 return "\n".join(db.iterdump())
             finally:
                 db.close()
+        # bodies are bytea: escaped, their text shows as text (hex would not)
         r = subprocess.run(["pg_dump", "--data-only", "--inserts", "--no-owner",
                             "-d", self.pg_conninfo()],
+                           env=dict(os.environ, PGOPTIONS="-c bytea_output=escape"),
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, "pg_dump failed (%d): %s" % (r.returncode, r.stderr)
         return r.stdout
