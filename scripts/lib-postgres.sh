@@ -41,21 +41,15 @@ chat_check_store_settings() {
     fi
 }
 
-# The cluster's superuser: initdb names it after the user that runs it,
-# and scripts/pg runs the server (and initdb) as postgres under root.
-chat_pg_user() {
-    if [ "$(id -u)" -eq 0 ]; then
-        echo postgres
-    else
-        id -un
-    fi
-}
+# The cluster's superuser, which scripts/pg's initdb names postgres
+# whoever runs it.
+CHAT_PG_USER=postgres
 
 # libpq's conninfo of the local cluster, over TCP on loopback: the unix
 # socket in the state dir may be out of a client's reach (root's private
 # directories, a socket path past 107 bytes).
 chat_pg_conninfo() {
-    echo "host=127.0.0.1 port=$CHAT_PG_PORT dbname=${1:-$CHAT_PG_DATABASE} user=$(chat_pg_user)"
+    echo "host=127.0.0.1 port=$CHAT_PG_PORT dbname=${1:-$CHAT_PG_DATABASE} user=$CHAT_PG_USER"
 }
 
 # The --store of every chat-worker and chat-api.

@@ -359,10 +359,9 @@ class Stack:
         return r.stdout.strip()
 
     def pg_conninfo(self):
-        # the superuser is the user initdb ran as: postgres under root
-        user = "postgres" if os.geteuid() == 0 else None
-        return "host=127.0.0.1 port=%d dbname=chat%s" % (
-            self.pg_port, " user=" + user if user else "")
+        """libpq's conninfo of the stack's cluster (scripts/pg's superuser)
+        and its database, as dev-up gives it to the workers."""
+        return "host=127.0.0.1 port=%d dbname=chat user=postgres" % self.pg_port
 
     def store_dump(self):
         """Every row of the store, as text: SQLite's dump of chat.db (the
@@ -374,8 +373,10 @@ class Stack:
                 return "\n".join(db.iterdump())
             finally:
                 db.close()
+        # bodies are bytea: escaped, their text shows as text (hex would not)
         r = subprocess.run(["pg_dump", "--data-only", "--inserts", "--no-owner",
                             "-d", self.pg_conninfo()],
+                           env=dict(os.environ, PGOPTIONS="-c bytea_output=escape"),
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, "pg_dump failed (%d): %s" % (r.returncode, r.stderr)
         return r.stdout
