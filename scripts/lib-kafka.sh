@@ -35,16 +35,20 @@ CHAT_KAFKA_LIB=${CHAT_KAFKA_LIB:-$(chat_kafka_default_lib)}
 # new directory, which is renamed into place whole, so an interrupted fetch
 # leaves nothing that looks complete.
 chat_kafka_fetch() {
-    local tmp
+    local tmp status
     [ -f "$CHAT_KAFKA_LIB/.complete" ] && return 0
     command -v mvn >/dev/null || { chat_err "mvn not found: run 'make deps'"; return 1; }
     mkdir -p "$(dirname "$CHAT_KAFKA_LIB")"
     tmp=$CHAT_KAFKA_LIB.tmp.$$
     rm -rf "$tmp"
     chat_log "fetching Apache Kafka $CHAT_KAFKA_VERSION into $CHAT_KAFKA_LIB"
-    if ! mvn -q -B -Dstyle.color=never -f "$CHAT_TOP/kafka/pom.xml" dependency:copy-dependencies \
-            -DincludeScope=runtime -DoutputDirectory="$tmp" \
-       || ! [ -f "$tmp/kafka_2.13-$CHAT_KAFKA_VERSION.jar" ]; then
+    # Maven's own output, less the colour codes it writes even in batch mode
+    mvn -q -B -f "$CHAT_TOP/kafka/pom.xml" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$tmp" >"$tmp.log" 2>&1
+    status=$?
+    sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' "$tmp.log" >&2
+    rm -f "$tmp.log"
+    if [ "$status" != 0 ] || ! [ -f "$tmp/kafka_2.13-$CHAT_KAFKA_VERSION.jar" ]; then
         rm -rf "$tmp"
         chat_err "could not fetch Kafka with Maven (kafka/pom.xml)"
         return 1

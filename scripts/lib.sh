@@ -477,6 +477,16 @@ chat_build_missing() {
 # that is gone and offsets that no longer exist.
 chat_check_broker() {
     local name others=()
+    # one Kafka per state dir: its parts hold the other's address
+    if [ "$CHAT_KAFKA" = real ] && chat_alive broker; then
+        chat_err "the dev broker runs in $CHAT_STATE_DIR (CHAT_KAFKA=real asked): run scripts/dev-down first"
+        return 1
+    fi
+    if [ "$CHAT_KAFKA" = dev ] && [ -n "$(for name in $(chat_kafka_names); do
+                                          chat_alive "$name" && echo "$name"; done)" ]; then
+        chat_err "a real Kafka runs in $CHAT_STATE_DIR (CHAT_KAFKA=dev asked): run scripts/dev-down first"
+        return 1
+    fi
     [ "$CHAT_KAFKA" = dev ] || return 0
     chat_alive broker && return 0
     for name in $(chat_redis_names) postgres nginx $(chat_worker_names) $(chat_api_names); do

@@ -87,9 +87,8 @@ from harness import (REPO, SANITIZED, free_port, pids_with_parent,
 from wsclient import TIMEOUT, chat
 
 SLOW = 2.0 if SANITIZED else 1.0          # timeouts scale under ASan
-# a real Kafka node is a JVM: its start and a controlled stop take seconds
-KAFKA_REAL = os.environ.get("CHAT_KAFKA", "dev") == "real"
-UP_TIMEOUT = (150.0 if KAFKA_REAL else 60.0) * SLOW
+UP_TIMEOUT = 60.0 * SLOW
+KAFKA_UP_TIMEOUT = 150.0 * SLOW   # a real Kafka node is a JVM: seconds to start
 DOWN_TIMEOUT = 60.0 * SLOW   # dev-down gives each component 10 s
 READY_TIMEOUT = 45.0 * SLOW
 LOG_PROBLEMS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "[alert]")
@@ -273,7 +272,7 @@ class Stack:
             as_test_user(with_log_level(self.conf(text) if self.conf else text)))
         offsets = self.log_offsets()
         for _ in range(3):
-            rc, out = self._script("dev-up", UP_TIMEOUT)
+            rc, out = self._script("dev-up", self.up_timeout())
             # a free port can be taken between probe and bind (by another
             # test run beside this one): what started goes, new ports
             if rc == 0 or not any(m in out + self.log_tails() for m in PORT_TAKEN):
@@ -290,7 +289,7 @@ class Stack:
         """Runs dev-up again (it restarts what is not running); when name is
         a worker, waits until that worker says it is ready again."""
         offsets = self.log_offsets()
-        rc, out = self._script("dev-up", UP_TIMEOUT)
+        rc, out = self._script("dev-up", self.up_timeout())
         assert rc == 0, "dev-up (restart of %s) failed (%s):\n%s\n%s" % (
             name, rc, out, self.log_tails())
         if name and name.startswith("worker"):
@@ -340,6 +339,9 @@ class Stack:
                 time.sleep(0.02)
             assert not _alive(pid), "%s (pid %d) survived SIGKILL" % (name, pid)
         return pid
+
+    def up_timeout(self):
+        return KAFKA_UP_TIMEOUT if self.kafka_real else UP_TIMEOUT
 
     def broker_names(self):
         """The Kafka processes: the dev broker, or each node of the real one."""
