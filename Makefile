@@ -101,7 +101,7 @@ CFLAGS_plain := -std=c11 $(WARN) -O2 -g
 CFLAGS_asan  := -std=c11 $(WARN) -O1 -g $(SANITIZE)
 CFLAGS_fuzz  := -std=c11 $(WARN) -O1 -g -fsanitize=fuzzer-no-link \
                 $(SANITIZE)
-LIBS         := -ljansson -lcrypto
+LIBS         := -ljansson -lcrypto -lhiredis
 WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -ljansson -lcrypto -lcurl -lm
 
 # objects FLAVOUR, SOURCES: the object of each source in that flavour

@@ -12,7 +12,10 @@
 #   CHAT_STATE_DIR     where the rendered config, logs, pids and data go
 #   CHAT_MODULE        the module to load (default build/ngx_chat_module.so)
 #   CHAT_PRELOAD       libraries to LD_PRELOAD into nginx (sanitizer runs)
-#   CHAT_REDIS_PORT    port of redis-server, on 127.0.0.1 (default CHAT_PORT+1000)
+#   CHAT_REDIS_PORT    port of redis-server, on 127.0.0.1 (default CHAT_PORT+1000);
+#                      a cluster's first node (the others on the next 5 ports)
+#   CHAT_REDIS         single (default): one redis-server; cluster: a Redis
+#                      Cluster of 3 masters and 3 replicas (lib-redis-cluster.sh)
 #   CHAT_WORKERS       how many chat-workers (default 1; 0 for none)
 #   CHAT_PARTITIONS    partitions of the chat.writes topic (default 8)
 #   CHAT_WORKER_BIN    the chat-worker program (default build/chat-worker)
@@ -59,6 +62,10 @@ CHAT_API_BIN=${CHAT_API_BIN:-$CHAT_TOP/build/chat-api}
 CHAT_BROKER_BIN=${CHAT_BROKER_BIN:-$CHAT_TOP/build/chat-devbroker}
 CHAT_REDIS_SERVER=${CHAT_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}
 CHAT_CONF_TEMPLATE=${CHAT_CONF_TEMPLATE:-$CHAT_TOP/nginx.conf.example}
+CHAT_REDIS=${CHAT_REDIS:-single}
+
+# shellcheck source=scripts/lib-redis-cluster.sh
+. "$CHAT_TOP/scripts/lib-redis-cluster.sh"
 
 # Fixed names: the topic and group the module and the workers agree on.
 CHAT_TOPIC=chat.writes
@@ -102,6 +109,10 @@ chat_check_settings() {
         chat_err "CHAT_PORT ($CHAT_PORT) and CHAT_REDIS_PORT ($CHAT_REDIS_PORT) must be two different ports"
         return 1
     fi
+    if [ "$CHAT_REDIS" != single ] && [ "$CHAT_REDIS" != cluster ]; then
+        chat_err "CHAT_REDIS must be single or cluster, not '$CHAT_REDIS'"
+        return 1
+    fi
     if [ "$CHAT_PARTITIONS" -lt 1 ] || [ "$CHAT_PARTITIONS" -gt 1024 ]; then
         chat_err "CHAT_PARTITIONS must be from 1 to 1024"
         return 1
@@ -125,6 +136,9 @@ chat_check_settings() {
                  "chat-api (CHAT_APIS $CHAT_APIS), must be ports other than CHAT_PORT" \
                  "($CHAT_PORT) and CHAT_REDIS_PORT ($CHAT_REDIS_PORT)"
         return 1
+    fi
+    if [ "$CHAT_REDIS" = cluster ]; then
+        chat_check_redis_cluster_ports
     fi
 }
 
@@ -353,7 +367,9 @@ chat_down() {
         chat_stop "$name" TERM
     done
     chat_stop broker TERM
-    chat_stop redis TERM
+    for name in $(chat_redis_names); do
+        chat_stop "$name" TERM
+    done
     rm -f "$CHAT_STATE_DIR/run/kafka.address"
 }
 
@@ -411,7 +427,7 @@ chat_build_missing() {
 chat_check_broker() {
     local name others=()
     chat_alive broker && return 0
-    for name in redis nginx $(chat_worker_names) $(chat_api_names); do
+    for name in $(chat_redis_names) nginx $(chat_worker_names) $(chat_api_names); do
         if chat_alive "$name"; then
             others+=("$name")
         fi
@@ -558,8 +574,9 @@ chat_log_offset() {
 # they wait together). They sign the media URLs of the msgs they hand out
 # and delete the files of media that no message references.
 chat_start_workers() {
-    local n name started=() extra=() asan=()
+    local n name started=() extra=() asan=() redis=()
     read -r -a extra <<<"${CHAT_WORKER_ARGS:-}"
+    mapfile -t redis < <(chat_redis_flags)
     if [ -n "${CHAT_WORKER_ASAN_OPTIONS:-}" ]; then
         asan=(env "ASAN_OPTIONS=$CHAT_WORKER_ASAN_OPTIONS")
     fi
@@ -572,7 +589,7 @@ chat_start_workers() {
         started+=("$name=$(chat_log_offset "$name")")
         chat_spawn "$name" "$CHAT_STATE_DIR/logs/$name.log" "${asan[@]}" "$CHAT_WORKER_BIN" \
             --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
-            --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
+            --group "$CHAT_GROUP" "${redis[@]}" \
             --redis-password "file:$CHAT_STATE_DIR/redis.password" \
             --store "sqlite:$CHAT_STATE_DIR/chat.db" \
             --media-key "file:$CHAT_STATE_DIR/chat-media.secret" \
@@ -592,8 +609,9 @@ chat_api_port() {
 # (SQLite in WAL mode lets readers in beside the writer) and Redis
 # (presence), and write uploads into media/.
 chat_start_apis() {
-    local n name port started=() extra=() asan=()
+    local n name port started=() extra=() asan=() redis=()
     read -r -a extra <<<"${CHAT_API_ARGS:-}"
+    mapfile -t redis < <(chat_redis_flags)
     if [ -n "${CHAT_API_ASAN_OPTIONS:-}" ]; then
         asan=(env "ASAN_OPTIONS=$CHAT_API_ASAN_OPTIONS")
     fi
@@ -612,7 +630,7 @@ chat_start_apis() {
         chat_spawn "$name" "$CHAT_STATE_DIR/logs/$name.log" "${asan[@]}" "$CHAT_API_BIN" \
             --listen "127.0.0.1:$port" \
             --store "sqlite:$CHAT_STATE_DIR/chat.db" \
-            --redis "127.0.0.1:$CHAT_REDIS_PORT" \
+            "${redis[@]}" \
             --redis-password "file:$CHAT_STATE_DIR/redis.password" \
             --media-dir "$CHAT_STATE_DIR/media" \
             --media-key "file:$CHAT_STATE_DIR/chat-media.secret" "${extra[@]}"
@@ -675,7 +693,8 @@ chat_render_config() {
     sed -e "s|listen 127.0.0.1:8080\([ ;]\)|listen $CHAT_ADDR:$CHAT_PORT\1|" \
         -e "s|^\(\s*\)pid .*;|\1pid run/nginx.pid;|" \
         -e "s|^\(\s*\)chat_kafka_brokers .*;|\1chat_kafka_brokers $brokers;|" \
-        -e "s|^\(\s*\)chat_redis .*;|\1chat_redis 127.0.0.1:${CHAT_REDIS_PORT:-6379};|" \
+        -e "/^\s*chat_redis_cluster .*;/d" \
+        -e "s|^\(\s*\)chat_redis .*;|\1$(chat_redis_directives)|" \
         "$CHAT_CONF_TEMPLATE" \
         | chat_render_upstream "$(chat_api_ports)" > "$CHAT_STATE_DIR/nginx.conf"
     chat_check_media_reach
@@ -774,7 +793,11 @@ chat_start_nginx() {
 chat_up() {
     local mode=${1:-daemon}
     chat_check_broker
-    chat_start_redis
+    if [ "$CHAT_REDIS" = cluster ]; then
+        chat_start_redis_cluster
+    else
+        chat_start_redis
+    fi
     chat_start_broker
     chat_init_media_key
     if [ "$CHAT_WORKERS" -gt 0 ]; then
@@ -794,7 +817,7 @@ chat_up() {
 # True when any component of the state dir runs.
 chat_any_alive() {
     local name
-    for name in nginx redis broker $(chat_worker_names) $(chat_api_names); do
+    for name in nginx $(chat_redis_names) broker $(chat_worker_names) $(chat_api_names); do
         if chat_alive "$name"; then
             return 0
         fi
