@@ -27,7 +27,7 @@ static const chat_conf_item_t  chat_api_conf_items[] = {
       0, 0, NULL, "host[:port]", "or unix:/path (" CHAT_API_DEFAULT_REDIS ")" },
 
     { "--redis-cluster", "chat_redis_cluster", CHAT_CONF_SWITCH,
-      CHAT_API_OFF(redis_cluster), 0, 0, NULL, "",
+      CHAT_API_OFF(redis_cluster), 0, 0, NULL, "[=on|off]",
       "--redis names a Redis Cluster's seeds, host:port,... (off)" },
 
     { "--redis-password", "chat_redis_password", CHAT_CONF_STRING,

@@ -115,7 +115,8 @@ chat_rc_seeds(chat_redis_cluster_t *c, const char *list, char *err,
             return -1;
         }
 
-        strcpy(c->seeds[c->nseeds].host, host);
+        /* the length was checked above */
+        memcpy(c->seeds[c->nseeds].host, host, strlen(host) + 1);
         c->seeds[c->nseeds++].port = (uint16_t) port;
         free(host);
     }
@@ -466,7 +467,7 @@ chat_rc_take(chat_redis_cluster_t *c, chat_redis_cluster_cmd_t *cmd,
 
         /* a node that knows no address of its own is the one that said so */
         if (r.addr.host[0] == '\0') {
-            strcpy(r.addr.host, k->addr.host);
+            memcpy(r.addr.host, k->addr.host, sizeof(r.addr.host));
         }
 
         cmd->target = r.addr;

@@ -30,6 +30,7 @@ typedef struct {
     ngx_uint_t                redirects;
     ngx_uint_t                argc;
     ngx_str_t                *argv;
+    unsigned                  queued:1;    /* in waiting */
 } ngx_chat_cluster_cmd_t;
 
 
@@ -138,7 +139,7 @@ void
 ngx_chat_cluster_exit(void)
 {
     ngx_uint_t                i;
-    ngx_queue_t              *q;
+    ngx_queue_t              *q, *next;
     ngx_chat_cluster_t       *cl = &ngx_chat_cluster;
     ngx_chat_cluster_cmd_t   *c;
     ngx_chat_cluster_node_t  *node;
@@ -147,11 +148,18 @@ ngx_chat_cluster_exit(void)
         ngx_del_timer(&cl->refresh);
     }
 
-    while (!ngx_queue_empty(&cl->waiting)) {
-        q = ngx_queue_head(&cl->waiting);
+    /* commands waiting to be sent again fail: the worker is going */
+    for (q = ngx_queue_head(&cl->waiting);
+         q != ngx_queue_sentinel(&cl->waiting);
+         q = next)
+    {
+        next = ngx_queue_next(q);
         c = ngx_queue_data(q, ngx_chat_cluster_cmd_t, queue);
+        c->queued = 0;
         ngx_chat_cluster_done(c, NULL);
     }
+
+    ngx_queue_init(&cl->waiting);
 
     if (cl->on) {
         ngx_chat_redis_close(&cl->probe);
@@ -524,7 +532,8 @@ ngx_chat_cluster_apply(chat_cluster_map_t *map)
     ngx_chat_cluster_t        *cl = &ngx_chat_cluster;
     ngx_chat_cluster_node_t  **by_map, *node;
 
-    by_map = ngx_alloc(ngx_max(map->nnodes, 1) * sizeof(*by_map), cl->log);
+    by_map = ngx_alloc(ngx_max(map->nnodes, 1)
+                       * sizeof(ngx_chat_cluster_node_t *), cl->log);
     if (by_map == NULL) {
         chat_cluster_map_free(map);
         return;
@@ -727,6 +736,7 @@ ngx_chat_cluster_command(ngx_uint_t key, ngx_chat_redis_reply_pt handler,
     c->data = data;
     c->slot = chat_cluster_slot((char *) argv[key].data, argv[key].len);
     c->redirects = 0;
+    c->queued = 0;
     c->argc = argc;
     c->argv = (ngx_str_t *) (c + 1);
     p = (u_char *) (c->argv + argc);
@@ -879,6 +889,7 @@ static void
 ngx_chat_cluster_later(ngx_chat_cluster_cmd_t *c)
 {
     ngx_queue_insert_tail(&ngx_chat_cluster.waiting, &c->queue);
+    c->queued = 1;
     ngx_add_timer(&c->retry, NGX_CHAT_REDIS_BACKOFF_MIN << (c->redirects - 1));
 }
 
@@ -893,6 +904,7 @@ ngx_chat_cluster_retry_handler(ngx_event_t *ev)
 
     c = ngx_chat_event_owner(ev, ngx_chat_cluster_cmd_t, retry);
     ngx_queue_remove(&c->queue);
+    c->queued = 0;
 
     i = cl->by_map ? chat_cluster_map_owner(&cl->map, c->slot) : -1;
     node = i < 0 ? NULL : cl->by_map[i];
@@ -917,6 +929,9 @@ ngx_chat_cluster_done(ngx_chat_cluster_cmd_t *c, redisReply *reply)
 {
     if (c->retry.timer_set) {
         ngx_del_timer(&c->retry);
+    }
+
+    if (c->queued) {
         ngx_queue_remove(&c->queue);
     }
 

@@ -29,12 +29,9 @@ import time
 import pytest
 
 from harness import REPO, pids_with_parent
-from harness import free_port
-from stack import (CONNECT_ERRORS, UP_TIMEOUT, DOWN_TIMEOUT, Stack, _alive,
-                   _port_free)
+from stack import CONNECT_ERRORS, UP_TIMEOUT, DOWN_TIMEOUT, Stack, _alive
 
 NODE_ADDRS = ("127.0.0.2", "127.0.0.3")
-REDIS_NODES = 6        # scripts/redis-cluster's, as lib.sh starts it
 KAFKA_NODES = 1        # the 3-node cluster's broker kill is test_faults_kafka's
 
 
@@ -47,15 +44,8 @@ class CoreNode(Stack):
     def __init__(self, state_dir, addr, env=None, **kw):
         self.addr = addr
         env = dict(env or {}, CHAT_ADDR=addr, CHAT_KAFKA="real",
-                   CHAT_KAFKA_NODES=str(KAFKA_NODES), CHAT_REDIS="cluster")
-        super().__init__(state_dir, env=env, store="postgres", **kw)
-
-    def pick_ports(self):
-        super().pick_ports()
-        taken = {self.port, self.pg_port,
-                 *range(self.api_port, self.api_port + max(self.apis, 1)),
-                 *range(self.kafka_port, self.kafka_port + 2 * KAFKA_NODES)}
-        self.redis_port = cluster_ports(taken)
+                   CHAT_KAFKA_NODES=str(KAFKA_NODES))
+        super().__init__(state_dir, env=env, store="postgres", redis="cluster", **kw)
 
     def node(self):
         return (self.addr, self.port)
@@ -69,18 +59,6 @@ class CoreNode(Stack):
             " ".join(map(str, args)), r.returncode, r.stdout, r.stderr)
 
 
-def cluster_ports(taken):
-    """The first of REDIS_NODES consecutive ports free now, their cluster
-    buses (each port + 10000) too, none in taken."""
-    while True:
-        base = free_port()
-        ports = set(range(base, base + REDIS_NODES))
-        buses = {p + 10000 for p in ports}
-        if base + REDIS_NODES + 10000 <= 65536 and not (ports | buses) & taken \
-                and all(_port_free(p) for p in (ports | buses) - {base}):
-            return base
-
-
 class Node(Stack):
     """An nginx of its own in front of core's back ends: scripts/lib.sh
     renders its config (core's template, secrets, broker list, Redis and
@@ -88,7 +66,8 @@ class Node(Stack):
 
     def __init__(self, core, state_dir, addr):
         self.core, self.addr = core, addr
-        super().__init__(state_dir, workers=0, apis=core.apis, store=core.store)
+        super().__init__(state_dir, workers=0, apis=core.apis, store=core.store,
+                         redis=core.redis)
         self.secret = core.secret
         self.pick_ports()
 
@@ -188,17 +167,9 @@ class Cluster:
                     continue            # a slot being migrated: [...]
                 if int(low) <= slot <= int(high or low):
                     port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
-                    self.redis_cluster("kill", core.state_dir / "redis-cluster", port)
+                    core.kill("redis-%d" % (port - core.redis_port + 1))
                     return port
         raise AssertionError("no master serves slot %d" % slot)
-
-    def redis_cluster(self, *args):
-        """scripts/redis-cluster ARGS."""
-        r = subprocess.run([str(REPO / "scripts" / "redis-cluster"), *map(str, args)],
-                           env=self.core.env(), stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=UP_TIMEOUT)
-        assert r.returncode == 0, "scripts/redis-cluster %s failed (%d): %s%s" % (
-            " ".join(map(str, args)), r.returncode, r.stdout, r.stderr)
 
     def restart_kafka(self, node=1):
         """Stops Kafka node `node` (TERM: a broker's restart), then starts

@@ -37,7 +37,13 @@ test_limits.py tests the limits themselves.
   stack.restart(name)               scripts/dev-up again: restarts what is
                                     not running, waits for worker readiness
   stack.redis_cli(*args)            redis-cli -p <port> ..., with the password
-                                    dev-up made (Redis runs with requirepass)
+                                    dev-up made (Redis runs with requirepass);
+                                    on a cluster redis-cli -c on a live node
+  stack.redis                       "single" or "cluster": the Redis it runs
+                                    (CHAT_REDIS, or running_stack(redis=...));
+                                    a cluster's nodes are redis-1 .. redis-6 on
+                                    redis_port .. redis_port+5
+  stack.redis_node_port(name)       the port of redis-N
   stack.store, stack.pg_port        the store's backend (pg_port: None on sqlite)
   stack.store_dump()                every row of the store as text (SQLite's
                                     dump, or pg_dump's), for what no read shows
@@ -99,6 +105,7 @@ ROOMY_SEND = "chat_limit_send rate=100000r/s burst=100000;"
 PORT_TAKEN = ("is taken by another process", "Address already in use")
 
 STORES = ("sqlite", "postgres")
+REDIS_CLUSTER_NODES = 6          # scripts/lib-redis-cluster.sh's
 
 CONNECT_ERRORS = (OSError, asyncio.TimeoutError, AssertionError,
                   WebSocketException)
@@ -154,10 +161,12 @@ def require_programs(apis=1, kafka_real=False):
 
 class Stack:
     def __init__(self, state_dir, workers=1, conf=None, env=None, limits=False,
-                 apis=1, store=None):
+                 apis=1, store=None, redis=None):
         self.state_dir = Path(state_dir)
         self.store = store or os.environ.get("CHAT_STORE") or "sqlite"
         assert self.store in STORES, "store must be one of %s, not %r" % (STORES, self.store)
+        self.redis = redis or os.environ.get("CHAT_REDIS", "").strip() or "single"
+        assert self.redis in ("single", "cluster"), self.redis
         self.media_dir = self.state_dir / "media"
         self.apis = apis
         self.extra_env = dict(env or {})
@@ -178,13 +187,24 @@ class Stack:
 
     def pick_ports(self):
         self.port = free_port()
-        self.redis_port = free_port()
-        while self.redis_port == self.port:
+        if self.redis == "cluster":
+            # six nodes, each with its cluster bus on its port + 10000
+            while True:
+                self.redis_port = self._free_ports(REDIS_CLUSTER_NODES, {self.port})
+                if self.redis_port + REDIS_CLUSTER_NODES + 10000 <= 65536 and all(
+                        _port_free(p + 10000) and p + 10000 != self.port
+                        for p in range(self.redis_port,
+                                       self.redis_port + REDIS_CLUSTER_NODES)):
+                    break
+            taken = set(range(self.redis_port, self.redis_port + REDIS_CLUSTER_NODES))
+            taken |= {p + 10000 for p in taken} | {self.port}
+        else:
             self.redis_port = free_port()
-        self.api_port = self._free_ports(max(self.apis, 1),
-                                         {self.port, self.redis_port})
-        taken = {self.port, self.redis_port} \
-            | set(range(self.api_port, self.api_port + max(self.apis, 1)))
+            while self.redis_port == self.port:
+                self.redis_port = free_port()
+            taken = {self.port, self.redis_port}
+        self.api_port = self._free_ports(max(self.apis, 1), taken)
+        taken |= set(range(self.api_port, self.api_port + max(self.apis, 1)))
         self.pg_port = None
         if self.store == "postgres":
             self.pg_port = self._free_ports(1, taken)
@@ -209,6 +229,7 @@ class Stack:
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)          # dev-up preloads nginx only
         env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
+                   CHAT_REDIS=self.redis,
                    CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
                    CHAT_WORKERS=str(self.workers), CHAT_APIS=str(self.apis),
                    CHAT_API_PORT=str(self.api_port), CHAT_STORE=self.store,
@@ -353,10 +374,27 @@ class Stack:
         """The password dev-up generated for this stack's redis-server."""
         return (self.state_dir / "redis.password").read_text().strip()
 
+    def redis_node_port(self, name):
+        """The port of a cluster node, redis-N (from 1)."""
+        return self.redis_port + int(name.rsplit("-", 1)[1]) - 1
+
+    def redis_cli_port(self):
+        """Where redis_cli() asks: Redis, or a live node of the cluster
+        (redis-cli -c follows its redirections)."""
+        if self.redis != "cluster":
+            return self.redis_port
+        for i in range(1, REDIS_CLUSTER_NODES + 1):
+            pid = self.pids().get("redis-%d" % i)
+            if pid and _alive(pid):
+                return self.redis_node_port("redis-%d" % i)
+        return self.redis_port
+
     def redis_cli(self, *args):
         # REDISCLI_AUTH, not -a: the password stays off the command line
         env = dict(os.environ, REDISCLI_AUTH=self.redis_password())
-        r = subprocess.run(["redis-cli", "-p", str(self.redis_port), *map(str, args)],
+        cluster = ["-c"] if self.redis == "cluster" else []
+        r = subprocess.run(["redis-cli", "-p", str(self.redis_cli_port()), *cluster,
+                            *map(str, args)],
                            capture_output=True, text=True, timeout=10, env=env)
         return r.stdout.strip()
 
@@ -702,13 +740,13 @@ def _alive(pid):
 
 @contextlib.contextmanager
 def running_stack(directory, workers=1, warm_up=True, conf=None, env=None,
-                  limits=False, apis=1, store=None):
+                  limits=False, apis=1, store=None, redis=None):
     """A started stack (see Stack); dev-down and the log check afterwards.
     warm_up sends one message end to end first, so tests start on a
     pipeline that is known to flow. conf, env, limits: see the top of this
     file. store: "sqlite" or "postgres" (default: CHAT_STORE, else
-    sqlite)."""
-    stack = Stack(directory, workers, conf, env, limits, apis, store)
+    sqlite); redis: "single" or "cluster" over CHAT_REDIS."""
+    stack = Stack(directory, workers, conf, env, limits, apis, store, redis)
     try:
         stack.up()
         if warm_up:

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness import REPO, free_port, rkey
+from harness import REPO, Resp, free_port, rkey
 
 HEADER = REPO / "ngx_chat_module" / "ngx_chat_presence_lua.h"
 # the script's C literal, as scripts/build-module generates it for the module
@@ -36,57 +36,6 @@ def script_text():
         body = re.sub(r"\b%s\b" % name, value, body)
     parts = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
     return "".join(parts).encode().decode("unicode_escape")
-
-
-class Resp:
-    """A minimal RESP client: enough for commands and pub/sub reads."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buf = b""
-
-    def send(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-
-    def call(self, *args):
-        self.send(*args)
-        return self.reply()
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("redis closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _exactly(self, n):
-        while len(self.buf) < n + 2:
-            self.buf += self.sock.recv(65536)
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
-
-    def reply(self):
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self._exactly(n).decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.reply() for _ in range(n)]
-        raise ValueError(line)
 
 
 @pytest.fixture(scope="module")

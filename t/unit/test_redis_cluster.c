@@ -217,7 +217,7 @@ replica_of(int port)
         && r->element[0]->type == REDIS_REPLY_STRING)
     {
         at = strstr(r->element[0]->str, "127.0.0.1:");
-        p = at ? atoi(at + 10) : 0;
+        p = at ? (int) strtol(at + 10, NULL, 10) : 0;
     }
 
     if (r != NULL) {
