@@ -69,7 +69,6 @@ class Node(Stack):
         super().__init__(state_dir, workers=0, apis=core.apis, store=core.store,
                          redis=core.redis)
         self.secret = core.secret
-        self.pick_ports()
 
     def pick_ports(self):
         # the same port as node A, on another address: as behind a balancer
@@ -112,6 +111,8 @@ class Node(Stack):
         self.up()
 
     def down(self):
+        if not self.pids():
+            return                  # never started (node A's start failed)
         rc, out = self.lib("node-down", "chat_stop nginx QUIT", DOWN_TIMEOUT)
         if rc != 0:
             self.down_error = "stopping nginx of node %s failed (%s): %s" % (

@@ -17,7 +17,10 @@ every recipient (the reconnected ones by their pending push). They are printed a
 table at the end."""
 
 import asyncio
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,9 +47,17 @@ KAFKA_GONE_STALL = 40.0 * SLOW
 
 
 @pytest.fixture
-def cluster(tmp_path):
-    with running_cluster(tmp_path / "cluster", workers=2) as c:
-        yield c
+def cluster():
+    # not below pytest's temporary directory: PostgreSQL runs as its own
+    # user (under root), which must reach its data dir, and every pytest
+    # that starts (make test runs several) makes that directory's top
+    # private again
+    base = Path(tempfile.mkdtemp(prefix="chat-multinode-"))
+    try:
+        with running_cluster(base, workers=2) as c:
+            yield c
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def phase_traffic(cluster, stall, retry_stalled):
