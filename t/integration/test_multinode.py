@@ -13,8 +13,8 @@ gaps (Traffic.verify), and the recovery times are measured: until every
 sender's new messages to each of its conversations are answered "sent"
 again, and then until every message made before that moment (those made
 during the outage and in flight included) was answered "sent" and reached
-every recipient (the reconnected ones by their pending push). They are printed as a
-table at the end."""
+every recipient (the reconnected ones by their pending push). They are
+printed as a table at the end."""
 
 import asyncio
 import shutil
@@ -71,9 +71,10 @@ def phase_traffic(cluster, stall, retry_stalled):
 
 
 async def run_phase(cluster, name, fault, allow_new_mid_on_retry=False, stall=STALL,
-                    retry_stalled=False):
-    """Traffic, the fault under it, the recovery measured; then the check.
-    Returns a row of the table."""
+                    retry_stalled=False, check=None):
+    """Traffic, the fault under it, the recovery measured; then the check
+    (Traffic.verify, and check(traffic) when given). Returns a row of the
+    table."""
     traffic = phase_traffic(cluster, stall, retry_stalled)
     try:
         await traffic.start()
@@ -102,6 +103,8 @@ async def run_phase(cluster, name, fault, allow_new_mid_on_retry=False, stall=ST
     finally:
         await traffic.abort()
     traffic.verify(allow_new_mid_on_retry=allow_new_mid_on_retry)
+    if check:
+        check(traffic)
     reconnects = sum(len(d.connections) - 1 for d in traffic._devices())
     return (name, flowing, caught_up, len(traffic.accepted()), reconnects)
 
@@ -120,8 +123,17 @@ def test_nodes_killed_under_load_lose_nothing(cluster, capsys):
     rows = []
 
     async def main():
+        def moved_to_b(traffic):
+            """The devices of node A went on on node B."""
+            moved = [d for d in traffic._devices()
+                     if d.connections[0].node == node_a.node()]
+            assert moved, "no device was on node A"
+            for d in moved:
+                assert any(c.node == node_b.node() for c in d.connections[1:]), \
+                    "%s/%s did not reconnect to node B" % (d.user, d.device)
         rows.append(await run_phase(cluster, "kill -9 nginx node %s" % node_a.addr,
-                                    lambda traffic: cluster.kill_nginx(node_a)))
+                                    lambda traffic: cluster.kill_nginx(node_a),
+                                    check=moved_to_b))
         await asyncio.to_thread(cluster.restart_nginx, node_a)
         rows.append(await run_phase(cluster, "kill -9 chat-worker worker-1",
                                     lambda traffic: cluster.kill_worker("worker-1"),
