@@ -37,8 +37,11 @@
 #define CHAT_STORE_PG_LOCK_TIMEOUT  "'5s'"
 
 
+/* READ COMMITTED whatever the server's default: conv_last_seq's read
+ * must see what was committed while it waited for the lock
+ * (chat_store_pg_ops.c) */
 static const chat_store_pg_stmt_t  chat_store_pg_tx_sql[] = {
-    { "begin", "BEGIN" },
+    { "begin", "BEGIN ISOLATION LEVEL READ COMMITTED" },
     { "commit", "COMMIT" },
     { "rollback", "ROLLBACK" },
 };
@@ -841,6 +844,8 @@ chat_store_pg_begin(chat_store_t *store)
 
     s->in_tx = 1;
     s->begin_due = 1;
+    s->missing_sender = 0;
+    s->missing_cid = 0;
 
     return CHAT_STORE_OK;
 }

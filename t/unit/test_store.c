@@ -12,12 +12,20 @@
 #include "test_store.h"
 
 
+/* Another handle on the test's store (told on stderr when it fails). */
+
 static chat_store_t *
 test_reopen(void)
 {
-    char  err[256];
+    char           err[256];
+    chat_store_t  *store;
 
-    return chat_store_open(test_uri, err, sizeof(err));
+    store = chat_store_open(test_uri, err, sizeof(err));
+    if (store == NULL) {
+        fprintf(stderr, "  open: %s\n", err);
+    }
+
+    return store;
 }
 
 
@@ -660,12 +668,10 @@ TEST(pg_open_creates_the_schema_and_reopens)
 static void *
 test_open_close(void *arg)
 {
-    char           err[256];
     chat_store_t  *store;
 
-    store = chat_store_open(test_uri, err, sizeof(err));
+    store = test_reopen();
     if (store == NULL) {
-        fprintf(stderr, "  open: %s\n", err);
         *(int *) arg = 1;
     }
 
@@ -842,12 +848,11 @@ TEST(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once)
  */
 TEST(pg_a_conversation_locked_by_another_handle_is_retried)
 {
-    char           err[256];
     int64_t        last;
     chat_store_t  *a, *b;
 
     a = test_open();
-    b = a ? chat_store_open(test_uri, err, sizeof(err)) : NULL;
+    b = a ? test_reopen() : NULL;
     if (b == NULL) {
         CHECK(0);
         chat_store_close(a);
@@ -873,6 +878,66 @@ TEST(pg_a_conversation_locked_by_another_handle_is_retried)
 
     CHECK_EQ(chat_store_conv_last_seq(a, S(CONV_AB), &last), CHAT_STORE_OK);
     CHECK_EQ(last, 3);
+
+    chat_store_close(a);
+    chat_store_close(b);
+}
+
+
+/*
+ * The zombie and the new owner of a partition apply the same record: the
+ * second one's find comes before the first one's commit (nothing found),
+ * its seq after it. Its insert then meets the message stored: a failure
+ * of the store (the batch is retried), not CHAT_STORE_EXISTS, which the
+ * worker answers as a refused record; the retry finds the message, once.
+ */
+TEST(pg_the_same_record_applied_by_two_workers_is_retried_not_refused)
+{
+    int64_t            last;
+    chat_store_t      *a, *b;
+    chat_store_msg_t   m, got;
+
+    a = test_open();
+    b = a ? test_reopen() : NULL;
+    if (b == NULL) {
+        CHECK(0);
+        chat_store_close(a);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_find_by_client_id(b, S("alice"), S("c-1"), &got),
+             CHAT_STORE_NOT_FOUND);
+
+    CHECK_EQ(chat_store_begin(a), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(a, "c-1", "c-2"), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(a), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_conv_last_seq(b, S(CONV_AB), &last), CHAT_STORE_OK);
+    CHECK_EQ(last, 2);
+    m = test_msg(CONV_AB, last + 1, "c-1", "alice", "c-1", "hi");
+    chat_store_clear_error(b);
+    CHECK_EQ(chat_store_insert_message(b, &m), CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_fault(b), CHAT_STORE_FAULT_STORE);
+    CHECK(strstr(chat_store_errstr(b), "another writer") != NULL);
+    CHECK_EQ(chat_store_rollback(b), CHAT_STORE_OK);
+
+    /* the retry: both found, nothing stored twice */
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(b, "c-1", "c-2"), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(b), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_conv_last_seq(b, S(CONV_AB), &last), CHAT_STORE_OK);
+    CHECK_EQ(last, 2);
+
+    /* a key its own transaction took is still the caller's mistake */
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_find_by_client_id(b, S("alice"), S("c-3"), &got),
+             CHAT_STORE_NOT_FOUND);
+    CHECK_EQ(test_insert(b, CONV_AB, 3, "c-3", "alice", "c-3"),
+             CHAT_STORE_OK);
+    CHECK_EQ(test_insert(b, CONV_AB, 4, "c-3b", "alice", "c-3"),
+             CHAT_STORE_EXISTS);
+    CHECK_EQ(chat_store_commit(b), CHAT_STORE_OK);
 
     chat_store_close(a);
     chat_store_close(b);
@@ -939,12 +1004,12 @@ static void *
 test_race_worker(void *arg)
 {
     int            i, tries, *failed;
-    char           err[256], mid1[32], mid2[32];
+    char           mid1[32], mid2[32];
     chat_store_t  *store;
 
     failed = arg;
 
-    store = chat_store_open(test_uri, err, sizeof(err));
+    store = test_reopen();
     if (store == NULL) {
         *failed = 1;
         return NULL;
@@ -1030,6 +1095,7 @@ main(void)
         RUN(pg_opens_at_once_on_a_new_database_all_succeed);
         RUN(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once);
         RUN(pg_a_conversation_locked_by_another_handle_is_retried);
+        RUN(pg_the_same_record_applied_by_two_workers_is_retried_not_refused);
         RUN(pg_a_value_refused_for_its_content_is_the_datas_fault);
 
     } else {
