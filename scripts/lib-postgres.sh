@@ -116,7 +116,8 @@ chat_start_postgres() {
     echo >>"$CHAT_STATE_DIR/run/postgres.cmd"
     # from here on a failure stops whatever of it came up
     CHAT_STARTED+=(postgres)
-    if ! "$CHAT_PG_SCRIPT" start "$dir" "$CHAT_PG_PORT" </dev/null >>"$log" 2>&1 \
+    if ! timeout "$CHAT_PG_TIMEOUT" "$CHAT_PG_SCRIPT" start "$dir" "$CHAT_PG_PORT" \
+                </dev/null >>"$log" 2>&1 \
        || ! timeout "$CHAT_PG_TIMEOUT" "$CHAT_PG_SCRIPT" wait "$dir" "$CHAT_PG_PORT" \
                 </dev/null >>"$log" 2>&1; then
         chat_pg_record_pid >/dev/null || true
