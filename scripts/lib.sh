@@ -98,8 +98,9 @@ CHAT_GROUP=chat-workers
 
 # Seconds each component gets to start, and to stop before SIGKILL. A
 # worker is ready once the group gave it partitions: a restarted one waits
-# for its dead predecessor's session to time out and for the rebalance
-# (9-18 s measured against the dev broker), hence more than the others.
+# for its dead predecessor's session (6 s) to time out and for the
+# rebalance (about 6 s on a real Kafka, 10 s and more on the dev broker,
+# which holds rebalances longer), hence more than the others.
 CHAT_START_TIMEOUT=10
 CHAT_WORKER_TIMEOUT=${CHAT_WORKER_TIMEOUT:-30}
 CHAT_API_TIMEOUT=${CHAT_API_TIMEOUT:-10}
