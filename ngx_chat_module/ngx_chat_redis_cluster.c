@@ -840,10 +840,6 @@ ngx_chat_cluster_redirected(ngx_chat_cluster_cmd_t *c, redisReply *reply)
 
         node = ngx_chat_cluster_find(&r.addr);
 
-        if (node) {
-            node->moved++;
-        }
-
         if (node && !node->retired && node->cmd.ready
             && ngx_chat_cluster_send(c, node, 0) == NGX_OK)
         {
@@ -858,10 +854,6 @@ ngx_chat_cluster_redirected(ngx_chat_cluster_cmd_t *c, redisReply *reply)
         ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_ASK);
         c->redirects++;
         node = ngx_chat_cluster_find(&r.addr);
-
-        if (node) {
-            node->asked++;
-        }
 
         return node && !node->retired && node->cmd.ready
                && ngx_chat_cluster_send(c, node, 1) == NGX_OK;

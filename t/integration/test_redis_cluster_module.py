@@ -127,6 +127,8 @@ def stack(tmp_path_factory):
             time.sleep(0.2)
         else:
             pytest.fail("the module never had the three masters up: %s" % s.log_tails())
+        up = {k: v for k, v in m.items() if k.startswith("chat_redis_cluster_node_up")}
+        assert len(up) == 6 and set(up.values()) == {1.0}, up
         yield s
 
 
@@ -404,3 +406,6 @@ def test_failover_of_a_master(stack, cluster):
     after = status_metrics(stack.port)
     assert after.get("chat_redis_cluster_map_changes_total", 0) \
         > before.get("chat_redis_cluster_map_changes_total", 0), after
+    # the dead master is out of the map: its node lines are gone
+    up = {k for k in after if k.startswith("chat_redis_cluster_node_up")}
+    assert len(up) == 6 and not any(":%d\"" % victim in k for k in up), up
