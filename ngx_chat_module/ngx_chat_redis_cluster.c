@@ -508,7 +508,9 @@ ngx_chat_cluster_all_up(void)
     }
 
     for (i = 0; i < cl->map.nnodes; i++) {
-        if (!cl->by_map[i]->cmd.ready || !cl->by_map[i]->sub.ready) {
+        if (cl->by_map[i] == NULL || !cl->by_map[i]->cmd.ready
+            || !cl->by_map[i]->sub.ready)
+        {
             return 0;
         }
     }
