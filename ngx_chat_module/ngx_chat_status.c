@@ -228,7 +228,7 @@ static ngx_chat_metric_t  ngx_chat_metrics[] = {
     { "chat_redis_reconnects_total", "Redis connections re-established.",
       NGX_CHAT_METRIC_COUNTER, NULL, NGX_CHAT_STAT_REDIS_RECONNECTS, 0 },
     { "chat_redis_cluster_redirects_total", "Redis Cluster answers "
-      "followed: MOVED, ASK, TRYAGAIN or CLUSTERDOWN (sent again later).",
+      "followed: MOVED, ASK, or TRYAGAIN and the like (sent again later).",
       NGX_CHAT_METRIC_COUNTER, "kind=\"moved\"", NGX_CHAT_STAT_REDIS_MOVED,
       0 },
     { NULL, NULL, NGX_CHAT_METRIC_COUNTER, "kind=\"ask\"",
