@@ -81,6 +81,7 @@ static ngx_int_t ngx_chat_cluster_send(ngx_chat_cluster_cmd_t *c,
 static void ngx_chat_cluster_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_chat_cluster_redirected(ngx_chat_cluster_cmd_t *c,
     redisReply *reply);
+static ngx_uint_t ngx_chat_cluster_transient(redisReply *reply);
 static void ngx_chat_cluster_later(ngx_chat_cluster_cmd_t *c);
 static void ngx_chat_cluster_retry_handler(ngx_event_t *ev);
 static void ngx_chat_cluster_done(ngx_chat_cluster_cmd_t *c,
@@ -508,7 +509,9 @@ ngx_chat_cluster_all_up(void)
     }
 
     for (i = 0; i < cl->map.nnodes; i++) {
-        if (!cl->by_map[i]->cmd.ready || !cl->by_map[i]->sub.ready) {
+        if (cl->by_map[i] == NULL || !cl->by_map[i]->cmd.ready
+            || !cl->by_map[i]->sub.ready)
+        {
             return 0;
         }
     }
@@ -840,10 +843,6 @@ ngx_chat_cluster_redirected(ngx_chat_cluster_cmd_t *c, redisReply *reply)
 
         node = ngx_chat_cluster_find(&r.addr);
 
-        if (node) {
-            node->moved++;
-        }
-
         if (node && !node->retired && node->cmd.ready
             && ngx_chat_cluster_send(c, node, 0) == NGX_OK)
         {
@@ -859,10 +858,6 @@ ngx_chat_cluster_redirected(ngx_chat_cluster_cmd_t *c, redisReply *reply)
         c->redirects++;
         node = ngx_chat_cluster_find(&r.addr);
 
-        if (node) {
-            node->asked++;
-        }
-
         return node && !node->retired && node->cmd.ready
                && ngx_chat_cluster_send(c, node, 1) == NGX_OK;
 
@@ -870,14 +865,41 @@ ngx_chat_cluster_redirected(ngx_chat_cluster_cmd_t *c, redisReply *reply)
         break;
     }
 
-    if ((reply->len >= 8 && ngx_strncmp(reply->str, "TRYAGAIN", 8) == 0)
-        || (reply->len >= 11
-            && ngx_strncmp(reply->str, "CLUSTERDOWN", 11) == 0))
-    {
+    if (ngx_chat_cluster_transient(reply)) {
         ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_TRYAGAIN);
         c->redirects++;
         ngx_chat_cluster_later(c);
         return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The errors of a cluster that is changing, not of the command: a
+ * multi-key command during a migration (TRYAGAIN), slots without a master
+ * (CLUSTERDOWN), a promoted replica not serving yet (MASTERDOWN, LOADING).
+ */
+static ngx_uint_t
+ngx_chat_cluster_transient(redisReply *reply)
+{
+    size_t                   n;
+    ngx_uint_t               i;
+    static const ngx_str_t   transient[] = {
+        ngx_string("TRYAGAIN"), ngx_string("CLUSTERDOWN"),
+        ngx_string("MASTERDOWN"), ngx_string("LOADING")
+    };
+
+    for (i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
+        n = transient[i].len;
+
+        if (reply->len >= n
+            && ngx_strncmp(reply->str, transient[i].data, n) == 0
+            && (reply->len == n || reply->str[n] == ' '))
+        {
+            return 1;
+        }
     }
 
     return 0;

@@ -41,9 +41,6 @@ struct ngx_chat_cluster_node_s {
     ngx_addr_t                addr;
     chat_cluster_addr_t       name;        /* as the cluster names it */
 
-    ngx_uint_t                moved;       /* redirections it answered */
-    ngx_uint_t                asked;
-
     unsigned                  master:1;    /* in the current map */
     unsigned                  retired:1;   /* closed: no longer a master */
 };
