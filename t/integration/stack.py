@@ -27,7 +27,8 @@ test_limits.py tests the limits themselves.
                                     the same with user's token
   stack.upload(user, data, mime)    POST /api/media: its Response
   stack.media_url(id, expiry)       a URL signed with this stack's media key
-  await stack.connect(user, device) a Client (below), hello already read
+  await stack.connect(user, device[, node=(host, port)])
+                                    a Client (below), hello already read
   stack.pid(name)                   from $CHAT_STATE_DIR/run/<name>.pid
   stack.kill(name, sig)             signal one component (redis, broker,
                                     kafka-1, worker-1, nginx, ...)
@@ -62,7 +63,8 @@ Client: one WebSocket connection whose reader task keeps every frame.
   wait_until(pred)  bounded wait for a predicate over the frames
 
 Traffic: a continuous stream of sends from a few senders to a few
-recipients, each a device that reconnects and resends unanswered requests
+recipients (and groups of them), each a device that reconnects (to the next
+of its nginx nodes when its own refuses it) and resends unanswered requests
 with the same id; verify() checks the delivery guarantees of docs/PROTOCOL.md
 section 5 over everything that was accepted.
 """
