@@ -3,7 +3,8 @@
  * members, messages and watermarks behind one opaque handle.
  *
  * A backend is chosen by the scheme of the URI given to chat_store_open()
- * ("sqlite:/path/to/file.db"); backends implement the operations of
+ * ("sqlite:/path/to/file.db", store/sqlite/; "postgres:<libpq conninfo>",
+ * store/postgres/); backends implement the operations of
  * chat_store_backend.h. One handle is used by one thread.
  *
  * Every write happens between chat_store_begin() and chat_store_commit()

@@ -34,8 +34,14 @@
 #include "chat_store_pg.h"
 
 
+#define CHAT_STORE_PG_LOCK_TIMEOUT  "'5s'"
+
+
+/* READ COMMITTED whatever the server's default: conv_last_seq's read
+ * must see what was committed while it waited for the lock
+ * (chat_store_pg_ops.c) */
 static const chat_store_pg_stmt_t  chat_store_pg_tx_sql[] = {
-    { "begin", "BEGIN" },
+    { "begin", "BEGIN ISOLATION LEVEL READ COMMITTED" },
     { "commit", "COMMIT" },
     { "rollback", "ROLLBACK" },
 };
@@ -56,7 +62,8 @@ static void chat_store_pg_close(chat_store_t *store);
  * the encoding; class 23, constraints; 54000, a value over a limit, such
  * as an index row too big) is the data's, as SQLite's CONSTRAINT, TOOBIG,
  * MISMATCH and RANGE are; everything else is the store's and is retried:
- * 40001 and 40P01 (serialization, deadlock), 08 (the connection), 57P
+ * 40001 and 40P01 (serialization, deadlock), 55P03 (a lock not had
+ * within lock_timeout), 08 (the connection), 57P
  * (the server shut down or the backend was terminated), 53 (out of
  * resources), 25P02 (a transaction already failed).
  */
@@ -322,11 +329,14 @@ chat_store_pg_ready(chat_store_pg_t *s, const char *what)
     char  err[CHAT_STORE_ERRSTR_LEN];
 
     /* between transactions, what the server said while the connection
-     * was idle is read first (without waiting): a server that ended it
-     * (a restart, pg_terminate_backend) has closed it, and a new one is
-     * made now rather than failing the next batch once more */
+     * was idle is read first (without waiting: libpq's socket never
+     * blocks): a server that ended it (a restart, pg_terminate_backend)
+     * sent its reason, then closed it, which the second read finds. A new
+     * one is then made now rather than failing one more batch. */
 
-    if (!s->in_tx && !s->broken && PQconsumeInput(s->conn) == 0) {
+    if (!s->in_tx && !s->broken
+        && (PQconsumeInput(s->conn) == 0 || PQconsumeInput(s->conn) == 0))
+    {
         s->broken = 1;
     }
 
@@ -368,20 +378,23 @@ chat_store_pg_run(chat_store_pg_t *s, size_t n,
     begin = s->begin_due;
     s->begin_due = 0;
 
+    /* a pipeline that could not be sent whole is not to be read: the
+     * connection is made again */
+
     if ((begin && chat_store_pg_send(s, CHAT_STORE_PG_BEGIN, NULL) != 0)
         || PQpipelineStatus(s->conn) != PQ_PIPELINE_ON)
     {
-        return chat_store_pg_fail(s, NULL, what);
+        goto lost;
     }
 
     for (i = 0; i < n; i++) {
         if (chat_store_pg_send(s, stmt[i], param[i]) != 0) {
-            return chat_store_pg_fail(s, NULL, what);
+            goto lost;
         }
     }
 
     if (PQpipelineSync(s->conn) != 1) {
-        return chat_store_pg_fail(s, NULL, what);
+        goto lost;
     }
 
     /* the first error is the one to tell; those after it are the
@@ -443,6 +456,12 @@ chat_store_pg_run(chat_store_pg_t *s, size_t n,
     }
 
     return CHAT_STORE_ERROR;
+
+lost:
+
+    s->broken = 1;
+
+    return chat_store_pg_fail(s, NULL, what);
 }
 
 
@@ -713,9 +732,13 @@ chat_store_pg_connect(chat_store_pg_t *s, char *err, size_t errlen)
     }
 
     /* a commit answers once it is durable (chat_store_sync()), whatever
-     * the server's default */
+     * the server's default; a lock held by another worker (a zombie's
+     * conversation, stuck in its transaction) is waited for as long as
+     * SQLite waits for its write lock, then the batch fails (55P03) and
+     * is retried */
 
-    res = PQexec(s->conn, "SET synchronous_commit = on");
+    res = PQexec(s->conn, "SET synchronous_commit = on;"
+                 "SET lock_timeout = " CHAT_STORE_PG_LOCK_TIMEOUT);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "store: postgres: %s",
@@ -821,6 +844,8 @@ chat_store_pg_begin(chat_store_t *store)
 
     s->in_tx = 1;
     s->begin_due = 1;
+    s->missing_sender = 0;
+    s->missing_cid = 0;
 
     return CHAT_STORE_OK;
 }
@@ -830,6 +855,7 @@ static int
 chat_store_pg_commit(chat_store_t *store)
 {
     int               rc;
+    PGresult         *res;
     chat_store_pg_t  *s;
 
     s = (chat_store_pg_t *) store;
@@ -848,9 +874,24 @@ chat_store_pg_commit(chat_store_t *store)
     /* a commit that fails (or whose answer is lost) is retried as a whole
      * batch: the apply is idempotent */
 
-    rc = chat_store_pg_exec(s, CHAT_STORE_PG_COMMIT, NULL, NULL, "commit");
+    res = chat_store_pg_query(s, CHAT_STORE_PG_COMMIT, NULL, "commit");
 
     s->in_tx = 0;
+
+    if (res == NULL) {
+        return CHAT_STORE_ERROR;
+    }
+
+    /* a transaction in which a statement failed is rolled back by its
+     * COMMIT, which answers ROLLBACK and no error: never a success, where
+     * SQLite would have kept the writes that did not fail */
+
+    rc = strcmp(PQcmdStatus(res), "ROLLBACK") == 0
+         ? chat_store_set_error(store, "postgres: commit: the transaction "
+                                "had failed and was rolled back")
+         : CHAT_STORE_OK;
+
+    PQclear(res);
 
     return rc;
 }

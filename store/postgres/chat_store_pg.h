@@ -35,6 +35,7 @@ extern const size_t  chat_store_pg_ops_n, chat_store_pg_group_n,
     chat_store_pg_conv_n, chat_store_pg_media_n, chat_store_pg_push_n;
 
 #define CHAT_STORE_PG_PARAMS  16
+#define CHAT_STORE_PG_KEY_MAX  128      /* a sender, a client id */
 
 /* The parameters of one statement, all sent in binary: a text is its
  * bytes, a number 8 bytes in network order. */
@@ -59,6 +60,12 @@ typedef struct {
                                    goes before a reconnect */
 
     PGresult      *found;       /* the rows of the last find_by_client_id */
+
+    /* the (sender, client id) that the last find_by_client_id() of the
+     * transaction did not find: an insert of it that conflicts then met
+     * another writer's (chat_store_pg_insert_message()) */
+    char           missing[2 * CHAT_STORE_PG_KEY_MAX];
+    size_t         missing_sender, missing_cid;   /* 0, 0: none */
     PGresult      *kept;        /* of the last group_get() or media_use() */
 } chat_store_pg_t;
 

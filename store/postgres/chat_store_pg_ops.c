@@ -185,6 +185,17 @@ chat_store_pg_find_by_client_id(chat_store_t *store, chat_str_t sender,
     rc = chat_store_pg_keep_row(s, CHAT_PG_STMT(CHAT_PG_FIND), &p,
                                 &s->found,
                                 "find_by_client_id");
+
+    if (rc == CHAT_STORE_NOT_FOUND && s->in_tx
+        && sender.len && sender.len <= CHAT_STORE_PG_KEY_MAX
+        && client_id.len && client_id.len <= CHAT_STORE_PG_KEY_MAX)
+    {
+        memcpy(s->missing, sender.s, sender.len);
+        memcpy(s->missing + sender.len, client_id.s, client_id.len);
+        s->missing_sender = sender.len;
+        s->missing_cid = client_id.len;
+    }
+
     if (rc != CHAT_STORE_OK) {
         return rc;
     }
@@ -253,6 +264,73 @@ chat_store_pg_kind(int kind)
 }
 
 
+/*
+ * 1 when the insert of msg met the row of another writer that committed
+ * the same (sender, client id) since this transaction's find did not find
+ * it: the zombie and the new owner of a partition during a rebalance,
+ * applying the same record; the conversation's lock made this one wait,
+ * then read the seq the other one left. Not the record's fault, and not
+ * its refusal (CHAT_STORE_EXISTS, "mid belongs to another message"): a
+ * failure of the store, so that the batch is retried and its find then
+ * answers the message stored. SQLite, one writer at a time, never meets
+ * this.
+ */
+
+/* 1 when msg has the (sender, client id) the transaction's last find
+ * did not find. */
+
+static int
+chat_store_pg_was_missing(chat_store_pg_t *s, const chat_store_msg_t *msg)
+{
+    return msg->sender.len == s->missing_sender
+           && msg->client_id.len == s->missing_cid
+           && msg->sender.len != 0
+           && memcmp(s->missing, msg->sender.s, msg->sender.len) == 0
+           && memcmp(s->missing + s->missing_sender, msg->client_id.s,
+                     msg->client_id.len) == 0;
+}
+
+
+/* 1 (the error set) when so, 0 when not, -1 when the check failed. */
+
+static int
+chat_store_pg_stored_meanwhile(chat_store_pg_t *s,
+    const chat_store_msg_t *msg)
+{
+    int                      found;
+    PGresult                *res;
+    chat_store_pg_params_t   p;
+
+    if (!chat_store_pg_was_missing(s, msg)) {
+        return 0;
+    }
+
+    chat_store_pg_params_init(&p);
+    chat_store_pg_str(&p, msg->sender);
+    chat_store_pg_str(&p, msg->client_id);
+
+    res = chat_store_pg_query(s, CHAT_PG_STMT(CHAT_PG_FIND), &p,
+                              "inserting a message");
+    if (res == NULL) {
+        return -1;
+    }
+
+    found = PQntuples(res) > 0;
+    PQclear(res);
+
+    if (found) {
+        chat_store_set_error(&s->store, "postgres: inserting a message: "
+                             "client id \"%.*s\" of \"%.*s\" was stored "
+                             "meanwhile by another writer (a worker that "
+                             "held its partition): retry the batch",
+                             (int) msg->client_id.len, msg->client_id.s,
+                             (int) msg->sender.len, msg->sender.s);
+    }
+
+    return found;
+}
+
+
 int
 chat_store_pg_insert_message(chat_store_t *store,
     const chat_store_msg_t *msg)
@@ -304,16 +382,27 @@ chat_store_pg_insert_message(chat_store_t *store,
     n = chat_store_pg_get_int(res, 0, 0);
     PQclear(res);
 
-    if (n == 0) {
-        chat_store_set_error(store, "conv \"%.*s\" seq %lld, mid \"%.*s\" "
-                             "or client id is taken",
-                             (int) msg->conv.len, msg->conv.s,
-                             (long long) msg->seq,
-                             (int) msg->mid.len, msg->mid.s);
-        return CHAT_STORE_EXISTS;
+    if (n != 0) {
+        /* the key is taken now, by this transaction */
+        if (chat_store_pg_was_missing(s, msg)) {
+            s->missing_sender = 0;
+            s->missing_cid = 0;
+        }
+
+        return CHAT_STORE_OK;
     }
 
-    return CHAT_STORE_OK;
+    if (chat_store_pg_stored_meanwhile(s, msg) != 0) {
+        return CHAT_STORE_ERROR;
+    }
+
+    chat_store_set_error(store, "conv \"%.*s\" seq %lld, mid \"%.*s\" or "
+                         "client id is taken",
+                         (int) msg->conv.len, msg->conv.s,
+                         (long long) msg->seq, (int) msg->mid.len,
+                         msg->mid.s);
+
+    return CHAT_STORE_EXISTS;
 }
 
 

@@ -12,12 +12,20 @@
 #include "test_store.h"
 
 
+/* Another handle on the test's store (told on stderr when it fails). */
+
 static chat_store_t *
 test_reopen(void)
 {
-    char  err[256];
+    char           err[256];
+    chat_store_t  *store;
 
-    return chat_store_open(test_uri, err, sizeof(err));
+    store = chat_store_open(test_uri, err, sizeof(err));
+    if (store == NULL) {
+        fprintf(stderr, "  open: %s\n", err);
+    }
+
+    return store;
 }
 
 
@@ -655,6 +663,58 @@ TEST(pg_open_creates_the_schema_and_reopens)
 }
 
 
+/* Opens test_uri, then closes it; *(int *) arg gets 1 when it failed. */
+
+static void *
+test_open_close(void *arg)
+{
+    chat_store_t  *store;
+
+    store = test_reopen();
+    if (store == NULL) {
+        *(int *) arg = 1;
+    }
+
+    chat_store_close(store);
+
+    return NULL;
+}
+
+
+/* PostgreSQL: workers and chat-apis that start together on a new
+ * database all open it: the first one makes the schema under the
+ * migrations' lock, the others wait and find it made. */
+TEST(pg_opens_at_once_on_a_new_database_all_succeed)
+{
+    int        i, failed[4];
+    char       text[16];
+    pthread_t  t[4];
+
+    /* a new, empty schema: test_open()'s, then dropped again */
+    chat_store_close(test_open());
+    CHECK_EQ(test_backend_sql(test_dir, "chat",
+                              "DROP SCHEMA chat_test_chat CASCADE;"
+                              "CREATE SCHEMA chat_test_chat"), 0);
+
+    for (i = 0; i < 4; i++) {
+        failed[i] = 0;
+        CHECK_EQ(pthread_create(&t[i], NULL, test_open_close, &failed[i]),
+                 0);
+    }
+
+    for (i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ(failed[i], 0);
+    }
+
+    CHECK_EQ(test_backend_text(test_dir, "chat",
+                               "SELECT count(*) || ',' || max(version)"
+                               " FROM schema_version", text, sizeof(text)),
+             0);
+    CHECK(strcmp(text, "1,1") == 0);
+}
+
+
 /* One batch of the worker's: two messages of CONV_AB after its last seq,
  * each skipped when its client id is stored already. */
 
@@ -759,23 +819,138 @@ TEST(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once)
         CHECK(strcmp(text, "1=M0,2=M1,3=M1b,4=M2,5=M2b") == 0);
     }
 
-    /* outside a transaction too, a lost connection is made again */
+    /* outside a transaction, a connection the server closed while it was
+     * idle is found closed and made again before the call (or, when the
+     * close had not arrived yet, the call fails and the next one makes
+     * it) */
     CHECK_EQ(test_pg_kill(store), 0);
-    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
-             CHAT_STORE_ERROR);
-    CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
-             CHAT_STORE_OK);
+    last = 0;
+    if (chat_store_conv_last_seq(store, S(CONV_AB), &last)
+        != CHAT_STORE_OK)
+    {
+        CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_STORE);
+        CHECK_EQ(chat_store_conv_last_seq(store, S(CONV_AB), &last),
+                 CHAT_STORE_OK);
+    }
     CHECK_EQ(last, 5);
 
     chat_store_close(store);
 }
 
 
+/*
+ * PostgreSQL: two interleaved handles on one conversation, as a zombie
+ * and the new owner of its partition. The second waits for the first
+ * one's lock on the conversation; one held past the lock timeout (a
+ * zombie stuck in its transaction) fails the second's batch as the
+ * store's fault, and once the first committed, the retry reads the seq
+ * it left.
+ */
+TEST(pg_a_conversation_locked_by_another_handle_is_retried)
+{
+    int64_t        last;
+    chat_store_t  *a, *b;
+
+    a = test_open();
+    b = a ? test_reopen() : NULL;
+    if (b == NULL) {
+        CHECK(0);
+        chat_store_close(a);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(a), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(a, "A1", "A2"), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    chat_store_clear_error(b);
+    CHECK_EQ(chat_store_conv_last_seq(b, S(CONV_AB), &last),
+             CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_fault(b), CHAT_STORE_FAULT_STORE);
+    CHECK(strstr(chat_store_errstr(b), "55P03") != NULL);
+    CHECK_EQ(chat_store_rollback(b), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_commit(a), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(b, "A2", "B1"), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(b), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_conv_last_seq(a, S(CONV_AB), &last), CHAT_STORE_OK);
+    CHECK_EQ(last, 3);
+
+    chat_store_close(a);
+    chat_store_close(b);
+}
+
+
+/*
+ * The zombie and the new owner of a partition apply the same record: the
+ * second one's find comes before the first one's commit (nothing found),
+ * its seq after it. Its insert then meets the message stored: a failure
+ * of the store (the batch is retried), not CHAT_STORE_EXISTS, which the
+ * worker answers as a refused record; the retry finds the message, once.
+ */
+TEST(pg_the_same_record_applied_by_two_workers_is_retried_not_refused)
+{
+    int64_t            last;
+    chat_store_t      *a, *b;
+    chat_store_msg_t   m, got;
+
+    a = test_open();
+    b = a ? test_reopen() : NULL;
+    if (b == NULL) {
+        CHECK(0);
+        chat_store_close(a);
+        return;
+    }
+
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_find_by_client_id(b, S("alice"), S("c-1"), &got),
+             CHAT_STORE_NOT_FOUND);
+
+    CHECK_EQ(chat_store_begin(a), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(a, "c-1", "c-2"), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(a), CHAT_STORE_OK);
+
+    CHECK_EQ(chat_store_conv_last_seq(b, S(CONV_AB), &last), CHAT_STORE_OK);
+    CHECK_EQ(last, 2);
+    m = test_msg(CONV_AB, last + 1, "c-1", "alice", "c-1", "hi");
+    chat_store_clear_error(b);
+    CHECK_EQ(chat_store_insert_message(b, &m), CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_fault(b), CHAT_STORE_FAULT_STORE);
+    CHECK(strstr(chat_store_errstr(b), "another writer") != NULL);
+    CHECK_EQ(chat_store_rollback(b), CHAT_STORE_OK);
+
+    /* the retry: both found, nothing stored twice */
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    CHECK_EQ(test_batch(b, "c-1", "c-2"), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_commit(b), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_conv_last_seq(b, S(CONV_AB), &last), CHAT_STORE_OK);
+    CHECK_EQ(last, 2);
+
+    /* a key its own transaction took is still the caller's mistake */
+    CHECK_EQ(chat_store_begin(b), CHAT_STORE_OK);
+    CHECK_EQ(chat_store_find_by_client_id(b, S("alice"), S("c-3"), &got),
+             CHAT_STORE_NOT_FOUND);
+    CHECK_EQ(test_insert(b, CONV_AB, 3, "c-3", "alice", "c-3"),
+             CHAT_STORE_OK);
+    CHECK_EQ(test_insert(b, CONV_AB, 4, "c-3b", "alice", "c-3"),
+             CHAT_STORE_EXISTS);
+    CHECK_EQ(chat_store_commit(b), CHAT_STORE_OK);
+
+    chat_store_close(a);
+    chat_store_close(b);
+}
+
+
 /* A value the server refuses for its content (a NUL in a text) is the
- * data's fault: the record is refused, not retried. */
+ * data's fault: the record is refused, not retried. The server then
+ * fails the whole transaction, which a commit does not hide. */
 TEST(pg_a_value_refused_for_its_content_is_the_datas_fault)
 {
-    chat_store_t  *store;
+    chat_store_t        *store;
+    chat_store_marks_t   mk;
 
     store = test_open_begun();
     if (store == NULL) {
@@ -788,12 +963,32 @@ TEST(pg_a_value_refused_for_its_content_is_the_datas_fault)
                                      ((chat_str_t) { "a\0b", 3 }), 5),
              CHAT_STORE_ERROR);
     CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_DATA);
+
+    /* the server failed the transaction: its commit keeps nothing and
+     * says so */
+    CHECK_EQ(chat_store_commit(store), CHAT_STORE_ERROR);
+    CHECK(strstr(chat_store_errstr(store), "rolled back") != NULL);
+    CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
+
+    /* the first of a pipeline of two (the old marks, the raise) failing:
+     * the second is not run, the pipeline is read to its end */
+    CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
+    chat_store_clear_error(store);
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB),
+                                        ((chat_str_t) { "b\0b", 3 }),
+                                        CHAT_RECEIPT_READ, 1, &mk),
+             CHAT_STORE_ERROR);
+    CHECK_EQ(chat_store_fault(store), CHAT_STORE_FAULT_DATA);
     CHECK_EQ(chat_store_rollback(store), CHAT_STORE_OK);
 
     /* and the handle goes on */
     CHECK_EQ(chat_store_begin(store), CHAT_STORE_OK);
     CHECK_EQ(chat_store_group_create(store, S("grp:g"), S("G"), 5),
              CHAT_STORE_OK);
+    CHECK_EQ(chat_store_raise_watermark(store, S(CONV_AB), S("bob"),
+                                        CHAT_RECEIPT_READ, 1, &mk),
+             CHAT_STORE_OK);
+    CHECK(mk.rose && mk.read_seq == 1);
     CHECK_EQ(chat_store_commit(store), CHAT_STORE_OK);
 
     chat_store_close(store);
@@ -809,12 +1004,12 @@ static void *
 test_race_worker(void *arg)
 {
     int            i, tries, *failed;
-    char           err[256], mid1[32], mid2[32];
+    char           mid1[32], mid2[32];
     chat_store_t  *store;
 
     failed = arg;
 
-    store = chat_store_open(test_uri, err, sizeof(err));
+    store = test_reopen();
     if (store == NULL) {
         *failed = 1;
         return NULL;
@@ -897,7 +1092,10 @@ main(void)
 
     if (test_on_pg()) {
         RUN(pg_open_creates_the_schema_and_reopens);
+        RUN(pg_opens_at_once_on_a_new_database_all_succeed);
         RUN(pg_a_connection_killed_mid_batch_fails_then_the_retry_stores_once);
+        RUN(pg_a_conversation_locked_by_another_handle_is_retried);
+        RUN(pg_the_same_record_applied_by_two_workers_is_retried_not_refused);
         RUN(pg_a_value_refused_for_its_content_is_the_datas_fault);
 
     } else {

@@ -554,6 +554,109 @@ TEST(history_skips_the_expired_and_events_pending_and_the_log_keep_events)
 }
 
 
+
+/* The highest $N of sql: how many parameters it takes. */
+
+static int
+test_pg_nparams(const char *sql)
+{
+    int          n, max;
+    const char  *p;
+
+    max = 0;
+
+    for (p = strchr(sql, '$'); p != NULL; p = strchr(p + 1, '$')) {
+        n = atoi(p + 1);
+        max = n > max ? n : max;
+    }
+
+    return max;
+}
+
+
+/*
+ * The generic plan of each statement of set (n of them), sequential
+ * scans disabled: none may still scan a table, so that each has an index
+ * to walk (the plans of a few empty tables would scan them anyway).
+ */
+
+static void
+test_pg_plans_use_indexes(PGconn *conn, const chat_store_pg_stmt_t *set,
+    size_t n)
+{
+    int        i, k, rows;
+    char       sql[4096], args[128];
+    size_t     j;
+    PGresult  *res;
+
+    for (j = 0; j < n; j++) {
+        snprintf(sql, sizeof(sql), "PREPARE plan_%s AS %s", set[j].name,
+                 set[j].sql);
+        CHECK_EQ(test_pg_exec(conn, sql), 0);
+
+        args[0] = '\0';
+        k = test_pg_nparams(set[j].sql);
+
+        for (i = 0; i < k; i++) {
+            strcat(args, i ? ", NULL" : "(NULL");
+        }
+
+        if (k) {
+            strcat(args, ")");
+        }
+
+        snprintf(sql, sizeof(sql), "EXPLAIN EXECUTE plan_%s%s", set[j].name,
+                 args);
+        res = PQexec(conn, sql);
+        CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+
+        rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+
+        for (i = 0; i < rows; i++) {
+            if (strstr(PQgetvalue(res, i, 0), "Seq Scan") != NULL) {
+                fprintf(stderr, "  %s: %s\n", set[j].name,
+                        PQgetvalue(res, i, 0));
+                CHECK(0);
+            }
+        }
+
+        PQclear(res);
+    }
+}
+
+
+TEST(pg_every_statement_has_an_index_to_walk)
+{
+    PGconn        *conn;
+    chat_store_t  *store;
+
+    store = test_open();
+    CHECK(store != NULL);
+    chat_store_close(store);
+
+    conn = test_pg_connect("chat");
+    if (conn == NULL) {
+        CHECK(0);
+        return;
+    }
+
+    CHECK_EQ(test_pg_exec(conn, "SET enable_seqscan = off;"
+                          "SET plan_cache_mode = force_generic_plan"), 0);
+
+    test_pg_plans_use_indexes(conn, chat_store_pg_ops_sql,
+                              chat_store_pg_ops_n);
+    test_pg_plans_use_indexes(conn, chat_store_pg_group_sql,
+                              chat_store_pg_group_n);
+    test_pg_plans_use_indexes(conn, chat_store_pg_conv_sql,
+                              chat_store_pg_conv_n);
+    test_pg_plans_use_indexes(conn, chat_store_pg_media_sql,
+                              chat_store_pg_media_n);
+    test_pg_plans_use_indexes(conn, chat_store_pg_push_sql,
+                              chat_store_pg_push_n);
+
+    PQfinish(conn);
+}
+
 int
 main(void)
 {
@@ -566,8 +669,11 @@ main(void)
     RUN(history_is_newest_first_below_before_seq);
     RUN(history_keeps_to_the_members_window);
 
-    /* the plans of SQLite's statements */
-    if (!test_on_pg()) {
+    /* the plans of each backend's statements */
+    if (test_on_pg()) {
+        RUN(pg_every_statement_has_an_index_to_walk);
+
+    } else {
         RUN(pending_query_needs_no_sort_nor_scan);
         RUN(history_queries_need_no_sort_nor_scan);
         RUN(list_expiry_and_sweep_queries_use_indexes);
