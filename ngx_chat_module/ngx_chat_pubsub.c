@@ -184,15 +184,6 @@ ngx_chat_pubsub_publish_cmd(void)
 }
 
 
-/* Every master's command connection: what the workers answer on our
- * channels can be asked for. */
-ngx_uint_t
-ngx_chat_pubsub_up(void)
-{
-    return ngx_chat_pubsub.enabled && ngx_chat_cluster_cmd_up();
-}
-
-
 ngx_chat_pubsub_sub_t *
 ngx_chat_pubsub_subscribe(ngx_str_t *channel, ngx_log_t *log)
 {
@@ -247,9 +238,10 @@ ngx_chat_pubsub_unsubscribe(ngx_chat_pubsub_sub_t *s)
 
 /*
  * Whether what the workers publish on the channel of sub reaches us: false
- * while the subscriber connection of its node is down (Redis gone, or AUTH
- * refused, or its master failing over) or could not ask for the channel. Such a request is answered "unavailable"
- * rather than left waiting for nothing. A SUBSCRIBE still unconfirmed
+ * while the connections of its node are down (Redis gone, or AUTH
+ * refused, or its master failing over) or it could not ask for the
+ * channel. Such a request is answered "unavailable" rather than left
+ * waiting for nothing. A SUBSCRIBE still unconfirmed
  * counts: its answer is on its way. Without Redis, nothing is waited for.
  */
 ngx_uint_t
@@ -259,8 +251,10 @@ ngx_chat_pubsub_listening(ngx_chat_pubsub_sub_t *sub)
         return 1;
     }
 
-    return ngx_chat_pubsub_up() && ngx_chat_pubsub_asked(sub)
-           && sub->node->sub.ready;
+    /* on a cluster, the shard of the channel: another one failing over
+     * does not concern it */
+    return ngx_chat_pubsub_asked(sub) && sub->node->sub.ready
+           && sub->node->cmd.ready;
 }
 
 

@@ -66,9 +66,6 @@ ngx_int_t ngx_chat_pubsub_command(ngx_uint_t key,
 /* PUBLISH, or SPUBLISH on a Redis Cluster (to the channel's shard). */
 const char *ngx_chat_pubsub_publish_cmd(void);
 
-/* The command connections are ready (of every master on a cluster). */
-ngx_uint_t ngx_chat_pubsub_up(void);
-
 /*
  * One more user of a channel: SUBSCRIBE at the first. NULL when there is
  * no Redis or no memory (the channel then counts as not asked for).

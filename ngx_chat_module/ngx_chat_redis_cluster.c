@@ -674,30 +674,6 @@ ngx_chat_cluster_owner(ngx_str_t *key)
 }
 
 
-ngx_uint_t
-ngx_chat_cluster_cmd_up(void)
-{
-    ngx_uint_t           i;
-    ngx_chat_cluster_t  *cl = &ngx_chat_cluster;
-
-    if (!cl->on) {
-        return cl->nodes[0]->cmd.ready;
-    }
-
-    if (cl->by_map == NULL) {
-        return 0;
-    }
-
-    for (i = 0; i < cl->map.nnodes; i++) {
-        if (cl->by_map[i] == NULL || !cl->by_map[i]->cmd.ready) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 /* ---------------------------------------------------------- commands */
 
 

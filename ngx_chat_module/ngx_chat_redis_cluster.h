@@ -99,9 +99,6 @@ void ngx_chat_cluster_refresh(void);
 /* The nodes (masters and retired ones), i from 0 until NULL. */
 ngx_chat_cluster_node_t *ngx_chat_cluster_node(ngx_uint_t i);
 
-/* Every master's command connection is ready. */
-ngx_uint_t ngx_chat_cluster_cmd_up(void);
-
 /* The largest backlog of any node (shedding); every node's written now. */
 void ngx_chat_cluster_backlog(size_t *bytes, ngx_uint_t *replies);
 void ngx_chat_cluster_flush_now(void);
