@@ -63,7 +63,7 @@ chat_kafka_check_settings() {
         1 | 3) ;;
         *) chat_err "CHAT_KAFKA_NODES must be 1 or 3, not '$CHAT_KAFKA_NODES'"; return 1 ;;
     esac
-    CHAT_KAFKA_PORT=${CHAT_KAFKA_PORT:-$((CHAT_PORT + 3000))}
+    CHAT_KAFKA_PORT=${CHAT_KAFKA_PORT:-$((CHAT_PORT + 4000))}
     if ! [[ $CHAT_KAFKA_PORT =~ ^[0-9]+$ ]] || [ "$CHAT_KAFKA_PORT" -lt 1 ] \
        || [ $((CHAT_KAFKA_PORT + 2 * CHAT_KAFKA_NODES)) -gt 65536 ]; then
         chat_err "CHAT_KAFKA_PORT ($CHAT_KAFKA_PORT) must leave 2 ports per node below 65536"

@@ -40,7 +40,7 @@
 #                      scripts/lib-kafka.sh), a cluster in the state dir
 #   CHAT_KAFKA_NODES   real: its nodes, 1 (default) or 3, each a broker and
 #                      controller; topics are replicated on all of them
-#   CHAT_KAFKA_PORT    real: the first node's port (default CHAT_PORT+3000);
+#   CHAT_KAFKA_PORT    real: the first node's port (default CHAT_PORT+4000);
 #                      node K takes CHAT_KAFKA_PORT+2(K-1) and the next one
 #   CHAT_KAFKA_HEAP    real: each node's Java heap (default 256m)
 #   CHAT_KAFKA_LIB     real: the broker's jars, which `make deps` fetches
