@@ -145,8 +145,13 @@ def test_a_moved_slot_is_followed(stack):
     bob = user_on(stack, src, stack.names("bob")[0])
     s = slot(stack, bob)
 
-    # the worker learns the map as it is now
+    # the worker learns the map as it is now: "sent" is the module's answer,
+    # the worker publishes later, so its publish is waited for
+    first = subscribe(stack, src["port"], bob)
     send_all(stack, alice, [(bob, "before")])
+    payload = message(first)
+    assert payload is not None and '"id":"before"' in payload, payload
+    first.close()
 
     for m in ms:
         assert node(stack, m["port"]).call("CLUSTER", "SETSLOT", s, "NODE",
