@@ -74,6 +74,9 @@ static ngx_int_t ngx_chat_cluster_read_map(ngx_chat_redis_t *redis,
     const char *host);
 static void ngx_chat_cluster_map_reply(redisReply *reply, void *data);
 static void ngx_chat_cluster_apply(chat_cluster_map_t *map);
+static ngx_chat_cluster_node_t *ngx_chat_cluster_master(
+    chat_cluster_addr_t *name, ngx_uint_t *joined);
+static ngx_uint_t ngx_chat_cluster_retire(void);
 static ngx_chat_cluster_node_t *ngx_chat_cluster_find(
     chat_cluster_addr_t *name);
 static ngx_int_t ngx_chat_cluster_send(ngx_chat_cluster_cmd_t *c,
@@ -528,12 +531,9 @@ ngx_chat_cluster_all_up(void)
 static void
 ngx_chat_cluster_apply(chat_cluster_map_t *map)
 {
-    u_char                     text[NGX_SOCKADDR_STRLEN];
-    size_t                     len;
     ngx_uint_t                 i, changed;
-    ngx_addr_t                 addr;
     ngx_chat_cluster_t        *cl = &ngx_chat_cluster;
-    ngx_chat_cluster_node_t  **by_map, *node;
+    ngx_chat_cluster_node_t  **by_map;
 
     by_map = ngx_alloc(ngx_max(map->nnodes, 1)
                        * sizeof(ngx_chat_cluster_node_t *), cl->log);
@@ -542,67 +542,17 @@ ngx_chat_cluster_apply(chat_cluster_map_t *map)
         return;
     }
 
-    changed = 0;
-
     for (i = 0; i < cl->nnodes; i++) {
         cl->nodes[i]->master = 0;
     }
 
+    changed = 0;
+
     for (i = 0; i < map->nnodes; i++) {
-        node = ngx_chat_cluster_find(&map->nodes[i]);
-
-        if (node == NULL) {
-            len = ngx_snprintf(text, sizeof(text), "%s:%d",
-                               map->nodes[i].host, (int) map->nodes[i].port)
-                  - text;
-
-            /* an IP (or [IPv6]) and a port: never a name to resolve */
-            if (ngx_parse_addr_port(ngx_cycle->pool, &addr, text, len)
-                != NGX_OK)
-            {
-                ngx_log_error(NGX_LOG_ERR, cl->log, 0,
-                              "chat: redis cluster: master \"%*s\" is not "
-                              "an IP address and port, its slots are "
-                              "unreachable", len, text);
-                by_map[i] = NULL;
-                continue;
-            }
-
-            addr.name.data = text;
-            addr.name.len = len;
-
-            node = ngx_chat_cluster_node_add(&addr, &map->nodes[i]);
-            if (node == NULL) {
-                by_map[i] = NULL;
-                continue;
-            }
-        }
-
-        if (node->retired) {
-            ngx_log_error(NGX_LOG_NOTICE, cl->log, 0,
-                          "chat: redis cluster: master %V joins the map",
-                          &node->addr.name);
-            ngx_chat_cluster_node_start(node);
-            changed = 1;
-        }
-
-        node->master = 1;
-        by_map[i] = node;
+        by_map[i] = ngx_chat_cluster_master(&map->nodes[i], &changed);
     }
 
-    for (i = 0; i < cl->nnodes; i++) {
-        node = cl->nodes[i];
-
-        if (!node->master && !node->retired) {
-            ngx_log_error(NGX_LOG_NOTICE, cl->log, 0,
-                          "chat: redis cluster: %V is no longer a master",
-                          &node->addr.name);
-            node->retired = 1;
-            ngx_chat_redis_close(&node->cmd);
-            ngx_chat_redis_close(&node->sub);
-            changed = 1;
-        }
-    }
+    changed |= ngx_chat_cluster_retire();
 
     /* a slot whose master is unreachable is one no master serves */
     for (i = 0; i < CHAT_CLUSTER_SLOTS; i++) {
@@ -611,10 +561,13 @@ ngx_chat_cluster_apply(chat_cluster_map_t *map)
         }
     }
 
+    /* the first map is no change: a failover or a reshard is */
     if (cl->map.nnodes
-        && ngx_memcmp(cl->map.owner, map->owner, sizeof(map->owner)) != 0)
+        && (changed
+            || ngx_memcmp(cl->map.owner, map->owner, sizeof(map->owner))
+               != 0))
     {
-        changed = 1;
+        ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_MAP_CHANGES);
     }
 
     chat_cluster_map_free(&cl->map);
@@ -622,13 +575,87 @@ ngx_chat_cluster_apply(chat_cluster_map_t *map)
     cl->map = *map;
     cl->by_map = by_map;
 
-    if (changed) {
-        ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_MAP_CHANGES);
-    }
-
     ngx_chat_cluster_gauges();
 
     cl->handlers.map_changed();
+}
+
+
+/*
+ * The node of a master the map names, connected if it was not; NULL when
+ * it cannot be had (not an IP address, too many nodes).
+ */
+static ngx_chat_cluster_node_t *
+ngx_chat_cluster_master(chat_cluster_addr_t *name, ngx_uint_t *joined)
+{
+    u_char                    text[NGX_SOCKADDR_STRLEN];
+    size_t                    len;
+    ngx_addr_t                addr;
+    ngx_chat_cluster_node_t  *node;
+
+    node = ngx_chat_cluster_find(name);
+
+    if (node == NULL) {
+        len = ngx_snprintf(text, sizeof(text), "%s:%d", name->host,
+                           (int) name->port)
+              - text;
+
+        /* an IP (or [IPv6]) and a port: never a name to resolve */
+        if (ngx_parse_addr_port(ngx_cycle->pool, &addr, text, len) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, ngx_chat_cluster.log, 0,
+                          "chat: redis cluster: master \"%*s\" is not an IP "
+                          "address and port, its slots are unreachable",
+                          len, text);
+            return NULL;
+        }
+
+        addr.name.data = text;
+        addr.name.len = len;
+
+        node = ngx_chat_cluster_node_add(&addr, name);
+        if (node == NULL) {
+            return NULL;
+        }
+    }
+
+    if (node->retired) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_chat_cluster.log, 0,
+                      "chat: redis cluster: master %V joins the map",
+                      &node->addr.name);
+        ngx_chat_cluster_node_start(node);
+        *joined = 1;
+    }
+
+    node->master = 1;
+
+    return node;
+}
+
+
+/* Nodes the new map does not name are closed; 1 when there was one. */
+static ngx_uint_t
+ngx_chat_cluster_retire(void)
+{
+    ngx_uint_t                i, retired;
+    ngx_chat_cluster_node_t  *node;
+
+    retired = 0;
+
+    for (i = 0; i < ngx_chat_cluster.nnodes; i++) {
+        node = ngx_chat_cluster.nodes[i];
+
+        if (!node->master && !node->retired) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_chat_cluster.log, 0,
+                          "chat: redis cluster: %V is no longer a master",
+                          &node->addr.name);
+            node->retired = 1;
+            ngx_chat_redis_close(&node->cmd);
+            ngx_chat_redis_close(&node->sub);
+            retired = 1;
+        }
+    }
+
+    return retired;
 }
 
 
@@ -753,15 +780,6 @@ ngx_chat_cluster_command_all(ngx_chat_redis_reply_pt handler,
                                           argv);
         }
     }
-}
-
-
-ngx_int_t
-ngx_chat_cluster_command_on(ngx_chat_cluster_node_t *node,
-    ngx_chat_redis_reply_pt handler, void *data, ngx_uint_t argc,
-    ngx_str_t *argv)
-{
-    return ngx_chat_redis_command(&node->cmd, handler, data, argc, argv);
 }
 
 

@@ -82,13 +82,9 @@ ngx_int_t ngx_chat_cluster_command(ngx_uint_t key,
     ngx_chat_redis_reply_pt handler, void *data, ngx_uint_t argc,
     ngx_str_t *argv);
 
-/* The same command on every master that is ready (SCRIPT LOAD), or on
- * one node only. */
+/* The same command on every master that is ready (SCRIPT LOAD). */
 void ngx_chat_cluster_command_all(ngx_chat_redis_reply_pt handler,
     ngx_uint_t argc, ngx_str_t *argv);
-ngx_int_t ngx_chat_cluster_command_on(ngx_chat_cluster_node_t *node,
-    ngx_chat_redis_reply_pt handler, void *data, ngx_uint_t argc,
-    ngx_str_t *argv);
 
 /* The node of a key or channel: NULL when no master serves its slot. */
 ngx_chat_cluster_node_t *ngx_chat_cluster_owner(ngx_str_t *key);
