@@ -19,7 +19,9 @@
 #                   or failing (scripts/lint); needs the module configured
 #   make bench-group   sends in a 256-member group through chat_worker_apply
 #   make bench-store   the conversation list and history pages of a user
-#                   with 1,000 conversations (p50 and p99)
+#                   with 1,000 conversations (p50 and p99), then send
+#                   records/s through the worker's apply path: 1 worker on
+#                   SQLite, 1 and 2 on PostgreSQL (scripts/bench-store-write)
 #   make bench      the benchmark suite (scripts/bench; BENCH_SCALE=small|full):
 #                   a report and plots under bench/results/<UTC timestamp>/
 #   make build/nchan-bench   the load generator of the Nchan peer
@@ -110,7 +112,7 @@ CFLAGS_plain := -std=c11 $(WARN) -O2 -g
 CFLAGS_asan  := -std=c11 $(WARN) -O1 -g $(SANITIZE)
 CFLAGS_fuzz  := -std=c11 $(WARN) -O1 -g -fsanitize=fuzzer-no-link \
                 $(SANITIZE)
-LIBS         := -ljansson -lcrypto
+LIBS         := -ljansson -lcrypto -lhiredis
 WORKER_LIBS  := -lrdkafka -lhiredis -lsqlite3 -lpq -ljansson -lcrypto -lcurl -lm
 
 # objects FLAVOUR, SOURCES: the object of each source in that flavour
@@ -238,15 +240,24 @@ bench-group: $(BUILD)/bench_group_fanout
 	$(BUILD)/bench_group_fanout
 
 $(BUILD)/bench_group_fanout: $(call objs,plain,t/unit/bench_group_fanout.c \
-                                 $(COMMON_SRCS) $(WORKER_LIB))
+                                 t/unit/bench_util.c $(COMMON_SRCS) \
+                                 $(WORKER_LIB))
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(WORKER_LIBS)
 
-bench-store: $(BUILD)/bench_store_read
+bench-store: $(BUILD)/bench_store_read $(BUILD)/bench_store_write
 	$(BUILD)/bench_store_read
+	@scripts/bench-store-write
+
+$(BUILD)/bench_store_write: $(call objs,plain,t/unit/bench_store_write.c \
+                                t/unit/bench_util.c $(COMMON_SRCS) \
+                                $(WORKER_LIB))
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(WORKER_LIBS)
 
 $(BUILD)/bench_store_read: $(call objs,plain,t/unit/bench_store_read.c \
-                               $(COMMON_SRCS) $(WORKER_LIB))
+                               t/unit/bench_util.c $(COMMON_SRCS) \
+                               $(WORKER_LIB))
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(WORKER_LIBS)
 

@@ -26,6 +26,10 @@ static const chat_conf_item_t  chat_api_conf_items[] = {
     { "--redis", "chat_redis", CHAT_CONF_STRING, CHAT_API_OFF(redis),
       0, 0, NULL, "host[:port]", "or unix:/path (" CHAT_API_DEFAULT_REDIS ")" },
 
+    { "--redis-cluster", "chat_redis_cluster", CHAT_CONF_SWITCH,
+      CHAT_API_OFF(redis_cluster), 0, 0, NULL, "[=on|off]",
+      "--redis names a Redis Cluster's seeds, host:port,... (off)" },
+
     { "--redis-password", "chat_redis_password", CHAT_CONF_STRING,
       CHAT_API_OFF(redis_password), 0, 0, NULL, "file:PATH|env:NAME|password",
       "AUTH on every connection (none: no AUTH)" },
@@ -114,6 +118,13 @@ chat_api_conf_listen(chat_api_conf_t *conf, char *err, size_t errlen)
 static int
 chat_api_conf_redis(chat_api_conf_t *conf, char *err, size_t errlen)
 {
+    /* a cluster's seeds are read again by each slot's client */
+    if (conf->redis_cluster) {
+        conf->cluster.seeds = conf->redis;
+        conf->cluster.timeout = CHAT_API_REDIS_TIMEOUT_MS;
+        return chat_redis_cluster_seeds_check(conf->redis, err, errlen);
+    }
+
     if (strncmp(conf->redis, "unix:", 5) == 0) {
         conf->redis_path = strdup(conf->redis + 5);
         return conf->redis_path ? 0 : -1;
@@ -216,7 +227,14 @@ chat_api_conf_parse(chat_api_conf_t *conf, int argc, char *const argv[],
         return -1;
     }
 
-    return chat_api_conf_secrets(conf, err, errlen);
+    if (chat_api_conf_secrets(conf, err, errlen) != 0) {
+        return -1;
+    }
+
+    conf->cluster.secret = conf->redis_secret;
+    conf->cluster.secret_len = conf->redis_secret_len;
+
+    return 0;
 }
 
 

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include "chat_media.h"
+#include "chat_redis_cluster.h"
 
 
 #define CHAT_API_DEFAULT_LISTEN   "127.0.0.1:8090"
@@ -21,11 +22,14 @@
 #define CHAT_API_DEFAULT_MEDIA    "media"
 #define CHAT_API_DEFAULT_THREADS  4
 #define CHAT_API_REDIS_PORT       6379
+#define CHAT_API_REDIS_TIMEOUT_MS 1000      /* a connect, a reply */
 
 typedef struct {
     char                *listen;          /* ADDR:PORT, a loopback ADDR */
     char                *store;           /* store URI */
-    char                *redis;           /* host[:port] or unix:/path */
+    char                *redis;           /* host[:port] or unix:/path; a
+                                             cluster's seeds host:port,... */
+    int64_t              redis_cluster;   /* 1: chat_redis is a cluster */
     char                *redis_password;  /* inline, file:PATH or env:NAME */
     char                *media_dir;
     char                *media_key;       /* inline, file:PATH or env:NAME */
@@ -42,6 +46,7 @@ typedef struct {
     char                *redis_path;      /* unix socket, or NULL */
     char                *redis_secret;    /* NULL: no AUTH */
     size_t               redis_secret_len;
+    chat_redis_cluster_conf_t  cluster;   /* of a cluster's clients */
     unsigned char       *key_bytes;       /* the media key, read */
     chat_media_key_t     key;
 } chat_api_conf_t;

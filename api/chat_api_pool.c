@@ -86,6 +86,8 @@ chat_api_pool_close(chat_api_pool_t *pool)
         if (pool->slots[i].redis) {
             redisFree(pool->slots[i].redis);
         }
+
+        chat_redis_cluster_free(pool->slots[i].cluster);
     }
 
     free(pool->slots);

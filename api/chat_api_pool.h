@@ -18,6 +18,7 @@
 typedef struct {
     chat_store_t         *store;
     redisContext         *redis;     /* NULL until used, or after a fault */
+    chat_redis_cluster_t *cluster;   /* --redis-cluster: NULL until used */
     int                   busy;
 } chat_api_slot_t;
 

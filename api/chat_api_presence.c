@@ -5,8 +5,12 @@
  *
  * One HMGET per user, pipelined: one round trip for up to 500 users. The
  * connection is the slot's, synchronous (this thread serves nothing else
- * meanwhile), opened on first use and dropped on any fault.
+ * meanwhile), opened on first use and dropped on any fault. On a Redis
+ * Cluster (--redis-cluster) the slot's cluster client sends each HMGET to
+ * the master of its user's slot, pipelined per master.
  */
+
+#include <stdlib.h>
 
 #include <string.h>
 #include <sys/time.h>
@@ -19,8 +23,6 @@
 #include "chat_presence.h"
 #include "chat_worker_log.h"
 
-
-#define CHAT_API_REDIS_TIMEOUT_MS  1000
 
 
 static void
@@ -167,11 +169,113 @@ chat_api_presence_read(chat_api_req_t *req, redisContext *r,
 }
 
 
+/* The list of the answered HMGETs; NULL when out of memory. */
+
+static json_t *
+chat_api_presence_list(const chat_str_t *users,
+    const chat_redis_cluster_cmd_t *cmds, size_t n)
+{
+    size_t   i;
+    json_t  *list;
+
+    list = json_array();
+
+    for (i = 0; list != NULL && i < n; i++) {
+        if (json_array_append_new(list, chat_api_presence_one(
+                                            users[i], cmds[i].reply))
+            != 0)
+        {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+
+    return list;
+}
+
+
+/*
+ * The HMGETs on a cluster: 0 and *list; -1 when a master could not
+ * answer within the timeout (a failover: try again later), -2 when out
+ * of memory.
+ */
+
+static int
+chat_api_presence_cluster(chat_api_req_t *req, const chat_str_t *users,
+    size_t n, json_t **list)
+{
+    int                        rc;
+    char                      *keys, err[256];
+    size_t                     i, answered, each;
+    chat_redis_cluster_cmd_t  *cmds;
+
+    if (req->slot->cluster == NULL) {
+        req->slot->cluster = chat_redis_cluster_new(&req->conf->cluster, err,
+                                                    sizeof(err));
+        if (req->slot->cluster == NULL) {
+            chat_worker_log(CHAT_LOG_ERROR, "redis cluster: %s", err);
+            return -2;
+        }
+    }
+
+    each = CHAT_KEY_LEN(CHAT_KEY_PRESENCE, CHAT_ID_MAX);
+    keys = malloc(n * each);
+    cmds = calloc(n, sizeof(*cmds));
+
+    if (keys == NULL || cmds == NULL) {
+        free(keys);
+        free(cmds);
+        return -2;
+    }
+
+    for (i = 0; i < n; i++) {
+        cmds[i].argc = 4;
+        cmds[i].argv[0] = "HMGET";
+        cmds[i].argvlen[0] = 5;
+        cmds[i].argv[1] = keys + i * each;
+        cmds[i].argvlen[1] = chat_key(keys + i * each, CHAT_KEY_PRESENCE,
+                                      users[i].s, users[i].len);
+        cmds[i].argv[2] = CHAT_PRESENCE_STATUS;
+        cmds[i].argvlen[2] = sizeof(CHAT_PRESENCE_STATUS) - 1;
+        cmds[i].argv[3] = CHAT_PRESENCE_LAST_SEEN;
+        cmds[i].argvlen[3] = sizeof(CHAT_PRESENCE_LAST_SEEN) - 1;
+    }
+
+    answered = chat_redis_cluster_run(req->slot->cluster, cmds, n,
+                                      CHAT_API_REDIS_TIMEOUT_MS);
+    rc = 0;
+
+    for (i = 0; i < n && rc == 0; i++) {
+        if (cmds[i].reply == NULL || cmds[i].reply->type != REDIS_REPLY_ARRAY
+            || cmds[i].reply->elements != 2)
+        {
+            rc = -1;
+        }
+    }
+
+    if (rc != 0) {
+        chat_worker_log(CHAT_LOG_WARN, "redis cluster: HMGET: %zu of %zu "
+                        "answered: %s", answered, n,
+                        chat_redis_cluster_error(req->slot->cluster));
+
+    } else {
+        *list = chat_api_presence_list(users, cmds, n);
+        rc = *list ? 0 : -2;
+    }
+
+    chat_redis_cluster_cmds_free(cmds, n);
+    free(cmds);
+    free(keys);
+
+    return rc;
+}
+
+
 enum MHD_Result
 chat_api_presence(chat_api_req_t *req)
 {
     int            rc;
-    char           key[sizeof(CHAT_KEY_PRESENCE) + CHAT_ID_MAX];
+    char           key[CHAT_KEY_LEN(CHAT_KEY_PRESENCE, CHAT_ID_MAX)];
     size_t         i, n, len;
     json_t        *list;
     chat_str_t     users[CHAT_API_PRESENCE_MAX];
@@ -185,12 +289,16 @@ chat_api_presence(chat_api_req_t *req)
                                     "separated by commas");
     }
 
+    if (req->conf->redis_cluster) {
+        list = NULL;
+        rc = chat_api_presence_cluster(req, users, n, &list);
+        goto answer;
+    }
+
     r = chat_api_presence_redis(req);
 
     for (i = 0; r != NULL && i < n; i++) {
-        len = (size_t) snprintf(key, sizeof(key), "%s%.*s",
-                                CHAT_KEY_PRESENCE, (int) users[i].len,
-                                users[i].s);
+        len = chat_key(key, CHAT_KEY_PRESENCE, users[i].s, users[i].len);
 
         if (redisAppendCommand(r, "HMGET %b %s %s", key, len,
                                CHAT_PRESENCE_STATUS,
@@ -211,6 +319,8 @@ chat_api_presence(chat_api_req_t *req)
     }
 
     rc = r ? chat_api_presence_read(req, r, users, n, list) : -1;
+
+answer:
 
     if (rc == -1) {
         json_decref(list);

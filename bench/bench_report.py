@@ -187,15 +187,18 @@ def handshake_results(raw, cpu):
     return res
 
 
-def msg_results(raw, cpu, warmup):
+def msg_results(raw, cpu, warmup, prefix="msg"):
+    """The msg phase's steps named prefix<offered>: msg<R> on the dev
+    broker, realmsg<R> on a real Kafka (BENCH_KAFKA)."""
     steps = []
-    for d in glob.glob(os.path.join(raw, "msg*")):
-        if not os.path.isdir(d):
+    for d in glob.glob(os.path.join(raw, prefix + "*")):
+        if not os.path.isdir(d) \
+                or not re.fullmatch(r"\d+", os.path.basename(d)[len(prefix):]):
             continue
         m = merged(raw, os.path.basename(d))
         if not m:
             continue
-        offered = int(re.sub(r"\D", "", os.path.basename(d)))
+        offered = int(os.path.basename(d)[len(prefix):])
         s = m["sends"]
         step = {
             "offered_per_s": offered,
@@ -525,17 +528,9 @@ def report_md(r, pngs):
               "e2e p99 ≤ %.0f ms): **%.0f msgs/s**."
               % (SUSTAINED * 100, SUSTAINED_P99_MS,
                  msg["max_sustained_per_s"])]
-        comps = [(s["offered_per_s"], s["cpu_s_by_process"])
-                 for s in msg["steps"] if s.get("cpu_s_by_process")]
-        if comps:
-            names = sorted({k for _, c in comps for k in c})
-            L += ["", "CPU seconds of each server process during each step "
-                  "(warm-up, window, drain; the clients not counted):", "",
-                  "| offered/s | " + " | ".join(names) + " |",
-                  "|---|" + "---|" * len(names)]
-            for offered, c in comps:
-                L.append("| %d | " % offered + " | ".join(
-                    "%.2f" % c.get(k, 0) for k in names) + " |")
+        L += cpu_by_process_md(msg["steps"], "CPU seconds of each server "
+                               "process during each step (warm-up, window, "
+                               "drain; the clients not counted):")
         L += ["", "Caveat: the stack is `scripts/dev-up`'s, whose Kafka is "
               "the dev broker (librdkafka's mock cluster). It answers a "
               "fetch only when the consumer's `fetch.wait.max.ms` has "
@@ -550,6 +545,8 @@ def report_md(r, pngs):
                  r["machine"]["nproc"])]
         if "latency_vs_load.png" in pngs:
             L += ["", "![latency vs offered load](latency_vs_load.png)"]
+
+    L += kafka_md(r)
 
     typ = r.get("typing")
     if typ:
@@ -613,6 +610,57 @@ def settings(raw):
     return out
 
 
+def kafka_md(r):
+    """The msg phase on a real Kafka (BENCH_KAFKA=real), beside the dev
+    broker's steps at the same offered loads when both ran."""
+    real, dev = r.get("msg_real"), r.get("msg")
+    if not real:
+        return []
+    by_offered = {s["offered_per_s"]: s for s in (dev or {}).get("steps", [])}
+    L = ["", "## 1:1 messages: the dev broker and a real Kafka", "",
+         "The msg phase again on Apache Kafka %s (`BENCH_KAFKA=real`: "
+         "`CHAT_KAFKA=real`, one KRaft node on the same machine), "
+         "each step on a fresh stack as on the dev broker, so on a JVM "
+         "that compiles its hot paths during the step, with the same "
+         "workers' `fetch.wait.max.ms` (%s ms, `BENCH_FETCH_WAIT_MS`). "
+         "Achieved msgs/s, *e2e* and *sent* p50 / p90 / p99 in ms; the dev "
+         "broker's columns are empty where it did not run that step."
+         % (r["settings"].get("CHAT_KAFKA_VERSION", "?"),
+            r["settings"].get("BENCH_FETCH_WAIT_MS", "?")), "",
+         "| offered/s | dev achieved/s | dev e2e | dev sent | real achieved/s "
+         "| real e2e | real sent | real errors |",
+         "|---|---|---|---|---|---|---|---|"]
+    for s in real["steps"]:
+        d = by_offered.get(s["offered_per_s"])
+        L.append("| %d | %s | %s | %s | %.0f%s | %s | %s | %d |" % (
+            s["offered_per_s"],
+            "%.0f" % d["achieved_per_s"] if d else "",
+            md_latency(d["e2e"]) if d else "", md_latency(d["sent"]) if d else "",
+            s["achieved_per_s"], "" if s["sustained"] else " (not sustained)",
+            md_latency(s["e2e"]), md_latency(s["sent"]), s["errors"]))
+    L += ["", "Highest sustained on the real Kafka: **%.0f msgs/s**%s."
+          % (real["max_sustained_per_s"],
+             " (dev broker: %.0f)" % dev["max_sustained_per_s"] if dev else "")]
+    return L + cpu_by_process_md(real["steps"], "CPU seconds of each server "
+                                 "process during each real-Kafka step "
+                                 "(kafka-1 is the broker's JVM):")
+
+
+def cpu_by_process_md(steps, caption):
+    """A table of each msg step's CPU seconds by server process."""
+    comps = [(s["offered_per_s"], s["cpu_s_by_process"])
+             for s in steps if s.get("cpu_s_by_process")]
+    if not comps:
+        return []
+    names = sorted({k for _, c in comps for k in c})
+    L = ["", caption, "", "| offered/s | " + " | ".join(names) + " |",
+         "|---|" + "---|" * len(names)]
+    for offered, c in comps:
+        L.append("| %d | " % offered + " | ".join(
+            "%.2f" % c.get(k, 0) for k in names) + " |")
+    return L
+
+
 def main(argv):
     if len(argv) != 1:
         sys.exit(__doc__)
@@ -632,6 +680,9 @@ def main(argv):
                      ("handshake", lambda: handshake_results(raw, cpu)),
                      ("msg", lambda: msg_results(
                          raw, cpu, float(st.get("BENCH_MSG_WARMUP", 0)))),
+                     ("msg_real", lambda: msg_results(
+                         raw, cpu, float(st.get("BENCH_MSG_WARMUP", 0)),
+                         "realmsg")),
                      ("typing", lambda: typing_results(raw, cpu)),
                      ("api", lambda: api_results(raw))):
         v = fn()

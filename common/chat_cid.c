@@ -21,11 +21,10 @@ chat_cid_key(char *out, chat_str_t user, chat_str_t id)
 {
     char  *p;
 
+    /* the user's hash tag: the key lives on the shard of the user's
+     * other keys */
     p = out;
-    /* a key of out's length, not a C string */
-    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
-    memcpy(p, CHAT_KEY_CID, sizeof(CHAT_KEY_CID) - 1);
-    p = chat_cid_put(p + sizeof(CHAT_KEY_CID) - 1, user);
+    p += chat_key(p, CHAT_KEY_CID, user.s, user.len);
     *p++ = ':';
     p = chat_cid_put(p, id);
 

@@ -1,6 +1,6 @@
 /*
  * The reservation of a client id in Redis (docs/INTERNALS.md, "Redis"):
- * the key chat:cid:<user>:<client id> holds "<mid> <what> <conv>", the mid
+ * the key chat:cid:{<user>}:<client id> holds "<mid> <what> <conv>", the mid
  * the first request with the id took, what that request was ("send",
  * "group.create", "group.add", ...: the op of its record, and its action)
  * and its conversation. A retry of the same request reuses the mid; a
@@ -20,7 +20,7 @@
 
 
 #define CHAT_CID_WHAT_MAX   32      /* "group.create", with room */
-#define CHAT_CID_KEY_MAX    (sizeof(CHAT_KEY_CID ":") - 1 + CHAT_ID_MAX    \
+#define CHAT_CID_KEY_MAX    (CHAT_KEY_LEN(CHAT_KEY_CID, CHAT_ID_MAX) + 1    \
                              + CHAT_CLIENT_ID_MAX)
 #define CHAT_CID_VALUE_MAX  (CHAT_MID_LEN + 1 + CHAT_CID_WHAT_MAX + 1      \
                              + CHAT_CONV_MAX)

@@ -149,6 +149,15 @@ chat_conf_set(const chat_conf_ctx_t *ctx, const chat_conf_item_t *item,
         *(int64_t *) p = level;
         return 0;
 
+    case CHAT_CONF_SWITCH:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            return chat_conf_error(ctx->err, ctx->errlen, where,
+                                   "not on or off:", value);
+        }
+
+        *(int64_t *) p = (strcmp(value, "on") == 0);
+        return 0;
+
     case CHAT_CONF_HANDLER:
         why = ctx->handler ? ctx->handler(ctx->conf, item, value)
                            : "no handler for";
@@ -281,6 +290,12 @@ chat_conf_flag(const chat_conf_ctx_t *ctx, int argc, char *const argv[],
 
     if (arg[n] == '=') {
         *value = arg + n + 1;
+        return 1;
+    }
+
+    /* a switch alone turns it on; it takes no value after it */
+    if (*item != NULL && (*item)->type == CHAT_CONF_SWITCH) {
+        *value = "on";
         return 1;
     }
 

@@ -22,6 +22,8 @@ typedef enum {
     CHAT_CONF_STRING = 1,       /* a char *, a copy of the value */
     CHAT_CONF_NUMBER,           /* an int64_t: digits, one of the units */
     CHAT_CONF_LOGLEVEL,         /* an int64_t, chat_log_level_e */
+    CHAT_CONF_SWITCH,           /* an int64_t, 1 or 0: "on" or "off"; the
+                                   flag alone is "on" */
     CHAT_CONF_HANDLER           /* set by the handler of the parse */
 } chat_conf_type_e;
 

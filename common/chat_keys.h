@@ -21,7 +21,7 @@
 
 
 /*
- * A user's frames, "chat:u:<user>": the module subscribes once per user
+ * A user's frames, "chat:u:{<user>}": the module subscribes once per user
  * it serves, the chat-workers publish (and group typing, from a Lua
  * script). The payload is "<target>\n<frame>": target CHAT_KEY_TARGET_ALL
  * for every device of the user, or the connection id an answer is for.
@@ -30,21 +30,22 @@
 #define CHAT_KEY_TARGET_ALL       "*"
 #define CHAT_KEY_PAYLOAD_SEP      "\n"
 
-/* The current members of a group, the set "chat:gm:<group>": the workers
+/* The current members of a group, the set "chat:gm:{<group>}": the workers
  * keep it (SADD, SREM) in the order of the group's log, the module reads
  * it for group typing. */
 #define CHAT_KEY_GROUP_MEMBERS    "chat:gm:"
 
-/* A client id's reservation, "chat:cid:<user>:<client id>" (chat_cid.h). */
+/* A client id's reservation, "chat:cid:{<user>}:<client id>"
+ * (chat_cid.h). */
 #define CHAT_KEY_CID              "chat:cid:"
 
-/* The session registry, one sorted set per user, "chat:sess:<user>". */
+/* The session registry, one sorted set per user, "chat:sess:{<user>}". */
 #define CHAT_KEY_SESSIONS         "chat:sess:"
 
-/* Presence: the hash of a user, "chat:p:<user>"; its changes on the
- * channel "chat:pr:<user>", payload "<version>\n<presence frame>"; the
+/* Presence: the hash of a user, "chat:p:{<user>}"; its changes on the
+ * channel "chat:pr:{<user>}", payload "<version>\n<presence frame>"; the
  * instances that keep it, the sorted set "chat:insts", and the users each
- * one holds online, the set "chat:iu:<instance>". */
+ * one holds online, the set "chat:iu:{<instance>}". */
 #define CHAT_KEY_PRESENCE         "chat:p:"
 #define CHAT_KEY_PRESENCE_CHANNEL "chat:pr:"
 #define CHAT_KEY_INSTANCES        "chat:insts"

@@ -2,7 +2,7 @@
  * This worker's users and connections, and delivery from Redis.
  *
  * Each user with a connection here has an entry and its Redis channel
- * "chat:u:<user>" subscribed (ngx_chat_pubsub.c): from its first local
+ * "chat:u:{<user>}" subscribed (ngx_chat_pubsub.c): from its first local
  * connection until its last one closes. What arrives on the channel is
  * "<target>\n<frame>": the frame goes, byte for byte, to every connection
  * of the user (target "*") or to one (target = its conn id).
@@ -58,8 +58,8 @@ ngx_chat_delivery_init(void)
 ngx_int_t
 ngx_chat_delivery_add(ngx_chat_conn_t *cc)
 {
-    u_char            channel_name[sizeof(CHAT_KEY_USER_CHANNEL) - 1
-                                   + CHAT_ID_MAX];
+    u_char            channel_name[CHAT_KEY_LEN(CHAT_KEY_USER_CHANNEL,
+                                                    CHAT_ID_MAX)];
     uint32_t          hash;
     ngx_str_t         channel;
     ngx_chat_user_t  *u;
@@ -87,11 +87,8 @@ ngx_chat_delivery_add(ngx_chat_conn_t *cc)
         ngx_chat_gauge_add(NGX_CHAT_GAUGE_USERS, 1);
 
         channel.data = channel_name;
-        channel.len = ngx_cpymem(ngx_cpymem(channel_name,
-                                            CHAT_KEY_USER_CHANNEL,
-                                            sizeof(CHAT_KEY_USER_CHANNEL) - 1),
-                                 u->name, u->sn.str.len)
-                      - channel_name;
+        channel.len = chat_key((char *) channel_name, CHAT_KEY_USER_CHANNEL,
+                               (char *) u->name, u->sn.str.len);
 
         u->sub = ngx_chat_pubsub_subscribe(&channel, cc->connection->log);
 
@@ -188,19 +185,17 @@ ngx_chat_delivery_next(ngx_chat_user_t *u)
 static ngx_chat_user_t *
 ngx_chat_delivery_by_channel(ngx_str_t *channel)
 {
-    ngx_str_t  name;
-    size_t     n;
+    ngx_str_t   name;
+    chat_str_t  id;
 
-    n = sizeof(CHAT_KEY_USER_CHANNEL) - 1;
-
-    if (channel->len <= n
-        || ngx_strncmp(channel->data, CHAT_KEY_USER_CHANNEL, n) != 0)
+    if (chat_key_id((char *) channel->data, channel->len,
+                    CHAT_KEY_USER_CHANNEL, &id) != 0)
     {
         return NULL;
     }
 
-    name.data = channel->data + n;
-    name.len = channel->len - n;
+    name.data = (u_char *) id.s;
+    name.len = id.len;
 
     return ngx_chat_delivery_lookup(&name);
 }

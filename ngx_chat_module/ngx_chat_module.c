@@ -105,10 +105,17 @@ static ngx_command_t  ngx_chat_commands[] = {
       NULL },
 
     { ngx_string("chat_redis"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_chat_redis_addr,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("chat_redis_cluster"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_chat_main_conf_t, redis_cluster),
       NULL },
 
     { ngx_string("chat_redis_user"),
@@ -388,6 +395,7 @@ ngx_chat_create_main_conf(ngx_conf_t *cf)
      *     cmcf->kafka_brokers = { 0, NULL };
      *     cmcf->kafka_topic = { 0, NULL };
      *     cmcf->redis = NULL;
+     *     cmcf->redis_addrs = NULL;
      *     cmcf->redis_user = { 0, NULL };
      *     cmcf->redis_password = { 0, NULL };
      *     cmcf->node_name = { 0, NULL };
@@ -400,6 +408,7 @@ ngx_chat_create_main_conf(ngx_conf_t *cf)
     cmcf->kafka_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->kafka_flush_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    cmcf->redis_cluster = NGX_CONF_UNSET;
     cmcf->sync_timeout = NGX_CONF_UNSET_MSEC;
     cmcf->presence_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->presence_grace = NGX_CONF_UNSET_MSEC;
@@ -437,6 +446,18 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(cmcf->shutdown_spread, 5000);
     ngx_chat_shed_init_conf(cmcf);
 
+    ngx_conf_init_value(cmcf->redis_cluster, 0);
+
+    if (cmcf->redis_addrs && cmcf->redis_addrs->nelts > 1
+        && !cmcf->redis_cluster)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"chat_redis\" takes one address, or the seed "
+                           "nodes of a Redis Cluster with "
+                           "\"chat_redis_cluster on\"");
+        return NGX_CONF_ERROR;
+    }
+
     if (cmcf->redis_user.len && cmcf->redis_password.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"chat_redis_user\" needs "
@@ -452,14 +473,20 @@ ngx_chat_init_main_conf(ngx_conf_t *cf, void *conf)
 }
 
 
-/* chat_redis host:port; resolved here, once, like an upstream server. */
+/*
+ * chat_redis host:port ...: the one Redis, or the seed nodes of a Redis
+ * Cluster (any of them gives the others); resolved here, once, like an
+ * upstream server.
+ */
 static char *
 ngx_chat_redis_addr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_chat_main_conf_t  *cmcf = conf;
 
-    ngx_url_t   u;
-    ngx_str_t  *value;
+    ngx_url_t    u;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_addr_t  *addr;
 
     if (cmcf->redis) {
         return "is duplicate";
@@ -467,26 +494,41 @@ ngx_chat_redis_addr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = value[1];
-    u.default_port = 6379;
+    cmcf->redis_addrs = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                         sizeof(ngx_addr_t));
+    if (cmcf->redis_addrs == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
-                               u.err, &u.url);
+    for (i = 1; i < cf->args->nelts; i++) {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+        u.url = value[i];
+        u.default_port = 6379;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            if (u.err) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
+                                   u.err, &u.url);
+            }
+
+            return NGX_CONF_ERROR;
         }
 
-        return NGX_CONF_ERROR;
+        if (u.naddrs == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "no address in \"%V\"",
+                               &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        addr = ngx_array_push(cmcf->redis_addrs);
+        if (addr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *addr = u.addrs[0];
     }
 
-    if (u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "no address in \"%V\"",
-                           &u.url);
-        return NGX_CONF_ERROR;
-    }
-
-    cmcf->redis = &u.addrs[0];
+    cmcf->redis = cmcf->redis_addrs->elts;
 
     return NGX_CONF_OK;
 }
@@ -833,9 +875,9 @@ ngx_chat_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (ngx_chat_pubsub_init(cmcf->redis, cmcf->redis_timeout,
-                             &cmcf->redis_user, &cmcf->redis_password,
-                             cycle->log)
+    if (ngx_chat_pubsub_init(cmcf->redis_addrs, cmcf->redis_cluster,
+                             cmcf->redis_timeout, &cmcf->redis_user,
+                             &cmcf->redis_password, cycle->log)
         != NGX_OK)
     {
         return NGX_ERROR;

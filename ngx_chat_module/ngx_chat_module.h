@@ -37,7 +37,9 @@ typedef struct {
     ngx_msec_t            kafka_timeout;
     ngx_msec_t            kafka_flush_timeout;
 
-    ngx_addr_t           *redis;
+    ngx_addr_t           *redis;            /* the first of redis_addrs */
+    ngx_array_t          *redis_addrs;      /* of ngx_addr_t */
+    ngx_flag_t            redis_cluster;
     ngx_msec_t            redis_timeout;
     ngx_str_t             redis_user;       /* an ACL user, or none */
     ngx_str_t             redis_password;   /* none: no AUTH */
@@ -417,8 +419,9 @@ void ngx_chat_presence_exit(void);
 ngx_uint_t ngx_chat_presence_enabled(void);
 void ngx_chat_presence_up(ngx_chat_user_t *u);
 void ngx_chat_presence_down(ngx_chat_user_t *u);
-ngx_int_t ngx_chat_presence_command(ngx_chat_redis_reply_pt handler,
-    void *data, ngx_uint_t argc, ngx_str_t *argv);
+ngx_int_t ngx_chat_presence_command(ngx_uint_t key,
+    ngx_chat_redis_reply_pt handler, void *data, ngx_uint_t argc,
+    ngx_str_t *argv);
 
 /* ngx_chat_presence_watch.c */
 ngx_int_t ngx_chat_presence_watch_init(void);

@@ -57,8 +57,8 @@ typedef struct {
     ngx_str_t               inst;
     u_char                  inst_data[NGX_CHAT_PRESENCE_INST_LEN];
     ngx_str_t               users_of;        /* chat:iu:<inst> */
-    u_char                  users_of_data[sizeof(CHAT_KEY_INSTANCE_USERS)
-                                          + NGX_CHAT_PRESENCE_INST_LEN];
+    u_char                  users_of_data[CHAT_KEY_LEN(CHAT_KEY_INSTANCE_USERS,
+                                              NGX_CHAT_PRESENCE_INST_LEN)];
     u_char                  sha[SHA_DIGEST_LENGTH * 2];
 
     ngx_event_t             beat;
@@ -135,9 +135,9 @@ ngx_chat_presence_init(ngx_cycle_t *cycle, ngx_chat_main_conf_t *cmcf)
                   - p->inst_data;
 
     p->users_of.data = p->users_of_data;
-    p->users_of.len = ngx_sprintf(p->users_of_data, "%s%V",
-                                  CHAT_KEY_INSTANCE_USERS, &p->inst)
-                      - p->users_of_data;
+    p->users_of.len = chat_key((char *) p->users_of_data,
+                               CHAT_KEY_INSTANCE_USERS,
+                               (char *) p->inst.data, p->inst.len);
 
     SHA1((u_char *) NGX_CHAT_PRESENCE_LUA,
          sizeof(NGX_CHAT_PRESENCE_LUA) - 1, digest);
@@ -187,8 +187,8 @@ ngx_chat_presence_exit(void)
     ngx_str_set(&argv[2], "0");
     argv[3] = ngx_chat_presence.inst;
 
-    if (ngx_chat_presence_command(NULL, NULL, 4, argv) == NGX_OK) {
-        ngx_chat_redis_flush_now(ngx_chat_pubsub_redis());
+    if (ngx_chat_presence_command(1, NULL, NULL, 4, argv) == NGX_OK) {
+        ngx_chat_cluster_flush_now();
     }
 
     ngx_chat_presence.enabled = 0;
@@ -213,7 +213,7 @@ ngx_chat_presence_up(ngx_chat_user_t *u)
     argv[1] = ngx_chat_presence.users_of;
     argv[2] = u->sn.str;
 
-    if (ngx_chat_presence_command(NULL, NULL, 3, argv) != NGX_OK) {
+    if (ngx_chat_presence_command(1, NULL, NULL, 3, argv) != NGX_OK) {
         return;    /* done again when Redis is back */
     }
 
@@ -340,7 +340,7 @@ ngx_chat_presence_forget(ngx_str_t *user)
     argv[1] = ngx_chat_presence.users_of;
     argv[2] = *user;
 
-    (void) ngx_chat_presence_command(NULL, NULL, 3, argv);
+    (void) ngx_chat_presence_command(1, NULL, NULL, 3, argv);
 }
 
 
@@ -421,7 +421,7 @@ ngx_chat_presence_on_ready(void)
     ngx_str_set(&argv[0], "SMEMBERS");
     argv[1] = ngx_chat_presence.users_of;
 
-    (void) ngx_chat_presence_command(ngx_chat_presence_reconcile_reply, NULL, 2,
+    (void) ngx_chat_presence_command(1, ngx_chat_presence_reconcile_reply, NULL, 2,
                                  argv);
 }
 
@@ -475,7 +475,7 @@ ngx_chat_presence_beat(ngx_event_t *ev)
     ngx_chat_presence_arg_ms(&argv[2], now, ms);
     argv[3] = ngx_chat_presence.inst;
 
-    if (ngx_chat_presence_command(ngx_chat_presence_beat_reply, NULL, 4, argv)
+    if (ngx_chat_presence_command(1, ngx_chat_presence_beat_reply, NULL, 4, argv)
         != NGX_OK)
     {
         return;
@@ -490,7 +490,7 @@ ngx_chat_presence_beat(ngx_event_t *ev)
     ngx_str_set(&argv[6], "0");
     ngx_str_set(&argv[7], NGX_CHAT_PRESENCE_CLAIMS);
 
-    (void) ngx_chat_presence_command(ngx_chat_presence_sweep_reply, NULL, 8,
+    (void) ngx_chat_presence_command(1, ngx_chat_presence_sweep_reply, NULL, 8,
                                  argv);
 }
 
@@ -567,7 +567,7 @@ ngx_chat_presence_sweep_reply(redisReply *reply, void *data)
         argv[2].data = dead->name;
         argv[2].len = dead->len;
 
-        if (ngx_chat_presence_command(ngx_chat_presence_claim_reply, dead, 3,
+        if (ngx_chat_presence_command(1, ngx_chat_presence_claim_reply, dead, 3,
                                   argv)
             != NGX_OK)
         {
@@ -596,7 +596,7 @@ ngx_chat_presence_claim_reply(redisReply *reply, void *data)
                   "chat: presence instance \"%*s\" stopped, taking its "
                   "users offline", dead->len, dead->name);
 
-    key = ngx_alloc(sizeof(CHAT_KEY_INSTANCE_USERS) + dead->len,
+    key = ngx_alloc(CHAT_KEY_LEN(CHAT_KEY_INSTANCE_USERS, dead->len),
                     ngx_cycle->log);
     if (key == NULL) {
         ngx_free(dead);
@@ -605,11 +605,10 @@ ngx_chat_presence_claim_reply(redisReply *reply, void *data)
 
     ngx_str_set(&argv[0], "SMEMBERS");
     argv[1].data = key;
-    argv[1].len = ngx_sprintf(key, "%s%*s", CHAT_KEY_INSTANCE_USERS,
-                              dead->len, dead->name)
-                  - key;
+    argv[1].len = chat_key((char *) key, CHAT_KEY_INSTANCE_USERS,
+                           (char *) dead->name, dead->len);
 
-    if (ngx_chat_presence_command(ngx_chat_presence_adopt_reply, dead, 2, argv)
+    if (ngx_chat_presence_command(1, ngx_chat_presence_adopt_reply, dead, 2, argv)
         != NGX_OK)
     {
         ngx_free(dead);
@@ -634,7 +633,7 @@ ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
     ngx_str_t         argv[4], user, inst, set;
     ngx_chat_dead_t  *dead = data;
 
-    key = ngx_alloc(sizeof(CHAT_KEY_INSTANCE_USERS) + dead->len,
+    key = ngx_alloc(CHAT_KEY_LEN(CHAT_KEY_INSTANCE_USERS, dead->len),
                     ngx_cycle->log);
 
     if (key == NULL || reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
@@ -644,8 +643,8 @@ ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
     inst.data = dead->name;
     inst.len = dead->len;
     set.data = key;
-    set.len = ngx_sprintf(key, "%s%V", CHAT_KEY_INSTANCE_USERS, &inst)
-              - key;
+    set.len = chat_key((char *) key, CHAT_KEY_INSTANCE_USERS,
+                       (char *) inst.data, inst.len);
 
     for (i = 0; i < reply->elements; i++) {
         if (reply->element[i]->type != REDIS_REPLY_STRING
@@ -661,7 +660,7 @@ ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
         argv[1] = ngx_chat_presence.users_of;
         argv[2] = user;
 
-        if (ngx_chat_presence_command(NULL, NULL, 3, argv) != NGX_OK
+        if (ngx_chat_presence_command(1, NULL, NULL, 3, argv) != NGX_OK
             || ngx_chat_presence_take_down(&user, &inst, dead->beat)
                != NGX_OK)
         {
@@ -670,7 +669,7 @@ ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
 
         ngx_str_set(&argv[0], "SREM");
         argv[1] = set;
-        (void) ngx_chat_presence_command(NULL, NULL, 3, argv);
+        (void) ngx_chat_presence_command(1, NULL, NULL, 3, argv);
     }
 
     if (i < reply->elements) {
@@ -679,7 +678,7 @@ ngx_chat_presence_adopt_reply(redisReply *reply, void *data)
         ngx_chat_presence_arg_ms(&argv[2], score, dead->beat);
         argv[3] = inst;
 
-        (void) ngx_chat_presence_command(NULL, NULL, 4, argv);
+        (void) ngx_chat_presence_command(1, NULL, NULL, 4, argv);
     }
 
 done:
@@ -700,8 +699,8 @@ static ngx_int_t
 ngx_chat_presence_eval(ngx_str_t *user, const char *op, ngx_str_t *args,
     ngx_uint_t nargs, ngx_chat_redis_reply_pt handler, void *data)
 {
-    u_char      key[sizeof(CHAT_KEY_PRESENCE) + CHAT_ID_MAX];
-    ngx_str_t   argv[10];
+    u_char      key[CHAT_KEY_LEN(CHAT_KEY_PRESENCE, CHAT_ID_MAX)];
+    ngx_str_t   argv[11];
     ngx_uint_t  i;
 
     ngx_str_set(&argv[0], "EVALSHA");
@@ -709,7 +708,8 @@ ngx_chat_presence_eval(ngx_str_t *user, const char *op, ngx_str_t *args,
     argv[1].len = sizeof(ngx_chat_presence.sha);
     ngx_str_set(&argv[2], "1");
     argv[3].data = key;
-    argv[3].len = ngx_sprintf(key, "%s%V", CHAT_KEY_PRESENCE, user) - key;
+    argv[3].len = chat_key((char *) key, CHAT_KEY_PRESENCE,
+                           (char *) user->data, user->len);
     argv[4].data = (u_char *) op;
     argv[4].len = ngx_strlen(op);
     argv[5] = *user;
@@ -718,7 +718,14 @@ ngx_chat_presence_eval(ngx_str_t *user, const char *op, ngx_str_t *args,
         argv[6 + i] = args[i];
     }
 
-    return ngx_chat_presence_command(handler, data, 6 + i, argv);
+    /* the script publishes on the user's presence channel, which has the
+     * slot of its key: SPUBLISH, on that shard, in a cluster */
+    if (ngx_chat_cluster_on()) {
+        ngx_str_set(&argv[6 + i], "SPUBLISH");
+        i++;
+    }
+
+    return ngx_chat_presence_command(3, handler, data, 6 + i, argv);
 }
 
 
@@ -741,28 +748,30 @@ ngx_chat_presence_load_script(void)
 {
     ngx_str_t  argv[3];
 
+    if (!ngx_chat_presence.enabled) {
+        return;
+    }
+
     ngx_str_set(&argv[0], "SCRIPT");
     ngx_str_set(&argv[1], "LOAD");
     ngx_str_set(&argv[2], NGX_CHAT_PRESENCE_LUA);
 
-    (void) ngx_chat_presence_command(ngx_chat_presence_eval_reply, NULL, 3,
-                                 argv);
+    /* on every master: a NOSCRIPT on one of them (failed over, flushed)
+     * loads it there, and again where it is already */
+    ngx_chat_cluster_command_all(ngx_chat_presence_eval_reply, 3, argv);
 }
 
 
-/* A command on this worker's Redis command connection. */
+/* A command on this worker's Redis, routed by argv[key]. */
 ngx_int_t
-ngx_chat_presence_command(ngx_chat_redis_reply_pt handler, void *data,
-    ngx_uint_t argc, ngx_str_t *argv)
+ngx_chat_presence_command(ngx_uint_t key, ngx_chat_redis_reply_pt handler,
+    void *data, ngx_uint_t argc, ngx_str_t *argv)
 {
-    ngx_chat_redis_t  *redis;
-
-    redis = ngx_chat_pubsub_redis();
-    if (redis == NULL || !ngx_chat_presence.enabled) {
+    if (!ngx_chat_presence.enabled) {
         return NGX_DECLINED;
     }
 
-    return ngx_chat_redis_command(redis, handler, data, argc, argv);
+    return ngx_chat_pubsub_command(key, handler, data, argc, argv);
 }
 
 

@@ -282,13 +282,12 @@ ngx_chat_presence_release(ngx_chat_watch_t *watch)
 static void
 ngx_chat_presence_watch_subscribe(ngx_chat_watch_t *watch, ngx_log_t *log)
 {
-    u_char     name[sizeof(CHAT_KEY_PRESENCE_CHANNEL) + CHAT_ID_MAX];
+    u_char     name[CHAT_KEY_LEN(CHAT_KEY_PRESENCE_CHANNEL, CHAT_ID_MAX)];
     ngx_str_t  channel;
 
     channel.data = name;
-    channel.len = ngx_sprintf(name, "%s%V", CHAT_KEY_PRESENCE_CHANNEL,
-                              &watch->sn.str)
-                  - name;
+    channel.len = chat_key((char *) name, CHAT_KEY_PRESENCE_CHANNEL,
+                           (char *) watch->sn.str.data, watch->sn.str.len);
 
     watch->sub = ngx_chat_pubsub_subscribe(&channel, log);
 }
@@ -340,19 +339,19 @@ ngx_chat_presence_on_message(ngx_str_t *channel, ngx_str_t *payload)
 static void
 ngx_chat_presence_query(ngx_chat_watch_t *watch)
 {
-    u_char     key[sizeof(CHAT_KEY_PRESENCE) + CHAT_ID_MAX];
+    u_char     key[CHAT_KEY_LEN(CHAT_KEY_PRESENCE, CHAT_ID_MAX)];
     ngx_str_t  argv[5];
 
     ngx_str_set(&argv[0], "HMGET");
     argv[1].data = key;
-    argv[1].len = ngx_sprintf(key, "%s%V", CHAT_KEY_PRESENCE,
-                              &watch->sn.str)
-                  - key;
+    argv[1].len = chat_key((char *) key, CHAT_KEY_PRESENCE,
+                           (char *) watch->sn.str.data, watch->sn.str.len);
     ngx_str_set(&argv[2], CHAT_PRESENCE_STATUS);
     ngx_str_set(&argv[3], CHAT_PRESENCE_LAST_SEEN);
     ngx_str_set(&argv[4], CHAT_PRESENCE_VERSION);
 
-    if (ngx_chat_presence_command(ngx_chat_presence_query_reply, watch, 5, argv)
+    if (ngx_chat_presence_command(1, ngx_chat_presence_query_reply, watch, 5,
+                                  argv)
         == NGX_OK)
     {
         watch->refs++;
@@ -547,18 +546,17 @@ ngx_chat_presence_lookup(ngx_str_t *user)
 static ngx_int_t
 ngx_chat_presence_user_of(ngx_str_t *channel, ngx_str_t *user)
 {
-    size_t  n;
+    chat_str_t  id;
 
-    n = sizeof(CHAT_KEY_PRESENCE_CHANNEL) - 1;
-
-    if (channel->len <= n || channel->len - n > CHAT_ID_MAX
-        || ngx_strncmp(channel->data, CHAT_KEY_PRESENCE_CHANNEL, n) != 0)
+    if (chat_key_id((char *) channel->data, channel->len,
+                    CHAT_KEY_PRESENCE_CHANNEL, &id) != 0
+        || id.len > CHAT_ID_MAX)
     {
         return NGX_DECLINED;
     }
 
-    user->data = channel->data + n;
-    user->len = channel->len - n;
+    user->data = (u_char *) id.s;
+    user->len = id.len;
 
     return NGX_OK;
 }

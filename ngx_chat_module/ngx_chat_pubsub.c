@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 
 #include "ngx_chat_pubsub.h"
+#include "ngx_chat_stats.h"
 
 
 #define NGX_CHAT_PUBSUB_PREFIXES  4
@@ -21,11 +22,12 @@ typedef enum {
 } ngx_chat_sub_state_e;
 
 
-/* A channel subscribed on the subscriber connection. */
+/* A channel subscribed on the subscriber connection of its node. */
 struct ngx_chat_pubsub_sub_s {
     ngx_str_node_t               sn;          /* sn.str: the channel */
     ngx_uint_t                   users;
     ngx_chat_sub_state_e         state;
+    ngx_chat_cluster_node_t     *node;        /* asked there; or NULL */
     u_char                       name[1];
 };
 
@@ -38,9 +40,6 @@ typedef struct {
 
 
 typedef struct {
-    ngx_chat_redis_t             cmd;
-    ngx_chat_redis_t             sub;
-
     ngx_rbtree_t                 channels;
     ngx_rbtree_node_t            sentinel;
 
@@ -49,17 +48,29 @@ typedef struct {
     ngx_chat_pubsub_ready_pt     ready[2][NGX_CHAT_PUBSUB_HOOKS];
     ngx_uint_t                   nready[2];
 
+    /* SSUBSCRIBE and SUNSUBSCRIBE on a Redis Cluster */
+    const char                  *subscribe;
+    const char                  *unsubscribe;
+
     ngx_uint_t                   enabled;
 } ngx_chat_pubsub_t;
 
 
 static void ngx_chat_pubsub_send(ngx_chat_pubsub_sub_t *s, const char *cmd);
-static void ngx_chat_pubsub_on_cmd_ready(ngx_chat_redis_t *redis);
-static void ngx_chat_pubsub_on_sub_ready(ngx_chat_redis_t *redis);
+static void ngx_chat_pubsub_on_cmd_ready(ngx_chat_cluster_node_t *node);
+static void ngx_chat_pubsub_on_sub_ready(ngx_chat_cluster_node_t *node);
+static void ngx_chat_pubsub_on_map(void);
 static void ngx_chat_pubsub_run_hooks(ngx_chat_pubsub_conn_e conn);
-static void ngx_chat_pubsub_on_push(redisReply *reply);
+static void ngx_chat_pubsub_on_push(ngx_chat_redis_t *redis,
+    redisReply *reply);
+static void ngx_chat_pubsub_on_error(ngx_chat_cluster_node_t *node,
+    redisReply *reply);
+static void ngx_chat_pubsub_on_dropped(ngx_chat_cluster_node_t *node,
+    ngx_str_t *channel);
 static void ngx_chat_pubsub_route(ngx_str_t *channel, ngx_str_t *payload);
 static ngx_chat_pubsub_sub_t *ngx_chat_pubsub_lookup(ngx_str_t *channel);
+static ngx_chat_pubsub_sub_t *ngx_chat_pubsub_first(void);
+static ngx_chat_pubsub_sub_t *ngx_chat_pubsub_next(ngx_chat_pubsub_sub_t *s);
 
 
 static ngx_chat_pubsub_t  ngx_chat_pubsub;
@@ -98,31 +109,29 @@ ngx_chat_pubsub_on_ready(ngx_chat_pubsub_conn_e conn,
 
 
 ngx_int_t
-ngx_chat_pubsub_init(ngx_addr_t *addr, ngx_msec_t timeout, ngx_str_t *user,
-    ngx_str_t *password, ngx_log_t *log)
+ngx_chat_pubsub_init(ngx_array_t *addrs, ngx_uint_t cluster,
+    ngx_msec_t timeout, ngx_str_t *user, ngx_str_t *password, ngx_log_t *log)
 {
+    ngx_chat_cluster_handlers_t  h;
+
     ngx_rbtree_init(&ngx_chat_pubsub.channels, &ngx_chat_pubsub.sentinel,
                     ngx_str_rbtree_insert_value);
 
-    if (addr == NULL) {
+    if (addrs == NULL || addrs->nelts == 0) {
         return NGX_OK;
     }
 
     ngx_chat_pubsub.enabled = 1;
+    ngx_chat_pubsub.subscribe = cluster ? "SSUBSCRIBE" : "SUBSCRIBE";
+    ngx_chat_pubsub.unsubscribe = cluster ? "SUNSUBSCRIBE" : "UNSUBSCRIBE";
 
-    ngx_chat_redis_init(&ngx_chat_pubsub.cmd, "command", addr, timeout, user,
-                        password, log);
-    ngx_chat_redis_init(&ngx_chat_pubsub.sub, "subscriber", addr, timeout,
-                        user, password, log);
+    h.cmd_ready = ngx_chat_pubsub_on_cmd_ready;
+    h.sub_ready = ngx_chat_pubsub_on_sub_ready;
+    h.push = ngx_chat_pubsub_on_push;
+    h.map_changed = ngx_chat_pubsub_on_map;
 
-    ngx_chat_pubsub.sub.push = ngx_chat_pubsub_on_push;
-    ngx_chat_pubsub.sub.ready_handler = ngx_chat_pubsub_on_sub_ready;
-    ngx_chat_pubsub.cmd.ready_handler = ngx_chat_pubsub_on_cmd_ready;
-
-    ngx_chat_redis_connect(&ngx_chat_pubsub.cmd);
-    ngx_chat_redis_connect(&ngx_chat_pubsub.sub);
-
-    return NGX_OK;
+    return ngx_chat_cluster_init(addrs, cluster, timeout, user, password, &h,
+                                 log);
 }
 
 
@@ -130,9 +139,16 @@ ngx_chat_pubsub_init(ngx_addr_t *addr, ngx_msec_t timeout, ngx_str_t *user,
 void
 ngx_chat_pubsub_exit(void)
 {
+    ngx_chat_pubsub_sub_t  *s;
+
     if (ngx_chat_pubsub.enabled) {
-        ngx_chat_redis_close(&ngx_chat_pubsub.cmd);
-        ngx_chat_redis_close(&ngx_chat_pubsub.sub);
+        /* the channels point at nodes that are about to go */
+        for (s = ngx_chat_pubsub_first(); s; s = ngx_chat_pubsub_next(s)) {
+            s->node = NULL;
+            s->state = NGX_CHAT_SUB_NONE;
+        }
+
+        ngx_chat_cluster_exit();
         ngx_chat_pubsub.enabled = 0;
     }
 
@@ -149,17 +165,22 @@ ngx_chat_pubsub_enabled(void)
 }
 
 
-ngx_chat_redis_t *
-ngx_chat_pubsub_redis(void)
+ngx_int_t
+ngx_chat_pubsub_command(ngx_uint_t key, ngx_chat_redis_reply_pt handler,
+    void *data, ngx_uint_t argc, ngx_str_t *argv)
 {
-    return ngx_chat_pubsub.enabled ? &ngx_chat_pubsub.cmd : NULL;
+    if (!ngx_chat_pubsub.enabled) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_chat_cluster_command(key, handler, data, argc, argv);
 }
 
 
-ngx_uint_t
-ngx_chat_pubsub_up(void)
+const char *
+ngx_chat_pubsub_publish_cmd(void)
 {
-    return ngx_chat_pubsub.sub.ready && ngx_chat_pubsub.cmd.ready;
+    return ngx_chat_cluster_on() ? "SPUBLISH" : "PUBLISH";
 }
 
 
@@ -189,9 +210,11 @@ ngx_chat_pubsub_subscribe(ngx_str_t *channel, ngx_log_t *log)
     s->sn.str.len = channel->len;
     s->sn.node.key = ngx_crc32_short(s->name, channel->len);
     s->users = 1;
+    s->state = NGX_CHAT_SUB_NONE;
+    s->node = ngx_chat_cluster_owner(&s->sn.str);
     ngx_rbtree_insert(&ngx_chat_pubsub.channels, &s->sn.node);
 
-    ngx_chat_pubsub_send(s, "SUBSCRIBE");
+    ngx_chat_pubsub_send(s, ngx_chat_pubsub.subscribe);
 
     return s;
 }
@@ -205,7 +228,7 @@ ngx_chat_pubsub_unsubscribe(ngx_chat_pubsub_sub_t *s)
     }
 
     if (s->state != NGX_CHAT_SUB_NONE) {
-        ngx_chat_pubsub_send(s, "UNSUBSCRIBE");
+        ngx_chat_pubsub_send(s, ngx_chat_pubsub.unsubscribe);
     }
 
     ngx_rbtree_delete(&ngx_chat_pubsub.channels, &s->sn.node);
@@ -215,9 +238,10 @@ ngx_chat_pubsub_unsubscribe(ngx_chat_pubsub_sub_t *s)
 
 /*
  * Whether what the workers publish on the channel of sub reaches us: false
- * while the subscriber connection is down (Redis gone, or AUTH refused) or
- * could not ask for the channel. Such a request is answered "unavailable"
- * rather than left waiting for nothing. A SUBSCRIBE still unconfirmed
+ * while the connections of its node are down (Redis gone, or AUTH
+ * refused, or its master failing over) or it could not ask for the
+ * channel. Such a request is answered "unavailable" rather than left
+ * waiting for nothing. A SUBSCRIBE still unconfirmed
  * counts: its answer is on its way. Without Redis, nothing is waited for.
  */
 ngx_uint_t
@@ -227,7 +251,10 @@ ngx_chat_pubsub_listening(ngx_chat_pubsub_sub_t *sub)
         return 1;
     }
 
-    return ngx_chat_pubsub_up() && ngx_chat_pubsub_asked(sub);
+    /* on a cluster, the shard of the channel: another one failing over
+     * does not concern it */
+    return ngx_chat_pubsub_asked(sub) && sub->node->sub.ready
+           && sub->node->cmd.ready;
 }
 
 
@@ -250,45 +277,83 @@ ngx_chat_pubsub_send(ngx_chat_pubsub_sub_t *s, const char *cmd)
 {
     ngx_str_t  argv[2];
 
+    if (s->node == NULL) {
+        s->state = NGX_CHAT_SUB_NONE;
+        return;
+    }
+
     argv[0].data = (u_char *) cmd;
     argv[0].len = ngx_strlen(cmd);
     argv[1] = s->sn.str;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
-                   "chat pubsub: %s \"%V\"", cmd, &s->sn.str);
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "chat pubsub: %s \"%V\" on %V", cmd, &s->sn.str,
+                   &s->node->addr.name);
 
-    s->state = ngx_chat_redis_command(&ngx_chat_pubsub.sub, NULL, NULL, 2,
-                                      argv)
+    s->state = ngx_chat_redis_command(&s->node->sub, NULL, NULL, 2, argv)
                == NGX_OK ? NGX_CHAT_SUB_PENDING : NGX_CHAT_SUB_NONE;
 }
 
 
+/*
+ * A master's command connection is (back) up. The hooks run for each
+ * master: what they write again goes, by key, to whichever is the owner.
+ */
 static void
-ngx_chat_pubsub_on_cmd_ready(ngx_chat_redis_t *redis)
+ngx_chat_pubsub_on_cmd_ready(ngx_chat_cluster_node_t *node)
 {
     ngx_chat_pubsub_run_hooks(NGX_CHAT_PUBSUB_COMMAND);
 }
 
 
-/* Redis is (back) up: every channel is asked for again. */
+/*
+ * A node's subscriber is (back) up: every channel it serves is asked for
+ * again, and its confirmation re-syncs the users of that channel only
+ * (ngx_chat_delivery.c), so one shard's failover re-syncs its own users.
+ */
 static void
-ngx_chat_pubsub_on_sub_ready(ngx_chat_redis_t *redis)
+ngx_chat_pubsub_on_sub_ready(ngx_chat_cluster_node_t *node)
 {
-    ngx_rbtree_node_t  *node, *root, *sentinel;
+    ngx_chat_pubsub_sub_t  *s;
 
-    sentinel = ngx_chat_pubsub.channels.sentinel;
-    root = ngx_chat_pubsub.channels.root;
+    for (s = ngx_chat_pubsub_first(); s; s = ngx_chat_pubsub_next(s)) {
+        if (s->node == NULL) {
+            s->node = ngx_chat_cluster_owner(&s->sn.str);
+        }
 
-    if (root != sentinel) {
-        for (node = ngx_rbtree_min(root, sentinel);
-             node;
-             node = ngx_rbtree_next(&ngx_chat_pubsub.channels, node))
-        {
-            ngx_chat_pubsub_send((ngx_chat_pubsub_sub_t *) node, "SUBSCRIBE");
+        if (s->node == node) {
+            ngx_chat_pubsub_send(s, ngx_chat_pubsub.subscribe);
         }
     }
 
     ngx_chat_pubsub_run_hooks(NGX_CHAT_PUBSUB_SUBSCRIBER);
+}
+
+
+/*
+ * The slot map was read: a channel whose slot has another master now is
+ * asked for there (and its confirmation re-syncs its users: what was
+ * published on the new master before is fetched); one that is not asked
+ * anywhere is asked again.
+ */
+static void
+ngx_chat_pubsub_on_map(void)
+{
+    ngx_chat_pubsub_sub_t    *s;
+    ngx_chat_cluster_node_t  *owner;
+
+    for (s = ngx_chat_pubsub_first(); s; s = ngx_chat_pubsub_next(s)) {
+        owner = ngx_chat_cluster_owner(&s->sn.str);
+
+        if (owner != s->node) {
+            s->node = owner;
+            s->state = NGX_CHAT_SUB_NONE;
+        }
+
+        if (s->state == NGX_CHAT_SUB_NONE && owner && owner->sub.ready) {
+            ngx_chat_pubsub_send(s, ngx_chat_pubsub.subscribe);
+        }
+    }
 }
 
 
@@ -309,11 +374,16 @@ ngx_chat_pubsub_run_hooks(ngx_chat_pubsub_conn_e conn)
  * "smessage") are the same to us.
  */
 static void
-ngx_chat_pubsub_on_push(redisReply *reply)
+ngx_chat_pubsub_on_push(ngx_chat_redis_t *redis, redisReply *reply)
 {
     char                   *kind;
     ngx_str_t               channel, payload;
     ngx_chat_pubsub_sub_t  *s;
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_chat_pubsub_on_error(redis->data, reply);
+        return;
+    }
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
         || reply->element[0]->type != REDIS_REPLY_STRING
@@ -350,7 +420,67 @@ ngx_chat_pubsub_on_push(redisReply *reply)
 
         s->state = NGX_CHAT_SUB_ACTIVE;
         ngx_chat_pubsub_route(&channel, NULL);
+
+    } else if (ngx_strcmp(kind, "sunsubscribe") == 0) {
+        ngx_chat_pubsub_on_dropped(redis->data, &channel);
     }
+}
+
+
+/*
+ * SSUBSCRIBE on a node that does not serve the channel's slot (the map
+ * was stale) is answered MOVED: the channels of that slot asked there are
+ * asked for again once the map is read.
+ */
+static void
+ngx_chat_pubsub_on_error(ngx_chat_cluster_node_t *node, redisReply *reply)
+{
+    ngx_chat_pubsub_sub_t    *s;
+    chat_cluster_redirect_t   r;
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "chat: redis subscriber on %V: %*s", &node->addr.name,
+                  reply->len, reply->str);
+
+    if (chat_cluster_redirect(reply->str, reply->len, &r)
+        != CHAT_CLUSTER_MOVED)
+    {
+        return;
+    }
+
+    ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_MOVED);
+
+    for (s = ngx_chat_pubsub_first(); s; s = ngx_chat_pubsub_next(s)) {
+        if (s->node == node && s->state == NGX_CHAT_SUB_PENDING
+            && chat_cluster_slot((char *) s->sn.str.data, s->sn.str.len)
+               == r.slot)
+        {
+            s->state = NGX_CHAT_SUB_NONE;
+        }
+    }
+
+    ngx_chat_cluster_refresh();
+}
+
+
+/*
+ * A sunsubscribe we did not ask for (the channel is still wanted): the
+ * node gave the channel's slot away (a reshard). Asked for again on the
+ * new owner once the map is read; the confirmation there re-syncs.
+ */
+static void
+ngx_chat_pubsub_on_dropped(ngx_chat_cluster_node_t *node, ngx_str_t *channel)
+{
+    ngx_chat_pubsub_sub_t  *s;
+
+    s = ngx_chat_pubsub_lookup(channel);
+
+    if (s == NULL || s->node != node) {
+        return;
+    }
+
+    s->state = NGX_CHAT_SUB_NONE;
+    ngx_chat_cluster_refresh();
 }
 
 
@@ -385,4 +515,28 @@ ngx_chat_pubsub_lookup(ngx_str_t *channel)
                ngx_str_rbtree_lookup(&ngx_chat_pubsub.channels, channel,
                                      ngx_crc32_short(channel->data,
                                                      channel->len));
+}
+
+
+static ngx_chat_pubsub_sub_t *
+ngx_chat_pubsub_first(void)
+{
+    ngx_rbtree_node_t  *root, *sentinel;
+
+    sentinel = ngx_chat_pubsub.channels.sentinel;
+    root = ngx_chat_pubsub.channels.root;
+
+    if (root == sentinel) {
+        return NULL;
+    }
+
+    return (ngx_chat_pubsub_sub_t *) ngx_rbtree_min(root, sentinel);
+}
+
+
+static ngx_chat_pubsub_sub_t *
+ngx_chat_pubsub_next(ngx_chat_pubsub_sub_t *s)
+{
+    return (ngx_chat_pubsub_sub_t *)
+               ngx_rbtree_next(&ngx_chat_pubsub.channels, &s->sn.node);
 }

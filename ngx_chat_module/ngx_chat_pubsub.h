@@ -1,14 +1,16 @@
 /*
- * ngx_chat_pubsub: this worker's two Redis connections and its channels.
+ * ngx_chat_pubsub: this worker's Redis commands and its channels.
  *
- * The layer below every feature that uses Redis (ngx_chat_redis.c is the
- * client under it). It owns the command connection and the subscriber
- * connection, and which channels are subscribed, each once however many
- * users it has. It knows no feature: a feature registers, in its init, the
+ * The layer below every feature that uses Redis (ngx_chat_redis_cluster.c
+ * is under it: the nodes, each with a command connection and a subscriber
+ * connection; one node with a plain Redis). It routes commands by key and
+ * owns which channels are subscribed, each once however many users it
+ * has, on the subscriber of the node that serves the channel (SSUBSCRIBE,
+ * sharded pub/sub, on a Redis Cluster). It knows no feature: a feature registers, in its init, the
  * handler of a channel prefix (what arrives on a channel of it, and the
  * confirmation of its SUBSCRIBE) and the hooks to run when a connection is
- * (back) up. After Redis comes back, the layer subscribes every channel
- * again itself.
+ * (back) up. After a node comes back, or a channel's slot moves to another
+ * master, the layer subscribes the channels concerned again itself.
  */
 
 #ifndef NGX_CHAT_PUBSUB_H
@@ -18,6 +20,7 @@
 #include <ngx_core.h>
 
 #include "ngx_chat_redis.h"
+#include "ngx_chat_redis_cluster.h"
 
 
 typedef struct ngx_chat_pubsub_sub_s  ngx_chat_pubsub_sub_t;
@@ -42,19 +45,26 @@ ngx_int_t ngx_chat_pubsub_handle(const char *prefix,
 ngx_int_t ngx_chat_pubsub_on_ready(ngx_chat_pubsub_conn_e conn,
     ngx_chat_pubsub_ready_pt handler);
 
-/* Connects both when addr is set; user and password outlive the layer. */
-ngx_int_t ngx_chat_pubsub_init(ngx_addr_t *addr, ngx_msec_t timeout,
-    ngx_str_t *user, ngx_str_t *password, ngx_log_t *log);
+/* Connects when addrs (ngx_addr_t: the one Redis, or a cluster's seeds)
+ * is set; user and password outlive the layer. */
+ngx_int_t ngx_chat_pubsub_init(ngx_array_t *addrs, ngx_uint_t cluster,
+    ngx_msec_t timeout, ngx_str_t *user, ngx_str_t *password,
+    ngx_log_t *log);
 void ngx_chat_pubsub_exit(void);
 
 /* Whether the worker has Redis at all (chat_redis is set). */
 ngx_uint_t ngx_chat_pubsub_enabled(void);
 
-/* The command connection, or NULL when there is no Redis. */
-ngx_chat_redis_t *ngx_chat_pubsub_redis(void);
+/*
+ * A command, routed by argv[key] (the master of its slot on a Redis
+ * Cluster); as ngx_chat_redis_command(). NGX_DECLINED without Redis.
+ */
+ngx_int_t ngx_chat_pubsub_command(ngx_uint_t key,
+    ngx_chat_redis_reply_pt handler, void *data, ngx_uint_t argc,
+    ngx_str_t *argv);
 
-/* Both connections ready: what the workers publish can reach us. */
-ngx_uint_t ngx_chat_pubsub_up(void);
+/* PUBLISH, or SPUBLISH on a Redis Cluster (to the channel's shard). */
+const char *ngx_chat_pubsub_publish_cmd(void);
 
 /*
  * One more user of a channel: SUBSCRIBE at the first. NULL when there is

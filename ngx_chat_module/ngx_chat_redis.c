@@ -11,8 +11,6 @@
 #include "ngx_chat_stats.h"
 
 
-#define NGX_CHAT_REDIS_BACKOFF_MIN  100
-#define NGX_CHAT_REDIS_BACKOFF_MAX  5000
 /* past this many unwritten bytes, Redis is too slow: commands are refused */
 #define NGX_CHAT_REDIS_MAX_OUT      (8 * 1024 * 1024)
 
@@ -567,7 +565,7 @@ ngx_chat_redis_dispatch(ngx_chat_redis_t *redis, redisReply *reply)
     }
 
     if (redis->push) {
-        redis->push(reply);
+        redis->push(redis, reply);
         return;
     }
 
@@ -640,6 +638,10 @@ ngx_chat_redis_fail(ngx_chat_redis_t *redis, const char *why)
     redis->reconnects++;
 
     ngx_add_timer(&redis->retry, delay);
+
+    if (redis->down_handler) {
+        redis->down_handler(redis);
+    }
 }
 
 

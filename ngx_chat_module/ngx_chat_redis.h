@@ -31,10 +31,20 @@ typedef struct ngx_chat_redis_s  ngx_chat_redis_t;
 typedef void (*ngx_chat_redis_reply_pt)(redisReply *reply, void *data);
 
 /* Every reply of a subscriber connection. */
-typedef void (*ngx_chat_redis_push_pt)(redisReply *reply);
+typedef void (*ngx_chat_redis_push_pt)(ngx_chat_redis_t *redis,
+    redisReply *reply);
 
 /* The connection is ready (again): state to re-establish goes here. */
 typedef void (*ngx_chat_redis_ready_pt)(ngx_chat_redis_t *redis);
+
+/* The connection was lost (or never made); a reconnect is scheduled, to
+ * redis->addr as it is when the retry timer fires. */
+typedef void (*ngx_chat_redis_down_pt)(ngx_chat_redis_t *redis);
+
+
+/* The reconnect backoff, ms; also the retry delays of the cluster layer. */
+#define NGX_CHAT_REDIS_BACKOFF_MIN  100
+#define NGX_CHAT_REDIS_BACKOFF_MAX  5000
 
 
 typedef struct {
@@ -70,6 +80,8 @@ struct ngx_chat_redis_s {
 
     ngx_chat_redis_push_pt    push;          /* set: a subscriber */
     ngx_chat_redis_ready_pt   ready_handler;
+    ngx_chat_redis_down_pt    down_handler;
+    void                     *data;          /* the owner's */
 
     ngx_event_t               retry;
     ngx_msec_t                backoff;

@@ -55,7 +55,8 @@ static void ngx_chat_session_set_on_ready(void);
 static void ngx_chat_session_set_write(ngx_chat_conn_t *cc);
 static size_t ngx_chat_session_set_key(ngx_chat_conn_t *cc, u_char *buf);
 static size_t ngx_chat_session_set_member(ngx_chat_conn_t *cc, u_char *buf);
-static ngx_int_t ngx_chat_session_set_command(ngx_chat_redis_reply_pt handler,
+static ngx_int_t ngx_chat_session_set_command(ngx_uint_t key,
+    ngx_chat_redis_reply_pt handler,
     ngx_uint_t argc, ngx_str_t *argv);
 static void ngx_chat_session_set_reply(redisReply *reply, void *data);
 static void ngx_chat_session_set_load_script(void);
@@ -173,7 +174,7 @@ ngx_chat_session_set_refresh(ngx_chat_conn_t *cc)
 void
 ngx_chat_session_set_remove(ngx_chat_conn_t *cc)
 {
-    u_char     key[sizeof(CHAT_KEY_SESSIONS) + CHAT_ID_MAX];
+    u_char     key[CHAT_KEY_LEN(CHAT_KEY_SESSIONS, CHAT_ID_MAX)];
     u_char     member[NGX_CHAT_SESS_MEMBER_MAX];
     ngx_str_t  argv[3];
 
@@ -187,7 +188,8 @@ ngx_chat_session_set_remove(ngx_chat_conn_t *cc)
     argv[2].data = member;
     argv[2].len = ngx_chat_session_set_member(cc, member);
 
-    (void) ngx_chat_session_set_command(ngx_chat_session_set_reply, 3, argv);
+    (void) ngx_chat_session_set_command(1, ngx_chat_session_set_reply, 3,
+                                        argv);
 
     cc->since = 0;
 }
@@ -197,7 +199,7 @@ ngx_chat_session_set_remove(ngx_chat_conn_t *cc)
 static void
 ngx_chat_session_set_write(ngx_chat_conn_t *cc)
 {
-    u_char     key[sizeof(CHAT_KEY_SESSIONS) + CHAT_ID_MAX];
+    u_char     key[CHAT_KEY_LEN(CHAT_KEY_SESSIONS, CHAT_ID_MAX)];
     u_char     member[NGX_CHAT_SESS_MEMBER_MAX];
     u_char     now[NGX_INT64_LEN], exp[NGX_INT64_LEN];
     int64_t    ms;
@@ -220,15 +222,16 @@ ngx_chat_session_set_write(ngx_chat_conn_t *cc)
     argv[6].data = member;
     argv[6].len = ngx_chat_session_set_member(cc, member);
 
-    (void) ngx_chat_session_set_command(ngx_chat_session_set_reply, 7, argv);
+    (void) ngx_chat_session_set_command(3, ngx_chat_session_set_reply, 7,
+                                        argv);
 }
 
 
 static size_t
 ngx_chat_session_set_key(ngx_chat_conn_t *cc, u_char *buf)
 {
-    return ngx_sprintf(buf, "%s%V", CHAT_KEY_SESSIONS, &cc->id.user)
-           - buf;
+    return chat_key((char *) buf, CHAT_KEY_SESSIONS,
+                    (char *) cc->id.user.data, cc->id.user.len);
 }
 
 
@@ -247,18 +250,16 @@ ngx_chat_session_set_member(ngx_chat_conn_t *cc, u_char *buf)
 
 /* A write that cannot be queued is dropped, said once per outage. */
 static ngx_int_t
-ngx_chat_session_set_command(ngx_chat_redis_reply_pt handler, ngx_uint_t argc,
-    ngx_str_t *argv)
+ngx_chat_session_set_command(ngx_uint_t key, ngx_chat_redis_reply_pt handler,
+    ngx_uint_t argc, ngx_str_t *argv)
 {
-    ngx_int_t          rc;
-    ngx_chat_redis_t  *redis;
+    ngx_int_t  rc;
 
-    redis = ngx_chat_pubsub_redis();
-    if (redis == NULL) {
+    if (!ngx_chat_pubsub_enabled()) {
         return NGX_DECLINED;
     }
 
-    rc = ngx_chat_redis_command(redis, handler, NULL, argc, argv);
+    rc = ngx_chat_pubsub_command(key, handler, NULL, argc, argv);
 
     if (rc != NGX_OK && !ngx_chat_session_set.dropping) {
         ngx_chat_session_set.dropping = 1;
@@ -291,5 +292,6 @@ ngx_chat_session_set_load_script(void)
     ngx_str_set(&argv[1], "LOAD");
     ngx_str_set(&argv[2], NGX_CHAT_SESS_LUA);
 
-    (void) ngx_chat_session_set_command(ngx_chat_session_set_reply, 3, argv);
+    /* on every master: the one that answered NOSCRIPT among them */
+    ngx_chat_cluster_command_all(ngx_chat_session_set_reply, 3, argv);
 }

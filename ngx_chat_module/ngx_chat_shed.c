@@ -304,20 +304,19 @@ ngx_chat_shed_pressure(void)
 }
 
 
-/* The Redis command connection's backlog now, as a pressure. */
+/* The Redis command connections' backlog now, as a pressure. */
 static unsigned
 ngx_chat_shed_redis_sample(void)
 {
-    size_t             bytes;
-    ngx_uint_t         replies;
-    ngx_chat_redis_t  *r;
+    size_t      bytes;
+    ngx_uint_t  replies;
 
     bytes = 0;
     replies = 0;
-    r = ngx_chat_pubsub_redis();
 
-    if (r) {
-        ngx_chat_redis_backlog(r, &bytes, &replies);
+    if (ngx_chat_pubsub_enabled()) {
+        /* the most behind of the masters: its keys are what is late */
+        ngx_chat_cluster_backlog(&bytes, &replies);
     }
 
     ngx_chat_gauge_set(NGX_CHAT_GAUGE_REDIS_BACKLOG, bytes);

@@ -70,6 +70,10 @@ typedef enum {
     NGX_CHAT_STAT_KAFKA_DELIVERED,
     NGX_CHAT_STAT_KAFKA_FAILED,
     NGX_CHAT_STAT_REDIS_RECONNECTS,
+    NGX_CHAT_STAT_REDIS_MOVED,              /* Redis Cluster redirections */
+    NGX_CHAT_STAT_REDIS_ASK,
+    NGX_CHAT_STAT_REDIS_TRYAGAIN,           /* TRYAGAIN, CLUSTERDOWN */
+    NGX_CHAT_STAT_REDIS_MAP_CHANGES,        /* a master joined or left */
 
     NGX_CHAT_STAT_ORDER_REPEATS,            /* already sent: dropped */
     NGX_CHAT_STAT_ORDER_GAPS,               /* a seq skipped: waited */
@@ -86,6 +90,8 @@ typedef enum {
     NGX_CHAT_GAUGE_USERS,
     NGX_CHAT_GAUGE_KAFKA_QUEUE,             /* writes not yet delivered */
     NGX_CHAT_GAUGE_REDIS_BACKLOG,           /* bytes unwritten to Redis */
+    NGX_CHAT_GAUGE_REDIS_MASTERS,           /* cluster masters, max */
+    NGX_CHAT_GAUGE_REDIS_CONNS_DOWN,        /* of their connections */
     NGX_CHAT_GAUGE_SEND_QUEUED,             /* bytes queued to sockets */
     NGX_CHAT_GAUGE_LOOP_LAG,                /* ms, max over workers */
     NGX_CHAT_GAUGE_SHED_LEVEL,              /* 0..5, max over workers */

@@ -52,6 +52,8 @@ static ngx_int_t ngx_chat_status_init_zone(ngx_shm_zone_t *shm_zone,
 static ngx_int_t ngx_chat_status_handler(ngx_http_request_t *r);
 static ngx_uint_t ngx_chat_status_live(ngx_chat_stats_slot_t *slot);
 static u_char *ngx_chat_status_metric(u_char *p, ngx_chat_metric_t *m);
+static size_t ngx_chat_status_nodes_size(void);
+static u_char *ngx_chat_status_nodes(u_char *p);
 static u_char *ngx_chat_status_latency(u_char *p);
 static ngx_int_t ngx_chat_status_init_process(ngx_cycle_t *cycle);
 static void ngx_chat_status_exit_process(ngx_cycle_t *cycle);
@@ -225,6 +227,22 @@ static ngx_chat_metric_t  ngx_chat_metrics[] = {
 
     { "chat_redis_reconnects_total", "Redis connections re-established.",
       NGX_CHAT_METRIC_COUNTER, NULL, NGX_CHAT_STAT_REDIS_RECONNECTS, 0 },
+    { "chat_redis_cluster_redirects_total", "Redis Cluster answers "
+      "followed: MOVED, ASK, or TRYAGAIN and the like (sent again later).",
+      NGX_CHAT_METRIC_COUNTER, "kind=\"moved\"", NGX_CHAT_STAT_REDIS_MOVED,
+      0 },
+    { NULL, NULL, NGX_CHAT_METRIC_COUNTER, "kind=\"ask\"",
+      NGX_CHAT_STAT_REDIS_ASK, 0 },
+    { NULL, NULL, NGX_CHAT_METRIC_COUNTER, "kind=\"tryagain\"",
+      NGX_CHAT_STAT_REDIS_TRYAGAIN, 0 },
+    { "chat_redis_cluster_map_changes_total", "Redis Cluster slot maps "
+      "read with another master (failovers, reshards).",
+      NGX_CHAT_METRIC_COUNTER, NULL, NGX_CHAT_STAT_REDIS_MAP_CHANGES, 0 },
+    { "chat_redis_cluster_masters", "Redis Cluster masters in the slot map.",
+      NGX_CHAT_METRIC_GAUGE_MAX, NULL, NGX_CHAT_GAUGE_REDIS_MASTERS, 0 },
+    { "chat_redis_cluster_connections_down", "Connections to Redis Cluster "
+      "masters (command and subscriber, every worker) not up now.",
+      NGX_CHAT_METRIC_GAUGE_SUM, NULL, NGX_CHAT_GAUGE_REDIS_CONNS_DOWN, 0 },
 
     { "chat_order_total", "Frames of a conversation a connection was sent "
       "already (dropped), gaps it waited for, gaps it gave up on (re-sync).",
@@ -427,7 +445,8 @@ ngx_chat_status_handler(ngx_http_request_t *r)
     }
 
     /* every line is well under 256 bytes with its HELP and TYPE */
-    size = (1 + NGX_CHAT_NMETRICS + NGX_CHAT_LATENCY_N + 8) * 256;
+    size = (1 + NGX_CHAT_NMETRICS + NGX_CHAT_LATENCY_N + 8) * 256
+           + ngx_chat_status_nodes_size();
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -444,6 +463,7 @@ ngx_chat_status_handler(ngx_http_request_t *r)
     }
 
     p = ngx_chat_status_latency(p);
+    p = ngx_chat_status_nodes(p);
     b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
@@ -520,6 +540,55 @@ ngx_chat_status_metric(u_char *p, ngx_chat_metric_t *m)
     }
 
     return ngx_sprintf(p, " %A\n", sum);
+}
+
+
+/* Two lines per master, and the family's HELP and TYPE. */
+static size_t
+ngx_chat_status_nodes_size(void)
+{
+    ngx_uint_t  n;
+
+    for (n = 0; ngx_chat_cluster_node(n); n++) { /* void */ }
+
+    return 256 + n * 2 * (64 + NGX_SOCKADDR_STRLEN);
+}
+
+
+/*
+ * On a Redis Cluster, each master's two connections as the worker that
+ * answers sees them (every worker has its own): which node is down is
+ * what an operator looks for during a failover.
+ */
+static u_char *
+ngx_chat_status_nodes(u_char *p)
+{
+    ngx_uint_t                i;
+    ngx_chat_cluster_node_t  *node;
+
+    if (!ngx_chat_cluster_on()) {
+        return p;
+    }
+
+    p = ngx_sprintf(p, "# HELP chat_redis_cluster_node_up The connections "
+                    "of the worker that answered to each Redis Cluster "
+                    "master: 1 up, 0 down.\n"
+                    "# TYPE chat_redis_cluster_node_up gauge\n");
+
+    for (i = 0; (node = ngx_chat_cluster_node(i)); i++) {
+        if (!node->master || node->retired) {
+            continue;
+        }
+
+        p = ngx_sprintf(p, "chat_redis_cluster_node_up{node=\"%V\","
+                        "conn=\"command\"} %d\n"
+                        "chat_redis_cluster_node_up{node=\"%V\","
+                        "conn=\"subscriber\"} %d\n",
+                        &node->addr.name, node->cmd.ready ? 1 : 0,
+                        &node->addr.name, node->sub.ready ? 1 : 0);
+    }
+
+    return p;
 }
 
 

@@ -6,10 +6,17 @@
  * when the Redis connection is behind.
  *
  * In a group, the recipients are the current members: the set
- * chat:gm:<group> that the chat-workers keep in Redis as membership
+ * chat:gm:{<group>} that the chat-workers keep in Redis as membership
  * changes are applied. One script checks that the sender is in it and
  * publishes to every other member, so a typing frame costs one round trip
  * whatever the group's size, and nothing in this worker.
+ *
+ * On a Redis Cluster a script may publish only on channels of its own
+ * slot, and each member's channel has the slot of that member: there the
+ * members are read (SMEMBERS, on the group's shard), the sender looked for
+ * among them here, and the frame sent with SPUBLISH to each other member's
+ * channel on that channel's shard. The set is as large as the workers let
+ * a group be (chat_group_max_members), as the script's loop is.
  */
 
 #include "ngx_chat_module.h"
@@ -34,7 +41,8 @@ typedef struct {
     size_t                 id_len;
     u_char                 id[CHAT_CLIENT_ID_MAX];
     size_t                 key_len;
-    u_char                 key[sizeof(CHAT_KEY_GROUP_MEMBERS) + CHAT_ID_MAX];
+    u_char                 key[CHAT_KEY_LEN(CHAT_KEY_GROUP_MEMBERS,
+                                        CHAT_ID_MAX)];
     size_t                 from_len;
     u_char                 from[CHAT_ID_MAX];
     size_t                 payload_len;
@@ -43,10 +51,16 @@ typedef struct {
 
 
 static void ngx_chat_typing_group(ngx_chat_conn_t *cc, chat_req_t *req,
-    ngx_chat_redis_t *redis, u_char *frame, size_t len);
-static ngx_int_t ngx_chat_typing_group_eval(ngx_chat_redis_t *redis,
-    ngx_chat_typing_group_t *t);
+    u_char *frame, size_t len);
+static ngx_int_t ngx_chat_typing_group_eval(ngx_chat_typing_group_t *t);
 static void ngx_chat_typing_group_reply(redisReply *reply, void *data);
+static ngx_int_t ngx_chat_typing_group_members(ngx_chat_typing_group_t *t);
+static void ngx_chat_typing_members_reply(redisReply *reply, void *data);
+static ngx_int_t ngx_chat_typing_publish(ngx_str_t *user, u_char *frame,
+    size_t len);
+static void ngx_chat_typing_not_member(ngx_chat_typing_group_t *t);
+static ngx_uint_t ngx_chat_typing_is_sender(ngx_chat_typing_group_t *t,
+    redisReply *e);
 
 
 static u_char  ngx_chat_typing_sha[SHA_DIGEST_LENGTH * 2];
@@ -55,18 +69,14 @@ static u_char  ngx_chat_typing_sha[SHA_DIGEST_LENGTH * 2];
 void
 ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
 {
-    size_t             len;
-    u_char            *p;
-    ngx_str_t          argv[3];
-    chat_str_t         self;
-    ngx_chat_redis_t  *redis;
-    u_char             conv[CHAT_CONV_MAX];
-    u_char             frame[NGX_CHAT_TYPING_FRAME_LEN];
-    u_char             channel[sizeof(CHAT_KEY_USER_CHANNEL) + CHAT_ID_MAX];
+    size_t      len;
+    u_char     *p;
+    ngx_str_t   to;
+    chat_str_t  self;
+    u_char      conv[CHAT_CONV_MAX];
+    u_char      frame[NGX_CHAT_TYPING_FRAME_LEN];
 
-    redis = ngx_chat_pubsub_redis();
-
-    if (redis == NULL || cc->user == NULL) {
+    if (!ngx_chat_pubsub_enabled() || cc->user == NULL) {
         return;
     }
 
@@ -94,25 +104,45 @@ ngx_chat_typing(ngx_chat_conn_t *cc, chat_req_t *req)
                     req->typing == CHAT_TYPING_START ? "start" : "stop");
 
     if (req->group.len) {
-        ngx_chat_typing_group(cc, req, redis, frame, p - frame);
+        ngx_chat_typing_group(cc, req, frame, p - frame);
         return;
     }
 
-    ngx_str_set(&argv[0], "PUBLISH");
-    argv[1].data = channel;
-    argv[1].len = ngx_sprintf(channel, CHAT_KEY_USER_CHANNEL "%*s",
-                              req->to.len, req->to.s)
-                  - channel;
-    argv[2].data = frame;
-    argv[2].len = p - frame;
+    to.data = (u_char *) req->to.s;
+    to.len = req->to.len;
 
-    (void) ngx_chat_redis_command(redis, NULL, NULL, 3, argv);
+    (void) ngx_chat_typing_publish(&to, frame, p - frame);
+}
+
+
+/* PUBLISH (SPUBLISH, to its shard, on a cluster) on a user's channel. */
+static ngx_int_t
+ngx_chat_typing_publish(ngx_str_t *user, u_char *frame, size_t len)
+{
+    const char  *cmd;
+    ngx_str_t    argv[3];
+    u_char       channel[CHAT_KEY_LEN(CHAT_KEY_USER_CHANNEL, CHAT_ID_MAX)];
+
+    if (user->len > CHAT_ID_MAX) {
+        return NGX_DECLINED;
+    }
+
+    cmd = ngx_chat_pubsub_publish_cmd();
+    argv[0].data = (u_char *) cmd;
+    argv[0].len = ngx_strlen(cmd);
+    argv[1].data = channel;
+    argv[1].len = chat_key((char *) channel, CHAT_KEY_USER_CHANNEL,
+                           (char *) user->data, user->len);
+    argv[2].data = frame;
+    argv[2].len = len;
+
+    return ngx_chat_pubsub_command(1, NULL, NULL, 3, argv);
 }
 
 
 static void
-ngx_chat_typing_group(ngx_chat_conn_t *cc, chat_req_t *req,
-    ngx_chat_redis_t *redis, u_char *frame, size_t len)
+ngx_chat_typing_group(ngx_chat_conn_t *cc, chat_req_t *req, u_char *frame,
+    size_t len)
 {
     u_char                    digest[SHA_DIGEST_LENGTH];
     ngx_chat_typing_group_t  *t;
@@ -135,23 +165,24 @@ ngx_chat_typing_group(ngx_chat_conn_t *cc, chat_req_t *req,
     if (req->id.len) {                 /* no id: s is NULL */
         ngx_memcpy(t->id, req->id.s, req->id.len);
     }
-    t->key_len = ngx_sprintf(t->key, CHAT_KEY_GROUP_MEMBERS "%*s",
-                             req->group.len, req->group.s)
-                 - t->key;
+    t->key_len = chat_key((char *) t->key, CHAT_KEY_GROUP_MEMBERS,
+                          req->group.s, req->group.len);
     t->from_len = cc->id.user.len;
     ngx_memcpy(t->from, cc->id.user.data, cc->id.user.len);
     t->payload_len = len;
     ngx_memcpy(t->payload, frame, len);
 
-    if (ngx_chat_typing_group_eval(redis, t) != NGX_OK) {
+    if ((ngx_chat_cluster_on() ? ngx_chat_typing_group_members(t)
+                               : ngx_chat_typing_group_eval(t))
+        != NGX_OK)
+    {
         ngx_free(t);
     }
 }
 
 
 static ngx_int_t
-ngx_chat_typing_group_eval(ngx_chat_redis_t *redis,
-    ngx_chat_typing_group_t *t)
+ngx_chat_typing_group_eval(ngx_chat_typing_group_t *t)
 {
     ngx_str_t  argv[6];
 
@@ -173,8 +204,8 @@ ngx_chat_typing_group_eval(ngx_chat_redis_t *redis,
     argv[5].data = t->payload;
     argv[5].len = t->payload_len;
 
-    return ngx_chat_redis_command(redis, ngx_chat_typing_group_reply, t, 6,
-                                  argv);
+    return ngx_chat_pubsub_command(3, ngx_chat_typing_group_reply, t, 6,
+                                   argv);
 }
 
 
@@ -182,31 +213,107 @@ ngx_chat_typing_group_eval(ngx_chat_redis_t *redis,
 static void
 ngx_chat_typing_group_reply(redisReply *reply, void *data)
 {
-    chat_str_t                id;
-    ngx_chat_conn_t          *cc;
-    ngx_chat_redis_t         *redis;
     ngx_chat_typing_group_t  *t = data;
 
     if (reply && reply->type == REDIS_REPLY_ERROR && !t->retried
         && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0)
     {
         t->retried = 1;
-        redis = ngx_chat_pubsub_redis();
 
-        if (redis && ngx_chat_typing_group_eval(redis, t) == NGX_OK) {
+        if (ngx_chat_typing_group_eval(t) == NGX_OK) {
             return;
         }
     }
 
     if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer < 0) {
-        cc = ngx_chat_conn_find(t->conn);
+        ngx_chat_typing_not_member(t);
+    }
 
-        if (cc) {
-            id.s = (char *) t->id;
-            id.len = t->id_len;
-            ngx_chat_reply_error(cc, &id, "forbidden",
-                                   "not a member of this group");
+    ngx_free(t);
+}
+
+
+static void
+ngx_chat_typing_not_member(ngx_chat_typing_group_t *t)
+{
+    chat_str_t        id;
+    ngx_chat_conn_t  *cc;
+
+    cc = ngx_chat_conn_find(t->conn);
+
+    if (cc) {
+        id.s = (char *) t->id;
+        id.len = t->id_len;
+        ngx_chat_reply_error(cc, &id, "forbidden",
+                             "not a member of this group");
+    }
+}
+
+
+/* ------------------------------------------------ on a Redis Cluster */
+
+
+static ngx_int_t
+ngx_chat_typing_group_members(ngx_chat_typing_group_t *t)
+{
+    ngx_str_t  argv[2];
+
+    ngx_str_set(&argv[0], "SMEMBERS");
+    argv[1].data = t->key;
+    argv[1].len = t->key_len;
+
+    return ngx_chat_pubsub_command(1, ngx_chat_typing_members_reply, t, 2,
+                                   argv);
+}
+
+
+static ngx_uint_t
+ngx_chat_typing_is_sender(ngx_chat_typing_group_t *t, redisReply *e)
+{
+    return e->type == REDIS_REPLY_STRING && e->len == t->from_len
+           && ngx_memcmp(e->str, t->from, e->len) == 0;
+}
+
+
+/* What the script does, from here: the sender must be a member, and every
+ * other member gets the frame; one that cannot be queued is skipped, as
+ * typing is dropped whenever Redis is behind. */
+static void
+ngx_chat_typing_members_reply(redisReply *reply, void *data)
+{
+    size_t                    i;
+    ngx_str_t                 m;
+    ngx_uint_t                member;
+    redisReply               *e;
+    ngx_chat_typing_group_t  *t = data;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        ngx_free(t);
+        return;
+    }
+
+    member = 0;
+
+    for (i = 0; i < reply->elements && !member; i++) {
+        member = ngx_chat_typing_is_sender(t, reply->element[i]);
+    }
+
+    if (!member) {
+        ngx_chat_typing_not_member(t);
+        ngx_free(t);
+        return;
+    }
+
+    for (i = 0; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_STRING || ngx_chat_typing_is_sender(t, e)) {
+            continue;
         }
+
+        m.data = (u_char *) e->str;
+        m.len = e->len;
+        (void) ngx_chat_typing_publish(&m, t->payload, t->payload_len);
     }
 
     ngx_free(t);

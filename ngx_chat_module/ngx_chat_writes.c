@@ -257,11 +257,8 @@ ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc, ngx_chat_write_t *w)
     u_char             key[CHAT_CID_KEY_MAX];
     u_char             value[CHAT_CID_VALUE_MAX];
     chat_str_t         user, id;
-    ngx_chat_redis_t  *redis;
 
-    redis = ngx_chat_pubsub_redis();
-
-    if (redis && w->id_len) {
+    if (ngx_chat_pubsub_enabled() && w->id_len) {
         user.s = (char *) cc->id.user.data;
         user.len = cc->id.user.len;
         id.s = (char *) w->id;
@@ -278,8 +275,8 @@ ngx_chat_writes_reserve_mid(ngx_chat_conn_t *cc, ngx_chat_write_t *w)
         ngx_str_set(&argv[6], "86400");
 
         if (argv[2].len
-            && ngx_chat_redis_command(redis, ngx_chat_writes_dedupe_reply, w,
-                                      7, argv)
+            && ngx_chat_pubsub_command(1, ngx_chat_writes_dedupe_reply, w, 7,
+                                       argv)
                == NGX_OK)
         {
             return;

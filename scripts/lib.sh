@@ -12,7 +12,10 @@
 #   CHAT_STATE_DIR     where the rendered config, logs, pids and data go
 #   CHAT_MODULE        the module to load (default build/ngx_chat_module.so)
 #   CHAT_PRELOAD       libraries to LD_PRELOAD into nginx (sanitizer runs)
-#   CHAT_REDIS_PORT    port of redis-server, on 127.0.0.1 (default CHAT_PORT+1000)
+#   CHAT_REDIS_PORT    port of redis-server, on 127.0.0.1 (default CHAT_PORT+1000);
+#                      a cluster's first node (the others on the next 5 ports)
+#   CHAT_REDIS         single (default): one redis-server; cluster: a Redis
+#                      Cluster of 3 masters and 3 replicas (lib-redis-cluster.sh)
 #   CHAT_WORKERS       how many chat-workers (default 1; 0 for none)
 #   CHAT_PARTITIONS    partitions of the chat.writes topic (default 8)
 #   CHAT_WORKER_BIN    the chat-worker program (default build/chat-worker)
@@ -32,15 +35,39 @@
 #                      dir's chat-media.secret; unset, made once like the
 #                      token secret
 #   CHAT_BROKER_BIN    the dev Kafka broker (default build/chat-devbroker)
+#   CHAT_KAFKA         dev (default): the dev broker, librdkafka's mock
+#                      cluster in one process; real: Apache Kafka (see
+#                      scripts/lib-kafka.sh), a cluster in the state dir
+#   CHAT_KAFKA_NODES   real: its nodes, 1 (default) or 3, each a broker and
+#                      controller; topics are replicated on all of them
+#   CHAT_KAFKA_PORT    real: the first node's port (default CHAT_PORT+4000);
+#                      node K takes CHAT_KAFKA_PORT+2(K-1) and the next one
+#   CHAT_KAFKA_HEAP    real: each node's Java heap (default 256m)
+#   CHAT_KAFKA_LIB     real: the broker's jars, which `make deps` fetches
+#                      (default /var/cache/ngx_chat/kafka-VERSION/lib, or
+#                      ~/.cache/ngx_chat/... where /var/cache is not ours)
+#   CHAT_KAFKA_TIMEOUT real: seconds the cluster gets to start (default 90)
 #   CHAT_REDIS_SERVER  the redis-server program (default: Debian's)
 #   CHAT_CONF_TEMPLATE the nginx config to render (default nginx.conf.example)
 #   CHAT_WORKER_TIMEOUT seconds a starting worker gets to be ready (default 30)
 #   CHAT_API_TIMEOUT   seconds a starting chat-api gets to be ready (default 10)
+#   CHAT_STORE         the store of the workers and chat-apis: sqlite (the
+#                      default: the state dir's chat.db) or postgres (a
+#                      PostgreSQL cluster of the state dir's own, started as
+#                      the component "postgres": scripts/lib-postgres.sh)
+#   CHAT_PG_PORT       port of that cluster, on 127.0.0.1 (default CHAT_PORT+3000)
+#   CHAT_PG_TIMEOUT    seconds it gets to answer (default 60: the first
+#                      start runs initdb)
+#   CHAT_STORE_URI     an external store instead, as the programs' --store
+#                      takes it (e.g. "postgres:host=db1 dbname=chat"):
+#                      then no store is started or stopped here
 #
 # The state dir holds run/<name>.pid and run/<name>.cmd (its command line)
-# for each component (redis, broker, worker-N, api-N, nginx), run/kafka.address
-# (the dev broker's bootstrap list), logs/ (one log per component, nginx's
-# error.log and access.log), redis/ (its append-only file), chat.db, media/
+# for each component (redis, broker or kafka-K, postgres, worker-N, api-N,
+# nginx), run/kafka.address (the bootstrap list), kafka/ (CHAT_KAFKA=real:
+# the cluster's configs and log dirs), logs/ (one log per component, nginx's
+# error.log and access.log), redis/ (its append-only file), chat.db (SQLite)
+# or postgres/ (the cluster's data dir), media/
 # (the uploaded files, which nginx serves and the workers clean up) and the
 # secrets: chat-jwt.secret (tokens), chat-media.secret (media URLs) and
 # redis.password (mode 600).
@@ -59,6 +86,11 @@ CHAT_API_BIN=${CHAT_API_BIN:-$CHAT_TOP/build/chat-api}
 CHAT_BROKER_BIN=${CHAT_BROKER_BIN:-$CHAT_TOP/build/chat-devbroker}
 CHAT_REDIS_SERVER=${CHAT_REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}
 CHAT_CONF_TEMPLATE=${CHAT_CONF_TEMPLATE:-$CHAT_TOP/nginx.conf.example}
+CHAT_KAFKA=${CHAT_KAFKA:-dev}
+CHAT_REDIS=${CHAT_REDIS:-single}
+
+# shellcheck source=scripts/lib-redis-cluster.sh
+. "$CHAT_TOP/scripts/lib-redis-cluster.sh"
 
 # Fixed names: the topic and group the module and the workers agree on.
 CHAT_TOPIC=chat.writes
@@ -66,8 +98,9 @@ CHAT_GROUP=chat-workers
 
 # Seconds each component gets to start, and to stop before SIGKILL. A
 # worker is ready once the group gave it partitions: a restarted one waits
-# for its dead predecessor's session to time out and for the rebalance
-# (9-18 s measured against the dev broker), hence more than the others.
+# for its dead predecessor's session (6 s) to time out and for the
+# rebalance (about 6 s on a real Kafka, 10 s and more on the dev broker,
+# which holds rebalances longer), hence more than the others.
 CHAT_START_TIMEOUT=10
 CHAT_WORKER_TIMEOUT=${CHAT_WORKER_TIMEOUT:-30}
 CHAT_API_TIMEOUT=${CHAT_API_TIMEOUT:-10}
@@ -75,6 +108,9 @@ CHAT_STOP_TIMEOUT=10
 
 # Names of the components this invocation started, in order (for rollback).
 CHAT_STARTED=()
+
+# shellcheck source=scripts/lib-postgres.sh
+. "$CHAT_TOP/scripts/lib-postgres.sh"
 
 chat_log() {
     echo "${CHAT_SCRIPT:-chat}: $*"
@@ -102,6 +138,10 @@ chat_check_settings() {
         chat_err "CHAT_PORT ($CHAT_PORT) and CHAT_REDIS_PORT ($CHAT_REDIS_PORT) must be two different ports"
         return 1
     fi
+    if [ "$CHAT_REDIS" != single ] && [ "$CHAT_REDIS" != cluster ]; then
+        chat_err "CHAT_REDIS must be single or cluster, not '$CHAT_REDIS'"
+        return 1
+    fi
     if [ "$CHAT_PARTITIONS" -lt 1 ] || [ "$CHAT_PARTITIONS" -gt 1024 ]; then
         chat_err "CHAT_PARTITIONS must be from 1 to 1024"
         return 1
@@ -114,6 +154,11 @@ chat_check_settings() {
         chat_err "CHAT_APIS must be from 0 to 64"
         return 1
     fi
+    case $CHAT_KAFKA in
+        dev) ;;
+        real) chat_kafka_check_settings || return 1 ;;
+        *) chat_err "CHAT_KAFKA must be dev or real, not '$CHAT_KAFKA'"; return 1 ;;
+    esac
     CHAT_API_PORT=${CHAT_API_PORT:-$((CHAT_PORT + 2000))}
     if ! [[ $CHAT_API_PORT =~ ^[0-9]+$ ]] || [ "$CHAT_API_PORT" -lt 1 ] \
        || [ $((CHAT_API_PORT + CHAT_APIS)) -gt 65536 ] \
@@ -125,6 +170,10 @@ chat_check_settings() {
                  "chat-api (CHAT_APIS $CHAT_APIS), must be ports other than CHAT_PORT" \
                  "($CHAT_PORT) and CHAT_REDIS_PORT ($CHAT_REDIS_PORT)"
         return 1
+    fi
+    chat_check_store_settings
+    if [ "$CHAT_REDIS" = cluster ]; then
+        chat_check_redis_cluster_ports
     fi
 }
 
@@ -334,26 +383,32 @@ chat_stop_nginx_orphans() {
 
 # The signal that stops each component gracefully: nginx finishes its
 # requests and closes WebSockets with 1001; the others shut down on TERM
-# (redis flushes its append-only file first).
+# (redis flushes its append-only file first); postgres on INT (its "fast"
+# shutdown, which does not wait for a client that stays connected).
 chat_stop_signal() {
     case $1 in
         nginx) echo QUIT ;;
+        postgres) echo INT ;;
         *)     echo TERM ;;
     esac
 }
 
 # Stops everything in the state dir, front to back: nginx first so that no
 # new write or read is produced, the chat-apis (readers only), the workers
-# so that they commit what they applied, then the broker (its log is lost)
-# and redis.
+# so that they commit what they applied, then their store, the broker (the
+# dev broker's log is lost, a real cluster's is kept in kafka/) and redis.
 chat_down() {
     local name
     chat_stop nginx QUIT
     for name in $(chat_api_names) $(chat_worker_names); do
         chat_stop "$name" TERM
     done
+    chat_stop postgres INT
     chat_stop broker TERM
-    chat_stop redis TERM
+    chat_kafka_down
+    for name in $(chat_redis_names); do
+        chat_stop "$name" TERM
+    done
     rm -f "$CHAT_STATE_DIR/run/kafka.address"
 }
 
@@ -374,7 +429,8 @@ chat_build_missing() {
     if [ ! -f "$CHAT_MODULE" ]; then
         make -s -C "$CHAT_TOP" module
     fi
-    if [ ! -x "$CHAT_BROKER_BIN" ] && [ "$CHAT_BROKER_BIN" = "$CHAT_TOP/build/chat-devbroker" ]; then
+    if [ "$CHAT_KAFKA" = dev ] && [ ! -x "$CHAT_BROKER_BIN" ] \
+       && [ "$CHAT_BROKER_BIN" = "$CHAT_TOP/build/chat-devbroker" ]; then
         make -s -C "$CHAT_TOP" build/chat-devbroker
     fi
     if [ "$CHAT_WORKERS" -gt 0 ] && [ ! -x "$CHAT_WORKER_BIN" ] \
@@ -385,9 +441,20 @@ chat_build_missing() {
         }
     fi
     local prog
-    for prog in "$CHAT_BROKER_BIN" "$CHAT_REDIS_SERVER" "$CHAT_NGINX"; do
+    for prog in "$CHAT_REDIS_SERVER" "$CHAT_NGINX"; do
         [ -x "$prog" ] || { chat_err "$prog: no such program"; return 1; }
     done
+    if [ "$CHAT_KAFKA" = dev ] && [ ! -x "$CHAT_BROKER_BIN" ]; then
+        chat_err "$CHAT_BROKER_BIN: no such program"
+        return 1
+    fi
+    if [ "$CHAT_KAFKA" = real ]; then
+        command -v java >/dev/null || { chat_err "java not found: run 'make deps'"; return 1; }
+        if [ ! -f "$CHAT_KAFKA_LIB/.complete" ]; then
+            chat_err "Apache Kafka is not in $CHAT_KAFKA_LIB (CHAT_KAFKA_LIB): run 'make deps'"
+            return 1
+        fi
+    fi
     if [ "$CHAT_WORKERS" -gt 0 ] && [ ! -x "$CHAT_WORKER_BIN" ]; then
         chat_err "$CHAT_WORKER_BIN: no such program"
         return 1
@@ -403,6 +470,7 @@ chat_build_missing() {
         chat_err "$CHAT_API_BIN: no such program"
         return 1
     fi
+    chat_check_postgres_programs
 }
 
 # The dev broker cannot be restarted under running clients: its log is in
@@ -410,8 +478,19 @@ chat_build_missing() {
 # that is gone and offsets that no longer exist.
 chat_check_broker() {
     local name others=()
+    # one Kafka per state dir: its parts hold the other's address
+    if [ "$CHAT_KAFKA" = real ] && chat_alive broker; then
+        chat_err "the dev broker runs in $CHAT_STATE_DIR (CHAT_KAFKA=real asked): run scripts/dev-down first"
+        return 1
+    fi
+    if [ "$CHAT_KAFKA" = dev ] && [ -n "$(for name in $(chat_kafka_names); do
+                                          chat_alive "$name" && echo "$name"; done)" ]; then
+        chat_err "a real Kafka runs in $CHAT_STATE_DIR (CHAT_KAFKA=dev asked): run scripts/dev-down first"
+        return 1
+    fi
+    [ "$CHAT_KAFKA" = dev ] || return 0
     chat_alive broker && return 0
-    for name in redis nginx $(chat_worker_names) $(chat_api_names); do
+    for name in $(chat_redis_names) postgres nginx $(chat_worker_names) $(chat_api_names); do
         if chat_alive "$name"; then
             others+=("$name")
         fi
@@ -473,11 +552,17 @@ chat_start_redis() {
     return 1
 }
 
-# The dev broker; sets CHAT_KAFKA_ADDRESS to its bootstrap list, which it
-# writes (whole, by a rename) once its cluster is up.
+# The dev broker, or with CHAT_KAFKA=real the state dir's Kafka cluster;
+# sets CHAT_KAFKA_ADDRESS to its bootstrap list, which run/kafka.address
+# holds (the dev broker writes it, whole, by a rename, once it is up).
 chat_start_broker() {
     local log="$CHAT_STATE_DIR/logs/broker.log"
     local address="$CHAT_STATE_DIR/run/kafka.address" end
+    if [ "$CHAT_KAFKA" = real ]; then
+        chat_kafka_up || return 1
+        echo "$CHAT_KAFKA_ADDRESS" >"$address.tmp" && mv -f "$address.tmp" "$address"
+        return 0
+    fi
     if chat_alive broker; then
         if [ ! -s "$address" ]; then
             chat_err "the dev broker runs (pid $(chat_pid broker)) but $address is missing; run scripts/dev-down first"
@@ -558,8 +643,9 @@ chat_log_offset() {
 # they wait together). They sign the media URLs of the msgs they hand out
 # and delete the files of media that no message references.
 chat_start_workers() {
-    local n name started=() extra=() asan=()
+    local n name started=() extra=() asan=() redis=()
     read -r -a extra <<<"${CHAT_WORKER_ARGS:-}"
+    mapfile -t redis < <(chat_redis_flags)
     if [ -n "${CHAT_WORKER_ASAN_OPTIONS:-}" ]; then
         asan=(env "ASAN_OPTIONS=$CHAT_WORKER_ASAN_OPTIONS")
     fi
@@ -572,9 +658,9 @@ chat_start_workers() {
         started+=("$name=$(chat_log_offset "$name")")
         chat_spawn "$name" "$CHAT_STATE_DIR/logs/$name.log" "${asan[@]}" "$CHAT_WORKER_BIN" \
             --brokers "$CHAT_KAFKA_ADDRESS" --topic "$CHAT_TOPIC" \
-            --group "$CHAT_GROUP" --redis "127.0.0.1:$CHAT_REDIS_PORT" \
+            --group "$CHAT_GROUP" "${redis[@]}" \
             --redis-password "file:$CHAT_STATE_DIR/redis.password" \
-            --store "sqlite:$CHAT_STATE_DIR/chat.db" \
+            --store "$(chat_store_uri)" \
             --media-key "file:$CHAT_STATE_DIR/chat-media.secret" \
             --media-dir "$CHAT_STATE_DIR/media" "${extra[@]}"
     done
@@ -589,11 +675,13 @@ chat_api_port() {
 # Starts every chat-api that is not running, each on its own port of
 # loopback (nginx is its only client), then waits for each one it started
 # to log "chat-api: ready". They read the store that the workers write
-# (SQLite in WAL mode lets readers in beside the writer) and Redis
+# (SQLite in WAL mode lets readers in beside the writer; PostgreSQL is
+# shared by design) and Redis
 # (presence), and write uploads into media/.
 chat_start_apis() {
-    local n name port started=() extra=() asan=()
+    local n name port started=() extra=() asan=() redis=()
     read -r -a extra <<<"${CHAT_API_ARGS:-}"
+    mapfile -t redis < <(chat_redis_flags)
     if [ -n "${CHAT_API_ASAN_OPTIONS:-}" ]; then
         asan=(env "ASAN_OPTIONS=$CHAT_API_ASAN_OPTIONS")
     fi
@@ -611,8 +699,8 @@ chat_start_apis() {
         started+=("$name=$(chat_log_offset "$name")")
         chat_spawn "$name" "$CHAT_STATE_DIR/logs/$name.log" "${asan[@]}" "$CHAT_API_BIN" \
             --listen "127.0.0.1:$port" \
-            --store "sqlite:$CHAT_STATE_DIR/chat.db" \
-            --redis "127.0.0.1:$CHAT_REDIS_PORT" \
+            --store "$(chat_store_uri)" \
+            "${redis[@]}" \
             --redis-password "file:$CHAT_STATE_DIR/redis.password" \
             --media-dir "$CHAT_STATE_DIR/media" \
             --media-key "file:$CHAT_STATE_DIR/chat-media.secret" "${extra[@]}"
@@ -675,7 +763,8 @@ chat_render_config() {
     sed -e "s|listen 127.0.0.1:8080\([ ;]\)|listen $CHAT_ADDR:$CHAT_PORT\1|" \
         -e "s|^\(\s*\)pid .*;|\1pid run/nginx.pid;|" \
         -e "s|^\(\s*\)chat_kafka_brokers .*;|\1chat_kafka_brokers $brokers;|" \
-        -e "s|^\(\s*\)chat_redis .*;|\1chat_redis 127.0.0.1:${CHAT_REDIS_PORT:-6379};|" \
+        -e "/^\s*chat_redis_cluster .*;/d" \
+        -e "s|^\(\s*\)chat_redis .*;|\1$(chat_redis_directives)|" \
         "$CHAT_CONF_TEMPLATE" \
         | chat_render_upstream "$(chat_api_ports)" > "$CHAT_STATE_DIR/nginx.conf"
     chat_check_media_reach
@@ -774,8 +863,13 @@ chat_start_nginx() {
 chat_up() {
     local mode=${1:-daemon}
     chat_check_broker
-    chat_start_redis
+    if [ "$CHAT_REDIS" = cluster ]; then
+        chat_start_redis_cluster
+    else
+        chat_start_redis
+    fi
     chat_start_broker
+    chat_start_postgres
     chat_init_media_key
     if [ "$CHAT_WORKERS" -gt 0 ]; then
         chat_start_workers
@@ -794,10 +888,14 @@ chat_up() {
 # True when any component of the state dir runs.
 chat_any_alive() {
     local name
-    for name in nginx redis broker $(chat_worker_names) $(chat_api_names); do
+    for name in nginx $(chat_redis_names) broker postgres $(chat_kafka_names) \
+                $(chat_worker_names) $(chat_api_names); do
         if chat_alive "$name"; then
             return 0
         fi
     done
     return 1
 }
+
+# shellcheck source=scripts/lib-kafka.sh
+. "$CHAT_TOP/scripts/lib-kafka.sh"

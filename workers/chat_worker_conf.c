@@ -10,6 +10,7 @@
 
 #include "chat_conf.h"
 #include "chat_media.h"
+#include "chat_redis_cluster.h"
 #include "chat_worker_conf.h"
 #include "chat_worker_log.h"
 
@@ -39,7 +40,12 @@ static const chat_conf_item_t  chat_worker_conf_items[] = {
 
     { "--redis", "chat_redis", CHAT_CONF_STRING,
       CHAT_WORKER_OFF(redis), 0, 0, NULL, "host[:port]",
-      "or unix:/path (" CHAT_WORKER_DEFAULT_REDIS ")" },
+      "or unix:/path; a cluster's seeds: host:port,... ("
+      CHAT_WORKER_DEFAULT_REDIS ")" },
+
+    { "--redis-cluster", "chat_redis_cluster", CHAT_CONF_SWITCH,
+      CHAT_WORKER_OFF(redis_cluster), 0, 0, NULL, "[=on|off]",
+      "chat_redis is a Redis Cluster: SPUBLISH on the slot's master (off)" },
 
     { "--redis-user", "chat_redis_user", CHAT_CONF_STRING,
       CHAT_WORKER_OFF(redis_user), 0, 0, NULL, "name",
@@ -190,6 +196,11 @@ chat_worker_conf_redis(chat_worker_conf_t *conf, char *err, size_t errlen)
 {
     char         what[64];
     const char  *why;
+
+    /* a cluster's seeds are read again by its client (chat_redis_cluster.h) */
+    if (conf->redis_cluster) {
+        return chat_redis_cluster_seeds_check(conf->redis, err, errlen);
+    }
 
     if (strncmp(conf->redis, "unix:", 5) == 0) {
         conf->redis_path = strdup(conf->redis + 5);

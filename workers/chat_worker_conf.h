@@ -39,7 +39,9 @@ typedef struct {
     char              *topic;
     char              *dead_letter;      /* NULL: off, skips only logged */
     char              *group;
-    char              *redis;            /* host[:port] or unix:/path */
+    char              *redis;            /* host[:port] or unix:/path;
+                                            a cluster's seeds, host:port,... */
+    int64_t            redis_cluster;    /* 1: chat_redis is a cluster */
     char              *redis_user;       /* an ACL user, or NULL */
     char              *redis_password;   /* inline, file:PATH or env:NAME */
     char              *store;            /* store URI */

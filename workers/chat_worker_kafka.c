@@ -69,8 +69,11 @@ static const char  *chat_worker_kafka_defaults[][2] = {
     { "fetch.wait.max.ms", "10" },
     { "fetch.error.backoff.ms", "10" },
     { "socket.nagle.disable", "true" },
-    /* the partitions of a worker that died are stalled this long */
-    { "session.timeout.ms", "10000" },
+    /* the partitions of a worker that died are stalled this long: 6 s is
+     * the least a Kafka broker allows by default
+     * (group.min.session.timeout.ms), a heartbeat a second keeps a live
+     * worker well inside it */
+    { "session.timeout.ms", "6000" },
     { "heartbeat.interval.ms", "1000" },
     { NULL, NULL }
 };

@@ -137,14 +137,15 @@ chat_worker_out_key_add(chat_worker_out_t *out, const char *prefix,
     pub->cmd = CHAT_WORKER_CMD_PUBLISH;
     pub->channel = out->len;
 
-    if (chat_worker_out_append(out, prefix, strlen(prefix)) != 0
-        || chat_worker_out_append(out, name.s, name.len) != 0)
-    {
+    /* "<prefix>{<name>}": room for it, then written in place */
+    if (chat_worker_out_reserve(out, strlen(prefix) + 2 + name.len) != 0) {
         out->len = start;
         return NULL;
     }
 
-    pub->channel_len = out->len - pub->channel;
+    pub->channel_len = chat_key(out->buf + out->len, prefix, name.s,
+                                name.len);
+    out->len += pub->channel_len;
 
     return pub;
 }

@@ -7,12 +7,18 @@
 #include <time.h>
 #include <hiredis/hiredis.h>
 
+#include "chat_redis_cluster.h"
 #include "chat_worker_log.h"
 #include "chat_worker_redis.h"
 
 
 #define CHAT_WORKER_REDIS_BACKOFF_MIN  100     /* ms */
 #define CHAT_WORKER_REDIS_BACKOFF_MAX  5000
+
+/* How long a batch waits for a cluster to answer every publish: longer
+ * than a failover takes (a replica is promoted some seconds after its
+ * master stops answering, cluster-node-timeout and an election). */
+#define CHAT_WORKER_REDIS_FAILOVER_MS  15000
 
 
 struct chat_worker_redis_s {
@@ -23,6 +29,12 @@ struct chat_worker_redis_s {
     int64_t                    next_attempt;   /* monotonic ms */
     int64_t                    backoff;        /* ms */
     int                        down;           /* told the log so */
+
+    /* a cluster (--redis-cluster): its client, and a batch's commands */
+    chat_redis_cluster_conf_t  cluster_conf;
+    chat_redis_cluster_t      *cluster;
+    chat_redis_cluster_cmd_t  *cmds;
+    size_t                     ncmds;
 };
 
 
@@ -40,6 +52,7 @@ chat_worker_redis_now(void)
 chat_worker_redis_t *
 chat_worker_redis_new(const chat_worker_conf_t *conf)
 {
+    char                  err[256];
     chat_worker_redis_t  *r;
 
     r = calloc(1, sizeof(chat_worker_redis_t));
@@ -51,6 +64,23 @@ chat_worker_redis_new(const chat_worker_conf_t *conf)
     r->timeout.tv_sec = conf->redis_timeout / 1000;
     r->timeout.tv_usec = (conf->redis_timeout % 1000) * 1000;
     r->backoff = CHAT_WORKER_REDIS_BACKOFF_MIN;
+
+    if (conf->redis_cluster) {
+        r->cluster_conf.seeds = conf->redis;
+        r->cluster_conf.user = conf->redis_user;
+        r->cluster_conf.secret = conf->redis_secret;
+        r->cluster_conf.secret_len = conf->redis_secret_len;
+        r->cluster_conf.timeout = conf->redis_timeout;
+
+        /* the seeds were checked with the settings: only memory fails */
+        r->cluster = chat_redis_cluster_new(&r->cluster_conf, err,
+                                            sizeof(err));
+        if (r->cluster == NULL) {
+            chat_worker_log(CHAT_LOG_ERROR, "redis cluster: %s", err);
+            free(r);
+            return NULL;
+        }
+    }
 
     return r;
 }
@@ -186,6 +216,24 @@ chat_worker_redis_connect(chat_worker_redis_t *r)
 }
 
 
+/* The command of publish i: a member set change, or a publish (sharded
+ * on a cluster: SPUBLISH reaches the one shard of the channel's slot,
+ * where the module subscribed with SSUBSCRIBE). */
+
+static const char *
+chat_worker_redis_cmd(const chat_worker_redis_t *r, chat_worker_cmd_e cmd)
+{
+    switch (cmd) {
+    case CHAT_WORKER_CMD_SADD:
+        return "SADD";
+    case CHAT_WORKER_CMD_SREM:
+        return "SREM";
+    default:
+        return r->cluster ? "SPUBLISH" : "PUBLISH";
+    }
+}
+
+
 /* Queues every PUBLISH (and member set change) in the connection's output
  * buffer. */
 
@@ -194,25 +242,15 @@ chat_worker_redis_append(chat_worker_redis_t *r, const chat_worker_out_t *out)
 {
     size_t       i;
     chat_str_t   ch, pl;
-    const char  *fmt;
+    const char  *cmd;
 
     for (i = 0; i < out->npubs; i++) {
         ch = chat_worker_out_channel(out, i);
         pl = chat_worker_out_payload(out, i);
+        cmd = chat_worker_redis_cmd(r, out->pubs[i].cmd);
 
-        switch (out->pubs[i].cmd) {
-        case CHAT_WORKER_CMD_SADD:
-            fmt = "SADD %b %b";
-            break;
-        case CHAT_WORKER_CMD_SREM:
-            fmt = "SREM %b %b";
-            break;
-        default:
-            fmt = "PUBLISH %b %b";
-            break;
-        }
-
-        if (redisAppendCommand(r->ctx, fmt, ch.s, ch.len, pl.s, pl.len)
+        if (redisAppendCommand(r->ctx, "%s %b %b", cmd, ch.s, ch.len, pl.s,
+                               pl.len)
             != REDIS_OK)
         {
             return -1;
@@ -220,6 +258,116 @@ chat_worker_redis_append(chat_worker_redis_t *r, const chat_worker_out_t *out)
     }
 
     return 0;
+}
+
+
+/* The batch's commands for the cluster client, in order. */
+
+static int
+chat_worker_redis_cluster_cmds(chat_worker_redis_t *r,
+    const chat_worker_out_t *out)
+{
+    size_t                     i;
+    chat_str_t                 ch, pl;
+    chat_redis_cluster_cmd_t  *cmds, *c;
+
+    if (out->npubs > r->ncmds) {
+        cmds = realloc(r->cmds, out->npubs * sizeof(*cmds));
+        if (cmds == NULL) {
+            return -1;
+        }
+
+        r->cmds = cmds;
+        r->ncmds = out->npubs;
+    }
+
+    for (i = 0; i < out->npubs; i++) {
+        c = &r->cmds[i];
+        ch = chat_worker_out_channel(out, i);
+        pl = chat_worker_out_payload(out, i);
+
+        c->argc = 3;
+        c->argv[0] = chat_worker_redis_cmd(r, out->pubs[i].cmd);
+        c->argvlen[0] = strlen(c->argv[0]);
+        c->argv[1] = ch.s;
+        c->argvlen[1] = ch.len;
+        c->argv[2] = pl.s;
+        c->argvlen[2] = pl.len;
+    }
+
+    return 0;
+}
+
+
+/*
+ * On a cluster: every publish on the master of its channel's slot. A
+ * publish not answered (its master died, a replica is not yet promoted)
+ * is sent again until CHAT_WORKER_REDIS_FAILOVER_MS: the batch waits out
+ * a failover rather than leave its receivers to their next sync. Once
+ * that failed, the cluster is down: later batches try once each (the
+ * client's backoff per node keeps that from spinning) until one gets
+ * through, as a single Redis that is down is tried after its backoff.
+ */
+
+static int
+chat_worker_redis_cluster_publish(chat_worker_redis_t *r,
+    const chat_worker_out_t *out)
+{
+    int      n, errors;
+    size_t   i, answered;
+    int64_t  start;
+
+    if (chat_worker_redis_cluster_cmds(r, out) != 0) {
+        chat_worker_log(CHAT_LOG_ERROR, "redis cluster: out of memory");
+        return -1;
+    }
+
+    start = chat_worker_redis_now();
+    answered = chat_redis_cluster_run(r->cluster, r->cmds, out->npubs,
+                                      r->down ? 0
+                                      : CHAT_WORKER_REDIS_FAILOVER_MS);
+
+    for (i = 0, n = 0, errors = 0; i < out->npubs; i++) {
+        if (r->cmds[i].reply == NULL) {
+            continue;
+        }
+
+        if (r->cmds[i].reply->type == REDIS_REPLY_ERROR) {
+            if (errors++ == 0) {
+                chat_worker_log(CHAT_LOG_ERROR, "redis %s: %s: %s",
+                                r->conf->redis, r->cmds[i].argv[0],
+                                r->cmds[i].reply->str);
+            }
+
+        } else {
+            n++;
+        }
+    }
+
+    chat_redis_cluster_cmds_free(r->cmds, out->npubs);
+
+    if (answered < out->npubs) {
+        if (!r->down) {
+            chat_worker_log(CHAT_LOG_WARN, "redis cluster %s: %zu of %zu "
+                            "publishes not answered in %lld ms (%s); "
+                            "publishing resumes when it is back (clients "
+                            "sync)", r->conf->redis,
+                            out->npubs - answered, out->npubs,
+                            (long long) (chat_worker_redis_now() - start),
+                            chat_redis_cluster_error(r->cluster));
+            r->down = 1;
+        }
+
+        return -1;
+    }
+
+    if (r->down) {
+        chat_worker_log(CHAT_LOG_WARN, "redis cluster %s: back",
+                        r->conf->redis);
+        r->down = 0;
+    }
+
+    return n;
 }
 
 
@@ -232,6 +380,10 @@ chat_worker_redis_publish(chat_worker_redis_t *r, const chat_worker_out_t *out)
 
     if (out->npubs == 0) {
         return 0;
+    }
+
+    if (r->cluster != NULL) {
+        return chat_worker_redis_cluster_publish(r, out);
     }
 
     if (chat_worker_redis_connect(r) != 0) {
@@ -291,5 +443,7 @@ chat_worker_redis_free(chat_worker_redis_t *r)
         redisFree(r->ctx);
     }
 
+    chat_redis_cluster_free(r->cluster);
+    free(r->cmds);
     free(r);
 }

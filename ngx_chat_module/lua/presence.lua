@@ -1,13 +1,16 @@
 -- The presence script: every change of a user's presence hash
--- "chat:p:<user>" is one call of it, so that two nginx workers (or nodes)
+-- "chat:p:{<user>}" is one call of it, so that two nginx workers (or nodes)
 -- never both announce, or both miss, a change. It touches that one key
--- only (Redis Cluster runs it on the key's shard); PUBLISH is not a key.
+-- only (Redis Cluster runs it on the key's shard), and publishes on the
+-- user's presence channel, which has the same hash tag, so the same slot:
+-- with SPUBLISH on a cluster (the module then passes "SPUBLISH" as the
+-- last argument), PUBLISH on a plain Redis.
 --
 -- Fields: "i:<instance>" for each nginx worker that holds a device of the
 -- user; "st" the announced status; "ls" last seen (ms, digits: one that is
 -- not, or is too long for a Lua number to hold exactly, is replaced rather
 -- than announced); "v" the number of announcements, which orders them. A
--- change is published on "chat:pr:<user>" as "<v>\n<presence frame>".
+-- change is published on "chat:pr:{<user>}" as "<v>\n<presence frame>".
 --
 -- ARGV[1] is the operation, ARGV[2] the user:
 --   up     ARGV[3] instance, ARGV[4] now       a device connected there
@@ -19,6 +22,8 @@
 --
 -- @NAME@ is a C string macro of ngx_chat_presence_lua.h (scripts/lua-header).
 local k, op, user = KEYS[1], ARGV[1], ARGV[2]
+local publish = 'PUBLISH'
+if ARGV[#ARGV] == 'SPUBLISH' then publish = 'SPUBLISH' end
 local function any_device()
   for _, f in ipairs(redis.call('HKEYS', k)) do
     if string.sub(f, 1, 2) == 'i:' then return true end
@@ -31,8 +36,8 @@ local function announce(status, ls)
   local f = '{"type":"presence","user":"' .. user
             .. '","status":"' .. status .. '"'
   if ls then f = f .. ',"last_seen":' .. ls end
-  redis.call('PUBLISH', '@CHAT_KEY_PRESENCE_CHANNEL@' .. user,
-             v .. '\n' .. f .. '}')
+  redis.call(publish, '@CHAT_KEY_PRESENCE_CHANNEL@@CHAT_KEY_TAG_OPEN@'
+             .. user .. '@CHAT_KEY_TAG_CLOSE@', v .. '\n' .. f .. '}')
 end
 local function offline(ls)
   announce('offline', ls)

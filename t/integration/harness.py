@@ -62,6 +62,66 @@ def with_log_level(text):
                   r"\1 %s;" % ERROR_LOG_LEVEL, text, flags=re.M)
 
 
+class Resp:
+    """A minimal RESP client: enough for commands and pub/sub reads."""
+
+    def __init__(self, port, timeout=5):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+
+    def call(self, *args):
+        self.send(*args)
+        return self.reply()
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exactly(self, n):
+        while len(self.buf) < n + 2:
+            self.buf += self.sock.recv(65536)
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exactly(n).decode()
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise ValueError(line)
+
+    def close(self):
+        self.sock.close()
+
+
+def rkey(prefix, ident):
+    """A Redis key or channel of an id, "<prefix>{<id>}" (common/chat_keys.h):
+    the braces are Redis Cluster's hash tag."""
+    return "%s{%s}" % (prefix, ident)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

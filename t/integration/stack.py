@@ -1,9 +1,14 @@
 """The whole ngx_chat stack for end-to-end and fault-injection tests.
 
-running_stack(directory, workers=N, env=None, conf=None, apis=M) starts
-Redis, the dev Kafka broker, N chat-workers, M chat-apis (default 1) and
-nginx with the module through scripts/dev-up, in a fresh state directory on
-free ports, and yields a Stack. env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
+running_stack(directory, workers=N, env=None, conf=None, apis=M, store=S)
+starts Redis, Kafka (the dev broker, or with CHAT_KAFKA=real in the
+environment or in env a real cluster of CHAT_KAFKA_NODES nodes, 1 by
+default), N chat-workers, M chat-apis (default 1) and nginx with the module
+through scripts/dev-up, in a fresh state directory on free ports, and
+yields a Stack. store: "sqlite" or "postgres" (a cluster of the stack's own
+on a port of its own), by default CHAT_STORE from the environment, else
+sqlite (the integration-pg step of scripts/test sets CHAT_STORE=postgres).
+env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
 (a function str -> str) runs nginx with f(nginx.conf.example): the result
 is written to the state dir and passed to dev-up as CHAT_CONF_TEMPLATE,
 which it renders as usual (port, secret, pid file, brokers, Redis).
@@ -22,14 +27,27 @@ test_limits.py tests the limits themselves.
                                     the same with user's token
   stack.upload(user, data, mime)    POST /api/media: its Response
   stack.media_url(id, expiry)       a URL signed with this stack's media key
-  await stack.connect(user, device) a Client (below), hello already read
+  await stack.connect(user, device[, node=(host, port)])
+                                    a Client (below), hello already read
   stack.pid(name)                   from $CHAT_STATE_DIR/run/<name>.pid
   stack.kill(name, sig)             signal one component (redis, broker,
-                                    worker-1, nginx, ...)
+                                    kafka-1, worker-1, nginx, ...)
+  stack.kafka_real, .kafka_nodes    which Kafka runs (real: Apache Kafka)
+  stack.broker_names()              its processes: ["broker"] (the dev
+                                    broker) or ["kafka-1", ...]
   stack.restart(name)               scripts/dev-up again: restarts what is
                                     not running, waits for worker readiness
   stack.redis_cli(*args)            redis-cli -p <port> ..., with the password
-                                    dev-up made (Redis runs with requirepass)
+                                    dev-up made (Redis runs with requirepass);
+                                    on a cluster redis-cli -c on a live node
+  stack.redis                       "single" or "cluster": the Redis it runs
+                                    (CHAT_REDIS, or running_stack(redis=...));
+                                    a cluster's nodes are redis-1 .. redis-6 on
+                                    redis_port .. redis_port+5
+  stack.redis_node_port(name)       the port of redis-N
+  stack.store, stack.pg_port        the store's backend (pg_port: None on sqlite)
+  stack.store_dump()                every row of the store as text (SQLite's
+                                    dump, or pg_dump's), for what no read shows
 
 On exit it runs scripts/dev-down (bounded), then fails the test if any log
 in $CHAT_STATE_DIR/logs shows a sanitizer report or an [alert].
@@ -45,7 +63,8 @@ Client: one WebSocket connection whose reader task keeps every frame.
   wait_until(pred)  bounded wait for a predicate over the frames
 
 Traffic: a continuous stream of sends from a few senders to a few
-recipients, each a device that reconnects and resends unanswered requests
+recipients (and groups of them), each a device that reconnects (to the next
+of its nginx nodes when its own refuses it) and resends unanswered requests
 with the same id; verify() checks the delivery guarantees of docs/PROTOCOL.md
 section 5 over everything that was accepted.
 """
@@ -62,6 +81,7 @@ import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -76,6 +96,7 @@ from wsclient import TIMEOUT, chat
 
 SLOW = 2.0 if SANITIZED else 1.0          # timeouts scale under ASan
 UP_TIMEOUT = 60.0 * SLOW
+KAFKA_UP_TIMEOUT = 150.0 * SLOW   # a real Kafka node is a JVM: seconds to start
 DOWN_TIMEOUT = 60.0 * SLOW   # dev-down gives each component 10 s
 READY_TIMEOUT = 45.0 * SLOW
 LOG_PROBLEMS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "[alert]")
@@ -84,6 +105,9 @@ HTTP_TIMEOUT = 10.0 * SLOW
 SYNC_SETTLE = 1.0 * SLOW
 ROOMY_SEND = "chat_limit_send rate=100000r/s burst=100000;"
 PORT_TAKEN = ("is taken by another process", "Address already in use")
+
+STORES = ("sqlite", "postgres")
+REDIS_CLUSTER_NODES = 6          # scripts/lib-redis-cluster.sh's
 
 CONNECT_ERRORS = (OSError, asyncio.TimeoutError, AssertionError,
                   WebSocketException)
@@ -122,8 +146,10 @@ def api_binary():
     return Path(os.environ.get("CHAT_API_BIN") or REPO / "build" / "chat-api")
 
 
-def require_programs(apis=1):
-    programs = [worker_binary(), REPO / "build" / "chat-devbroker"]
+def require_programs(apis=1, kafka_real=False):
+    programs = [worker_binary()]
+    if not kafka_real:
+        programs.append(REPO / "build" / "chat-devbroker")
     if apis:
         programs.append(api_binary())
     missing = [str(p) for p in programs if not os.access(p, os.X_OK)]
@@ -137,8 +163,12 @@ def require_programs(apis=1):
 
 class Stack:
     def __init__(self, state_dir, workers=1, conf=None, env=None, limits=False,
-                 apis=1):
+                 apis=1, store=None, redis=None):
         self.state_dir = Path(state_dir)
+        self.store = store or os.environ.get("CHAT_STORE") or "sqlite"
+        assert self.store in STORES, "store must be one of %s, not %r" % (STORES, self.store)
+        self.redis = redis or os.environ.get("CHAT_REDIS", "").strip() or "single"
+        assert self.redis in ("single", "cluster"), self.redis
         self.media_dir = self.state_dir / "media"
         self.apis = apis
         self.extra_env = dict(env or {})
@@ -148,6 +178,10 @@ class Stack:
         self.limits = limits        # False: roomy_limits() first
         self.conf_template = self.state_dir / "nginx.conf.template"
         self.secret = secrets.token_urlsafe(32)     # dev-up writes it
+        self.kafka_real = self.extra_env.get(
+            "CHAT_KAFKA", os.environ.get("CHAT_KAFKA", "dev")) == "real"
+        self.kafka_nodes = int(self.extra_env.get(
+            "CHAT_KAFKA_NODES", os.environ.get("CHAT_KAFKA_NODES", "1")))
         self.pick_ports()
         self.down_error = None
         self._names = 0
@@ -155,11 +189,30 @@ class Stack:
 
     def pick_ports(self):
         self.port = free_port()
-        self.redis_port = free_port()
-        while self.redis_port == self.port:
+        if self.redis == "cluster":
+            # six nodes, each with its cluster bus on its port + 10000
+            while True:
+                self.redis_port = self._free_ports(REDIS_CLUSTER_NODES, {self.port})
+                if self.redis_port + REDIS_CLUSTER_NODES + 10000 <= 65536 and all(
+                        _port_free(p + 10000) and p + 10000 != self.port
+                        for p in range(self.redis_port,
+                                       self.redis_port + REDIS_CLUSTER_NODES)):
+                    break
+            taken = set(range(self.redis_port, self.redis_port + REDIS_CLUSTER_NODES))
+            taken |= {p + 10000 for p in taken} | {self.port}
+        else:
             self.redis_port = free_port()
-        self.api_port = self._free_ports(max(self.apis, 1),
-                                         {self.port, self.redis_port})
+            while self.redis_port == self.port:
+                self.redis_port = free_port()
+            taken = {self.port, self.redis_port}
+        self.api_port = self._free_ports(max(self.apis, 1), taken)
+        taken |= set(range(self.api_port, self.api_port + max(self.apis, 1)))
+        self.pg_port = None
+        if self.store == "postgres":
+            self.pg_port = self._free_ports(1, taken)
+            taken.add(self.pg_port)
+        # a real Kafka node takes two ports: clients, then its controller
+        self.kafka_port = self._free_ports(2 * self.kafka_nodes, taken)
 
     @staticmethod
     def _free_ports(n, taken):
@@ -178,9 +231,16 @@ class Stack:
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)          # dev-up preloads nginx only
         env.update(CHAT_PORT=str(self.port), CHAT_REDIS_PORT=str(self.redis_port),
+                   CHAT_REDIS=self.redis,
                    CHAT_JWT_SECRET=self.secret, CHAT_STATE_DIR=str(self.state_dir),
                    CHAT_WORKERS=str(self.workers), CHAT_APIS=str(self.apis),
-                   CHAT_API_PORT=str(self.api_port))
+                   CHAT_API_PORT=str(self.api_port), CHAT_STORE=self.store,
+                   CHAT_KAFKA=("real" if self.kafka_real else "dev"),
+                   CHAT_KAFKA_NODES=str(self.kafka_nodes),
+                   CHAT_KAFKA_PORT=str(self.kafka_port))
+        env.pop("CHAT_STORE_URI", None)      # the stack's own store, always
+        if self.pg_port:
+            env["CHAT_PG_PORT"] = str(self.pg_port)
         # the stack is on loopback: a proxy of the machine is not in the way
         for name in ("no_proxy", "NO_PROXY"):
             env[name] = ",".join(filter(None, ["127.0.0.1,localhost", env.get(name)]))
@@ -199,13 +259,19 @@ class Stack:
 
     def _script(self, name, timeout):
         """Runs scripts/<name>; returns (exit code or None on timeout, its
+        output)."""
+        return self._run([str(REPO / "scripts" / name)], name, timeout)
+
+    def _run(self, argv, name, timeout):
+        """Runs argv with this stack's environment, its output kept in
+        <state dir>/<name>.out; returns (exit code or None on timeout, its
         output). The output goes through a file, not a pipe: the daemons it
         starts may keep inherited descriptors open."""
         out_path = self.state_dir / ("%s.out" % name)
         with open(out_path, "ab") as out:
             start = out.tell()
             try:
-                rc = subprocess.run([str(REPO / "scripts" / name)], env=self.env(),
+                rc = subprocess.run(argv, env=self.env(),
                                     stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, timeout=timeout).returncode
             except subprocess.TimeoutExpired:
@@ -218,8 +284,10 @@ class Stack:
         return rc, text
 
     def up(self):
-        require_programs(self.apis)
+        require_programs(self.apis, self.kafka_real)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.store == "postgres":
+            reachable_by_postgres(self.state_dir)
         text = (REPO / "nginx.conf.example").read_text()
         if not self.limits:
             text = roomy_limits(text)
@@ -227,7 +295,7 @@ class Stack:
             as_test_user(with_log_level(self.conf(text) if self.conf else text)))
         offsets = self.log_offsets()
         for _ in range(3):
-            rc, out = self._script("dev-up", UP_TIMEOUT)
+            rc, out = self._script("dev-up", self.up_timeout())
             # a free port can be taken between probe and bind (by another
             # test run beside this one): what started goes, new ports
             if rc == 0 or not any(m in out + self.log_tails() for m in PORT_TAKEN):
@@ -244,7 +312,7 @@ class Stack:
         """Runs dev-up again (it restarts what is not running); when name is
         a worker, waits until that worker says it is ready again."""
         offsets = self.log_offsets()
-        rc, out = self._script("dev-up", UP_TIMEOUT)
+        rc, out = self._script("dev-up", self.up_timeout())
         assert rc == 0, "dev-up (restart of %s) failed (%s):\n%s\n%s" % (
             name, rc, out, self.log_tails())
         if name and name.startswith("worker"):
@@ -295,16 +363,65 @@ class Stack:
             assert not _alive(pid), "%s (pid %d) survived SIGKILL" % (name, pid)
         return pid
 
+    def up_timeout(self):
+        return KAFKA_UP_TIMEOUT if self.kafka_real else UP_TIMEOUT
+
+    def broker_names(self):
+        """The Kafka processes: the dev broker, or each node of the real one."""
+        if self.kafka_real:
+            return ["kafka-%d" % k for k in range(1, self.kafka_nodes + 1)]
+        return ["broker"]
+
     def redis_password(self):
         """The password dev-up generated for this stack's redis-server."""
         return (self.state_dir / "redis.password").read_text().strip()
 
+    def redis_node_port(self, name):
+        """The port of a cluster node, redis-N (from 1)."""
+        return self.redis_port + int(name.rsplit("-", 1)[1]) - 1
+
+    def redis_cli_port(self):
+        """Where redis_cli() asks: Redis, or a live node of the cluster
+        (redis-cli -c follows its redirections)."""
+        if self.redis != "cluster":
+            return self.redis_port
+        for i in range(1, REDIS_CLUSTER_NODES + 1):
+            pid = self.pids().get("redis-%d" % i)
+            if pid and _alive(pid):
+                return self.redis_node_port("redis-%d" % i)
+        return self.redis_port
+
     def redis_cli(self, *args):
         # REDISCLI_AUTH, not -a: the password stays off the command line
         env = dict(os.environ, REDISCLI_AUTH=self.redis_password())
-        r = subprocess.run(["redis-cli", "-p", str(self.redis_port), *map(str, args)],
+        cluster = ["-c"] if self.redis == "cluster" else []
+        r = subprocess.run(["redis-cli", "-p", str(self.redis_cli_port()), *cluster,
+                            *map(str, args)],
                            capture_output=True, text=True, timeout=10, env=env)
         return r.stdout.strip()
+
+    def pg_conninfo(self):
+        """libpq's conninfo of the stack's cluster (scripts/pg's superuser)
+        and its database, as dev-up gives it to the workers."""
+        return "host=127.0.0.1 port=%d dbname=chat user=postgres" % self.pg_port
+
+    def store_dump(self):
+        """Every row of the store, as text: SQLite's dump of chat.db (the
+        WAL included), or pg_dump's of the cluster's database."""
+        if self.store == "sqlite":
+            db = sqlite3.connect("file:%s?mode=ro" % (self.state_dir / "chat.db"),
+                                 uri=True, timeout=5)
+            try:
+                return "\n".join(db.iterdump())
+            finally:
+                db.close()
+        # bodies are bytea: escaped, their text shows as text (hex would not)
+        r = subprocess.run(["pg_dump", "--data-only", "--inserts", "--no-owner",
+                            "-d", self.pg_conninfo()],
+                           env=dict(os.environ, PGOPTIONS="-c bytea_output=escape"),
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, "pg_dump failed (%d): %s" % (r.returncode, r.stderr)
+        return r.stdout
 
     # -- worker readiness, from their logs
 
@@ -450,11 +567,20 @@ class Stack:
         self._names += 1
         return tuple("%s%d" % (b, self._names) for b in bases)
 
-    async def connect(self, user, device=None, on_frame=None):
+    def node(self):
+        """(host, port) of this stack's nginx."""
+        return ("127.0.0.1", self.port)
+
+    async def connect(self, user, device=None, on_frame=None, node=None):
+        """A Client of the nginx at node, (host, port) (this stack's own by
+        default)."""
+        host, port = node or self.node()
         stack = contextlib.AsyncExitStack()
         ws, hello = await stack.enter_async_context(
-            chat(self.port, user, token=self.token(user), device=device))
-        return Client(user, device, ws, hello, stack, on_frame)
+            chat(port, user, token=self.token(user), device=device, host=host))
+        client = Client(user, device, ws, hello, stack, on_frame)
+        client.node = (host, port)
+        return client
 
     @contextlib.asynccontextmanager
     async def connected(self, *devices):
@@ -546,6 +672,19 @@ def without_type(frame):
     return {k: v for k, v in frame.items() if k != "type"}
 
 
+def reachable_by_postgres(path):
+    """Under root, scripts/pg runs the server as user postgres, which must
+    reach its data dir below the state dir: pytest's temporary directories
+    are mode 700. Each directory on the way gets o+x (traversal, not
+    listing)."""
+    if os.geteuid() != 0:
+        return
+    for d in [Path(path), *Path(path).parents]:
+        mode = d.stat().st_mode
+        if not mode & 0o001:
+            d.chmod(mode | 0o001)
+
+
 def _port_free(port):
     with contextlib.closing(socket.socket()) as s:
         try:
@@ -603,12 +742,13 @@ def _alive(pid):
 
 @contextlib.contextmanager
 def running_stack(directory, workers=1, warm_up=True, conf=None, env=None,
-                  limits=False, apis=1):
+                  limits=False, apis=1, store=None, redis=None):
     """A started stack (see Stack); dev-down and the log check afterwards.
     warm_up sends one message end to end first, so tests start on a
     pipeline that is known to flow. conf, env, limits: see the top of this
-    file."""
-    stack = Stack(directory, workers, conf, env, limits, apis)
+    file. store: "sqlite" or "postgres" (default: CHAT_STORE, else
+    sqlite); redis: "single" or "cluster" over CHAT_REDIS."""
+    stack = Stack(directory, workers, conf, env, limits, apis, store, redis)
     try:
         stack.up()
         if warm_up:
@@ -827,10 +967,15 @@ LIVE_SETTLE = 20.0         # at most this long for live delivery to catch up
 
 class Device:
     """A device that stays connected: it reconnects, with the same device
-    id, whenever its connection closes, until stop()."""
+    id, whenever its connection closes, until stop(). nodes: the (host,
+    port) of each nginx it may use, the one it prefers first (the stack's
+    own when None); as behind a load balancer, a node that refuses it
+    sends it to the next one."""
 
-    def __init__(self, stack, user, device):
+    def __init__(self, stack, user, device, nodes=None):
         self.stack, self.user, self.device = stack, user, device
+        self.nodes = list(nodes or [stack.node()])
+        self.node_index = 0            # the node it tries next
         self.connections = []          # every Client, oldest first
         self.close_codes = []
         self.client = None
@@ -843,8 +988,10 @@ class Device:
     async def _run(self):
         while not self.stopping:
             try:
-                c = await self.stack.connect(self.user, self.device, self.on_frame)
+                c = await self.stack.connect(self.user, self.device, self.on_frame,
+                                             self.nodes[self.node_index])
             except CONNECT_ERRORS:
+                self.node_index = (self.node_index + 1) % len(self.nodes)
                 await asyncio.sleep(RECONNECT_DELAY)
                 continue
             self.connections.append(c)
@@ -884,13 +1031,16 @@ class Device:
 
 class Sender(Device):
     """Sends ~rate messages per second, to its recipients in turn, ids
-    "<user>-<n>". A request counts as accepted once its "sent" arrived;
+    "<user>-<n>"; a recipient "grp:<g>" is group g. A request counts as accepted once its "sent" arrived;
     an "unavailable" one is retried (same id) after RETRY_AFTER; on
     reconnect, every unanswered request is sent again with its id."""
 
-    def __init__(self, stack, user, recipients, rate):
-        super().__init__(stack, user, "sender")
+    def __init__(self, stack, user, recipients, rate, nodes=None, stall=STALL,
+                 retry_stalled=False):
+        super().__init__(stack, user, "sender", nodes)
         self.recipients, self.interval = recipients, 1.0 / rate
+        self.stall = stall        # an answer later than this is a stall: sent again
+        self.retry_stalled = retry_stalled   # True: as a client's timeout, no problem
         self.requests = {}        # id -> the send frame, every one made
         self.outbox = {}          # id -> time it is due (again); unanswered ids
         self.transmitted = {}     # id -> (time, client) of the last transmission
@@ -900,6 +1050,7 @@ class Sender(Device):
         self.slowest = (0.0, "")  # (seconds, id): the slowest first answer
         self.sent = {}            # id -> mids of its "sent" answers
         self.sent_at = {}         # id -> time of its first "sent"
+        self.made_at = {}         # id -> time it was made
         self.unavailable = []     # (time, id)
         self.errors = []          # any other error frame
         self.stalls = []          # ids unanswered for STALL on an open connection
@@ -943,9 +1094,13 @@ class Sender(Device):
         self.n += 1
         id = "%s-%05d" % (self.user, self.n)
         to = self.recipients[self.n % len(self.recipients)]
-        self.requests[id] = {"type": "send", "id": id, "to": to,
-                             "body": "body of %s" % id}
+        self.requests[id] = {"type": "send", "id": id, "body": "body of %s" % id}
+        if to.startswith("grp:"):
+            self.requests[id]["group"] = to[4:]
+        else:
+            self.requests[id]["to"] = to
         self.outbox[id] = 0.0
+        self.made_at[id] = time.monotonic()
 
     async def loop(self):
         next_new = time.monotonic()
@@ -962,7 +1117,7 @@ class Sender(Device):
                     await self._transmit(id)
                 for id in [i for i, d in self.outbox.items() if d == float("inf")]:
                     at, c = self.transmitted.get(id, (t, None))
-                    if c is self.client and t - at > STALL:
+                    if c is self.client and t - at > self.stall:
                         self.stalls.append(id)
                         self.outbox[id] = 0.0
             await asyncio.sleep(min(0.01, self.interval / 2))
@@ -982,9 +1137,9 @@ class Reader(Device):
     seqs from 1 (over all its connections), so that no message it did not
     see is covered by its watermark."""
 
-    def __init__(self, stack, user, device):
-        super().__init__(stack, user, device)
-        self.seen = {}            # conv -> seqs received
+    def __init__(self, stack, user, device, nodes=None):
+        super().__init__(stack, user, device, nodes)
+        self.seen = {}            # conv -> seqs received (msgs, group events)
         self.acked = {}           # conv -> [seqs of the receipts sent], rising
         self.errors = []          # error frames other than "unavailable"
         self.n = 0
@@ -1000,7 +1155,9 @@ class Reader(Device):
     def on_frame(self, client, f):
         if f.get("type") == "error" and f.get("code") != "unavailable":
             self.errors.append(f)
-        if f.get("type") != "msg":
+        # a group's events take seqs of its log too: without them the run
+        # from 1 would stop at the group's creation
+        if f.get("type") not in SEQ_FRAMES or "seq" not in f:
             return
         self.seen.setdefault(f["conv"], set()).add(f["seq"])
         top = self.prefix(f["conv"])
@@ -1021,14 +1178,33 @@ class Reader(Device):
 
 class Traffic:
     """senders each send to every recipient in turn, rate msgs/s in all;
-    the recipients acknowledge what they receive (Reader)."""
+    the recipients acknowledge what they receive (Reader).
+    groups: {group: members}, groups the first sender creates (with every
+    sender and recipient named in members) before the traffic starts;
+    each sender then sends to each group too, in turn with the recipients.
+    nodes: [(host, port), ...], the nginx nodes the devices spread over,
+    one after the other; each device falls back to the next when its own
+    refuses it (the stack's one nginx when None). stall: how long a send
+    may stay unanswered on an open connection (STALL by default; a group
+    message is answered by the chat-worker that applies it, so a worker's
+    death holds its answer until the group moved the worker's partitions);
+    with retry_stalled, a stalled send is sent again as a client whose
+    answer timed out would, and that is no problem (an answer published
+    through a Redis that dies on the way is lost)."""
 
     def __init__(self, stack, senders=("alice", "carol", "erin"),
-                 recipients=("bob", "dave"), rate=50.0):
+                 recipients=("bob", "dave"), rate=50.0, groups=None, nodes=None,
+                 stall=STALL, retry_stalled=False):
         self.stack = stack
-        self.recipients = {u: Reader(stack, u, "phone") for u in recipients}
-        self.senders = {u: Sender(stack, u, list(recipients), rate / len(senders))
-                        for u in senders}
+        self.groups = {g: list(m) for g, m in (groups or {}).items()}
+        nodes = list(nodes or [stack.node()])
+        spread = (nodes[i % len(nodes):] + nodes[:i % len(nodes)]
+                  for i in range(len(senders) + len(recipients)))
+        self.recipients = {u: Reader(stack, u, "phone", next(spread))
+                           for u in recipients}
+        targets = list(recipients) + ["grp:" + g for g in self.groups]
+        self.senders = {u: Sender(stack, u, targets, rate / len(senders), next(spread),
+                                  stall, retry_stalled) for u in senders}
         self.final = {}           # recipient -> the Client of the final check
         self.final_incomplete = {}  # recipient -> why its final check ended early
 
@@ -1041,7 +1217,44 @@ class Traffic:
             s.start()
         for s in self.senders.values():
             await s.wait_connected()
+        for group, members in self.groups.items():
+            await self._create_group(group, members)
+        for s in self.senders.values():
             s.generating = True
+
+    async def _create_group(self, group, members, timeout=30.0):
+        """group_create by the first sender, retried (same id) while the
+        answer is "unavailable" or none comes; a retry of one that was
+        applied meanwhile is answered group_ok too (PROTOCOL.md 4.7)."""
+        creator = next(iter(self.senders.values()))
+        deadline = time.monotonic() + timeout * SLOW
+        request = {"type": "group_create", "id": "create-" + group, "group": group,
+                   "members": [m for m in members if m != creator.user]}
+        while True:
+            assert time.monotonic() < deadline, "group %s never created" % group
+            c = creator.client
+            if c is None:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                answer = await c.request(request, timeout=5)
+            except (AssertionError, ConnectionClosed):     # closed, or no answer
+                answer = None
+            if answer is not None and answer["type"] == "group_ok":
+                return
+            assert answer is None or answer.get("code") == "unavailable", answer
+            await asyncio.sleep(RETRY_AFTER)
+
+    def targets(self, sender, req):
+        """The recipients (Readers) an accepted request must reach."""
+        if "group" in req:
+            return [m for m in self.groups[req["group"]]
+                    if m in self.recipients and m != sender]
+        return [req["to"]]
+
+    @staticmethod
+    def conv_of(sender, req):
+        return "grp:" + req["group"] if "group" in req else dm(sender, req["to"])
 
     def stop_generating(self):
         for s in self.senders.values():
@@ -1072,13 +1285,42 @@ class Traffic:
         for (sender, id), req in self.accepted().items():
             if self.senders[sender].first_tx[id] < since:
                 continue
-            first = self.recipients[req["to"]].connections[0]
-            if not any(f["id"] == id and f["from"] == sender for f in first.msgs()):
-                missing.append(id)
+            for to in self.targets(sender, req):
+                first = self.recipients[to].connections[0]
+                if not any(f["id"] == id and f["from"] == sender for f in first.msgs()):
+                    missing.append(id)
         return missing
 
     def unavailable(self):
         return [u for s in self.senders.values() for u in s.unavailable]
+
+    def flowing_since(self, t):
+        """True once each sender got "sent" for a request to each of its
+        recipients (a user or a group) that it first transmitted at or
+        after t: every conversation's write path works again (each may be
+        on another partition, worker or shard)."""
+        for s in self.senders.values():
+            flowing = {self.conv_of(s.user, s.requests[id]) for id in s.sent_at
+                       if s.first_tx.get(id, -1) >= t}
+            if len(flowing) < len(s.recipients):
+                return False
+        return True
+
+    def made_before(self, t):
+        """{(sender, id): request} of every request made before t, answered
+        or not."""
+        return {(s.user, id): s.requests[id] for s in self.senders.values()
+                for id, at in s.made_at.items() if at < t}
+
+    def caught_up(self, requests):
+        """True once every one of requests ({(sender, id): request}) was
+        answered "sent" and reached every recipient's device live (its
+        pending push on a reconnect included)."""
+        accepted = self.accepted()
+        live = {u: self._received(u, final=False) for u in self.recipients}
+        return all(key in accepted for key in requests) and \
+            all(key in live[to] for key, req in requests.items()
+                for to in self.targets(key[0], req))
 
     def _devices(self):
         return list(self.senders.values()) + list(self.recipients.values())
@@ -1108,11 +1350,12 @@ class Traffic:
         copy) and the seqs its recipient's connections saw in its conv."""
         sender = id.rsplit("-", 1)[0]
         req = self.senders[sender].requests[id]
-        conv, to = dm(sender, req["to"]), req["to"]
+        conv = self.conv_of(sender, req)
         seqs = {f["seq"] for f in by_key.get((sender, id), [])}
         seen = []
-        conns = self.recipients[to].connections + (
-            [self.final[to]] if to in self.final else [])
+        conns = [c for to in self.targets(sender, req)
+                 for c in self.recipients[to].connections
+                 + ([self.final[to]] if to in self.final else [])]
         for c in conns:
             got = sorted({f["seq"] for f in c.msgs(conv)})
             seen.append("%r (closed %s): %d seqs %s..%s" % (
@@ -1128,7 +1371,8 @@ class Traffic:
 
     def _live_complete(self):
         received = {u: self._received(u, final=False) for u in self.recipients}
-        return all(key in received[req["to"]] for key, req in self.accepted().items())
+        return all(key in received[to] for key, req in self.accepted().items()
+                   for to in self.targets(key[0], req))
 
     async def finish(self, timeout=20.0):
         """Stops making new requests; waits until every one is accepted
@@ -1159,8 +1403,10 @@ class Traffic:
             acked = {(f["from"], f["id"]) for f in reader.msgs()
                      if f["seq"] <= reader.prefix(f["conv"])}
             want = {(s, id) for (s, id), req in accepted.items()
-                    if req["to"] == user and (s, id) not in acked}
-            c = await self.stack.connect(user, "final-check")
+                    if user in self.targets(s, req) and (s, id) not in acked}
+            # through the node its Reader used last (another may be gone)
+            c = await self.stack.connect(user, "final-check", node=(
+                reader.connections[-1].node if reader.connections else None))
             try:
                 await c.wait_until(
                     lambda: want <= {(f["from"], f["id"]) for f in c.msgs()},
@@ -1189,11 +1435,11 @@ class Traffic:
         for s in self.senders.values():
             if s.errors:
                 problems.append("%s got errors: %s" % (s.user, s.errors[:3]))
-            if s.stalls:
+            if s.stalls and not s.retry_stalled:
                 problems.append("%s: %d sends unanswered for %.0fs on an open "
                                 "connection (chat_kafka_timeout, 5s by default, "
                                 "bounds the answer): %s" % (s.user, len(s.stalls),
-                                                            STALL, s.stalls[:5]))
+                                                            s.stall, s.stalls[:5]))
 
         observers = [c for d in self._devices() for c in d.connections] \
             + list(self.final.values())
@@ -1213,9 +1459,8 @@ class Traffic:
         lost = []
         received = {u: self._received(u) for u in self.recipients}
         for (sender, id), req in self.accepted().items():
-            to = req["to"]
             mids = self.senders[sender].sent[id]
-            if (sender, id) not in received[to]:
+            if any((sender, id) not in received[to] for to in self.targets(sender, req)):
                 lost.append(id)
                 continue
             copies = by_key[(sender, id)]
@@ -1225,8 +1470,9 @@ class Traffic:
             if not allow_new_mid_on_retry and set(mids) != delivered:
                 problems.append("%s: \"sent\" said mid %s, delivered as %s"
                                 % (id, sorted(set(mids)), sorted(delivered)))
-            expect = {"conv": dm(sender, to), "from": sender, "to": to,
+            expect = {"conv": self.conv_of(sender, req), "from": sender,
                       "body": req["body"]}
+            expect.update({k: req[k] for k in ("to", "group") if k in req})
             wrong = [f for f in copies
                      if {k: f.get(k) for k in expect} != expect]
             if wrong:
@@ -1254,8 +1500,9 @@ class Traffic:
         for user, c in self.final.items():
             problems += connection_order_problems(c.frames, repr(c))
             by_conv = {}
-            for f in c.msgs():
-                by_conv.setdefault(f["conv"], []).append(f["seq"])
+            for f in c.frames:
+                if f.get("type") in SEQ_FRAMES and "seq" in f:
+                    by_conv.setdefault(f["conv"], []).append(f["seq"])
             for conv, seqs in by_conv.items():
                 start = self.recipients[user].prefix(conv) + 1
                 if seqs[0] > start or seqs != list(range(seqs[0], seqs[0] + len(seqs))):
@@ -1293,11 +1540,12 @@ class Traffic:
     def summary(self):
         live = {u: self._received(u, final=False) for u in self.recipients}
         accepted = self.accepted()
-        return ("%d accepted, %d reached their recipient only by the final "
+        return ("%d accepted, %d reached a recipient only by the final "
                 "pending push, %d receipts sent, %d unavailable answers, slowest "
                 "answer %s, reconnects %s" % (
                     len(accepted),
-                    sum(key not in live[req["to"]] for key, req in accepted.items()),
+                    sum(key not in live[to] for key, req in accepted.items()
+                        for to in self.targets(key[0], req)),
                     sum(r.n for r in self.recipients.values()),
                     len(self.unavailable()),
                     max(s.slowest for s in self.senders.values()),

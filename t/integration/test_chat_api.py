@@ -3,7 +3,8 @@ asked directly with X-Chat-User as nginx names the user.
 
 A store seeded through the store API (build/chat-api-seed), a redis-server
 on a free port and chat-api on another, all started here and stopped at
-the end. CHAT_API_BIN (default build/chat-api) names the binary under
+the end. The store is SQLite, or with CHAT_STORE=postgres a PostgreSQL
+cluster of the file's own (scripts/pg) on a third port. CHAT_API_BIN (default build/chat-api) names the binary under
 test, CHAT_API_ASAN_OPTIONS its ASAN_OPTIONS (the ASan run's leak check).
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from harness import REPO, free_port
+from stack import reachable_by_postgres
 
 KEY = "k" * 40
 MEDIA_MAX = 4096
@@ -57,15 +59,39 @@ class Api:
         self.media = self.dir / "media"
         self.redis_port = free_port()
         self.port = free_port()
+        self.pg_dir = self.dir / "postgres"
+        self.pg_port = free_port() if os.environ.get("CHAT_STORE") == "postgres" else None
+        self.store = ("postgres:host=127.0.0.1 port=%d dbname=chat user=postgres"
+                      % self.pg_port if self.pg_port else "sqlite:%s" % self.db)
         self.now = int(time.time() * 1000)
         self.redis = None
         self.api = None
 
     def seed(self, lines, ok=True):
-        out = subprocess.run([seed_binary(), "sqlite:%s" % self.db],
+        out = subprocess.run([seed_binary(), self.store],
                              input="\n".join(lines) + "\n", text=True,
                              capture_output=True, timeout=30)
         assert (out.returncode == 0) == ok, out.stderr
+
+    def pg(self, *args):
+        out = subprocess.run([str(REPO / "scripts" / "pg"), *args], capture_output=True,
+                             text=True, timeout=90)
+        assert out.returncode == 0, out.stderr
+
+    def start_store(self):
+        """The PostgreSQL cluster and its database (nothing for SQLite)."""
+        if not self.pg_port:
+            return
+        reachable_by_postgres(self.dir)
+        self.pg("start", str(self.pg_dir), str(self.pg_port))
+        out = subprocess.run(["psql", "-X", "-q", "-d", "host=127.0.0.1 port=%d user=postgres "
+                              "dbname=postgres" % self.pg_port, "-c", "CREATE DATABASE chat"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+
+    def stop_store(self):
+        if self.pg_port:
+            self.pg("stop", str(self.pg_dir))
 
     def redis_cli(self, *args):
         return subprocess.run(["redis-cli", "-p", str(self.redis_port)]
@@ -96,7 +122,7 @@ class Api:
         self.log_file = open(self.dir / "chat-api.log", "w")
         self.api = subprocess.Popen(
             [api_binary(), "--listen", "127.0.0.1:%d" % self.port,
-             "--store", "sqlite:%s" % self.db,
+             "--store", self.store,
              "--redis", "127.0.0.1:%d" % self.redis_port,
              "--media-dir", str(self.media), "--media-key", "env:API_KEY",
              "--media-max", str(MEDIA_MAX), "--media-url-ttl", str(URL_TTL),
@@ -167,14 +193,17 @@ def api(tmp_path_factory):
         if not os.access(b, os.X_OK):
             pytest.fail("%s is missing: make programs" % b)
     a = Api(tmp_path_factory.mktemp("chat-api"))
-    a.seed(seed_lines(a.now))
+    rc = None
     try:
+        a.start_store()
+        a.seed(seed_lines(a.now))
         a.start_redis()
         a.start_api()
         yield a
     finally:
         rc = a.stop_api()
         a.stop_redis()
+        a.stop_store()
     assert rc in (0, None), a.log()
     for problem in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
         assert problem not in a.log()
@@ -428,11 +457,11 @@ def test_group_errors(api):
 # ----------------------------------------------------------- presence
 
 def test_presence(api):
-    api.redis_cli("HSET", "chat:p:bob", "st", "online", "i:x", "1", "v", "1")
-    api.redis_cli("HSET", "chat:p:carol", "st", "offline", "ls",
+    api.redis_cli("HSET", "chat:p:{bob}", "st", "online", "i:x", "1", "v", "1")
+    api.redis_cli("HSET", "chat:p:{carol}", "st", "offline", "ls",
                   "1795318602103", "v", "2")
     # what the script never writes is not trusted into the answer
-    api.redis_cli("HSET", "chat:p:erin", "st", "offline", "ls", "soon")
+    api.redis_cli("HSET", "chat:p:{erin}", "st", "offline", "ls", "soon")
     status, body = api.get("/api/presence?users=bob,carol,dave,erin")
     assert status == 200
     assert body == {"presence": [

@@ -12,7 +12,6 @@ users of their own per test (stack.names).
 
 import asyncio
 import os
-import sqlite3
 import time
 
 import pytest
@@ -66,14 +65,9 @@ def listed(stack, user, conv):
 
 
 def store_mentions(stack, needle):
-    """Whether any row of chat.db (read as SQLite reads it, the WAL too)
-    holds needle."""
-    db = sqlite3.connect("file:%s?mode=ro" % (stack.state_dir / "chat.db"), uri=True,
-                         timeout=5)
-    try:
-        return any(needle in line for line in db.iterdump())
-    finally:
-        db.close()
+    """Whether any row of the store (SQLite's or PostgreSQL's, as a dump
+    of it reads it) holds needle."""
+    return needle in stack.store_dump()
 
 
 # ---------------------------------------------------------------- rights

@@ -123,7 +123,7 @@ def test_worker_refuses_it_when_the_reservation_is_gone_and_nothing_stops(stack)
             made = await a1.request({"type": "group_create", "id": "x1", "group": team,
                                      "members": [bob]}, timeout=15)
             # as if Redis had lost it (or was down): only the worker can tell
-            assert stack.redis_cli("DEL", "chat:cid:%s:x1" % alice) == "1"
+            assert stack.redis_cli("DEL", "chat:cid:{%s}:x1" % alice) == "1"
             await a1.send({"type": "send", "id": "x1", "to": bob, "body": "."})
             errors = []
             for c in (a1, a2):

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from harness import rkey
 from stack import dm, running_stack
 
 ROUNDS = 50
@@ -229,7 +230,7 @@ def test_a_gap_no_answer_fills_ends_in_a_resync_then_order(tmp_path):
                 try:
                     held = time.monotonic()
                     for seq in (5, 6):
-                        stack.redis_cli("PUBLISH", "chat:u:" + carol, "*\n" + fake(seq))
+                        stack.redis_cli("PUBLISH", rkey("chat:u:", carol), "*\n" + fake(seq))
                     await c.wait_until(lambda: len(c.msgs(conv)) == 4, 30,
                                        "the held frames after the re-sync")
                     waited = time.monotonic() - held

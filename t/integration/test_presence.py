@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness import pids_with_parent
+from harness import pids_with_parent, rkey
 from stack import SLOW, running_stack
 
 TTL = 3.0
@@ -431,7 +431,7 @@ def test_a_last_seen_in_redis_that_is_not_ms_is_left_out(stack, ls):
     parses as: a long one overflowed a 192-byte frame on the stack; one that
     is not a time is left out, with a log line, and the worker goes on."""
     alice, bob = stack.names("alice", "bob")
-    stack.redis_cli("HSET", "chat:p:" + bob, "st", "offline", "ls", ls, "v", "3")
+    stack.redis_cli("HSET", rkey("chat:p:", bob), "st", "offline", "ls", ls, "v", "3")
     workers = pids_with_parent(stack.pid("nginx"))
 
     async def main():
@@ -448,7 +448,7 @@ def test_a_last_seen_in_redis_that_is_not_ms_is_left_out(stack, ls):
 
 def test_a_last_seen_in_redis_is_told_as_the_number_it_is(stack):
     alice, bob = stack.names("alice", "bob")
-    stack.redis_cli("HSET", "chat:p:" + bob, "st", "offline", "ls", "01795318602103",
+    stack.redis_cli("HSET", rkey("chat:p:", bob), "st", "offline", "ls", "01795318602103",
                     "v", "3")
 
     async def main():

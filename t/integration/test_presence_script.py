@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness import REPO, free_port
+from harness import REPO, Resp, free_port, rkey
 
 HEADER = REPO / "ngx_chat_module" / "ngx_chat_presence_lua.h"
 # the script's C literal, as scripts/build-module generates it for the module
@@ -36,57 +36,6 @@ def script_text():
         body = re.sub(r"\b%s\b" % name, value, body)
     parts = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
     return "".join(parts).encode().decode("unicode_escape")
-
-
-class Resp:
-    """A minimal RESP client: enough for commands and pub/sub reads."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buf = b""
-
-    def send(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-
-    def call(self, *args):
-        self.send(*args)
-        return self.reply()
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("redis closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _exactly(self, n):
-        while len(self.buf) < n + 2:
-            self.buf += self.sock.recv(65536)
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
-
-    def reply(self):
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self._exactly(n).decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.reply() for _ in range(n)]
-        raise ValueError(line)
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +75,10 @@ class Presence:
         Presence.names += 1
         self.user = "u%d" % Presence.names
         self.sub = Resp(port)
-        self.sub.call("SUBSCRIBE", "chat:pr:" + self.user)
+        self.sub.call("SUBSCRIBE", rkey("chat:pr:", self.user))
 
     def op(self, *args):
-        return self.r.call("EVALSHA", self.sha, 1, "chat:p:" + self.user,
+        return self.r.call("EVALSHA", self.sha, 1, rkey("chat:p:", self.user),
                            args[0], self.user, *args[1:])
 
     def up(self, inst, now):
@@ -158,7 +107,7 @@ class Presence:
         return out
 
     def field(self, name):
-        return self.r.call("HGET", "chat:p:" + self.user, name)
+        return self.r.call("HGET", rkey("chat:p:", self.user), name)
 
 
 def online(u):
@@ -187,7 +136,7 @@ def test_last_device_gone_settles_offline_with_its_last_seen(redis):
     assert p.settle(3000) == 0            # twice (two settlers): announced once
     assert p.announced() == [(2, offline(p.user, 3000))]
     assert p.field("st") == "offline"
-    assert p.r.call("PTTL", "chat:p:" + p.user) > 0      # kept 30 days, not forever
+    assert p.r.call("PTTL", rkey("chat:p:", p.user)) > 0      # kept 30 days, not forever
 
 
 def test_a_device_back_within_the_grace_period_announces_nothing(redis):
@@ -203,9 +152,9 @@ def test_a_device_back_within_the_grace_period_announces_nothing(redis):
     assert p.announced() == []
     assert p.settle(ls2) == 1
     assert p.announced() == [(2, offline(p.user, 4000))]
-    assert p.r.call("PTTL", "chat:p:" + p.user) > 0
+    assert p.r.call("PTTL", rkey("chat:p:", p.user)) > 0
     p.up("w1", 5000)                      # online again: kept for good
-    assert p.r.call("PTTL", "chat:p:" + p.user) == -1
+    assert p.r.call("PTTL", rkey("chat:p:", p.user)) == -1
     assert p.announced() == [(3, online(p.user))]
 
 
@@ -252,8 +201,8 @@ def test_a_last_seen_that_is_not_ms_is_replaced_not_announced(redis, ls):
     p = Presence(redis)
     p.up("w1", 1000)
     p.announced()
-    p.r.call("HDEL", "chat:p:" + p.user, "i:w1")      # its device is gone
-    p.r.call("HSET", "chat:p:" + p.user, "ls", ls)
+    p.r.call("HDEL", rkey("chat:p:", p.user), "i:w1")      # its device is gone
+    p.r.call("HSET", rkey("chat:p:", p.user), "ls", ls)
     assert p.down("w1", 2000, 2000) == 2000
     assert p.field("ls") == "2000"
     assert p.settle(2000) == 1
@@ -264,7 +213,7 @@ def test_a_last_seen_of_15_digits_is_kept(redis):
     p = Presence(redis)
     p.up("w1", 1000)
     p.announced()
-    p.r.call("HDEL", "chat:p:" + p.user, "i:w1")
-    p.r.call("HSET", "chat:p:" + p.user, "ls", "1795318602103")
+    p.r.call("HDEL", rkey("chat:p:", p.user), "i:w1")
+    p.r.call("HSET", rkey("chat:p:", p.user), "ls", "1795318602103")
     assert p.down("w1", 2000, 2000 + GRACE + 1795318602103) == 0   # due already
     assert p.announced() == [(2, offline(p.user, 1795318602103))]

@@ -1,5 +1,5 @@
 """The session registry in Redis (README "Session registry"): one entry per
-connection in chat:sess:<user>, scored by its expiry, written when the
+connection in chat:sess:{<user>}, scored by its expiry, written when the
 connection joins its user, pushed forward on each heartbeat, removed on
 close, and gone by itself when the nginx worker can no longer refresh it.
 
@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from harness import Nginx, pids_with_parent
+from harness import Nginx, pids_with_parent, rkey
 from stack import SLOW, now_ms, running_stack
 from wsclient import chat
 
@@ -43,15 +43,15 @@ def stack(tmp_path_factory):
 
 def live_entries(stack, user):
     """[(member dict, score)] of user's live entries, as an operator reads
-    them: ZRANGEBYSCORE chat:sess:<user> <now> +inf WITHSCORES."""
-    out = stack.redis_cli("ZRANGEBYSCORE", "chat:sess:" + user, now_ms(), "+inf",
+    them: ZRANGEBYSCORE chat:sess:{<user>} <now> +inf WITHSCORES."""
+    out = stack.redis_cli("ZRANGEBYSCORE", rkey("chat:sess:", user), now_ms(), "+inf",
                           "WITHSCORES")
     lines = out.splitlines() if out else []
     return [(json.loads(m), int(float(s))) for m, s in zip(lines[::2], lines[1::2])]
 
 
 def raw_members(stack, user):
-    out = stack.redis_cli("ZRANGE", "chat:sess:" + user, 0, -1)
+    out = stack.redis_cli("ZRANGE", rkey("chat:sess:", user), 0, -1)
     return out.splitlines() if out else []
 
 
@@ -109,7 +109,7 @@ def test_entry_per_device_with_its_fields_and_gone_on_close(stack):
             await wait_for(lambda: [m["device"] for m, _ in live_entries(stack, user)]
                            == ["laptop"], 3, "the phone's entry removed")
             await laptop.close()
-            await wait_for(lambda: stack.redis_cli("EXISTS", "chat:sess:" + user) == "0",
+            await wait_for(lambda: stack.redis_cli("EXISTS", rkey("chat:sess:", user)) == "0",
                            3, "the key removed with its last entry")
         finally:
             await phone.close()
@@ -124,7 +124,7 @@ def test_heartbeat_moves_the_expiry_forward(stack):
         c = await stack.connect(user, "phone")
         try:
             (m0, s0), = await wait_for(lambda: live_entries(stack, user), 3, "an entry")
-            ttl0 = int(stack.redis_cli("PTTL", "chat:sess:" + user))
+            ttl0 = int(stack.redis_cli("PTTL", rkey("chat:sess:", user)))
             assert 0 < ttl0 <= TTL * 1000, ttl0
             scores = [s0]
             for _ in range(3):
@@ -161,7 +161,7 @@ def test_entries_expire_when_the_worker_cannot_refresh_them(stack):
             assert live_entries(stack, user), "expired before its TTL"
             await asyncio.sleep(TTL + 1.0)
             assert live_entries(stack, user) == []
-            assert stack.redis_cli("EXISTS", "chat:sess:" + user) == "0"
+            assert stack.redis_cli("EXISTS", rkey("chat:sess:", user)) == "0"
         finally:
             for pid in stopped:
                 os.kill(pid, signal.SIGCONT)
@@ -189,7 +189,7 @@ def test_a_flushed_script_is_loaded_again(stack):
             await wait_for(lambda: live_entries(stack, user), 3, "an entry")
             start = log.stat().st_size
             assert stack.redis_cli("SCRIPT", "FLUSH") == "OK"
-            assert stack.redis_cli("DEL", "chat:sess:" + user) == "1"
+            assert stack.redis_cli("DEL", rkey("chat:sess:", user)) == "1"
             (m, _), = await wait_for(lambda: live_entries(stack, user), 4 * HEARTBEAT,
                                      "the entry written again")
             assert m["device"] == "phone", m

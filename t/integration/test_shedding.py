@@ -5,7 +5,8 @@ One nginx worker, so one Kafka producer sees every write. Its queue takes
 200 writes (chat_kafka_option queue.buffering.max.messages 200) and the
 shed levels start at 10% 20% 30% 40% 50% of it, i.e. at 20, 40, 60, 80
 and 100 queued writes; the other signals are off (0), so the Kafka queue
-alone drives the level. The dev broker is stopped (SIGSTOP): a 1:1 send
+alone drives the level. Kafka is stopped (SIGSTOP: the dev broker, or every
+node of a real cluster under CHAT_KAFKA=real): a 1:1 send
 then stays queued and unanswered, one more write each, so the test moves
 the level one step at a time by sending, and checks at each step that
 exactly the next thing is shed, in order: typing, presence (coalesced),
@@ -231,11 +232,15 @@ def test_overload_sheds_in_order_then_recovers_without_loss(stack):
             assert first["status"] == "offline", first
             assert await typing_arrives(a, b), "typing lost with nothing queued"
 
-            stack.kill("broker", signal.SIGSTOP)
+            # every Kafka process stops answering (the dev broker, or each
+            # node of a real cluster): the producer's queue fills
+            for name in stack.broker_names():
+                stack.kill(name, signal.SIGSTOP)
             try:
                 out, refused_ids = await overload(a, b, c)
             finally:
-                stack.kill("broker", signal.SIGCONT)
+                for name in stack.broker_names():
+                    stack.kill(name, signal.SIGCONT)
             await recovery(a, b, out, refused_ids)
 
     asyncio.run(main())

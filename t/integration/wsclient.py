@@ -348,19 +348,20 @@ class RawWS:
 
 # ---------------------------------------------------------------- websockets
 
-def ws_uri(port, path="/chat", **query):
-    return "ws://127.0.0.1:%d%s" % (port, chat_path(path, **query))
+def ws_uri(port, path="/chat", host="127.0.0.1", **query):
+    return "ws://%s:%d%s" % (host, port, chat_path(path, **query))
 
 
 @contextlib.asynccontextmanager
 async def chat(port, sub="alice", token=None, device=None, headers=None,
-               **kw):
-    """A connected websockets client and its hello frame."""
+               host="127.0.0.1", **kw):
+    """A connected websockets client and its hello frame (of the nginx on
+    host:port)."""
     if token is None:
         token = make_token(sub)
     h = {"Authorization": "Bearer " + token}
     h.update(headers or {})
-    ws = await websockets.connect(ws_uri(port, device=device), extra_headers=h,
+    ws = await websockets.connect(ws_uri(port, host=host, device=device), extra_headers=h,
                                   max_size=2 ** 20, ping_interval=None,
                                   open_timeout=TIMEOUT, close_timeout=2, **kw)
     try:

@@ -15,34 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chat_worker_apply.h"
+#include "bench_util.h"
 
 
 #define BENCH_MEMBERS  256
 #define BENCH_SENDS    5000
 #define BENCH_BATCH    500
-
-
-static int
-bench_apply(chat_store_t *store, chat_worker_out_t *out, const char *text,
-    const chat_worker_limits_t *limits)
-{
-    int                    rc;
-    const char            *reason;
-    chat_record_t          rec;
-    chat_worker_result_t   res;
-
-    if (chat_record_decode(text, strlen(text), &rec, &reason) != 0) {
-        fprintf(stderr, "refused: %s\n", reason);
-        chat_record_free(&rec);
-        return -1;
-    }
-
-    rc = chat_worker_apply(store, &rec, limits, out, &res);
-    chat_record_free(&rec);
-
-    return rc == CHAT_WORKER_APPLIED && !res.refused ? 0 : -1;
-}
 
 
 /* The group: u0 creates it with u1..u255. */

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chat_store.h"
+#include "bench_util.h"
 
 
 #define BENCH_DMS      900
@@ -34,17 +34,6 @@ typedef struct {
     int64_t  unread;
     size_t   bytes;
 } bench_sink_t;
-
-
-static int64_t
-bench_ns(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 
 static void

@@ -14,13 +14,13 @@
 #define MID2    "01J00000000000000000000002"
 
 
-TEST(key_names_the_user_and_the_id)
+TEST(key_tags_the_user_and_names_the_id)
 {
     char    k[CHAT_CID_KEY_MAX];
     size_t  n;
 
     n = chat_cid_key(k, S("alice"), S("x 1"));
-    CHECK_STR(k, n, "chat:cid:alice:x 1");
+    CHECK_STR(k, n, "chat:cid:{alice}:x 1");
 }
 
 
@@ -77,7 +77,7 @@ TEST(match_tells_a_retry_from_another_request)
 int
 main(void)
 {
-    RUN(key_names_the_user_and_the_id);
+    RUN(key_tags_the_user_and_names_the_id);
     RUN(value_says_the_mid_what_and_conv);
     RUN(match_tells_a_retry_from_another_request);
 

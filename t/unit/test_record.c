@@ -835,8 +835,8 @@ TEST(keys_and_payloads)
     chat_str_t  target, frame;
 
     n = chat_cid_key(k, S("alice"), S("x1"));
-    CHECK_STR(k, n, CHAT_KEY_CID "alice:x1");
-    CHECK_STR(k, n, "chat:cid:alice:x1");
+    CHECK_STR(k, n, CHAT_KEY_CID "{alice}:x1");
+    CHECK_STR(k, n, "chat:cid:{alice}:x1");
 
     CHECK(strcmp(CHAT_KEY_USER_CHANNEL, "chat:u:") == 0);
     CHECK(strcmp(CHAT_KEY_GROUP_MEMBERS, "chat:gm:") == 0);

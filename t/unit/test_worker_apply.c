@@ -16,16 +16,16 @@ TEST(first_send_gets_seq_1_and_reaches_both_users)
     CHECK(!res.duplicate);
     CHECK_EQ(out.npubs, 2);
 
-    check_msg(pub(0, "chat:u:alice", "*"), "MID1", 1, "alice", "bob", "c-1", 1000);
-    check_msg(pub(1, "chat:u:bob", "*"), "MID1", 1, "alice", "bob", "c-1",
+    check_msg(pub(0, "chat:u:{alice}", "*"), "MID1", 1, "alice", "bob", "c-1", 1000);
+    check_msg(pub(1, "chat:u:{bob}", "*"), "MID1", 1, "alice", "bob", "c-1",
               1000);
 
     CHECK_EQ(send_msg("MID2", "bob", "alice", "c-1", 1001),
              CHAT_WORKER_APPLIED);
     CHECK_EQ(res.seq, 2);
-    check_msg(pub(0, "chat:u:alice", "*"), "MID2", 2, "bob", "alice", "c-1",
+    check_msg(pub(0, "chat:u:{alice}", "*"), "MID2", 2, "bob", "alice", "c-1",
               1001);
-    check_msg(pub(1, "chat:u:bob", "*"), "MID2", 2, "bob", "alice", "c-1",
+    check_msg(pub(1, "chat:u:{bob}", "*"), "MID2", 2, "bob", "alice", "c-1",
               1001);
 }
 
@@ -43,9 +43,9 @@ TEST(retried_send_stores_nothing_and_republishes_the_first)
     CHECK(res.duplicate);
     CHECK_EQ(res.seq, 1);
     CHECK_EQ(out.npubs, 2);
-    check_msg(pub(0, "chat:u:alice", "*"), "MID1", 1, "alice", "bob", "c-1",
+    check_msg(pub(0, "chat:u:{alice}", "*"), "MID1", 1, "alice", "bob", "c-1",
               1000);
-    check_msg(pub(1, "chat:u:bob", "*"), "MID1", 1, "alice", "bob", "c-1",
+    check_msg(pub(1, "chat:u:{bob}", "*"), "MID1", 1, "alice", "bob", "c-1",
               1000);
 
     CHECK_EQ(chat_store_conv_last_seq(store, S(AB), &last), 0);
@@ -77,7 +77,7 @@ TEST(an_id_reused_in_another_conversation_is_bad_request)
     CHECK(!res.duplicate);
     CHECK_EQ(out.npubs, 1);
 
-    check_error(pub(0, "chat:u:alice", "*"), "bad_request", "x1");
+    check_error(pub(0, "chat:u:{alice}", "*"), "bad_request", "x1");
 
     CHECK_EQ(chat_store_conv_last_seq(store, S(AC), &last), 0);
     CHECK_EQ(last, 0);
@@ -89,7 +89,7 @@ TEST(an_id_reused_in_another_conversation_is_bad_request)
     /* and the first is still answered as a retry */
     CHECK_EQ(send_msg("MID9", "alice", "bob", "x1", 1003), 0);
     CHECK(res.duplicate);
-    check_msg(pub(1, "chat:u:bob", "*"), "MID1", 1, "alice", "bob", "x1",
+    check_msg(pub(1, "chat:u:{bob}", "*"), "MID1", 1, "alice", "bob", "x1",
               1000);
 }
 
@@ -140,7 +140,7 @@ TEST(send_keeps_media_and_nul_bytes)
                    "\"0123456789abcdef0123456789abcdef\"}}"),
              CHAT_WORKER_APPLIED);
 
-    f = pub(1, "chat:u:bob", "*");
+    f = pub(1, "chat:u:{bob}", "*");
     CHECK(f != NULL);
     if (f == NULL) {
         return;
@@ -187,7 +187,7 @@ TEST(receipt_raises_monotonic_and_tells_the_other_member)
     CHECK(res.rose);
     CHECK_EQ(out.npubs, 1);
 
-    f = pub(0, "chat:u:alice", "*");
+    f = pub(0, "chat:u:{alice}", "*");
     CHECK(f != NULL);
     CHECK(strcmp(str(f, "type"), "receipt") == 0);
     CHECK(strcmp(str(f, "conv"), AB) == 0);
@@ -215,7 +215,7 @@ TEST(receipt_raises_monotonic_and_tells_the_other_member)
     /* read implies delivered: a delivered receipt at the read seq is old */
     CHECK_EQ(receipt(AB, "bob", "read", 3), CHAT_WORKER_APPLIED);
     CHECK(res.rose);
-    f = pub(0, "chat:u:alice", "*");
+    f = pub(0, "chat:u:{alice}", "*");
     CHECK(f != NULL && strcmp(str(f, "status"), "read") == 0);
     CHECK(f != NULL && num(f, "seq") == 3);
     json_decref(f);
@@ -235,7 +235,7 @@ TEST(receipt_is_clamped_to_the_last_seq)
 
     CHECK_EQ(receipt(AB, "alice", "read", 1000), CHAT_WORKER_APPLIED);
     CHECK_EQ(res.seq, 2);
-    f = pub(0, "chat:u:bob", "*");
+    f = pub(0, "chat:u:{bob}", "*");
     CHECK(f != NULL && num(f, "seq") == 2);
     json_decref(f);
 

@@ -212,6 +212,49 @@ TEST(redis_forms)
 }
 
 
+TEST(redis_cluster_switch_and_seeds)
+{
+    char                err[256];
+    chat_worker_conf_t  c;
+
+    CHECK_EQ(parse(&c, err, 0), 0);
+    CHECK_EQ(c.redis_cluster, 0);
+    chat_worker_conf_free(&c);
+
+    /* the switch alone is on, and takes no value after it */
+    CHECK_EQ(parse(&c, err, 3, "--redis-cluster", "--redis",
+                   "127.0.0.1:7000,127.0.0.1:7001"), 0);
+    CHECK_EQ(c.redis_cluster, 1);
+    CHECK(strcmp(c.redis, "127.0.0.1:7000,127.0.0.1:7001") == 0);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 1, "--redis-cluster=off"), 0);
+    CHECK_EQ(c.redis_cluster, 0);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 1, "--redis-cluster=yes"), -1);
+    CHECK(strstr(err, "not on or off") != NULL);
+    chat_worker_conf_free(&c);
+
+    /* a seed that is no host:port */
+    CHECK_EQ(parse(&c, err, 3, "--redis-cluster", "--redis",
+                   "127.0.0.1:7000,h:0"), -1);
+    CHECK(strstr(err, "bad Redis Cluster seed \"h:0\"") != NULL);
+    chat_worker_conf_free(&c);
+
+    CHECK_EQ(parse(&c, err, 3, "--redis-cluster", "--redis", ","), -1);
+    CHECK(strstr(err, "no Redis Cluster seed") != NULL);
+    chat_worker_conf_free(&c);
+
+    /* from the file */
+    write_file("chat_redis 10.0.0.2:7000,10.0.0.3:7000;\n"
+               "chat_redis_cluster on;\n");
+    CHECK_EQ(parse(&c, err, 2, "--config", test_file), 0);
+    CHECK_EQ(c.redis_cluster, 1);
+    chat_worker_conf_free(&c);
+}
+
+
 TEST(file_then_flags_win)
 {
     char                err[256];
@@ -530,6 +573,7 @@ main(void)
     RUN(dead_letter_topic_or_off);
     RUN(push_flags_and_keys);
     RUN(redis_forms);
+    RUN(redis_cluster_switch_and_seeds);
     RUN(file_then_flags_win);
     RUN(file_errors_name_the_line);
     RUN(bad_flags_are_refused);

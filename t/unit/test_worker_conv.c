@@ -92,7 +92,7 @@ check_conv_refused(const char *conv, const char *from, const char *code,
     CHECK_EQ(res.refused, 1);
     CHECK_EQ(out.npubs, 1);
 
-    snprintf(channel, sizeof(channel), "chat:u:%s", from);
+    snprintf(channel, sizeof(channel), "chat:u:{%s}", from);
     snprintf(who, sizeof(who), "k-%s", from);
     check_error(pub(0, channel, who), code, "s1");
 
@@ -112,7 +112,7 @@ check_conv_event(size_t i, const char *user, const char *conv, int seq,
     char     channel[80];
     json_t  *f;
 
-    snprintf(channel, sizeof(channel), "chat:u:%s", user);
+    snprintf(channel, sizeof(channel), "chat:u:{%s}", user);
     f = pub(i, channel, "*");
 
     CHECK(f != NULL);
@@ -163,7 +163,7 @@ TEST(a_dm_member_sets_the_ttl_answered_conv_ok_and_told_to_both)
     /* conv_ok to the setter's connection, then the event to every device
      * of both members */
     CHECK_EQ(out.npubs, 3);
-    f = pub(0, "chat:u:bob", "k-bob");
+    f = pub(0, "chat:u:{bob}", "k-bob");
     CHECK(f != NULL);
     CHECK(strcmp(str(f, "type"), "conv_ok") == 0);
     CHECK(strcmp(str(f, "id"), "s1") == 0);
@@ -188,7 +188,7 @@ TEST(a_ttl_gives_expires_to_later_messages_only)
 {
     /* before any conv_set: the msg frame of old, without expires */
     CHECK_EQ(send_msg("M1", "alice", "bob", "c-1", T0), 0);
-    check_msg(pub(0, "chat:u:alice", "*"), "M1", 1, "alice", "bob", "c-1",
+    check_msg(pub(0, "chat:u:{alice}", "*"), "M1", 1, "alice", "bob", "c-1",
               T0);
 
     CHECK_EQ(conv_set(AB, "alice", "S1", "s1", "60", T0 + 1), 0);
@@ -196,14 +196,14 @@ TEST(a_ttl_gives_expires_to_later_messages_only)
 
     CHECK_EQ(send_body("M2", "bob", "alice", "c-2", "after", T0 + 2), 0);
     CHECK_EQ(res.seq, 3);
-    CHECK_EQ(expires_of(0, "chat:u:alice", "*"), T0 + 2 + 60000);
-    CHECK_EQ(expires_of(1, "chat:u:bob", "*"), T0 + 2 + 60000);
+    CHECK_EQ(expires_of(0, "chat:u:{alice}", "*"), T0 + 2 + 60000);
+    CHECK_EQ(expires_of(1, "chat:u:{bob}", "*"), T0 + 2 + 60000);
 
     /* 0: forever again, for what comes after */
     CHECK_EQ(conv_set(AB, "bob", "S2", "s2", "0", T0 + 3), 0);
     CHECK_EQ(res.seq, 4);
     CHECK_EQ(send_body("M3", "alice", "bob", "c-3", "forever", T0 + 4), 0);
-    CHECK_EQ(expires_of(0, "chat:u:alice", "*"), -1);
+    CHECK_EQ(expires_of(0, "chat:u:{alice}", "*"), -1);
 
     /* each message kept what it was accepted with: history shows it */
     CHECK_EQ(apply("{\"v\":1,\"op\":\"history\",\"conv\":\"" AB "\","
@@ -211,7 +211,7 @@ TEST(a_ttl_gives_expires_to_later_messages_only)
     {
         json_t  *f, *m;
 
-        f = pub(0, "chat:u:bob", "k");
+        f = pub(0, "chat:u:{bob}", "k");
         m = json_object_get(f, "messages");
         CHECK_EQ(json_array_size(m), 3);
         CHECK(json_object_get(json_array_get(m, 0), "expires") == NULL);
@@ -248,7 +248,7 @@ TEST(a_group_ttl_is_an_admins_and_reaches_every_member)
     /* a group message after it expires */
     CHECK_EQ(gsend("M1", "carol", "c-1", T0 + 2), 0);
     CHECK_EQ(res.seq, 3);
-    CHECK_EQ(expires_of(1, "chat:u:alice", "*"), T0 + 2 + 3600000);
+    CHECK_EQ(expires_of(1, "chat:u:{alice}", "*"), T0 + 2 + 3600000);
 }
 
 
@@ -340,13 +340,13 @@ TEST(expired_messages_are_gone_from_pending_and_history_at_once)
     CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\",\"conn\":"
                    "\"k\",\"ts\":9}"), 0);
     CHECK_EQ(out.npubs, 4);
-    f = pub(2, "chat:u:bob", "k");
+    f = pub(2, "chat:u:{bob}", "k");
     CHECK(strcmp(str(f, "mid"), "M2") == 0);
     json_decref(f);
 
     CHECK_EQ(apply("{\"v\":1,\"op\":\"history\",\"conv\":\"" AB "\","
                    "\"user\":\"alice\",\"conn\":\"k\",\"ts\":9}"), 0);
-    f = pub(0, "chat:u:alice", "k");
+    f = pub(0, "chat:u:{alice}", "k");
     CHECK_EQ(json_array_size(json_object_get(f, "messages")), 1);
     CHECK(strcmp(str(json_array_get(json_object_get(f, "messages"), 0),
                      "mid"), "M2") == 0);
@@ -379,7 +379,7 @@ TEST(a_retried_send_of_an_expiring_message_answers_the_same_mid)
     CHECK_EQ(gsend("M1S", "bob", "c-1", T0 + 59000), 0);
     CHECK_EQ(res.duplicate, 1);
     CHECK_EQ(out.npubs, 1);
-    f = pub(0, "chat:u:bob", "k-bob");
+    f = pub(0, "chat:u:{bob}", "k-bob");
     CHECK(strcmp(str(f, "type"), "sent") == 0);
     CHECK(strcmp(str(f, "mid"), "M1") == 0);
     json_decref(f);
@@ -414,17 +414,17 @@ TEST(conv_events_are_pending_and_in_the_log_not_in_history)
     CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\",\"conn\":"
                    "\"k\",\"ts\":9}"), 0);
     CHECK_EQ(out.npubs, 2);
-    f = pub(0, "chat:u:bob", "k");
+    f = pub(0, "chat:u:{bob}", "k");
     CHECK(strcmp(str(f, "type"), "conv") == 0 && num(f, "ttl") == 60);
     json_decref(f);
-    f = pub(1, "chat:u:bob", "k");
+    f = pub(1, "chat:u:{bob}", "k");
     CHECK(strcmp(str(f, "type"), "sync_done") == 0);
     json_decref(f);
 
     /* a client's history: messages only */
     CHECK_EQ(apply("{\"v\":1,\"op\":\"history\",\"conv\":\"" AB "\","
                    "\"user\":\"bob\",\"conn\":\"k\",\"ts\":9}"), 0);
-    f = pub(0, "chat:u:bob", "k");
+    f = pub(0, "chat:u:{bob}", "k");
     CHECK_EQ(json_array_size(json_object_get(f, "messages")), 0);
     json_decref(f);
 
@@ -432,7 +432,7 @@ TEST(conv_events_are_pending_and_in_the_log_not_in_history)
     CHECK_EQ(apply("{\"v\":1,\"op\":\"history\",\"conv\":\"" AB "\","
                    "\"user\":\"bob\",\"conn\":\"k\",\"events\":true,"
                    "\"ts\":9}"), 0);
-    f = pub(0, "chat:u:bob", "k");
+    f = pub(0, "chat:u:{bob}", "k");
     CHECK_EQ(json_array_size(json_object_get(f, "messages")), 1);
     CHECK(strcmp(str(json_array_get(json_object_get(f, "messages"), 0),
                      "type"), "conv") == 0);

@@ -38,7 +38,7 @@ TEST(applied_records_are_done)
     chat_store_clear_error(store);
     CHECK_EQ(sorted(send_msg("M1", "alice", "bob", "c-1", 10)),
              CHAT_WORKER_DONE);
-    check_msg(pub(0, "chat:u:alice", "*"), "M1", 1, "alice", "bob", "c-1",
+    check_msg(pub(0, "chat:u:{alice}", "*"), "M1", 1, "alice", "bob", "c-1",
               10);
     CHECK_EQ(sorted(receipt(AB, "bob", "read", 1)), CHAT_WORKER_DONE);
     CHECK(res.rose);
@@ -59,7 +59,7 @@ TEST(content_failures_are_skipped)
     chat_store_clear_error(store);
     CHECK_EQ(sorted(send_msg("M2", "alice", "carol", "x1", 11)),
              CHAT_WORKER_SKIP);
-    check_error(pub(0, "chat:u:alice", "*"), "bad_request", "x1");
+    check_error(pub(0, "chat:u:{alice}", "*"), "bad_request", "x1");
 
     /* a store error about the data given to it */
     memset(&msg, 0, sizeof(msg));
@@ -144,7 +144,7 @@ TEST(pg_a_dropped_connection_is_retried)
     chat_store_clear_error(store);
     CHECK_EQ(sorted(send_msg("M1", "alice", "bob", "c-1", 10)),
              CHAT_WORKER_DONE);
-    check_msg(pub(0, "chat:u:alice", "*"), "M1", 1, "alice", "bob", "c-1",
+    check_msg(pub(0, "chat:u:{alice}", "*"), "M1", 1, "alice", "bob", "c-1",
               10);
 }
 

@@ -59,7 +59,7 @@ outs(void)
 {
     size_t       i, j, n;
     json_t      *f, *v;
-    chat_str_t   ch, pl;
+    chat_str_t   ch, pl, user;
     const char  *nl;
     static char  buf[16384];
 
@@ -72,12 +72,13 @@ outs(void)
         }
 
         ch = chat_worker_out_channel(&out, i);
+        CHECK_EQ(chat_key_id(ch.s, ch.len, CHAT_KEY_USER_CHANNEL, &user), 0);
         pl = chat_worker_out_payload(&out, i);
         nl = memchr(pl.s, '\n', pl.len);
         f = json_loadb(nl + 1, pl.len - (size_t) (nl + 1 - pl.s), 0, NULL);
 
         n += snprintf(buf + n, sizeof(buf) - n, "%.*s %.*s %s",
-                      (int) ch.len - 7, ch.s + 7, (int) (nl - pl.s), pl.s,
+                      (int) user.len, user.s, (int) (nl - pl.s), pl.s,
                       str(f, "type"));
 
         if (json_object_get(f, "event") != NULL) {
@@ -147,7 +148,7 @@ pending_of(const char *user)
     CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"%s\",\"conn\":\"k\","
                    "\"ts\":1}", user), 0);
 
-    snprintf(ch, sizeof(ch), "chat:u:%s", user);
+    snprintf(ch, sizeof(ch), "chat:u:{%s}", user);
     frames = json_array();
 
     /* the last publish is the sync_done marker */
@@ -173,7 +174,7 @@ history_of(const char *user)
     CHECK_EQ(apply("{\"v\":1,\"op\":\"history\",\"conv\":\"" TEAM "\","
                    "\"user\":\"%s\",\"conn\":\"k\",\"ts\":1}", user), 0);
 
-    snprintf(ch, sizeof(ch), "chat:u:%s", user);
+    snprintf(ch, sizeof(ch), "chat:u:{%s}", user);
     f = pub(0, ch, "k");
 
     if (json_object_get(f, "code") != NULL) {
@@ -223,7 +224,7 @@ member_set(void)
         ch = chat_worker_out_channel(&out, i);
         pl = chat_worker_out_payload(&out, i);
 
-        CHECK_STR(ch.s, ch.len, "chat:gm:team");
+        CHECK_STR(ch.s, ch.len, "chat:gm:{team}");
         n += snprintf(buf + n, sizeof(buf) - n, "%s%c%.*s", n ? " " : "",
                       out.pubs[i].cmd == CHAT_WORKER_CMD_SADD ? '+' : '-',
                       (int) pl.len, pl.s);
@@ -456,7 +457,7 @@ TEST(a_member_added_later_sees_from_the_add_on)
               "bob * msg 4\n"
               "dave * msg 4\n");
 
-    f = pub(3, "chat:u:dave", "*");
+    f = pub(3, "chat:u:{dave}", "*");
     CHECK(f != NULL && strcmp(str(f, "group"), "team") == 0);
     CHECK(f != NULL && json_object_get(f, "to") == NULL);
     CHECK(f != NULL && strcmp(str(f, "from"), "bob") == 0);
@@ -502,7 +503,7 @@ TEST(receipts_reach_the_senders_they_cover)
 
     /* in a DM too: a watermark over one's own messages tells no one */
     CHECK_EQ(send_msg("D1", "bob", "alice", "d-1", 70), 0);
-    check_msg(pub(0, "chat:u:alice", "*"), "D1", 1, "bob", "alice", "d-1",
+    check_msg(pub(0, "chat:u:{alice}", "*"), "D1", 1, "bob", "alice", "d-1",
               70);
     CHECK_EQ(receipt(AB, "bob", "read", 1), 0);
     CHECK(res.rose);
@@ -559,7 +560,7 @@ TEST(a_dm_reusing_a_group_change_id_is_bad_request_not_a_retry)
     CHECK(res.refused);
     CHECK(strstr(res.reason, "another request") != NULL);
     CHECK_OUT("alice * error bad_request\n");
-    check_error(pub(0, "chat:u:alice", "*"), "bad_request", "x1");
+    check_error(pub(0, "chat:u:{alice}", "*"), "bad_request", "x1");
     CHECK_EQ(chat_store_conv_last_seq(store, S(AB), &last), 0);
     CHECK_EQ(last, 0);
 

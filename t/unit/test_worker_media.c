@@ -113,14 +113,14 @@ TEST(a_send_takes_the_type_and_size_of_the_upload_and_a_signed_url)
     /* the module left the answer to the worker: sent on the connection,
      * then both members, each device: a URL valid for the URL lifetime */
     CHECK_EQ(out.npubs, 3);
-    f = pub(0, "chat:u:alice", "k-alice");
+    f = pub(0, "chat:u:{alice}", "k-alice");
     CHECK(f != NULL && strcmp(str(f, "type"), "sent") == 0
           && strcmp(str(f, "id"), "c-1") == 0
           && strcmp(str(f, "mid"), "M1") == 0);
     json_decref(f);
-    check_media(pub(1, "chat:u:alice", "*"), IMG, "image/png", 48213,
+    check_media(pub(1, "chat:u:{alice}", "*"), IMG, "image/png", 48213,
                 TEST_NOW / 1000 + TEST_URL_TTL);
-    check_media(pub(2, "chat:u:bob", "*"), IMG, "image/png", 48213,
+    check_media(pub(2, "chat:u:{bob}", "*"), IMG, "image/png", 48213,
                 TEST_NOW / 1000 + TEST_URL_TTL);
 }
 
@@ -133,7 +133,7 @@ TEST(unknown_media_is_bad_request_and_stores_nothing)
     CHECK_EQ(res.refused, 1);
     CHECK(res.reason != NULL && strcmp(res.reason, "unknown media") == 0);
     CHECK_EQ(out.npubs, 1);
-    check_error(pub(0, "chat:u:alice", "k-alice"), "bad_request", "c-1");
+    check_error(pub(0, "chat:u:{alice}", "k-alice"), "bad_request", "c-1");
 
     CHECK_EQ(chat_store_conv_last_seq(store, S(AB), &last), 0);
     CHECK_EQ(last, 0);
@@ -153,7 +153,7 @@ TEST(unknown_media_is_bad_request_and_stores_nothing)
                    "\"media\":{\"id\":\"" PDF "\"}}"), 0);
     CHECK_EQ(res.refused, 1);
     CHECK_EQ(out.npubs, 1);
-    check_error(pub(0, "chat:u:bob", "k-bob"), "bad_request", "c-2");
+    check_error(pub(0, "chat:u:{bob}", "k-bob"), "bad_request", "c-2");
     CHECK_EQ(chat_store_conv_last_seq(store, S(TEAM), &last), 0);
     CHECK_EQ(last, 1);
 
@@ -173,13 +173,13 @@ TEST(without_a_media_key_a_send_with_media_is_bad_request)
     CHECK_EQ(upload(IMG, "image/png", 3, T0), 0);
     CHECK_EQ(send_media("M1", "bob", "c-1", IMG, T0), CHAT_WORKER_APPLIED);
     CHECK_EQ(res.refused, 1);
-    check_error(pub(0, "chat:u:alice", "k-alice"), "bad_request", "c-1");
+    check_error(pub(0, "chat:u:{alice}", "k-alice"), "bad_request", "c-1");
     CHECK_EQ(chat_store_conv_last_seq(store, S(AB), &last), 0);
     CHECK_EQ(last, 0);
 
     /* and a message without media goes as ever */
     CHECK_EQ(send_msg("M2", "alice", "bob", "c-2", T0), 0);
-    check_msg(pub(1, "chat:u:bob", "*"), "M2", 1, "alice", "bob", "c-2", T0);
+    check_msg(pub(1, "chat:u:{bob}", "*"), "M2", 1, "alice", "bob", "c-2", T0);
 }
 
 
@@ -196,7 +196,7 @@ TEST(a_retried_send_is_sent_again_before_its_media_is_looked_at)
     CHECK_EQ(res.duplicate, 1);
     CHECK_EQ(res.refused, 0);
     CHECK_EQ(res.seq, 1);
-    f = pub(2, "chat:u:bob", "*");
+    f = pub(2, "chat:u:{bob}", "*");
     CHECK(strcmp(str(f, "mid"), "M1") == 0);
     check_media(f, IMG, "image/png", 3, TEST_NOW / 1000 + TEST_URL_TTL);
 }
@@ -213,13 +213,13 @@ TEST(pending_and_history_sign_the_url_when_they_are_read)
     now_ms = TEST_NOW + 86400000;
     CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\",\"conn\":"
                    "\"k\",\"ts\":9}"), 0);
-    check_media(pub(0, "chat:u:bob", "k"), PDF, "application/pdf", 1234,
+    check_media(pub(0, "chat:u:{bob}", "k"), PDF, "application/pdf", 1234,
                 now_ms / 1000 + TEST_URL_TTL);
 
     now_ms += 1000;
     CHECK_EQ(apply("{\"v\":1,\"op\":\"history\",\"conv\":\"" AB "\","
                    "\"user\":\"alice\",\"conn\":\"k\",\"ts\":9}"), 0);
-    f = pub(0, "chat:u:alice", "k");
+    f = pub(0, "chat:u:{alice}", "k");
     check_media(json_incref(json_array_get(json_object_get(f, "messages"),
                                            0)),
                 PDF, "application/pdf", 1234, now_ms / 1000 + TEST_URL_TTL);

@@ -116,7 +116,7 @@ sync_page(const char *conv, int seq, long long max_bytes)
     total = 0;
 
     for (i = 0; i + 1 < out.npubs; i++) {
-        f = pub(i, "chat:u:bob", "k");
+        f = pub(i, "chat:u:{bob}", "k");
 
         if (f == NULL || strcmp(str(f, "type"), "msg") != 0
             || nseen == (int) (sizeof(seen) / sizeof(seen[0])))
@@ -139,7 +139,7 @@ sync_page(const char *conv, int seq, long long max_bytes)
 
     CHECK(out.npubs == 2 || (long long) total <= max_bytes);
 
-    return pub(out.npubs - 1, "chat:u:bob", "k");
+    return pub(out.npubs - 1, "chat:u:{bob}", "k");
 }
 
 
@@ -212,12 +212,12 @@ TEST(sync_publishes_pending_in_order_then_the_marker)
                    "\"conn\":\"k-1\",\"ts\":9}"), CHAT_WORKER_APPLIED);
     CHECK_EQ(out.npubs, 5);
 
-    check_msg(pub(0, "chat:u:bob", "k-1"), "A2", 2, "alice", "bob", "a2", 3);
-    check_msg(pub(1, "chat:u:bob", "k-1"), "A3", 4, "alice", "bob", "a3", 5);
-    check_msg(pub(2, "chat:u:bob", "k-1"), "C1", 1, "carol", "bob", "c1", 2);
-    check_msg(pub(3, "chat:u:bob", "k-1"), "C2", 2, "carol", "bob", "c2", 6);
+    check_msg(pub(0, "chat:u:{bob}", "k-1"), "A2", 2, "alice", "bob", "a2", 3);
+    check_msg(pub(1, "chat:u:{bob}", "k-1"), "A3", 4, "alice", "bob", "a3", 5);
+    check_msg(pub(2, "chat:u:{bob}", "k-1"), "C1", 1, "carol", "bob", "c1", 2);
+    check_msg(pub(3, "chat:u:{bob}", "k-1"), "C2", 2, "carol", "bob", "c2", 6);
 
-    f = pub(4, "chat:u:bob", "k-1");
+    f = pub(4, "chat:u:{bob}", "k-1");
     CHECK(f != NULL && strcmp(str(f, "type"), "sync_done") == 0);
     CHECK(f != NULL && json_object_size(f) == 1);
     json_decref(f);
@@ -226,7 +226,7 @@ TEST(sync_publishes_pending_in_order_then_the_marker)
     CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"alice\","
                    "\"conn\":\"k-2\",\"ts\":9}"), CHAT_WORKER_APPLIED);
     CHECK_EQ(out.npubs, 2);
-    check_msg(pub(0, "chat:u:alice", "k-2"), "B1", 3, "bob", "alice", "b1",
+    check_msg(pub(0, "chat:u:{alice}", "k-2"), "B1", 3, "bob", "alice", "b1",
               4);
 
     /* nothing pending: the marker alone */
@@ -235,7 +235,7 @@ TEST(sync_publishes_pending_in_order_then_the_marker)
     CHECK_EQ(apply("{\"v\":1,\"op\":\"sync\",\"user\":\"bob\","
                    "\"conn\":\"k-1\",\"ts\":9}"), CHAT_WORKER_APPLIED);
     CHECK_EQ(out.npubs, 1);
-    f = pub(0, "chat:u:bob", "k-1");
+    f = pub(0, "chat:u:{bob}", "k-1");
     CHECK(f != NULL && strcmp(str(f, "type"), "sync_done") == 0);
     json_decref(f);
 
@@ -362,7 +362,7 @@ history(const char *user, const char *conv, const char *extra)
         return NULL;
     }
 
-    snprintf(channel, sizeof(channel), "chat:u:%s", user);
+    snprintf(channel, sizeof(channel), "chat:u:{%s}", user);
 
     return pub(0, channel, "k");
 }
