@@ -592,11 +592,26 @@ chat_rc_round(chat_redis_cluster_t *c, chat_redis_cluster_cmd_t *cmds,
 }
 
 
+/* How many redirections the commands got so far. */
+
+static size_t
+chat_rc_redirects(const chat_redis_cluster_cmd_t *cmds, size_t n)
+{
+    size_t  i, r;
+
+    for (i = 0, r = 0; i < n; i++) {
+        r += (size_t) cmds[i].redirects;
+    }
+
+    return r;
+}
+
+
 size_t
 chat_redis_cluster_run(chat_redis_cluster_t *c,
     chat_redis_cluster_cmd_t *cmds, size_t n, int64_t budget)
 {
-    size_t   i, answered, left;
+    size_t   i, answered, left, redirects;
     int64_t  deadline, wait, now;
 
     for (i = 0; i < n; i++) {
@@ -612,6 +627,7 @@ chat_redis_cluster_run(chat_redis_cluster_t *c,
     answered = 0;
 
     for ( ;; ) {
+        redirects = chat_rc_redirects(cmds, n);
         answered += chat_rc_round(c, cmds, n);
 
         for (i = 0, left = 0; i < n; i++) {
@@ -623,15 +639,11 @@ chat_redis_cluster_run(chat_redis_cluster_t *c,
             return answered;
         }
 
-        /* a redirection is followed at once; anything else waits for the
-         * cluster to settle (a failover, a node coming back) */
-        for (i = 0; i < n; i++) {
-            if (cmds[i].reply == NULL && cmds[i].redirected) {
-                break;
-            }
-        }
-
-        if (i < n) {
+        /* a redirection just answered is followed at once (each command
+         * gets a few); anything else, a node that could not be reached
+         * among them, waits for the cluster to settle (a failover, a node
+         * coming back) */
+        if (chat_rc_redirects(cmds, n) > redirects) {
             continue;
         }
 

@@ -95,12 +95,21 @@ chat_start_redis_cluster() {
 }
 
 # The Redis directives of the rendered nginx config, on one line: the
-# template's "chat_redis ...;" becomes these (a template's own
-# chat_redis_cluster line is dropped by chat_render_config).
+# template's "chat_redis ...;" becomes these.
 chat_redis_directives() {
     if [ "${CHAT_REDIS:-single}" = cluster ]; then
         printf 'chat_redis %s; chat_redis_cluster on;' "$(chat_redis_seeds ' ')"
     else
         printf 'chat_redis 127.0.0.1:%s;' "${CHAT_REDIS_PORT:-6379}"
+    fi
+}
+
+# A sed command for the rendered config: on a cluster, a template's own
+# line "chat_redis_cluster on|off;" goes (chat_redis_directives says it);
+# else an empty command: nothing changes (a template's line that holds more than that
+# directive is the template's own choice, kept as it is).
+chat_redis_cluster_drop() {
+    if [ "${CHAT_REDIS:-single}" = cluster ]; then
+        printf '%s' '/^\s*chat_redis_cluster [a-z]*;\s*$/d'
     fi
 }

@@ -763,7 +763,7 @@ chat_render_config() {
     sed -e "s|listen 127.0.0.1:8080\([ ;]\)|listen $CHAT_ADDR:$CHAT_PORT\1|" \
         -e "s|^\(\s*\)pid .*;|\1pid run/nginx.pid;|" \
         -e "s|^\(\s*\)chat_kafka_brokers .*;|\1chat_kafka_brokers $brokers;|" \
-        -e "/^\s*chat_redis_cluster .*;/d" \
+        -e "$(chat_redis_cluster_drop)" \
         -e "s|^\(\s*\)chat_redis .*;|\1$(chat_redis_directives)|" \
         "$CHAT_CONF_TEMPLATE" \
         | chat_render_upstream "$(chat_api_ports)" > "$CHAT_STATE_DIR/nginx.conf"

@@ -22,6 +22,7 @@
 #include "test_tmpdir.h"
 #include "chat_cluster.h"
 #include "chat_keys.h"
+#include "chat_redis_cluster.h"
 #include "chat_worker_conf.h"
 #include "chat_worker_log.h"
 #include "chat_worker_out.h"
@@ -525,6 +526,56 @@ TEST(a_master_killed_is_waited_out_and_nothing_is_lost)
 }
 
 
+TEST(a_cluster_out_of_reach_costs_the_budget_and_no_more)
+{
+    char                       seeds[64], err[256];
+    size_t                     answered;
+    int64_t                    start, took;
+    chat_redis_cluster_t      *c;
+    chat_redis_cluster_conf_t  cc;
+    chat_redis_cluster_cmd_t   cmd;
+
+    /* nothing listens there */
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d", pick_base());
+    memset(&cc, 0, sizeof(cc));
+    cc.seeds = seeds;
+    cc.timeout = 200;
+    c = chat_redis_cluster_new(&cc, err, sizeof(err));
+    CHECK(c != NULL);
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.argc = 3;
+    cmd.argv[0] = "SPUBLISH";
+    cmd.argv[1] = "chat:u:{x}";
+    cmd.argv[2] = "p";
+    cmd.argvlen[0] = 8;
+    cmd.argvlen[1] = 10;
+    cmd.argvlen[2] = 1;
+
+    start = now_ms();
+    answered = c ? chat_redis_cluster_run(c, &cmd, 1, 500) : 1;
+    took = now_ms() - start;
+
+    CHECK_EQ(answered, 0);
+    CHECK(cmd.reply == NULL);
+    CHECK(took >= 500 && took < 1500);
+    CHECK(c != NULL && strstr(chat_redis_cluster_error(c), "connect") != NULL);
+
+    /* one round, once it is taken for down */
+    start = now_ms();
+    answered = c ? chat_redis_cluster_run(c, &cmd, 1, 0) : 1;
+    CHECK_EQ(answered, 0);
+    CHECK(now_ms() - start < 300);
+
+    chat_redis_cluster_free(c);
+
+    /* bad seeds are refused at once */
+    cc.seeds = "127.0.0.1:0";
+    CHECK(chat_redis_cluster_new(&cc, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "bad Redis Cluster seed") != NULL);
+}
+
+
 static int
 setup(void)
 {
@@ -594,6 +645,8 @@ main(void)
         RUN(a_slot_moved_is_followed_through_ask_and_moved);
         RUN(a_master_killed_is_waited_out_and_nothing_is_lost);
     }
+
+    RUN(a_cluster_out_of_reach_costs_the_budget_and_no_more);
 
     chat_worker_redis_free(pub);
     chat_worker_out_free(&out);
