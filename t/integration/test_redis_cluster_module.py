@@ -362,6 +362,7 @@ def test_failover_of_a_master(stack, cluster):
         await ca.send({"type": "presence_sub", "users": [b, c]})
         await presence_of(ca, b, "online")
         await stack.settle()
+        syncs = status_metrics(stack.port).get("chat_sync_requests_total", 0)
         cluster.kill(victim)
         t = time.monotonic()
         mids_b, mids_c = [], []
@@ -389,6 +390,10 @@ def test_failover_of_a_master(stack, cluster):
             assert len(got) == len(set(got)), "a message twice: %s" % got
             seqs = [f["seq"] for f in msgs(cx)]
             assert seqs == sorted(seqs), seqs
+        # the failover re-synced b's connection, not a's or c's (their
+        # shards stayed up): one page asked, two if it had to be asked again
+        resyncs = status_metrics(stack.port).get("chat_sync_requests_total", 0) - syncs
+        assert 1 <= resyncs <= 2, resyncs
         await typing_arrives(ca, cb, "stop", to=b, timeout=10)
         print("\nmaster %d killed: %d messages to b and %d to c sent meanwhile; b "
               "had them all %.2fs after the kill (sends went on for %.2fs)"
