@@ -78,6 +78,7 @@ typedef enum {
     NGX_CHAT_STAT_ORDER_REPEATS,            /* already sent: dropped */
     NGX_CHAT_STAT_ORDER_GAPS,               /* a seq skipped: waited */
     NGX_CHAT_STAT_ORDER_RESYNCS,            /* a gap left unanswered */
+    NGX_CHAT_STAT_SYNCS,                    /* pages of pending asked */
 
     NGX_CHAT_STAT_N
 } ngx_chat_stat_e;

@@ -252,6 +252,10 @@ static ngx_chat_metric_t  ngx_chat_metrics[] = {
       NGX_CHAT_STAT_ORDER_GAPS, 0 },
     { NULL, NULL, NGX_CHAT_METRIC_COUNTER, "event=\"resync\"",
       NGX_CHAT_STAT_ORDER_RESYNCS, 0 },
+    { "chat_sync_requests_total", "Pages of pending messages asked for: "
+      "one per connection when its channel is (again) subscribed, more "
+      "for more pages or a request left unanswered.",
+      NGX_CHAT_METRIC_COUNTER, NULL, NGX_CHAT_STAT_SYNCS, 0 },
     { "chat_redis_backlog_bytes", "Bytes not yet written to Redis.",
       NGX_CHAT_METRIC_GAUGE_SUM, NULL, NGX_CHAT_GAUGE_REDIS_BACKLOG, 0 },
     { "chat_send_queue_bytes", "Bytes queued to client sockets.",

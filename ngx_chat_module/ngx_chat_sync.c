@@ -84,6 +84,7 @@ ngx_chat_sync_start(ngx_chat_conn_t *cc)
                    cc->sync_tries + 1,
                    cc->sync_after ? ", after a marker" : "");
 
+    ngx_chat_stat_inc(NGX_CHAT_STAT_SYNCS);
     cc->syncing = 1;
     cc->sync_tries++;
     cmcf = ngx_chat_main_conf_get();

@@ -1,14 +1,19 @@
-"""The module against a Redis Cluster (chat_redis_cluster on): three masters
-with a replica each, made with redis-cli --cluster create on loopback.
+"""The module against a Redis Cluster (chat_redis_cluster on): the stack's
+cluster (CHAT_REDIS=cluster: three masters with a replica each, made with
+redis-cli --cluster create on loopback), two chat-workers on it too.
 
 Users are picked so that their keys and channels ("<prefix>{<user>}") live
-on different shards; presence and typing (a DM and a group) cross them.
-Then the cluster changes under the module: a slot moved to another master
-(the module follows MOVED, and the subscriber's channel moves with it), a
-slot half-migrated (ASK: ASKING, then the command on the importing node),
-and a master killed with SIGKILL (its replica takes over; the module finds
-the new master, subscribes its channels again and presence and typing
-work again; the recovery time is printed). nginx -t checks the directives.
+on different shards; messages (a DM, a group's), presence and typing (a DM
+and a group's, fanned out by the module) cross them. Then the cluster
+changes under the module: a slot moved to another master (the old owner
+drops the channel, the module subscribes on the new one; a command sent
+to the old owner is answered MOVED and followed), a slot half-migrated
+(ASK: ASKING, then the command on the importing node), and a master killed
+with SIGKILL (its replica takes over; the module finds the new master,
+subscribes its channels there, re-syncs that shard's user only, and every
+message sent meanwhile arrives once; the recovery time is printed).
+chat_status shows each master's connections. nginx -t checks the
+directives.
 """
 
 import asyncio
@@ -362,6 +367,7 @@ def test_failover_of_a_master(stack, cluster):
         await ca.send({"type": "presence_sub", "users": [b, c]})
         await presence_of(ca, b, "online")
         await stack.settle()
+        syncs = status_metrics(stack.port).get("chat_sync_requests_total", 0)
         cluster.kill(victim)
         t = time.monotonic()
         mids_b, mids_c = [], []
@@ -389,6 +395,10 @@ def test_failover_of_a_master(stack, cluster):
             assert len(got) == len(set(got)), "a message twice: %s" % got
             seqs = [f["seq"] for f in msgs(cx)]
             assert seqs == sorted(seqs), seqs
+        # the failover re-synced b's connection, not a's or c's (their
+        # shards stayed up): one page asked, two if it had to be asked again
+        resyncs = status_metrics(stack.port).get("chat_sync_requests_total", 0) - syncs
+        assert 1 <= resyncs <= 2, resyncs
         await typing_arrives(ca, cb, "stop", to=b, timeout=10)
         print("\nmaster %d killed: %d messages to b and %d to c sent meanwhile; b "
               "had them all %.2fs after the kill (sends went on for %.2fs)"
