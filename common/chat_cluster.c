@@ -119,6 +119,28 @@ chat_cluster_addr(const char *p, const char *end, chat_cluster_addr_t *addr)
 }
 
 
+int
+chat_cluster_changing(const char *err, size_t len)
+{
+    size_t               i, n;
+    static const char   *changing[] = {
+        "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "LOADING"
+    };
+
+    for (i = 0; i < sizeof(changing) / sizeof(changing[0]); i++) {
+        n = strlen(changing[i]);
+
+        if (len >= n && memcmp(err, changing[i], n) == 0
+            && (len == n || err[n] == ' '))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 chat_cluster_redirect_e
 chat_cluster_redirect(const char *err, size_t len, chat_cluster_redirect_t *r)
 {

@@ -53,6 +53,16 @@ chat_cluster_redirect_e chat_cluster_redirect(const char *err, size_t len,
 
 
 /*
+ * 1 when an error reply's text says the cluster is changing, not that the
+ * command is wrong, so the command is sent again after a backoff: a
+ * multi-key command during a migration (TRYAGAIN), slots without a master
+ * (CLUSTERDOWN), a promoted replica not serving yet (MASTERDOWN, LOADING).
+ * 0 for any other error.
+ */
+int chat_cluster_changing(const char *err, size_t len);
+
+
+/*
  * The slot map: each slot's master, as an index into nodes (-1 for a slot
  * no master serves: the cluster is down for it). One map is built whole
  * from one CLUSTER SLOTS reply and replaced whole; it is never patched.

@@ -374,23 +374,13 @@ chat_rc_refresh(chat_redis_cluster_t *c)
 
 /* ------------------------------------------------------------ a round */
 
+/* A cluster that is changing (chat_cluster_changing), or a node that
+ * lost our AUTH (restarted): the command is sent again. */
 static int
 chat_rc_retryable(const redisReply *reply)
 {
-    static const char  *changing[] = {
-        "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "NOAUTH"
-    };
-    size_t  i, n;
-
-    for (i = 0; i < sizeof(changing) / sizeof(changing[0]); i++) {
-        n = strlen(changing[i]);
-
-        if (reply->len >= n && strncmp(reply->str, changing[i], n) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
+    return chat_cluster_changing(reply->str, reply->len)
+           || (reply->len >= 6 && strncmp(reply->str, "NOAUTH", 6) == 0);
 }
 
 

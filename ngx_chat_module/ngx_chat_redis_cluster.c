@@ -84,7 +84,6 @@ static ngx_int_t ngx_chat_cluster_send(ngx_chat_cluster_cmd_t *c,
 static void ngx_chat_cluster_reply(redisReply *reply, void *data);
 static ngx_uint_t ngx_chat_cluster_redirected(ngx_chat_cluster_cmd_t *c,
     redisReply *reply);
-static ngx_uint_t ngx_chat_cluster_transient(redisReply *reply);
 static void ngx_chat_cluster_later(ngx_chat_cluster_cmd_t *c);
 static void ngx_chat_cluster_retry_handler(ngx_event_t *ev);
 static void ngx_chat_cluster_done(ngx_chat_cluster_cmd_t *c,
@@ -859,41 +858,11 @@ ngx_chat_cluster_redirected(ngx_chat_cluster_cmd_t *c, redisReply *reply)
         break;
     }
 
-    if (ngx_chat_cluster_transient(reply)) {
+    if (chat_cluster_changing(reply->str, reply->len)) {
         ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_TRYAGAIN);
         c->redirects++;
         ngx_chat_cluster_later(c);
         return 1;
-    }
-
-    return 0;
-}
-
-
-/*
- * The errors of a cluster that is changing, not of the command: a
- * multi-key command during a migration (TRYAGAIN), slots without a master
- * (CLUSTERDOWN), a promoted replica not serving yet (MASTERDOWN, LOADING).
- */
-static ngx_uint_t
-ngx_chat_cluster_transient(redisReply *reply)
-{
-    size_t                   n;
-    ngx_uint_t               i;
-    static const ngx_str_t   transient[] = {
-        ngx_string("TRYAGAIN"), ngx_string("CLUSTERDOWN"),
-        ngx_string("MASTERDOWN"), ngx_string("LOADING")
-    };
-
-    for (i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
-        n = transient[i].len;
-
-        if (reply->len >= n
-            && ngx_strncmp(reply->str, transient[i].data, n) == 0
-            && (reply->len == n || reply->str[n] == ' '))
-        {
-            return 1;
-        }
     }
 
     return 0;

@@ -79,6 +79,30 @@ TEST(redirect_moved_and_ask)
 }
 
 
+TEST(changing_cluster_errors_are_told_from_others)
+{
+    size_t  i;
+
+    static const char  *changing[] = {
+        "TRYAGAIN Multiple keys request during rehashing of slot",
+        "CLUSTERDOWN Hash slot not served", "CLUSTERDOWN",
+        "MASTERDOWN Link with MASTER is down", "LOADING Redis is loading"
+    };
+    static const char  *other[] = {
+        "ERR unknown command", "MOVED 1 h:1", "ASK 1 h:1", "",
+        "TRYAGAINX", "LOAD", "loading Redis is loading", "NOAUTH"
+    };
+
+    for (i = 0; i < sizeof(changing) / sizeof(changing[0]); i++) {
+        CHECK(chat_cluster_changing(changing[i], strlen(changing[i])) == 1);
+    }
+
+    for (i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        CHECK(chat_cluster_changing(other[i], strlen(other[i])) == 0);
+    }
+}
+
+
 TEST(redirect_refuses_other_errors_and_malformed_ones)
 {
     size_t                   i;
@@ -398,6 +422,7 @@ main(void)
     RUN(slot_of_known_keys);
     RUN(slot_of_a_hash_tag);
     RUN(redirect_moved_and_ask);
+    RUN(changing_cluster_errors_are_told_from_others);
     RUN(redirect_refuses_other_errors_and_malformed_ones);
     RUN(map_of_three_masters);
     RUN(map_leaves_unserved_slots_without_owner);
