@@ -8,6 +8,6 @@
 #ifndef CHAT_VERSION_H
 #define CHAT_VERSION_H
 
-#define CHAT_VERSION  "0.15.0"
+#define CHAT_VERSION  "0.16.0"
 
 #endif /* CHAT_VERSION_H */
