@@ -413,8 +413,11 @@ ngx_chat_pubsub_on_push(ngx_chat_redis_t *redis, redisReply *reply)
         s = ngx_chat_pubsub_lookup(&channel);
 
         /* a confirmation for a channel since dropped (and maybe asked
-         * for again) */
-        if (s == NULL || s->state != NGX_CHAT_SUB_PENDING) {
+         * for again), or from the node that served it before a reshard
+         * while the new owner's is still on its way */
+        if (s == NULL || s->state != NGX_CHAT_SUB_PENDING
+            || s->node != redis->data)
+        {
             return;
         }
 
@@ -466,7 +469,12 @@ ngx_chat_pubsub_on_error(ngx_chat_cluster_node_t *node, redisReply *reply)
 /*
  * A sunsubscribe we did not ask for (the channel is still wanted): the
  * node gave the channel's slot away (a reshard). Asked for again on the
- * new owner once the map is read; the confirmation there re-syncs.
+ * new owner once the map is read; the confirmation there re-syncs. A
+ * channel still PENDING is left to the answer of its SSUBSCRIBE, which
+ * follows on the same connection: this is then most often the answer of
+ * our own SUNSUBSCRIBE of the channel's last user, sent before a new user
+ * asked for it again (a page reload), and a slot given away would answer
+ * that SSUBSCRIBE MOVED anyway.
  */
 static void
 ngx_chat_pubsub_on_dropped(ngx_chat_cluster_node_t *node, ngx_str_t *channel)
@@ -475,7 +483,7 @@ ngx_chat_pubsub_on_dropped(ngx_chat_cluster_node_t *node, ngx_str_t *channel)
 
     s = ngx_chat_pubsub_lookup(channel);
 
-    if (s == NULL || s->node != node) {
+    if (s == NULL || s->node != node || s->state != NGX_CHAT_SUB_ACTIVE) {
         return;
     }
 

@@ -595,8 +595,10 @@ ngx_chat_cluster_master(chat_cluster_addr_t *name, ngx_uint_t *joined)
     node = ngx_chat_cluster_find(name);
 
     if (node == NULL) {
-        len = ngx_snprintf(text, sizeof(text), "%s:%d", name->host,
-                           (int) name->port)
+        /* CLUSTER SLOTS names an IPv6 master without brackets */
+        len = ngx_snprintf(text, sizeof(text),
+                           strchr(name->host, ':') ? "[%s]:%d" : "%s:%d",
+                           name->host, (int) name->port)
               - text;
 
         /* an IP (or [IPv6]) and a port: never a name to resolve */

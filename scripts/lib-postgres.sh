@@ -6,6 +6,8 @@
 
 CHAT_STORE=${CHAT_STORE:-sqlite}
 CHAT_PG_SCRIPT=$CHAT_TOP/scripts/pg
+# the cluster's data dir (as root, the user postgres must reach it)
+CHAT_PG_DIR=${CHAT_PG_DIR:-$CHAT_STATE_DIR/postgres}
 # the database the workers and chat-apis use, made at the first start
 CHAT_PG_DATABASE=chat
 # Seconds the cluster gets to answer: the first start runs initdb, and a
@@ -85,17 +87,17 @@ chat_pg_create_database() {
 # The postmaster's pid, from the cluster's postmaster.pid (first line).
 chat_pg_postmaster_pid() {
     local pid
-    read -r pid 2>/dev/null <"$CHAT_STATE_DIR/postgres/postmaster.pid" || return 1
+    read -r pid 2>/dev/null <"$CHAT_PG_DIR/postmaster.pid" || return 1
     [[ $pid =~ ^[0-9]+$ ]] && echo "$pid"
 }
 
-# The local cluster in $CHAT_STATE_DIR/postgres on 127.0.0.1:CHAT_PG_PORT
+# The local cluster in CHAT_PG_DIR on 127.0.0.1:CHAT_PG_PORT
 # (scripts/pg: initdb the first time), with its database. It daemonizes,
 # so run/postgres.pid is written here, from postmaster.pid, once it
 # answers: chat_alive, chat_stop and the rollback then treat it as any
 # other component.
 chat_start_postgres() {
-    local dir=$CHAT_STATE_DIR/postgres log=$CHAT_STATE_DIR/logs/postgres.log pid
+    local dir=$CHAT_PG_DIR log=$CHAT_STATE_DIR/logs/postgres.log pid
     chat_pg_local || return 0
     if chat_alive postgres; then
         chat_log "postgres already running (pid $(chat_pid postgres))"

@@ -56,6 +56,9 @@
 #                      PostgreSQL cluster of the state dir's own, started as
 #                      the component "postgres": scripts/lib-postgres.sh)
 #   CHAT_PG_PORT       port of that cluster, on 127.0.0.1 (default CHAT_PORT+3000)
+#   CHAT_PG_DIR        that cluster's data dir (default the state dir's
+#                      postgres/; under root, the user postgres must be able
+#                      to reach it)
 #   CHAT_PG_TIMEOUT    seconds it gets to answer (default 60: the first
 #                      start runs initdb)
 #   CHAT_STORE_URI     an external store instead, as the programs' --store

@@ -73,6 +73,50 @@ chat_store_errstr(chat_store_t *store)
 }
 
 
+void
+chat_store_uri_redacted(const char *uri, char *out, size_t size)
+{
+    size_t       n;
+    const char  *p, *end, *at, *colon;
+
+    n = 0;
+    p = uri;
+
+    while (*p != '\0' && n + 1 < size) {
+        /* "password=value": the value up to a blank */
+        if (strncmp(p, "password=", 9) == 0 && (p == uri || p[-1] == ' '
+                                                || p[-1] == ':'))
+        {
+            n += (size_t) snprintf(out + n, size - n, "password=***");
+            p += 9 + strcspn(p + 9, " ");
+            continue;
+        }
+
+        /* "//user:password@host": what is between ':' and '@' */
+        if (strncmp(p, "//", 2) == 0) {
+            end = p + 2 + strcspn(p + 2, "/?");
+            at = memchr(p + 2, '@', (size_t) (end - p - 2));
+            colon = at ? memchr(p + 2, ':', (size_t) (at - p - 2)) : NULL;
+
+            if (colon != NULL) {
+                n += (size_t) snprintf(out + n, size - n, "%.*s:***",
+                                       (int) (colon - p), p);
+                p = at;
+                continue;
+            }
+        }
+
+        out[n++] = *p++;
+    }
+
+    if (n >= size) {
+        n = size - 1;
+    }
+
+    out[n] = '\0';
+}
+
+
 int
 chat_store_set_error(chat_store_t *store, const char *fmt, ...)
 {

@@ -113,6 +113,11 @@ void chat_store_close(chat_store_t *store);
 /* The reason of the last CHAT_STORE_ERROR; never NULL. */
 const char *chat_store_errstr(chat_store_t *store);
 
+/* A store URI for a log line or a message: a password in it (libpq's
+ * "password=..." or a URI's "user:password@") written as "***". Truncated
+ * to size. */
+void chat_store_uri_redacted(const char *uri, char *out, size_t size);
+
 /*
  * Who the last CHAT_STORE_ERROR since chat_store_clear_error() was about:
  * CHAT_STORE_FAULT_STORE for a failure of the store itself (locked, I/O,

@@ -144,6 +144,7 @@ chat_worker_run(const chat_worker_conf_t *conf)
 {
     int                     rc;
     char                    err[512];
+    char                    where[256];
     chat_store_t           *store;
     chat_worker_kafka_t    *k;
     chat_worker_push_t     *push;
@@ -201,11 +202,12 @@ chat_worker_run(const chat_worker_conf_t *conf)
     }
 
     chat_worker_cleanup_init(&cleanup, conf, store);
+    chat_store_uri_redacted(conf->store, where, sizeof(where));
 
     chat_worker_log(CHAT_LOG_INFO, "started: brokers %s, topic %s, group %s, "
                     "store %s, redis %s, dead letters %s, media %s, "
                     "cleanup %s", conf->brokers,
-                    conf->topic, conf->group, conf->store, conf->redis,
+                    conf->topic, conf->group, where, conf->redis,
                     conf->dead_letter ? conf->dead_letter : "off",
                     conf->media_secret ? "on" : "off (no media key)",
                     conf->cleanup_interval == 0 ? "off"

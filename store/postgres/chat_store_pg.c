@@ -35,6 +35,13 @@
 
 
 #define CHAT_STORE_PG_LOCK_TIMEOUT  "'5s'"
+/* a statement, and a transaction left idle by a stuck client (its
+ * conversations' locks with it), are ended by the server past these */
+#define CHAT_STORE_PG_STATEMENT_TIMEOUT  "'60s'"
+#define CHAT_STORE_PG_IDLE_TX_TIMEOUT    "'120s'"
+
+
+static PGconn *chat_store_pg_connectdb(const char *conninfo);
 
 
 /* READ COMMITTED whatever the server's default: conv_last_seq's read
@@ -107,9 +114,13 @@ chat_store_pg_fail(chat_store_pg_t *s, const PGresult *res, const char *what)
 
     /* the connection's own trouble: lost, or closed by the server */
 
+    /* a read-only server (25006): a standby, or a primary demoted by a
+     * failover; the next connection may reach the new primary */
+
     if (PQstatus(s->conn) == CONNECTION_BAD
         || (state != NULL && (strncmp(state, "08", 2) == 0
-                              || strncmp(state, "57P", 3) == 0)))
+                              || strncmp(state, "57P", 3) == 0
+                              || strcmp(state, "25006") == 0)))
     {
         s->broken = 1;
     }
@@ -721,7 +732,7 @@ chat_store_pg_connect(chat_store_pg_t *s, char *err, size_t errlen)
     s->in_tx = 0;
     s->begin_due = 0;
 
-    s->conn = PQconnectdb(s->conninfo);
+    s->conn = chat_store_pg_connectdb(s->conninfo);
 
     if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
         snprintf(err, errlen, "store: postgres: connecting: %.*s",
@@ -738,7 +749,10 @@ chat_store_pg_connect(chat_store_pg_t *s, char *err, size_t errlen)
      * is retried */
 
     res = PQexec(s->conn, "SET synchronous_commit = on;"
-                 "SET lock_timeout = " CHAT_STORE_PG_LOCK_TIMEOUT);
+                 "SET lock_timeout = " CHAT_STORE_PG_LOCK_TIMEOUT ";"
+                 "SET statement_timeout = " CHAT_STORE_PG_STATEMENT_TIMEOUT ";"
+                 "SET idle_in_transaction_session_timeout = "
+                 CHAT_STORE_PG_IDLE_TX_TIMEOUT);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "store: postgres: %s",
@@ -772,6 +786,7 @@ chat_store_pg_connect(chat_store_pg_t *s, char *err, size_t errlen)
 static chat_store_t *
 chat_store_pg_open(const char *location, char *err, size_t errlen)
 {
+    char              where[256];
     chat_store_pg_t  *s;
 
     s = calloc(1, sizeof(chat_store_pg_t));
@@ -784,10 +799,11 @@ chat_store_pg_open(const char *location, char *err, size_t errlen)
     /* the schema first, on a plain connection: then every statement can
      * be prepared against it */
 
-    s->conn = PQconnectdb(location);
+    s->conn = chat_store_pg_connectdb(location);
 
     if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
-        snprintf(err, errlen, "store \"postgres:%s\": %.*s", location,
+        chat_store_uri_redacted(location, where, sizeof(where));
+        snprintf(err, errlen, "store \"postgres:%s\": %.*s", where,
                  s->conn ? (int) strcspn(PQerrorMessage(s->conn), "\n")
                          : 13,
                  s->conn ? PQerrorMessage(s->conn) : "out of memory");
@@ -803,6 +819,28 @@ chat_store_pg_open(const char *location, char *err, size_t errlen)
     }
 
     return &s->store;
+}
+
+
+/*
+ * libpq blocks: a server that vanishes (its host down, a network cut)
+ * must not hold a call until the system's keepalive notices, hours later.
+ * These defaults come first, so that the store's conninfo (the last
+ * "dbname", expanded) overrides any of them.
+ */
+static PGconn *
+chat_store_pg_connectdb(const char *conninfo)
+{
+    static const char  *keys[] = {
+        "connect_timeout", "keepalives", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+        "dbname", NULL
+    };
+    const char         *values[] = {
+        "10", "1", "10", "5", "3", "30000", conninfo, NULL
+    };
+
+    return PQconnectdbParams(keys, values, 1);
 }
 
 

@@ -70,6 +70,7 @@ section 5 over everything that was accepted.
 """
 
 import asyncio
+import atexit
 import base64
 import contextlib
 import hashlib
@@ -79,10 +80,12 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -287,7 +290,7 @@ class Stack:
         require_programs(self.apis, self.kafka_real)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.store == "postgres":
-            reachable_by_postgres(self.state_dir)
+            self.pg_dir_outside_pytest()
         text = (REPO / "nginx.conf.example").read_text()
         if not self.limits:
             text = roomy_limits(text)
@@ -317,6 +320,10 @@ class Stack:
             name, rc, out, self.log_tails())
         if name and name.startswith("worker"):
             self.wait_ready([name], offsets)
+
+    def pg_dir_outside_pytest(self):
+        if "CHAT_PG_DIR" not in self.extra_env:
+            self.extra_env["CHAT_PG_DIR"] = str(pg_data_dir(self.state_dir / "postgres"))
 
     def down(self):
         """dev-down, bounded; then kills whatever of ours is still alive
@@ -672,17 +679,18 @@ def without_type(frame):
     return {k: v for k, v in frame.items() if k != "type"}
 
 
-def reachable_by_postgres(path):
-    """Under root, scripts/pg runs the server as user postgres, which must
-    reach its data dir below the state dir: pytest's temporary directories
-    are mode 700. Each directory on the way gets o+x (traversal, not
-    listing)."""
+def pg_data_dir(default):
+    """A data dir for scripts/pg. Under root it runs the server as user
+    postgres, which must reach the dir: not one below pytest's
+    directories, which every pytest that starts (another test file beside
+    this one) makes mode 700 again. There, a directory under /var/tmp,
+    removed when the test process exits; else default."""
     if os.geteuid() != 0:
-        return
-    for d in [Path(path), *Path(path).parents]:
-        mode = d.stat().st_mode
-        if not mode & 0o001:
-            d.chmod(mode | 0o001)
+        return Path(default)
+    top = tempfile.mkdtemp(prefix="chat-pg-", dir="/var/tmp")
+    os.chmod(top, 0o711)
+    atexit.register(shutil.rmtree, top, True)
+    return Path(top) / "data"
 
 
 def _port_free(port):

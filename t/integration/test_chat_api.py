@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from harness import REPO, free_port
-from stack import reachable_by_postgres
+from stack import pg_data_dir
 
 KEY = "k" * 40
 MEDIA_MAX = 4096
@@ -59,8 +59,8 @@ class Api:
         self.media = self.dir / "media"
         self.redis_port = free_port()
         self.port = free_port()
-        self.pg_dir = self.dir / "postgres"
         self.pg_port = free_port() if os.environ.get("CHAT_STORE") == "postgres" else None
+        self.pg_dir = pg_data_dir(self.dir / "postgres") if self.pg_port else None
         self.store = ("postgres:host=127.0.0.1 port=%d dbname=chat user=postgres"
                       % self.pg_port if self.pg_port else "sqlite:%s" % self.db)
         self.now = int(time.time() * 1000)
@@ -82,7 +82,6 @@ class Api:
         """The PostgreSQL cluster and its database (nothing for SQLite)."""
         if not self.pg_port:
             return
-        reachable_by_postgres(self.dir)
         self.pg("start", str(self.pg_dir), str(self.pg_port))
         out = subprocess.run(["psql", "-X", "-q", "-d", "host=127.0.0.1 port=%d user=postgres "
                               "dbname=postgres" % self.pg_port, "-c", "CREATE DATABASE chat"],

@@ -58,6 +58,34 @@ test_collect_user(chat_str_t user, void *data)
     "ALTER TABLE messages DROP COLUMN media_id;"
 
 
+TEST(a_store_uri_is_logged_without_its_password)
+{
+    size_t  i;
+    char    out[128];
+
+    static const char  *cases[][2] = {
+        { "sqlite:/var/lib/chat/chat.db", "sqlite:/var/lib/chat/chat.db" },
+        { "postgres:host=db port=5432 password=s3cret dbname=chat",
+          "postgres:host=db port=5432 password=*** dbname=chat" },
+        { "postgres:password=s3cret", "postgres:password=***" },
+        { "postgres:postgresql://chat:s3cret@db:5432/chat?x=1",
+          "postgres:postgresql://chat:***@db:5432/chat?x=1" },
+        { "postgres:postgresql://chat@db/chat",
+          "postgres:postgresql://chat@db/chat" },
+        { "postgres:host=db mypassword=x", "postgres:host=db mypassword=x" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        chat_store_uri_redacted(cases[i][0], out, sizeof(out));
+        CHECK(strcmp(out, cases[i][1]) == 0);
+    }
+
+    /* cut to the buffer, still a string */
+    chat_store_uri_redacted("postgres:password=s3cret", out, 12);
+    CHECK(strlen(out) == 11 && strstr(out, "s3cret") == NULL);
+}
+
+
 TEST(open_refuses_bad_uris)
 {
     char           err[256];
@@ -1088,6 +1116,7 @@ main(void)
         return 1;
     }
 
+    RUN(a_store_uri_is_logged_without_its_password);
     RUN(open_refuses_bad_uris);
 
     if (test_on_pg()) {
