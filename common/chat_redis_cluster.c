@@ -384,6 +384,18 @@ chat_rc_retryable(const redisReply *reply)
 }
 
 
+/* A redirection whose target cannot be reached now (a node that died
+ * since it was named): the next round routes by the (refreshed) map
+ * rather than waiting for that one node until the budget runs out. */
+
+static void
+chat_rc_unredirect(chat_redis_cluster_cmd_t *cmd)
+{
+    cmd->redirected = 0;
+    cmd->asking = 0;
+}
+
+
 /* Queues cmd on the connection of its node: 0, or -1 when its node has
  * none now. */
 
@@ -409,6 +421,7 @@ chat_rc_queue(chat_redis_cluster_t *c, chat_redis_cluster_cmd_t *cmd)
 
     i = chat_rc_conn(c, addr);
     if (i < 0) {
+        chat_rc_unredirect(cmd);
         return -1;
     }
 
@@ -418,6 +431,7 @@ chat_rc_queue(chat_redis_cluster_t *c, chat_redis_cluster_cmd_t *cmd)
                                   cmd->argvlen) != REDIS_OK)
     {
         chat_rc_conn_drop(c, &c->conns[i], "append", "out of memory");
+        chat_rc_unredirect(cmd);
         return -1;
     }
 
