@@ -316,6 +316,8 @@ ngx_chat_pubsub_on_sub_ready(ngx_chat_cluster_node_t *node)
 {
     ngx_chat_pubsub_sub_t  *s;
 
+    node->sub_refused = 0;
+
     for (s = ngx_chat_pubsub_first(); s; s = ngx_chat_pubsub_next(s)) {
         if (s->node == NULL) {
             s->node = ngx_chat_cluster_owner(&s->sn.str);
@@ -339,8 +341,13 @@ ngx_chat_pubsub_on_sub_ready(ngx_chat_cluster_node_t *node)
 static void
 ngx_chat_pubsub_on_map(void)
 {
+    ngx_uint_t                i;
     ngx_chat_pubsub_sub_t    *s;
     ngx_chat_cluster_node_t  *owner;
+
+    for (i = 0; (owner = ngx_chat_cluster_node(i)) != NULL; i++) {
+        owner->sub_refused = 0;
+    }
 
     for (s = ngx_chat_pubsub_first(); s; s = ngx_chat_pubsub_next(s)) {
         owner = ngx_chat_cluster_owner(&s->sn.str);
@@ -432,8 +439,11 @@ ngx_chat_pubsub_on_push(ngx_chat_redis_t *redis, redisReply *reply)
 
 /*
  * SSUBSCRIBE on a node that does not serve the channel's slot (the map
- * was stale) is answered MOVED: the channels of that slot asked there are
- * asked for again once the map is read.
+ * was stale) is answered MOVED; a cluster that is changing answers
+ * CLUSTERDOWN, TRYAGAIN or LOADING. The answer names no channel: every
+ * channel asked there and not confirmed is asked again once the map is
+ * read, which this asks for. Further refusals before that map (one for
+ * each channel asked, thousands after a node's restart) cost nothing.
  */
 static void
 ngx_chat_pubsub_on_error(ngx_chat_cluster_node_t *node, redisReply *reply)
@@ -441,23 +451,29 @@ ngx_chat_pubsub_on_error(ngx_chat_cluster_node_t *node, redisReply *reply)
     ngx_chat_pubsub_sub_t    *s;
     chat_cluster_redirect_t   r;
 
+    if (chat_cluster_redirect(reply->str, reply->len, &r)
+        == CHAT_CLUSTER_MOVED)
+    {
+        ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_MOVED);
+    }
+
+    if (node->sub_refused) {
+        return;
+    }
+
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                   "chat: redis subscriber on %V: %*s", &node->addr.name,
                   reply->len, reply->str);
 
-    if (chat_cluster_redirect(reply->str, reply->len, &r)
-        != CHAT_CLUSTER_MOVED)
-    {
+    /* one Redis: no map to wait for, as before the cluster */
+    if (!ngx_chat_cluster_on()) {
         return;
     }
 
-    ngx_chat_stat_inc(NGX_CHAT_STAT_REDIS_MOVED);
+    node->sub_refused = 1;
 
     for (s = ngx_chat_pubsub_first(); s; s = ngx_chat_pubsub_next(s)) {
-        if (s->node == node && s->state == NGX_CHAT_SUB_PENDING
-            && chat_cluster_slot((char *) s->sn.str.data, s->sn.str.len)
-               == r.slot)
-        {
+        if (s->node == node && s->state == NGX_CHAT_SUB_PENDING) {
             s->state = NGX_CHAT_SUB_NONE;
         }
     }

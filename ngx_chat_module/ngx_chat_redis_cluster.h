@@ -43,6 +43,9 @@ struct ngx_chat_cluster_node_s {
 
     unsigned                  master:1;    /* in the current map */
     unsigned                  retired:1;   /* closed: no longer a master */
+    /* the subscriber refused an SSUBSCRIBE: its pending channels wait for
+     * the next map (ngx_chat_pubsub.c), so one refusal costs one pass */
+    unsigned                  sub_refused:1;
 };
 
 
