@@ -304,12 +304,23 @@ class Stack:
             if rc == 0 or not any(m in out + self.log_tails() for m in PORT_TAKEN):
                 break
             self._script("dev-down", DOWN_TIMEOUT)
+            self.forget_cluster_ports()
             self.pick_ports()
         if rc != 0:
             pytest.fail("scripts/dev-up failed (%s):\n%s\n%s"
                         % (rc, out, self.log_tails()), pytrace=False)
         self.wait_ready(["worker-%d" % i for i in range(1, self.workers + 1)], offsets)
+        self.came_up = True
         return self
+
+    def forget_cluster_ports(self):
+        """A real Kafka and a Redis Cluster keep the ports of their first
+        start in the state dir (kafka/cluster, nodes.conf), so that a
+        restart finds its peers: before new ports are tried, a first start
+        that failed leaves nothing of theirs behind."""
+        if not getattr(self, "came_up", False):
+            for name in ("kafka", "redis-cluster"):
+                shutil.rmtree(self.state_dir / name, ignore_errors=True)
 
     def restart(self, name=None):
         """Runs dev-up again (it restarts what is not running); when name is
