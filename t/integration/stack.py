@@ -7,7 +7,7 @@ default), N chat-workers, M chat-apis (default 1) and nginx with the module
 through scripts/dev-up, in a fresh state directory on free ports, and
 yields a Stack. store: "sqlite" or "postgres" (a cluster of the stack's own
 on a port of its own), by default CHAT_STORE from the environment, else
-sqlite (the integration-pg step of scripts/test sets CHAT_STORE=postgres).
+sqlite (the integration-real step of scripts/test sets CHAT_STORE=postgres).
 env: more variables for the scripts (e.g. CHAT_WORKER_ARGS). conf=f
 (a function str -> str) runs nginx with f(nginx.conf.example): the result
 is written to the state dir and passed to dev-up as CHAT_CONF_TEMPLATE,
