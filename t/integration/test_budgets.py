@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
-import os
 import socket
 import statistics
 import time
@@ -354,11 +353,11 @@ def flood(port, tok, frame, seconds, results):
     results.put(counts)
 
 
-# The tail judged: the p99, but the p95 beside a real Kafka, whose JVM
-# shares the machine's two cores with the test (its collections and
-# compilations land on a few sends of ~200, as in every phase: the p99 of
-# 200 is its second worst)
-TAIL = 0.95 if os.environ.get("CHAT_KAFKA") == "real" else 0.99
+# The tail judged: the p95 of the ~200 sends of a phase. Their p99 is the
+# second worst, one scheduling stall of a shared two-core machine (or of a
+# real Kafka's JVM beside the test); a flood that slows the others moves
+# the p50 and the p95 with it.
+TAIL = 0.95
 
 
 def percentiles(samples):
@@ -455,15 +454,15 @@ def test_one_users_flood_does_not_slow_the_others(stack, kind):
      metrics) = asyncio.run(main())
 
     assert counts, "the abuser did not report"
-    p50_before, p99_before = percentiles(before)
-    p50_during, p99_during = percentiles(during)
-    p50_after, p99_after = percentiles(after)
-    p50_base, p99_base = max(p50_before, p50_after), max(p99_before, p99_after)
+    p50_before, tail_before = percentiles(before)
+    p50_during, tail_during = percentiles(during)
+    p50_after, tail_after = percentiles(after)
+    p50_base, tail_base = max(p50_before, p50_after), max(tail_before, tail_after)
     report = ("send->sent p50/p%d %.1f/%.1f ms before (%d), %.1f/%.1f ms during "
               "the %s flood (%d), %.1f/%.1f ms after (%d); abuser %s; shed %s"
-              % (TAIL * 100, p50_before * 1e3, p99_before * 1e3, len(before),
-                 p50_during * 1e3, p99_during * 1e3, kind, len(during),
-                 p50_after * 1e3, p99_after * 1e3, len(after), counts,
+              % (TAIL * 100, p50_before * 1e3, tail_before * 1e3, len(before),
+                 p50_during * 1e3, tail_during * 1e3, kind, len(during),
+                 p50_after * 1e3, tail_after * 1e3, len(after), counts,
                  {k: v - shed_before[k] for k, v in shed_counts(metrics).items()
                   if v != shed_before[k]}))
     print(report)
@@ -473,7 +472,7 @@ def test_one_users_flood_does_not_slow_the_others(stack, kind):
     assert metrics["chat_shed_level"] == 0, report
     assert len(during) >= 0.8 * len(before), report
     assert p50_during <= 2 * p50_base + 0.010 * SLOW, report
-    assert p99_during <= 3 * p99_base + 0.030 * SLOW, report
+    assert tail_during <= 3 * tail_base + 0.030 * SLOW, report
 
     # the abuser was told, then closed for flooding, and chat_status says so
     assert counts["rate_limited"] > 0, report
