@@ -83,12 +83,14 @@ chat_store_uri_redacted(const char *uri, char *out, size_t size)
     p = uri;
 
     while (*p != '\0' && n + 1 < size) {
-        /* "password=value": the value up to a blank */
-        if (strncmp(p, "password=", 9) == 0 && (p == uri || p[-1] == ' '
-                                                || p[-1] == ':'))
+        /* "password=value", a keyword of a conninfo (after a blank) or
+         * a parameter of a URI (after '?' or '&'): the value up to the
+         * next blank or parameter */
+        if (strncmp(p, "password=", 9) == 0
+            && (p == uri || strchr(" :?&", p[-1]) != NULL))
         {
             n += (size_t) snprintf(out + n, size - n, "password=***");
-            p += 9 + strcspn(p + 9, " ");
+            p += 9 + strcspn(p + 9, " &");
             continue;
         }
 

@@ -73,6 +73,10 @@ TEST(a_store_uri_is_logged_without_its_password)
         { "postgres:postgresql://chat@db/chat",
           "postgres:postgresql://chat@db/chat" },
         { "postgres:host=db mypassword=x", "postgres:host=db mypassword=x" },
+        { "postgres:postgresql://db/chat?password=s3cret&sslmode=require",
+          "postgres:postgresql://db/chat?password=***&sslmode=require" },
+        { "postgres:postgresql://db/chat?sslmode=require&password=s3cret",
+          "postgres:postgresql://db/chat?sslmode=require&password=***" },
     };
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
